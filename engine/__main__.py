@@ -1,0 +1,7 @@
+"""``python -m engine``: the headless command line (no dashboard)."""
+
+import sys
+
+from engine.cli import main
+
+sys.exit(main())

@@ -1,0 +1,44 @@
+"""Stop / pause flags shared by a run's consumer and its worker thread (no torch import)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+
+class Control:
+    """Thread-safe stop / pause flags shared by a run's consumer and its worker."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    def stop(self) -> None:
+        """Ask the run to end after the current batch (reason ``cancelled``)."""
+        self._stop.set()
+        self._running.set()
+
+    def pause(self) -> None:
+        """Hold the run before its next batch until :meth:`resume` or :meth:`stop`."""
+        if not self._stop.is_set():
+            self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def wait_if_paused(self) -> float:
+        """Block while paused; return the seconds spent waiting."""
+        if self._running.is_set():
+            return 0.0
+        t0 = time.perf_counter()
+        self._running.wait()
+        return time.perf_counter() - t0

@@ -1,0 +1,253 @@
+"""Data: synthetic draws or a CSV, split, outlier handling, polynomial features, scaling.
+
+Everything that learns from data (outlier thresholds, standardisation statistics) looks at the
+training split only, so validation and test scores stay honest. Tensors are float32 on the CPU
+here; the trainer moves them to the device once.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from engine.config import Config, ConfigError, DataConfig
+
+OUTLIER_STDS = 10.0
+"""A synthetic outlier's target is shifted up by this many standard deviations of the clean y."""
+
+
+@dataclass
+class Split:
+    """Features ``x`` (n, d) and target ``y`` (n,) of one split."""
+
+    x: Tensor
+    y: Tensor
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+
+@dataclass
+class Dataset:
+    """The prepared splits plus what a user needs to read the fit."""
+
+    train: Split
+    val: Split
+    test: Split
+    feature_names: list[str]
+    true_weights: list[float] | None = None
+    true_bias: float | None = None
+    x_mean: Tensor | None = None
+    """Training-split feature means used for scaling (None: features not standardised)."""
+    x_std: Tensor | None = None
+    y_mean: float = 0.0
+    y_std: float = 1.0
+    source: str = "synthetic"
+    shape: tuple[int, int] = (0, 0)
+    """Rows and columns of the raw data before splitting (columns = raw features)."""
+    outlier_rows: int = 0
+    """Training rows clipped or dropped by ``data.outliers``."""
+    warnings: list[str] = field(default_factory=list)
+
+
+def synthetic(cfg: DataConfig, seed: int) -> tuple[Tensor, Tensor, Tensor, float]:
+    """Draw ``X ~ N(0, 1)``, true ``w ~ N(0, 2²)``, ``b ~ N(0, 1)``, ``y = Xw + b + noise·ε``.
+
+    A fraction ``outlier_fraction`` of rows get ``y += 10·std(y)`` (gross one-sided errors, so
+    MSE's pull towards them is visible next to Huber or MAE). Returns X, y, w, b.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    n, d = cfg.n_samples, cfg.n_features
+    x = torch.randn(n, d, generator=gen)
+    w = 2.0 * torch.randn(d, generator=gen)
+    b = float(torch.randn((), generator=gen))
+    y = x @ w + b + cfg.noise * torch.randn(n, generator=gen)
+    k = round(cfg.outlier_fraction * n)
+    if k:
+        rows = torch.randperm(n, generator=gen)[:k]
+        y[rows] += OUTLIER_STDS * float(y.std())
+    return x, y, w, b
+
+
+def resolve_path(path: str, base_dir: str | None) -> Path:
+    """A relative data path resolves from the preset's folder."""
+    p = Path(path).expanduser()
+    if not p.is_absolute() and base_dir:
+        p = Path(base_dir) / p
+    return p
+
+
+def read_csv(cfg: DataConfig, base_dir: str | None) -> tuple[Tensor, Tensor, list[str]]:
+    """Read a header-first numeric CSV; pick target and features by column name.
+
+    Every problem (missing file or column, ragged row, empty or non-numeric cell) is one
+    :class:`ConfigError` naming the file, row and column.
+    """
+    assert cfg.path is not None and cfg.target is not None
+    path = resolve_path(cfg.path, base_dir)
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
+    except FileNotFoundError:
+        raise ConfigError(f"data.path: CSV file not found: {path}") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ConfigError(f"data.path: cannot read {path}: {exc}") from None
+    if not rows:
+        raise ConfigError(f"{path}: the CSV is empty (expected a header row)")
+    header = [h.strip() for h in rows[0]]
+    if cfg.target not in header:
+        raise ConfigError(f"{path}: data.target column '{cfg.target}' not found; columns: "
+                          f"{', '.join(header)}")
+    features = cfg.features if cfg.features is not None else [h for h in header if h != cfg.target]
+    missing = [f for f in features if f not in header]
+    if missing:
+        raise ConfigError(f"{path}: data.features column '{missing[0]}' not found; columns: "
+                          f"{', '.join(header)}")
+    if not features:
+        raise ConfigError(f"{path}: no feature columns (data.features is empty)")
+    if cfg.target in features:
+        raise ConfigError(f"{path}: data.features includes the target '{cfg.target}'")
+    cols = [header.index(c) for c in [*features, cfg.target]]
+    values: list[list[float]] = []
+    for lineno, row in enumerate(rows[1:], start=2):
+        if not row or all(not c.strip() for c in row):
+            continue  # blank line
+        if len(row) != len(header):
+            raise ConfigError(f"{path}:{lineno}: expected {len(header)} fields, got {len(row)}")
+        out = []
+        for c in cols:
+            cell = row[c].strip()
+            if not cell:
+                raise ConfigError(f"{path}:{lineno}: column '{header[c]}' is empty "
+                                  "(expected a number)")
+            try:
+                v = float(cell)
+            except ValueError:
+                raise ConfigError(f"{path}:{lineno}: column '{header[c]}': {cell!r} is not a "
+                                  "number") from None
+            if not math.isfinite(v):
+                raise ConfigError(f"{path}:{lineno}: column '{header[c]}': {cell!r} is not a "
+                                  "finite number")
+            out.append(v)
+        values.append(out)
+    if not values:
+        raise ConfigError(f"{path}: no data rows after the header")
+    data = torch.tensor(values, dtype=torch.float64)
+    return data[:, :-1].float(), data[:, -1].float(), list(features)
+
+
+def poly_features(x: Tensor, names: list[str], degree: int) -> tuple[Tensor, list[str]]:
+    """Append ``x_j^k`` for k = 2..degree of every column (no cross terms)."""
+    if degree <= 1:
+        return x, names
+    cols, out_names = [x], list(names)
+    for k in range(2, degree + 1):
+        cols.append(x**k)
+        out_names += [f"{n}^{k}" for n in names]
+    return torch.cat(cols, dim=1), out_names
+
+
+def split_sizes(n: int, cfg: DataConfig) -> tuple[int, int, int]:
+    """Rows for train, val, test; raise when the split leaves too few rows."""
+    n_test = round(cfg.test_fraction * n)
+    n_val = round(cfg.val_fraction * n)
+    if cfg.test_fraction > 0:
+        n_test = max(n_test, 1)
+    if cfg.val_fraction > 0:
+        n_val = max(n_val, 1)
+    n_train = n - n_val - n_test
+    if n_train < 2:
+        raise ConfigError(f"data: too few rows ({n}) for val_fraction {cfg.val_fraction} and "
+                          f"test_fraction {cfg.test_fraction}: need at least 2 training rows")
+    return n_train, n_val, n_test
+
+
+def handle_outliers(train: Split, cfg: DataConfig) -> tuple[Split, int]:
+    """Clip or drop training rows whose target is an outlier; return the split and rows affected.
+
+    clip: winsorise y to its ``[q, 1-q]`` training quantiles. drop: remove rows whose robust
+    z-score ``0.6745·|y - median(y)| / MAD`` exceeds ``outlier_threshold``.
+    """
+    y = train.y
+    if cfg.outliers == "clip":
+        lo, hi = torch.quantile(y.double(), torch.tensor([cfg.clip_quantile,
+                                                          1 - cfg.clip_quantile]).double())
+        lo, hi = float(lo), float(hi)
+        affected = int(((y < lo) | (y > hi)).sum())
+        return Split(train.x, y.clamp(lo, hi)), affected
+    if cfg.outliers == "drop":
+        med = y.median()
+        mad = (y - med).abs().median()
+        if float(mad) == 0:
+            return train, 0
+        z = 0.6745 * (y - med).abs() / mad
+        keep = z <= cfg.outlier_threshold
+        return Split(train.x[keep], y[keep]), int((~keep).sum())
+    return train, 0
+
+
+def load_dataset(cfg: Config) -> Dataset:
+    """Build the prepared dataset for a run (deterministic from ``cfg.seed``)."""
+    d = cfg.data
+    true_w: list[float] | None = None
+    true_b: float | None = None
+    if d.source == "synthetic":
+        x, y, w, b = synthetic(d, cfg.seed)
+        names = [f"x{i + 1}" for i in range(d.n_features)]
+        true_w, true_b = w.tolist(), b
+    else:
+        x, y, names = read_csv(d, cfg.base_dir)
+    shape = (int(x.shape[0]), int(x.shape[1]))
+    x, names = poly_features(x, names, d.poly_degree)
+
+    n_train, n_val, n_test = split_sizes(int(x.shape[0]), d)
+    perm = torch.randperm(int(x.shape[0]), generator=torch.Generator().manual_seed(cfg.seed + 1))
+    idx_test, idx_val, idx_train = perm[:n_test], perm[n_test:n_test + n_val], perm[n_test + n_val:]
+    train = Split(x[idx_train], y[idx_train])
+    val, test = Split(x[idx_val], y[idx_val]), Split(x[idx_test], y[idx_test])
+    train, affected = handle_outliers(train, d)
+    if len(train) < 2:
+        raise ConfigError("data.outliers: fewer than 2 training rows are left after dropping")
+
+    warnings: list[str] = []
+    x_mean = x_std = None
+    if d.standardize:
+        x_mean = train.x.mean(0)
+        x_std = train.x.std(0, unbiased=False)
+    std = train.x.std(0, unbiased=False)
+    for j in torch.nonzero(std < 1e-12).flatten().tolist():
+        warnings.append(f"feature '{names[j]}' is constant on the training split")
+    if x_std is not None:
+        x_std = torch.where(x_std < 1e-12, torch.ones_like(x_std), x_std)
+    y_mean, y_std = 0.0, 1.0
+    if d.standardize_target:
+        y_mean = float(train.y.mean())
+        y_std = float(train.y.std(unbiased=False)) or 1.0
+
+    def scale(s: Split) -> Split:
+        xs = (s.x - x_mean) / x_std if x_mean is not None else s.x
+        return Split(xs.contiguous(), ((s.y - y_mean) / y_std).contiguous())
+
+    return Dataset(scale(train), scale(val), scale(test), names, true_w, true_b, x_mean, x_std,
+                   y_mean, y_std, d.source, shape, affected, warnings)
+
+
+def to_original(ds: Dataset, weights: list[float], bias: float | None
+                ) -> tuple[list[float] | None, float | None]:
+    """Map coefficients learned on scaled data back to raw units (None if nothing was scaled).
+
+    With ``x' = (x - μ)/σ`` and ``y = σ_y·y' + μ_y``: ``w_j = σ_y·w'_j/σ_j`` and
+    ``b = σ_y·(b' - Σ w'_j·μ_j/σ_j) + μ_y``.
+    """
+    if ds.x_mean is None and ds.y_std == 1.0 and ds.y_mean == 0.0:
+        return None, None
+    mu = ds.x_mean.tolist() if ds.x_mean is not None else [0.0] * len(weights)
+    sd = ds.x_std.tolist() if ds.x_std is not None else [1.0] * len(weights)
+    w = [ds.y_std * wj / s for wj, s in zip(weights, sd)]
+    b = ds.y_std * ((bias or 0.0) - sum(wj * m / s for wj, m, s in zip(weights, mu, sd))) + ds.y_mean
+    return w, b

@@ -1,0 +1,118 @@
+"""Events emitted by a training run: frozen dataclasses that serialise to JSON-ready dicts.
+
+One stream feeds every consumer (dashboard, CLI, logs, tests): if a consumer needs a number it
+belongs in an event. ``to_dict()`` adds a ``type`` field; floats that are not finite become the
+strings ``"nan"``, ``"inf"`` or ``"-inf"`` so every line is strict JSON. No torch import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Reason = Literal["completed", "early_stopped", "diverged", "cancelled"]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base class: ``to_dict()`` gives ``{"type": <class name>, **fields}``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"type": type(self).__name__}
+        for f in dataclasses.fields(self):
+            out[f.name] = _jsonable(getattr(self, f.name))
+        return out
+
+
+@dataclass(frozen=True)
+class RunStarted(Event):
+    """The run's resolved config, device and data, before the first epoch."""
+
+    config: dict[str, Any]
+    device: str
+    device_name: str
+    n_train: int
+    n_val: int
+    n_test: int
+    n_features: int
+    feature_names: list[str]
+    epochs: int
+    loss_formula: str
+    true_weights: list[float] | None = None
+    true_bias: float | None = None
+    data_shape: tuple[int, int] = (0, 0)
+    """Rows and raw columns of the data as read."""
+    outlier_rows: int = 0
+    """Training rows clipped or dropped by ``data.outliers``."""
+    x_mean: list[float] | None = None
+    """Training feature means used for scaling (None when not standardised)."""
+    x_std: list[float] | None = None
+    y_mean: float = 0.0
+    y_std: float = 1.0
+    optimum: dict[str, Any] | None = None
+    """``{kind: exact|reference, method, loss, weights, bias}`` or None when unavailable."""
+    condition_number: float | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EpochEnded(Event):
+    """One finished epoch: losses, early-stopping state, parameters and speed.
+
+    ``train_loss`` is the mean objective over the epoch's batches (for full batch: at the weights
+    the epoch started from); ``val_loss`` is the objective at the weights the epoch ended with.
+    """
+
+    epoch: int
+    epochs: int
+    train_loss: float
+    val_loss: float | None
+    best_epoch: int | None
+    best_monitor: float | None
+    improved: bool
+    wait: int
+    patience: int
+    lr: float
+    weights: list[float]
+    bias: float | None
+    elapsed_s: float
+    samples_per_s: float
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    """``{"train": {mse, rmse, mae, r2}, "val": {...}}`` at the epoch's final weights."""
+    gap: float | None = None
+    """``train_loss - optimum loss`` when an optimum is known."""
+
+
+@dataclass(frozen=True)
+class RunFinished(Event):
+    """How the run ended and the parameters it leaves (the best ones when restored)."""
+
+    reason: Reason
+    epochs_run: int
+    best_epoch: int | None
+    best_monitor: float | None
+    weights: list[float]
+    bias: float | None
+    message: str
+    restored_epoch: int | None = None
+    elapsed_s: float = 0.0
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Final ``{"train", "val", "test"}`` metrics of the returned parameters."""
+    weights_original: list[float] | None = None
+    """Weights in the raw feature units (when features or target were standardised)."""
+    bias_original: float | None = None
+
+
+EVENT_TYPES: dict[str, type[Event]] = {c.__name__: c for c in (RunStarted, EpochEnded, RunFinished)}

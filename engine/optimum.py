@@ -1,0 +1,116 @@
+"""The best possible answer, computed once per run, to show beside gradient descent.
+
+For ``mse`` with optional ``l2`` the optimum is exact: with the same scaling as the engine's loss,
+``mean((y - Xw - b)²) + l2·Σw²`` is minimised by the ridge normal equation
+``(XcᵀXc/n + l2·I) w = Xcᵀyc/n``, ``b = ȳ - x̄·w`` (``Xc``, ``yc`` centred; without a bias,
+uncentred and ``b = 0``). This is scikit-learn's ``Ridge(alpha = n·l2)`` and, for ``l2 = 0``,
+``LinearRegression``. For every other objective a *reference* optimum comes from full-batch
+L-BFGS in float64 from the least-squares start, labelled as such.
+
+The optimiser's ``weight_decay`` is not part of the objective and is not included here.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from engine.config import Config
+from engine.data import Dataset
+from engine.losses import Objective
+
+CHUNK = 65536
+REFERENCE_MAX_CELLS = 20_000_000
+"""Skip the L-BFGS reference above this many training cells (rows x features)."""
+
+
+def gram(x: Tensor, y: Tensor, center: bool) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``(XᵀX, Xᵀy, x̄, ȳ)`` in float64, centred when ``center``; chunked to bound memory."""
+    n, d = x.shape
+    g = torch.zeros(d, d, dtype=torch.float64)
+    xy = torch.zeros(d, dtype=torch.float64)
+    sx = torch.zeros(d, dtype=torch.float64)
+    sy = torch.zeros((), dtype=torch.float64)
+    for i in range(0, n, CHUNK):
+        xc, yc = x[i:i + CHUNK].double(), y[i:i + CHUNK].double()
+        g += xc.T @ xc
+        xy += xc.T @ yc
+        sx += xc.sum(0)
+        sy += yc.sum()
+    mx, my = sx / n, sy / n
+    if center:
+        g -= n * torch.outer(mx, mx)
+        xy -= n * mx * my
+    return g, xy, mx, my
+
+
+def ridge_solution(x: Tensor, y: Tensor, l2: float, bias: bool) -> tuple[Tensor, float, float]:
+    """Exact minimiser of ``mean((y - Xw - b)²) + l2·Σw²``: ``(w, b, condition number of X)``."""
+    n, d = x.shape
+    g, xy, mx, my = gram(x, y, center=bias)
+    eig = torch.linalg.eigvalsh(g)
+    cond = math.sqrt(float(eig[-1] / eig[0])) if float(eig[0]) > 0 else math.inf
+    a = g / n + l2 * torch.eye(d, dtype=torch.float64)
+    try:
+        w = torch.linalg.solve(a, xy / n)
+    except RuntimeError:  # singular: minimum-norm solution
+        w = torch.linalg.lstsq(a, (xy / n).unsqueeze(1)).solution.squeeze(1)
+    b = float(my - mx @ w) if bias else 0.0
+    return w, b, cond
+
+
+def objective_value(objective: Objective, x: Tensor, y: Tensor, w: Tensor, b: float) -> float:
+    """The objective at ``(w, b)`` in float64."""
+    with torch.no_grad():
+        pred = x.double() @ w.double() + b
+        return float(objective(pred, y.double(), w.double().unsqueeze(0)))
+
+
+def lbfgs_reference(objective: Objective, x: Tensor, y: Tensor, w0: Tensor, b0: float,
+                    bias: bool, steps: int = 4) -> tuple[Tensor, float]:
+    """Minimise the objective by full-batch L-BFGS (strong Wolfe) in float64."""
+    xd, yd = x.double(), y.double()
+    w = w0.clone().double().requires_grad_(True)
+    b = torch.tensor(b0, dtype=torch.float64, requires_grad=bias)
+    params = [w, b] if bias else [w]
+    opt = torch.optim.LBFGS(params, lr=1.0, max_iter=500, tolerance_grad=1e-12,
+                            tolerance_change=1e-15, history_size=50,
+                            line_search_fn="strong_wolfe")
+
+    def closure() -> Tensor:
+        opt.zero_grad()
+        loss = objective(xd @ w + b, yd, w.unsqueeze(0))
+        loss.backward()
+        return loss
+
+    for _ in range(steps):
+        opt.step(closure)
+    return w.detach(), float(b.detach())
+
+
+def optimum_info(ds: Dataset, cfg: Config, objective: Objective
+                 ) -> tuple[dict[str, Any] | None, float | None]:
+    """``({kind, method, loss, weights, bias}, condition number)`` for the training split."""
+    x, y = ds.train.x, ds.train.y
+    bias = cfg.model.bias
+    loss = cfg.loss
+    exact = loss.name == "mse" and loss.l1 == 0
+    w, b, cond = ridge_solution(x, y, loss.l2 if exact else 0.0, bias)
+    if exact:
+        kind, method = "exact", "normal equation" if loss.l2 else "least squares"
+    elif x.shape[0] * x.shape[1] <= REFERENCE_MAX_CELLS:
+        try:
+            w, b = lbfgs_reference(objective, x, y, w, b, bias)
+        except (RuntimeError, ValueError, TypeError):  # a user loss that cannot run in float64
+            return None, cond
+        kind, method = "reference", "L-BFGS (float64, full batch)"
+    else:
+        return None, cond
+    value = objective_value(objective, x, y, w, b)
+    if not math.isfinite(value):
+        return None, cond
+    return {"kind": kind, "method": method, "loss": value, "weights": w.tolist(),
+            "bias": b if bias else None}, cond

@@ -1,0 +1,1 @@
+"""Bundled presets (YAML) and their data files, shipped as package data. Read-only."""

@@ -1,0 +1,1 @@
+"""linreg-tui's Textual dashboard. Renders engine events; no training math lives here."""
