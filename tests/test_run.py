@@ -1,0 +1,137 @@
+"""The async run handle: events, stop, pause, and no thread outliving its run."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+import engine
+from engine.events import EpochEnded, RunFinished, RunStarted
+from tests.conftest import make_config
+
+LONG = make_config(data={"n_samples": 2000, "n_features": 8},
+                   optim={"lr": 0.01, "batch_size": 16}, train={"epochs": 10_000},
+                   early_stopping={"enabled": False})
+
+
+def training_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "linreg-train"]
+
+
+async def test_event_order_and_finish():
+    cfg = make_config(data={"n_samples": 200}, train={"epochs": 4},
+                      early_stopping={"enabled": False})
+    run = engine.train(cfg)
+    events = [ev async for ev in run]
+    assert isinstance(events[0], RunStarted) and isinstance(events[-1], RunFinished)
+    assert [e.epoch for e in events[1:-1]] == [1, 2, 3, 4]
+    assert run.finished is events[-1] and run.finished.reason == "completed"
+    assert not run.thread.is_alive()
+
+
+async def test_stop_from_the_consumer_ends_within_a_batch():
+    run = engine.train(LONG)
+    seen = []
+    async for ev in run:
+        seen.append(ev)
+        if isinstance(ev, EpochEnded) and ev.epoch == 2:
+            t0 = time.perf_counter()
+            run.stop()
+    assert isinstance(seen[-1], RunFinished) and seen[-1].reason == "cancelled"
+    assert seen[-1].epochs_run in (2, 3)
+    assert time.perf_counter() - t0 < 1.0
+    assert not run.thread.is_alive()
+
+
+async def test_pause_holds_the_worker_and_resume_continues():
+    run = engine.train(LONG)
+    seen: list = []
+
+    async def consume():
+        async for ev in run:
+            seen.append(ev)
+
+    wall_start = time.perf_counter()
+    task = asyncio.create_task(consume())
+    while not any(isinstance(e, EpochEnded) for e in seen):
+        await asyncio.sleep(0.01)
+    run.pause()
+    assert run.paused
+    await asyncio.sleep(0.3)  # an epoch in flight may still land
+    held = len(seen)
+    await asyncio.sleep(0.7)
+    assert len(seen) == held  # nothing while paused
+    assert run.thread.is_alive()
+    run.resume()
+    while len(seen) < held + 2:
+        await asyncio.sleep(0.01)
+    run.stop()
+    await task
+    wall = time.perf_counter() - wall_start
+    assert seen[-1].reason == "cancelled"
+    # the paused time (about 0.7 s or more) does not count as training time
+    assert seen[-1].elapsed_s < wall - 0.6
+
+
+async def test_abandoned_async_for_leaves_no_thread():
+    run = engine.train(LONG)
+    async for ev in run:
+        if isinstance(ev, EpochEnded):
+            break
+    await asyncio.sleep(0)  # the generator is finalised and closed
+    for _ in range(100):
+        if not run.thread.is_alive():
+            break
+        await asyncio.sleep(0.01)
+    assert not run.thread.is_alive()
+    assert training_threads() == []
+
+
+async def test_cancelling_the_consumer_task_stops_the_worker():
+    run = engine.train(LONG)
+
+    async def consume():
+        async for _ in run:
+            pass
+
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(0.5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not run.thread.is_alive()
+
+
+async def test_event_loop_stays_responsive_during_full_speed_training():
+    cfg = make_config(data={"n_samples": 500}, optim={"lr": 0.01}, train={"epochs": 3000},
+                      early_stopping={"enabled": False})
+    ticks = 0
+    stop = asyncio.Event()
+
+    async def ticker():
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    t = asyncio.create_task(ticker())
+    start = time.perf_counter()
+    n = 0
+    async for _ in engine.train(cfg):
+        n += 1
+    stop.set()
+    await t
+    wall = time.perf_counter() - start
+    assert n == 3002
+    # a 10 ms ticker gets most of its ticks while 3000 epochs stream through the loop
+    assert ticks >= 0.5 * wall / 0.01
+
+
+async def test_a_failing_run_raises_its_error_to_the_consumer(tmp_path):
+    cfg = make_config(data={"source": "csv", "path": str(tmp_path / "nope.csv"), "target": "y"})
+    with pytest.raises(engine.ConfigError, match="CSV file not found"):
+        async for _ in engine.train(cfg):
+            pass
