@@ -1,0 +1,340 @@
+"""Load a user-written loss named by a spec: ``"path/to/file.py:obj"`` or ``"package.module:obj"``.
+
+This is the only place linreg-tui runs user code, and it runs only when a preset
+(``loss.name: custom`` with ``loss.callable``, or a ``custom`` term of a combined loss) or the
+``check-loss`` command names it.
+
+What ``obj`` may be:
+
+- an ``nn.Module`` *class*: instantiated as ``obj(**params)``; its ``forward`` is the loss;
+- an ``nn.Module`` *instance* (e.g. ``loss = nn.HuberLoss(delta=2.0)`` at module level);
+  ``params`` must then be empty;
+- a *function*: ``params`` are bound as keyword arguments (``functools.partial``).
+
+The loss takes ``(pred, target)`` and returns a scalar tensor, or ``(pred, target, weights)`` to
+penalise the model's weights itself: ``pred`` and ``target`` have shape ``(n,)`` and ``weights``
+is the model's weight tensor of shape ``(1, n_features)`` (the bias is never passed). A third
+positional parameter counts as ``weights`` when it has no default, or when it is named
+``weights``, ``weight`` or ``w``.
+
+Every bad spec raises :class:`UserLossError` (a :class:`~engine.config.ConfigError`) with one
+line naming the spec and what is wrong: missing file, file that fails to import (with the line),
+missing attribute (with the closest name), not callable, wrong signature, unknown or missing
+parameters.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import importlib
+import importlib.util
+import inspect
+import itertools
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor, nn
+
+from engine.config import ConfigError
+
+WEIGHT_NAMES = ("weights", "weight", "w")
+"""Names under which an optional third positional parameter is taken to be the weights."""
+
+_counter = itertools.count()
+
+
+class UserLossError(ConfigError):
+    """A user loss spec that cannot be loaded or called: one line naming the spec and the fault."""
+
+
+@dataclass
+class UserLoss:
+    """A loaded user loss, ready for :class:`engine.losses.Objective`.
+
+    ``fn(pred, target)`` or, when ``takes_weights``, ``fn(pred, target, weights)`` returns the
+    loss; ``formula`` is the first line of the object's docstring (with its parameters) or a
+    ``custom module:obj`` label.
+    """
+
+    fn: Callable[..., Tensor]
+    formula: str
+    takes_weights: bool
+    spec: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    obj: Any = None
+    """The object the spec names (class, instance or function), for display."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Resolving the spec
+
+
+def split_spec(spec: Any) -> tuple[str, str]:
+    """``"where:obj"`` -> ``(where, obj)``; the last ``:`` separates (so ``C:\\x.py:f`` works)."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise UserLossError(f"loss spec {spec!r}: expected 'path/to/file.py:obj' or "
+                            "'package.module:obj'")
+    spec = spec.strip()
+    where, sep, attr = spec.rpartition(":")
+    if not sep or not where or not attr:
+        raise UserLossError(f"loss spec {spec!r}: expected 'path/to/file.py:obj' or "
+                            "'package.module:obj' (the ':obj' part names the loss)")
+    return where, attr
+
+
+def is_file_spec(where: str) -> bool:
+    """Whether the part before ``:`` is a file path (ends in .py or contains a separator)."""
+    return where.endswith(".py") or "/" in where or os.sep in where
+
+
+def resolve_file(where: str, base_dir: str | None) -> Path:
+    """A relative path resolves from ``base_dir`` (the preset's folder), else the cwd."""
+    path = Path(where).expanduser()
+    if not path.is_absolute():
+        path = Path(base_dir or os.getcwd()) / path
+    return path
+
+
+def _import_error_line(exc: BaseException, filename: str) -> str:
+    """``file:line`` of the deepest frame of ``exc`` inside ``filename`` ('' when none)."""
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        return f":{exc.lineno}"
+    line = ""
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if os.path.abspath(frame.filename) == os.path.abspath(filename):
+            line = f":{frame.lineno}"
+    return line
+
+
+def load_module_from_file(path: Path, spec: str) -> Any:
+    """Execute a ``.py`` file as a fresh module (a unique name, so edits are picked up)."""
+    if not path.is_file():
+        hint = " (it is a folder)" if path.is_dir() else ""
+        raise UserLossError(f"loss spec {spec!r}: file {path} not found{hint}")
+    name = f"linreg_user_loss_{next(_counter)}_{path.stem.replace('-', '_')}"
+    mod_spec = importlib.util.spec_from_file_location(name, path)
+    if mod_spec is None or mod_spec.loader is None:
+        raise UserLossError(f"loss spec {spec!r}: {path} cannot be loaded as a Python module")
+    module = importlib.util.module_from_spec(mod_spec)
+    sys.modules[name] = module  # dataclasses, pickling and typing look the module up by name
+    try:
+        mod_spec.loader.exec_module(module)
+    except BaseException as exc:  # noqa: BLE001 - user code: any failure is one clear message
+        sys.modules.pop(name, None)
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        where = _import_error_line(exc, str(path))
+        msg = exc.msg if isinstance(exc, SyntaxError) else exc
+        raise UserLossError(f"loss spec {spec!r}: importing {path}{where} raised "
+                            f"{type(exc).__name__}: {msg}") from None
+    return module
+
+
+def load_module(where: str, spec: str) -> Any:
+    """Import ``package.module`` (user code in it runs, as with any import)."""
+    try:
+        return importlib.import_module(where)
+    except ModuleNotFoundError as exc:
+        if exc.name and where.startswith(exc.name):
+            raise UserLossError(f"loss spec {spec!r}: no module named {exc.name!r} (for a file "
+                                "write 'path/to/file.py:obj')") from None
+        raise UserLossError(f"loss spec {spec!r}: importing {where} raised "
+                            f"ModuleNotFoundError: {exc}") from None
+    except BaseException as exc:  # noqa: BLE001
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise UserLossError(f"loss spec {spec!r}: importing {where} raised "
+                            f"{type(exc).__name__}: {exc}") from None
+
+
+def resolve_object(spec: str, base_dir: str | None = None) -> tuple[Any, str]:
+    """The object a spec names and a short label (``file.py:obj`` or ``module:obj``)."""
+    where, attr = split_spec(spec)
+    if is_file_spec(where):
+        path = resolve_file(where, base_dir)
+        module = load_module_from_file(path, spec)
+        label = f"{path.name}:{attr}"
+    else:
+        module = load_module(where, spec)
+        label = f"{where}:{attr}"
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            names = [n for n in dir(obj) if not n.startswith("_") and callable(getattr(obj, n))]
+            close = difflib.get_close_matches(part, names, n=1, cutoff=0.5)
+            hint = (f" (did you mean {close[0]!r}?)" if close else
+                    f"; callables there: {', '.join(names[:8])}" if names else "")
+            raise UserLossError(f"loss spec {spec!r}: {where} has no attribute {part!r}{hint}")
+        obj = getattr(obj, part)
+    return obj, label
+
+
+# ---------------------------------------------------------------------------------------------
+# Signatures
+
+
+def _signature(fn: Any) -> inspect.Signature | None:
+    try:
+        return inspect.signature(fn)
+    except (TypeError, ValueError):  # some builtins have none: trust them
+        return None
+
+
+def _check_kwargs(sig: inspect.Signature | None, params: dict[str, Any], what: str,
+                  spec: str, skip: int = 0) -> None:
+    """Every key of ``params`` must be a parameter of ``sig`` (or ``sig`` takes ``**kwargs``).
+
+    The first ``skip`` positional parameters (a function's ``pred, target``) are not offered.
+    """
+    if sig is None or not params:
+        return
+    ps = list(sig.parameters.values())
+    if any(p.kind is p.VAR_KEYWORD for p in ps):
+        return
+    names = [p.name for p in ps if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    names = [n for n in names[skip:] if n not in WEIGHT_NAMES]
+    for key in params:
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=1, cutoff=0.5)
+            hint = (f" (did you mean {close[0]!r}?)" if close else
+                    f"; it accepts: {', '.join(names)}" if names else "; it accepts none")
+            raise UserLossError(f"loss spec {spec!r}: unknown parameter {key!r} for "
+                                f"{what}{hint}")
+
+
+def loss_arity(sig: inspect.Signature | None, bound: dict[str, Any], what: str,
+               spec: str) -> bool:
+    """Check a loss signature takes 2 or 3 positional tensors; return ``takes_weights``.
+
+    Parameters named in ``bound`` (from ``loss.params``) are not counted.
+    """
+    if sig is None:
+        return False
+    pos, required_kw = [], []
+    var_pos = False
+    for p in sig.parameters.values():
+        if p.name in bound:
+            continue
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            pos.append(p)
+        elif p.kind is p.VAR_POSITIONAL:
+            var_pos = True
+        elif p.kind is p.KEYWORD_ONLY and p.default is p.empty:
+            required_kw.append(p.name)
+    required = [p for p in pos if p.default is p.empty]
+    shown = f"{what}{sig}"
+    if required_kw:
+        raise UserLossError(f"loss spec {spec!r}: {shown} needs keyword argument(s) "
+                            f"{', '.join(required_kw)}: give them in loss.params / --params")
+    if len(required) > 3:
+        extra = ", ".join(p.name for p in required[3:])
+        raise UserLossError(f"loss spec {spec!r}: {shown} has {len(required)} required "
+                            f"arguments; a loss takes (pred, target) or (pred, target, weights) "
+                            f"— give {extra} in loss.params / --params or a default")
+    if len(required) == 3:
+        return True
+    if len(pos) < 2 and not var_pos:
+        raise UserLossError(f"loss spec {spec!r}: {shown} takes {len(pos)} positional "
+                            "argument(s); a loss takes (pred, target) or (pred, target, weights)")
+    return len(pos) >= 3 and pos[2].name in WEIGHT_NAMES
+
+
+# ---------------------------------------------------------------------------------------------
+# Building the callable
+
+
+def _first_doc_line(obj: Any) -> str:
+    doc = inspect.getdoc(obj) or ""
+    for line in doc.splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+class _ModuleLoss:
+    """Call an ``nn.Module`` loss, moving it to the predictions' device when it has state."""
+
+    def __init__(self, module: nn.Module) -> None:
+        self.module = module
+        self.has_state = any(True for _ in itertools.chain(module.parameters(), module.buffers()))
+        self.device: Any = None
+
+    def __call__(self, *args: Tensor) -> Tensor:
+        if self.has_state and args[0].device != self.device:
+            self.module.to(args[0].device)
+            self.device = args[0].device
+        return self.module(*args)
+
+
+def load_user_loss(spec: str, kwargs: dict[str, Any] | None = None,
+                   base_dir: str | None = None) -> UserLoss:
+    """Load the loss ``spec`` names, with keyword parameters ``kwargs``.
+
+    A relative file path resolves from ``base_dir`` (the preset's folder; the cwd when None).
+    Raises :class:`UserLossError` with one line for every bad spec.
+    """
+    obj, label = resolve_object(spec, base_dir)
+    return wrap_loss(obj, kwargs, spec=spec, label=label)
+
+
+def _format_params(params: dict[str, Any]) -> str:
+    def one(v: Any) -> str:
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return f"{v:g}"
+        return repr(v)
+
+    return ", ".join(f"{k}={one(v)}" for k, v in params.items())
+
+
+def wrap_loss(obj: Any, kwargs: dict[str, Any] | None = None, *, spec: str = "",
+              label: str = "") -> UserLoss:
+    """Turn an ``nn.Module`` class or instance, or a function, into a :class:`UserLoss`.
+
+    ``kwargs`` instantiate the class (``obj(**kwargs)``) or are bound to the function
+    (``functools.partial``). ``spec``/``label`` only name the loss in messages.
+    """
+    params = dict(kwargs or {})
+    label = label or getattr(obj, "__qualname__", None) or type(obj).__name__
+    spec = spec or label
+    doc = _first_doc_line(obj)
+    fn: Callable[..., Tensor]
+    if isinstance(obj, type):
+        name = obj.__name__
+        if not issubclass(obj, nn.Module):
+            raise UserLossError(f"loss spec {spec!r}: {name} is a class but not an nn.Module "
+                                "subclass; write the loss as an nn.Module or a function")
+        _check_kwargs(_signature(obj), params, f"{name}()", spec)
+        try:
+            module = obj(**params)
+        except Exception as exc:  # noqa: BLE001 - user code
+            raise UserLossError(f"loss spec {spec!r}: {name}({_format_params(params)}) raised "
+                                f"{type(exc).__name__}: {exc}") from None
+        takes_w = loss_arity(_signature(module.forward), {}, f"{name}.forward", spec)
+        fn = _ModuleLoss(module)
+    elif isinstance(obj, nn.Module):
+        name = type(obj).__name__
+        if params:
+            raise UserLossError(f"loss spec {spec!r}: {label} is an nn.Module instance; it "
+                                "takes no params (name its class to pass params)")
+        takes_w = loss_arity(_signature(obj.forward), {}, f"{name}.forward", spec)
+        fn = _ModuleLoss(obj)
+    elif callable(obj):
+        name = getattr(obj, "__name__", label)
+        sig = _signature(obj)
+        _check_kwargs(sig, params, f"{name}()", spec, skip=2)
+        takes_w = loss_arity(sig, params, name, spec)
+        fn = functools.partial(obj, **params) if params else obj
+    else:
+        raise UserLossError(f"loss spec {spec!r}: {label} is not callable (it is a "
+                            f"{type(obj).__name__}); name an nn.Module class or a function")
+    text = doc or f"custom {label}"
+    if params:
+        text += f" [{_format_params(params)}]"
+    return UserLoss(fn=fn, formula=text, takes_weights=takes_w, spec=spec, params=params,
+                    obj=obj)
