@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+from engine import cli_check_loss as _check_loss
 from engine.config import ConfigError
 from engine.events import EpochEnded, Event, RunFinished, RunStarted
 from engine.presets import DEFAULT_PRESET, list_presets, load_config
@@ -184,6 +185,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
     "train": ("train headless, printing progress (or JSON events) and a summary", add_train,
               cmd_train),
     "presets": ("list the bundled and user presets", lambda p: None, cmd_presets),
+    "check-loss": (_check_loss.HELP, _check_loss.add_arguments, _check_loss.run),
 }
 """Subcommands: name -> (help, add_arguments, run)."""
 
