@@ -1,0 +1,109 @@
+"""Modal screens: save the settings as a preset, and help (keys and loss formulas)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Static
+
+from engine.config import ConfigError
+from engine.formulas import FORMULAS
+
+SaveFn = Callable[[str, bool], Path]
+"""``(name, overwrite) -> path``; raises FileExistsError or ConfigError."""
+
+
+class SavePresetScreen(ModalScreen[str | None]):
+    """Asks a name and writes the settings; an existing file needs a second Enter to overwrite."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, save: SaveFn, folder: Path, suggestion: str = "") -> None:
+        super().__init__()
+        self._save = save
+        self._folder = folder
+        self._suggestion = suggestion
+        self._confirm: str | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label("Save settings as a new preset", classes="title")
+            yield Label(f"in {self._folder}", classes="hint")
+            yield Input(self._suggestion, placeholder="name (letters, digits, - _ .)",
+                        id="preset-name")
+            yield Label("Enter saves · Esc cancels", id="save-msg", classes="hint")
+
+    @on(Input.Changed, "#preset-name")
+    def _edited(self) -> None:
+        self._confirm = None
+        self.query_one("#save-msg", Label).update("Enter saves · Esc cancels")
+
+    @on(Input.Submitted, "#preset-name")
+    def _submit(self, event: Input.Submitted) -> None:
+        event.stop()
+        name = event.value.strip()
+        msg = self.query_one("#save-msg", Label)
+        try:
+            path = self._save(name, self._confirm == name)
+        except FileExistsError:
+            self._confirm = name
+            msg.update(f"'{name}' exists: Enter again overwrites it, Esc cancels")
+            return
+        except (ConfigError, OSError) as exc:
+            msg.update(f"✗ {exc}")
+            return
+        self.dismiss(str(path))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+KEYS_HELP: tuple[tuple[str, str], ...] = (
+    ("s", "start a run with the settings shown"),
+    ("x", "stop the run (it reports why it ended)"),
+    ("p", "pause / resume"),
+    ("l", "log-y on / off (zero and negative losses are drawn at a floor)"),
+    ("m", "smoothing: off → EMA 0.9 → EMA 0.99 (debiased, drawn over the raw curve)"),
+    ("ctrl+s", "save the settings as a new preset in your preset folder"),
+    ("r", "reset the settings to the preset"),
+    ("?", "this help"),
+    ("q", "quit (stops a run cleanly)"),
+    ("tab / shift+tab", "move between fields; enter opens a list or moves on"),
+    ("esc", "leave a field, so letter keys act again"),
+)
+
+
+def help_text() -> str:
+    """The keys and every loss formula (the same text the README uses)."""
+    lines = ["Keys", ""]
+    lines += [f"  {k:<16} {v}" for k, v in KEYS_HELP]
+    lines += ["", "Losses (r = y - ŷ, means over samples, bias never penalised)", ""]
+    lines += [f"  {name:<10} {re.sub(r', [^,]*=[{][^}]*[}]', '', text)}"
+              for name, text in FORMULAS.items()]
+    lines += ["  custom     your function f(ŷ, y) from loss.callable",
+              "  combined   Σ weight·term over loss.terms",
+              "", "  penalties  + l2·Σw² + l1·Σ|w|",
+              "", "Settings edited during a run apply to the next start.",
+              "Esc or ? closes this help."]
+    return "\n".join(lines)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keys and loss formulas."""
+
+    BINDINGS = [Binding("escape", "close", "Close"), Binding("question_mark", "close", "Close"),
+                Binding("q", "close", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Static(help_text(), markup=False)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,145 @@
+"""Plot-ready series: constant-cost downsampling, debiased EMA smoothing, a safe log scale.
+
+Pure Python, no Textual, no torch: the numbers come from engine events, these helpers only decide
+which of them a plot of a given width needs. Appending is amortised O(1) and drawing costs
+O(width), so a redraw at epoch 100,000 costs what it costs at epoch 100.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+Point = tuple[float, float]
+
+
+class Downsampler:
+    """Keeps the min and max of each bucket of epochs, merging buckets pairwise as data grows.
+
+    Min/max (rather than striding) keeps spikes such as a divergence or an lr jump visible however
+    long the run. The bucket count stays between ``cap`` and ``2 * cap``.
+    """
+
+    def __init__(self, cap: int = 512) -> None:
+        self.cap = cap
+        self.bucket_size = 1
+        # each bucket: [count, x_min, y_min, x_max, y_max]
+        self._buckets: list[list[float]] = []
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def append(self, x: float, y: float) -> None:
+        """Add one point; non-finite values are the caller's to filter (a plot cannot draw them)."""
+        last = self._buckets[-1] if self._buckets else None
+        if last is not None and last[0] < self.bucket_size:
+            last[0] += 1
+            if y < last[2]:
+                last[1], last[2] = x, y
+            if y > last[4]:
+                last[3], last[4] = x, y
+            return
+        self._buckets.append([1, x, y, x, y])
+        if len(self._buckets) > 2 * self.cap:
+            self._merge_pairs()
+
+    def _merge_pairs(self) -> None:
+        merged = []
+        for i in range(0, len(self._buckets) - 1, 2):
+            merged.append(_merge(self._buckets[i], self._buckets[i + 1]))
+        if len(self._buckets) % 2:
+            merged.append(self._buckets[-1])
+        self._buckets = merged
+        self.bucket_size *= 2
+
+    def points(self, max_points: int) -> list[Point]:
+        """At most about ``max_points`` points in x order, keeping each group's min and max."""
+        buckets = self._buckets
+        groups = max(1, max_points // 2)
+        if len(buckets) > groups:
+            step = len(buckets) / groups
+            regrouped = []
+            for g in range(groups):
+                lo, hi = int(g * step), int((g + 1) * step)
+                acc = list(buckets[lo])
+                for b in buckets[lo + 1:hi]:
+                    acc = _merge(acc, b)
+                regrouped.append(acc)
+            buckets = regrouped
+        out: list[Point] = []
+        for _, x_lo, y_lo, x_hi, y_hi in buckets:
+            if x_lo == x_hi:
+                out.append((x_lo, y_lo))
+            elif x_lo < x_hi:
+                out += [(x_lo, y_lo), (x_hi, y_hi)]
+            else:
+                out += [(x_hi, y_hi), (x_lo, y_lo)]
+        return out
+
+
+def _merge(a: list[float], b: list[float]) -> list[float]:
+    lo = (a[1], a[2]) if a[2] <= b[2] else (b[1], b[2])
+    hi = (a[3], a[4]) if a[4] >= b[4] else (b[3], b[4])
+    return [a[0] + b[0], lo[0], lo[1], hi[0], hi[1]]
+
+
+class DebiasedEMA:
+    """Exponential moving average with Adam-style bias correction: ``m_t / (1 - β^t)``.
+
+    Without the correction the curve would start near zero and creep up; with it the first
+    smoothed value equals the first raw value.
+    """
+
+    def __init__(self, beta: float) -> None:
+        self.beta = beta
+        self._m = 0.0
+        self._t = 0
+
+    def update(self, y: float) -> float:
+        """Fold in one finite value and return the smoothed value."""
+        self._t += 1
+        self._m = self.beta * self._m + (1.0 - self.beta) * y
+        return self._m / (1.0 - self.beta ** self._t)
+
+
+def to_log10(points: Sequence[Point], floor: float) -> tuple[list[Point], bool]:
+    """``log10`` of each y, with values <= floor clipped to it; says whether any were clipped.
+
+    Plotext's own log scale fails on zero and negative values (plotext#37); a loss can be 0 on
+    noise-free data and a custom loss or a gap can be negative, so we transform ourselves.
+    """
+    out: list[Point] = []
+    clipped = False
+    for x, y in points:
+        if y <= floor:
+            clipped = clipped or y <= 0
+            y = floor
+        out.append((x, math.log10(y)))
+    return out, clipped
+
+
+def log_ticks(lo: float, hi: float, max_ticks: int = 5) -> tuple[list[float], list[str]]:
+    """Tick positions in log10 space with labels in data units (``1e-3``, ``0.1``, ``10``)."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return [], []
+    decades = [float(d) for d in range(math.ceil(lo), math.floor(hi) + 1)]
+    stride = max(1, math.ceil(len(decades) / max_ticks))
+    ticks = decades[::stride]
+    if len(ticks) < 3:  # under a few decades visible: label the ends too
+        near = 0.15 * max(hi - lo, 1e-12)
+        ends = [t for t in (lo, hi) if all(abs(t - d) > near for d in ticks)]
+        ticks = sorted(set(ticks + ends))
+    return ticks, [fmt_num(10 ** t, 2) for t in ticks]
+
+
+def fmt_num(value: float | None, digits: int = 4) -> str:
+    """Compact number: ``—`` for None, ``inf``/``nan`` spelled out, else ``digits`` significant."""
+    if value is None:
+        return "—"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    text = f"{value:.{digits}g}"
+    if "e" in text:
+        mant, exp = text.split("e")
+        text = f"{mant}e{int(exp)}"
+    return text

@@ -1,0 +1,1 @@
+"""The dashboard's widgets: settings form, loss plot and the run panels."""

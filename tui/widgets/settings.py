@@ -1,0 +1,472 @@
+"""The settings form: a preset's values as fields that validate as they are typed.
+
+The form never trains and never second-guesses the engine: each field checks its own type and
+range (from the config field's metadata, the same numbers the engine enforces), and
+:meth:`SettingsPanel.build_config` hands the whole form to ``engine.config.parse_config`` so the
+engine's cross-checks decide. A refusal names the field and marks it.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import re
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.validation import ValidationResult, Validator
+from textual.widgets import Checkbox, Input, Label, Select, Static
+
+from engine.config import (LOSS_CHOICES, OPTIM_NAMES, SECTIONS, Config, ConfigError,
+                           apply_overrides, parse_config)
+from engine.presets import list_presets, load_raw
+
+from tui.messages import PresetChosen, SettingsEdited
+
+Values = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One form field: config key, label, input kind and when it applies."""
+
+    key: str
+    label: str
+    kind: str  # float | int | optint | choice | bool
+    choices: tuple[str, ...] = ()
+    applies: Callable[[Values], bool] = lambda v: True
+    placeholder: str = ""
+
+
+def _loss_is(*names: str) -> Callable[[Values], bool]:
+    return lambda v: v.get("loss.name") in names
+
+
+def _es_on(v: Values) -> bool:
+    return bool(v.get("early_stopping.enabled"))
+
+
+FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("loss.name", "loss", "choice", LOSS_CHOICES),
+    FieldSpec("loss.delta", "delta δ", "float", applies=_loss_is("huber", "smooth_l1")),
+    FieldSpec("loss.quantile", "quantile q", "float", applies=_loss_is("quantile")),
+    FieldSpec("loss.l1", "l1", "float"),
+    FieldSpec("loss.l2", "l2", "float"),
+    FieldSpec("optim.name", "optimizer", "choice", OPTIM_NAMES),
+    FieldSpec("optim.lr", "lr", "float"),
+    FieldSpec("optim.momentum", "momentum", "float", applies=lambda v: v.get("optim.name") == "sgd"),
+    FieldSpec("optim.weight_decay", "weight decay", "float"),
+    FieldSpec("optim.batch_size", "batch size", "optint", placeholder="full batch"),
+    FieldSpec("train.epochs", "epochs", "int"),
+    FieldSpec("data.val_fraction", "val fraction", "float"),
+    FieldSpec("seed", "seed", "int"),
+    FieldSpec("early_stopping.enabled", "early stop", "bool"),
+    FieldSpec("early_stopping.monitor", "monitor", "choice", ("val_loss", "train_loss"),
+              applies=_es_on),
+    FieldSpec("early_stopping.patience", "patience", "int", applies=_es_on),
+    FieldSpec("early_stopping.min_delta", "min delta", "float", applies=_es_on),
+    FieldSpec("early_stopping.restore_best", "restore best", "bool"),
+    FieldSpec("train.device", "device", "choice", ("auto", "cpu")),
+)
+SPECS = {f.key: f for f in FIELDS}
+KEY_RE = re.compile(r"\b(seed|(?:data|model|loss|optim|train|early_stopping)\.\w+)")
+
+
+def field_id(key: str) -> str:
+    """DOM id of a field's widget."""
+    return "f-" + key.replace(".", "-")
+
+
+def _field_meta(key: str) -> tuple[Any, dict[str, Any]]:
+    """The annotation and metadata (min/max/gt/lt, doc) of a config key."""
+    if "." in key:
+        section, name = key.split(".", 1)
+        cls = SECTIONS[section]
+    else:
+        cls, name = Config, key
+    fld = next(f for f in dataclasses.fields(cls) if f.name == name)
+    return typing.get_type_hints(cls)[name], dict(fld.metadata)
+
+
+def parse_text(kind: str, text: str) -> Any:
+    """Turn a field's text into a value; raise ValueError with a short reason."""
+    text = text.strip()
+    if kind == "optint" and text == "":
+        return None
+    if text == "":
+        raise ValueError("required")
+    if kind in ("int", "optint"):
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError("must be a whole number") from None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("must be a number") from None
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+def check_range(value: Any, meta: dict[str, Any]) -> str | None:
+    """The reason a value is out of the field's range, or None (limits from config metadata)."""
+    if value is None:
+        return None
+    for name, sym, ok in (("min", ">=", value >= meta.get("min", -math.inf)),
+                          ("max", "<=", value <= meta.get("max", math.inf)),
+                          ("gt", ">", value > meta.get("gt", -math.inf)),
+                          ("lt", "<", value < meta.get("lt", math.inf))):
+        if name in meta and not ok:
+            return f"must be {sym} {meta[name]:g}"
+    return None
+
+
+class FieldValidator(Validator):
+    """Validates one numeric field as typed: its type, then its range from the config metadata."""
+
+    def __init__(self, spec: FieldSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        _, self.meta = _field_meta(spec.key)
+
+    def validate(self, value: str) -> ValidationResult:
+        try:
+            parsed = parse_text(self.spec.kind, value)
+        except ValueError as exc:
+            return self.failure(str(exc))
+        reason = check_range(parsed, self.meta)
+        return self.failure(reason) if reason else self.success()
+
+
+def fmt_value(value: Any) -> str:
+    """A config value as the text a field shows (floats keep full precision)."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def config_values(cfg: Config) -> Values:
+    """The form's values read from a config."""
+    out: Values = {}
+    for spec in FIELDS:
+        obj: Any = cfg
+        for part in spec.key.split("."):
+            obj = getattr(obj, part)
+        out[spec.key] = obj
+    return out
+
+
+class FieldError(ValueError):
+    """A field's value is refused: ``key`` names it, the message says why."""
+
+    def __init__(self, key: str | None, reason: str) -> None:
+        super().__init__(f"{key}: {reason}" if key else reason)
+        self.key = key
+        self.reason = reason
+
+
+def key_in_message(text: str) -> str | None:
+    """The form field a ConfigError message is about (loss.callable etc. belong to loss)."""
+    for match in KEY_RE.finditer(text):
+        key = match.group(1)
+        if key in SPECS:
+            return key
+        if key.startswith("loss."):
+            return "loss.name"
+    if "loss" in text.lower():
+        return "loss.name"
+    return None
+
+
+class SettingsPanel(VerticalScroll):
+    """Preset selector and the fields of the settings; owns the preset's raw mapping."""
+
+    def __init__(self, preset: str, overrides: list[str], *, id: str | None = None) -> None:  # noqa: A002
+        super().__init__(id=id)
+        self.launch_preset = preset
+        self.launch_overrides = list(overrides)
+        self.preset = preset
+        self.base_raw: dict[str, Any] = {}
+        self.base_dir: str | None = None
+        self._loading = False
+        self._devices: list[tuple[str, str]] = [("auto", "auto"), ("cpu", "cpu")]
+        self.border_title = "Settings"
+        self._load_raw(preset, overrides)
+        self._initial = config_values(self._parse(self.base_raw))
+
+    # -- composition --------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="row"):
+            yield Label("preset", classes="label")
+            yield Select(self._preset_options(), value=self.preset, allow_blank=False,
+                         compact=True, id="preset")
+        yield Static("", id="preset-desc", classes="hint")
+        for spec in FIELDS:
+            with Horizontal(classes="row", id=f"row-{field_id(spec.key)}"):
+                yield Label(spec.label, classes="label")
+                yield self._make_widget(spec, self._initial[spec.key])
+            yield Label("", classes="error", id=f"err-{field_id(spec.key)}")
+            if spec.key == "loss.name":
+                yield Static("", id="loss-extra", classes="hint")
+
+    def _make_widget(self, spec: FieldSpec, value: Any) -> Input | Select | Checkbox:
+        wid = field_id(spec.key)
+        if spec.kind == "choice":
+            options = self._choice_options(spec, value)
+            return Select(options, value=value, allow_blank=False, compact=True, id=wid)
+        if spec.kind == "bool":
+            return Checkbox("", value=bool(value), compact=True, id=wid)
+        return Input(fmt_value(value), placeholder=spec.placeholder, compact=True, id=wid,
+                     validators=[FieldValidator(spec)], validate_on=["changed", "submitted"])
+
+    def _choice_options(self, spec: FieldSpec, value: Any) -> list[tuple[str, str]]:
+        if spec.key == "train.device":
+            options = list(self._devices)
+            if value not in {v for _, v in options}:
+                options.append((str(value), str(value)))
+            return [(label, v) for v, label in options]
+        return [(c, c) for c in spec.choices]
+
+    def _preset_options(self) -> list[tuple[str, str]]:
+        out = [(p.name if p.bundled else f"{p.name} (yours)", p.name) for p in list_presets()]
+        if self.preset not in {v for _, v in out}:  # a preset given as a path
+            out.append((Path(self.preset).stem, self.preset))
+        return out
+
+    def on_mount(self) -> None:
+        self._apply_visibility()
+        self._show_preset_info()
+
+    # -- loading ------------------------------------------------------------------------------
+    def _load_raw(self, preset: str, overrides: list[str]) -> None:
+        raw, path = load_raw(preset)
+        raw.setdefault("name", path.stem)
+        self.base_raw = apply_overrides(raw, overrides)
+        self.base_dir = str(path.parent)
+        self.preset_path = path
+
+    def _parse(self, raw: dict[str, Any]) -> Config:
+        return parse_config(raw, where="settings", base_dir=self.base_dir)
+
+    def load_preset(self, preset: str) -> None:
+        """Fill the form from a preset (the launch overrides apply to the launch preset only)."""
+        overrides = self.launch_overrides if preset == self.launch_preset else []
+        self._load_raw(preset, overrides)
+        self.preset = preset
+        self.set_values(config_values(self._parse(self.base_raw)))
+        self._show_preset_info()
+
+    def refresh_presets(self, select: str | None = None) -> None:
+        """Re-read the preset list (after a save), optionally selecting one without reloading."""
+        sel = self.query_one("#preset", Select)
+        with self.prevent(Select.Changed):
+            if select is not None:
+                self.preset = select
+            sel.set_options(self._preset_options())
+            sel.value = self.preset
+
+    def set_devices(self, devices: list[tuple[str, str]]) -> None:
+        """Offer the machine's devices (found after first paint, since it imports torch)."""
+        self._devices = devices
+        sel = self.query_one("#" + field_id("train.device"), Select)
+        current = sel.value
+        with self.prevent(Select.Changed):
+            sel.set_options(self._choice_options(SPECS["train.device"], current))
+            sel.value = current
+
+    def set_values(self, values: Values) -> None:
+        """Put values into the fields without announcing each as an edit."""
+        self._loading = True
+        try:
+            with self.prevent(Input.Changed, Select.Changed, Checkbox.Changed):
+                for key, value in values.items():
+                    spec = SPECS[key]
+                    widget = self.query_one("#" + field_id(key))
+                    if isinstance(widget, Select):
+                        if spec.key == "train.device":
+                            widget.set_options(self._choice_options(spec, value))
+                        widget.value = value
+                    elif isinstance(widget, Checkbox):
+                        widget.value = bool(value)
+                    elif isinstance(widget, Input):
+                        widget.value = fmt_value(value)
+                    self.set_error(key, None)
+        finally:
+            self._loading = False
+        self._apply_visibility()
+
+    def _show_preset_info(self) -> None:
+        desc = str(self.base_raw.get("description", ""))
+        ro = " (bundled, read-only)" if self._is_bundled() else ""
+        self.query_one("#preset-desc", Static).update(f"{desc}{ro}")
+        self._show_loss_extra()
+
+    def _is_bundled(self) -> bool:
+        from engine.presets import is_bundled
+        return is_bundled(self.preset_path)
+
+    # -- reading ------------------------------------------------------------------------------
+    def raw_values(self) -> Values:
+        """Current widget values; raises FieldError for the first field whose text is invalid."""
+        out: Values = {}
+        for spec in FIELDS:
+            widget = self.query_one("#" + field_id(spec.key))
+            if isinstance(widget, Input):
+                try:
+                    value = parse_text(spec.kind, widget.value)
+                except ValueError as exc:
+                    raise FieldError(spec.key, str(exc)) from None
+                reason = check_range(value, _field_meta(spec.key)[1])
+                if reason:
+                    raise FieldError(spec.key, reason)
+                out[spec.key] = value
+            else:
+                out[spec.key] = widget.value  # type: ignore[attr-defined]
+        return out
+
+    def merged_raw(self, values: Values) -> dict[str, Any]:
+        """The preset's raw mapping with the form's values written in."""
+        raw = copy.deepcopy(self.base_raw)
+        for key, value in values.items():
+            if "." in key:
+                section, name = key.split(".", 1)
+                sect = raw.get(section)
+                raw[section] = sect = dict(sect) if isinstance(sect, dict) else {}
+                sect[name] = value
+            else:
+                raw[key] = value
+        loss = raw.get("loss", {})
+        if loss.get("name") != "combined":
+            loss.pop("terms", None)
+        return raw
+
+    def build_config(self) -> Config:
+        """The validated config of the form; FieldError names the field (and marks it)."""
+        try:
+            values = self.raw_values()
+            cfg = self._parse(self.merged_raw(values))
+        except FieldError as exc:
+            self.set_error(exc.key, exc.reason)
+            raise
+        except ConfigError as exc:
+            text = str(exc).removeprefix("settings: ")
+            key = key_in_message(text)
+            if key is not None:
+                self.set_error(key, text)
+            raise FieldError(key, text) from None
+        return cfg
+
+    def current_values(self) -> Values:
+        """Best-effort values for display (invalid fields fall back to the preset's)."""
+        try:
+            return self.raw_values()
+        except FieldError:
+            values = dict(self._initial)
+            for spec in FIELDS:
+                widget = self.query_one("#" + field_id(spec.key))
+                if not isinstance(widget, Input):
+                    values[spec.key] = widget.value  # type: ignore[attr-defined]
+            return values
+
+    def loss_config(self) -> Any:
+        """The loss section of the form, for the formula line (None when it does not parse)."""
+        try:
+            return self._parse(self.merged_raw(self.current_values())).loss
+        except ConfigError:
+            return None
+
+    # -- feedback -----------------------------------------------------------------------------
+    def set_error(self, key: str | None, reason: str | None) -> None:
+        """Mark (or clear) a field's error line; the field is shown if it was hidden."""
+        if key is None or key not in SPECS:
+            return
+        label = self.query_one(f"#err-{field_id(key)}", Label)
+        label.update(f"✗ {reason}" if reason else "")
+        label.set_class(bool(reason), "-shown")
+        widget = self.query_one("#" + field_id(key))
+        widget.set_class(bool(reason), "-invalid")
+        if reason:
+            self.query_one(f"#row-{field_id(key)}").display = True
+            label.display = True
+            self.call_after_refresh(widget.scroll_visible)
+
+    def _apply_visibility(self) -> None:
+        values = self.current_values()
+        for spec in FIELDS:
+            shown = spec.applies(values)
+            self.query_one(f"#row-{field_id(spec.key)}").display = shown
+            err = self.query_one(f"#err-{field_id(spec.key)}", Label)
+            err.display = shown and err.has_class("-shown")
+        self._show_loss_extra()
+
+    def _show_loss_extra(self) -> None:
+        """For custom/combined losses, the callable or terms from the preset (read-only here)."""
+        widget = self.query_one("#loss-extra", Static)
+        name = self.query_one("#" + field_id("loss.name"), Select).value
+        loss = self.base_raw.get("loss") or {}
+        text = ""
+        if name == "custom":
+            text = f"callable: {loss.get('callable') or '(none in preset: edit the YAML)'}"
+        elif name == "combined":
+            terms = loss.get("terms") or []
+            text = "terms: " + (", ".join(f"{t.get('weight', 1)}·{t.get('name')}"
+                                          for t in terms if isinstance(t, dict))
+                                or "(none in preset: edit the YAML)")
+        widget.update(text)
+        widget.display = bool(text)
+
+    # -- events -------------------------------------------------------------------------------
+    @on(Select.Changed, "#preset")
+    def _preset_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        if not self._loading and event.value != self.preset:
+            self.post_message(PresetChosen(str(event.value)))
+
+    @on(Input.Changed)
+    def _input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        key = self._key_of(event.input.id)
+        if key is None or self._loading:
+            return
+        result = event.validation_result
+        self.set_error(key, None if result is None or result.is_valid
+                       else "; ".join(result.failure_descriptions))
+        self.post_message(SettingsEdited(key))
+
+    @on(Select.Changed)
+    @on(Checkbox.Changed)
+    def _choice_changed(self, event: Select.Changed | Checkbox.Changed) -> None:
+        control = event.control
+        key = self._key_of(control.id if control is not None else None)
+        if key is None:
+            return
+        event.stop()
+        if self._loading:
+            return
+        self.set_error(key, None)
+        self._apply_visibility()
+        self.post_message(SettingsEdited(key))
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.screen.focus_next()
+
+    @staticmethod
+    def _key_of(widget_id: str | None) -> str | None:
+        if not widget_id or not widget_id.startswith("f-"):
+            return None
+        for spec in FIELDS:
+            if field_id(spec.key) == widget_id:
+                return spec.key
+        return None
