@@ -71,8 +71,12 @@ class RunStarted(Event):
 class EpochEnded(Event):
     """One finished epoch: losses, early-stopping state, parameters and speed.
 
-    ``train_loss`` is the mean objective over the epoch's batches (for full batch: at the weights
-    the epoch started from); ``val_loss`` is the objective at the weights the epoch ended with.
+    ``train_loss`` is the row-weighted mean objective of the epoch's batches, as each step saw it
+    (Keras' convention; for full batch that is the objective at the weights the epoch started
+    from). ``val_loss`` and ``metrics["val"]`` are at the weights the epoch ended with.
+    ``metrics["train"]`` comes from the step's own forward pass for full batch (start-of-epoch
+    weights, free) and from one no-grad pass at the final weights for minibatches (costing less
+    than one step's share of the epoch).
     """
 
     epoch: int
@@ -90,7 +94,7 @@ class EpochEnded(Event):
     elapsed_s: float
     samples_per_s: float
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
-    """``{"train": {mse, rmse, mae, r2}, "val": {...}}`` at the epoch's final weights."""
+    """``{"train": {mse, rmse, mae, r2}, "val": {...}}`` in the target's original units."""
     gap: float | None = None
     """``train_loss - optimum loss`` when an optimum is known."""
 

@@ -141,7 +141,8 @@ def run_training(cfg: Config, emit: Emit, control: Control | None = None) -> Run
     zero = torch.zeros(1, device=device)
     for epoch in range(1, epochs + 1):
         model.train()
-        sums = torch.zeros(3, device=device)  # Σ batch_loss·rows, Σr², Σ|r|
+        loss_sum = torch.zeros((), device=device)  # Σ batch_loss·rows, read once per epoch
+        train_sums = None
         perm = (torch.randperm(n, device=device, generator=shuffle_gen) if batch < n else None)
         for start in range(0, n, batch):
             paused_s += control.wait_if_paused()
@@ -157,24 +158,26 @@ def run_training(cfg: Config, emit: Emit, control: Control | None = None) -> Run
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            with torch.no_grad():
-                sums += torch.cat(((loss * yb.shape[0]).reshape(1),
-                                   residual_sums(pred.detach(), yb)))
+            loss_sum.add_(loss.detach(), alpha=yb.shape[0])
+            if perm is None:  # full batch: the step's own forward pass gives the metrics
+                train_sums = residual_sums(pred.detach(), yb)
         if control.stopped:
             epoch -= 1
             reason = "cancelled"
             break
         model.eval()
+        if train_sums is None:  # minibatch: one no-grad pass at the epoch's final weights
+            train_sums = _eval_sums(model, objective, train)[1:]
         val_sums = _eval_sums(model, objective, val) if val.n else zero.new_full((3,), math.nan)
         params = [model.weight.detach().reshape(-1)]
         if has_bias:
             params.append(model.bias.detach())
         # The one host sync of the epoch.
-        host = torch.cat((sums, val_sums, train.ss_tot.reshape(1),
+        host = torch.cat((loss_sum.reshape(1), train_sums, val_sums, train.ss_tot.reshape(1),
                           val.ss_tot.reshape(1) if val.n else zero, *params)).tolist()
-        (loss_sum, sq, ab, val_loss, vsq, vab, tot, vtot), flat = host[:8], host[8:]
+        (loss_sum_f, sq, ab, val_loss, vsq, vab, tot, vtot), flat = host[:8], host[8:]
         weights, bias = (flat[:-1], flat[-1]) if has_bias else (flat, None)
-        train_loss = loss_sum / n
+        train_loss = loss_sum_f / n
         val_loss_opt = val_loss if val.n else None
         monitor = train_loss if es_cfg.monitor == "train_loss" else val_loss
         improved = stopper.update(epoch, monitor)
