@@ -14,7 +14,7 @@ differentiable  the output has a ``grad_fn``; ``∂L/∂ŷ`` reaches the predict
                 weights when the loss takes them
 gradcheck       ``torch.autograd.gradcheck`` passes in float64 on 3 random batches: autograd's
                 gradient equals central finite differences (eps 1e-6, atol 1e-5, rtol 1e-3)
-minimal         ``L(ŷ = y) <= L(ŷ = y + δ·u)`` for δ in 1e-3, 1e-2, 0.1, 1 along 4 directions u:
+minimal         ``L(ŷ=y) <= L(ŷ=y+δ·u)`` for δ in 1e-3, 1e-2, 0.1, 1 along 4 directions u:
                 the loss is lowest (or at least not higher) when predictions equal the targets
 ==============  ===============================================================================
 
@@ -24,7 +24,8 @@ model predicts too low) and its value at ``r = -2, -1, -0.5, 0, 0.5, 1, 2``.
 
 :func:`preflight` is what the trainer runs before a custom loss (or a combined loss with a custom
 term) trains: a failed check raises :class:`~engine.config.ConfigError` naming the failed
-property, unless ``loss.force`` is true (then it is a warning).
+property, unless ``loss.force`` is true (then it is a warning) and the loss can train at all
+(one that does not run, returns no scalar or has no gradient is refused even when forced).
 """
 
 from __future__ import annotations
@@ -55,9 +56,12 @@ class Property:
     name: str
     status: Status
     detail: str
+    fatal: bool = False
+    """A failure that makes training impossible (``loss.force`` cannot override it)."""
 
-    def to_dict(self) -> dict[str, str]:
-        return {"name": self.name, "status": self.status, "detail": self.detail}
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "detail": self.detail,
+                "fatal": self.fatal}
 
 
 @dataclass
@@ -81,6 +85,13 @@ class CheckReport:
     @property
     def ok(self) -> bool:
         return self.load_error is None and not any(p.status == "FAIL" for p in self.properties)
+
+    @property
+    def fatal(self) -> bool:
+        """Whether training cannot run at all: the loss does not load, does not run, returns no
+        scalar, or its output has no gradient (``backward()`` would raise)."""
+        return self.load_error is not None or any(
+            p.status == "FAIL" and p.fatal for p in self.properties)
 
     @property
     def failures(self) -> list[str]:
@@ -307,7 +318,7 @@ def _check_grad(sub: _Subject, pred: Tensor, target: Tensor, w: Tensor) -> Prope
         return Property("differentiable", "FAIL",
                         "gradient does not reach the predictions: the output has no grad_fn "
                         "(does the loss call .item(), .detach(), .numpy() or build a new tensor "
-                        "from numbers?)")
+                        "from numbers?)", fatal=True)
     inputs = [p, wt] if sub.takes_weights else [p]
     try:
         grads = torch.autograd.grad(out.reshape(()), inputs, allow_unused=True)
@@ -488,14 +499,15 @@ def check_loss(target: str | LossConfig | Config | Callable[..., Any],
         with torch.no_grad():
             out = sub.call(pred, target_t, w)
     except Exception as exc:  # noqa: BLE001 - user code
-        props.append(Property("runs", "FAIL", f"on a batch of {N_ROWS} (float32): {_err(exc)}"))
+        props.append(Property("runs", "FAIL", f"on a batch of {N_ROWS} (float32): {_err(exc)}",
+                              fatal=True))
         return skip_rest("runs", "the loss did not run")
     props.append(Property("runs", "PASS", f"called on a batch of {N_ROWS} rows (float32)"
                           + (f" with weights of shape (1, {N_FEATURES})" if sub.takes_weights
                              else "")))
     problem = _scalar_problem(out)
     if problem:
-        props.append(Property("scalar", "FAIL", problem))
+        props.append(Property("scalar", "FAIL", problem, fatal=True))
         return skip_rest("scalar", "not a scalar")
     props.append(Property("scalar", "PASS", f"{out.dtype} tensor of shape {tuple(out.shape)}"))
     props.append(_check_finite(sub, gen))
@@ -523,7 +535,9 @@ def preflight(cfg: LossConfig, base_dir: str | None = None) -> list[str]:
 
     A single ``custom`` loss is checked with its ``loss.params``; a combined loss has each
     ``custom`` term checked with its own params. A failed check raises ``ConfigError`` with one
-    line naming the term, the failed property and its numbers, unless ``loss.force`` is true.
+    line naming the term, the failed property and its numbers, unless ``loss.force`` is true
+    and the failure still lets training run (a loss that does not run, returns no scalar or has no
+    gradient at all is refused even when forced: ``backward()`` would fail).
     """
     subjects: list[tuple[str, str, dict[str, Any]]] = []
     if cfg.name == "custom":
@@ -542,9 +556,12 @@ def preflight(cfg: LossConfig, base_dir: str | None = None) -> list[str]:
             raise ConfigError(f"{where}: {report.load_error}")
         if report.ok:
             continue
-        if cfg.force:
+        if cfg.force and not report.fatal:
             warnings.append(f"{where}: {report.summary}; training anyway because loss.force "
                             "is true")
+        elif cfg.force:
+            raise ConfigError(f"{where}: {report.summary} — training cannot run with this loss, "
+                              "even with loss.force")
         else:
             raise ConfigError(f"{where}: {report.summary} — training not started (fix the loss, "
                               "or set loss.force: true to train anyway)")

@@ -47,6 +47,8 @@ WEIGHT_NAMES = ("weights", "weight", "w")
 """Names under which an optional third positional parameter is taken to be the weights."""
 
 _counter = itertools.count()
+_loaded: dict[str, str] = {}
+"""Resolved file path -> module name of its latest load (the previous one is dropped)."""
 
 
 class UserLossError(ConfigError):
@@ -122,11 +124,16 @@ def load_module_from_file(path: Path, spec: str) -> Any:
     if mod_spec is None or mod_spec.loader is None:
         raise UserLossError(f"loss spec {spec!r}: {path} cannot be loaded as a Python module")
     module = importlib.util.module_from_spec(mod_spec)
+    key = str(path.resolve())
+    if key in _loaded:  # a reload (the file may have been edited): forget the old module
+        sys.modules.pop(_loaded.pop(key), None)
     sys.modules[name] = module  # dataclasses, pickling and typing look the module up by name
+    _loaded[key] = name
     try:
         mod_spec.loader.exec_module(module)
     except BaseException as exc:  # noqa: BLE001 - user code: any failure is one clear message
         sys.modules.pop(name, None)
+        _loaded.pop(key, None)
         if isinstance(exc, KeyboardInterrupt):
             raise
         where = _import_error_line(exc, str(path))
@@ -331,7 +338,7 @@ def wrap_loss(obj: Any, kwargs: dict[str, Any] | None = None, *, spec: str = "",
         takes_w = loss_arity(sig, params, name, spec)
         fn = functools.partial(obj, **params) if params else obj
     else:
-        raise UserLossError(f"loss spec {spec!r}: {label} is not callable (it is a "
+        raise UserLossError(f"loss spec {spec!r}: {label} is not callable (it is of type "
                             f"{type(obj).__name__}); name an nn.Module class or a function")
     text = doc or f"custom {label}"
     if params:
