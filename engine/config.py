@@ -375,6 +375,24 @@ def _check_term(term: Any, key: str, where: str) -> None:
     params = _coerce(term.get("params") or {}, dict, key + ".params", where)
     if name == "custom" and "callable" not in params:
         raise ConfigError(f"{where}: {key}.params.callable is required for a custom term")
+    if name != "custom":  # a built-in term's params: only its own, in range (no silent typos)
+        allowed = TERM_PARAMS.get(name, {})
+        for k, v in params.items():
+            if not allowed:
+                raise ConfigError(f"{where}: {key}.params: {name} takes no parameters; "
+                                  f"got {k!r}")
+            if k not in allowed:
+                raise _unknown_key(str(k), list(allowed), where, key + ".params.")
+            v = _coerce(v, float, f"{key}.params.{k}", where)
+            _check(v, allowed[k], f"{key}.params.{k}", where)
+
+
+TERM_PARAMS: dict[str, dict[str, dict]] = {
+    "huber": {"delta": {"gt": 0.0}},
+    "smooth_l1": {"delta": {"gt": 0.0}},
+    "quantile": {"quantile": {"gt": 0.0, "lt": 1.0}, "q": {"gt": 0.0, "lt": 1.0}},
+}
+"""Parameters a built-in term of a combined loss accepts, with their ranges."""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -297,3 +297,18 @@ def test_force_cannot_train_a_loss_without_any_gradient(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "differentiable" in err
     assert "cannot run with this loss, even with loss.force" in err
+
+
+@pytest.mark.parametrize("term, words", [
+    ({"name": "huber", "params": {"delt": 2}},
+     "unknown key 'loss.terms[0].params.delt' (did you mean 'loss.terms[0].params.delta'?)"),
+    ({"name": "quantile", "params": {"quantile": 1.5}},
+     "loss.terms[0].params.quantile must be < 1.0"),
+    ({"name": "mse", "params": {"delta": 1}}, "loss.terms[0].params: mse takes no parameters"),
+    ({"name": "custom", "params": {}}, "loss.terms[0].params.callable is required"),
+    ({"name": "hubber"}, "loss.terms[0].name must be one of"),
+])
+def test_a_bad_term_is_named_in_one_line(term, words):
+    with pytest.raises(ConfigError) as info:
+        parse_config({"loss": {"terms": [term]}}, where="p.yaml")
+    assert words in str(info.value) and "\n" not in str(info.value)
