@@ -204,23 +204,53 @@ def column_std(x: Tensor, mean: Tensor, chunk: int = 65536) -> Tensor:
     return (acc / max(x.shape[0], 1)).sqrt().float()
 
 
-def load_dataset(cfg: Config) -> Dataset:
-    """Build the prepared dataset for a run (deterministic from ``cfg.seed``)."""
+@dataclass
+class RawData:
+    """All rows as read or drawn, with polynomial features added, before any split."""
+
+    x: Tensor
+    y: Tensor
+    names: list[str]
+    shape: tuple[int, int]
+    true_weights: list[float] | None = None
+    true_bias: float | None = None
+
+
+def read_source(cfg: Config) -> RawData:
+    """Draw or read the data named by ``cfg.data`` and add polynomial features."""
     d = cfg.data
-    true_w: list[float] | None = None
-    true_b: float | None = None
     if d.source == "synthetic":
         x, y, w, b = synthetic(d, cfg.seed)
         names = [f"x{i + 1}" for i in range(d.n_features)]
         true_w, true_b = w.tolist(), b
     else:
         x, y, names = read_csv(d, cfg.base_dir)
+        true_w, true_b = None, None
     shape = (int(x.shape[0]), int(x.shape[1]))
     x, names = poly_features(x, names, d.poly_degree)
+    return RawData(x, y, names, shape, true_w, true_b)
 
-    n_train, n_val, n_test = split_sizes(int(x.shape[0]), d)
-    perm = torch.randperm(int(x.shape[0]), generator=torch.Generator().manual_seed(cfg.seed + 1))
-    idx_test, idx_val, idx_train = perm[:n_test], perm[n_test:n_test + n_val], perm[n_test + n_val:]
+
+def split_indices(n: int, cfg: Config) -> tuple[Tensor, Tensor, Tensor]:
+    """Row indices of train, val and test: a permutation from the seed, test first."""
+    n_train, n_val, n_test = split_sizes(n, cfg.data)
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed + 1))
+    return perm[n_test + n_val:], perm[n_test:n_test + n_val], perm[:n_test]
+
+
+def fold_indices(rows: Tensor, folds: int, seed: int) -> list[Tensor]:
+    """Split ``rows`` into ``folds`` disjoint, near-equal folds, shuffled from the seed."""
+    if folds < 2 or folds > len(rows):
+        raise ConfigError(f"--folds must be between 2 and the number of rows ({len(rows)}); "
+                          f"got {folds}")
+    perm = rows[torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed + 4))]
+    return list(torch.tensor_split(perm, folds))
+
+
+def prepare(cfg: Config, raw: RawData, idx_train: Tensor, idx_val: Tensor,
+            idx_test: Tensor) -> Dataset:
+    """Outlier handling and scaling from the training rows only, applied to every split."""
+    d, x, y, names = cfg.data, raw.x, raw.y, raw.names
     train = Split(x[idx_train], y[idx_train])
     val, test = Split(x[idx_val], y[idx_val]), Split(x[idx_test], y[idx_test])
     train, affected = handle_outliers(train, d)
@@ -244,8 +274,15 @@ def load_dataset(cfg: Config) -> Dataset:
         xs = (s.x - x_mean) / x_std if x_mean is not None else s.x
         return Split(xs.contiguous(), ((s.y - y_mean) / y_std).contiguous())
 
-    return Dataset(scale(train), scale(val), scale(test), names, true_w, true_b, x_mean, x_std,
-                   y_mean, y_std, d.source, shape, affected, warnings)
+    return Dataset(scale(train), scale(val), scale(test), names, raw.true_weights,
+                   raw.true_bias, x_mean, x_std, y_mean, y_std, d.source, raw.shape, affected,
+                   warnings)
+
+
+def load_dataset(cfg: Config) -> Dataset:
+    """Build the prepared dataset for a run (deterministic from ``cfg.seed``)."""
+    raw = read_source(cfg)
+    return prepare(cfg, raw, *split_indices(int(raw.x.shape[0]), cfg))
 
 
 def to_original(ds: Dataset, weights: list[float], bias: float | None
