@@ -108,7 +108,7 @@ class LinregApp(App[None]):
                 field.cursor_blink = False
         self._status = "ready: s starts · ? help"
         self._update_formula()
-        self.set_interval(1 / REDRAW_HZ, self._flush)
+        self.set_interval(1 / REDRAW_HZ, self._redraw)
         self.call_after_refresh(self._load_devices)
 
     # -- devices (imports torch: after the first frame, in a thread) --------------------------
@@ -153,7 +153,7 @@ class LinregApp(App[None]):
             text = f"running  {started.loss_formula}\nnext     {current}"
         self.query_one("#formula", Static).update(text)
 
-    def _flush(self) -> None:
+    def _redraw(self) -> None:
         """Redraw everything that depends on the run, at most REDRAW_HZ times a second."""
         if not self._dirty:
             return

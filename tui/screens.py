@@ -24,6 +24,7 @@ class SavePresetScreen(ModalScreen[str | None]):
     """Asks a name and writes the settings; an existing file needs a second Enter to overwrite."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    AUTO_FOCUS = "#preset-name"
 
     def __init__(self, save: SaveFn, folder: Path, suggestion: str = "") -> None:
         super().__init__()
@@ -97,6 +98,8 @@ def help_text() -> str:
 
 class HelpScreen(ModalScreen[None]):
     """Keys and loss formulas."""
+
+    AUTO_FOCUS = "#help"
 
     BINDINGS = [Binding("escape", "close", "Close"), Binding("question_mark", "close", "Close"),
                 Binding("q", "close", "Close")]

@@ -175,17 +175,23 @@ class FieldError(ValueError):
         self.reason = reason
 
 
-def key_in_message(text: str) -> str | None:
-    """The form field a ConfigError message is about (loss.callable etc. belong to loss)."""
+def keys_in_message(text: str) -> list[str]:
+    """The form fields a ConfigError message names (loss.callable etc. belong to loss)."""
+    keys: list[str] = []
     for match in KEY_RE.finditer(text):
         key = match.group(1)
-        if key in SPECS:
-            return key
-        if key.startswith("loss."):
-            return "loss.name"
-    if "loss" in text.lower():
-        return "loss.name"
-    return None
+        key = key if key in SPECS else ("loss.name" if key.startswith("loss.") else "")
+        if key and key not in keys:
+            keys.append(key)
+    if not keys and "loss" in text.lower():
+        keys.append("loss.name")
+    return keys
+
+
+def key_in_message(text: str) -> str | None:
+    """The first form field a ConfigError message names, if any."""
+    keys = keys_in_message(text)
+    return keys[0] if keys else None
 
 
 class SettingsPanel(VerticalScroll):
@@ -262,8 +268,12 @@ class SettingsPanel(VerticalScroll):
         """Fill the form from a preset (the launch overrides apply to the launch preset only)."""
         overrides = self.launch_overrides if preset == self.launch_preset else []
         self._load_raw(preset, overrides)
-        self.preset = preset
         self.set_values(config_values(self._parse(self.base_raw)))
+        self.preset = preset
+        select = self.query_one("#preset", Select)
+        if select.value != preset:
+            with self.prevent(Select.Changed):
+                select.value = preset
         self._show_preset_info()
 
     def refresh_presets(self, select: str | None = None) -> None:
@@ -360,10 +370,10 @@ class SettingsPanel(VerticalScroll):
             raise
         except ConfigError as exc:
             text = str(exc).removeprefix("settings: ")
-            key = key_in_message(text)
-            if key is not None:
+            keys = keys_in_message(text)
+            for key in keys:
                 self.set_error(key, text)
-            raise FieldError(key, text) from None
+            raise FieldError(keys[0] if keys else None, text) from None
         return cfg
 
     def current_values(self) -> Values:
