@@ -104,22 +104,35 @@ def summary_lines(started: RunStarted | None, fin: RunFinished) -> list[str]:
     return out
 
 
+class StopOnCtrlC:
+    """While active, the first Ctrl-C stops ``control`` cleanly; a second one interrupts."""
+
+    def __init__(self, control: Any) -> None:
+        self.control = control
+        self.interrupted = False
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.interrupted:
+            raise KeyboardInterrupt
+        self.interrupted = True
+        self.control.stop()
+
+    def __enter__(self) -> StopOnCtrlC:
+        self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGINT, self._previous)
+
+
 def run_headless(cfg: Any, *, as_json: bool, out: TextIO, err: TextIO) -> int:
     """Train in this thread, printing events; first Ctrl-C stops the run cleanly (exit 130)."""
     from engine.control import Control
     from engine.trainer import run_training
 
     control = Control()
-    interrupted = False
     started: RunStarted | None = None
     last_print = 0.0
-
-    def on_sigint(signum: int, frame: Any) -> None:
-        nonlocal interrupted
-        if interrupted:  # second Ctrl-C: give up at once
-            raise KeyboardInterrupt
-        interrupted = True
-        control.stop()
 
     def emit(ev: Event) -> None:
         nonlocal started, last_print
@@ -144,12 +157,9 @@ def run_headless(cfg: Any, *, as_json: bool, out: TextIO, err: TextIO) -> int:
             out.write("\n".join(summary_lines(started, ev)) + "\n")
         out.flush()
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
+    with StopOnCtrlC(control) as ctrl_c:
         fin = run_training(cfg, emit, control)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if fin.reason == "cancelled" and interrupted:
+    if fin.reason == "cancelled" and ctrl_c.interrupted:
         return EXIT_INTERRUPTED
     if fin.reason == "diverged":
         return EXIT_FAILED
@@ -165,6 +175,49 @@ def add_train(p: argparse.ArgumentParser) -> None:
     _add_preset_args(p)
     p.add_argument("--json", action="store_true",
                    help="print one JSON object per event per line instead of progress text")
+
+
+# ---------------------------------------------------------------------------------------------
+# cv
+
+
+def cmd_cv(args: argparse.Namespace) -> int:
+    from engine.control import Control
+    from engine.cv import METRICS, cross_validate
+    from engine.events import CrossValidated, FoldFinished
+
+    cfg = load_config(args.preset, args.overrides)
+    control = Control()
+    out = sys.stdout
+
+    def emit(ev: Event) -> None:
+        if args.json:
+            out.write(json.dumps(ev.to_dict()) + "\n")
+        elif isinstance(ev, FoldFinished):
+            if ev.fold == 1:
+                out.write(f"{cfg.name}: {args.folds}-fold cross-validation, validation "
+                          "metrics (rows = train/val)\n")
+                out.write("  ".join(["fold".ljust(4), "rows".rjust(11), "epochs".rjust(6)]
+                                    + [m.rjust(10) for m in METRICS]) + "\n")
+            rows = f"{ev.n_train}/{ev.n_val}"
+            out.write("  ".join([str(ev.fold).ljust(4), rows.rjust(11), str(ev.epochs_run).rjust(6)]
+                                + [_fmt(ev.metrics.get(m)).rjust(10) for m in METRICS]) + "\n")
+        elif isinstance(ev, CrossValidated):
+            out.write("  ".join(["mean".ljust(4), "".rjust(11), "".rjust(6)]
+                                + [_fmt(ev.mean.get(m)).rjust(10) for m in METRICS]) + "\n")
+            out.write("  ".join(["std".ljust(4), "".rjust(11), "".rjust(6)]
+                                + [_fmt(ev.std.get(m)).rjust(10) for m in METRICS]) + "\n")
+        out.flush()
+
+    with StopOnCtrlC(control) as ctrl_c:
+        cross_validate(cfg, args.folds, emit, control)
+    return EXIT_INTERRUPTED if ctrl_c.interrupted else EXIT_OK
+
+
+def add_cv(p: argparse.ArgumentParser) -> None:
+    _add_preset_args(p)
+    p.add_argument("--folds", type=int, default=5, help="number of folds K (default 5)")
+    p.add_argument("--json", action="store_true", help="one JSON object per fold, then the mean")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -185,6 +238,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
     "train": ("train headless, printing progress (or JSON events) and a summary", add_train,
               cmd_train),
     "presets": ("list the bundled and user presets", lambda p: None, cmd_presets),
+    "cv": ("K-fold cross-validation: per-fold validation metrics and mean ± std", add_cv,
+           cmd_cv),
     "check-loss": (_check_loss.HELP, _check_loss.add_arguments, _check_loss.run),
 }
 """Subcommands: name -> (help, add_arguments, run)."""

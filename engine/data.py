@@ -181,11 +181,12 @@ def handle_outliers(train: Split, cfg: DataConfig) -> tuple[Split, int]:
         affected = int(((y < lo) | (y > hi)).sum())
         return Split(train.x, y.clamp(lo, hi)), affected
     if cfg.outliers == "drop":
-        med = y.median()
-        mad = (y - med).abs().median()
+        # torch.median takes the lower middle value; the usual median averages the two.
+        med = torch.quantile(y.double(), 0.5)
+        mad = torch.quantile((y.double() - med).abs(), 0.5)
         if float(mad) == 0:
             return train, 0
-        z = 0.6745 * (y - med).abs() / mad
+        z = 0.6745 * (y.double() - med).abs() / mad
         keep = z <= cfg.outlier_threshold
         return Split(train.x[keep], y[keep]), int((~keep).sum())
     return train, 0

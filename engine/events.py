@@ -120,3 +120,28 @@ class RunFinished(Event):
 
 
 EVENT_TYPES: dict[str, type[Event]] = {c.__name__: c for c in (RunStarted, EpochEnded, RunFinished)}
+
+
+@dataclass(frozen=True)
+class FoldFinished(Event):
+    """One cross-validation fold: how its run ended and its validation metrics."""
+
+    fold: int
+    folds: int
+    n_train: int
+    n_val: int
+    reason: Reason
+    epochs_run: int
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class CrossValidated(Event):
+    """Mean and (population) standard deviation of each validation metric over the folds."""
+
+    folds: int
+    mean: dict[str, float]
+    std: dict[str, float]
+
+
+EVENT_TYPES.update({c.__name__: c for c in (FoldFinished, CrossValidated)})

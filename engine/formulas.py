@@ -46,7 +46,7 @@ def describe(cfg: LossConfig) -> str:
                 text = f"custom {p.get('callable')}"
             else:
                 text = formula(term["name"], delta=float(p.get("delta", cfg.delta)),
-                               q=float(p.get("quantile", cfg.quantile)))
+                               q=float(p.get("quantile", p.get("q", cfg.quantile))))
             parts.append(f"{float(term.get('weight', 1.0)):g}·{text}")
         return " + ".join(parts) + penalty_formula(cfg.l1, cfg.l2)
     return formula(cfg.name, delta=cfg.delta, q=cfg.quantile) + penalty_formula(cfg.l1, cfg.l2)

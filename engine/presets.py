@@ -128,6 +128,13 @@ def is_bundled(path: Path) -> bool:
         return False
 
 
+def _absolute_callable(spec: str | None, base: Path) -> str | None:
+    """``file.py:obj`` relative to ``base`` made absolute; module specs are left alone."""
+    if spec and ".py:" in spec and not os.path.isabs(spec):
+        return str((base / spec).resolve())
+    return spec
+
+
 def save_preset(cfg: Config, name: str, *, overwrite: bool = False) -> Path:
     """Write ``cfg`` as ``<user_dir>/<name>.yaml``; refuse bundled names and silent overwrites.
 
@@ -148,9 +155,11 @@ def save_preset(cfg: Config, name: str, *, overwrite: bool = False) -> Path:
     if base is not None:
         if data["data"].get("path") and not os.path.isabs(data["data"]["path"]):
             data["data"]["path"] = str((base / data["data"]["path"]).resolve())
-        spec = data["loss"].get("callable")
-        if spec and ".py:" in spec and not os.path.isabs(spec):
-            data["loss"]["callable"] = str((base / spec).resolve())
+        data["loss"]["callable"] = _absolute_callable(data["loss"].get("callable"), base)
+        for term in data["loss"].get("terms") or []:
+            params = term.get("params") or {}
+            if params.get("callable"):
+                params["callable"] = _absolute_callable(params["callable"], base)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".yaml.tmp")
     tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
