@@ -117,7 +117,9 @@ async def test_pause_resume_and_stop_mid_run() -> None:
         t0 = time.monotonic()
         await pilot.press("x")
         await wait_until(pilot, lambda: app.model.finished is not None, timeout=5)
-        assert time.monotonic() - t0 < 1.0
+        # pilot waits up to ~2 s for an idle CPU after each key while training saturates it;
+        # the run itself ends after its current batch
+        assert time.monotonic() - t0 < 3.0
         await pilot.pause(0.2)
         assert app.model.finished.reason == "cancelled"
         assert "stopped by you" in text_of(app, "#early-stopping")
@@ -236,7 +238,7 @@ async def test_quit_mid_run_leaves_no_thread() -> None:
         t0 = time.monotonic()
         await pilot.press("q")
         await pilot.pause()
-    assert time.monotonic() - t0 < 2.0
+    assert time.monotonic() - t0 < 4.0  # includes pilot's idle waits and app shutdown
     assert run.thread is not None and not run.thread.is_alive()
 
 
