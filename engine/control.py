@@ -28,6 +28,11 @@ class Control:
         self._running.set()
 
     @property
+    def busy(self) -> bool:
+        """Cheap per-batch test: True when a pause or a stop needs handling."""
+        return not self._running.is_set() or self._stop.is_set()
+
+    @property
     def stopped(self) -> bool:
         return self._stop.is_set()
 

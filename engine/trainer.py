@@ -30,9 +30,12 @@ Emit = Callable[[Event], None]
 def make_optimizer(model: nn.Linear, cfg: Config) -> torch.optim.Optimizer:
     """SGD / Adam / AdamW with weight decay on ``w`` only (the bias is never penalised)."""
     o = cfg.optim
-    groups: list[dict] = [{"params": [model.weight], "weight_decay": o.weight_decay}]
-    if model.bias is not None:
-        groups.append({"params": [model.bias], "weight_decay": 0.0})
+    if o.weight_decay == 0:  # one group: half the optimiser's per-step bookkeeping
+        groups: list[dict] = [{"params": list(model.parameters())}]
+    else:
+        groups = [{"params": [model.weight], "weight_decay": o.weight_decay}]
+        if model.bias is not None:
+            groups.append({"params": [model.bias], "weight_decay": 0.0})
     if o.name == "sgd":
         return torch.optim.SGD(groups, lr=o.lr, momentum=o.momentum)
     if o.name == "adam":
@@ -150,14 +153,15 @@ def run_training(cfg: Config, emit: Emit, control: Control | None = None,
         train_sums = None
         perm = (torch.randperm(n, device=device, generator=shuffle_gen) if batch < n else None)
         for start in range(0, n, batch):
-            paused_s += control.wait_if_paused()
-            if control.stopped:
-                break
+            if control.busy:
+                paused_s += control.wait_if_paused()
+                if control.stopped:
+                    break
             if perm is None:
                 xb, yb = train.x, train.y
             else:
                 idx = perm[start:start + batch]
-                xb, yb = train.x[idx], train.y[idx]
+                xb, yb = train.x.index_select(0, idx), train.y.index_select(0, idx)
             pred = _predict(model, xb)
             loss = objective(pred, yb, model.weight)
             opt.zero_grad(set_to_none=True)
