@@ -62,7 +62,8 @@ class RunStarted(Event):
     y_mean: float = 0.0
     y_std: float = 1.0
     optimum: dict[str, Any] | None = None
-    """``{kind: exact|reference, method, loss, weights, bias}`` or None when unavailable."""
+    """``{kind: exact|reference, method, loss, weights, bias, weights_original, bias_original}``
+    (the ``_original`` pair in raw units, None when nothing was standardised), or None."""
     condition_number: float | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -97,6 +98,9 @@ class EpochEnded(Event):
     """``{"train": {mse, rmse, mae, r2}, "val": {...}}`` in the target's original units."""
     gap: float | None = None
     """``train_loss - optimum loss`` when an optimum is known."""
+    weights_original: list[float] | None = None
+    """``weights`` in the raw feature/target units (None when nothing was standardised)."""
+    bias_original: float | None = None
 
 
 @dataclass(frozen=True)

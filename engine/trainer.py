@@ -117,6 +117,9 @@ def run_training(cfg: Config, emit: Emit, control: Control | None = None,
     from engine.optimum import optimum_info
 
     optimum, cond = optimum_info(ds, cfg, objective)
+    if optimum is not None:
+        optimum["weights_original"], optimum["bias_original"] = to_original(
+            ds, optimum["weights"], optimum["bias"])
     if cond is not None and cond > 1e3:
         warnings.append(f"feature matrix is ill-conditioned (condition number {cond:.3g} > 1e3): "
                         "gradient descent will be slow; standardise or drop correlated features")
@@ -192,6 +195,7 @@ def run_training(cfg: Config, emit: Emit, control: Control | None = None,
         improved = stopper.update(epoch, monitor)
         if improved:
             best_params = (weights, bias)
+        w_raw, b_raw = to_original(ds, weights, bias)
         metrics = {"train": from_sums(sq, ab, n, tot, ds.y_std)}
         if val.n:
             metrics["val"] = from_sums(vsq, vab, val.n, vtot, ds.y_std)
@@ -202,7 +206,8 @@ def run_training(cfg: Config, emit: Emit, control: Control | None = None,
             wait=stopper.wait, patience=es_cfg.patience, lr=opt.param_groups[0]["lr"],
             weights=weights, bias=bias, elapsed_s=elapsed,
             samples_per_s=n * epoch / elapsed if elapsed > 0 else 0.0, metrics=metrics,
-            gap=train_loss - opt_loss if opt_loss is not None else None))
+            gap=train_loss - opt_loss if opt_loss is not None else None,
+            weights_original=w_raw, bias_original=b_raw))
         bad = [(k, v) for k, v in (("train", train_loss), ("validation", val_loss_opt))
                if v is not None and not math.isfinite(v)]
         if bad or not all(math.isfinite(w) for w in weights):
