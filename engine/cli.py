@@ -83,8 +83,11 @@ def summary_lines(started: RunStarted | None, fin: RunFinished) -> list[str]:
     header = ["coefficient", "learned"]
     if opt:
         header.append(f"optimum ({opt['kind']})")
+    raw_opt = opt.get("weights_original") if opt else None
     if fin.weights_original is not None:
         header.append("learned (raw units)")
+    if raw_opt is not None:
+        header.append("optimum (raw units)")
     if started and started.true_weights is not None:
         header.append("true")
     rows = [header]
@@ -97,6 +100,8 @@ def summary_lines(started: RunStarted | None, fin: RunFinished) -> list[str]:
             row.append(_fmt(opt["weights"][i] if i is not None else opt["bias"]))
         if fin.weights_original is not None:
             row.append(_fmt(fin.weights_original[i] if i is not None else fin.bias_original))
+        if raw_opt is not None:
+            row.append(_fmt(raw_opt[i] if i is not None else opt["bias_original"]))
         if started and started.true_weights is not None:
             row.append(_fmt(started.true_weights[i] if i is not None else started.true_bias))
         rows.append(row)

@@ -104,7 +104,7 @@ class LossConfig:
                                   "loss is Σ weight·term. Setting it implies name: combined.")
     callable: str | None = _f(None, "For name: custom, the user loss as 'package.module:obj' or "
                               "'path/to/file.py:obj' (relative to the preset's folder).")
-    params: dict = _f({}, "Keyword arguments for the custom loss. Default {}.")
+    params: dict = _f({}, "Keyword arguments for the custom loss (custom only). Default {}.")
     force: bool = _f(False, "Train a custom loss even when its pre-flight check fails "
                      "(a warning is printed). Default false.")
 
@@ -144,8 +144,8 @@ class EarlyStoppingConfig:
                        min=1)
     min_delta: float = _f(1e-4, "An epoch improves when monitor < best - min_delta. "
                           "Default 1e-4; >= 0.", min=0.0)
-    restore_best: bool = _f(True, "Put back the best weights however the run ends. "
-                            "Default true.")
+    restore_best: bool = _f(True, "With early stopping enabled, put back the best weights "
+                            "however the run ends. Default true.")
 
 
 SECTIONS: dict[str, type] = {
@@ -164,8 +164,8 @@ class Config:
 
     name: str = _f("unnamed", "Preset name, shown in the dashboard.")
     description: str = _f("", "One line saying what the preset shows.")
-    seed: int = _f(0, "Seed for data, split, initial weights and shuffling. Default 0; >= 0.",
-                   min=0)
+    seed: int = _f(0, "Seed for data, split, initial weights and shuffling. Default 0; "
+                   "0 to 2^32-1.", min=0, max=2**32 - 1)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -216,6 +216,15 @@ def _type_name(tp: Any) -> str:
     return str(tp).replace("typing.", "")
 
 
+_NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+"""A plain number. YAML 1.1 (PyYAML) reads ``1e-3`` (no dot) as a string; we accept it."""
+
+
+def _int_or_float(text: str) -> int | float:
+    value = float(text)
+    return int(value) if value.is_integer() and abs(value) < 2**63 else value
+
+
 def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
     """Check ``value`` against the annotation ``tp`` (ints are accepted as floats)."""
     origin = typing.get_origin(tp)
@@ -235,6 +244,8 @@ def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
         if not isinstance(value, bool):
             raise bad
         return value
+    if tp in (int, float) and isinstance(value, str) and _NUMBER_RE.match(value.strip()):
+        value = float(value) if tp is float else _int_or_float(value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
@@ -333,7 +344,7 @@ def _cross_checks(cfg: Config, where: str) -> None:
     if d.val_fraction + d.test_fraction >= 1:
         raise ConfigError(f"{where}: data.val_fraction + data.test_fraction must be < 1 (rows "
                           f"are needed to train); got {d.val_fraction} + {d.test_fraction}")
-    if es.monitor == "val_loss" and d.val_fraction == 0:
+    if es.enabled and es.monitor == "val_loss" and d.val_fraction == 0:
         raise ConfigError(f"{where}: early_stopping.monitor is val_loss but data.val_fraction is "
                           "0: set data.val_fraction > 0 or early_stopping.monitor: train_loss")
     if d.source == "csv":
@@ -342,6 +353,10 @@ def _cross_checks(cfg: Config, where: str) -> None:
         if not d.target:
             raise ConfigError(f"{where}: data.target (the column to predict) is required when "
                               "data.source is csv")
+    if loss.params and loss.name != "custom":
+        raise ConfigError(f"{where}: loss.params applies only to custom losses (loss.name is "
+                          f"{loss.name!r}); use loss.delta / loss.quantile, or params inside "
+                          "loss.terms")
     if loss.name == "custom" and not loss.callable:
         raise ConfigError(f"{where}: loss.callable is required when loss.name is custom "
                           "(e.g. 'my_losses.py:MyLoss')")
@@ -429,6 +444,9 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
                                   f"e.g. {path[0]}.{_public_fields(SECTIONS[path[0]])[0].name}=...")
             if path[0] not in {f.name for f in _public_fields(Config)}:
                 raise _unknown_key(path[0], [f.name for f in _public_fields(Config)], where, "")
+            f = next(f for f in _public_fields(Config) if f.name == path[0])
+            value = _coerce(value, typing.get_type_hints(Config)[path[0]], path[0], where)
+            _check(value, f.metadata, path[0], where)
             out[path[0]] = value
         elif len(path) == 2 or (len(path) == 3 and path[:2] == ["loss", "params"]):
             section, key = path[0], path[1]
@@ -437,6 +455,11 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             names = [f.name for f in _public_fields(SECTIONS[section])]
             if key not in names:
                 raise _unknown_key(key, names, where, section + ".")
+            if len(path) == 2 and key not in ("terms", "params"):
+                f = next(f for f in _public_fields(SECTIONS[section]) if f.name == key)
+                value = _coerce(value, typing.get_type_hints(SECTIONS[section])[key],
+                                f"{section}.{key}", where)
+                _check(value, f.metadata, f"{section}.{key}", where)
             sect = out.get(section)
             sect = dict(sect) if isinstance(sect, dict) else {}
             if len(path) == 3:

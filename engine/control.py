@@ -41,9 +41,10 @@ class Control:
         return not self._running.is_set()
 
     def wait_if_paused(self) -> float:
-        """Block while paused; return the seconds spent waiting."""
+        """Block while paused (and not stopped); return the seconds spent waiting."""
         if self._running.is_set():
             return 0.0
         t0 = time.perf_counter()
-        self._running.wait()
+        while not self._running.wait(0.1) and not self._stop.is_set():
+            pass
         return time.perf_counter() - t0

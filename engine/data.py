@@ -100,6 +100,11 @@ def read_csv(cfg: DataConfig, base_dir: str | None) -> tuple[Tensor, Tensor, lis
     if not rows:
         raise ConfigError(f"{path}: the CSV is empty (expected a header row)")
     header = [h.strip() for h in rows[0]]
+    for i, h in enumerate(header):
+        if not h:
+            raise ConfigError(f"{path}:1: column {i + 1} of the header has no name")
+        if header.index(h) != i:
+            raise ConfigError(f"{path}:1: column name '{h}' appears twice in the header")
     if cfg.target not in header:
         raise ConfigError(f"{path}: data.target column '{cfg.target}' not found; columns: "
                           f"{', '.join(header)}")
@@ -110,6 +115,9 @@ def read_csv(cfg: DataConfig, base_dir: str | None) -> tuple[Tensor, Tensor, lis
                           f"{', '.join(header)}")
     if not features:
         raise ConfigError(f"{path}: no feature columns (data.features is empty)")
+    if len(set(features)) != len(features):
+        dup = next(f for f in features if features.count(f) > 1)
+        raise ConfigError(f"{path}: data.features lists '{dup}' twice")
     if cfg.target in features:
         raise ConfigError(f"{path}: data.features includes the target '{cfg.target}'")
     cols = [header.index(c) for c in [*features, cfg.target]]
@@ -229,6 +237,8 @@ def read_source(cfg: Config) -> RawData:
         true_w, true_b = None, None
     shape = (int(x.shape[0]), int(x.shape[1]))
     x, names = poly_features(x, names, d.poly_degree)
+    if true_w is not None:  # the true model is linear: every power has true weight 0
+        true_w = true_w + [0.0] * (len(names) - len(true_w))
     return RawData(x, y, names, shape, true_w, true_b)
 
 

@@ -13,6 +13,7 @@ The optimiser's ``weight_decay`` is not part of the objective and is not include
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -23,7 +24,7 @@ from engine.data import Dataset
 from engine.losses import Objective
 
 CHUNK = 65536
-REFERENCE_MAX_CELLS = 20_000_000
+REFERENCE_MAX_CELLS = 5_000_000
 """Skip the L-BFGS reference above this many training cells (rows x features)."""
 
 
@@ -123,7 +124,8 @@ def objective_value(objective: Objective, x: Tensor, y: Tensor, w: Tensor, b: fl
 
 
 def lbfgs_reference(objective: Objective, x: Tensor, y: Tensor, w0: Tensor, b0: float,
-                    bias: bool, steps: int = 4) -> tuple[Tensor, float]:
+                    bias: bool, steps: int = 4,
+                    stop: Callable[[], bool] = lambda: False) -> tuple[Tensor, float]:
     """Minimise the objective by full-batch L-BFGS (strong Wolfe) in float64."""
     xd, yd = x.double(), y.double()
     w = w0.clone().double().requires_grad_(True)
@@ -140,11 +142,14 @@ def lbfgs_reference(objective: Objective, x: Tensor, y: Tensor, w0: Tensor, b0: 
         return loss
 
     for _ in range(steps):
+        if stop():  # the user stopped the run during set-up
+            break
         opt.step(closure)
     return w.detach(), float(b.detach())
 
 
-def optimum_info(ds: Dataset, cfg: Config, objective: Objective
+def optimum_info(ds: Dataset, cfg: Config, objective: Objective,
+                 stop: Callable[[], bool] = lambda: False
                  ) -> tuple[dict[str, Any] | None, float | None]:
     """``({kind, method, loss, weights, bias}, condition number)`` for the training split."""
     x, y = ds.train.x, ds.train.y
@@ -166,7 +171,9 @@ def optimum_info(ds: Dataset, cfg: Config, objective: Objective
         kind, method = "reference", "IRLS (float64, full batch)"
     elif x.shape[0] * x.shape[1] <= REFERENCE_MAX_CELLS:
         try:
-            w, b = lbfgs_reference(objective, x, y, w, b, bias)
+            w, b = lbfgs_reference(objective, x, y, w, b, bias, stop=stop)
+            if stop():
+                return None, cond
         except (RuntimeError, ValueError, TypeError):  # a user loss that cannot run in float64
             return None, cond
         kind, method = "reference", "L-BFGS (float64, full batch)"

@@ -117,7 +117,8 @@ def load_config(spec: str = DEFAULT_PRESET, overrides: list[str] | None = None) 
     raw, path = load_raw(spec)
     raw.setdefault("name", path.stem)
     raw = apply_overrides(raw, overrides or [])
-    return parse_config(raw, where=str(path), base_dir=str(path.parent))
+    where = f"{path} with --set {' '.join(overrides)}" if overrides else str(path)
+    return parse_config(raw, where=where, base_dir=str(path.parent))
 
 
 def is_bundled(path: Path) -> bool:

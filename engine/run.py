@@ -39,6 +39,7 @@ class Run:
         self._control = Control()
         self._abandoned = threading.Event()
         self._thread: threading.Thread | None = None
+        self._iterated = False
         self.finished: RunFinished | None = None
 
     # -- control ------------------------------------------------------------------------------
@@ -65,8 +66,9 @@ class Run:
 
     # -- iteration ----------------------------------------------------------------------------
     def __aiter__(self) -> AsyncIterator[Event]:
-        if self._thread is not None:
+        if self._iterated:
             raise RuntimeError("a Run can be iterated only once")
+        self._iterated = True
         return self._events()
 
     def _put(self, q: queue.Queue, item: object) -> None:

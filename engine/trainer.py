@@ -25,6 +25,8 @@ from engine.losses import Objective, build_objective
 from engine.metrics import evaluate, from_sums, residual_sums
 
 Emit = Callable[[Event], None]
+Params = tuple[list[float], float | None]
+"""Weights and bias as host numbers."""
 
 
 def make_optimizer(model: nn.Linear, cfg: Config) -> torch.optim.Optimizer:
@@ -116,7 +118,7 @@ def run_training(cfg: Config, emit: Emit, control: Control | None = None,
     ds, objective, warnings = prepare(cfg, dataset)
     from engine.optimum import optimum_info
 
-    optimum, cond = optimum_info(ds, cfg, objective)
+    optimum, cond = optimum_info(ds, cfg, objective, stop=lambda: control.stopped)
     if optimum is not None:
         optimum["weights_original"], optimum["bias_original"] = to_original(
             ds, optimum["weights"], optimum["bias"])
@@ -145,10 +147,15 @@ def run_training(cfg: Config, emit: Emit, control: Control | None = None,
         warnings=warnings))
 
     t_loop = time.perf_counter()  # speed and elapsed time count training, not set-up
-    best_params: tuple[list[float], float | None] | None = None
-    reason: Reason = "completed"
-    detail, epoch, paused_s = "", 0, 0.0
     has_bias = model.bias is not None
+    # In full batch, train_loss is measured at the weights the epoch *started* from, so when it
+    # is the monitor the best weights are those start weights (the previous epoch's end).
+    start_is_best = batch >= n and es_cfg.monitor == "train_loss"
+    last_params: Params = (model.weight.detach().reshape(-1).tolist(),
+                           float(model.bias.detach()) if has_bias else None)
+    best_params: Params | None = None
+    reason: Reason = "completed"
+    detail, epoch, paused_s, partial = "", 0, 0.0, False
     zero = torch.zeros(1, device=device)
     for epoch in range(1, epochs + 1):
         model.train()
@@ -159,6 +166,7 @@ def run_training(cfg: Config, emit: Emit, control: Control | None = None,
             if control.busy:
                 paused_s += control.wait_if_paused()
                 if control.stopped:
+                    partial = start > 0  # some steps of this epoch already ran
                     break
             if perm is None:
                 xb, yb = train.x, train.y
@@ -194,7 +202,8 @@ def run_training(cfg: Config, emit: Emit, control: Control | None = None,
         monitor = train_loss if es_cfg.monitor == "train_loss" else val_loss
         improved = stopper.update(epoch, monitor)
         if improved:
-            best_params = (weights, bias)
+            best_params = last_params if start_is_best else (weights, bias)
+        last_params = (weights, bias)
         w_raw, b_raw = to_original(ds, weights, bias)
         metrics = {"train": from_sums(sq, ab, n, tot, ds.y_std)}
         if val.n:
@@ -221,7 +230,7 @@ def run_training(cfg: Config, emit: Emit, control: Control | None = None,
 
     restored = None
     if es_cfg.enabled and es_cfg.restore_best and best_params is not None \
-            and stopper.best_epoch != epoch:
+            and (partial or best_params != last_params):
         with torch.no_grad():
             model.weight.copy_(torch.tensor([best_params[0]], device=device))
             if has_bias:

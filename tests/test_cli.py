@@ -196,3 +196,34 @@ def test_bad_input_in_a_real_process_has_no_traceback(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("override, key, value", [
+    ("optim.lr=1e-3", "lr", 0.001),  # YAML 1.1 reads 1e-3 as a string; still a number here
+    ("early_stopping.min_delta=1e-4", "min_delta", 0.0001),
+    ("train.epochs=2e1", "epochs", 20),
+])
+def test_scientific_notation_is_a_number(capsys, override, key, value):
+    from engine.presets import load_config
+
+    cfg = load_config("default", [override])
+    section = override.split(".")[0]
+    assert getattr(getattr(cfg, section), key) == value
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("seed=99999999999999999999999", "--set seed=99999999999999999999999: seed must be <="),
+    ("loss.params.q=0.9", "loss.params applies only to custom losses"),
+    ("data.val_fraction=0", "with --set data.val_fraction=0: early_stopping.monitor is val_loss"),
+])
+def test_more_bad_values(capsys, override, expected):
+    assert expected in bad(capsys, "train", "--set", override)
+
+
+def test_duplicate_or_unnamed_csv_columns(capsys, tmp_path):
+    line = bad(capsys, "train", str(csv_preset(tmp_path, "a,a,y\n" + "1,2,3\n" * 10)))
+    assert "column name 'a' appears twice" in line
+    line = bad(capsys, "train", str(csv_preset(tmp_path, "a,,y\n" + "1,2,3\n" * 10)))
+    assert "column 2 of the header has no name" in line
+    line = bad(capsys, "train", str(csv_preset(tmp_path, GOOD_ROWS, features="[a, a]")))
+    assert "data.features lists 'a' twice" in line

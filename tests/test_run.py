@@ -135,3 +135,25 @@ async def test_a_failing_run_raises_its_error_to_the_consumer(tmp_path):
     with pytest.raises(engine.ConfigError, match="CSV file not found"):
         async for _ in engine.train(cfg):
             pass
+
+
+def test_a_run_is_iterated_once():
+    run = engine.train(LONG)
+    run.__aiter__()
+    with pytest.raises(RuntimeError, match="only once"):
+        run.__aiter__()
+
+
+def test_stop_releases_a_paused_worker():
+    from engine.control import Control
+
+    control = Control()
+    control.pause()
+    waited: list[float] = []
+    t = threading.Thread(target=lambda: waited.append(control.wait_if_paused()))
+    t.start()
+    time.sleep(0.2)
+    assert t.is_alive()
+    control.stop()
+    t.join(2)
+    assert not t.is_alive() and waited[0] >= 0.2

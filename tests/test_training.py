@@ -157,3 +157,60 @@ def test_minibatch_epoch_visits_every_row_once():
                        early_stopping={"enabled": False})
     assert res.epochs[0].train_loss == pytest.approx(engine.fit(full).epochs[0].train_loss,
                                                      rel=1e-5)
+
+
+class StopAfter(Control):
+    """A control that asks to stop at its ``n``-th per-batch check (mid-epoch)."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.calls, self.n = 0, n
+
+    @property
+    def busy(self) -> bool:
+        self.calls += 1
+        if self.calls == self.n:
+            self.stop()
+        return super().busy
+
+
+def test_stop_in_the_middle_of_an_epoch_still_restores_the_best_weights():
+    # 400 train rows, batch 40: 10 steps an epoch; the 35th check is inside epoch 4.
+    cfg = make_config(data={"n_samples": 500}, optim={"lr": 0.01, "batch_size": 40},
+                      train={"epochs": 50}, early_stopping={"patience": 50, "min_delta": 0.0})
+    events: list = []
+    fin = run_training(cfg, events.append, StopAfter(35))
+    epochs = [e for e in events if isinstance(e, EpochEnded)]
+    assert fin.reason == "cancelled" and fin.epochs_run == 3 == len(epochs)
+    assert fin.best_epoch == 3 and fin.restored_epoch == 3
+    assert fin.weights == epochs[2].weights  # not the half-trained epoch 4 weights
+
+
+def test_full_batch_train_loss_monitor_restores_the_weights_it_measured():
+    # Full batch: train_loss of epoch k is measured at the weights epoch k started from, so
+    # restoring "epoch k" must put those weights back and reproduce best_monitor.
+    cfg = make_config(data={"n_samples": 400, "n_features": 4, "val_fraction": 0.0},
+                      optim={"lr": 1.2}, train={"epochs": 200},
+                      early_stopping={"monitor": "train_loss", "patience": 20})
+    fin = engine.fit(cfg).finished
+    assert fin.reason in ("diverged", "early_stopped") and fin.restored_epoch is not None
+    assert fin.metrics["train"]["mse"] == pytest.approx(fin.best_monitor, rel=1e-5)
+
+
+def test_validation_may_be_off_when_early_stopping_is():
+    cfg = make_config(data={"n_samples": 100, "val_fraction": 0.0}, train={"epochs": 3},
+                      early_stopping={"enabled": False})
+    res = engine.fit(cfg)
+    assert [e.val_loss for e in res.epochs] == [None, None, None]
+    assert res.finished.reason == "completed" and "val" not in res.finished.metrics
+
+
+def test_polynomial_true_weights_are_zero_for_the_powers(capsys):
+    from engine.cli import main
+
+    assert main(["train", "--set", "data.poly_degree=2", "--set", "train.epochs=3"]) == 0
+    out = capsys.readouterr().out
+    assert "x1^2" in out
+    cfg = make_config(data={"poly_degree": 3}, train={"epochs": 1})
+    started = engine.fit(cfg).started
+    assert started.true_weights[3:] == [0.0] * 6 and len(started.feature_names) == 9
