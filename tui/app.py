@@ -9,6 +9,7 @@ frame paints first, then a thread worker asks the engine which devices exist.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from typing import Any
 
@@ -16,6 +17,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Footer, Input, Static
 
 from engine.config import Config, ConfigError
@@ -117,7 +119,8 @@ class LinregApp(App[None]):
         from engine.device import available_devices
 
         devices = available_devices()
-        self.call_from_thread(self.settings.set_devices, devices)
+        # ``self.settings`` is a DOM query: it must run on the app's thread, inside the lambda
+        self.call_from_thread(lambda: self.settings.set_devices(devices))
 
     # -- drawing ------------------------------------------------------------------------------
     def say(self, text: str, *, error: bool = False) -> None:
@@ -154,10 +157,23 @@ class LinregApp(App[None]):
         self.query_one("#formula", Static).update(text)
 
     def _redraw(self) -> None:
-        """Redraw everything that depends on the run, at most REDRAW_HZ times a second."""
+        """Redraw everything that depends on the run, at most REDRAW_HZ times a second.
+
+        The timer can still fire while the app shuts down and its widgets are being removed
+        (a run that ended just before quit marks the screen dirty): then there is nothing left
+        to draw, and a NoMatches must not turn a clean quit into an error.
+        """
         if not self._dirty:
             return
         self._dirty = False
+        try:
+            self._draw_all()
+        except NoMatches:
+            if self.is_running:  # set False as soon as shutdown begins
+                raise
+
+    def _draw_all(self) -> None:
+        """Every panel, the legend, the top bar, the formula line and the plot, from the model."""
         values = self.settings.current_values()
         es = {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("early_stopping.")}
         running = self.run_handle is not None
@@ -213,7 +229,8 @@ class LinregApp(App[None]):
         finally:
             if self.run_handle is run:
                 self.run_handle = None
-            self.settings.border_subtitle = ""
+            with contextlib.suppress(NoMatches):  # gone when the app quit mid-run
+                self.settings.border_subtitle = ""
             self._dirty = True
 
     @on(RunFailed)
