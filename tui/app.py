@@ -22,7 +22,6 @@ from textual.widgets import Footer, Input, Static
 
 from engine.config import Config, ConfigError
 from engine.events import RunFinished, RunStarted
-from engine.formulas import describe
 from engine.presets import save_preset, user_dir
 from engine.run import Run, train
 
@@ -147,8 +146,7 @@ class LinregApp(App[None]):
         self.query_one("#topbar", Static).update(text)
 
     def _update_formula(self) -> None:
-        loss = self.settings.loss_config()
-        current = describe(loss) if loss is not None else "(fix the loss fields)"
+        current = self.settings.loss_formula()
         started = self.model.started
         text = f"loss  {current}"
         if self.run_handle is not None and started is not None \

@@ -8,26 +8,11 @@ import time
 from pathlib import Path
 
 import yaml
-from textual.pilot import Pilot
 from textual.widgets import Input, Label, Select, Static
 
 from engine.events import EpochEnded, RunStarted
-from tests.tui.conftest import LONG, SMALL, wait_until
-from tui.app import LinregApp, make_app
-
-
-def text_of(app: LinregApp, selector: str) -> str:
-    """The plain text a Static currently shows."""
-    return str(app.query_one(selector, Static).render())
-
-
-async def tab_to(pilot: Pilot, widget_id: str, limit: int = 80) -> None:
-    """Press tab until the widget with ``widget_id`` has focus (keyboard only)."""
-    for _ in range(limit):
-        if pilot.app.focused is not None and pilot.app.focused.id == widget_id:
-            return
-        await pilot.press("tab")
-    raise AssertionError(f"tab never reached #{widget_id}")
+from tests.tui.conftest import LONG, SMALL, tab_to, text_of, wait_until
+from tui.app import make_app
 
 
 async def test_run_early_stops_and_says_why() -> None:
@@ -253,17 +238,6 @@ async def test_failed_run_is_shown_and_app_stays_usable() -> None:
         app.query_one("#f-train-device", Select).value = "cpu"
         await pilot.press("escape", "s")
         await wait_until(pilot, lambda: app.model.finished is not None)
-
-
-async def test_custom_loss_without_callable_is_refused_at_the_loss_field() -> None:
-    app = make_app("default", SMALL)
-    async with app.run_test(size=(80, 24)) as pilot:
-        app.query_one("#f-loss-name", Select).value = "custom"
-        await pilot.pause()
-        await pilot.press("escape", "s")
-        await pilot.pause()
-        assert app.run_handle is None
-        assert "loss.callable" in str(app.query_one("#err-f-loss-name", Label).render())
 
 
 async def test_help_lists_keys_and_formulas() -> None:

@@ -25,7 +25,8 @@ from textual.validation import ValidationResult, Validator
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from engine.config import (LOSS_CHOICES, OPTIM_NAMES, SECTIONS, Config, ConfigError,
-                           apply_overrides, parse_config)
+                           LossConfig, _build_section, apply_overrides, parse_config)
+from engine.formulas import describe
 from engine.presets import list_presets, load_raw
 
 from tui.messages import PresetChosen, SettingsEdited
@@ -39,7 +40,7 @@ class FieldSpec:
 
     key: str
     label: str
-    kind: str  # float | int | optint | choice | bool
+    kind: str  # float | int | optint | choice | bool | spec (a "file.py:obj" loss callable)
     choices: tuple[str, ...] = ()
     applies: Callable[[Values], bool] = lambda v: True
     placeholder: str = ""
@@ -55,6 +56,8 @@ def _es_on(v: Values) -> bool:
 
 FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("loss.name", "loss", "choice", LOSS_CHOICES),
+    FieldSpec("loss.callable", "callable", "spec", applies=_loss_is("custom"),
+              placeholder="file.py:obj"),
     FieldSpec("loss.delta", "delta δ", "float", applies=_loss_is("huber", "smooth_l1")),
     FieldSpec("loss.quantile", "quantile q", "float", applies=_loss_is("quantile")),
     FieldSpec("loss.l1", "l1", "float"),
@@ -72,11 +75,18 @@ FIELDS: tuple[FieldSpec, ...] = (
               applies=_es_on),
     FieldSpec("early_stopping.patience", "patience", "int", applies=_es_on),
     FieldSpec("early_stopping.min_delta", "min delta", "float", applies=_es_on),
-    FieldSpec("early_stopping.restore_best", "restore best", "bool"),
+    FieldSpec("early_stopping.restore_best", "restore best", "bool", applies=_es_on),
     FieldSpec("train.device", "device", "choice", ("auto", "cpu")),
 )
 SPECS = {f.key: f for f in FIELDS}
 KEY_RE = re.compile(r"\b(seed|(?:data|model|loss|optim|train|early_stopping)\.\w+)")
+LOSS_ONLY_KEYS = ("callable", "params")
+"""Loss keys that belong to a custom loss only: left out of the config for any other loss (the
+engine refuses ``loss.params`` on a built-in loss)."""
+_IDENT = r"[A-Za-z_]\w*"
+SPEC_RE = re.compile(rf"^(?:.+\.py|.*/.*|{_IDENT}(?:\.{_IDENT})*):{_IDENT}(?:\.{_IDENT})*$")
+"""A loss callable as the engine loads it: ``path/to/file.py:obj`` or ``package.module:obj``."""
+CUSTOM_NEEDS_CALLABLE = "custom: give its callable (file.py:obj or package.module:obj)"
 
 
 def field_id(key: str) -> str:
@@ -102,6 +112,10 @@ def parse_text(kind: str, text: str) -> Any:
         return None
     if text == "":
         raise ValueError("required")
+    if kind == "spec":
+        if not SPEC_RE.match(text):
+            raise ValueError("expected file.py:obj or package.module:obj")
+        return text
     if kind in ("int", "optint"):
         try:
             return int(text)
@@ -118,7 +132,7 @@ def parse_text(kind: str, text: str) -> Any:
 
 def check_range(value: Any, meta: dict[str, Any]) -> str | None:
     """The reason a value is out of the field's range, or None (limits from config metadata)."""
-    if value is None:
+    if value is None or isinstance(value, str):
         return None
     for name, sym, ok in (("min", ">=", value >= meta.get("min", -math.inf)),
                           ("max", "<=", value <= meta.get("max", math.inf)),
@@ -176,11 +190,20 @@ class FieldError(ValueError):
 
 
 def keys_in_message(text: str) -> list[str]:
-    """The form fields a ConfigError message names (loss.callable etc. belong to loss)."""
+    """The form fields a ConfigError message names.
+
+    Every loss complaint from the engine (loss.params, loss.terms[i], a custom loss that fails
+    its check, which names loss.callable or only the loss spec) is shown at the loss choice:
+    one place, right above the callable field. The callable field's own error line is for the
+    form's check of its text.
+    """
     keys: list[str] = []
     for match in KEY_RE.finditer(text):
         key = match.group(1)
-        key = key if key in SPECS else ("loss.name" if key.startswith("loss.") else "")
+        if key.startswith("loss.") and key not in ("loss.delta", "loss.quantile", "loss.l1",
+                                                   "loss.l2"):
+            key = "loss.name"
+        key = key if key in SPECS else ""
         if key and key not in keys:
             keys.append(key)
     if not keys and "loss" in text.lower():
@@ -222,7 +245,7 @@ class SettingsPanel(VerticalScroll):
                 yield Label(spec.label, classes="label")
                 yield self._make_widget(spec, self._initial[spec.key])
             yield Label("", classes="error", id=f"err-{field_id(spec.key)}")
-            if spec.key == "loss.name":
+            if spec.key == "loss.callable":
                 yield Static("", id="loss-extra", classes="hint")
 
     def _make_widget(self, spec: FieldSpec, value: Any) -> Input | Select | Checkbox:
@@ -268,7 +291,8 @@ class SettingsPanel(VerticalScroll):
         """Fill the form from a preset (the launch overrides apply to the launch preset only)."""
         overrides = self.launch_overrides if preset == self.launch_preset else []
         self._load_raw(preset, overrides)
-        self.set_values(config_values(self._parse(self.base_raw)))
+        self._initial = config_values(self._parse(self.base_raw))
+        self.set_values(self._initial)
         self.preset = preset
         select = self.query_one("#preset", Select)
         if select.value != preset:
@@ -326,26 +350,52 @@ class SettingsPanel(VerticalScroll):
         return is_bundled(self.preset_path)
 
     # -- reading ------------------------------------------------------------------------------
-    def raw_values(self) -> Values:
-        """Current widget values; raises FieldError for the first field whose text is invalid."""
-        out: Values = {}
+    def _read(self) -> tuple[Values, dict[str, str]]:
+        """Every field's value and, per field whose text is invalid, the reason.
+
+        An invalid field's value falls back to the preset's, so one bad field never hides what
+        the others say (the formula line and the visibility rules keep working).
+        """
+        values: Values = {}
+        errors: dict[str, str] = {}
         for spec in FIELDS:
             widget = self.query_one("#" + field_id(spec.key))
             if isinstance(widget, Input):
                 try:
                     value = parse_text(spec.kind, widget.value)
+                    reason = check_range(value, _field_meta(spec.key)[1])
                 except ValueError as exc:
-                    raise FieldError(spec.key, str(exc)) from None
-                reason = check_range(value, _field_meta(spec.key)[1])
+                    reason = str(exc)
                 if reason:
-                    raise FieldError(spec.key, reason)
-                out[spec.key] = value
+                    errors[spec.key] = reason
+                    value = self._initial[spec.key]
+                values[spec.key] = value
             else:
-                out[spec.key] = widget.value  # type: ignore[attr-defined]
-        return out
+                values[spec.key] = widget.value  # type: ignore[attr-defined]
+        return values, errors
+
+    def raw_values(self) -> Values:
+        """Current widget values; raises FieldError for the first invalid field that applies.
+
+        A field that does not apply to the other choices (hidden) cannot block a start: an empty
+        custom-loss callable must not refuse an mse run. Such a field is left out, so the
+        preset's value stands.
+        """
+        values, errors = self._read()
+        for spec in FIELDS:
+            if spec.key not in errors:
+                continue
+            if spec.applies(values):
+                raise FieldError(spec.key, errors[spec.key])
+            del values[spec.key]
+        return values
 
     def merged_raw(self, values: Values) -> dict[str, Any]:
-        """The preset's raw mapping with the form's values written in."""
+        """The preset's raw mapping with the form's values written in.
+
+        Keys that belong to another kind of loss are dropped (the terms of a combined loss, the
+        callable and params of a custom one), so switching the loss never carries them along.
+        """
         raw = copy.deepcopy(self.base_raw)
         for key, value in values.items():
             if "." in key:
@@ -355,9 +405,13 @@ class SettingsPanel(VerticalScroll):
                 sect[name] = value
             else:
                 raw[key] = value
-        loss = raw.get("loss", {})
-        if loss.get("name") != "combined":
-            loss.pop("terms", None)
+        loss = raw.get("loss")
+        if isinstance(loss, dict):
+            if loss.get("name") != "combined":
+                loss.pop("terms", None)
+            if loss.get("name") != "custom":
+                for key in LOSS_ONLY_KEYS:
+                    loss.pop(key, None)
         return raw
 
     def build_config(self) -> Config:
@@ -377,23 +431,34 @@ class SettingsPanel(VerticalScroll):
         return cfg
 
     def current_values(self) -> Values:
-        """Best-effort values for display (invalid fields fall back to the preset's)."""
-        try:
-            return self.raw_values()
-        except FieldError:
-            values = dict(self._initial)
-            for spec in FIELDS:
-                widget = self.query_one("#" + field_id(spec.key))
-                if not isinstance(widget, Input):
-                    values[spec.key] = widget.value  # type: ignore[attr-defined]
-            return values
+        """Best-effort values for display (an invalid field shows as the preset's value)."""
+        return self._read()[0]
 
-    def loss_config(self) -> Any:
-        """The loss section of the form, for the formula line (None when it does not parse)."""
+    def loss_formula(self) -> str:
+        """The formula of the form's loss, for the formula line.
+
+        Built from the loss fields alone: a bad field elsewhere (say val fraction 0 while early
+        stopping monitors val_loss) is the start's business, not the formula's.
+        """
+        values, errors = self._read()
+        for spec in FIELDS:
+            if spec.key.startswith("loss.") and spec.key in errors and spec.applies(values):
+                if spec.key == "loss.callable" and errors[spec.key] == "required":
+                    return CUSTOM_NEEDS_CALLABLE
+                return f"(fix {spec.key}: {errors[spec.key]})"
+        raw = self.merged_raw(values).get("loss") or {}
+        if isinstance(raw, dict) and raw.get("terms") is not None and "name" not in raw:
+            raw = {**raw, "name": "combined"}  # as parse_config reads a preset
         try:
-            return self._parse(self.merged_raw(self.current_values())).loss
-        except ConfigError:
-            return None
+            loss: LossConfig = _build_section(LossConfig, raw, "settings", "loss.")
+        except ConfigError as exc:
+            return f"(fix the loss fields: {str(exc).removeprefix('settings: ')})"
+        if loss.name == "custom" and not loss.callable:
+            return CUSTOM_NEEDS_CALLABLE
+        try:
+            return describe(loss)
+        except (KeyError, TypeError, ValueError):  # malformed combined terms
+            return "(fix the loss terms in the preset)"
 
     # -- feedback -----------------------------------------------------------------------------
     def set_error(self, key: str | None, reason: str | None) -> None:
@@ -405,9 +470,9 @@ class SettingsPanel(VerticalScroll):
         label.set_class(bool(reason), "-shown")
         widget = self.query_one("#" + field_id(key))
         widget.set_class(bool(reason), "-invalid")
+        label.display = bool(reason)  # a cleared error must not keep its (empty) line
         if reason:
             self.query_one(f"#row-{field_id(key)}").display = True
-            label.display = True
             self.call_after_refresh(widget.scroll_visible)
 
     def _apply_visibility(self) -> None:
@@ -420,13 +485,19 @@ class SettingsPanel(VerticalScroll):
         self._show_loss_extra()
 
     def _show_loss_extra(self) -> None:
-        """For custom/combined losses, the callable or terms from the preset (read-only here)."""
+        """The parts of a custom/combined loss the form does not edit, read from the preset.
+
+        A custom loss's callable has its own field; its params and a combined loss's terms are
+        shown here so the user sees what the next start will use.
+        """
         widget = self.query_one("#loss-extra", Static)
         name = self.query_one("#" + field_id("loss.name"), Select).value
         loss = self.base_raw.get("loss") or {}
         text = ""
         if name == "custom":
-            text = f"callable: {loss.get('callable') or '(none in preset: edit the YAML)'}"
+            params = loss.get("params") or {}
+            if isinstance(params, dict) and params:
+                text = "params: " + ", ".join(f"{k}={v}" for k, v in params.items())
         elif name == "combined":
             terms = loss.get("terms") or []
             text = "terms: " + (", ".join(f"{t.get('weight', 1)}·{t.get('name')}"
@@ -451,6 +522,8 @@ class SettingsPanel(VerticalScroll):
         result = event.validation_result
         self.set_error(key, None if result is None or result.is_valid
                        else "; ".join(result.failure_descriptions))
+        if key == "loss.callable":  # the engine's complaint about the loss is being answered
+            self.set_error("loss.name", None)
         self.post_message(SettingsEdited(key))
 
     @on(Select.Changed)
