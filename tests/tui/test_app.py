@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import time
@@ -124,6 +125,53 @@ async def test_second_start_is_refused_and_edits_wait_for_the_next_run() -> None
         assert app.settings.border_subtitle == "edits apply to the next start"
         assert app.model.started.config["optim"]["lr"] == 0.05
         await app.stop_and_wait()
+
+
+async def test_run_without_validation_split() -> None:
+    """val_fraction 0 (early stopping off): no val loss all run long, and nothing breaks."""
+    app = make_app("default", [*SMALL, "data.val_fraction=0", "early_stopping.enabled=false",
+                               "early_stopping.monitor=train_loss"])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.model.finished is not None)
+        await pilot.press("l", "m")  # log-y and smoothing with one curve only
+        await pilot.pause(0.2)
+        fin = app.model.finished
+        assert fin.reason == "completed" and fin.epochs_run == 300
+        assert app.model.val_loss == [None] * 300 and len(app.model.val_curve.raw) == 0
+        assert "┤" in str(app.plot.render())  # the axes were drawn
+        legend = text_of(app, "#legend")
+        assert "train raw" in legend and "val" not in legend
+        es = text_of(app, "#early-stopping")
+        assert es.startswith("● off") and "stopped" not in es.splitlines()[0]
+        stats = text_of(app, "#stats")
+        assert "train " in stats and "val" not in stats
+
+
+async def test_no_val_loss_and_no_best_epoch_all_run_long() -> None:
+    """What the engine sends once val_fraction 0 is allowed with monitor val_loss: val_loss and
+    best_epoch None at every epoch. The plot, legend and panels must draw without them."""
+    app = make_app("default", SMALL)
+    async with app.run_test(size=(120, 40)) as pilot:
+        started = _started()
+        config = {**started.config, "early_stopping": {"enabled": False,
+                                                       "monitor": "val_loss",
+                                                       "min_delta": 0.0}}
+        app.model.add(dataclasses.replace(started, config=config, n_val=0))
+        for i, loss in enumerate([3.0, 2.0, 1.5], start=1):
+            app.model.add(dataclasses.replace(_epoch(i, loss, 0.0), val_loss=None,
+                                              best_epoch=None, best_monitor=None,
+                                              improved=False))
+        app._dirty = True  # as the worker does after filing events
+        await pilot.pause(0.2)
+        await pilot.press("l")
+        await pilot.pause(0.2)
+        assert "┤" in str(app.plot.render())
+        legend = text_of(app, "#legend")
+        assert "train" in legend and "val" not in legend and "best" not in legend
+        es = text_of(app, "#early-stopping")
+        assert es.startswith("● off") and "best" not in es
+        assert "val" not in text_of(app, "#stats")
 
 
 def _started(n_features: int = 1) -> RunStarted:

@@ -54,10 +54,10 @@ class EarlyStoppingPanel(Static):
             self.update(Text("\n").join(lines))
             return
         monitor = started.config["early_stopping"]["monitor"]
-        if fin is not None:
-            state = "stopped"
-        elif not enabled:
+        if not enabled:  # the run may have ended, but early stopping never acted
             state = "off"
+        elif fin is not None:
+            state = "stopped"
         elif last is None:
             state = "starting"
         else:
@@ -78,6 +78,8 @@ class EarlyStoppingPanel(Static):
             lines.append(Text(fin.message, style="bold"))
         elif not running:
             lines.append(Text("run ended without a result", style="red"))
+        elif not enabled:
+            lines.append(Text(f"runs all {started.epochs} epochs", style="dim"))
         else:
             lines.append(Text(f"monitor {monitor}, min_delta "
                               f"{fmt_num(started.config['early_stopping']['min_delta'])}",
@@ -123,8 +125,10 @@ class RunStatsPanel(Static):
         self.border_title = f"Run on {device}"
         if last is not None:
             gap = f"  gap {fmt_num(last.gap, 3)}" if last.gap is not None else ""
-            lines.append(Text(f"train {fmt_num(last.train_loss)}  val {fmt_num(last.val_loss)}"
-                              f"{gap}"))
+            # no validation split (val_fraction 0): no val loss at all, rather than "val —"
+            val = (f"  val {fmt_num(last.val_loss)}"
+                   if last.val_loss is not None or started.n_val else "")
+            lines.append(Text(f"train {fmt_num(last.train_loss)}{val}{gap}"))
         lines += [Text(t) for t in coefficient_lines(model, n_coef, digits)]
         metrics = (fin.metrics if fin else (last.metrics if last else {})) or {}
         if with_metrics and metrics:
@@ -147,80 +151,113 @@ def same_units(model: RunModel) -> bool:
 
 
 def coefficient_lines(model: RunModel, n: int, digits: int) -> list[str]:
-    """Learned weights and, in the same units, the true ones (synthetic) or the optimum.
+    """Learned weights and, in the same units, the true ones (synthetic data) or the optimum.
 
-    Learned weights live in standardised units while training; the raw-unit weights arrive with
-    RunFinished, so the true weights are set beside them only when the units match.
+    Learned weights train in standardised units, but every epoch also carries them in raw units
+    (``weights_original``; None when nothing was standardised, i.e. they already are raw), so
+    the true weights can sit beside them while the run goes, not only at its end.
     """
     s, last, fin = model.started, model.last, model.finished
-    if s is None or (last is None and fin is None):
+    src = fin or last
+    if s is None or src is None:
         return []
+
     def row(label: str, ws: list[float] | None, b: float | None) -> str:
         bias = f"  b {fmt_num(b, digits)}" if b is not None else ""
         return f"{label:<6}{fmt_list(ws, n, digits)}{bias}"
-    if fin is not None and fin.weights_original is not None:
-        learned = row("w raw", fin.weights_original, fin.bias_original)
+
+    opt = s.optimum or {}
+    if src.weights_original is not None:
+        out = [row("w raw", src.weights_original, src.bias_original)]
         raw_units = True
+        opt_w, opt_b = opt.get("weights_original"), opt.get("bias_original")
     else:
-        src = fin or last
-        learned = row("w", src.weights, src.bias)  # type: ignore[union-attr]
+        out = [row("w", src.weights, src.bias)]
         raw_units = same_units(model)
-    out = [learned]
+        opt_w, opt_b = opt.get("weights"), opt.get("bias")
     if s.true_weights is not None and raw_units:
         out.append(row("true", s.true_weights, s.true_bias))
-    elif s.optimum and not (fin is not None and fin.weights_original is not None):
-        out.append(row("opt", s.optimum["weights"], s.optimum.get("bias")))
+    elif opt_w is not None:
+        out.append(row("opt", opt_w, opt_b))
     return out
 
 
+Column = tuple[str, list[float] | None, float | None]
+"""A coefficient column: header, weights and bias."""
+
+
 class CoefficientsPanel(Static):
-    """Feature, learned weight, optimum weight, raw-unit weight and true weight; bias last."""
+    """Per feature: learned and optimum weights, in raw units too when standardised, and truth.
+
+    With standardised data the weights are shown both ways: standardised ("std", what gradient
+    descent works in and is compared with the optimum in) and raw (the data's own units,
+    comparable with the true weights). Where the panel is too narrow for all of that, the
+    standardised columns go first, then the raw optimum: learned-vs-truth is the last to go.
+    """
 
     def show(self, model: RunModel, max_rows: int = 12) -> None:
         s, last, fin = model.started, model.last, model.finished
         if s is None:
             self.update(Text("coefficients appear when a run starts", style="dim"))
             return
-        weights = fin.weights if fin else (last.weights if last else None)
-        bias = fin.bias if fin else (last.bias if last else None)
-        opt = s.optimum
-        raw_w = fin.weights_original if fin else None
-        table = Table(box=None, padding=(0, 1), show_edge=False, expand=False)
+        src = fin or last
+        opt = s.optimum or {}
         self.border_title = (f"Coefficients (optimum: {opt.get('kind', '?')})" if opt
                              else "Coefficients")
-        table.add_column("coef")
-        table.add_column("learned", justify="right")
-        if opt:
-            table.add_column("optimum", justify="right")
-        if raw_w is not None:
-            table.add_column("raw units", justify="right")
-        if s.true_weights is not None:
-            table.add_column("true", justify="right")
+        w, b = (src.weights, src.bias) if src is not None else (None, None)
+        raw_w = src.weights_original if src is not None else None
+        raw_b = src.bias_original if src is not None else None
+        raw_opt = opt.get("weights_original")
+        truth: list[Column] = ([("true", s.true_weights, s.true_bias)]
+                               if s.true_weights is not None else [])
+        if raw_w is None and raw_opt is None:  # nothing standardised: one set of units
+            choices = [[("learned", w, b)]
+                       + ([("optimum", opt.get("weights"), opt.get("bias"))] if opt else [])
+                       + truth]
+        else:
+            std: list[Column] = [("w std", w, b)]
+            if opt:
+                std.append(("opt std", opt.get("weights"), opt.get("bias")))
+            raw: list[Column] = [("w raw", raw_w, raw_b)]
+            raw_optimum: list[Column] = ([("opt raw", raw_opt, opt.get("bias_original"))]
+                                         if raw_opt is not None else [])
+            choices = [std + raw + raw_optimum + truth, raw + raw_optimum + truth, raw + truth]
         names = list(s.feature_names)
         rows: list[tuple[str, int | None]] = [(n, i) for i, n in enumerate(names[:max_rows])]
         if len(names) > max_rows:
             rows.append(("…", -1))
         if s.config["model"].get("bias", True):
             rows.append(("bias", None))
-        for name, i in rows:
-            if i == -1:
-                table.add_row("…")
-                continue
-
-            def pick(ws: list[float] | None, b: float | None) -> str:
-                if i is None:
-                    return fmt_num(b)
-                return fmt_num(ws[i]) if ws is not None and i < len(ws) else "—"
-
-            cells = [name, pick(weights, bias)]
-            if opt:
-                cells.append(pick(opt.get("weights"), opt.get("bias")))
-            if raw_w is not None:
-                cells.append(pick(raw_w, fin.bias_original if fin else None))
-            if s.true_weights is not None:
-                cells.append(pick(s.true_weights, s.true_bias))
-            table.add_row(*cells)
+        room = self.content_size.width
+        for columns in choices:
+            cells = [[name, *(_pick(ws, bb, i) for _, ws, bb in columns)] if i != -1 else ["…"]
+                     for name, i in rows]
+            if room <= 0 or _table_width(["coef", *(c[0] for c in columns)], cells) <= room:
+                break
+        table = Table(box=None, padding=(0, 1), collapse_padding=True, pad_edge=False,
+                      show_edge=False, expand=False)
+        table.add_column("coef")
+        for header, _, _ in columns:
+            table.add_column(header, justify="right")
+        for row in cells:
+            table.add_row(*row)
         self.update(table)
+
+
+def _table_width(headers: list[str], rows: list[list[str]]) -> int:
+    """Cells a table of these headers and rows takes with one space between columns."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for j, cell in enumerate(row):
+            widths[j] = max(widths[j], len(cell))
+    return sum(widths) + len(widths) - 1
+
+
+def _pick(ws: list[float] | None, b: float | None, i: int | None) -> str:
+    """One cell: weight ``i``, or the bias when ``i`` is None; "—" past the end of ``ws``."""
+    if i is None:
+        return fmt_num(b)
+    return fmt_num(ws[i]) if ws is not None and i < len(ws) else "—"
 
 
 class MetricsPanel(Static):

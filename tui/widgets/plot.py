@@ -128,7 +128,8 @@ class Legend(Static):
             text.append("  ")
         smooth = plot.smoothing is not None
         key("━", TRAIN_COLOR, "train raw" if smooth else "train")
-        key("━", VAL_COLOR, "val raw" if smooth else "val")
+        if model.started.n_val:  # no validation split: no val curve, so no key for one
+            key("━", VAL_COLOR, "val raw" if smooth else "val")
         if smooth:
             text.append("━", style=RICH_COLORS[SMOOTH_TRAIN_COLOR])
             key("━", SMOOTH_VAL_COLOR, f"EMA β={plot.smoothing:g}")
