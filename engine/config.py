@@ -309,6 +309,13 @@ def _build_section(cls: type, raw: Any, where: str, prefix: str) -> Any:
     return cls(**kwargs)
 
 
+def parse_loss_section(raw: Any, where: str = "loss") -> LossConfig:
+    """Validate the ``loss`` section alone (the dashboard's formula line needs no other field)."""
+    if isinstance(raw, dict) and raw.get("terms") is not None and "name" not in raw:
+        raw = {**raw, "name": "combined"}
+    return _build_section(LossConfig, raw, where, "loss.")
+
+
 def parse_config(raw: Any, *, where: str = "config", base_dir: str | None = None) -> Config:
     """Validate a preset mapping into a :class:`Config`.
 

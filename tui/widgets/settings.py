@@ -25,7 +25,7 @@ from textual.validation import ValidationResult, Validator
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from engine.config import (LOSS_CHOICES, OPTIM_NAMES, SECTIONS, Config, ConfigError,
-                           LossConfig, _build_section, apply_overrides, parse_config)
+                           LossConfig, apply_overrides, parse_config, parse_loss_section)
 from engine.formulas import describe
 from engine.presets import list_presets, load_raw
 
@@ -450,7 +450,7 @@ class SettingsPanel(VerticalScroll):
         if isinstance(raw, dict) and raw.get("terms") is not None and "name" not in raw:
             raw = {**raw, "name": "combined"}  # as parse_config reads a preset
         try:
-            loss: LossConfig = _build_section(LossConfig, raw, "settings", "loss.")
+            loss: LossConfig = parse_loss_section(raw, "settings")
         except ConfigError as exc:
             return f"(fix the loss fields: {str(exc).removeprefix('settings: ')})"
         if loss.name == "custom" and not loss.callable:
