@@ -260,6 +260,15 @@ def _pick(ws: list[float] | None, b: float | None, i: int | None) -> str:
     return fmt_num(ws[i]) if ws is not None and i < len(ws) else "—"
 
 
+def _fit(value: float | None, width: int) -> str:
+    """The most significant digits (4 down to 1) that fit in ``width`` characters."""
+    for digits in (4, 3, 2):
+        text = fmt_num(value, digits)
+        if len(text) <= width:
+            return text
+    return fmt_num(value, 1)
+
+
 class MetricsPanel(Static):
     """MSE/RMSE/MAE/R² per split; test appears when the run ends; then warnings."""
 
@@ -268,11 +277,14 @@ class MetricsPanel(Static):
         metrics = (fin.metrics if fin else (last.metrics if last else {})) or {}
         parts: list[Any] = []
         if metrics:
-            table = Table(box=None, padding=(0, 1), show_edge=False)
-            for col in ("split", "mse", "rmse", "mae", "r2"):
-                table.add_column(col, justify="left" if col == "split" else "right")
+            # Fixed, unwrapped columns of at most 7 characters (5 + 4 x 7 cells, the panel's
+            # inner width): the table never shrinks to "tra…" beside the coefficient table.
+            table = Table(box=None, padding=(0, 0), show_edge=False)
+            for col in ("", "mse", "rmse", "mae", "r2"):
+                table.add_column(col, justify="left" if not col else "right", no_wrap=True,
+                                 min_width=5 if not col else 7)
             for split, m in metrics.items():
-                table.add_row(split, *(fmt_num(m.get(k)) for k in ("mse", "rmse", "mae", "r2")))
+                table.add_row(split, *(_fit(m.get(k), 7) for k in ("mse", "rmse", "mae", "r2")))
             parts.append(table)
         else:
             parts.append(Text("metrics appear when a run starts", style="dim"))

@@ -69,9 +69,17 @@ class LossPlot(PlotextPlot):
             self.refresh()
             return
         beta = self.smoothing
+        all_y: list[float] = []
+        last_epoch = model.epochs[-1] if model.epochs else 1
+        x_hi = max(last_epoch, 2)
+        opt = model.started.optimum
+        if opt is not None and opt.get("loss") is not None:
+            # Drawn first, so curves that converge onto it stay visible on top of it.
+            (pt,) = self._series([(1.0, float(opt["loss"]))])
+            self.plt.plot([1, x_hi], [pt[1], pt[1]], color=OPTIMUM_COLOR, marker="braille")
+            all_y.append(pt[1])
         curves = [(model.train_curve, TRAIN_COLOR, SMOOTH_TRAIN_COLOR, "train"),
                   (model.val_curve, VAL_COLOR, SMOOTH_VAL_COLOR, "val")]
-        all_y: list[float] = []
         for curve, color, smooth_color, name in curves:
             raw = self._series(curve.raw.points(n_points))
             self._draw(raw, color)
@@ -79,13 +87,6 @@ class LossPlot(PlotextPlot):
             if beta is not None:
                 smooth = self._series(curve.smooth[beta].points(n_points))
                 self._draw(smooth, smooth_color)
-        last_epoch = model.epochs[-1] if model.epochs else 1
-        x_hi = max(last_epoch, 2)
-        opt = model.started.optimum
-        if opt is not None and opt.get("loss") is not None:
-            (pt,) = self._series([(1.0, float(opt["loss"]))])
-            self.plt.plot([1, x_hi], [pt[1], pt[1]], color=OPTIMUM_COLOR, marker="braille")
-            all_y.append(pt[1])
         last = model.last
         if last is not None and last.best_epoch is not None and last.best_monitor is not None:
             (pt,) = self._series([(float(last.best_epoch), float(last.best_monitor))])
