@@ -143,6 +143,9 @@ def save_preset(cfg: Config, name: str, *, overwrite: bool = False) -> Path:
     still finds its files from the user's folder.
     """
     name = name.strip()
+    for ext in (".yaml", ".yml"):  # "mine.yaml" means the preset "mine"
+        if name.lower().endswith(ext):
+            name = name[: -len(ext)]
     if not name or not all(c.isalnum() or c in "-_." for c in name) or name.startswith("."):
         raise ConfigError(f"preset name {name!r}: use letters, digits, '-', '_' or '.'")
     if (bundled_dir() / f"{name}.yaml").is_file():

@@ -90,7 +90,7 @@ def _finish_message(reason: Reason, epoch: int, cfg: Config, restored: int | Non
         return f"diverged at epoch {epoch}: {detail} — lower lr (was {cfg.optim.lr:g}){tail}"
     if reason == "cancelled":
         return f"stopped by you at epoch {epoch}{tail}"
-    return f"completed {epoch} epochs{tail}"
+    return f"completed {epoch} epoch{'s' if epoch != 1 else ''}{tail}"
 
 
 def prepare(cfg: Config, dataset: Dataset | None = None

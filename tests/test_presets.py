@@ -61,3 +61,9 @@ def test_every_field_is_documented():
     assert len(rows) > 30
     for key, _, doc in rows:
         assert doc and doc.endswith("."), key
+
+
+def test_a_yaml_extension_in_the_name_is_not_doubled(isolated_config_home):
+    path = save_preset(load_config("default"), "mine.yaml")
+    assert path.name == "mine.yaml"
+    assert load_config("mine").name == "mine"
