@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import sys
 from typing import Any
 
-from textual import on, work
+from rich.text import Text
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.widgets import Footer, Input, Static
 
-from engine.config import Config, ConfigError
+from engine.config import Config, ConfigError, parse_loss_section
 from engine.events import RunFinished, RunStarted
 from engine.presets import save_preset, user_dir
 from engine.run import Run, train
@@ -35,6 +37,10 @@ from tui.widgets.settings import FieldError, SettingsPanel, key_in_message
 
 REDRAW_HZ = 15
 STOP_WAIT_S = 1.0
+"""How long quit waits for a training run to end cleanly (it ends after its current batch)."""
+SETUP_STOP_WAIT_S = 0.3
+"""How long quit waits for a run still setting up: it stops only at its next check (after
+loading data or importing a user loss), so waiting longer would only delay the quit."""
 
 
 class LinregApp(App[None]):
@@ -56,7 +62,7 @@ class LinregApp(App[None]):
         Binding("r", "reset", "Reset"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
-        Binding("escape", "leave_field", "Leave field", show=False),
+        Binding("escape", "leave_field", "Leave field"),
     ]
 
     def __init__(self, preset: str = "default", overrides: list[str] | None = None, *,
@@ -70,18 +76,23 @@ class LinregApp(App[None]):
         """The active run (None when idle); set before the worker starts so a second start is
         refused at once."""
         self.last_config: Config | None = None
+        self._setting_up = False
+        """True from a start until its RunStarted arrives (data loading, user loss import)."""
         self._dirty = True
+        self._drawn_tall: bool | None = None
         self._smooth_index = -1
         self.torch_at_mount: bool | None = None
+        self.run_warnings: list[str] = []
+        """The warnings of the current (or last) run; the top bar counts them, help lists them."""
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Static("", id="topbar")
+        yield Static("", id="topbar", markup=False)
         with Horizontal(id="body"):
             yield SettingsPanel(self.preset, self.overrides, id="settings")
             with Vertical(id="main"):
-                yield Static("", id="formula")
-                yield Legend(id="legend")
+                yield Static("", id="formula", markup=False)
+                yield Legend(id="legend", markup=False)
                 yield LossPlot(self.model, id="plot")
                 yield EarlyStoppingPanel(id="early-stopping")
                 yield RunStatsPanel(id="stats")
@@ -137,21 +148,57 @@ class LinregApp(App[None]):
         return f"finished ({fin.reason})" if fin else "idle"
 
     def _draw_topbar(self) -> None:
-        from rich.text import Text
+        """Preset, state, the run's warning count and the last message (wraps up to 3 rows).
 
+        Everything is plain text (never markup): messages quote user input and engine text.
+        """
         text = Text.assemble(("linreg-tui", "bold"), f" · {self.settings.preset} · ",
-                             (self._state(), "bold"), " │ ")
+                             (self._state(), "bold"))
+        n = len(self.run_warnings)
+        if n:
+            plural = "s" if n > 1 else ""
+            text.append(f" · ⚠ {n} warning{plural} (? lists)", style="bold yellow")
+        text.append(" │ ")
         text.append(self._status, style="bold red" if getattr(self, "_status_error", False)
                     else "")
         self.query_one("#topbar", Static).update(text)
 
+    def _form_loss(self) -> dict[str, Any] | None:
+        """The loss config the form would start with, as plain data (None if a loss field is bad).
+
+        Compared with the running run's ``config["loss"]`` to decide whether the formula line
+        needs a "next" row: formula *texts* cannot be compared, as the engine writes a custom
+        loss's docstring where the form can only name the callable.
+        """
+        try:
+            values = self.settings.raw_values()
+        except FieldError as exc:
+            if exc.key is None or exc.key.startswith("loss."):
+                return None
+            values = self.settings.current_values()  # a bad field elsewhere: not the loss's
+        raw = self.settings.merged_raw(values).get("loss") or {}
+        try:
+            return dataclasses.asdict(parse_loss_section(raw, "settings"))
+        except (ConfigError, TypeError, ValueError):
+            return None
+
     def _update_formula(self) -> None:
+        """One row when the form's loss is the run's, with the engine's formula once known.
+
+        Before any run the form's description is shown (no user code is imported for it); once
+        a run with the same loss has started, the engine's formula (a custom loss's docstring
+        and its parameters). Only when a running run's loss differs from the form's does a
+        second row say what the next start will use.
+        """
         current = self.settings.loss_formula()
         started = self.model.started
-        text = f"loss  {current}"
-        if self.run_handle is not None and started is not None \
-                and started.loss_formula != current:
+        same = started is not None and self._form_loss() == started.config.get("loss")
+        if started is not None and same:
+            text = f"loss  {started.loss_formula}"
+        elif self.run_handle is not None and started is not None:
             text = f"running  {started.loss_formula}\nnext     {current}"
+        else:
+            text = f"loss  {current}"
         self.query_one("#formula", Static).update(text)
 
     def _redraw(self) -> None:
@@ -161,10 +208,14 @@ class LinregApp(App[None]):
         (a run that ended just before quit marks the screen dirty): then there is nothing left
         to draw, and a NoMatches must not turn a clean quit into an error.
         """
-        if not self._dirty:
-            return
-        self._dirty = False
         try:
+            # The breakpoint classes that show Coefficients/Metrics apply a frame after the
+            # resize itself, so a change in what is shown also asks for a draw.
+            tall = self.query_one("#details").display
+            if not self._dirty and tall == self._drawn_tall:
+                return
+            self._dirty = False
+            self._drawn_tall = tall
             self._draw_all()
         except NoMatches:
             if self.is_running:  # set False as soon as shutdown begins
@@ -204,6 +255,8 @@ class LinregApp(App[None]):
             self.say(f"start refused — {where}{exc.reason}", error=True)
             return
         self.last_config = cfg
+        self.run_warnings = []
+        self._setting_up = True
         self.settings.border_subtitle = ""
         self.run_handle = train(cfg)
         self.say(f"training {cfg.name} · x stops, p pauses")
@@ -216,8 +269,13 @@ class LinregApp(App[None]):
             async for event in run:
                 self.model.add(event)
                 if isinstance(event, RunStarted):
-                    for warning in event.warnings:
-                        self.say(f"⚠ {warning}", error=True)
+                    self._setting_up = False
+                    self.run_warnings = list(event.warnings)
+                    if len(event.warnings) == 1:
+                        self.say(f"⚠ {event.warnings[0]}", error=True)
+                    elif event.warnings:
+                        self.say(f"⚠ {len(event.warnings)} warnings, ? lists them all — "
+                                 f"1: {event.warnings[0]}", error=True)
                 elif isinstance(event, RunFinished):
                     self.say(event.message, error=event.reason == "diverged")
                 self._dirty = True
@@ -256,22 +314,32 @@ class LinregApp(App[None]):
             self.say("paused: p resumes, x stops")
 
     async def action_quit(self) -> None:
-        """Stop a run cleanly (its thread ends within a second), then leave."""
-        await self.stop_and_wait()
+        """Stop a run and leave within about a second, even while the run is still setting up.
+
+        A run in set-up (loading data, importing torch, checking a user loss) only notices the
+        stop at its next check, so quit waits for it only briefly and never blocks the event
+        loop: the screen goes back to the shell at once. The process itself still ends only
+        when the engine's thread reaches that check (ending the interpreter while a daemon
+        thread is inside torch aborts it), which is the engine's to shorten.
+        """
+        await self.stop_and_wait(SETUP_STOP_WAIT_S if self._setting_up else STOP_WAIT_S)
         self.exit()
 
     async def stop_and_wait(self, timeout: float = STOP_WAIT_S) -> None:
-        """Ask the run to stop and wait (bounded) for its worker and thread to finish."""
+        """Ask the run to stop and wait (at most ``timeout`` s) for its worker to finish.
+
+        It polls rather than awaiting the worker: cancelling an awaited worker on a timeout
+        would cancel the worker itself, whose clean-up then waits for the engine's thread.
+        """
         run = self.run_handle
         if run is None:
             return
         run.stop()
-        workers = [w for w in self.workers if w.group == "training"]
-        try:
-            await asyncio.wait_for(asyncio.gather(*(w.wait() for w in workers),
-                                                  return_exceptions=True), timeout)
-        except asyncio.TimeoutError:
-            pass
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline and any(
+                w.group == "training" and w.is_running for w in self.workers):
+            await asyncio.sleep(0.02)
 
     # -- plot ---------------------------------------------------------------------------------
     def action_log_y(self) -> None:
@@ -343,10 +411,25 @@ class LinregApp(App[None]):
         self.say(f"saved preset {message.name} to {message.path}")
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(self.run_warnings))
 
     def action_leave_field(self) -> None:
         self.plot.focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Esc shows in the footer while a field takes letter keys (it is how s/x/p/q return).
+
+        Only then: with the plot, a list or a checkbox focused the letter keys work as they are,
+        and at 80 columns the footer has no room to spare for a key that does nothing.
+        """
+        if action == "leave_field":
+            focused = self.focused
+            return focused is not None and focused.check_consume_key("s", "s")
+        return True
+
+    def on_resize(self, event: events.Resize) -> None:
+        """A resize can show panels (Coefficients, Metrics) that were hidden: draw them now."""
+        self._dirty = True
 
 
 def make_app(preset: str = "default", overrides: list[str] | None = None, *,

@@ -13,11 +13,15 @@ from engine.cli import main as engine_main
 
 
 def _launch(preset: str, overrides: list[str]) -> int:
-    """Open the dashboard (the engine has already validated the preset and overrides)."""
+    """Open the dashboard (the engine has already validated the preset and overrides).
+
+    Returns the app's exit code: 0 after a normal quit, non-zero when the app crashed.
+    """
     from tui.app import make_app
 
-    make_app(preset, overrides).run()
-    return 0
+    app = make_app(preset, overrides)
+    app.run()
+    return app.return_code or 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from textual import on
@@ -36,10 +36,10 @@ class SavePresetScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label("Save settings as a new preset", classes="title")
-            yield Label(f"in {self._folder}", classes="hint")
+            yield Label(f"in {self._folder}", classes="hint", markup=False)
             yield Input(self._suggestion, placeholder="name (letters, digits, - _ .)",
                         id="preset-name")
-            yield Label("Enter saves · Esc cancels", id="save-msg", classes="hint")
+            yield Label("Enter saves · Esc cancels", id="save-msg", classes="hint", markup=False)
 
     @on(Input.Changed, "#preset-name")
     def _edited(self) -> None:
@@ -81,9 +81,14 @@ KEYS_HELP: tuple[tuple[str, str], ...] = (
 )
 
 
-def help_text() -> str:
-    """The keys and every loss formula (the same text the README uses)."""
-    lines = ["Keys", ""]
+def help_text(warnings: Sequence[str] = ()) -> str:
+    """The run's warnings (if any), the keys and every loss formula (as the README has them)."""
+    lines: list[str] = []
+    if warnings:
+        lines += [f"Warnings of the last run ({len(warnings)})", ""]
+        lines += [f"  ⚠ {w}" for w in warnings]
+        lines += [""]
+    lines += ["Keys", ""]
     lines += [f"  {k:<16} {v}" for k, v in KEYS_HELP]
     lines += ["", "Losses (r = y - ŷ, means over samples, bias never penalised)", ""]
     lines += [f"  {name:<10} {re.sub(r', [^,]*=[{][^}]*[}]', '', text)}"
@@ -97,16 +102,20 @@ def help_text() -> str:
 
 
 class HelpScreen(ModalScreen[None]):
-    """Keys and loss formulas."""
+    """The last run's warnings, the keys and the loss formulas (plain text, never markup)."""
 
     AUTO_FOCUS = "#help"
 
     BINDINGS = [Binding("escape", "close", "Close"), Binding("question_mark", "close", "Close"),
                 Binding("q", "close", "Close")]
 
+    def __init__(self, warnings: Sequence[str] = ()) -> None:
+        super().__init__()
+        self._warnings = list(warnings)
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
-            yield Static(help_text(), markup=False)
+            yield Static(help_text(self._warnings), markup=False)
 
     def action_close(self) -> None:
         self.dismiss(None)

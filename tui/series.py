@@ -132,6 +132,32 @@ def log_ticks(lo: float, hi: float, max_ticks: int = 5) -> tuple[list[float], li
     return ticks, [fmt_num(10 ** t, 2) for t in ticks]
 
 
+def linear_ticks(lo: float, hi: float, max_ticks: int = 5) -> tuple[list[float], list[str]]:
+    """Round tick positions (steps of 1, 2 or 5 times a power of ten) with compact labels.
+
+    Labels have 3 significant digits (more only when a narrow range needs them to differ) and
+    e-notation for big or tiny values, so a diverged run (losses near 1e33) cannot widen the
+    axis and squeeze the plot.
+    """
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return [], []
+    if hi < lo:
+        lo, hi = hi, lo
+    if hi - lo <= 1e-12 * max(abs(lo), abs(hi), 1e-300):
+        return [lo], [fmt_num(lo, 3)]
+    power = 10.0 ** math.floor(math.log10((hi - lo) / max_ticks))
+    for step in (m * power for m in (1, 2, 5, 10, 20, 50, 100)):
+        first, last = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9)
+        if last - first + 1 <= max_ticks:
+            break
+    ticks = [k * step for k in range(first, last + 1)]
+    for digits in range(3, 8):  # more digits only when a narrow range needs them to differ
+        labels = [fmt_num(t, digits) for t in ticks]
+        if len(set(labels)) == len(labels):
+            break
+    return ticks, labels
+
+
 def fmt_num(value: float | None, digits: int = 4) -> str:
     """Compact number: ``—`` for None, ``inf``/``nan`` spelled out, else ``digits`` significant."""
     if value is None:

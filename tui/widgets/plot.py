@@ -12,7 +12,7 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from tui.model import RunModel
-from tui.series import Point, fmt_num, log_ticks, to_log10
+from tui.series import Point, fmt_num, linear_ticks, log_ticks, to_log10
 
 TRAIN_COLOR, VAL_COLOR = "cyan", "orange"
 SMOOTH_TRAIN_COLOR, SMOOTH_VAL_COLOR = "blue+", "red+"
@@ -97,9 +97,11 @@ class LossPlot(PlotextPlot):
         if x_hi - ticks[-1] > step / 2:
             ticks.append(x_hi)
         plt.xticks(ticks)
-        if all_y and self.log_y:
+        if all_y:
+            # Our own labels on both scales: plotext's would print every digit of a diverged
+            # loss (1281644738659826072141765992775680.0) and squeeze the plot to a sliver.
             lo, hi = min(all_y), max(all_y)
-            ticks, labels = log_ticks(lo, hi)
+            ticks, labels = (log_ticks if self.log_y else linear_ticks)(lo, hi)
             if ticks:
                 plt.yticks(ticks, labels)
         self.refresh()
