@@ -93,12 +93,17 @@ def _finish_message(reason: Reason, epoch: int, cfg: Config, restored: int | Non
     return f"completed {epoch} epoch{'s' if epoch != 1 else ''}{tail}"
 
 
-def prepare(cfg: Config, dataset: Dataset | None = None
+def prepare(cfg: Config, dataset: Dataset | None = None, control: Control | None = None
             ) -> tuple[Dataset, Objective, list[str]]:
-    """Load data and build the objective (running a custom loss's pre-flight check)."""
+    """Load data and build the objective (running a custom loss's pre-flight check).
+
+    A stop requested during set-up skips the pre-flight check: the run then ends at once.
+    """
     ds = dataset if dataset is not None else load_dataset(cfg)
     objective = build_objective(cfg.loss, cfg.base_dir)
     warnings = list(ds.warnings)
+    if control is not None and control.stopped:
+        return ds, objective, warnings
     if cfg.loss.name == "custom" or any(
             t.get("name") == "custom" for t in (cfg.loss.terms or [])):
         from engine.loss_check import preflight
@@ -115,7 +120,7 @@ def run_training(cfg: Config, emit: Emit, control: Control | None = None,
     """
     control = control or Control()
     device = resolve_device(cfg.train.device)
-    ds, objective, warnings = prepare(cfg, dataset)
+    ds, objective, warnings = prepare(cfg, dataset, control)
     from engine.optimum import optimum_info
 
     optimum, cond = optimum_info(ds, cfg, objective, stop=lambda: control.stopped)
