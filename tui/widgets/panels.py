@@ -2,6 +2,8 @@
 
 Each panel renders from the :class:`~tui.model.RunModel` (numbers straight from events) and the
 settings the next run would use. Timing fields can be frozen for deterministic screenshots.
+Text from the engine or the user (stop messages, warnings, feature names, the device's name) is
+always rich ``Text``, never markup: a CSV column called "x[1]" is a name, not a style.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from rich.cells import cell_len
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
@@ -32,12 +36,16 @@ def fmt_list(values: list[float] | None, limit: int, digits: int = 4) -> str:
     return text + (" …" if len(values) > limit else "")
 
 
-def _bar_width(widget: Static, used: int, lo: int = 6, hi: int = 30) -> int:
-    return max(lo, min(hi, widget.size.width - used - 2))
+STATE_OF_REASON = {"early_stopped": "stopped", "completed": "completed", "diverged": "diverged",
+                   "cancelled": "cancelled"}
+"""The early-stopping panel's state for each way a run ends (``RunFinished.reason``): only an
+early stop is "stopped"; a run that used all its epochs "completed"; one stopped with x
+"cancelled" (the message under it says "stopped by you")."""
 
 
 class EarlyStoppingPanel(Static):
-    """State (improving/waiting/stopped/off), ``wait k/patience`` with a bar, best, stop reason."""
+    """State (improving/waiting, then how the run ended, or off), ``wait k/patience`` with a
+    bar, best, stop reason."""
 
     def show(self, model: RunModel, es: dict[str, Any], *, running: bool) -> None:
         """Render from the run (or, before any run, the settings ``es`` of the next start)."""
@@ -57,23 +65,14 @@ class EarlyStoppingPanel(Static):
         if not enabled:  # the run may have ended, but early stopping never acted
             state = "off"
         elif fin is not None:
-            state = "stopped"
+            state = STATE_OF_REASON.get(fin.reason, fin.reason)
         elif last is None:
             state = "starting"
         else:
             state = "improving" if last.improved else "waiting"
-        head = Text.assemble(_state(state))
         best_epoch = fin.best_epoch if fin else (last.best_epoch if last else None)
         best = fin.best_monitor if fin else (last.best_monitor if last else None)
-        best_text = (f"  best {fmt_num(best)} @ {best_epoch}" if best_epoch is not None else "")
-        if last is not None and enabled:
-            label = f"  wait {last.wait}/{last.patience} "
-            width = _bar_width(self, len(head) + len(label) + len(best_text), lo=4, hi=20)
-            head.append(label)
-            head.append(bar(last.wait / max(last.patience, 1), width),
-                        style="yellow" if last.wait else "green")
-        head.append(best_text)
-        lines.append(head)
+        lines.append(self._head(state, last if enabled else None, best, best_epoch))
         if fin is not None:
             lines.append(Text(fin.message, style="bold"))
         elif not running:
@@ -86,9 +85,40 @@ class EarlyStoppingPanel(Static):
                               style="dim"))
         self.update(Text("\n").join(lines))
 
+    def _head(self, state: str, last: Any, best: float | None, best_epoch: int | None) -> Text:
+        """``● waiting  wait 3/20 ███░  best 0.25 @ 41`` in the panel's width, never wrapping
+        while it can help it: the bar shrinks (to 4 cells), then goes, then the spaces do,
+        then the wait count."""
+        width = self.size.width
+        if best_epoch is not None:
+            value = fmt_num(best)
+            bests = (f"  best {value} @ {best_epoch}", f" best {value}@{best_epoch}")
+        else:
+            bests = ("", "")
+        if last is not None:
+            waits = (f"  wait {last.wait}/{last.patience}", f" wait {last.wait}/{last.patience}")
+        else:
+            waits = ("", "")
+        used = cell_len(f"● {state}")
+        head = Text.assemble(_state(state))
+        room = width - used - len(waits[0]) - 1 - len(bests[0])
+        if last is not None and room >= 4:
+            head.append(waits[0] + " ")
+            head.append(bar(last.wait / max(last.patience, 1), min(room, 20)),
+                        style="yellow" if last.wait else "green")
+            head.append(bests[0])
+        elif used + len(waits[0]) + len(bests[0]) <= width:
+            head.append(waits[0] + bests[0])
+        elif used + len(waits[1]) + len(bests[1]) <= width:
+            head.append(waits[1] + bests[1])
+        else:  # the wait count goes last but one: the best value is what a run leaves
+            head.append(bests[0])
+        return head
+
 
 def _state(state: str) -> Text:
     style = {"improving": "bold green", "waiting": "bold yellow", "stopped": "bold red",
+             "completed": "bold green", "diverged": "bold red", "cancelled": "bold yellow",
              "off": "dim", "ready": "dim", "starting": "dim"}.get(state, "")
     return Text(f"● {state}", style=style)
 
@@ -106,42 +136,75 @@ class RunStatsPanel(Static):
         epoch = last.epoch if last else 0
         total = started.epochs
         if frozen_clock:
-            speed = "— ep/s  — s"
+            speeds = ["— ep/s  — s", "— s"]
         elif last is not None:
             secs = fin.elapsed_s if fin and fin.elapsed_s else last.elapsed_s
-            speed = f"{last.epoch / secs if secs > 0 else 0:,.0f} ep/s  {secs:.1f} s"
+            speeds = [f"{last.epoch / secs if secs > 0 else 0:,.0f} ep/s  {secs:.1f} s",
+                      f"{secs:.1f} s"]
         else:
-            speed = "starting…"
-        label = f"epoch {epoch}/{total} "
-        tail = f" {100 * epoch / max(total, 1):.0f}%  {speed}"
-        line1 = Text(label)
-        line1.append(bar(epoch / max(total, 1), _bar_width(self, len(label) + len(tail), hi=40)),
-                     style="cyan")
-        line1.append(tail)
-        if paused and fin is None:
-            line1.append("  ⏸ paused", style="bold yellow")
-        lines = [line1]
-        device = started.device if frozen_clock else f"{started.device} ({started.device_name})"
-        self.border_title = f"Run on {device}"
+            speeds = ["starting…"]
+        self.border_title = Text(f"Run on {started.device}" if frozen_clock
+                                 else f"Run on {started.device} ({started.device_name})")
+        lines = [progress_line(epoch, total, speeds, self.size.width, paused and fin is None)]
         if last is not None:
             gap = f"  gap {fmt_num(last.gap, 3)}" if last.gap is not None else ""
             # no validation split (val_fraction 0): no val loss at all, rather than "val —"
             val = (f"  val {fmt_num(last.val_loss)}"
                    if last.val_loss is not None or started.n_val else "")
-            lines.append(Text(f"train {fmt_num(last.train_loss)}{val}{gap}"))
+            line = Text(f"train {fmt_num(last.train_loss)}{val}{gap}")
+            if std_target(model):  # losses in standardised target units, metrics in raw ones
+                long, short = "  (loss in std units of y)", "  (std y)"
+                note = long if len(line) + len(long) <= self.size.width else short
+                line.append(note, style="dim")
+            lines.append(line)
         lines += [Text(t) for t in coefficient_lines(model, n_coef, digits)]
         metrics = (fin.metrics if fin else (last.metrics if last else {})) or {}
         if with_metrics and metrics:
-            lines.append(Text(metrics_line(metrics), style="dim"))
+            lines.append(Text(metrics_line(metrics, raw_units=std_target(model)), style="dim"))
         self.update(Text("\n").join(lines))
 
 
-def metrics_line(metrics: dict[str, dict[str, float]]) -> str:
-    """``R² a/b/c  RMSE a/b/c`` over the splits present (train/val, and test at the end)."""
+PAUSED = "  ⏸ paused"
+
+
+def progress_line(epoch: int, total: int, speeds: list[str], width: int, paused: bool) -> Text:
+    """``epoch i/N ███░░ 25%  1,526 ep/s  16.1 s`` in ``width`` cells, never wrapping.
+
+    The bar shrinks first (to 4 cells), then the speed goes, then the elapsed time, then the
+    bar: the epoch count and the percentage always stay.
+    """
+    label = f"epoch {epoch}/{total} "
+    pct = f" {100 * epoch / max(total, 1):.0f}%"
+    extra = cell_len(PAUSED) if paused else 0
+    tails = [f"{pct}  {s}" for s in speeds] + [pct]
+    min_bar = 4
+    tail = next((t for t in tails if len(label) + min_bar + len(t) + extra <= width), None)
+    line = Text(label)
+    if tail is not None:
+        room = width - len(label) - len(tail) - extra
+        line.append(bar(epoch / max(total, 1), max(min_bar, min(40, room))), style="cyan")
+        line.append(tail)
+    else:  # too narrow even for a small bar: the numbers alone
+        line = Text(label.rstrip() + pct)
+    if paused:
+        line.append(PAUSED, style="bold yellow")
+    return line
+
+
+def std_target(model: RunModel) -> bool:
+    """Whether the run's losses are in standardised target units (data.standardize_target)."""
+    s = model.started
+    return bool(s and s.config.get("data", {}).get("standardize_target"))
+
+
+def metrics_line(metrics: dict[str, dict[str, float]], *, raw_units: bool = False) -> str:
+    """``R² a/b/c  RMSE a/b/c`` over the splits present (train/val, and test at the end);
+    ``raw_units`` says RMSE is in y's own units (when the losses are not)."""
     splits = [k for k in ("train", "val", "test") if k in metrics]
     parts = [f"{name} " + "/".join(fmt_num(metrics[s].get(key), 3) for s in splits)
              for name, key in (("R²", "r2"), ("RMSE", "rmse"))]
-    return "  ".join(parts) + f" ({'/'.join(splits)})"
+    raw = ", raw y" if raw_units else ""
+    return "  ".join(parts) + f" ({'/'.join(splits)}{raw})"
 
 
 def same_units(model: RunModel) -> bool:
@@ -202,8 +265,8 @@ class CoefficientsPanel(Static):
             return
         src = fin or last
         opt = s.optimum or {}
-        self.border_title = (f"Coefficients (optimum: {opt.get('kind', '?')})" if opt
-                             else "Coefficients")
+        self.border_title = Text(f"Coefficients (optimum: {opt.get('kind', '?')})" if opt
+                                 else "Coefficients")
         w, b = (src.weights, src.bias) if src is not None else (None, None)
         raw_w = src.weights_original if src is not None else None
         raw_b = src.bias_original if src is not None else None
@@ -240,7 +303,7 @@ class CoefficientsPanel(Static):
         for header, _, _ in columns:
             table.add_column(header, justify="right")
         for row in cells:
-            table.add_row(*row)
+            table.add_row(*(Text(cell) for cell in row))  # feature names are not markup
         self.update(table)
 
 
@@ -269,22 +332,35 @@ def _fit(value: float | None, width: int) -> str:
     return fmt_num(value, 1)
 
 
+METRIC_WIDTH = 6
+"""Characters of one metric value (``_fit`` picks the digits that fit)."""
+
+
 class MetricsPanel(Static):
-    """MSE/RMSE/MAE/R² per split; test appears when the run ends; then warnings."""
+    """MSE/RMSE/MAE/R² per split; test appears when the run ends; then warnings.
+
+    Metrics are in the target's raw units; when the losses are not (standardize_target) the
+    title says so.
+    """
 
     def show(self, model: RunModel) -> None:
         fin, last, s = model.finished, model.last, model.started
+        self.border_title = Text("Metrics (raw y units)" if std_target(model) else "Metrics")
         metrics = (fin.metrics if fin else (last.metrics if last else {})) or {}
         parts: list[Any] = []
         if metrics:
-            # Fixed, unwrapped columns of at most 7 characters (5 + 4 x 7 cells, the panel's
-            # inner width): the table never shrinks to "tra…" beside the coefficient table.
-            table = Table(box=None, padding=(0, 0), show_edge=False)
+            # Fixed, unwrapped value columns of 6 characters, one space apart: 5 + 4 x (1 + 6)
+            # = 33 cells, the panel's inner width (#metrics: width 34, padding-left 1). The
+            # table never shrinks to "tra…" beside the coefficient table, and no two numbers
+            # touch ("6.0550.00838").
+            table = Table(box=None, padding=(0, 0, 0, 1), pad_edge=False, show_edge=False,
+                          collapse_padding=True)
             for col in ("", "mse", "rmse", "mae", "r2"):
                 table.add_column(col, justify="left" if not col else "right", no_wrap=True,
-                                 min_width=5 if not col else 7)
+                                 min_width=5 if not col else METRIC_WIDTH)
             for split, m in metrics.items():
-                table.add_row(split, *(_fit(m.get(k), 7) for k in ("mse", "rmse", "mae", "r2")))
+                table.add_row(Text(split), *(_fit(m.get(k), METRIC_WIDTH)
+                                             for k in ("mse", "rmse", "mae", "r2")))
             parts.append(table)
         else:
             parts.append(Text("metrics appear when a run starts", style="dim"))
@@ -296,5 +372,4 @@ class MetricsPanel(Static):
             parts.append(data)
             for w in s.warnings:
                 parts.append(Text(f"⚠ {w}", style="yellow"))
-        from rich.console import Group
         self.update(Group(*parts))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import math
 import re
 import typing
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
@@ -41,6 +44,7 @@ class FieldSpec:
     key: str
     label: str
     kind: str  # float | int | optint | choice | bool | spec (a "file.py:obj" loss callable)
+    #   | params (a YAML flow mapping) | terms (a YAML flow list of {name, weight, params})
     choices: tuple[str, ...] = ()
     applies: Callable[[Values], bool] = lambda v: True
     placeholder: str = ""
@@ -56,8 +60,12 @@ def _es_on(v: Values) -> bool:
 
 FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("loss.name", "loss", "choice", LOSS_CHOICES),
+    FieldSpec("loss.terms", "terms", "terms", applies=_loss_is("combined"),
+              placeholder="[{name: mse, weight: 1}]"),
     FieldSpec("loss.callable", "callable", "spec", applies=_loss_is("custom"),
               placeholder="file.py:obj"),
+    FieldSpec("loss.params", "params", "params", applies=_loss_is("custom"),
+              placeholder="{} (none)"),
     FieldSpec("loss.delta", "delta δ", "float", applies=_loss_is("huber", "smooth_l1")),
     FieldSpec("loss.quantile", "quantile q", "float", applies=_loss_is("quantile")),
     FieldSpec("loss.l1", "l1", "float"),
@@ -87,6 +95,18 @@ _IDENT = r"[A-Za-z_]\w*"
 SPEC_RE = re.compile(rf"^(?:.+\.py|.*/.*|{_IDENT}(?:\.{_IDENT})*):{_IDENT}(?:\.{_IDENT})*$")
 """A loss callable as the engine loads it: ``path/to/file.py:obj`` or ``package.module:obj``."""
 CUSTOM_NEEDS_CALLABLE = "custom: give its callable (file.py:obj or package.module:obj)"
+COMBINED_NEEDS_TERMS = "combined: give its terms, e.g. [{name: mse, weight: 1}]"
+EXAMPLE_TERMS: list[dict[str, Any]] = [{"name": "mse", "weight": 0.7},
+                                       {"name": "mae", "weight": 0.3}]
+"""What the terms field is filled with when combined is chosen with no terms yet."""
+YAML_KINDS = {"params": "a mapping, e.g. {under: 3, over: 1}",
+              "terms": "a list, e.g. [{name: mse, weight: 0.7}, {name: mae, weight: 0.3}]"}
+"""The fields typed as YAML flow collections, and what each expects."""
+OWN_FIELD_LOSS_KEYS = ("loss.delta", "loss.quantile", "loss.l1", "loss.l2", "loss.params",
+                       "loss.terms")
+"""Loss keys whose engine complaints are shown at their own field (the rest at the loss)."""
+NEXT_RUN_NOTE = "applies next run"
+"""The settings panel's subtitle while a run goes and the form is edited (fits at 80 columns)."""
 
 
 def field_id(key: str) -> str:
@@ -105,8 +125,49 @@ def _field_meta(key: str) -> tuple[Any, dict[str, Any]]:
     return typing.get_type_hints(cls)[name], dict(fld.metadata)
 
 
+def parse_yaml(kind: str, text: str) -> Any:
+    """A params/terms field's YAML, checked by the engine as the config would be.
+
+    Empty means none (``{}`` params, no terms). The engine's own check runs on a minimal config
+    holding only this value, so its message (``loss.terms[1].weight must be >= 0``) is shown as
+    the field is typed. Raises ValueError with the reason.
+    """
+    value, reason = _parse_yaml(kind, text.strip())
+    if reason is not None:
+        raise ValueError(reason)
+    return copy.deepcopy(value)  # the cached value is never handed out to be changed
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_yaml(kind: str, text: str) -> tuple[Any, str | None]:
+    """``(value, None)`` or ``(None, reason)``; cached, as the form reads its fields at every
+    redraw."""
+    if not text:
+        return ({} if kind == "params" else None), None
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or "cannot read it"
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at column {mark.column + 1}" if mark is not None else ""
+        return None, f"not valid YAML: {problem}{where}"
+    if kind == "params" and value is None:
+        return {}, None
+    if not isinstance(value, dict if kind == "params" else list):
+        return None, f"expected {YAML_KINDS[kind]}"
+    loss = ({"name": "custom", "callable": "check.py:loss", "params": value} if kind == "params"
+            else {"name": "combined", "terms": value})
+    try:
+        parse_config({"loss": loss}, where="settings")
+    except ConfigError as exc:
+        return None, str(exc).removeprefix("settings: ")
+    return value, None
+
+
 def parse_text(kind: str, text: str) -> Any:
     """Turn a field's text into a value; raise ValueError with a short reason."""
+    if kind in YAML_KINDS:
+        return parse_yaml(kind, text)
     text = text.strip()
     if kind == "optint" and text == "":
         return None
@@ -132,7 +193,7 @@ def parse_text(kind: str, text: str) -> Any:
 
 def check_range(value: Any, meta: dict[str, Any]) -> str | None:
     """The reason a value is out of the field's range, or None (limits from config metadata)."""
-    if value is None or isinstance(value, str):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     for name, sym, ok in (("min", ">=", value >= meta.get("min", -math.inf)),
                           ("max", "<=", value <= meta.get("max", math.inf)),
@@ -164,6 +225,11 @@ def fmt_value(value: Any) -> str:
     """A config value as the text a field shows (floats keep full precision)."""
     if value is None:
         return ""
+    if isinstance(value, (dict, list)):  # params / terms: one line of YAML flow style
+        if not value:
+            return ""
+        return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, allow_unicode=True,
+                              width=1 << 30).strip()
     if isinstance(value, float):
         return repr(value)
     return str(value)
@@ -192,16 +258,19 @@ class FieldError(ValueError):
 def keys_in_message(text: str) -> list[str]:
     """The form fields a ConfigError message names.
 
-    Every loss complaint from the engine (loss.params, loss.terms[i], a custom loss that fails
-    its check, which names loss.callable or only the loss spec) is shown at the loss choice:
-    one place, right above the callable field. The callable field's own error line is for the
-    form's check of its text.
+    A complaint about loss.params or loss.terms[i] is shown at that field, and so is a custom
+    loss that refuses a parameter ("unknown parameter 'lam'"). Every other loss complaint (a
+    custom loss that fails its check, naming loss.callable or only the loss spec) is shown at
+    the loss choice, right above the callable field: the callable field's own error line is
+    for the form's check of its text. (:meth:`SettingsPanel.set_error` moves a complaint about
+    a hidden params/terms field to the loss choice.)
     """
     keys: list[str] = []
+    if "unknown parameter" in text and "loss spec" in text:
+        keys.append("loss.params")
     for match in KEY_RE.finditer(text):
         key = match.group(1)
-        if key.startswith("loss.") and key not in ("loss.delta", "loss.quantile", "loss.l1",
-                                                   "loss.l2"):
+        if key.startswith("loss.") and key not in OWN_FIELD_LOSS_KEYS:
             key = "loss.name"
         key = key if key in SPECS else ""
         if key and key not in keys:
@@ -217,8 +286,28 @@ def key_in_message(text: str) -> str | None:
     return keys[0] if keys else None
 
 
+class ErrorLine(Label):
+    """A field's error line: plain text (never markup) that keeps itself in view.
+
+    It can grow after it is first laid out (the panel's scrollbar appears and the text wraps to
+    one more row), so the panel re-scrolls it into view whenever its size changes.
+    """
+
+    def __init__(self, *, id: str) -> None:  # noqa: A002
+        super().__init__("", classes="error", id=id, markup=False)
+
+    def on_resize(self) -> None:
+        panel = next((a for a in self.ancestors if isinstance(a, SettingsPanel)), None)
+        if panel is not None and panel._revealing is not None:
+            panel.call_after_refresh(panel._reveal)
+
+
 class SettingsPanel(VerticalScroll):
-    """Preset selector and the fields of the settings; owns the preset's raw mapping."""
+    """Preset selector and the fields of the settings; owns the preset's raw mapping.
+
+    Every text that comes from a user or the engine (preset descriptions, error messages, a
+    custom loss's params) is shown as plain text, never as markup: "[lr=0.1]" is not a style.
+    """
 
     def __init__(self, preset: str, overrides: list[str], *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id)
@@ -229,6 +318,10 @@ class SettingsPanel(VerticalScroll):
         self.base_dir: str | None = None
         self._loading = False
         self._devices: list[tuple[str, str]] = [("auto", "auto"), ("cpu", "cpu")]
+        self._revealing: str | None = None
+        """The field whose new error line is kept in view (until the next edit)."""
+        self._checked: set[str] = set()
+        """Fields marked by the engine's cross-checks at the last start; re-checked on edits."""
         self.border_title = "Settings"
         self._load_raw(preset, overrides)
         self._initial = config_values(self._parse(self.base_raw))
@@ -239,14 +332,14 @@ class SettingsPanel(VerticalScroll):
             yield Label("preset", classes="label")
             yield Select(self._preset_options(), value=self.preset, allow_blank=False,
                          compact=True, id="preset")
-        yield Static("", id="preset-desc", classes="hint")
+        yield Static("", id="preset-desc", classes="hint", markup=False)
         for spec in FIELDS:
             with Horizontal(classes="row", id=f"row-{field_id(spec.key)}"):
                 yield Label(spec.label, classes="label")
                 yield self._make_widget(spec, self._initial[spec.key])
-            yield Label("", classes="error", id=f"err-{field_id(spec.key)}")
-            if spec.key == "loss.callable":
-                yield Static("", id="loss-extra", classes="hint")
+            yield ErrorLine(id=f"err-{field_id(spec.key)}")
+            if spec.key == "loss.params":
+                yield Static("", id="loss-extra", classes="hint", markup=False)
 
     def _make_widget(self, spec: FieldSpec, value: Any) -> Input | Select | Checkbox:
         wid = field_id(spec.key)
@@ -266,10 +359,12 @@ class SettingsPanel(VerticalScroll):
             return [(label, v) for v, label in options]
         return [(c, c) for c in spec.choices]
 
-    def _preset_options(self) -> list[tuple[str, str]]:
-        out = [(p.name if p.bundled else f"{p.name} (yours)", p.name) for p in list_presets()]
+    def _preset_options(self) -> list[tuple[Text, str]]:
+        """The presets to pick from; names are files' names, shown as plain text."""
+        out = [(Text(p.name if p.bundled else f"{p.name} (yours)"), p.name)
+               for p in list_presets()]
         if self.preset not in {v for _, v in out}:  # a preset given as a path
-            out.append((Path(self.preset).stem, self.preset))
+            out.append((Text(Path(self.preset).stem), self.preset))
         return out
 
     def on_mount(self) -> None:
@@ -337,12 +432,13 @@ class SettingsPanel(VerticalScroll):
                     self.set_error(key, None)
         finally:
             self._loading = False
+        self._checked.clear()
         self._apply_visibility()
 
     def _show_preset_info(self) -> None:
         desc = str(self.base_raw.get("description", ""))
         ro = " (bundled, read-only)" if self._is_bundled() else ""
-        self.query_one("#preset-desc", Static).update(f"{desc}{ro}")
+        self.query_one("#preset-desc", Static).update(Text(f"{desc}{ro}"))
         self._show_loss_extra()
 
     def _is_bundled(self) -> bool:
@@ -415,7 +511,12 @@ class SettingsPanel(VerticalScroll):
         return raw
 
     def build_config(self) -> Config:
-        """The validated config of the form; FieldError names the field (and marks it)."""
+        """The validated config of the form; FieldError names the field (and marks it).
+
+        On success every error line that no longer applies is cleared (a cross-check answered
+        at another field, the last run's failure): only a field's own complaint about its text
+        stays.
+        """
         try:
             values = self.raw_values()
             cfg = self._parse(self.merged_raw(values))
@@ -424,11 +525,42 @@ class SettingsPanel(VerticalScroll):
             raise
         except ConfigError as exc:
             text = str(exc).removeprefix("settings: ")
-            keys = keys_in_message(text)
+            keys = [self._shown_at(k) for k in keys_in_message(text)]
             for key in keys:
                 self.set_error(key, text)
+            self._checked = set(keys)
             raise FieldError(keys[0] if keys else None, text) from None
+        self._clear_stale_errors(set(SPECS))
         return cfg
+
+    def _clear_stale_errors(self, keys: set[str]) -> None:
+        """Clear the error lines of ``keys``, keeping each field's own complaint about its text."""
+        own = self._read()[1]
+        for key in keys:
+            label = self.query_one(f"#err-{field_id(key)}", Label)
+            if label.has_class("-shown") and key not in own:
+                self.set_error(key, None)
+        self._checked -= keys
+
+    def _recheck(self) -> None:
+        """After an edit, re-run the engine's cross-checks that refused the last start.
+
+        A complaint that no longer applies (monitor switched to train_loss after "val fraction
+        0 with monitor val_loss") is cleared; one that still does keeps its line. Nothing new is
+        marked while typing: new cross-check errors wait for the next start.
+        """
+        if not self._checked:
+            return
+        try:
+            self._parse(self.merged_raw(self.raw_values()))
+        except FieldError:
+            return  # a field's own check speaks first; the cross-check cannot be judged yet
+        except ConfigError as exc:
+            text = str(exc).removeprefix("settings: ")
+            still = {self._shown_at(k) for k in keys_in_message(text)}
+            self._clear_stale_errors(self._checked - still)
+            return
+        self._clear_stale_errors(set(self._checked))
 
     def current_values(self) -> Values:
         """Best-effort values for display (an invalid field shows as the preset's value)."""
@@ -455,25 +587,66 @@ class SettingsPanel(VerticalScroll):
             return f"(fix the loss fields: {str(exc).removeprefix('settings: ')})"
         if loss.name == "custom" and not loss.callable:
             return CUSTOM_NEEDS_CALLABLE
+        if loss.name == "combined" and not loss.terms:
+            return COMBINED_NEEDS_TERMS
         try:
             return describe(loss)
         except (KeyError, TypeError, ValueError):  # malformed combined terms
             return "(fix the loss terms in the preset)"
 
     # -- feedback -----------------------------------------------------------------------------
+    def _shown_at(self, key: str) -> str:
+        """The field to show a complaint about ``key`` at: a loss field that does not apply to
+        the form's loss now (the params of a custom loss when combined is chosen) hands it to
+        the terms (combined) or to the loss choice."""
+        spec = SPECS.get(key)
+        if spec is None or not key.startswith("loss.") or spec.applies(self.current_values()):
+            return key
+        name = self.query_one("#" + field_id("loss.name"), Select).value
+        return "loss.terms" if name == "combined" else "loss.name"
+
     def set_error(self, key: str | None, reason: str | None) -> None:
-        """Mark (or clear) a field's error line; the field is shown if it was hidden."""
+        """Mark (or clear) a field's error line, as plain text; the field is shown if it was
+        hidden, and its error line is scrolled into view."""
         if key is None or key not in SPECS:
             return
+        if reason:
+            key = self._shown_at(key)
+        self._checked.discard(key)
         label = self.query_one(f"#err-{field_id(key)}", Label)
-        label.update(f"✗ {reason}" if reason else "")
+        label.update(Text(f"✗ {reason}") if reason else "")
         label.set_class(bool(reason), "-shown")
         widget = self.query_one("#" + field_id(key))
         widget.set_class(bool(reason), "-invalid")
         label.display = bool(reason)  # a cleared error must not keep its (empty) line
         if reason:
             self.query_one(f"#row-{field_id(key)}").display = True
-            self.call_after_refresh(widget.scroll_visible)
+            self._revealing = key
+            self.call_after_refresh(self._reveal)
+        elif self._revealing == key:
+            self._revealing = None
+
+    def _reveal(self) -> None:
+        """Scroll the marked field and its whole error line (which may wrap) into view.
+
+        Run after layout, and again whenever the panel or the error line is resized until the
+        next edit: the top bar can grow a row right after an error is marked, shrinking this
+        panel, and the line can wrap to one more row once the scrollbar appears.
+        """
+        key = self._revealing
+        if key is None:
+            return
+        label = self.query_one(f"#err-{field_id(key)}", Label)
+        if not label.display:
+            self._revealing = None
+            return
+        region = self.query_one(f"#row-{field_id(key)}").virtual_region.union(
+            label.virtual_region)
+        self.scroll_to_region(region, animate=False, immediate=True)
+
+    def on_resize(self) -> None:
+        if self._revealing is not None:
+            self.call_after_refresh(self._reveal)
 
     def _apply_visibility(self) -> None:
         values = self.current_values()
@@ -485,26 +658,36 @@ class SettingsPanel(VerticalScroll):
         self._show_loss_extra()
 
     def _show_loss_extra(self) -> None:
-        """The parts of a custom/combined loss the form does not edit, read from the preset.
+        """Under a custom loss's params, what their YAML was read as (``under=3, over=1``).
 
-        A custom loss's callable has its own field; its params and a combined loss's terms are
-        shown here so the user sees what the next start will use.
+        YAML flow style has traps (``{under:3}`` is one key "under:3" with no value), so when
+        the text is not already the plain ``{key: value}`` form this line shows the keyword
+        arguments the loss will get. Combined terms need no such line: the formula line writes
+        them out.
         """
         widget = self.query_one("#loss-extra", Static)
-        name = self.query_one("#" + field_id("loss.name"), Select).value
-        loss = self.base_raw.get("loss") or {}
-        text = ""
-        if name == "custom":
-            params = loss.get("params") or {}
-            if isinstance(params, dict) and params:
+        text, shown = "", False
+        if self.query_one("#" + field_id("loss.name"), Select).value == "custom":
+            typed = self.query_one("#" + field_id("loss.params"), Input).value.strip()
+            try:
+                params = parse_yaml("params", typed)
+            except ValueError:
+                params = {}
+            if params:
                 text = "params: " + ", ".join(f"{k}={v}" for k, v in params.items())
-        elif name == "combined":
-            terms = loss.get("terms") or []
-            text = "terms: " + (", ".join(f"{t.get('weight', 1)}·{t.get('name')}"
-                                          for t in terms if isinstance(t, dict))
-                                or "(none in preset: edit the YAML)")
-        widget.update(text)
-        widget.display = bool(text)
+                shown = typed != fmt_value(params)
+        widget.update(Text(text))
+        widget.display = shown
+
+    def _prefill_terms(self) -> None:
+        """Combined chosen with no terms: write the 0.7·mse + 0.3·mae example in, so the
+        formula line shows a real loss and the start is not refused for want of terms."""
+        terms = self.query_one("#" + field_id("loss.terms"), Input)
+        if terms.value.strip():
+            return
+        with self.prevent(Input.Changed):
+            terms.value = fmt_value(EXAMPLE_TERMS)
+        self.set_error("loss.terms", None)
 
     # -- events -------------------------------------------------------------------------------
     @on(Select.Changed, "#preset")
@@ -519,11 +702,15 @@ class SettingsPanel(VerticalScroll):
         key = self._key_of(event.input.id)
         if key is None or self._loading:
             return
+        self._revealing = None
         result = event.validation_result
         self.set_error(key, None if result is None or result.is_valid
                        else "; ".join(result.failure_descriptions))
-        if key == "loss.callable":  # the engine's complaint about the loss is being answered
-            self.set_error("loss.name", None)
+        if key in ("loss.callable", "loss.params", "loss.terms"):
+            self.set_error("loss.name", None)  # the engine's complaint is being answered
+        if key == "loss.params":
+            self._show_loss_extra()
+        self._recheck()
         self.post_message(SettingsEdited(key))
 
     @on(Select.Changed)
@@ -536,8 +723,12 @@ class SettingsPanel(VerticalScroll):
         event.stop()
         if self._loading:
             return
+        self._revealing = None
         self.set_error(key, None)
+        if key == "loss.name" and event.value == "combined":
+            self._prefill_terms()
         self._apply_visibility()
+        self._recheck()
         self.post_message(SettingsEdited(key))
 
     @on(Input.Submitted)
