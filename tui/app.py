@@ -33,7 +33,7 @@ from tui.screens import HelpScreen, SavePresetScreen
 from tui.widgets.panels import (CoefficientsPanel, EarlyStoppingPanel, MetricsPanel,
                                 RunStatsPanel)
 from tui.widgets.plot import Legend, LossPlot
-from tui.widgets.settings import FieldError, SettingsPanel, key_in_message
+from tui.widgets.settings import NEXT_RUN_NOTE, FieldError, SettingsPanel, key_in_message
 
 REDRAW_HZ = 15
 STOP_WAIT_S = 1.0
@@ -361,7 +361,7 @@ class LinregApp(App[None]):
     @on(SettingsEdited)
     def _settings_edited(self, message: SettingsEdited) -> None:
         if self.run_handle is not None:
-            self.settings.border_subtitle = "edits apply to the next start"
+            self.settings.border_subtitle = NEXT_RUN_NOTE
         self._update_formula()
         self._dirty = True
 

@@ -14,6 +14,7 @@ from textual.widgets import Input, Label, Select, Static
 from engine.events import EpochEnded, RunStarted
 from tests.tui.conftest import LONG, SMALL, tab_to, text_of, wait_until
 from tui.app import make_app
+from tui.widgets.settings import NEXT_RUN_NOTE
 
 
 async def test_run_early_stops_and_says_why() -> None:
@@ -122,7 +123,7 @@ async def test_second_start_is_refused_and_edits_wait_for_the_next_run() -> None
         app.query_one("#f-optim-lr", Input).focus()
         await pilot.press("1")  # replaces the selected text (each key waits ~2 s for idle
         # under pilot while training saturates the CPU, so this test types little)
-        assert app.settings.border_subtitle == "edits apply to the next start"
+        assert app.settings.border_subtitle == NEXT_RUN_NOTE
         assert app.model.started.config["optim"]["lr"] == 0.05
         await app.stop_and_wait()
 
