@@ -48,19 +48,20 @@ def gram(x: Tensor, y: Tensor, center: bool) -> tuple[Tensor, Tensor, Tensor, Te
     return g, xy, mx, my
 
 
-def ridge_solution(x: Tensor, y: Tensor, l2: float, bias: bool) -> tuple[Tensor, float, float]:
-    """Exact minimiser of ``mean((y - Xw - b)²) + l2·Σw²``: ``(w, b, condition number of X)``."""
-    n, d = x.shape
-    g, xy, mx, my = gram(x, y, center=bias)
+def condition_number(g: Tensor) -> float:
+    """Condition number of X from its Gram matrix: ``sqrt(λ_max / λ_min)`` of ``XᵀX``."""
     eig = torch.linalg.eigvalsh(g)
-    cond = math.sqrt(float(eig[-1] / eig[0])) if float(eig[0]) > 0 else math.inf
-    a = g / n + l2 * torch.eye(d, dtype=torch.float64)
+    return math.sqrt(float(eig[-1] / eig[0])) if float(eig[0]) > 0 else math.inf
+
+
+def ridge_solution(g: Tensor, xy: Tensor, n: int, l2: float) -> Tensor:
+    """Exact minimiser ``w`` of ``mean((y - Xw - b)²) + l2·Σw²`` from the (centred) Gram matrix:
+    ``(XᵀX/n + l2·I) w = Xᵀy/n``."""
+    a = g / n + l2 * torch.eye(g.shape[0], dtype=torch.float64)
     try:
-        w = torch.linalg.solve(a, xy / n)
+        return torch.linalg.solve(a, xy / n)
     except RuntimeError:  # singular: minimum-norm solution
-        w = torch.linalg.lstsq(a, (xy / n).unsqueeze(1)).solution.squeeze(1)
-    b = float(my - mx @ w) if bias else 0.0
-    return w, b, cond
+        return torch.linalg.lstsq(a, (xy / n).unsqueeze(1)).solution.squeeze(1)
 
 
 def elastic_net_cd(a: Tensor, c: Tensor, l1: float, l2: float, tol: float = 1e-13,
@@ -153,32 +154,30 @@ def optimum_info(ds: Dataset, cfg: Config, objective: Objective,
                  ) -> tuple[dict[str, Any] | None, float | None]:
     """``({kind, method, loss, weights, bias}, condition number)`` for the training split."""
     x, y = ds.train.x, ds.train.y
-    bias = cfg.model.bias
-    loss = cfg.loss
-    exact = loss.name == "mse" and loss.l1 == 0
-    w, b, cond = ridge_solution(x, y, loss.l2 if exact else 0.0, bias)
-    if exact:
-        kind, method = "exact", "normal equation" if loss.l2 else "least squares"
-    elif loss.name == "mse":  # elastic net: exact by coordinate descent on the Gram matrix
-        g, xy, mx, my = gram(x, y, center=bias)
-        n = x.shape[0]
+    bias, loss, n = cfg.model.bias, cfg.loss, x.shape[0]
+    g, xy, mx, my = gram(x, y, center=bias)  # one pass over the data serves every solver
+    cond = condition_number(g)
+    if loss.name == "mse" and loss.l1:  # elastic net: exact by coordinate descent
         w = elastic_net_cd(g / n, xy / n, loss.l1, loss.l2)
-        b = float(my - mx @ w) if bias else 0.0
         kind, method = "exact", "coordinate descent"
-    elif loss.name in ("quantile", "mae") and loss.l1 == 0 and loss.l2 == 0 \
-            and x.shape[0] * x.shape[1] <= REFERENCE_MAX_CELLS:
-        w, b = pinball_irls(x, y, loss.quantile if loss.name == "quantile" else 0.5, bias)
-        kind, method = "reference", "IRLS (float64, full batch)"
-    elif x.shape[0] * x.shape[1] <= REFERENCE_MAX_CELLS:
-        try:
-            w, b = lbfgs_reference(objective, x, y, w, b, bias, stop=stop)
+    else:  # ridge / least squares: exact for mse, the starting point for the others
+        w = ridge_solution(g, xy, n, loss.l2 if loss.name == "mse" else 0.0)
+        kind, method = "exact", "normal equation" if loss.l2 else "least squares"
+    b = float(my - mx @ w) if bias else 0.0
+    if loss.name != "mse":
+        if x.shape[0] * x.shape[1] > REFERENCE_MAX_CELLS:
+            return None, cond
+        if loss.name in ("quantile", "mae") and loss.l1 == 0 and loss.l2 == 0:
+            w, b = pinball_irls(x, y, loss.quantile if loss.name == "quantile" else 0.5, bias)
+            kind, method = "reference", "IRLS (float64, full batch)"
+        else:
+            try:
+                w, b = lbfgs_reference(objective, x, y, w, b, bias, stop=stop)
+            except (RuntimeError, ValueError, TypeError):  # a user loss that fails in float64
+                return None, cond
             if stop():
                 return None, cond
-        except (RuntimeError, ValueError, TypeError):  # a user loss that cannot run in float64
-            return None, cond
-        kind, method = "reference", "L-BFGS (float64, full batch)"
-    else:
-        return None, cond
+            kind, method = "reference", "L-BFGS (float64, full batch)"
     value = objective_value(objective, x, y, w, b)
     if not math.isfinite(value):
         return None, cond
