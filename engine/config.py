@@ -291,21 +291,25 @@ def _check(value: Any, meta: dict, key: str, where: str) -> None:
                               f"got {value!r}")
 
 
+def _field_value(cls: type, name: str, value: Any, key: str, where: str) -> Any:
+    """Coerce and range-check one field of ``cls``; ``key`` is its dotted name for messages."""
+    meta = next(f.metadata for f in _public_fields(cls) if f.name == name)
+    value = _coerce(value, typing.get_type_hints(cls)[name], key, where)
+    _check(value, meta, key, where)
+    return value
+
+
 def _build_section(cls: type, raw: Any, where: str, prefix: str) -> Any:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: {prefix.rstrip('.')} must be a mapping, got {raw!r}")
-    fields = {f.name: f for f in _public_fields(cls)}
-    hints = typing.get_type_hints(cls)
+    names = [f.name for f in _public_fields(cls)]
     kwargs = {}
     for key, value in raw.items():
-        if key not in fields:
-            raise _unknown_key(str(key), list(fields), where, prefix)
-        full = prefix + key
-        value = _coerce(value, hints[key], full, where)
-        _check(value, fields[key].metadata, full, where)
-        kwargs[key] = value
+        if key not in names:
+            raise _unknown_key(str(key), names, where, prefix)
+        kwargs[key] = _field_value(cls, key, value, prefix + key, where)
     return cls(**kwargs)
 
 
@@ -326,21 +330,17 @@ def parse_config(raw: Any, *, where: str = "config", base_dir: str | None = None
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: a preset must be a mapping of keys, got {type(raw).__name__}")
-    top = {f.name: f for f in _public_fields(Config)}
+    top = [f.name for f in _public_fields(Config)]
     kwargs: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in top:
-            raise _unknown_key(str(key), list(top), where, "")
-        if key in SECTIONS:
-            section_raw = value
-            if key == "loss" and isinstance(value, dict) and value.get("terms") is not None \
-                    and "name" not in value:
-                section_raw = {**value, "name": "combined"}
-            kwargs[key] = _build_section(SECTIONS[key], section_raw, where, key + ".")
+            raise _unknown_key(str(key), top, where, "")
+        if key == "loss":
+            kwargs[key] = parse_loss_section(value, where)
+        elif key in SECTIONS:
+            kwargs[key] = _build_section(SECTIONS[key], value, where, key + ".")
         else:
-            value = _coerce(value, typing.get_type_hints(Config)[key], key, where)
-            _check(value, top[key].metadata, key, where)
-            kwargs[key] = value
+            kwargs[key] = _field_value(Config, key, value, key, where)
     cfg = Config(**kwargs, base_dir=base_dir)
     _cross_checks(cfg, where)
     return cfg
@@ -451,10 +451,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
                                   f"e.g. {path[0]}.{_public_fields(SECTIONS[path[0]])[0].name}=...")
             if path[0] not in {f.name for f in _public_fields(Config)}:
                 raise _unknown_key(path[0], [f.name for f in _public_fields(Config)], where, "")
-            f = next(f for f in _public_fields(Config) if f.name == path[0])
-            value = _coerce(value, typing.get_type_hints(Config)[path[0]], path[0], where)
-            _check(value, f.metadata, path[0], where)
-            out[path[0]] = value
+            out[path[0]] = _field_value(Config, path[0], value, path[0], where)
         elif len(path) == 2 or (len(path) == 3 and path[:2] == ["loss", "params"]):
             section, key = path[0], path[1]
             if section not in SECTIONS:
@@ -463,10 +460,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             if key not in names:
                 raise _unknown_key(key, names, where, section + ".")
             if len(path) == 2 and key not in ("terms", "params"):
-                f = next(f for f in _public_fields(SECTIONS[section]) if f.name == key)
-                value = _coerce(value, typing.get_type_hints(SECTIONS[section])[key],
-                                f"{section}.{key}", where)
-                _check(value, f.metadata, f"{section}.{key}", where)
+                value = _field_value(SECTIONS[section], key, value, f"{section}.{key}", where)
             sect = out.get(section)
             sect = dict(sect) if isinstance(sect, dict) else {}
             if len(path) == 3:
