@@ -195,6 +195,10 @@ def cmd_cv(args: argparse.Namespace) -> int:
     control = Control()
     out = sys.stdout
 
+    def line(fold: str, rows: str, epochs: str, values: list[str]) -> None:
+        out.write("  ".join([fold.ljust(4), rows.rjust(11), epochs.rjust(6)]
+                            + [v.rjust(10) for v in values]) + "\n")
+
     def emit(ev: Event) -> None:
         if args.json:
             out.write(json.dumps(ev.to_dict()) + "\n")
@@ -202,16 +206,12 @@ def cmd_cv(args: argparse.Namespace) -> int:
             if ev.fold == 1:
                 out.write(f"{cfg.name}: {args.folds}-fold cross-validation, validation "
                           "metrics (rows = train/val)\n")
-                out.write("  ".join(["fold".ljust(4), "rows".rjust(11), "epochs".rjust(6)]
-                                    + [m.rjust(10) for m in METRICS]) + "\n")
-            rows = f"{ev.n_train}/{ev.n_val}"
-            out.write("  ".join([str(ev.fold).ljust(4), rows.rjust(11), str(ev.epochs_run).rjust(6)]
-                                + [_fmt(ev.metrics.get(m)).rjust(10) for m in METRICS]) + "\n")
+                line("fold", "rows", "epochs", list(METRICS))
+            line(str(ev.fold), f"{ev.n_train}/{ev.n_val}", str(ev.epochs_run),
+                 [_fmt(ev.metrics.get(m)) for m in METRICS])
         elif isinstance(ev, CrossValidated):
-            out.write("  ".join(["mean".ljust(4), "".rjust(11), "".rjust(6)]
-                                + [_fmt(ev.mean.get(m)).rjust(10) for m in METRICS]) + "\n")
-            out.write("  ".join(["std".ljust(4), "".rjust(11), "".rjust(6)]
-                                + [_fmt(ev.std.get(m)).rjust(10) for m in METRICS]) + "\n")
+            line("mean", "", "", [_fmt(ev.mean.get(m)) for m in METRICS])
+            line("std", "", "", [_fmt(ev.std.get(m)) for m in METRICS])
         out.flush()
 
     with StopOnCtrlC(control) as ctrl_c:

@@ -15,7 +15,7 @@ import torch
 
 from engine.config import Config
 from engine.control import Control
-from engine.data import fold_indices, prepare, read_source, split_indices
+from engine.data import fold_indices, prepare_splits, read_source, split_indices
 from engine.events import CrossValidated, Event, FoldFinished
 from engine.trainer import run_training
 
@@ -35,7 +35,7 @@ def cross_validate(cfg: Config, folds: int, emit: Callable[[Event], None],
     results: list[dict[str, float]] = []
     for k, val_idx in enumerate(parts, start=1):
         train_idx = torch.cat([p for i, p in enumerate(parts, start=1) if i != k])
-        ds = prepare(cfg, raw, train_idx, val_idx, idx_test)
+        ds = prepare_splits(cfg, raw, train_idx, val_idx, idx_test)
         fin = run_training(cfg, on_run_event or (lambda ev: None), control, dataset=ds)
         metrics = fin.metrics.get("val", {})
         results.append(metrics)

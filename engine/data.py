@@ -258,7 +258,7 @@ def fold_indices(rows: Tensor, folds: int, seed: int) -> list[Tensor]:
     return list(torch.tensor_split(perm, folds))
 
 
-def prepare(cfg: Config, raw: RawData, idx_train: Tensor, idx_val: Tensor,
+def prepare_splits(cfg: Config, raw: RawData, idx_train: Tensor, idx_val: Tensor,
             idx_test: Tensor) -> Dataset:
     """Outlier handling and scaling from the training rows only, applied to every split."""
     d, x, y, names = cfg.data, raw.x, raw.y, raw.names
@@ -293,7 +293,7 @@ def prepare(cfg: Config, raw: RawData, idx_train: Tensor, idx_val: Tensor,
 def load_dataset(cfg: Config) -> Dataset:
     """Build the prepared dataset for a run (deterministic from ``cfg.seed``)."""
     raw = read_source(cfg)
-    return prepare(cfg, raw, *split_indices(int(raw.x.shape[0]), cfg))
+    return prepare_splits(cfg, raw, *split_indices(int(raw.x.shape[0]), cfg))
 
 
 def to_original(ds: Dataset, weights: list[float], bias: float | None
