@@ -2,26 +2,45 @@
 
 Torch-free on purpose: the dashboard shows the formula of the current choice before torch is
 imported. ``r = y - ŷ``; every data loss is a mean over samples; the bias is never penalised.
+The templates themselves are declared with each loss in :mod:`engine.registry`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from typing import Any
+
 from engine.config import LossConfig
-
-FORMULAS: dict[str, str] = {
-    "mse": "mean((y-ŷ)²)",
-    "mae": "mean(|y-ŷ|)",
-    "huber": "mean(½r² if |r|≤δ else δ(|r|-½δ)), r=y-ŷ, δ={delta:g}",
-    "smooth_l1": "mean(½r²/δ if |r|<δ else |r|-½δ), r=y-ŷ, δ={delta:g}",
-    "log_cosh": "mean(log(cosh(y-ŷ)))",
-    "quantile": "mean(max(q·r, (q-1)·r)), r=y-ŷ, q={q:g}",
-}
-"""One-line formula of each built-in loss, formatted with its parameters."""
+from engine.registry import LOSS_FIELD_PARAMS, LOSSES
 
 
-def formula(name: str, *, delta: float = 1.0, q: float = 0.5) -> str:
-    """The formula of a built-in loss with its parameters filled in."""
-    return FORMULAS[name].format(delta=delta, q=q)
+class _Formulas(Mapping[str, str]):
+    """``name -> formula template`` of every registered loss (a live view of the registry)."""
+
+    def __getitem__(self, name: str) -> str:
+        return LOSSES[name].formula
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(LOSSES)
+
+    def __len__(self) -> int:
+        return len(LOSSES)
+
+
+FORMULAS: Mapping[str, str] = _Formulas()
+"""One-line formula template of each registered loss, formatted with its parameters."""
+
+
+def formula(name: str, **params: Any) -> str:
+    """The formula of a registered loss with its parameters (by name or alias) filled in."""
+    return LOSSES[name].render(params)
+
+
+def loss_values(name: str, params: Mapping[str, Any], cfg: LossConfig) -> dict[str, float]:
+    """The parameter values a loss trains with: ``params`` (a term's, or ``loss.params``), else
+    the ``loss.delta`` / ``loss.quantile`` fields, else the registry default."""
+    fields = {n: getattr(cfg, n) for n in LOSS_FIELD_PARAMS}
+    return LOSSES[name].values(fields, params)
 
 
 def penalty_formula(l1: float, l2: float) -> str:
@@ -34,19 +53,19 @@ def penalty_formula(l1: float, l2: float) -> str:
     return out
 
 
+def _term_text(name: str, params: Mapping[str, Any], cfg: LossConfig) -> str:
+    if name == "custom":
+        return f"custom {params.get('callable')}"
+    return LOSSES[name].render(loss_values(name, params, cfg))
+
+
 def describe(cfg: LossConfig) -> str:
     """The objective's formula from the config alone (no user code is imported)."""
     if cfg.name == "custom":
         return f"custom {cfg.callable}(ŷ, y)" + penalty_formula(cfg.l1, cfg.l2)
     if cfg.name == "combined":
-        parts = []
-        for term in cfg.terms or []:
-            p = term.get("params") or {}
-            if term["name"] == "custom":
-                text = f"custom {p.get('callable')}"
-            else:
-                text = formula(term["name"], delta=float(p.get("delta", cfg.delta)),
-                               q=float(p.get("quantile", p.get("q", cfg.quantile))))
-            parts.append(f"{float(term.get('weight', 1.0)):g}·{text}")
+        parts = [f"{float(term.get('weight', 1.0)):g}·"
+                 + _term_text(term["name"], term.get("params") or {}, cfg)
+                 for term in cfg.terms or []]
         return " + ".join(parts) + penalty_formula(cfg.l1, cfg.l2)
-    return formula(cfg.name, delta=cfg.delta, q=cfg.quantile) + penalty_formula(cfg.l1, cfg.l2)
+    return _term_text(cfg.name, cfg.params, cfg) + penalty_formula(cfg.l1, cfg.l2)
