@@ -7,6 +7,9 @@ are listed in :mod:`engine.loss_check`.
 
 Exit codes: 0 the check passed; 2 bad input or a failed check (the report on stdout, then one
 line on stderr naming the loss and the failed property with its numbers; never a traceback).
+The loss is loaded and checked under a time limit (``--timeout``, default 10 s): a loss that
+loops forever fails with one line naming the time-out. A loss that leaves a non-daemon thread
+running gets a warning and the process exits anyway (it would otherwise wait for the thread).
 
 Torch is imported only inside :func:`run`, so ``linreg-tui`` itself starts fast.
 """
@@ -19,29 +22,57 @@ import os
 import sys
 from typing import Any
 
-import yaml
-
 from engine.config import ConfigError
+from engine.registry import LOSSES
+from engine.user_code import DEFAULT_TIMEOUT_S, stray_threads
+from engine.yaml_io import is_syntax_error, load_yaml, one_line
 
 EXIT_OK, EXIT_BAD = 0, 2
 
 HELP = "check a loss (user file, module or built-in) before training with it"
 
 
+def builtin_params_text() -> str:
+    """Which parameters the registered losses take, e.g. ``delta (huber, smooth_l1) or quantile``
+    (a parameter named after its only loss is not repeated)."""
+    users: dict[str, list[str]] = {}
+    for spec in LOSSES.values():
+        for param in spec.params:
+            users.setdefault(param.name, []).append(spec.name)
+    parts = [name if losses == [name] else f"{name} ({', '.join(losses)})"
+             for name, losses in users.items()]
+    return ", ".join(parts[:-1]) + " or " + parts[-1] if len(parts) > 1 else "".join(parts)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``check-loss``."""
     p.add_argument("spec", metavar="SPEC",
                    help="path/to/file.py:obj (relative to the current folder), "
-                        "package.module:obj, a built-in loss name (mse, mae, huber, smooth_l1, "
-                        "log_cosh, quantile) or a preset .yaml file whose loss is checked")
+                        f"package.module:obj, a built-in loss name ({', '.join(LOSSES)}) or a "
+                        "preset .yaml file whose loss is checked")
     p.add_argument("--params", action="append", default=[], metavar="K=V|JSON",
                    help="keyword parameters of the loss: K=V pairs (values parsed as YAML, e.g. "
                         "lam=0.1 or name=abc) or one JSON object ('{\"lam\": 0.1}'); "
-                        "repeatable. Built-ins take delta (huber, smooth_l1) or quantile")
+                        f"repeatable. Built-ins take {builtin_params_text()}")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the random test batches (default 0)")
     p.add_argument("--json", action="store_true",
                    help="print the report as one JSON object instead of text")
+    p.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
+                   help="time limit for loading and checking the loss (default "
+                        f"{DEFAULT_TIMEOUT_S:g}; a loss that runs longer fails the check)")
+
+
+def _seconds(text: str) -> float:
+    """A ``--timeout`` value: a positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got "
+                                         f"{one_line(text)!r}")
+    return value
 
 
 def parse_params(items: list[str]) -> dict[str, Any]:
@@ -69,8 +100,10 @@ def parse_params(items: list[str]) -> dict[str, Any]:
                 raise ConfigError(f"--params {item}: expected K=V (e.g. lam=0.1) or a JSON "
                                   "object")
             try:
-                out[key] = yaml.safe_load(raw) if raw.strip() else None
-            except yaml.YAMLError:
+                out[key] = load_yaml(raw, f"--params {key}", lines=False) if raw.strip() else None
+            except ConfigError as exc:  # plain bad syntax is text, as with --set
+                if not is_syntax_error(exc):
+                    raise
                 out[key] = raw
     return out
 
@@ -88,16 +121,37 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("--params does not apply to a preset: set loss.params in the "
                               "preset (or use --set with 'linreg-tui train')")
         spec = load_config(spec)
+    before = set(stray_threads())
     report = check_loss(spec, params, base_dir=os.getcwd() if isinstance(spec, str) else None,
-                        seed=args.seed)
+                        seed=args.seed, timeout=args.timeout)
     if report.load_error is not None:
+        _exit_if_threads_left(before, EXIT_BAD, f"error: {report.load_error}")
         raise ConfigError(report.load_error)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
         print("\n".join(report.lines()))
     sys.stdout.flush()
+    code = EXIT_OK if report.ok else EXIT_BAD
     if not report.ok:
         print(f"error: {report.summary}", file=sys.stderr)
-        return EXIT_BAD
-    return EXIT_OK
+    _exit_if_threads_left(before, code)
+    return code
+
+
+def _exit_if_threads_left(before: set[str], code: int, error: str = "") -> None:
+    """When the loss left non-daemon threads running: print ``error`` (if any) and a warning
+    naming them, and exit now with ``code`` (the interpreter would wait for them forever)."""
+    left = [name for name in stray_threads() if name not in before]
+    if not left:
+        return
+    if error:
+        print(error, file=sys.stderr)
+    print(f"warning: the loss left thread(s) running ({one_line(', '.join(left))}); exiting "
+          "without waiting for them", file=sys.stderr)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+    os._exit(code)

@@ -1,4 +1,4 @@
-"""Loss functions: a registry of name -> loss, each with its exact formula.
+"""Loss functions: the torch side of :data:`engine.registry.LOSSES`, each with its formula.
 
 Conventions (also in the README and the dashboard's help): ``r = y - ŷ`` is the residual, every
 data loss is a *mean over samples*, and the penalties ``l1·Σ|w| + l2·Σw²`` are added on top of any
@@ -8,6 +8,7 @@ data loss with the bias never penalised. So ``mse`` with ``l2 = λ`` is the clas
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +19,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from engine.config import LossConfig
-from engine.formulas import formula, penalty_formula
+from engine.formulas import loss_values, penalty_formula
+from engine.registry import LOSSES, LossSpec
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 """``(pred, target) -> scalar``: a data loss, the mean over samples."""
@@ -56,33 +58,28 @@ def log_cosh(pred: Tensor, target: Tensor) -> Tensor:
     return torch.mean(a + F.softplus(-2.0 * a) - math.log(2.0))
 
 
-def quantile(pred: Tensor, target: Tensor, q: float = 0.5) -> Tensor:
+def quantile(pred: Tensor, target: Tensor, quantile: float = 0.5) -> Tensor:
     """Pinball (quantile) loss: ``mean(max(q·r, (q - 1)·r))``; its minimiser is the q-quantile.
 
     q = 0.5 gives half the MAE; q = 0.9 charges under-prediction 9x more than over-prediction.
     """
-    r = target - pred
+    q, r = quantile, target - pred
     return torch.mean(torch.maximum(q * r, (q - 1.0) * r))
 
 
-REGISTRY: dict[str, Callable[..., Tensor]] = {
-    "mse": mse,
-    "mae": mae,
-    "huber": huber,
-    "smooth_l1": smooth_l1,
-    "log_cosh": log_cosh,
-    "quantile": quantile,
-}
+def loss_function(spec: LossSpec) -> Callable[..., Tensor]:
+    """The torch function a :class:`~engine.registry.LossSpec` names (``"module:attr"``)."""
+    module, _, attr = spec.fn.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
-def builtin(name: str, *, delta: float = 1.0, q: float = 0.5) -> LossFn:
-    """The built-in loss ``name`` with its parameters bound."""
-    if name in ("huber", "smooth_l1"):
-        fn = REGISTRY[name]
-        return lambda pred, target: fn(pred, target, delta)
-    if name == "quantile":
-        return lambda pred, target: quantile(pred, target, q)
-    return REGISTRY[name]
+def builtin(name: str, **params: Any) -> LossFn:
+    """The registered loss ``name`` with its parameters (by name or alias, else defaults) bound."""
+    spec = LOSSES[name]
+    fn, values = loss_function(spec), spec.values(params)
+    if not values:
+        return fn
+    return lambda pred, target: fn(pred, target, **values)
 
 
 @dataclass
@@ -126,9 +123,8 @@ def _term_loss(name: str, params: dict[str, Any], cfg: LossConfig,
         kwargs = {k: v for k, v in params.items() if k not in ("callable", "force")}
         user = load_user_loss(spec, kwargs, base_dir)
         return user.fn, user.formula, user.takes_weights
-    delta = float(params.get("delta", cfg.delta))
-    q = float(params.get("quantile", params.get("q", cfg.quantile)))
-    return builtin(name, delta=delta, q=q), formula(name, delta=delta, q=q), False
+    values = loss_values(name, params, cfg)
+    return builtin(name, **values), LOSSES[name].render(values), False
 
 
 def build_objective(cfg: LossConfig, base_dir: str | None = None) -> Objective:

@@ -20,7 +20,8 @@ positional parameter counts as ``weights`` when it has no default, or when it is
 Every bad spec raises :class:`UserLossError` (a :class:`~engine.config.ConfigError`) with one
 line naming the spec and what is wrong: missing file, file that fails to import (with the line),
 missing attribute (with the closest name), not callable, wrong signature, unknown or missing
-parameters.
+parameters. Loading runs under a time limit (:mod:`engine.user_code`), and a loss that calls
+``sys.exit`` or raises ``KeyboardInterrupt`` while it loads is such a bad spec too.
 """
 
 from __future__ import annotations
@@ -35,13 +36,15 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from torch import Tensor, nn
 
 from engine.config import ConfigError
+from engine.user_code import DEFAULT_TIMEOUT_S, TimedOut, UserCodeExit, guarded, run_limited
+from engine.yaml_io import QUOTE_CHARS, one_line
 
 WEIGHT_NAMES = ("weights", "weight", "w")
 """Names under which an optional third positional parameter is taken to be the weights."""
@@ -67,10 +70,6 @@ class UserLoss:
     fn: Callable[..., Tensor]
     formula: str
     takes_weights: bool
-    spec: str = ""
-    params: dict[str, Any] = field(default_factory=dict)
-    obj: Any = None
-    """The object the spec names (class, instance or function), for display."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,34 +129,37 @@ def load_module_from_file(path: Path, spec: str) -> Any:
     sys.modules[name] = module  # dataclasses, pickling and typing look the module up by name
     _loaded[key] = name
     try:
-        mod_spec.loader.exec_module(module)
-    except BaseException as exc:  # noqa: BLE001 - user code: any failure is one clear message
+        guarded(mod_spec.loader.exec_module, module)
+    except Exception as exc:  # noqa: BLE001 - user code: any failure is one clear message
         sys.modules.pop(name, None)
         _loaded.pop(key, None)
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        where = _import_error_line(exc, str(path))
-        msg = exc.msg if isinstance(exc, SyntaxError) else exc
-        raise UserLossError(f"loss spec {spec!r}: importing {path}{where} raised "
-                            f"{type(exc).__name__}: {msg}") from None
+        where = _import_error_line(getattr(exc, "original", exc), str(path))
+        raise UserLossError(f"loss spec {spec!r}: importing {path}{where} "
+                            f"{_what_happened(exc)}") from None
     return module
+
+
+def _what_happened(exc: Exception) -> str:
+    """``raised ValueError: ...`` / ``called sys.exit(0)``, cut to one short line."""
+    if isinstance(exc, UserCodeExit):
+        return one_line(str(exc), 2 * QUOTE_CHARS)
+    msg = exc.msg if isinstance(exc, SyntaxError) else exc
+    return one_line(f"raised {type(exc).__name__}: {msg}", 2 * QUOTE_CHARS)
 
 
 def load_module(where: str, spec: str) -> Any:
     """Import ``package.module`` (user code in it runs, as with any import)."""
     try:
-        return importlib.import_module(where)
+        return guarded(importlib.import_module, where)
     except ModuleNotFoundError as exc:
         if exc.name and where.startswith(exc.name):
             raise UserLossError(f"loss spec {spec!r}: no module named {exc.name!r} (for a file "
                                 "write 'path/to/file.py:obj')") from None
-        raise UserLossError(f"loss spec {spec!r}: importing {where} raised "
-                            f"ModuleNotFoundError: {exc}") from None
-    except BaseException as exc:  # noqa: BLE001
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        raise UserLossError(f"loss spec {spec!r}: importing {where} raised "
-                            f"{type(exc).__name__}: {exc}") from None
+        raise UserLossError(f"loss spec {spec!r}: importing {where} "
+                            f"{_what_happened(exc)}") from None
+    except Exception as exc:  # noqa: BLE001
+        raise UserLossError(f"loss spec {spec!r}: importing {where} "
+                            f"{_what_happened(exc)}") from None
 
 
 def resolve_object(spec: str, base_dir: str | None = None) -> tuple[Any, str]:
@@ -280,14 +282,24 @@ class _ModuleLoss:
 
 
 def load_user_loss(spec: str, kwargs: dict[str, Any] | None = None,
-                   base_dir: str | None = None) -> UserLoss:
+                   base_dir: str | None = None, *, timeout: float | None = DEFAULT_TIMEOUT_S,
+                   stop: Callable[[], bool] | None = None) -> UserLoss:
     """Load the loss ``spec`` names, with keyword parameters ``kwargs``.
 
     A relative file path resolves from ``base_dir`` (the preset's folder; the cwd when None).
-    Raises :class:`UserLossError` with one line for every bad spec.
+    Raises :class:`UserLossError` with one line for every bad spec, and when importing and
+    building it takes longer than ``timeout`` seconds (:func:`engine.user_code.run_limited`;
+    :class:`~engine.user_code.Stopped` when ``stop()`` turns true meanwhile).
     """
-    obj, label = resolve_object(spec, base_dir)
-    return wrap_loss(obj, kwargs, spec=spec, label=label)
+    def load() -> UserLoss:
+        obj, label = resolve_object(spec, base_dir)
+        return wrap_loss(obj, kwargs, spec=spec, label=label)
+
+    try:
+        return run_limited(load, timeout, stop)
+    except TimedOut as exc:
+        raise UserLossError(f"loss spec {spec!r}: loading it {exc} (an endless loop at "
+                            "import?)") from None
 
 
 def _format_params(params: dict[str, Any]) -> str:
@@ -318,10 +330,10 @@ def wrap_loss(obj: Any, kwargs: dict[str, Any] | None = None, *, spec: str = "",
                                 "subclass; write the loss as an nn.Module or a function")
         _check_kwargs(_signature(obj), params, f"{name}()", spec)
         try:
-            module = obj(**params)
+            module = guarded(obj, **params)
         except Exception as exc:  # noqa: BLE001 - user code
-            raise UserLossError(f"loss spec {spec!r}: {name}({_format_params(params)}) raised "
-                                f"{type(exc).__name__}: {exc}") from None
+            raise UserLossError(f"loss spec {spec!r}: {name}({_format_params(params)}) "
+                                f"{_what_happened(exc)}") from None
         takes_w = loss_arity(_signature(module.forward), {}, f"{name}.forward", spec)
         fn = _ModuleLoss(module)
     elif isinstance(obj, nn.Module):
@@ -343,5 +355,4 @@ def wrap_loss(obj: Any, kwargs: dict[str, Any] | None = None, *, spec: str = "",
     text = doc or f"custom {label}"
     if params:
         text += f" [{_format_params(params)}]"
-    return UserLoss(fn=fn, formula=text, takes_weights=takes_w, spec=spec, params=params,
-                    obj=obj)
+    return UserLoss(fn=fn, formula=text, takes_weights=takes_w)

@@ -243,7 +243,7 @@ def _preset(tmp_path: Path, extra: str = "", obj: str = "detached") -> Path:
 
 def test_a_loss_that_fails_its_check_does_not_train(tmp_path, capsys):
     path = _preset(tmp_path)
-    assert main(["train", str(path)]) == 2
+    assert main(["train", str(path), "--no-save"]) == 2
     out, err = capsys.readouterr()
     assert out == ""  # not a single epoch
     assert err.count("\n") == 1 and "Traceback" not in err
@@ -256,7 +256,7 @@ def test_a_loss_that_fails_its_check_does_not_train(tmp_path, capsys):
 
 def test_a_wrong_backward_is_caught_by_gradcheck_before_training(tmp_path, capsys):
     path = _preset(tmp_path, obj="half_grad")
-    assert main(["train", str(path)]) == 2
+    assert main(["train", str(path), "--no-save"]) == 2
     err = capsys.readouterr().err
     assert "gradcheck: autograd's gradient differs from finite differences" in err
     assert err.count("\n") == 1
@@ -265,7 +265,7 @@ def test_a_wrong_backward_is_caught_by_gradcheck_before_training(tmp_path, capsy
 def test_force_trains_anyway_with_a_warning(tmp_path, capsys):
     """Forced, the half-gradient MSE still trains (to the same minimiser, more slowly)."""
     path = _preset(tmp_path, "  force: true\n", obj="half_grad")
-    assert main(["train", str(path)]) == 0
+    assert main(["train", str(path), "--no-save"]) == 0
     out, err = capsys.readouterr()
     assert err.startswith("warning: loss.callable: loss check failed for broken.py:half_grad: "
                           "gradcheck")
@@ -285,7 +285,7 @@ def test_a_custom_term_of_a_combined_loss_is_checked_too(tmp_path):
 def test_a_bad_spec_in_a_preset_is_one_line_exit_2(tmp_path, capsys):
     path = tmp_path / "p.yaml"
     path.write_text("loss: {name: custom, callable: 'nowhere.py:f'}\n")
-    assert main(["train", str(path)]) == 2
+    assert main(["train", str(path), "--no-save"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert f"file {tmp_path / 'nowhere.py'} not found" in err
@@ -293,7 +293,7 @@ def test_a_bad_spec_in_a_preset_is_one_line_exit_2(tmp_path, capsys):
 
 def test_force_cannot_train_a_loss_without_any_gradient(tmp_path, capsys):
     path = _preset(tmp_path, "  force: true\n", obj="detached")
-    assert main(["train", str(path)]) == 2
+    assert main(["train", str(path), "--no-save"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "differentiable" in err
     assert "cannot run with this loss, even with loss.force" in err
