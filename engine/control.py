@@ -13,9 +13,13 @@ class Control:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self.stopped_by = "you"
+        """Who asked to stop, for the run's message: "you" or a signal name ("SIGTERM")."""
 
-    def stop(self) -> None:
-        """Ask the run to end after the current batch (reason ``cancelled``)."""
+    def stop(self, by: str | None = None) -> None:
+        """Ask the run to end after the current batch (reason ``cancelled``); ``by`` names who."""
+        if by is not None and not self._stop.is_set():
+            self.stopped_by = by
         self._stop.set()
         self._running.set()
 

@@ -17,9 +17,8 @@ from engine.config import Config
 from engine.control import Control
 from engine.data import fold_indices, prepare_splits, read_source, split_indices
 from engine.events import CrossValidated, Event, FoldFinished
+from engine.report import METRIC_KEYS
 from engine.trainer import run_training
-
-METRICS = ("mse", "rmse", "mae", "r2")
 
 
 def cross_validate(cfg: Config, folds: int, emit: Callable[[Event], None],
@@ -44,7 +43,7 @@ def cross_validate(cfg: Config, folds: int, emit: Callable[[Event], None],
         if control.stopped:
             break
     mean, std = {}, {}
-    for m in METRICS:
+    for m in METRIC_KEYS:
         values = [r[m] for r in results if m in r]
         if values:
             mu = sum(values) / len(values)

@@ -9,6 +9,11 @@ import torch
 from engine.config import ConfigError
 
 
+def _unavailable(spec: str, reason: str) -> ConfigError:
+    return ConfigError(f"train.device: {spec} requested but {reason}", key="train.device",
+                       reason=reason, where="train.device")
+
+
 def resolve_device(spec: str) -> torch.device:
     """``auto`` prefers cuda, then mps, then cpu; an explicit device must exist."""
     cuda_ok = torch.cuda.is_available()
@@ -17,16 +22,14 @@ def resolve_device(spec: str) -> torch.device:
         return torch.device("cuda" if cuda_ok else "mps" if mps_ok else "cpu")
     if spec.startswith("cuda"):
         if not cuda_ok:
-            raise ConfigError(f"train.device: {spec} requested but no CUDA GPU is available "
-                              "(use auto or cpu)")
+            raise _unavailable(spec, "no CUDA GPU is available (use auto or cpu)")
         dev = torch.device(spec)
         count = torch.cuda.device_count()
         if dev.index is not None and dev.index >= count:
-            raise ConfigError(f"train.device: {spec} requested but only {count} CUDA GPU(s) "
-                              f"exist (cuda:0..cuda:{count - 1})")
+            raise _unavailable(spec, f"only {count} CUDA GPU(s) exist (cuda:0..cuda:{count - 1})")
         return dev
     if spec == "mps" and not mps_ok:
-        raise ConfigError("train.device: mps requested but MPS is not available (use auto or cpu)")
+        raise _unavailable(spec, "MPS is not available (use auto or cpu)")
     return torch.device(spec)
 
 

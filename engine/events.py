@@ -123,9 +123,6 @@ class RunFinished(Event):
     bias_original: float | None = None
 
 
-EVENT_TYPES: dict[str, type[Event]] = {c.__name__: c for c in (RunStarted, EpochEnded, RunFinished)}
-
-
 @dataclass(frozen=True)
 class FoldFinished(Event):
     """One cross-validation fold: how its run ended and its validation metrics."""
@@ -147,5 +144,3 @@ class CrossValidated(Event):
     mean: dict[str, float]
     std: dict[str, float]
 
-
-EVENT_TYPES.update({c.__name__: c for c in (FoldFinished, CrossValidated)})

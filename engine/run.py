@@ -98,12 +98,15 @@ class Run:
             notify()
 
         def work() -> None:
+            from engine.data import Stopped
             from engine.trainer import run_training
 
             try:
                 run_training(self.config, emit, self._control)
             except _Abandoned:
                 return
+            except Stopped:  # stopped while the data loaded: the run never started
+                pass
             except BaseException as exc:  # noqa: BLE001 - handed to the consumer
                 try:
                     self._put(q, _Failure(exc))
@@ -159,7 +162,8 @@ def train(config: Config) -> Run:
 
 @dataclass
 class FitResult:
-    """Every event of a synchronous run, sliceable like skorch's History."""
+    """Every event of a synchronous run, in order, with the start, the per-epoch events (a
+    list, like skorch's ``History`` of per-epoch records) and the finish picked out."""
 
     events: list[Event] = field(default_factory=list)
 

@@ -1,48 +1,41 @@
-"""The training loop: synchronous, emits events through a callback, obeys a control handle.
+"""The training loop in named steps: set up → ``RunStarted``, epochs → ``EpochEnded``, finish.
 
-Runs in a worker thread under :func:`engine.train` or directly under :func:`engine.fit`. The hot
-loop keeps the data on the device, shuffles by an on-device permutation, never reads a number back
-per batch (losses and residual sums accumulate on the device) and syncs once per epoch to build
-the :class:`~engine.events.EpochEnded` event.
+:func:`run_training` reads top to bottom: :func:`set_up` loads the data, finds the optimum and
+builds the model; each epoch runs on the device (:class:`engine.epoch.EpochRunner`: no host
+sync per batch, one per epoch) and becomes an event (:func:`epoch_event`); two rules may end
+the run early (:mod:`engine.early_stopping`: early stopping, which also owns the best weights
+and their restore, and the divergence check); :func:`finish` evaluates the weights the run
+leaves and says how it ended. Synchronous: it runs in a worker thread under
+:func:`engine.train`, directly under :func:`engine.fit`, emits events through a callback and
+obeys a :class:`~engine.control.Control`.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from engine.config import Config
 from engine.control import Control
-from engine.data import Dataset, Split, load_dataset, to_original
+from engine.data import Dataset, load_dataset, to_original
 from engine.device import device_name, resolve_device
-from engine.early_stopping import EarlyStopping
+from engine.early_stopping import DivergenceCheck, EarlyStopping
+from engine.epoch import (Clock, DeviceSplit, EpochResult, EpochRunner, EpochSums, load_params,
+                          params_on_host, predict)
 from engine.events import EpochEnded, Event, Reason, RunFinished, RunStarted
+from engine.loss_grads import closed_form
 from engine.losses import Objective, build_objective
-from engine.metrics import evaluate, from_sums, residual_sums
+from engine.metrics import evaluate
+from engine.optimizers import make_update_rule
+from engine.steps import flatten_params
+from engine.update_rules import UpdateRule
 
 Emit = Callable[[Event], None]
-Params = tuple[list[float], float | None]
-"""Weights and bias as host numbers."""
-
-
-def make_optimizer(model: nn.Linear, cfg: Config) -> torch.optim.Optimizer:
-    """SGD / Adam / AdamW with weight decay on ``w`` only (the bias is never penalised)."""
-    o = cfg.optim
-    if o.weight_decay == 0:  # one group: half the optimiser's per-step bookkeeping
-        groups: list[dict] = [{"params": list(model.parameters())}]
-    else:
-        groups = [{"params": [model.weight], "weight_decay": o.weight_decay}]
-        if model.bias is not None:
-            groups.append({"params": [model.bias], "weight_decay": 0.0})
-    if o.name == "sgd":
-        return torch.optim.SGD(groups, lr=o.lr, momentum=o.momentum)
-    if o.name == "adam":
-        return torch.optim.Adam(groups, lr=o.lr)
-    return torch.optim.AdamW(groups, lr=o.lr)
 
 
 def make_model(n_features: int, cfg: Config, device: torch.device) -> nn.Linear:
@@ -57,49 +50,15 @@ def make_model(n_features: int, cfg: Config, device: torch.device) -> nn.Linear:
     return model.to(device)
 
 
-class _Split:
-    """A split on the device with the constants its metrics need."""
-
-    def __init__(self, split: Split, device: torch.device) -> None:
-        self.x = split.x.to(device)
-        self.y = split.y.to(device)
-        self.n = len(split)
-        yc = self.y - self.y.mean() if self.n else self.y
-        self.ss_tot = torch.dot(yc, yc) if self.n else None
-
-
-def _predict(model: nn.Linear, x: Tensor) -> Tensor:
-    return model(x).squeeze(-1)
-
-
-@torch.no_grad()
-def _eval_sums(model: nn.Linear, objective: Objective, s: _Split) -> Tensor:
-    """``[objective, Σr², Σ|r|]`` of a split at the current weights, on the device."""
-    pred = _predict(model, s.x)
-    return torch.cat((objective(pred, s.y, model.weight).reshape(1), residual_sums(pred, s.y)))
-
-
-def _finish_message(reason: Reason, epoch: int, cfg: Config, restored: int | None,
-                    detail: str = "") -> str:
-    es = cfg.early_stopping
-    tail = f"; restored epoch {restored}" if restored is not None else ""
-    if reason == "early_stopped":
-        return (f"early stopped at epoch {epoch}: no {es.monitor} improvement > {es.min_delta:g} "
-                f"for {es.patience} epochs{tail}")
-    if reason == "diverged":
-        return f"diverged at epoch {epoch}: {detail} — lower lr (was {cfg.optim.lr:g}){tail}"
-    if reason == "cancelled":
-        return f"stopped by you at epoch {epoch}{tail}"
-    return f"completed {epoch} epoch{'s' if epoch != 1 else ''}{tail}"
-
-
 def prepare(cfg: Config, dataset: Dataset | None = None, control: Control | None = None
             ) -> tuple[Dataset, Objective, list[str]]:
     """Load data and build the objective (running a custom loss's pre-flight check).
 
-    A stop requested during set-up skips the pre-flight check: the run then ends at once.
+    A stop requested during set-up skips the pre-flight check: the run then ends at once. A stop
+    while the data load (in chunks that check it) raises :class:`engine.data.Stopped`.
     """
-    ds = dataset if dataset is not None else load_dataset(cfg)
+    stop = (lambda: control.stopped) if control is not None else None
+    ds = dataset if dataset is not None else load_dataset(cfg, stop=stop)
     objective = build_objective(cfg.loss, cfg.base_dir)
     warnings = list(ds.warnings)
     if control is not None and control.stopped:
@@ -108,17 +67,30 @@ def prepare(cfg: Config, dataset: Dataset | None = None, control: Control | None
             t.get("name") == "custom" for t in (cfg.loss.terms or [])):
         from engine.loss_check import preflight
 
-        warnings += preflight(cfg.loss, cfg.base_dir)
+        warnings += preflight(cfg.loss, cfg.base_dir, stop=stop)
     return ds, objective, warnings
 
 
-def run_training(cfg: Config, emit: Emit, control: Control | None = None,
-                 dataset: Dataset | None = None) -> RunFinished:
-    """Train ``cfg`` to the end, calling ``emit`` for every event; return the last event.
+@dataclass
+class Setup:
+    """Everything a run needs once its data, optimum and model are ready."""
 
-    ``dataset`` replaces the config's own split (cross-validation passes each fold's).
-    """
-    control = control or Control()
+    cfg: Config
+    ds: Dataset
+    objective: Objective
+    train: DeviceSplit
+    val: DeviceSplit
+    test: DeviceSplit
+    model: nn.Linear
+    """Its weight and bias are views of ``optimizer.theta`` (see
+    :func:`engine.steps.flatten_params`)."""
+    optimizer: UpdateRule
+    optimum: dict[str, Any] | None
+    started: RunStarted
+
+
+def set_up(cfg: Config, control: Control, dataset: Dataset | None = None) -> Setup:
+    """Data, objective, optimum and warnings; the splits, model and optimizer on the device."""
     device = resolve_device(cfg.train.device)
     ds, objective, warnings = prepare(cfg, dataset, control)
     from engine.optimum import optimum_info
@@ -130,126 +102,166 @@ def run_training(cfg: Config, emit: Emit, control: Control | None = None,
     if cond is not None and cond > 1e3:
         warnings.append(f"feature matrix is ill-conditioned (condition number {cond:.3g} > 1e3): "
                         "gradient descent will be slow; standardise or drop correlated features")
-    train, val, test = (_Split(s, device) for s in (ds.train, ds.val, ds.test))
+    train, val, test = (DeviceSplit(s, device) for s in (ds.train, ds.val, ds.test))
     model = make_model(train.x.shape[1], cfg, device)
-    opt = make_optimizer(model, cfg)
-    es_cfg = cfg.early_stopping
-    stopper = EarlyStopping(es_cfg.patience, es_cfg.min_delta, es_cfg.enabled)
-    n, epochs = train.n, cfg.train.epochs
-    batch = cfg.optim.batch_size or n
-    shuffle_gen = torch.Generator(device=device).manual_seed(cfg.seed + 3)
-    opt_loss = optimum["loss"] if optimum else None
-
-    emit(RunStarted(
+    started = RunStarted(
         config=cfg.to_dict(), device=str(device), device_name=device_name(device),
-        n_train=n, n_val=val.n, n_test=test.n, n_features=int(train.x.shape[1]),
-        feature_names=ds.feature_names, epochs=epochs, loss_formula=objective.formula,
-        true_weights=ds.true_weights, true_bias=ds.true_bias, data_shape=ds.shape,
-        outlier_rows=ds.outlier_rows,
+        n_train=train.n, n_val=val.n, n_test=test.n, n_features=int(train.x.shape[1]),
+        feature_names=ds.feature_names, epochs=cfg.train.epochs,
+        loss_formula=objective.formula, true_weights=ds.true_weights, true_bias=ds.true_bias,
+        data_shape=ds.shape, outlier_rows=ds.outlier_rows,
         x_mean=ds.x_mean.tolist() if ds.x_mean is not None else None,
         x_std=ds.x_std.tolist() if ds.x_std is not None else None,
         y_mean=ds.y_mean, y_std=ds.y_std, optimum=optimum, condition_number=cond,
-        warnings=warnings))
+        warnings=warnings)
+    rule = make_update_rule(flatten_params(model), model, cfg)
+    return Setup(cfg, ds, objective, train, val, test, model, rule, optimum, started)
 
-    t_loop = time.perf_counter()  # speed and elapsed time count training, not set-up
-    has_bias = model.bias is not None
+
+def epoch_event(run: Setup, epoch: int, result: EpochResult, stopper: EarlyStopping,
+                improved: bool, clock: Clock) -> EpochEnded:
+    """The event of one finished epoch, from its host numbers."""
+    elapsed = clock.elapsed_s
+    opt_loss = run.optimum["loss"] if run.optimum else None
+    w_raw, b_raw = to_original(run.ds, result.weights, result.bias)
+    return EpochEnded(
+        epoch=epoch, epochs=run.cfg.train.epochs, train_loss=result.train_loss,
+        val_loss=result.val_loss, best_epoch=stopper.best_epoch,
+        best_monitor=stopper.best, improved=improved, wait=stopper.wait,
+        patience=stopper.patience, lr=run.optimizer.param_groups[0]["lr"],
+        weights=result.weights, bias=result.bias, elapsed_s=elapsed,
+        samples_per_s=run.train.n * epoch / elapsed if elapsed > 0 else 0.0,
+        metrics=result.metrics,
+        gap=result.train_loss - opt_loss if opt_loss is not None else None,
+        weights_original=w_raw, bias_original=b_raw)
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How the epochs ended: the reason, the last reported epoch and any detail."""
+
+    reason: Reason
+    epoch: int
+    detail: str = ""
+    moved: bool = False
+    """A stop came mid-epoch: the weights moved past the last reported epoch."""
+
+
+class Checkpointer(Protocol):
+    """Where a run's checkpoints go (the run directory): ``due()`` throttles, ``save`` writes."""
+
+    def due(self) -> bool: ...
+
+    def save(self, state: dict[str, Any]) -> None: ...
+
+
+def training_state(run: Setup, runner: EpochRunner, stopper: EarlyStopping, clock: Clock,
+                   epoch: int) -> dict[str, Any]:
+    """Everything ``resume`` needs to repeat the epochs after ``epoch`` exactly (tensors and
+    plain values only, so it loads with ``weights_only=True``)."""
+    return {"epoch": epoch, "config": run.cfg.to_dict(),
+            "model": {k: v.detach().cpu().clone() for k, v in run.model.state_dict().items()},
+            "optimizer": run.optimizer.state_dict(),
+            "shuffle_rng": runner.shuffle_state(),
+            "early_stopping": stopper.state(), "elapsed_s": clock.elapsed_s}
+
+
+def load_training_state(run: Setup, runner: EpochRunner, stopper: EarlyStopping, clock: Clock,
+                        state: dict[str, Any]) -> int:
+    """Put a checkpoint back into a freshly set-up run; return the epoch it was taken after."""
+    device = run.model.weight.device
+    run.model.load_state_dict({k: v.to(device) for k, v in state["model"].items()})
+    run.optimizer.load_state_dict(state["optimizer"])
+    runner.set_shuffle_state(state["shuffle_rng"])
+    stopper.load_state(state["early_stopping"])
+    clock.exclude(-float(state["elapsed_s"]))
+    return int(state["epoch"])
+
+
+def finish_message(reason: Reason, epoch: int, cfg: Config, restored: int | None,
+                   detail: str = "", stopped_by: str = "you") -> str:
+    """The one line a run ends with (the CLI prints it; the README quotes it)."""
+    es = cfg.early_stopping
+    tail = f"; restored epoch {restored}" if restored is not None else ""
+    if reason == "early_stopped":
+        return (f"early stopped at epoch {epoch}: no {es.monitor} improvement > {es.min_delta:g} "
+                f"for {es.patience} epochs{tail}")
+    if reason == "diverged":
+        return f"diverged at epoch {epoch}: {detail} — lower lr (was {cfg.optim.lr:g}){tail}"
+    if reason == "cancelled":
+        return f"stopped by {stopped_by} at epoch {epoch}{tail}"
+    return f"completed {epoch} epoch{'s' if epoch != 1 else ''}{tail}"
+
+
+def finish(run: Setup, ending: Ending, stopper: EarlyStopping, clock: Clock,
+           stopped_by: str = "you") -> RunFinished:
+    """Restore the best weights (if early stopping says so) and report what the run leaves."""
+    restored = stopper.restore(lambda params: load_params(run.model, params))
+    final = {name: evaluate(predict(run.model, s.x).detach(), s.y, run.ds.y_std)
+             for name, s in (("train", run.train), ("val", run.val), ("test", run.test)) if s.n}
+    weights, bias = params_on_host(run.model)
+    w_orig, b_orig = to_original(run.ds, weights, bias)
+    return RunFinished(
+        reason=ending.reason, epochs_run=ending.epoch, best_epoch=stopper.best_epoch,
+        best_monitor=stopper.best, weights=weights, bias=bias,
+        message=finish_message(ending.reason, ending.epoch, run.cfg, restored, ending.detail,
+                               stopped_by),
+        restored_epoch=restored, elapsed_s=clock.elapsed_s, metrics=final,
+        weights_original=w_orig, bias_original=b_orig)
+
+
+def run_training(cfg: Config, emit: Emit, control: Control | None = None,
+                 dataset: Dataset | None = None, *, checkpoints: Checkpointer | None = None,
+                 resume_from: dict[str, Any] | None = None) -> RunFinished:
+    """Train ``cfg`` to the end, calling ``emit`` for every event; return the last event.
+
+    ``dataset`` replaces the config's own split (cross-validation passes each fold's).
+    ``checkpoints`` receives the training state after epochs it says are due and after the last
+    one (not after a mid-epoch stop: the previous checkpoint stays the valid one);
+    ``resume_from`` is such a state: training goes on from the epoch after it.
+    """
+    control = control or Control()
+    run = set_up(cfg, control, dataset)
+    emit(run.started)
+
+    clock = Clock()  # speed and elapsed time count training, not set-up
+    runner = EpochRunner(run.model, run.optimizer, run.objective, run.train, run.val,
+                         batch_size=cfg.optim.batch_size, seed=cfg.seed + 3, y_std=run.ds.y_std,
+                         control=control, clock=clock, closed=closed_form(cfg.loss),
+                         epochs=cfg.train.epochs)
     # In full batch, train_loss is measured at the weights the epoch *started* from, so when it
     # is the monitor the best weights are those start weights (the previous epoch's end).
-    start_is_best = batch >= n and es_cfg.monitor == "train_loss"
-    last_params: Params = (model.weight.detach().reshape(-1).tolist(),
-                           float(model.bias.detach()) if has_bias else None)
-    best_params: Params | None = None
-    reason: Reason = "completed"
-    detail, epoch, paused_s, partial = "", 0, 0.0, False
-    zero = torch.zeros(1, device=device)
-    for epoch in range(1, epochs + 1):
-        model.train()
-        loss_sum = torch.zeros((), device=device)  # Σ batch_loss·rows, read once per epoch
-        train_sums = None
-        perm = (torch.randperm(n, device=device, generator=shuffle_gen) if batch < n else None)
-        for start in range(0, n, batch):
-            if control.busy:
-                paused_s += control.wait_if_paused()
-                if control.stopped:
-                    partial = start > 0  # some steps of this epoch already ran
-                    break
-            if perm is None:
-                xb, yb = train.x, train.y
-            else:
-                idx = perm[start:start + batch]
-                xb, yb = train.x.index_select(0, idx), train.y.index_select(0, idx)
-            pred = _predict(model, xb)
-            loss = objective(pred, yb, model.weight)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss_sum.add_(loss.detach(), alpha=yb.shape[0])
-            if perm is None:  # full batch: the step's own forward pass gives the metrics
-                train_sums = residual_sums(pred.detach(), yb)
-        if control.stopped:
-            epoch -= 1
-            reason = "cancelled"
+    stopper = EarlyStopping.from_config(
+        cfg.early_stopping,
+        monitors_start=runner.full_batch and cfg.early_stopping.monitor == "train_loss")
+    stopper.remember(params_on_host(run.model))
+    first = 1
+    if resume_from is not None:
+        first = load_training_state(run, runner, stopper, clock, resume_from) + 1
+    divergence = DivergenceCheck()
+    ending = Ending("completed", first - 1)
+    for epoch in range(first, cfg.train.epochs + 1):
+        sums = runner.run()
+        if not isinstance(sums, EpochSums):  # stopped: this epoch is not reported
+            stopper.interrupted(partial=sums.partial)
+            ending = Ending("cancelled", epoch - 1, moved=sums.partial)
             break
-        model.eval()
-        if train_sums is None:  # minibatch: one no-grad pass at the epoch's final weights
-            train_sums = _eval_sums(model, objective, train)[1:]
-        val_sums = _eval_sums(model, objective, val) if val.n else zero.new_full((3,), math.nan)
-        params = [model.weight.detach().reshape(-1)]
-        if has_bias:
-            params.append(model.bias.detach())
-        # The one host sync of the epoch.
-        host = torch.cat((loss_sum.reshape(1), train_sums, val_sums, train.ss_tot.reshape(1),
-                          val.ss_tot.reshape(1) if val.n else zero, *params)).tolist()
-        (loss_sum_f, sq, ab, val_loss, vsq, vab, tot, vtot), flat = host[:8], host[8:]
-        weights, bias = (flat[:-1], flat[-1]) if has_bias else (flat, None)
-        train_loss = loss_sum_f / n
-        val_loss_opt = val_loss if val.n else None
-        monitor = train_loss if es_cfg.monitor == "train_loss" else val_loss
-        improved = stopper.update(epoch, monitor)
-        if improved:
-            best_params = last_params if start_is_best else (weights, bias)
-        last_params = (weights, bias)
-        w_raw, b_raw = to_original(ds, weights, bias)
-        metrics = {"train": from_sums(sq, ab, n, tot, ds.y_std)}
-        if val.n:
-            metrics["val"] = from_sums(vsq, vab, val.n, vtot, ds.y_std)
-        elapsed = time.perf_counter() - t_loop - paused_s
-        emit(EpochEnded(
-            epoch=epoch, epochs=epochs, train_loss=train_loss, val_loss=val_loss_opt,
-            best_epoch=stopper.best_epoch, best_monitor=stopper.best, improved=improved,
-            wait=stopper.wait, patience=es_cfg.patience, lr=opt.param_groups[0]["lr"],
-            weights=weights, bias=bias, elapsed_s=elapsed,
-            samples_per_s=n * epoch / elapsed if elapsed > 0 else 0.0, metrics=metrics,
-            gap=train_loss - opt_loss if opt_loss is not None else None,
-            weights_original=w_raw, bias_original=b_raw))
-        bad = [(k, v) for k, v in (("train", train_loss), ("validation", val_loss_opt))
-               if v is not None and not math.isfinite(v)]
-        if bad or not all(math.isfinite(w) for w in weights):
-            k, v = bad[0] if bad else ("weights", math.nan)
-            detail = f"{k} loss became {v}" if bad else "weights became non-finite"
-            reason = "diverged"
+        result = runner.read(sums)
+        improved = stopper.update(epoch, result.loss(stopper.monitor), result.params)
+        emit(epoch_event(run, epoch, result, stopper, improved, clock))
+        ending = Ending("completed", epoch)
+        losses = (("train", result.train_loss), ("validation", result.val_loss))
+        if divergence.update(losses, result.weights):
+            ending = Ending("diverged", epoch, divergence.detail or "")
             break
         if stopper.should_stop:
-            reason = "early_stopped"
+            ending = Ending("early_stopped", epoch)
             break
+        if checkpoints is not None and checkpoints.due():
+            checkpoints.save(training_state(run, runner, stopper, clock, epoch))
 
-    restored = None
-    if es_cfg.enabled and es_cfg.restore_best and best_params is not None \
-            and (partial or best_params != last_params):
-        with torch.no_grad():
-            model.weight.copy_(torch.tensor([best_params[0]], device=device))
-            if has_bias:
-                model.bias.copy_(torch.tensor([best_params[1]], device=device))
-        restored = stopper.best_epoch
-    final = {name: evaluate(_predict(model, s.x).detach(), s.y, ds.y_std)
-             for name, s in (("train", train), ("val", val), ("test", test)) if s.n}
-    weights = model.weight.detach().reshape(-1).tolist()
-    bias = float(model.bias.detach()) if has_bias else None
-    w_orig, b_orig = to_original(ds, weights, bias)
-    finished = RunFinished(
-        reason=reason, epochs_run=epoch, best_epoch=stopper.best_epoch, best_monitor=stopper.best,
-        weights=weights, bias=bias, message=_finish_message(reason, epoch, cfg, restored, detail),
-        restored_epoch=restored, elapsed_s=time.perf_counter() - t_loop - paused_s,
-        metrics=final, weights_original=w_orig, bias_original=b_orig)
+    if checkpoints is not None and not ending.moved:  # before finish() restores the best weights
+        checkpoints.save(training_state(run, runner, stopper, clock, ending.epoch))
+    finished = finish(run, ending, stopper, clock, control.stopped_by)
     emit(finished)
     return finished

@@ -1,4 +1,7 @@
-"""Shared fixtures: an isolated user preset folder and a quick way to build configs."""
+"""Shared fixtures: isolated preset and run folders and a quick way to build configs.
+
+Event builders for tests live in :mod:`tests.builders`.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +14,19 @@ from engine.config import Config, parse_config
 
 @pytest.fixture(autouse=True)
 def isolated_config_home(tmp_path, monkeypatch):
-    """Never read or write the real ~/.config/linreg-tui."""
+    """Never read or write the real ~/.config/linreg-tui or ~/.local/state/linreg-tui (child
+    processes inherit the environment, so they are isolated too)."""
     home = tmp_path / "xdg"
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+    monkeypatch.delenv("LINREG_TUI_RUNS_DIR", raising=False)
     return home / "linreg-tui"
+
+
+@pytest.fixture
+def user_presets(isolated_config_home):
+    """This test's user preset folder (the one ``isolated_config_home`` points at)."""
+    return isolated_config_home
 
 
 def make_config(**sections: Any) -> Config:

@@ -32,6 +32,7 @@ async def test_event_order_and_finish():
     assert not run.thread.is_alive()
 
 
+@pytest.mark.timing
 async def test_stop_from_the_consumer_ends_within_a_batch():
     run = engine.train(LONG)
     seen = []
@@ -46,6 +47,7 @@ async def test_stop_from_the_consumer_ends_within_a_batch():
     assert not run.thread.is_alive()
 
 
+@pytest.mark.timing
 async def test_pause_holds_the_worker_and_resume_continues():
     run = engine.train(LONG)
     seen: list = []
@@ -105,6 +107,7 @@ async def test_cancelling_the_consumer_task_stops_the_worker():
     assert not run.thread.is_alive()
 
 
+@pytest.mark.timing
 async def test_event_loop_stays_responsive_during_full_speed_training():
     cfg = make_config(data={"n_samples": 500}, optim={"lr": 0.01}, train={"epochs": 3000},
                       early_stopping={"enabled": False})
@@ -144,6 +147,7 @@ def test_a_run_is_iterated_once():
         run.__aiter__()
 
 
+@pytest.mark.timing
 def test_stop_releases_a_paused_worker():
     from engine.control import Control
 
