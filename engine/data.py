@@ -7,8 +7,7 @@ here; the trainer moves them to the device once.
 
 from __future__ import annotations
 
-import csv
-import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,10 +15,13 @@ import torch
 from torch import Tensor
 
 from engine.config import Config, ConfigError, DataConfig
+from engine.synthetic import OUTLIER_STDS, synthetic
+from engine.tables import (Stopped, Table, file_columns, is_parquet, read_columns,
+                           read_table)
 
-OUTLIER_STDS = 10.0
-"""A synthetic outlier's target is shifted up by this many standard deviations of the clean y."""
-
+__all__ = ["OUTLIER_STDS", "Dataset", "RawData", "Split", "Stopped", "Table", "load_dataset", "read_csv",
+           "read_source", "read_table", "synthetic",
+           "to_original"]
 
 @dataclass
 class Split:
@@ -47,31 +49,11 @@ class Dataset:
     x_std: Tensor | None = None
     y_mean: float = 0.0
     y_std: float = 1.0
-    source: str = "synthetic"
     shape: tuple[int, int] = (0, 0)
     """Rows and columns of the raw data before splitting (columns = raw features)."""
     outlier_rows: int = 0
     """Training rows clipped or dropped by ``data.outliers``."""
     warnings: list[str] = field(default_factory=list)
-
-
-def synthetic(cfg: DataConfig, seed: int) -> tuple[Tensor, Tensor, Tensor, float]:
-    """Draw ``X ~ N(0, 1)``, true ``w ~ N(0, 2²)``, ``b ~ N(0, 1)``, ``y = Xw + b + noise·ε``.
-
-    A fraction ``outlier_fraction`` of rows get ``y += 10·std(y)`` (gross one-sided errors, so
-    MSE's pull towards them is visible next to Huber or MAE). Returns X, y, w, b.
-    """
-    gen = torch.Generator().manual_seed(seed)
-    n, d = cfg.n_samples, cfg.n_features
-    x = torch.randn(n, d, generator=gen)
-    w = 2.0 * torch.randn(d, generator=gen)
-    b = float(torch.randn((), generator=gen))
-    y = x @ w + b + cfg.noise * torch.randn(n, generator=gen)
-    k = round(cfg.outlier_fraction * n)
-    if k:
-        rows = torch.randperm(n, generator=gen)[:k]
-        y[rows] += OUTLIER_STDS * float(y.std())
-    return x, y, w, b
 
 
 def resolve_path(path: str, base_dir: str | None) -> Path:
@@ -82,71 +64,50 @@ def resolve_path(path: str, base_dir: str | None) -> Path:
     return p
 
 
-def read_csv(cfg: DataConfig, base_dir: str | None) -> tuple[Tensor, Tensor, list[str]]:
-    """Read a header-first numeric CSV; pick target and features by column name.
+def read_csv(cfg: DataConfig, base_dir: str | None, *,
+             stop: Callable[[], bool] | None = None) -> tuple[Tensor, Tensor, list[str]]:
+    """Read a header-first numeric CSV (or a Parquet file); pick target and features by name.
 
     Every problem (missing file or column, ragged row, empty or non-numeric cell) is one
-    :class:`ConfigError` naming the file, row and column.
+    :class:`ConfigError` naming the file, line and column (see :mod:`engine.tables`).
     """
     assert cfg.path is not None and cfg.target is not None
     path = resolve_path(cfg.path, base_dir)
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.reader(fh))
-    except FileNotFoundError:
-        raise ConfigError(f"data.path: CSV file not found: {path}") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise ConfigError(f"data.path: cannot read {path}: {exc}") from None
-    if not rows:
-        raise ConfigError(f"{path}: the CSV is empty (expected a header row)")
-    header = [h.strip() for h in rows[0]]
-    for i, h in enumerate(header):
-        if not h:
-            raise ConfigError(f"{path}:1: column {i + 1} of the header has no name")
-        if header.index(h) != i:
-            raise ConfigError(f"{path}:1: column name '{h}' appears twice in the header")
+    parquet = cfg.source == "parquet" or is_parquet(path)
+    header = file_columns(path, parquet=parquet)
     if cfg.target not in header:
         raise ConfigError(f"{path}: data.target column '{cfg.target}' not found; columns: "
-                          f"{', '.join(header)}")
+                          f"{', '.join(header)}", key="data.target", reason="column not found",
+                          where=str(path))
     features = cfg.features if cfg.features is not None else [h for h in header if h != cfg.target]
     missing = [f for f in features if f not in header]
     if missing:
         raise ConfigError(f"{path}: data.features column '{missing[0]}' not found; columns: "
-                          f"{', '.join(header)}")
+                          f"{', '.join(header)}", key="data.features", reason="column not found",
+                          where=str(path))
     if not features:
-        raise ConfigError(f"{path}: no feature columns (data.features is empty)")
+        raise ConfigError(f"{path}: no feature columns (data.features is empty)",
+                          key="data.features", reason="no feature columns", where=str(path))
     if len(set(features)) != len(features):
         dup = next(f for f in features if features.count(f) > 1)
-        raise ConfigError(f"{path}: data.features lists '{dup}' twice")
+        raise ConfigError(f"{path}: data.features lists '{dup}' twice", key="data.features",
+                          reason="listed twice", where=str(path))
     if cfg.target in features:
-        raise ConfigError(f"{path}: data.features includes the target '{cfg.target}'")
-    cols = [header.index(c) for c in [*features, cfg.target]]
-    values: list[list[float]] = []
-    for lineno, row in enumerate(rows[1:], start=2):
-        if not row or all(not c.strip() for c in row):
-            continue  # blank line
-        if len(row) != len(header):
-            raise ConfigError(f"{path}:{lineno}: expected {len(header)} fields, got {len(row)}")
-        out = []
-        for c in cols:
-            cell = row[c].strip()
-            if not cell:
-                raise ConfigError(f"{path}:{lineno}: column '{header[c]}' is empty "
-                                  "(expected a number)")
-            try:
-                v = float(cell)
-            except ValueError:
-                raise ConfigError(f"{path}:{lineno}: column '{header[c]}': {cell!r} is not a "
-                                  "number") from None
-            if not math.isfinite(v):
-                raise ConfigError(f"{path}:{lineno}: column '{header[c]}': {cell!r} is not a "
-                                  "finite number")
-            out.append(v)
-        values.append(out)
-    if not values:
-        raise ConfigError(f"{path}: no data rows after the header")
-    data = torch.tensor(values, dtype=torch.float64)
-    return data[:, :-1].float(), data[:, -1].float(), list(features)
+        raise ConfigError(f"{path}: data.features includes the target '{cfg.target}'",
+                          key="data.features", reason="includes the target", where=str(path))
+    data = read_columns(path, header, [*features, cfg.target], stop=stop, parquet=parquet)
+    return data[:, :-1], data[:, -1], list(features)
+
+
+def _check_finite(x: Tensor, names: list[str], key: str, message: str) -> None:
+    """Raise ``message`` (``{}`` = the column's name) for the first column holding inf/NaN."""
+    ok = torch.ones(x.shape[1], dtype=torch.bool)
+    for i in range(0, x.shape[0], 65536):  # no n x d boolean temporary
+        ok &= torch.isfinite(x[i:i + 65536]).all(0)
+    bad = torch.nonzero(~ok).flatten()
+    if len(bad):
+        raise ConfigError(message.format(names[int(bad[0])]), key=key,
+                          reason="overflows float32")
 
 
 def poly_features(x: Tensor, names: list[str], degree: int) -> tuple[Tensor, list[str]]:
@@ -225,18 +186,25 @@ class RawData:
     true_bias: float | None = None
 
 
-def read_source(cfg: Config) -> RawData:
-    """Draw or read the data named by ``cfg.data`` and add polynomial features."""
+def read_source(cfg: Config, *, order: Tensor | None = None,
+                stop: Callable[[], bool] | None = None) -> RawData:
+    """Draw or read the data named by ``cfg.data`` and add polynomial features.
+
+    ``order`` (synthetic data only) draws the rows already permuted (see :func:`synthetic`).
+    ``stop`` is polled between blocks; when it returns True, :class:`Stopped` is raised.
+    """
     d = cfg.data
     if d.source == "synthetic":
-        x, y, w, b = synthetic(d, cfg.seed)
+        x, y, w, b = synthetic(d, cfg.seed, order=order, stop=stop)
         names = [f"x{i + 1}" for i in range(d.n_features)]
         true_w, true_b = w.tolist(), b
     else:
-        x, y, names = read_csv(d, cfg.base_dir)
+        x, y, names = read_csv(d, cfg.base_dir, stop=stop)
         true_w, true_b = None, None
     shape = (int(x.shape[0]), int(x.shape[1]))
     x, names = poly_features(x, names, d.poly_degree)
+    _check_finite(x, names, "data.poly_degree", "data.poly_degree: feature '{}' overflows "
+                  "float32 (beyond ±3.4e38); lower data.poly_degree or rescale the column")
     if true_w is not None:  # the true model is linear: every power has true weight 0
         true_w = true_w + [0.0] * (len(names) - len(true_w))
     return RawData(x, y, names, shape, true_w, true_b)
@@ -261,9 +229,15 @@ def fold_indices(rows: Tensor, folds: int, seed: int) -> list[Tensor]:
 def prepare_splits(cfg: Config, raw: RawData, idx_train: Tensor, idx_val: Tensor,
             idx_test: Tensor) -> Dataset:
     """Outlier handling and scaling from the training rows only, applied to every split."""
-    d, x, y, names = cfg.data, raw.x, raw.y, raw.names
-    train = Split(x[idx_train], y[idx_train])
-    val, test = Split(x[idx_val], y[idx_val]), Split(x[idx_test], y[idx_test])
+    x, y = raw.x, raw.y
+    return scale_splits(cfg, raw, Split(x[idx_train], y[idx_train]),
+                        Split(x[idx_val], y[idx_val]), Split(x[idx_test], y[idx_test]))
+
+
+def scale_splits(cfg: Config, raw: RawData, train: Split, val: Split, test: Split) -> Dataset:
+    """:func:`prepare_splits` on splits this function may overwrite: features are scaled in
+    place, so the data is never copied whole again."""
+    d, names = cfg.data, raw.names
     train, affected = handle_outliers(train, d)
     if len(train) < 2:
         raise ConfigError("data.outliers: fewer than 2 training rows are left after dropping")
@@ -275,6 +249,9 @@ def prepare_splits(cfg: Config, raw: RawData, idx_train: Tensor, idx_val: Tensor
         warnings.append(f"feature '{names[j]}' is constant on the training split")
     x_mean = x_std = None
     if d.standardize:
+        _check_finite(torch.stack([mean, std]), names, "data.standardize",
+                      "data: feature '{}' is too large to standardise in float32 (its mean or "
+                      "std overflows); rescale the column")
         x_mean, x_std = mean, torch.where(std < 1e-12, torch.ones_like(std), std)
     y_mean, y_std = 0.0, 1.0
     if d.standardize_target:
@@ -282,18 +259,32 @@ def prepare_splits(cfg: Config, raw: RawData, idx_train: Tensor, idx_val: Tensor
         y_std = float(train.y.std(unbiased=False)) or 1.0
 
     def scale(s: Split) -> Split:
-        xs = (s.x - x_mean) / x_std if x_mean is not None else s.x
-        return Split(xs.contiguous(), ((s.y - y_mean) / y_std).contiguous())
+        if x_mean is not None:  # in place, same arithmetic as (x - mean) / std
+            for i in range(0, len(s), 65536):
+                s.x[i:i + 65536].sub_(x_mean).div_(x_std)
+        return Split(s.x.contiguous(), ((s.y - y_mean) / y_std).contiguous())
 
     return Dataset(scale(train), scale(val), scale(test), names, raw.true_weights,
-                   raw.true_bias, x_mean, x_std, y_mean, y_std, d.source, raw.shape, affected,
+                   raw.true_bias, x_mean, x_std, y_mean, y_std, raw.shape, affected,
                    warnings)
 
 
-def load_dataset(cfg: Config) -> Dataset:
-    """Build the prepared dataset for a run (deterministic from ``cfg.seed``)."""
-    raw = read_source(cfg)
-    return prepare_splits(cfg, raw, *split_indices(int(raw.x.shape[0]), cfg))
+def load_dataset(cfg: Config, *, stop: Callable[[], bool] | None = None) -> Dataset:
+    """Build the prepared dataset for a run (deterministic from ``cfg.seed``).
+
+    Synthetic rows are drawn straight into split order, so the splits are slices of one
+    tensor and peak memory is about the data itself. ``stop`` is polled between blocks of
+    work; when it returns True, :class:`Stopped` is raised (within well under a second).
+    """
+    if cfg.data.source != "synthetic":
+        raw = read_source(cfg, stop=stop)
+        return prepare_splits(cfg, raw, *split_indices(int(raw.x.shape[0]), cfg))
+    idx_train, idx_val, idx_test = split_indices(cfg.data.n_samples, cfg)
+    raw = read_source(cfg, order=torch.cat([idx_test, idx_val, idx_train]), stop=stop)
+    a, b = len(idx_test), len(idx_test) + len(idx_val)
+    x, y = raw.x, raw.y
+    return scale_splits(cfg, raw, Split(x[b:], y[b:]), Split(x[a:b], y[a:b]),
+                        Split(x[:a], y[:a]))
 
 
 def to_original(ds: Dataset, weights: list[float], bias: float | None

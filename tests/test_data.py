@@ -66,3 +66,59 @@ def test_too_small_split_is_rejected(frac):
     with pytest.raises(ConfigError, match="too few rows"):
         load_dataset(make_config(data={"n_samples": 3, "val_fraction": 0.5,
                                        "test_fraction": frac or 0.0}))
+
+
+def csv_config(tmp_path, text: str):
+    (tmp_path / "d.csv").write_text(text)
+    return make_config(data={"source": "csv", "path": str(tmp_path / "d.csv"), "target": "y"})
+
+
+@pytest.mark.parametrize("cell, reason", [
+    ("1_000", "is not a number"),  # float() reads it as 1000
+    ("١٢٣", "is not a number"),  # so are Arabic-Indic digits
+    ("0x10", "is not a number"),
+    ("two", "is not a number"),
+    ("nan", "is not a finite number"),
+    ("-inf", "is not a finite number"),
+    ("1e39", "is too large (beyond ±3.4e38, the float32 range)"),
+    ("-1e308", "is too large (beyond ±3.4e38, the float32 range)"),
+    ("1e999", "is too large (beyond ±3.4e38, the float32 range)"),
+])
+def test_a_bad_cell_names_file_line_and_column(tmp_path, cell, reason):
+    from engine.config import ConfigError
+
+    cfg = csv_config(tmp_path, f"a,y\n1,2\n2,3\n{cell},4\n4,6\n")
+    with pytest.raises(ConfigError) as info:
+        load_dataset(cfg)
+    assert str(info.value) == f"{tmp_path / 'd.csv'}:4: column 'a': {cell!r} {reason}"
+
+
+def test_a_long_bad_cell_is_quoted_short(tmp_path):
+    from engine.config import ConfigError
+
+    cfg = csv_config(tmp_path, "a,y\n1,2\n2,3\n" + "9" * 5000 + "x,4\n4,6\n")
+    with pytest.raises(ConfigError, match="is not a number") as info:
+        load_dataset(cfg)
+    assert len(str(info.value)) < 200
+
+
+@pytest.mark.parametrize("cell, value", [("+1.5", 1.5), (".5", 0.5), ("3.4e38", 3.4e38),
+                                         ("1E-3", 1e-3), (" 7 ", 7.0), ("-0", 0.0)])
+def test_plain_numbers_still_read(tmp_path, cell, value):
+    from engine.data import read_csv
+
+    x, _, _ = read_csv(csv_config(tmp_path, f"a,y\n{cell},1\n2,3\n").data, None)
+    assert float(x[0, 0]) == float(torch.tensor(value, dtype=torch.float32))
+
+
+def test_values_too_large_to_standardise_are_a_data_error(tmp_path):
+    from engine.config import ConfigError
+
+    with pytest.raises(ConfigError, match="feature 'a' is too large to standardise"):
+        load_dataset(csv_config(tmp_path, "a,y\n3e38,1\n-3e38,3\n3e38,4\n1,6\n"))
+
+
+def test_the_dataset_has_no_unused_source_field():
+    from engine.data import Dataset
+
+    assert "source" not in Dataset.__dataclass_fields__
