@@ -7,14 +7,60 @@
     >>> result = engine.fit(cfg)              # synchronous, for scripts
     >>> async for event in engine.train(cfg):  # async, for apps
     ...     print(event.to_dict())
+    >>> run_dir = engine.record(cfg)          # synchronous, keeping a run directory
+    >>> engine.load_model(run_dir).predict(x_raw)
 """
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.config import Config, ConfigError
 from engine.events import EpochEnded, Event, RunFinished, RunStarted
 from engine.presets import list_presets, load_config
 from engine.run import FitResult, Run, fit, train
 
+if TYPE_CHECKING:
+    from engine.model_file import LinearModel
+
+
+def record(config: Config, runs_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Train ``config`` in this thread, writing a run directory (see :mod:`engine.store`) under
+    ``runs_dir`` (default: the user's runs folder); return the directory."""
+    from engine.store import RunWriter, new_run_dir
+    from engine.store import runs_dir as default_runs_dir
+    from engine.presets import portable_dict
+    from engine.trainer import run_training
+
+    path = new_run_dir(default_runs_dir(runs_dir), config.name)
+    writer = RunWriter(path, portable_dict(config, config.name))
+    try:
+        run_training(config, writer, checkpoints=writer)
+    except Exception as exc:
+        writer.crashed(f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        writer.close()
+    return path
+
+
+def load_model(run: str | os.PathLike[str], runs_dir: str | os.PathLike[str] | None = None
+               ) -> LinearModel:
+    """The saved model of a run (id, prefix, path or ``latest``), loaded with
+    ``weights_only=True``; ``.predict(x_raw)`` maps raw feature rows to predictions."""
+    from engine.model_file import load_model as load
+    from engine.store import resolve_run
+    from engine.store import runs_dir as default_runs_dir
+
+    path = Path(run)
+    if path.is_file():
+        return load(path)
+    return load(resolve_run(str(run), default_runs_dir(runs_dir)) / "model.pt")
+
+
 __all__ = [
     "Config", "ConfigError", "EpochEnded", "Event", "FitResult", "Run", "RunFinished",
-    "RunStarted", "fit", "list_presets", "load_config", "train",
+    "RunStarted", "fit", "list_presets", "load_config", "load_model", "record", "train",
 ]
