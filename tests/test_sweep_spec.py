@@ -90,6 +90,19 @@ def test_a_preset_sweep_section_is_read_and_stripped_from_the_config(tmp_path):
     assert setup.spec.sampler == "grid" and setup.spec.trials == 2
 
 
+def test_a_preset_with_a_sweep_section_still_trains(tmp_path):
+    """``train``/``cv``/the dashboard ignore the section that ``sweep`` reads."""
+    from engine.presets import load_config
+
+    preset = tmp_path / "mine.yaml"
+    preset.write_text("name: mine\noptim: {lr: 0.1}\nsweep:\n  params:\n"
+                      "    optim.lr: [0.01, 0.1]\n")
+    assert load_config(str(preset)).optim.lr == 0.1
+    proc = subprocess.run([sys.executable, "-m", "engine", "train", str(preset), "--no-save",
+                           "--set", "train.epochs=3"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+
 @pytest.mark.parametrize("text, expected", [
     ("params: {optim.lr: [0.1]}\nsampeler: tpe", "unknown sweep key 'sampeler' (did you mean "
                                                   "'sampler'?)"),
