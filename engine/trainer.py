@@ -122,7 +122,6 @@ def epoch_event(run: Setup, epoch: int, result: EpochResult, stopper: EarlyStopp
                 improved: bool, clock: Clock) -> EpochEnded:
     """The event of one finished epoch, from its host numbers."""
     elapsed = clock.elapsed_s
-    opt_loss = run.optimum["loss"] if run.optimum else None
     w_raw, b_raw = to_original(run.ds, result.weights, result.bias)
     return EpochEnded(
         epoch=epoch, epochs=run.cfg.train.epochs, train_loss=result.train_loss,
@@ -132,8 +131,18 @@ def epoch_event(run: Setup, epoch: int, result: EpochResult, stopper: EarlyStopp
         weights=result.weights, bias=result.bias, elapsed_s=elapsed,
         samples_per_s=run.train.n * epoch / elapsed if elapsed > 0 else 0.0,
         metrics=result.metrics,
-        gap=result.train_loss - opt_loss if opt_loss is not None else None,
+        gap=optimality_gap(result.train_loss, run.optimum),
         weights_original=w_raw, bias_original=b_raw)
+
+
+def optimality_gap(train_loss: float, optimum: dict[str, Any] | None) -> float | None:
+    """``train_loss − optimum loss``. Below an *exact* optimum only float32 rounding can take
+    the loss (a few ulps), so a negative gap there is reported as 0; below a *reference*
+    optimum it is real (gradient descent beat the approximate reference) and is kept."""
+    if optimum is None:
+        return None
+    gap = train_loss - optimum["loss"]
+    return max(gap, 0.0) if optimum.get("kind") == "exact" else gap
 
 
 @dataclass(frozen=True)

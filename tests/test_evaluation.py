@@ -223,3 +223,17 @@ def test_bundled_diabetes_reaches_linear_regression_r2():
     ref_r2 = r2_score(np64(ds.test.y), ref.predict(np64(ds.test.x)))
     assert fin.metrics["test"]["r2"] == pytest.approx(ref_r2, abs=0.01)
     assert ds.shape == (442, 10)
+
+
+def test_the_gap_to_an_exact_optimum_is_never_negative_but_to_a_reference_it_may_be():
+    from engine.trainer import optimality_gap
+
+    assert optimality_gap(0.5 - 3e-9, {"kind": "exact", "loss": 0.5}) == 0.0
+    assert optimality_gap(0.75, {"kind": "exact", "loss": 0.5}) == 0.25
+    assert optimality_gap(0.5 - 1e-3, {"kind": "reference", "loss": 0.5}) == pytest.approx(-1e-3)
+    assert optimality_gap(0.5, None) is None
+    # a converged full-batch MSE run: every reported gap is >= 0
+    fin = engine.fit(engine.load_config("default", ["train.epochs=400", "train.device=cpu",
+                                                    "early_stopping.enabled=false",
+                                                    "optim.lr=0.5"]))
+    assert all(e.gap >= 0 for e in fin.epochs) and min(e.gap for e in fin.epochs) < 1e-6
