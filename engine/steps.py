@@ -251,6 +251,8 @@ class FullBatchSteps(Steps):
         for xb, xb_t, ob, eb, db in self.blocks:
             torch.addmv(ob, xb, w, out=eb)
             t, c = self.loss.derivative(eb, db)
+            if t is not db:  # a derivative that is e itself (a weighted mse term): the bias
+                db.copy_(t)  # gradient below sums deriv, so it must hold t
             grad_w.addmv_(xb_t, t)
         if self.bias:
             torch.sum(self.deriv, 0, keepdim=True, out=self.rule.grad[-1:])

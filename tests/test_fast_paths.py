@@ -153,6 +153,17 @@ def test_the_autograd_path_equals_torch_optim(batch, optim, monkeypatch):
     assert_same(cfg, "auto", monkeypatch, "MinibatchSteps" if batch else "FullBatchSteps")
 
 
+@pytest.mark.parametrize("batch", [None, 32], ids=["full", "minibatch"])
+@pytest.mark.parametrize("name", builtin_loss_names())
+def test_a_single_weighted_term_equals_autograd(name, batch, monkeypatch):
+    """``combined`` with one term of weight 0.5 (a review found the full-batch bias gradient
+    summing an unwritten buffer for mse)."""
+    term = {"name": name, "weight": 0.5, "params": LOSS_PARAMS.get(name, {})}
+    cfg = config({"name": "combined", "terms": [term]}, OPTIMS["sgd"], batch=batch)
+    assert_same(cfg, "closed_form", monkeypatch,
+                "MinibatchSteps" if batch else "FullBatchSteps")
+
+
 @pytest.mark.parametrize("batch", [None, 16], ids=["full", "minibatch"])
 def test_fast_and_autograd_runs_emit_the_same_events(batch, monkeypatch):
     """Whole runs, early stopping and restore included: every event agrees."""
