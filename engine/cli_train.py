@@ -122,7 +122,7 @@ class Printer:
 
 def run_headless(cfg: Config, *, as_json: bool, out: TextIO | None, err: TextIO | None,
                  run_dir: Path | None = None, resume_from: dict[str, Any] | None = None,
-                 keep_failed: bool = False) -> int:
+                 resume_epoch: int | None = None, keep_failed: bool = False) -> int:
     """Train in this thread, printing events and writing ``run_dir`` (None: nothing saved).
 
     Returns 0 (completed / early-stopped), 1 (diverged) or 128 + signal when a signal stopped it.
@@ -141,8 +141,7 @@ def run_headless(cfg: Config, *, as_json: bool, out: TextIO | None, err: TextIO 
     if run_dir is not None:
         from engine.presets import portable_dict
 
-        writer = RunWriter(run_dir, portable_dict(cfg, cfg.name),
-                           resumed=resume_from is not None)
+        writer = RunWriter(run_dir, portable_dict(cfg, cfg.name), resume_epoch=resume_epoch)
 
     def emit(ev: Event) -> None:
         if writer is not None:
@@ -160,7 +159,9 @@ def run_headless(cfg: Config, *, as_json: bool, out: TextIO | None, err: TextIO 
     except (ConfigError, Stopped) as exc:
         # Bad input found while loading, or a stop before the first epoch: nothing ran, so
         # a fresh run directory is removed rather than left as a crash to clean up.
-        if writer is not None and keep_failed:  # the caller reads why, then tidies up
+        if writer is not None and writer.untouched:
+            pass  # a resume that could not start: the run stays exactly as it was
+        elif writer is not None and keep_failed:  # the caller reads why, then tidies up
             writer.crashed(f"{type(exc).__name__}: {exc}")
             _record_config_error(run_dir, exc)  # type: ignore[arg-type]
         elif writer is not None:
@@ -169,7 +170,7 @@ def run_headless(cfg: Config, *, as_json: bool, out: TextIO | None, err: TextIO 
             return signals.exit_code
         raise
     except Exception as exc:
-        if writer is not None:
+        if writer is not None and not writer.untouched:
             writer.crashed(f"{type(exc).__name__}: {exc}")
             _record_config_error(run_dir, exc)  # type: ignore[arg-type]
         raise
@@ -226,10 +227,6 @@ def cmd_train(args: argparse.Namespace) -> int:
                         keep_failed=bool(args.run_dir))
 
 
-RESUMABLE_SECTIONS = ("train", "early_stopping")
-"""What ``resume --set`` may change: how long and when to stop, never the problem itself."""
-
-
 def cmd_resume(args: argparse.Namespace) -> int:
     from engine.resume import prepare_resume
     from engine.store import resolve_run, runs_dir
@@ -237,7 +234,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     run = resolve_run(args.run, runs_dir(args.runs_dir))
     cfg, state = prepare_resume(run, args.overrides)
     return run_headless(cfg, as_json=args.json, out=sys.stdout, err=sys.stderr, run_dir=run,
-                        resume_from=state)
+                        resume_from=state, resume_epoch=state["epoch"] if state else 0)
 
 
 def add_train(p: argparse.ArgumentParser) -> None:

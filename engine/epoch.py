@@ -113,11 +113,20 @@ class EpochResult:
         return self.val_loss if self.val_loss is not None else math.nan  # never improves
 
 
+STEPS_MODES = {"AutogradSteps": "autograd", "MinibatchSteps": "closed_form",
+               "FullBatchSteps": "closed_form", "GramSteps": "gram"}
+"""The mode that picks each strategy again (a resumed run keeps its checkpoint's strategy: the
+choice depends on ``train.epochs``, which ``resume`` may change, and strategies agree only to
+float rounding)."""
+
+
 def choose_steps(model: nn.Linear, rule: UpdateRule, objective: Objective,
                  closed: ClosedForm | None, train: DeviceSplit, batch: int, epochs: int,
-                 shuffle: torch.Generator, control: Control, clock: Clock) -> Steps:
-    """The fastest step strategy that gives this run's iterates (see :mod:`engine.steps`)."""
-    mode = os.environ.get(STEPS_ENV, "auto")
+                 shuffle: torch.Generator, control: Control, clock: Clock,
+                 mode: str | None = None) -> Steps:
+    """The fastest step strategy that gives this run's iterates (see :mod:`engine.steps`);
+    ``mode`` (else ``$LINREG_TUI_STEPS``, else auto) forces one."""
+    mode = mode or os.environ.get(STEPS_ENV, "auto")
     x, y, bias = train.x, train.y, model.bias is not None
     if closed is None or mode == "autograd":
         return AutogradSteps(model, rule, objective, x, y, batch, shuffle, control, clock)
@@ -135,7 +144,8 @@ class EpochRunner:
     def __init__(self, model: nn.Linear, optimizer: UpdateRule, objective: Objective,
                  train: DeviceSplit, val: DeviceSplit, *, batch_size: int | None, seed: int,
                  y_std: float, control: Control, clock: Clock,
-                 closed: ClosedForm | None = None, epochs: int = 1) -> None:
+                 closed: ClosedForm | None = None, epochs: int = 1,
+                 steps_mode: str | None = None) -> None:
         self.model, self.optimizer, self.objective = model, optimizer, objective
         self.train, self.val = train, val
         self.batch = batch_size or train.n
@@ -145,7 +155,12 @@ class EpochRunner:
         self._zero = torch.zeros(1, device=device)
         self.y_std, self.control, self.clock = y_std, control, clock
         self.steps = choose_steps(model, optimizer, objective, closed, train, max(self.batch, 1),
-                                  epochs, self._shuffle, control, clock)
+                                  epochs, self._shuffle, control, clock, steps_mode)
+
+    @property
+    def steps_mode(self) -> str:
+        """The mode that chooses this runner's strategy again (kept in checkpoints)."""
+        return STEPS_MODES[type(self.steps).__name__]
 
     def shuffle_state(self) -> torch.Tensor:
         """The shuffling generator's state (a checkpoint holds it: a resumed run draws the same

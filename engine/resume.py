@@ -3,19 +3,19 @@
 The checkpoint holds the weights, the optimiser's state, the shuffling generator and the
 early-stopping state after some epoch k (:func:`engine.trainer.training_state`), so the resumed
 run repeats exactly the epochs k+1, k+2, ... an uninterrupted run would have run. The event log
-is cut back to epoch k first (atomically), so readers see one consistent history. Only
+is cut back to epoch k when the resumed run starts (:class:`engine.store.RunWriter`), so readers
+see one consistent history; a resume that fails to start leaves the run as it was. Only
 ``train.*`` and ``early_stopping.*`` may change on resume: more epochs, more patience; changing
 the data, loss or optimiser would be a different run.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from engine.config import Config, parse_override
-from engine.store import RunError, atomic_write, read_status, run_state
+from engine.store import RunError, read_status, run_state
 
 RESUMABLE_SECTIONS = ("train", "early_stopping")
 
@@ -41,33 +41,8 @@ def prepare_resume(run: Path, overrides: list[str]) -> tuple[Config, dict[str, A
                            f"{run / 'config.yaml'} --set ...'")
     cfg = load_config(str(run / "config.yaml"), overrides)
     state = load_checkpoint(run / "checkpoint.pt") if (run / "checkpoint.pt").exists() else None
-    if state is not None and state["epoch"] >= cfg.train.epochs and cfg.train.epochs > 0:
+    if state is not None and state["epoch"] >= cfg.train.epochs:
         done = state["epoch"]
-        if status.get("reason") in ("completed", None) or done >= cfg.train.epochs:
-            raise RunError(f"run {run.name} already ran {done} epochs (train.epochs is "
-                           f"{cfg.train.epochs}): resume with --set train.epochs=N, N > {done}")
-    cut_log(run, state["epoch"] if state is not None else 0)
+        raise RunError(f"run {run.name} already ran {done} epochs (train.epochs is "
+                       f"{cfg.train.epochs}): resume with --set train.epochs=N, N > {done}")
     return cfg, state
-
-
-def cut_log(run: Path, epoch: int) -> None:
-    """Keep the log's RunStarted and epochs up to ``epoch``; drop later epochs and any end."""
-    path = run / "events.jsonl"
-    if not path.exists():
-        return
-    kept = []
-    for line in path.read_bytes().splitlines(keepends=True):
-        if not line.endswith(b"\n"):
-            break  # a torn last line
-        try:
-            data = json.loads(line)
-        except ValueError:
-            break
-        if data.get("type") == "RunStarted" and epoch == 0:
-            continue  # the resumed run announces itself again
-        if data.get("type") == "EpochEnded" and data.get("epoch", 0) > epoch:
-            break
-        if data.get("type") == "RunFinished":
-            break
-        kept.append(line)
-    atomic_write(path, b"".join(kept))

@@ -205,6 +205,27 @@ def thin(event: Event) -> dict[str, Any]:
     return data
 
 
+def epochs_until(run: Path, epoch: int) -> bytes:
+    """The log's ``EpochEnded`` lines up to ``epoch`` (what a resume from there keeps): not its
+    RunStarted, any later epoch, an end, or a torn last line."""
+    path = run / "events.jsonl"
+    kept = []
+    for line in (path.read_bytes().splitlines(keepends=True) if path.exists() else []):
+        if not line.endswith(b"\n"):
+            break
+        try:
+            data = json.loads(line)
+        except ValueError:
+            break
+        if data.get("type") == "EpochEnded":
+            if data.get("epoch", 0) > epoch:
+                break
+            kept.append(line)
+        elif data.get("type") == "RunFinished":
+            break
+    return b"".join(kept)
+
+
 def read_events(run: Path, *, offset: int = 0) -> tuple[list[Event], int]:
     """Events of ``events.jsonl`` from byte ``offset``; returns them and the offset to go on from.
 
@@ -256,30 +277,57 @@ class RunWriter:
     """The run directory as a consumer of the event stream (call it with each event).
 
     It computes nothing: the config, the log, the status and the model all come from the events.
-    The trainer may also hand it a checkpoint (see :mod:`engine.checkpoint`).
+    The trainer also hands it checkpoints (it is a :class:`engine.trainer.Checkpointer`).
+
+    ``resume_epoch``: continue an existing run from its checkpoint after that epoch. Nothing in
+    the directory changes until the resumed run's ``RunStarted`` arrives — the trainer emits it
+    only once the data loaded and the checkpoint fitted — so a resume that fails to start leaves
+    the run as it was. Then the log is cut back to that epoch under the new ``RunStarted`` (one
+    history, with the new total of epochs), and config and status are rewritten.
     """
 
-    def __init__(self, path: Path, config: dict[str, Any], *, resumed: bool = False) -> None:
-        self.path = path
-        self.resumed = resumed
-        self._log: TextIO | None = open(path / "events.jsonl", "a", encoding="utf-8")
-        self.started: RunStarted | None = None
-        self.finished: RunFinished | None = None
+    def __init__(self, path: Path, config: dict[str, Any], *,
+                 resume_epoch: int | None = None) -> None:
         from engine.checkpoint import Throttle
 
+        self.path, self.config = path, config
+        self.resume_epoch = resume_epoch
+        self.started: RunStarted | None = None
+        self.finished: RunFinished | None = None
         self._throttle = Throttle()
-        if not resumed:
-            atomic_write(path / "config.yaml", preset_yaml(config).encode())
-        write_status(path, format=FORMAT_VERSION, state="running", reason=None,
-                     pid=os.getpid(), host=socket.gethostname(), preset=config.get("name"),
-                     loss=config.get("loss", {}).get("name"),
+        self._log: TextIO | None = None
+        if resume_epoch is None:
+            self._begin()
+
+    @property
+    def resumed(self) -> bool:
+        return self.resume_epoch is not None
+
+    @property
+    def untouched(self) -> bool:
+        """A resume that has not started: the directory is still exactly as it was."""
+        return self.resumed and self._log is None
+
+    def _begin(self, history: bytes = b"") -> None:
+        """Write the config and a running status; open the log (``history`` replaces it)."""
+        atomic_write(self.path / "config.yaml", preset_yaml(self.config).encode())
+        if self.resumed:
+            atomic_write(self.path / "events.jsonl", history)
+        write_status(self.path, format=FORMAT_VERSION, state="running", reason=None,
+                     message=None, pid=os.getpid(), host=socket.gethostname(),
+                     preset=self.config.get("name"), loss=self.config.get("loss", {}).get("name"),
                      started_at=_now(), ended_at=None, error=None)
+        self._log = open(self.path / "events.jsonl", "a", encoding="utf-8")
 
     def __call__(self, event: Event) -> None:
-        if self._log is None:
-            return
         if isinstance(event, RunStarted):
             self.started = event
+            if self._log is None and self.resumed:
+                first = json.dumps(thin(event), separators=(",", ":")).encode() + b"\n"
+                self._begin(first + epochs_until(self.path, self.resume_epoch or 0))
+                return
+        if self._log is None:
+            return
         self._log.write(json.dumps(thin(event), separators=(",", ":")) + "\n")
         self._log.flush()  # per event: a reader (or a kill -9) sees whole epochs
         if isinstance(event, RunFinished):
@@ -304,12 +352,15 @@ class RunWriter:
         save_checkpoint(self.path / "checkpoint.pt", state)
 
     def crashed(self, error: str) -> None:
-        """Mark the run crashed with a one-line ``error`` (set-up failed, or the trainer died)."""
+        """Mark the run crashed with a one-line ``error`` (set-up failed, or the trainer died);
+        a resume that never started changes nothing."""
+        if self.untouched:
+            return
         write_status(self.path, state="crashed", error=error[:300], ended_at=_now())
 
     def discard_if_empty(self, error: str) -> None:
         """Set-up failed before the first event: remove a new run's directory (nothing ran);
-        a resumed run, which has history, is marked crashed instead."""
+        a resume that never started is left as it was; a started run is marked crashed."""
         if self.started is None and not self.resumed:
             self.close()
             shutil.rmtree(self.path, ignore_errors=True)

@@ -172,13 +172,24 @@ def training_state(run: Setup, runner: EpochRunner, stopper: EarlyStopping, cloc
             "model": {k: v.detach().cpu().clone() for k, v in run.model.state_dict().items()},
             "optimizer": run.optimizer.state_dict(),
             "shuffle_rng": runner.shuffle_state(),
-            "early_stopping": stopper.state(), "elapsed_s": clock.elapsed_s}
+            "early_stopping": stopper.state(), "elapsed_s": clock.elapsed_s,
+            "device": run.model.weight.device.type, "steps": runner.steps_mode}
 
 
 def load_training_state(run: Setup, runner: EpochRunner, stopper: EarlyStopping, clock: Clock,
                         state: dict[str, Any]) -> int:
-    """Put a checkpoint back into a freshly set-up run; return the epoch it was taken after."""
+    """Put a checkpoint back into a freshly set-up run; return the epoch it was taken after.
+
+    A checkpoint from another kind of device is refused: its shuffling generator's state cannot
+    be carried over, so the resumed run would not repeat the uninterrupted one.
+    """
     device = run.model.weight.device
+    saved = state.get("device", device.type)
+    if saved != device.type:
+        from engine.store import RunError
+
+        raise RunError(f"the checkpoint was taken on {saved} and this run would train on "
+                       f"{device.type}: resume with --set train.device={saved}")
     run.model.load_state_dict({k: v.to(device) for k, v in state["model"].items()})
     run.optimizer.load_state_dict(state["optimizer"])
     runner.set_shuffle_state(state["shuffle_rng"])
@@ -231,13 +242,13 @@ def run_training(cfg: Config, emit: Emit, control: Control | None = None,
     """
     control = control or Control()
     run = set_up(cfg, control, dataset)
-    emit(run.started)
 
     clock = Clock()  # speed and elapsed time count training, not set-up
     runner = EpochRunner(run.model, run.optimizer, run.objective, run.train, run.val,
                          batch_size=cfg.optim.batch_size, seed=cfg.seed + 3, y_std=run.ds.y_std,
                          control=control, clock=clock, closed=closed_form(cfg.loss),
-                         epochs=cfg.train.epochs)
+                         epochs=cfg.train.epochs,
+                         steps_mode=resume_from.get("steps") if resume_from else None)
     # In full batch, train_loss is measured at the weights the epoch *started* from, so when it
     # is the monitor the best weights are those start weights (the previous epoch's end).
     stopper = EarlyStopping.from_config(
@@ -245,8 +256,9 @@ def run_training(cfg: Config, emit: Emit, control: Control | None = None,
         monitors_start=runner.full_batch and cfg.early_stopping.monitor == "train_loss")
     stopper.remember(params_on_host(run.model))
     first = 1
-    if resume_from is not None:
+    if resume_from is not None:  # before RunStarted: a checkpoint that does not fit changes nothing
         first = load_training_state(run, runner, stopper, clock, resume_from) + 1
+    emit(run.started)
     divergence = DivergenceCheck()
     ending = Ending("completed", first - 1)
     for epoch in range(first, cfg.train.epochs + 1):

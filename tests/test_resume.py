@@ -81,3 +81,50 @@ def test_resume_refuses_a_running_run_a_changed_problem_and_a_done_run(tmp_path:
     assert done.returncode == 0
     again = run(tmp_path / "done", "resume", "latest")
     assert again.returncode == 2 and "already ran 5 epochs" in again.stderr
+
+
+def _snapshot(run_dir: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(run_dir.iterdir())}
+
+
+def test_a_resume_that_cannot_start_leaves_the_run_exactly_as_it_was(tmp_path: Path) -> None:
+    """The data file is gone, or the checkpoint is from another kind of device: exit 2, one
+    line, and not a byte of the run directory changes (found in review)."""
+    data = tmp_path / "d.csv"
+    data.write_text((Path(__file__).resolve().parents[1] / "presets" / "data" /
+                     "diabetes.csv").read_text())
+    runs = tmp_path / "runs"
+    first = run(runs, "train", "diabetes", "--set", f"data.path={data}", "--set",
+                "train.epochs=5", "--set", "early_stopping.enabled=false")
+    assert first.returncode == 0, first.stderr
+    run_dir = only_run(runs)
+    before = _snapshot(run_dir)
+    data.unlink()
+    gone = run(runs, "resume", "latest", "--set", "train.epochs=10")
+    assert gone.returncode == 2 and "not found" in gone.stderr, gone.stderr
+    assert len(gone.stderr.strip().splitlines()) == 1
+    assert _snapshot(run_dir) == before
+
+    import torch
+
+    state = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    state["device"] = "cuda"  # as if taken on a GPU
+    torch.save(state, run_dir / "checkpoint.pt")
+    before = _snapshot(run_dir)
+    data.write_text((Path(__file__).resolve().parents[1] / "presets" / "data" /
+                     "diabetes.csv").read_text())
+    moved = run(runs, "resume", "latest", "--set", "train.epochs=10", "--set",
+                "train.device=cpu")
+    assert moved.returncode == 2 and "taken on cuda" in moved.stderr, moved.stderr
+    assert _snapshot(run_dir) == before
+
+
+def test_a_resumed_log_is_one_history_with_the_new_total(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    assert run(runs, "train", "--set", "train.epochs=5", "--set",
+               "early_stopping.enabled=false").returncode == 0
+    assert run(runs, "resume", "latest", "--set", "train.epochs=12").returncode == 0
+    events, _ = store.read_events(only_run(runs))
+    kinds = [type(e).__name__ for e in events]
+    assert kinds == ["RunStarted"] + ["EpochEnded"] * 12 + ["RunFinished"]
+    assert events[0].epochs == 12 and events[0].config["train"]["epochs"] == 12
