@@ -177,7 +177,21 @@ def _run_parallel(job: SweepJob, workers: int, on_trial: OnTrial) -> tuple[int, 
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+        _reap(procs)  # the loop above failed: no worker outlives the sweep
     return ran, forward.signum, errors
+
+
+def _reap(procs: list, grace_s: float = 5.0) -> None:
+    """SIGTERM every worker still alive (it stops its trial cleanly), then wait for it."""
+    started = [p for p in procs if p.pid is not None]
+    for p in started:
+        if p.is_alive():
+            p.terminate()
+    for p in started:
+        p.join(grace_s)
+        if p.is_alive():
+            p.kill()
+            p.join()
 
 
 def run_sweep(setup: SweepSetup, runs_root: Path, *, storage_url: str | None = None,
