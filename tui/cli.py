@@ -1,15 +1,33 @@
-"""``linreg-tui``: the dashboard, plus the engine's headless subcommands (train, presets).
+"""``linreg-tui``: the dashboard, ``linreg-tui watch RUN``, and every headless subcommand.
 
 Textual and the app are imported only when the dashboard opens, so ``linreg-tui train`` stays
-fast; argument parsing and preset validation are the engine's.
+fast; argument parsing and preset validation are the engine's. ``watch`` is handled here before
+the engine's parser (the engine never imports the TUI): it opens the dashboard on a run
+directory, read-only.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from engine.cli import main as engine_main
+
+WATCH_HELP = "open the dashboard on a run (id, unique prefix, path or latest), read-only"
+
+
+def _run_app(app) -> int:  # noqa: ANN001 - a LinregApp; typed loosely to keep textual unimported
+    """Run the app; after it, say how to come back to a run left going in the background."""
+    app.run()
+    if app.detached is not None:
+        try:
+            print(f"run {app.detached.name} goes on in the background; come back with: "
+                  f"linreg-tui watch {app.detached.name}")
+        except (OSError, ValueError):  # the terminal is gone (a hangup)
+            pass
+    return app.return_code or 0
 
 
 def _launch(preset: str, overrides: list[str]) -> int:
@@ -19,13 +37,38 @@ def _launch(preset: str, overrides: list[str]) -> int:
     """
     from tui.app import make_app
 
-    app = make_app(preset, overrides)
-    app.run()
-    return app.return_code or 0
+    return _run_app(make_app(preset, overrides, warm_trainer=True))
+
+
+def watch(argv: Sequence[str]) -> int:
+    """``linreg-tui watch RUN [--runs-dir DIR]``: exit 2 with one line for an unknown run."""
+    from engine.cli import EXIT_BAD_INPUT, _Parser
+    from engine.cli_runs import add_runs_dir_arg
+    from engine.store import RunError, read_status, resolve_run, runs_dir
+
+    parser = _Parser(prog="linreg-tui watch", description=WATCH_HELP)
+    parser.add_argument("run", metavar="RUN", help="run id, unique prefix, path or latest")
+    add_runs_dir_arg(parser)
+    try:
+        args = parser.parse_args(list(argv))
+        root = runs_dir(args.runs_dir)
+        run = resolve_run(args.run, root)
+        read_status(run)
+    except (RunError, Exception) as exc:  # noqa: BLE001 - usage errors and bad runs: one line
+        if isinstance(exc, SystemExit):
+            raise
+        print(f"error: {exc}" if isinstance(exc, RunError) else str(exc), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from tui.app import make_app
+
+    return _run_app(make_app(str(run / "config.yaml"), [], runs_root=root, watch=Path(run)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point; returns (and exits with) the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["watch"]:
+        return watch(argv[1:])
     return engine_main(argv, launch_app=_launch)
 
 

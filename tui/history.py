@@ -1,8 +1,9 @@
-"""The dashboard's view of one run, built only from engine events.
+"""The run history: the dashboard's record of one run, built only from engine events.
 
 The epoch history lives here, in plain lists outside Textual's message queue, so no epoch is ever
-dropped however the redraws are coalesced. Widgets read from this model; nothing here computes
-training numbers, it only files what the events say.
+dropped however the redraws are coalesced. Every panel renders from it; nothing here computes
+training numbers, it only files what the events say. (Named for what it is, so it never reads as
+the regression model.)
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class CurveSeries:
 
 
 @dataclass
-class RunModel:
+class RunHistory:
     """Everything the screen shows about the current (or last) run."""
 
     started: RunStarted | None = None
@@ -52,12 +53,15 @@ class RunModel:
     min_positive: float = math.inf
     """Smallest positive finite loss seen, for the log-scale floor (kept incrementally)."""
     has_nonpositive: bool = False
+    """Whether the plot has a value <= 0 to draw (a loss, or the optimum's loss line)."""
 
     def add(self, event: Event) -> None:
         """File one event; a RunStarted begins a fresh history."""
         if isinstance(event, RunStarted):
             self.__init__()  # type: ignore[misc]
             self.started = event
+            opt_loss = (event.optimum or {}).get("loss")
+            self.has_nonpositive = opt_loss is not None and opt_loss <= 0
         elif isinstance(event, EpochEnded):
             self.last = event
             self.epochs.append(event.epoch)

@@ -1,4 +1,5 @@
-"""Messages the dashboard's widgets send up to the app (dataclasses with one-line docstrings)."""
+"""Messages sent up to the app by its widgets and its training worker (dataclasses with
+one-line docstrings)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Modal screens: save the settings as a preset, and help (keys and loss formulas)."""
+"""Modal screens: save the settings as a preset, quit during a run, and help (keys, formulas)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from engine.config import ConfigError
-from engine.formulas import FORMULAS
+from engine.registry import LOSSES
 
 SaveFn = Callable[[str, bool], Path]
 """``(name, overwrite) -> path``; raises FileExistsError or ConfigError."""
@@ -75,7 +75,8 @@ KEYS_HELP: tuple[tuple[str, str], ...] = (
     ("ctrl+s", "save the settings as a new preset in your preset folder"),
     ("r", "reset the settings to the preset"),
     ("?", "this help"),
-    ("q", "quit (stops a run cleanly)"),
+    ("a", "attach to a run in progress (its curve so far, then live)"),
+    ("q", "quit; during a run: stop it, or leave it running (linreg-tui watch RUN comes back)"),
     ("tab / shift+tab", "move between fields; enter opens a list or moves on"),
     ("esc", "leave a field, so letter keys act again"),
 )
@@ -91,8 +92,8 @@ def help_text(warnings: Sequence[str] = ()) -> str:
     lines += ["Keys", ""]
     lines += [f"  {k:<16} {v}" for k, v in KEYS_HELP]
     lines += ["", "Losses (r = y - ŷ, means over samples, bias never penalised)", ""]
-    lines += [f"  {name:<10} {re.sub(r', [^,]*=[{][^}]*[}]', '', text)}"
-              for name, text in FORMULAS.items()]
+    lines += [f"  {name:<10} {re.sub(r', [^,]*=[{][^}]*[}]', '', spec.formula)}"
+              for name, spec in LOSSES.items()]
     lines += ["  custom     your function f(ŷ, y) from loss.callable",
               "  combined   Σ weight·term over loss.terms",
               "", "  penalties  + l2·Σw² + l1·Σ|w|",
@@ -119,3 +120,27 @@ class HelpScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+class QuitScreen(ModalScreen[str | None]):
+    """Quit during a run: stop it, or leave it training in the background, or stay."""
+
+    BINDINGS = [Binding("x", "choose('stop')", "Stop run and quit"),
+                Binding("b", "choose('leave')", "Leave it running"),
+                Binding("escape", "choose('')", "Cancel")]
+    AUTO_FOCUS = ""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self._run_id = run_id
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label("A run is going. Quit and…", classes="title")
+            yield Label("x  stop it (it ends cleanly and keeps its directory)", markup=False)
+            yield Label("b  leave it running in the background; come back with", markup=False)
+            yield Label(f"   linreg-tui watch {self._run_id}", id="watch-hint", markup=False)
+            yield Label("Esc stays here", classes="hint", markup=False)
+
+    def action_choose(self, choice: str) -> None:
+        self.dismiss(choice or None)

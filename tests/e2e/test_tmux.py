@@ -5,8 +5,10 @@ Needs tmux (``.ci/run`` installs it); skipped with a reason where it is missing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -16,12 +18,19 @@ from pathlib import Path
 
 import pytest
 
+from engine.store import list_runs, read_status, run_state
+from tests.runs_helpers import epochs_logged
+
 TMUX = shutil.which("tmux")
 pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
 SCRIPT = Path(sys.executable).with_name("linreg-tui")
 ARGS = ["default", "--set", "data.n_samples=200", "--set", "train.epochs=300",
         "--set", "train.device=cpu", "--set", "early_stopping.patience=5",
         "--set", "optim.lr=0.1"]
+
+
+LONG = ["default", "--set", "data.n_samples=200", "--set", "train.epochs=100000",
+        "--set", "train.device=cpu", "--set", "early_stopping.enabled=false"]
 
 
 class Tmux:
@@ -56,11 +65,16 @@ class Tmux:
 
 @pytest.fixture
 def tmux(tmp_path: Path):
-    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config"), "TERM": "xterm-256color"}
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config"), "TERM": "xterm-256color",
+           "LINREG_TUI_RUNS_DIR": str(tmp_path / "runs")}
     env.pop("TMUX", None)
     t = Tmux(env)
     yield t
     t("kill-server")
+    for run in list_runs(tmp_path / "runs"):  # a trainer left going by a failed test
+        if run.state == "running":
+            with contextlib.suppress(OSError, TypeError):
+                os.kill(run.status["pid"], signal.SIGKILL)
 
 
 @pytest.mark.skipif(not SCRIPT.exists(), reason=f"{SCRIPT} not installed")
@@ -79,3 +93,55 @@ def test_dashboard_trains_in_a_real_terminal(tmux: Tmux) -> None:
     while tmux.alive() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not tmux.alive(), "q quits the app"
+
+
+def _wait(cond: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+@pytest.mark.skipif(not SCRIPT.exists(), reason=f"{SCRIPT} not installed")
+def test_hangup_leaves_the_run_going_and_a_new_dashboard_attaches(tmux: Tmux,
+                                                                  tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    tmux("new-session", "-d", "-s", "app", "-x", "80", "-y", "24",
+         " ".join([str(SCRIPT), *LONG]))
+    tmux.wait_for(lambda s: "Start" in s and "Settings" in s, timeout=30)
+    dashboard = int(tmux("display-message", "-p", "-t", "app", "#{pane_pid}").strip())
+    tmux("send-keys", "-t", "app", "s")
+    _wait(lambda: bool(list_runs(runs)) and epochs_logged(list_runs(runs)[0].path) >= 10, 90,
+          "epochs in the run directory")
+    run_dir = list_runs(runs)[0].path
+
+    tmux("kill-session", "-t", "app")  # the terminal goes away: SIGHUP to the dashboard
+    _wait(lambda: not _alive(dashboard), 10, "the dashboard to exit on hangup")
+    before = epochs_logged(run_dir)
+    _wait(lambda: epochs_logged(run_dir) > before + 10, 30, "the run to keep training")
+    assert run_state(read_status(run_dir)) == "running"
+
+    tmux("new-session", "-d", "-s", "app", "-x", "80", "-y", "24",
+         " ".join([str(SCRIPT), *LONG]))
+    tmux.wait_for(lambda s: "1 run in progress" in s, timeout=30)
+    tmux("send-keys", "-t", "app", "a")
+    tmux.wait_for(lambda s: "attached" in s, timeout=15)
+    tmux("send-keys", "-t", "app", "x")
+    screen = tmux.wait_for(lambda s: "stopped by you" in s, timeout=30)
+    assert "┤" in screen
+    _wait(lambda: read_status(run_dir).get("state") == "finished", 30, "the run to finish")
+    assert (run_dir / "model.pt").exists() and (run_dir / "checkpoint.pt").exists()
+    tmux("send-keys", "-t", "app", "q")
+    _wait(lambda: not tmux.alive(), 10, "q to quit with no run")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not SCRIPT.exists(), reason=f"{SCRIPT} not installed")

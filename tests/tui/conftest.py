@@ -1,16 +1,29 @@
-"""Shared fixtures for the dashboard tests: a private preset folder and tiny, fast runs."""
+"""Shared helpers for the dashboard tests: tiny, fast runs and ways to drive and read the app.
+
+The user preset folder is isolated for every test by ``isolated_config_home`` in
+``tests/conftest.py``; engine events for tests that file them by hand come from
+``tests/builders.py``.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
+import os
+import signal
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
+
+from rich.console import Console
 from textual import events
 from textual.app import App
 from textual.pilot import Pilot
-from textual.widgets import Static
+from textual.widgets import Label, Select, Static
+
+from engine.events import Event
+from engine.store import list_runs
 
 SMALL = ["data.n_samples=200", "train.epochs=300", "train.device=cpu",
          "early_stopping.patience=5", "optim.lr=0.1"]
@@ -19,13 +32,6 @@ SMALL = ["data.n_samples=200", "train.epochs=300", "train.device=cpu",
 LONG = ["data.n_samples=200", "train.epochs=100000", "train.device=cpu",
         "early_stopping.enabled=false"]
 """A run that goes on until stopped."""
-
-
-@pytest.fixture(autouse=True)
-def user_presets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point $XDG_CONFIG_HOME at a temp dir so no test touches the real preset folder."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    return tmp_path / "config" / "linreg-tui"
 
 
 async def wait_until(pilot: Pilot, cond: Callable[[], bool], timeout: float = 20.0) -> None:
@@ -38,9 +44,31 @@ async def wait_until(pilot: Pilot, cond: Callable[[], bool], timeout: float = 20
         await pilot.pause(0.02)
 
 
+async def file_events(pilot: Pilot, *evts: Event) -> None:
+    """File engine events into the run history, as the training worker does, and draw them."""
+    for event in evts:
+        pilot.app.history.add(event)
+    await pilot.app.redraw_now()
+
+
 def text_of(app: App, selector: str) -> str:
     """The plain text a Static currently shows."""
     return str(app.query_one(selector, Static).render())
+
+
+def table_text(app: App, selector: str) -> str:
+    """What a panel holding a Rich renderable (a table) shows, as plain text at its width."""
+    widget = app.query_one(selector, Static)
+    console = Console(width=max(widget.content_size.width, 20), color_system=None,
+                      record=True, file=io.StringIO(), legacy_windows=False)
+    console.print(widget.content)
+    return console.export_text()
+
+
+def error_text(app: App, key: str) -> str | None:
+    """The error line under a field, or None when it is not shown."""
+    label = app.query_one(f"#err-f-{key.replace('.', '-')}", Label)
+    return str(label.render()) if label.display else None
 
 
 async def tab_to(pilot: Pilot, widget_id: str, limit: int = 80) -> None:
@@ -52,6 +80,17 @@ async def tab_to(pilot: Pilot, widget_id: str, limit: int = 80) -> None:
     raise AssertionError(f"tab never reached #{widget_id}")
 
 
+async def choose(pilot: Pilot, widget_id: str, value: str) -> None:
+    """Pick ``value`` in a Select by keyboard: open it, arrow to the option, enter."""
+    select = pilot.app.query_one(f"#{widget_id}", Select)
+    values = [str(v) for _, v in select._options]
+    select.focus()
+    await pilot.press("enter")
+    steps = values.index(value) - values.index(str(select.value))
+    await pilot.press(*(["down"] * steps if steps > 0 else ["up"] * -steps), "enter")
+    await wait_until(pilot, lambda: select.value == value, timeout=5)
+
+
 async def paste(pilot: Pilot, text: str) -> None:
     """Paste ``text`` into the focused widget as a terminal's bracketed paste delivers it.
 
@@ -61,3 +100,17 @@ async def paste(pilot: Pilot, text: str) -> None:
     assert pilot.app.focused is not None, "nothing has focus to paste into"
     pilot.app.focused.post_message(events.Paste(text))
     await pilot.pause()
+
+
+@pytest.fixture(autouse=True)
+def isolated_runs(tmp_path, monkeypatch):
+    """Every dashboard test keeps its runs in its own folder, and no trainer process it
+    started outlives it (a test that failed half-way would otherwise leave one training)."""
+    root = tmp_path / "runs"
+    monkeypatch.setenv("LINREG_TUI_RUNS_DIR", str(root))
+    yield root
+    for run in list_runs(root):
+        pid = run.status.get("pid")
+        if run.state == "running" and isinstance(pid, int):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
+from textual._xterm_parser import XTermParser
 from textual.widgets import Input, Label, Select, Static
 
-from engine.events import EpochEnded, RunStarted
-from tests.tui.conftest import LONG, SMALL, tab_to, text_of, wait_until
+from engine.store import read_status
+from tests.tui.conftest import LONG, SMALL, paste, tab_to, text_of, wait_until
 from tui.app import make_app
+from tui.screens import QuitScreen
 from tui.widgets.settings import NEXT_RUN_NOTE
 
 
@@ -21,16 +23,16 @@ async def test_run_early_stops_and_says_why() -> None:
     app = make_app("default", SMALL)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.model.finished is not None)
-        await pilot.pause(0.2)
-        fin = app.model.finished
+        await wait_until(pilot, lambda: app.history.finished is not None)
+        await app.redraw_now()
+        fin = app.history.finished
         assert fin.reason == "early_stopped"
         es = text_of(app, "#early-stopping")
         assert "stopped" in es
         assert "early stopped at epoch" in es and "restored epoch" in es
         assert f"wait {fin.epochs_run - fin.best_epoch}/5" in es or "wait 5/5" in es
         # every epoch kept in the history even though draws are coalesced
-        assert app.model.epochs == list(range(1, fin.epochs_run + 1))
+        assert app.history.epochs == list(range(1, fin.epochs_run + 1))
         assert "epoch" in text_of(app, "#stats")
         assert app.run_handle is None
 
@@ -46,8 +48,8 @@ async def test_loss_and_lr_changed_by_keyboard_are_used() -> None:
         await tab_to(pilot, "f-optim-lr")
         await pilot.press(*"0.2")
         await pilot.press("escape", "s")
-        await wait_until(pilot, lambda: app.model.started is not None)
-        cfg = app.model.started.config
+        await wait_until(pilot, lambda: app.history.started is not None)
+        cfg = app.history.started.config
         assert cfg["loss"]["name"] == "huber"
         assert cfg["optim"]["lr"] == 0.2
         await app.stop_and_wait()
@@ -64,8 +66,8 @@ async def test_invalid_lr_is_refused_at_its_field() -> None:
         error = app.query_one("#err-f-optim-lr", Label)
         assert error.display and "must be > 0" in str(error.render())
         await pilot.press("escape", "s")
-        await pilot.pause(0.1)
-        assert app.run_handle is None and app.model.started is None
+        await wait_until(pilot, lambda: "refused" in text_of(app, "#topbar"))
+        assert app.run_handle is None and app.history.started is None
         assert "start refused — optim.lr: must be > 0" in text_of(app, "#topbar")
         await tab_to(pilot, "f-optim-lr")
         await pilot.press(*"abc")
@@ -73,58 +75,60 @@ async def test_invalid_lr_is_refused_at_its_field() -> None:
 
 
 async def test_engine_cross_check_is_shown_at_the_field() -> None:
-    """val_fraction 0 with monitor val_loss: the engine refuses, the form names the field."""
+    """val_fraction 0 with monitor val_loss: the engine refuses, naming the monitor's key, and
+    the form marks that field."""
     app = make_app("default", SMALL)
     async with app.run_test(size=(80, 24)) as pilot:
         await tab_to(pilot, "f-data-val_fraction")
         await pilot.press("0")
         await pilot.press("escape", "s")
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: "refused" in text_of(app, "#topbar"))
         assert app.run_handle is None
         assert "data.val_fraction" in text_of(app, "#topbar")
-        assert app.query_one("#err-f-data-val_fraction", Label).display
+        assert app.query_one("#err-f-early_stopping-monitor", Label).display
 
 
+@pytest.mark.timing
 async def test_pause_resume_and_stop_mid_run() -> None:
     app = make_app("default", LONG)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")
-        await wait_until(pilot, lambda: len(app.model.epochs) >= 5)
+        await wait_until(pilot, lambda: len(app.history.epochs) >= 5)
         run = app.run_handle
         await pilot.press("p")
         assert run.paused
-        await pilot.pause(0.2)
-        held = len(app.model.epochs)
-        await pilot.pause(0.3)
-        assert len(app.model.epochs) <= held + 1, "a paused run must not keep training"
-        assert "paused" in text_of(app, "#stats")
+        await wait_until(pilot, lambda: "paused" in text_of(app, "#stats"))
+        held = len(app.history.epochs)
+        await pilot.pause(0.3)  # a stretch of time in which a running run would train on
+        assert len(app.history.epochs) <= held + 1, "a paused run must not keep training"
         await pilot.press("p")
         assert not run.paused
-        await wait_until(pilot, lambda: len(app.model.epochs) > held + 3)
+        await wait_until(pilot, lambda: len(app.history.epochs) > held + 3)
         t0 = time.monotonic()
         await pilot.press("x")
-        await wait_until(pilot, lambda: app.model.finished is not None, timeout=5)
+        await wait_until(pilot, lambda: app.history.finished is not None, timeout=5)
         # pilot waits up to ~2 s for an idle CPU after each key while training saturates it;
         # the run itself ends after its current batch
         assert time.monotonic() - t0 < 3.0
-        await pilot.pause(0.2)
-        assert app.model.finished.reason == "cancelled"
+        await app.redraw_now()
+        assert app.history.finished.reason == "cancelled"
         assert "stopped by you" in text_of(app, "#early-stopping")
-        assert not run.thread.is_alive()
+        await wait_until(pilot, lambda: not run.alive(), timeout=10)  # the trainer process
+        assert read_status(run.run_dir)["reason"] == "cancelled"
 
 
 async def test_second_start_is_refused_and_edits_wait_for_the_next_run() -> None:
     app = make_app("default", LONG)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.model.started is not None)
+        await wait_until(pilot, lambda: app.history.started is not None)
         await pilot.press("s")
         assert "already" in text_of(app, "#topbar")
         app.query_one("#f-optim-lr", Input).focus()
         await pilot.press("1")  # replaces the selected text (each key waits ~2 s for idle
         # under pilot while training saturates the CPU, so this test types little)
         assert app.settings.border_subtitle == NEXT_RUN_NOTE
-        assert app.model.started.config["optim"]["lr"] == 0.05
+        assert app.history.started.config["optim"]["lr"] == 0.05
         await app.stop_and_wait()
 
 
@@ -134,12 +138,12 @@ async def test_run_without_validation_split() -> None:
                                "early_stopping.monitor=train_loss"])
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.model.finished is not None)
+        await wait_until(pilot, lambda: app.history.finished is not None)
         await pilot.press("l", "m")  # log-y and smoothing with one curve only
-        await pilot.pause(0.2)
-        fin = app.model.finished
+        await app.redraw_now()
+        fin = app.history.finished
         assert fin.reason == "completed" and fin.epochs_run == 300
-        assert app.model.val_loss == [None] * 300 and len(app.model.val_curve.raw) == 0
+        assert app.history.val_loss == [None] * 300 and len(app.history.val_curve.raw) == 0
         assert "┤" in str(app.plot.render())  # the axes were drawn
         legend = text_of(app, "#legend")
         assert "train raw" in legend and "val" not in legend
@@ -149,71 +153,7 @@ async def test_run_without_validation_split() -> None:
         assert "train " in stats and "val" not in stats
 
 
-async def test_no_val_loss_and_no_best_epoch_all_run_long() -> None:
-    """What the engine sends once val_fraction 0 is allowed with monitor val_loss: val_loss and
-    best_epoch None at every epoch. The plot, legend and panels must draw without them."""
-    app = make_app("default", SMALL)
-    async with app.run_test(size=(120, 40)) as pilot:
-        started = _started()
-        config = {**started.config, "early_stopping": {"enabled": False,
-                                                       "monitor": "val_loss",
-                                                       "min_delta": 0.0}}
-        app.model.add(dataclasses.replace(started, config=config, n_val=0))
-        for i, loss in enumerate([3.0, 2.0, 1.5], start=1):
-            app.model.add(dataclasses.replace(_epoch(i, loss, 0.0), val_loss=None,
-                                              best_epoch=None, best_monitor=None,
-                                              improved=False))
-        app._dirty = True  # as the worker does after filing events
-        await pilot.pause(0.2)
-        await pilot.press("l")
-        await pilot.pause(0.2)
-        assert "┤" in str(app.plot.render())
-        legend = text_of(app, "#legend")
-        assert "train" in legend and "val" not in legend and "best" not in legend
-        es = text_of(app, "#early-stopping")
-        assert es.startswith("● off") and "best" not in es
-        assert "val" not in text_of(app, "#stats")
-
-
-def _started(n_features: int = 1) -> RunStarted:
-    return RunStarted(config={"early_stopping": {"enabled": True, "monitor": "val_loss",
-                                                 "min_delta": 0.0},
-                              "data": {}, "model": {"bias": True}, "name": "zero"},
-                      device="cpu", device_name="cpu", n_train=4, n_val=2, n_test=0,
-                      n_features=n_features, feature_names=["x1"], epochs=10,
-                      loss_formula="mean((y-ŷ)²)",
-                      optimum={"kind": "exact", "method": "lstsq", "loss": 0.0,
-                               "weights": [1.0], "bias": 0.0})
-
-
-def _epoch(i: int, train: float, val: float) -> EpochEnded:
-    return EpochEnded(epoch=i, epochs=10, train_loss=train, val_loss=val, best_epoch=i,
-                      best_monitor=val, improved=True, wait=0, patience=5, lr=0.1,
-                      weights=[1.0], bias=0.0, elapsed_s=0.1 * i, samples_per_s=100.0)
-
-
-async def test_log_y_copes_with_zero_and_negative_losses() -> None:
-    """Noise-free data reaches a zero loss (and a custom loss may go negative): log-y must draw."""
-    app = make_app("default", SMALL)
-    async with app.run_test(size=(80, 24)) as pilot:
-        for event in [_started(), _epoch(1, 4.0, 3.0), _epoch(2, 0.5, 0.0), _epoch(3, 0.0, -1.0)]:
-            app.model.add(event)
-        app._dirty = True  # as the worker does after filing events
-        await pilot.press("l")
-        await pilot.pause(0.2)
-        assert app.plot.log_y and app.plot.clipped
-        rendered = str(app.plot.render())
-        assert "┤" in rendered  # the axes were drawn, nothing raised
-        assert "≤0 at" in text_of(app, "#legend")
-        await pilot.press("m")  # smoothing on top of log-y
-        await pilot.pause(0.2)
-        assert "EMA" in text_of(app, "#legend")
-        await pilot.press("l")
-        await pilot.pause(0.1)
-        assert not app.plot.log_y
-
-
-async def test_save_as_preset_then_load_it_back(user_presets: Path) -> None:
+async def test_save_as_preset_then_load_it_back(isolated_config_home: Path) -> None:
     app = make_app("default", SMALL)
     async with app.run_test(size=(80, 24)) as pilot:
         await tab_to(pilot, "f-optim-lr")
@@ -226,7 +166,7 @@ async def test_save_as_preset_then_load_it_back(user_presets: Path) -> None:
         name_field.value = ""
         await pilot.press(*"mine", "enter")
         await pilot.pause()
-        saved = user_presets / "mine.yaml"
+        saved = isolated_config_home / "mine.yaml"
         assert yaml.safe_load(saved.read_text())["optim"]["lr"] == 0.3
         assert app.settings.preset == "mine"
 
@@ -263,17 +203,32 @@ async def test_reset_restores_the_preset() -> None:
         assert app.query_one("#f-optim-lr", Input).value == "0.1"  # preset + launch --set
 
 
-async def test_quit_mid_run_leaves_no_thread() -> None:
+async def test_quit_mid_run_asks_and_x_stops_the_run() -> None:
     app = make_app("default", LONG)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")
-        await wait_until(pilot, lambda: len(app.model.epochs) >= 3)
+        await wait_until(pilot, lambda: len(app.history.epochs) >= 3)
         run = app.run_handle
-        t0 = time.monotonic()
         await pilot.press("q")
-        await pilot.pause()
-    assert time.monotonic() - t0 < 4.0  # includes pilot's idle waits and app shutdown
-    assert run.thread is not None and not run.thread.is_alive()
+        await wait_until(pilot, lambda: isinstance(app.screen, QuitScreen))
+        assert run.run_dir.name in str(app.screen.query_one("#watch-hint", Label).render())
+        await pilot.press("escape")  # stay: the run goes on
+        assert app.screen is app.screen_stack[0] and app.is_running and run.alive()
+        await pilot.press("q", "x")
+        await wait_until(pilot, lambda: not app.is_running, timeout=5)
+    deadline = time.monotonic() + 30
+    while run.alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    status = read_status(run.run_dir)
+    assert status["state"] == "finished" and status["reason"] == "cancelled"
+
+
+async def test_quit_with_no_run_leaves_at_once() -> None:
+    app = make_app("default", SMALL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("q")
+        await wait_until(pilot, lambda: not app.is_running, timeout=2)
+    assert app.detached is None
 
 
 async def test_failed_run_is_shown_and_app_stays_usable() -> None:
@@ -286,14 +241,14 @@ async def test_failed_run_is_shown_and_app_stays_usable() -> None:
         assert app.query_one("#err-f-train-device", Label).display
         app.query_one("#f-train-device", Select).value = "cpu"
         await pilot.press("escape", "s")
-        await wait_until(pilot, lambda: app.model.finished is not None)
+        await wait_until(pilot, lambda: app.history.finished is not None)
 
 
 async def test_help_lists_keys_and_formulas() -> None:
     app = make_app("default", SMALL)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("question_mark")
-        await pilot.pause()
+        await wait_until(pilot, lambda: app.screen is not app.screen_stack[0])
         text = str(app.screen.query_one(Static).render())
         assert "ctrl+s" in text and "mean(max(q·r, (q-1)·r))" in text
         await pilot.press("escape")
@@ -324,3 +279,109 @@ def test_cli_train_does_not_import_textual() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.parametrize("code", [0, 1])
+def test_cli_returns_the_apps_exit_code(monkeypatch: pytest.MonkeyPatch, code: int) -> None:
+    import tui.app
+    from tui.cli import _launch
+
+    class FakeApp:
+        return_code: int | None = None
+        detached = None
+
+        def run(self) -> None:
+            self.return_code = code  # Textual sets 1 when the app crashed
+
+    monkeypatch.setattr(tui.app, "make_app", lambda preset, overrides, **kw: FakeApp())
+    assert _launch("default", []) == code
+
+
+async def test_resize_after_a_run_fills_the_panels_it_shows() -> None:
+    from tests.tui.conftest import table_text
+
+    app = make_app("default", SMALL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.history.finished is not None)
+        assert not app.query_one("#details").display
+        await pilot.resize_terminal(120, 40)
+        await wait_until(pilot, lambda: app.query_one("#details").display
+                         and "bias" in table_text(app, "#coefficients")
+                         and "mse" in table_text(app, "#metrics"))
+
+
+async def test_save_dialog_error_wraps_inside_the_dialog() -> None:
+    app = make_app("default", SMALL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: app.screen is not app.screen_stack[0])
+        field = app.screen.query_one("#preset-name", Input)
+        field.value = ""
+        await paste(pilot, "default")
+        await pilot.press("enter")
+        msg = app.screen.query_one("#save-msg", Label)
+        await wait_until(pilot, lambda: "bundled" in str(msg.render()) and msg.size.height >= 2)
+        text = str(msg.render())
+        assert len(text) > 56
+        dialog = app.screen.query_one("#dialog")
+        assert msg.region.right <= dialog.region.right
+        shown = " ".join(strip.text.strip() for strip in msg.render_lines(msg.size.region))
+        assert text.split()[-1] in shown
+
+
+@pytest.mark.timing
+async def test_quit_during_slow_set_up_is_prompt(isolated_config_home: Path) -> None:
+    """A user loss whose import takes 3 s: quitting (and stopping it) must not wait for it."""
+    folder = isolated_config_home
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "slow_loss.py").write_text(
+        "import time\n\ntime.sleep(3)\n\n\ndef slow(pred, y):\n"
+        "    \"\"\"mean((y-ŷ)²)\"\"\"\n    return ((y - pred) ** 2).mean()\n")
+    (folder / "slow.yaml").write_text(
+        "name: slow\ndata:\n  n_samples: 100\nloss:\n  name: custom\n"
+        "  callable: slow_loss.py:slow\ntrain:\n  device: cpu\n")
+    app = make_app("slow")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.run_handle is not None)
+        run = app.run_handle
+        assert app.history.started is None  # still importing
+        t0 = time.monotonic()
+        await pilot.press("q", "x")
+        await wait_until(pilot, lambda: not app.is_running, timeout=5)
+        assert time.monotonic() - t0 < 0.9
+    deadline = time.monotonic() + 30
+    while run.alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not run.alive(), "the stopped trainer process ends"
+
+
+def _terminal_keys(data: str) -> list:
+    """The events Textual's own parser makes of bytes read from the terminal in one read."""
+    parser = XTermParser()
+    return [*parser.feed(data), *parser.feed("")]
+
+
+async def test_esc_and_a_letter_read_together_leave_the_field_then_act() -> None:
+    """Esc then l arriving in one read is parsed as alt+l: it must leave the field and toggle
+    log-y, never type the l (nor does Esc then q quit silently from a field: it asks)."""
+    assert [(k.key, k.character) for k in _terminal_keys("\x1bl")] == [("alt+l", "l")]
+    app = make_app("default", LONG)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("s")
+        await wait_until(pilot, lambda: len(app.history.epochs) >= 3, timeout=60)
+        lr = app.query_one("#f-optim-lr", Input)
+        for i in range(4):
+            await tab_to(pilot, "f-optim-lr")
+            for key in _terminal_keys("\x1bl"):
+                app.post_message(key)
+            await wait_until(pilot, lambda i=i: app.log_y == (i % 2 == 0))
+            assert lr.value == "0.05" and app.focused is app.plot
+        await tab_to(pilot, "f-optim-lr")
+        for key in _terminal_keys("\x1bq"):
+            app.post_message(key)
+        await wait_until(pilot, lambda: isinstance(app.screen, QuitScreen))
+        assert lr.value == "0.05"
+        await pilot.press("x")
+        await wait_until(pilot, lambda: not app.is_running, timeout=30)

@@ -24,8 +24,8 @@ def test_idle(snap_compare, size: tuple[int, int]) -> None:
 async def _finish(pilot: Pilot) -> None:
     await pilot.press("s")
     await pilot.app.workers.wait_for_complete()
-    assert pilot.app.model.finished is not None
-    await pilot.pause(0.3)  # let the 15 Hz redraw show the end
+    assert pilot.app.history.finished is not None
+    await pilot.app.redraw_now()  # the end, drawn now rather than at the next 15 Hz tick
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])

@@ -1,7 +1,8 @@
-"""Read-only panels: early stopping, run stats, coefficients, metrics and the formula line.
+"""The read-only panels under the plot: early stopping, run stats, coefficients and metrics.
 
-Each panel renders from the :class:`~tui.model.RunModel` (numbers straight from events) and the
-settings the next run would use. Timing fields can be frozen for deterministic screenshots.
+Each renders from the :class:`~tui.history.RunHistory` (numbers straight from events) and the
+app's :class:`~tui.view.View` through ``render_history``, and owns its border title and styles.
+Which coefficient columns and metrics exist is decided by :mod:`engine.report`, as for the CLI.
 Text from the engine or the user (stop messages, warnings, feature names, the device's name) is
 always rich ``Text``, never markup: a CSV column called "x[1]" is a name, not a style.
 """
@@ -17,8 +18,25 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.model import RunModel
+from engine.report import (LEARNED, LEARNED_RAW, OPTIMUM, OPTIMUM_RAW, TRUE, CoefRow,
+                           MetricTable, coefficient_table, data_summary, latest, metric_table,
+                           standardised_target)
+
+from tui.history import RunHistory
 from tui.series import fmt_num
+from tui.view import View
+
+
+class Panel(Static):
+    """A titled section under the plot: a rule on top, auto height."""
+
+    DEFAULT_CSS = """
+    Panel {
+        height: auto;
+        border-top: solid $secondary;
+        padding: 0 1;
+    }
+    """
 
 
 def bar(fraction: float, width: int) -> str:
@@ -43,17 +61,22 @@ early stop is "stopped"; a run that used all its epochs "completed"; one stopped
 "cancelled" (the message under it says "stopped by you")."""
 
 
-class EarlyStoppingPanel(Static):
+class EarlyStoppingPanel(Panel):
     """State (improving/waiting, then how the run ended, or off), ``wait k/patience`` with a
     bar, best, stop reason."""
 
-    def show(self, model: RunModel, es: dict[str, Any], *, running: bool) -> None:
-        """Render from the run (or, before any run, the settings ``es`` of the next start)."""
-        last, fin, started = model.last, model.finished, model.started
+    BORDER_TITLE = "Early stopping"
+
+    def render_history(self, history: RunHistory, view: View) -> None:
+        """Render from the run (or, before any run, the form's early-stopping settings)."""
+        last, fin, started = history.last, history.finished, history.started
+        es, running = view.next_early_stopping, view.running
         enabled = bool((started.config["early_stopping"] if started else es).get("enabled"))
         lines: list[Text] = []
         if started is None:
-            if enabled:
+            if running:
+                lines.append(Text.assemble(_state("starting"), "  waiting for the first epoch…"))
+            elif enabled:
                 lines.append(Text.assemble(_state("ready"), f"  {es.get('monitor')}, patience "
                                            f"{es.get('patience')}, min_delta "
                                            f"{fmt_num(es.get('min_delta'))}"))
@@ -123,15 +146,20 @@ def _state(state: str) -> Text:
     return Text(f"● {state}", style=style)
 
 
-class RunStatsPanel(Static):
-    """Epoch i/N with a bar, speed, losses, gap to optimum, device, weights beside the truth."""
+class RunStatsPanel(Panel):
+    """Epoch i/N with a bar, speed, losses, gap to optimum, device, weights beside the truth;
+    the metrics in one line while the Metrics panel is not on screen."""
 
-    def show(self, model: RunModel, *, paused: bool, frozen_clock: bool, n_coef: int = 3,
-             digits: int = 3, with_metrics: bool = True) -> None:
-        """Render; ``frozen_clock`` hides elapsed time, speed and device name (snapshots)."""
-        started, last, fin = model.started, model.last, model.finished
+    BORDER_TITLE = "Run"
+
+    def render_history(self, history: RunHistory, view: View) -> None:
+        """Render; ``view.frozen_clock`` hides elapsed time, speed and device name (snapshots)."""
+        started, last, fin = history.started, history.last, history.finished
+        frozen_clock, paused = view.frozen_clock, view.paused
+        n_coef, digits = (5, 4) if view.wide else (3, 3)
         if started is None:
-            self.update(Text("no run yet — s starts, ? shows the keys", style="dim"))
+            self.update(Text("starting… (the first epoch shows here)" if view.running else
+                             "no run yet — s starts, ? shows the keys", style="dim"))
             return
         epoch = last.epoch if last else 0
         total = started.epochs
@@ -152,16 +180,25 @@ class RunStatsPanel(Static):
             val = (f"  val {fmt_num(last.val_loss)}"
                    if last.val_loss is not None or started.n_val else "")
             line = Text(f"train {fmt_num(last.train_loss)}{val}{gap}")
-            if std_target(model):  # losses in standardised target units, metrics in raw ones
+            if standardised_target(started):  # losses in std target units, metrics in raw ones
                 long, short = "  (loss in std units of y)", "  (std y)"
                 note = long if len(line) + len(long) <= self.size.width else short
                 line.append(note, style="dim")
             lines.append(line)
-        lines += [Text(t) for t in coefficient_lines(model, n_coef, digits)]
-        metrics = (fin.metrics if fin else (last.metrics if last else {})) or {}
-        if with_metrics and metrics:
-            lines.append(Text(metrics_line(metrics, raw_units=std_target(model)), style="dim"))
+        lines += [Text(t) for t in coefficient_lines(history, n_coef, digits)]
+        metrics = metric_table(started, latest(last, fin))
+        if not view.details_shown and metrics:
+            lines.append(Text(metrics_line(metrics), style="dim"))
         self.update(Text("\n").join(lines))
+
+
+def metrics_line(metrics: MetricTable) -> str:
+    """``R² a/b/c  RMSE a/b/c`` over the splits present (train/val, and test at the end),
+    saying when RMSE is in y's own units while the losses are not."""
+    parts = [f"{name} " + "/".join(fmt_num(metrics.value(s, key), 3) for s in metrics.splits)
+             for name, key in (("R²", "r2"), ("RMSE", "rmse"))]
+    raw = ", raw y" if metrics.raw_y else ""
+    return "  ".join(parts) + f" ({'/'.join(metrics.splits)}{raw})"
 
 
 PAUSED = "  ⏸ paused"
@@ -191,65 +228,31 @@ def progress_line(epoch: int, total: int, speeds: list[str], width: int, paused:
     return line
 
 
-def std_target(model: RunModel) -> bool:
-    """Whether the run's losses are in standardised target units (data.standardize_target)."""
-    s = model.started
-    return bool(s and s.config.get("data", {}).get("standardize_target"))
-
-
-def metrics_line(metrics: dict[str, dict[str, float]], *, raw_units: bool = False) -> str:
-    """``R² a/b/c  RMSE a/b/c`` over the splits present (train/val, and test at the end);
-    ``raw_units`` says RMSE is in y's own units (when the losses are not)."""
-    splits = [k for k in ("train", "val", "test") if k in metrics]
-    parts = [f"{name} " + "/".join(fmt_num(metrics[s].get(key), 3) for s in splits)
-             for name, key in (("R²", "r2"), ("RMSE", "rmse"))]
-    raw = ", raw y" if raw_units else ""
-    return "  ".join(parts) + f" ({'/'.join(splits)}{raw})"
-
-
-def same_units(model: RunModel) -> bool:
-    """Whether learned weights are in the data's raw units (no standardisation)."""
-    s = model.started
-    return bool(s and s.x_mean is None and not s.config["data"].get("standardize_target"))
-
-
-def coefficient_lines(model: RunModel, n: int, digits: int) -> list[str]:
+def coefficient_lines(history: RunHistory, n: int, digits: int) -> list[str]:
     """Learned weights and, in the same units, the true ones (synthetic data) or the optimum.
 
-    Learned weights train in standardised units, but every epoch also carries them in raw units
-    (``weights_original``; None when nothing was standardised, i.e. they already are raw), so
-    the true weights can sit beside them while the run goes, not only at its end.
+    Learned weights train in standardised units, but every epoch also carries them in raw units,
+    so the true weights can sit beside them while the run goes, not only at its end
+    (``engine.report`` picks the columns).
     """
-    s, last, fin = model.started, model.last, model.finished
-    src = fin or last
-    if s is None or src is None:
+    current = latest(history.last, history.finished)
+    if history.started is None or current is None:
         return []
-
-    def row(label: str, ws: list[float] | None, b: float | None) -> str:
-        bias = f"  b {fmt_num(b, digits)}" if b is not None else ""
-        return f"{label:<6}{fmt_list(ws, n, digits)}{bias}"
-
-    opt = s.optimum or {}
-    if src.weights_original is not None:
-        out = [row("w raw", src.weights_original, src.bias_original)]
-        raw_units = True
-        opt_w, opt_b = opt.get("weights_original"), opt.get("bias_original")
-    else:
-        out = [row("w", src.weights, src.bias)]
-        raw_units = same_units(model)
-        opt_w, opt_b = opt.get("weights"), opt.get("bias")
-    if s.true_weights is not None and raw_units:
-        out.append(row("true", s.true_weights, s.true_bias))
-    elif opt_w is not None:
-        out.append(row("opt", opt_w, opt_b))
+    labels = {LEARNED: "w", LEARNED_RAW: "w raw", TRUE: "true", OPTIMUM: "opt", OPTIMUM_RAW: "opt"}
+    out = []
+    for column in coefficient_table(history.started, current).comparison():
+        bias = f"  b {fmt_num(column.bias, digits)}" if column.bias is not None else ""
+        out.append(f"{labels[column.key]:<6}{fmt_list(column.weights, n, digits)}{bias}")
     return out
 
 
-Column = tuple[str, list[float] | None, float | None]
-"""A coefficient column: header, weights and bias."""
+COLUMN_HEADERS = {LEARNED: "learned", OPTIMUM: "optimum", TRUE: "true"}
+STD_COLUMN_HEADERS = {LEARNED: "w std", OPTIMUM: "opt std", LEARNED_RAW: "w raw",
+                      OPTIMUM_RAW: "opt raw", TRUE: "true"}
+"""Column headers with one set of units, and with standardised and raw ones side by side."""
 
 
-class CoefficientsPanel(Static):
+class CoefficientsPanel(Panel):
     """Per feature: learned and optimum weights, in raw units too when standardised, and truth.
 
     With standardised data the weights are shown both ways: standardised ("std", what gradient
@@ -258,53 +261,42 @@ class CoefficientsPanel(Static):
     standardised columns go first, then the raw optimum: learned-vs-truth is the last to go.
     """
 
-    def show(self, model: RunModel, max_rows: int = 12) -> None:
-        s, last, fin = model.started, model.last, model.finished
+    BORDER_TITLE = "Coefficients"
+    DEFAULT_CSS = "CoefficientsPanel { width: 1fr; }"
+    MAX_ROWS = 12
+
+    def render_history(self, history: RunHistory, view: View) -> None:
+        s = history.started
         if s is None:
             self.update(Text("coefficients appear when a run starts", style="dim"))
             return
-        src = fin or last
-        opt = s.optimum or {}
-        self.border_title = Text(f"Coefficients (optimum: {opt.get('kind', '?')})" if opt
-                                 else "Coefficients")
-        w, b = (src.weights, src.bias) if src is not None else (None, None)
-        raw_w = src.weights_original if src is not None else None
-        raw_b = src.bias_original if src is not None else None
-        raw_opt = opt.get("weights_original")
-        truth: list[Column] = ([("true", s.true_weights, s.true_bias)]
-                               if s.true_weights is not None else [])
-        if raw_w is None and raw_opt is None:  # nothing standardised: one set of units
-            choices = [[("learned", w, b)]
-                       + ([("optimum", opt.get("weights"), opt.get("bias"))] if opt else [])
-                       + truth]
+        table = coefficient_table(s, latest(history.last, history.finished))
+        if table.column(OPTIMUM) is not None:
+            self.border_title = Text(f"Coefficients (optimum: {table.optimum_kind or '?'})")
         else:
-            std: list[Column] = [("w std", w, b)]
-            if opt:
-                std.append(("opt std", opt.get("weights"), opt.get("bias")))
-            raw: list[Column] = [("w raw", raw_w, raw_b)]
-            raw_optimum: list[Column] = ([("opt raw", raw_opt, opt.get("bias_original"))]
-                                         if raw_opt is not None else [])
-            choices = [std + raw + raw_optimum + truth, raw + raw_optimum + truth, raw + truth]
-        names = list(s.feature_names)
-        rows: list[tuple[str, int | None]] = [(n, i) for i, n in enumerate(names[:max_rows])]
-        if len(names) > max_rows:
-            rows.append(("…", -1))
-        if s.config["model"].get("bias", True):
-            rows.append(("bias", None))
+            self.border_title = Text("Coefficients")
+        headers = STD_COLUMN_HEADERS if table.standardised else COLUMN_HEADERS
+        features = [r for r in table.rows if r.index is not None]
+        rows: list[CoefRow | None] = list(features[:self.MAX_ROWS])
+        if len(features) > self.MAX_ROWS:
+            rows.append(None)  # "…"
+        rows += [r for r in table.rows if r.index is None]
         room = self.content_size.width
-        for columns in choices:
-            cells = [[name, *(_pick(ws, bb, i) for _, ws, bb in columns)] if i != -1 else ["…"]
-                     for name, i in rows]
-            if room <= 0 or _table_width(["coef", *(c[0] for c in columns)], cells) <= room:
+        for narrower in table.narrowings():
+            columns = narrower.columns
+            cells = [[r.name, *(fmt_num(c.cell(r)) for c in columns)] if r else ["…"]
+                     for r in rows]
+            if room <= 0 or _table_width(["coef", *(headers[c.key] for c in columns)],
+                                         cells) <= room:
                 break
-        table = Table(box=None, padding=(0, 1), collapse_padding=True, pad_edge=False,
-                      show_edge=False, expand=False)
-        table.add_column("coef")
-        for header, _, _ in columns:
-            table.add_column(header, justify="right")
+        grid = Table(box=None, padding=(0, 1), collapse_padding=True, pad_edge=False,
+                     show_edge=False, expand=False)
+        grid.add_column("coef")
+        for column in columns:
+            grid.add_column(headers[column.key], justify="right")
         for row in cells:
-            table.add_row(*(Text(cell) for cell in row))  # feature names are not markup
-        self.update(table)
+            grid.add_row(*(Text(cell) for cell in row))  # feature names are not markup
+        self.update(grid)
 
 
 def _table_width(headers: list[str], rows: list[list[str]]) -> int:
@@ -314,13 +306,6 @@ def _table_width(headers: list[str], rows: list[list[str]]) -> int:
         for j, cell in enumerate(row):
             widths[j] = max(widths[j], len(cell))
     return sum(widths) + len(widths) - 1
-
-
-def _pick(ws: list[float] | None, b: float | None, i: int | None) -> str:
-    """One cell: weight ``i``, or the bias when ``i`` is None; "—" past the end of ``ws``."""
-    if i is None:
-        return fmt_num(b)
-    return fmt_num(ws[i]) if ws is not None and i < len(ws) else "—"
 
 
 def _fit(value: float | None, width: int) -> str:
@@ -336,37 +321,38 @@ METRIC_WIDTH = 6
 """Characters of one metric value (``_fit`` picks the digits that fit)."""
 
 
-class MetricsPanel(Static):
+class MetricsPanel(Panel):
     """MSE/RMSE/MAE/R² per split; test appears when the run ends; then warnings.
 
     Metrics are in the target's raw units; when the losses are not (standardize_target) the
     title says so.
     """
 
-    def show(self, model: RunModel) -> None:
-        fin, last, s = model.finished, model.last, model.started
-        self.border_title = Text("Metrics (raw y units)" if std_target(model) else "Metrics")
-        metrics = (fin.metrics if fin else (last.metrics if last else {})) or {}
+    BORDER_TITLE = "Metrics"
+    DEFAULT_CSS = "MetricsPanel { width: 34; padding: 0 0 0 1; }"
+
+    def render_history(self, history: RunHistory, view: View) -> None:
+        s = history.started
+        metrics = metric_table(s, latest(history.last, history.finished))
+        self.border_title = Text("Metrics (raw y units)" if metrics.raw_y else "Metrics")
         parts: list[Any] = []
         if metrics:
             # Fixed, unwrapped value columns of 6 characters, one space apart: 5 + 4 x (1 + 6)
-            # = 33 cells, the panel's inner width (#metrics: width 34, padding-left 1). The
-            # table never shrinks to "tra…" beside the coefficient table, and no two numbers
-            # touch ("6.0550.00838").
+            # = 33 cells, the panel's inner width (width 34, padding-left 1). The table never
+            # shrinks to "tra…" beside the coefficient table, and no two numbers touch
+            # ("6.0550.00838").
             table = Table(box=None, padding=(0, 0, 0, 1), pad_edge=False, show_edge=False,
                           collapse_padding=True)
-            for col in ("", "mse", "rmse", "mae", "r2"):
+            for col in ("", *metrics.keys):
                 table.add_column(col, justify="left" if not col else "right", no_wrap=True,
                                  min_width=5 if not col else METRIC_WIDTH)
-            for split, m in metrics.items():
-                table.add_row(Text(split), *(_fit(m.get(k), METRIC_WIDTH)
-                                             for k in ("mse", "rmse", "mae", "r2")))
+            for split, values in metrics.rows():
+                table.add_row(Text(split), *(_fit(v, METRIC_WIDTH) for v in values))
             parts.append(table)
         else:
             parts.append(Text("metrics appear when a run starts", style="dim"))
         if s is not None:
-            data = Text(f"{s.n_train} train / {s.n_val} val / {s.n_test} test rows, "
-                        f"{s.n_features} features", style="dim")
+            data = Text(data_summary(s), style="dim")
             if s.condition_number is not None:
                 data.append(f", cond {fmt_num(s.condition_number, 3)}")
             parts.append(data)

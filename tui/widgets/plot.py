@@ -1,6 +1,6 @@
 """The live loss plot: train and validation loss per epoch, drawn with textual-plotext.
 
-Redraws read the run model's downsampled series, so their cost depends on the plot's width and
+Redraws read the run history's downsampled series, so their cost depends on the plot's width and
 not on the number of epochs. Log-y is our own log10 transform with a floor, because plotext's
 log scale breaks on zero and negative values (plotext#37).
 """
@@ -11,8 +11,9 @@ from rich.text import Text
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from tui.model import RunModel
+from tui.history import RunHistory
 from tui.series import Point, fmt_num, linear_ticks, log_ticks, to_log10
+from tui.view import View
 
 TRAIN_COLOR, VAL_COLOR = "cyan", "orange"
 SMOOTH_TRAIN_COLOR, SMOOTH_VAL_COLOR = "blue+", "red+"
@@ -26,14 +27,26 @@ class LossPlot(PlotextPlot):
     """Train/val loss curves, best-epoch marker, optimum line; focusable so keys land here."""
 
     can_focus = True
+    DEFAULT_CSS = """
+    LossPlot {
+        height: 1fr;
+        min-height: 6;
+        &:focus { background-tint: $foreground 3%; }
+    }
+    """
 
-    def __init__(self, model: RunModel, *, id: str | None = None) -> None:  # noqa: A002
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id)
-        self.model = model
+        self.history = RunHistory()
+        """The history last drawn (a resize redraws it)."""
         self.log_y = False
         self.smoothing: float | None = None
         self.clipped = False
         """Whether the last log-y draw clipped zero or negative values to the floor."""
+
+    def render_history(self, history: RunHistory, view: View) -> None:
+        self.history, self.log_y, self.smoothing = history, view.log_y, view.smoothing
+        self.replot()
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -45,7 +58,7 @@ class LossPlot(PlotextPlot):
     def _series(self, points: list[Point]) -> list[Point]:
         if not self.log_y:
             return points
-        out, clipped = to_log10(points, self.model.log_floor)
+        out, clipped = to_log10(points, self.history.log_floor)
         self.clipped = self.clipped or clipped
         return out
 
@@ -55,14 +68,14 @@ class LossPlot(PlotextPlot):
             self.plt.plot(list(xs), list(ys), color=color, marker="braille")
 
     def replot(self) -> None:
-        """Rebuild the figure from the model and ask the widget (not the app) to repaint."""
-        plt, model = self.plt, self.model
+        """Rebuild the figure from the history and ask the widget (not the app) to repaint."""
+        plt, history = self.plt, self.history
         plt.clear_data()
         plt.clear_figure()
         self.clipped = False
         width = max(self.size.width, 10)
         n_points = 2 * width  # braille gives two dots per cell
-        if model.started is None:
+        if history.started is None:
             plt.xlim(1, 10)
             plt.xticks([1, 5, 10])
             plt.ylim(0, 1)
@@ -70,16 +83,16 @@ class LossPlot(PlotextPlot):
             return
         beta = self.smoothing
         all_y: list[float] = []
-        last_epoch = model.epochs[-1] if model.epochs else 1
+        last_epoch = history.epochs[-1] if history.epochs else 1
         x_hi = max(last_epoch, 2)
-        opt = model.started.optimum
+        opt = history.started.optimum
         if opt is not None and opt.get("loss") is not None:
             # Drawn first, so curves that converge onto it stay visible on top of it.
             (pt,) = self._series([(1.0, float(opt["loss"]))])
             self.plt.plot([1, x_hi], [pt[1], pt[1]], color=OPTIMUM_COLOR, marker="braille")
             all_y.append(pt[1])
-        curves = [(model.train_curve, TRAIN_COLOR, SMOOTH_TRAIN_COLOR, "train"),
-                  (model.val_curve, VAL_COLOR, SMOOTH_VAL_COLOR, "val")]
+        curves = [(history.train_curve, TRAIN_COLOR, SMOOTH_TRAIN_COLOR, "train"),
+                  (history.val_curve, VAL_COLOR, SMOOTH_VAL_COLOR, "val")]
         for curve, color, smooth_color, name in curves:
             raw = self._series(curve.raw.points(n_points))
             self._draw(raw, color)
@@ -87,7 +100,7 @@ class LossPlot(PlotextPlot):
             if beta is not None:
                 smooth = self._series(curve.smooth[beta].points(n_points))
                 self._draw(smooth, smooth_color)
-        last = model.last
+        last = history.last
         if last is not None and last.best_epoch is not None and last.best_monitor is not None:
             (pt,) = self._series([(float(last.best_epoch), float(last.best_monitor))])
             plt.scatter([pt[0]], [pt[1]], color=BEST_COLOR, marker="◆")
@@ -113,32 +126,34 @@ class Legend(Static):
     Plotext draws its legend inside the canvas, where at 80x24 it would hide the curves.
     """
 
-    def show(self, model: RunModel, plot: LossPlot) -> None:
+    DEFAULT_CSS = "Legend { height: auto; padding: 0 1; }"
+
+    def render_history(self, history: RunHistory, view: View) -> None:
         text = Text()
 
         def key(mark: str, color: str, label: str) -> None:
             text.append(mark, style=RICH_COLORS[color])
             text.append(f" {label}  ")
 
-        if model.started is None:
+        if history.started is None:
             text.append("train / val loss per epoch — s starts a run", style="dim")
             self.update(text)
             return
-        if plot.log_y:
+        if view.log_y:
             text.append("log-y", style="bold")
-            if plot.clipped or model.has_nonpositive:
-                text.append(f" (≤0 at {fmt_num(model.log_floor, 2)})", style="yellow")
+            if history.has_nonpositive:
+                text.append(f" (≤0 at {fmt_num(history.log_floor, 2)})", style="yellow")
             text.append("  ")
-        smooth = plot.smoothing is not None
+        smooth = view.smoothing is not None
         key("━", TRAIN_COLOR, "train raw" if smooth else "train")
-        if model.started.n_val:  # no validation split: no val curve, so no key for one
+        if history.started.n_val:  # no validation split: no val curve, so no key for one
             key("━", VAL_COLOR, "val raw" if smooth else "val")
         if smooth:
             text.append("━", style=RICH_COLORS[SMOOTH_TRAIN_COLOR])
-            key("━", SMOOTH_VAL_COLOR, f"EMA β={plot.smoothing:g}")
-        opt = model.started.optimum
+            key("━", SMOOTH_VAL_COLOR, f"EMA β={view.smoothing:g}")
+        opt = history.started.optimum
         if opt is not None and opt.get("loss") is not None:
             key("━", OPTIMUM_COLOR, f"opt ({opt.get('kind', 'reference')})")
-        if model.last is not None and model.last.best_epoch is not None:
+        if history.last is not None and history.last.best_epoch is not None:
             key("◆", BEST_COLOR, "best")
         self.update(text)
