@@ -8,7 +8,6 @@ directory, read-only.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path

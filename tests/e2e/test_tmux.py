@@ -142,6 +142,3 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
-
-
-@pytest.mark.skipif(not SCRIPT.exists(), reason=f"{SCRIPT} not installed")
