@@ -227,3 +227,12 @@ def test_duplicate_or_unnamed_csv_columns(capsys, tmp_path):
     assert "column 2 of the header has no name" in line
     line = bad(capsys, "train", str(csv_preset(tmp_path, GOOD_ROWS, features="[a, a]")))
     assert "data.features lists 'a' twice" in line
+
+
+def test_progress_shows_the_wait_counter_only_with_early_stopping(capsys):
+    code, out, _ = run_cli(capsys, "train", *QUICK, "--no-save")
+    assert code == 0 and "wait 0/" in out
+    code, out, _ = run_cli(capsys, "train", *QUICK, "--no-save",
+                           "--set", "early_stopping.enabled=false")
+    progress = [ln for ln in out.splitlines() if ln.startswith("epoch ")]
+    assert code == 0 and progress and not any("wait" in ln for ln in progress)
