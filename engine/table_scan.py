@@ -24,7 +24,7 @@ FLOAT32_MAX = 3.4028234663852886e38
 """Largest finite float32: tensors here are float32, so a larger cell would become inf."""
 _PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
 """A plain decimal number. ``float()`` also takes ``1_000``, non-ASCII digits and ``nan``."""
-STOP_EVERY_ROWS = 20_000
+STOP_EVERY_ROWS = 2_000
 """Rows scanned between two looks at the stop flag (well under 0.1 s)."""
 
 

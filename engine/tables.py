@@ -185,6 +185,7 @@ def _read_csv(path: Path, header: list[str], names: list[str], stop: StopFlag | 
 
     out = torch.empty(_max_records(path), len(names))  # pages are touched only as filled
     dest, row = out.numpy(), 0
+    reader, doubted = None, False
     try:
         reader = pcsv.open_csv(path, read_options=read, parse_options=parse,
                                convert_options=convert)
@@ -196,9 +197,14 @@ def _read_csv(path: Path, header: list[str], names: list[str], stop: StopFlag | 
                 dest[row:row + batch.num_rows, j] = _checked(batch.column(c), doubt)
             row += batch.num_rows
     except (pa.ArrowInvalid, _Doubt, UnicodeDecodeError):
-        return exact_scan(path, header, names, stop=stop)
+        doubted = True
     except OSError as exc:
         raise source_error(path, "data.path", f"cannot read: {exc}") from None
+    finally:
+        if reader is not None:  # its threads read ahead: stop them before anything else runs
+            reader.close()
+    if doubted:
+        return exact_scan(path, header, names, stop=stop)
     if row == 0:
         raise ConfigError(f"{path}: no data rows after the header", key="data.path",
                           reason="no rows", where=str(path))

@@ -332,11 +332,12 @@ async def test_save_dialog_error_wraps_inside_the_dialog() -> None:
 
 @pytest.mark.timing
 async def test_quit_during_slow_set_up_is_prompt(isolated_config_home: Path) -> None:
-    """A user loss whose import takes 3 s: quitting (and stopping it) must not wait for it."""
+    """A user loss whose import takes 10 s: quitting (and stopping it) must not wait for it.
+    The bound is loose (pilot's key presses wait for an idle loop) but far under the import."""
     folder = isolated_config_home
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "slow_loss.py").write_text(
-        "import time\n\ntime.sleep(3)\n\n\ndef slow(pred, y):\n"
+        "import time\n\ntime.sleep(10)\n\n\ndef slow(pred, y):\n"
         "    \"\"\"mean((y-ŷ)²)\"\"\"\n    return ((y - pred) ** 2).mean()\n")
     (folder / "slow.yaml").write_text(
         "name: slow\ndata:\n  n_samples: 100\nloss:\n  name: custom\n"
@@ -349,8 +350,8 @@ async def test_quit_during_slow_set_up_is_prompt(isolated_config_home: Path) -> 
         assert app.history.started is None  # still importing
         t0 = time.monotonic()
         await pilot.press("q", "x")
-        await wait_until(pilot, lambda: not app.is_running, timeout=5)
-        assert time.monotonic() - t0 < 0.9
+        await wait_until(pilot, lambda: not app.is_running, timeout=10)
+        assert time.monotonic() - t0 < 3.0
     deadline = time.monotonic() + 30
     while run.alive() and time.monotonic() < deadline:
         time.sleep(0.05)
