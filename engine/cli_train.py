@@ -162,8 +162,7 @@ def run_headless(cfg: Config, *, as_json: bool, out: TextIO | None, err: TextIO 
         if writer is not None and writer.untouched:
             pass  # a resume that could not start: the run stays exactly as it was
         elif writer is not None and keep_failed:  # the caller reads why, then tidies up
-            writer.crashed(f"{type(exc).__name__}: {exc}")
-            _record_config_error(run_dir, exc)  # type: ignore[arg-type]
+            writer.crashed(f"{type(exc).__name__}: {exc}", **_config_error_fields(exc))
         elif writer is not None:
             writer.discard_if_empty(f"{type(exc).__name__}: {exc}")
         if isinstance(exc, Stopped):
@@ -171,8 +170,7 @@ def run_headless(cfg: Config, *, as_json: bool, out: TextIO | None, err: TextIO 
         raise
     except Exception as exc:
         if writer is not None and not writer.untouched:
-            writer.crashed(f"{type(exc).__name__}: {exc}")
-            _record_config_error(run_dir, exc)  # type: ignore[arg-type]
+            writer.crashed(f"{type(exc).__name__}: {exc}", **_config_error_fields(exc))
         raise
     finally:
         if writer is not None:
@@ -182,21 +180,20 @@ def run_headless(cfg: Config, *, as_json: bool, out: TextIO | None, err: TextIO 
     return EXIT_FAILED if fin.reason == "diverged" else EXIT_OK
 
 
-def _record_config_error(run_dir: Path, exc: Exception) -> None:
-    """Put a config error's key and one-line reason in ``status.json`` for a dashboard.
+def _config_error_fields(exc: Exception) -> dict[str, Any]:
+    """A config error's key and one-line reason, for ``status.json`` (a dashboard reads them).
 
-    A user loss that cannot be loaded or called is the callable's fault when the engine names
-    no other key (its error class lives in a torch-importing module: looked up only if loaded).
+    They go in the same write as the crashed state: a reader that sees the process gone sees
+    them too. A user loss that cannot be loaded or called is the callable's fault when the
+    engine names no other key (its error class lives in a torch-importing module: looked up only
+    if loaded).
     """
-    from engine.config import ConfigError
-    from engine.store import write_status
-
     if not isinstance(exc, ConfigError):
-        return
+        return {}
     user_loss = sys.modules.get("engine.user_loss")
     key = exc.key or ("loss.callable" if user_loss is not None
                       and isinstance(exc, user_loss.UserLossError) else None)
-    write_status(run_dir, error_key=key, error_text=str(exc)[:300])
+    return {"error_key": key, "error_text": str(exc)[:300]}
 
 
 def add_save_args(p: argparse.ArgumentParser) -> None:

@@ -351,12 +351,12 @@ class RunWriter:
 
         save_checkpoint(self.path / "checkpoint.pt", state)
 
-    def crashed(self, error: str) -> None:
-        """Mark the run crashed with a one-line ``error`` (set-up failed, or the trainer died);
-        a resume that never started changes nothing."""
+    def crashed(self, error: str, **fields: Any) -> None:
+        """Mark the run crashed with a one-line ``error`` (set-up failed, or the trainer died),
+        plus ``fields``, in one write; a resume that never started changes nothing."""
         if self.untouched:
             return
-        write_status(self.path, state="crashed", error=error[:300], ended_at=_now())
+        write_status(self.path, state="crashed", error=error[:300], ended_at=_now(), **fields)
 
     def discard_if_empty(self, error: str) -> None:
         """Set-up failed before the first event: remove a new run's directory (nothing ran);
