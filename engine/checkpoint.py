@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from engine.store import RunError, atomic_write
+from engine.store import RunError, atomic_write, first_line
 
 CHECKPOINT_EVERY_S = 2.0
 """At most one checkpoint per this many seconds while training (and always one at the end)."""
@@ -37,8 +37,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise RunError(f"{path}: no checkpoint to resume from") from None
     except Exception as exc:  # torn, foreign, or a pickled object the safe loader refuses
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise RunError(f"{path}: unreadable checkpoint ({first[:100]})") from None
+        raise RunError(f"{path}: unreadable checkpoint ({first_line(exc)})") from None
     if not isinstance(state, dict) or "epoch" not in state:
         raise RunError(f"{path}: not a linreg-tui checkpoint")
     return state

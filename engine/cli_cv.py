@@ -13,16 +13,13 @@ import json
 import sys
 
 from engine.events import Event
+from engine.cli_train import fmt_number
 from engine.report import METRIC_KEYS
 
 EXIT_OK, EXIT_FAILED = 0, 1
 HELP = "K-fold cross-validation: per-fold validation metrics and mean ± std"
 MARKS = {"diverged": "diverged", "cancelled": "stopped"}
 """The note a fold's row gets for how its run ended (none for completed / early-stopped)."""
-
-
-def _fmt(v: float | None) -> str:
-    return "-" if v is None else f"{v:.6g}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,10 +54,10 @@ def run(args: argparse.Namespace) -> int:
                           "metrics (rows = train/val)\n")
                 line("fold", "rows", "epochs", list(METRIC_KEYS))
             line(str(ev.fold), f"{ev.n_train}/{ev.n_val}", str(ev.epochs_run),
-                 [_fmt(ev.metrics.get(m)) for m in METRIC_KEYS], MARKS.get(ev.reason, ""))
+                 [fmt_number(ev.metrics.get(m)) for m in METRIC_KEYS], MARKS.get(ev.reason, ""))
         elif isinstance(ev, CrossValidated):
-            line("mean", "", "", [_fmt(ev.mean.get(m)) for m in METRIC_KEYS])
-            line("std", "", "", [_fmt(ev.std.get(m)) for m in METRIC_KEYS])
+            line("mean", "", "", [fmt_number(ev.mean.get(m)) for m in METRIC_KEYS])
+            line("std", "", "", [fmt_number(ev.std.get(m)) for m in METRIC_KEYS])
         out.flush()
 
     with StopOnSignals(control) as signals:

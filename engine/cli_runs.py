@@ -145,9 +145,10 @@ def _show(run: Path) -> int:
 
 def _rm(paths: list[Path]) -> int:
     for run in paths:  # check every one before deleting any
-        if run_state(read_status(run)) == "running":
-            raise RunError(f"run {run.name} is still running (pid "
-                           f"{read_status(run).get('pid')}): stop it first")
+        status = read_status(run)
+        if run_state(status) == "running":
+            raise RunError(f"run {run.name} is still running (pid {status.get('pid')}): "
+                           "stop it first")
     for run in paths:
         shutil.rmtree(run)
         print(f"deleted {run.name}")

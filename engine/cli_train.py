@@ -46,7 +46,8 @@ class QuietWhenGone:
             self.gone = True
 
 
-def _fmt(v: float | None) -> str:
+def fmt_number(v: float | None) -> str:
+    """A number as the summary and the cv table print it ("-" for none)."""
     return "-" if v is None else f"{v:.6g}"
 
 
@@ -67,27 +68,27 @@ def summary_lines(started: RunStarted | None, fin: RunFinished) -> list[str]:
     out = [fin.message]
     if fin.best_epoch is not None:
         monitor = started.config["early_stopping"]["monitor"] if started else "monitor"
-        out.append(f"best epoch {fin.best_epoch}: {monitor} {_fmt(fin.best_monitor)}")
+        out.append(f"best epoch {fin.best_epoch}: {monitor} {fmt_number(fin.best_monitor)}")
     metrics = metric_table(started, fin)
     if metrics:
         out += _table([["split", *metrics.keys]]
-                      + [[split, *map(_fmt, values)] for split, values in metrics.rows()])
+                      + [[split, *map(fmt_number, values)] for split, values in metrics.rows()])
     coefs = coefficient_table(started, fin)
     header = ["coefficient"] + [CLI_HEADERS[c.key].format(kind=coefs.optimum_kind)
                                 for c in coefs.columns]
-    out += _table([header] + [[row.name, *(_fmt(c.cell(row)) for c in coefs.columns)]
+    out += _table([header] + [[row.name, *(fmt_number(c.cell(row)) for c in coefs.columns)]
                               for row in coefs.rows])
     return out
 
 
 def progress_line(ev: EpochEnded, *, early_stopping: bool = True) -> str:
     """One throttled progress line (the wait counter only when early stopping is on)."""
-    val = f"  val {_fmt(ev.val_loss)}" if ev.val_loss is not None else ""
-    best = f"  best {_fmt(ev.best_monitor)} @ {ev.best_epoch}" if ev.best_epoch is not None else ""
+    val = f"  val {fmt_number(ev.val_loss)}" if ev.val_loss is not None else ""
+    best = f"  best {fmt_number(ev.best_monitor)} @ {ev.best_epoch}" if ev.best_epoch is not None else ""
     if best and early_stopping:
         best += f"  wait {ev.wait}/{ev.patience}"
     width = len(str(ev.epochs))
-    return (f"epoch {ev.epoch:>{width}}/{ev.epochs}  train {_fmt(ev.train_loss)}{val}{best}"
+    return (f"epoch {ev.epoch:>{width}}/{ev.epochs}  train {fmt_number(ev.train_loss)}{val}{best}"
             f"  {ev.samples_per_s:,.0f} samples/s")
 
 

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from engine.events import RunFinished, RunStarted
-from engine.store import RunError, atomic_write
+from engine.store import RunError, atomic_write, first_line
 
 MODEL_FORMAT = 1
 
@@ -101,11 +101,10 @@ def load_model(path: Path) -> LinearModel:
     except FileNotFoundError:
         raise RunError(f"{path}: no model file (the run has not finished)") from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise RunError(f"{path}: not a readable model file ({first[:100]})") from None
+        raise RunError(f"{path}: not a readable model file ({first_line(exc)})") from None
     except Exception as exc:  # the unpickler refusing a global is an UnpicklingError
         raise RunError(f"{path}: refused to load ({type(exc).__name__}: "
-                       f"{str(exc).splitlines()[0][:100] if str(exc) else ''})") from None
+                       f"{first_line(exc)})") from None
     if not isinstance(blob, dict) or "weight" not in blob:
         raise RunError(f"{path}: not a linreg-tui model file")
     if blob.get("format", 0) > MODEL_FORMAT:

@@ -48,6 +48,11 @@ improving epochs keep them and the per-epoch metrics (losses are never thinned).
 WEIGHT_STRIDE = 10
 
 
+def first_line(exc: BaseException, limit: int = 100) -> str:
+    """An exception's first line (its type name when it has no text), cut to ``limit``."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:limit]
+
+
 class RunError(ConfigError):
     """A run that cannot be found, read or used: one line naming the run and what is wrong."""
 

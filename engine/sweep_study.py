@@ -81,9 +81,10 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
     try:
         return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
     except Exception as exc:  # noqa: BLE001 - sqlalchemy/driver errors of every kind
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ConfigError(f"--storage {url}: cannot open the study database ({first[:120]})"
-                          ) from None
+        from engine.store import first_line
+
+        raise ConfigError(f"--storage {url}: cannot open the study database "
+                          f"({first_line(exc, 120)})") from None
 
 
 def open_study(storage: Any, name: str, spec: SweepSpec) -> optuna.Study:
