@@ -174,6 +174,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import csv
     import io
 
+    import torch
+
     from engine.data import read_table
     from engine.model_file import load_model
     from engine.store import atomic_write
@@ -193,10 +195,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
         for row, p in zip(rows, pred):
             buf.write(json.dumps({**dict(zip(columns, row)), column: p}) + "\n")
     else:
+        # Values are float32: write each as the shortest text that reads back to the same
+        # float32 (32.1, not 32.0999985).
+        cells = torch.cat((table.values[:, :len(columns)],
+                           torch.tensor(pred).reshape(-1, 1)), dim=1).numpy()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(columns + [column])
-        for row, p in zip(rows, pred):
-            writer.writerow([f"{v:.9g}" for v in row] + [f"{p:.9g}"])
+        writer.writerows([str(v) for v in row] for row in cells)
     if args.out:
         atomic_write(Path(args.out).expanduser(), buf.getvalue().encode())
         print(f"wrote {len(pred)} predictions to {args.out}", file=sys.stderr)
