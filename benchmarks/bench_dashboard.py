@@ -1,5 +1,6 @@
 """The dashboard as a client of runs, measured: training speed with the dashboard attached vs
-headless, ``s`` to the first epoch on a warm dashboard, and ``q`` to process exit.
+headless, ``s`` to the first epoch on a warm dashboard, key-to-screen latency during a run, and
+``q`` to process exit.
 
 Run: ``.venv/bin/python benchmarks/bench_dashboard.py [--presets default,huber-outliers,adam-fast]``
 
@@ -7,8 +8,11 @@ Throughput: the same preset (train.device=cpu) trained by ``linreg-tui train`` (
 from the dashboard (Textual's headless driver, keys by Pilot, the run in its trainer process),
 each writing its run directory; epochs/s from each run's RunFinished (epochs_run / elapsed_s).
 Goal: attached / headless >= 0.9. ``s`` to first epoch: from the start action to the first
-epoch in the run history, with the spare trainer warm (goal <= 0.5 s). ``q``: a real
-``linreg-tui`` in tmux, from sending ``q`` to the process gone (goal <= 0.5 s).
+epoch in the run history, with the spare trainer warm (goal <= 0.5 s). Keys: a real
+``linreg-tui`` in tmux during a 100,000-epoch run; ``?`` then Esc, each timed from ``send-keys``
+until ``capture-pane`` shows the help open / closed (goal p95 <= 50 ms; each poll costs a tmux
+call, printed). ``q``: a real ``linreg-tui`` in tmux, from sending ``q`` to the process ended
+(zombie or gone: tmux reaps a pane's process up to a second later; goal <= 0.5 s).
 """
 
 from __future__ import annotations
@@ -65,51 +69,127 @@ async def attached(preset: str, runs: Path) -> tuple[float, float]:
     return _speed(run_dir), first
 
 
-def quit_time(settle: float = 8.0) -> float | None:
-    tmux = shutil.which("tmux")
-    script = Path(sys.executable).with_name("linreg-tui")
-    if tmux is None or not script.exists():
-        return None
-    sock = f"bench-{os.getpid()}"
-    env = {**os.environ, "TERM": "xterm-256color"}
+class Terminal:
+    """A private tmux server (own socket) running one ``linreg-tui`` at 80x24."""
 
-    def t(*a: str) -> str:
-        return subprocess.run([tmux, "-L", sock, *a], capture_output=True, text=True,
-                              env=env).stdout
+    def __init__(self, args: list[str], runs: Path) -> None:
+        self.tmux = shutil.which("tmux")
+        self.socket = f"bench-{os.getpid()}"
+        self.env = {**os.environ, "TERM": "xterm-256color", "LINREG_TUI_RUNS_DIR": str(runs)}
+        script = Path(sys.executable).with_name("linreg-tui")
+        self("new-session", "-d", "-s", "b", "-x", "80", "-y", "24",
+             " ".join(["exec", str(script), *args]))
+        self.pid = int(self("display-message", "-p", "-t", "b", "#{pane_pid}").strip())
 
+    def __call__(self, *args: str) -> str:
+        return subprocess.run([self.tmux, "-L", self.socket, *args], capture_output=True,
+                              text=True, env=self.env).stdout
+
+    def screen(self) -> str:
+        return self("capture-pane", "-p", "-t", "b")
+
+    def wait_for(self, cond, timeout: float = 30.0) -> float:  # noqa: ANN001
+        """Seconds until ``cond(screen)`` holds (polling as fast as tmux answers)."""
+        t0 = time.perf_counter()
+        while not cond(self.screen()):
+            if time.perf_counter() - t0 > timeout:
+                raise TimeoutError(self.screen())
+        return time.perf_counter() - t0
+
+    def exited(self) -> bool:
+        """The process has ended (a zombie counts: tmux reaps its panes up to a second later)."""
+        try:
+            with open(f"/proc/{self.pid}/status") as f:
+                return any(line.startswith("State:\tZ") for line in f)
+        except FileNotFoundError:
+            return True
+
+    def close(self) -> None:
+        self("kill-server")
+
+
+def quit_time(runs: Path, settle: float = 8.0) -> float | None:
+    """From sending ``q`` to an idle dashboard to its process ended."""
+    term = Terminal(["default"], runs)
     try:
-        t("new-session", "-d", "-s", "b", "-x", "80", "-y", "24", f"exec {script} default")
-        pid = int(t("display-message", "-p", "-t", "b", "#{pane_pid}").strip())
-        deadline = time.monotonic() + 30
-        while "Settings" not in t("capture-pane", "-p", "-t", "b") and time.monotonic() < deadline:
-            time.sleep(0.05)
+        term.wait_for(lambda s: "Settings" in s)
         time.sleep(settle)  # a dashboard in use: its spare trainer and device probe are done
         t0 = time.perf_counter()
-        t("send-keys", "-t", "b", "q")
-        while True:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return time.perf_counter() - t0
+        term("send-keys", "-t", "b", "q")
+        while not term.exited():
             if time.perf_counter() - t0 > 10:
                 return None
-            time.sleep(0.005)
+            time.sleep(0.002)
+        return time.perf_counter() - t0
     finally:
-        t("kill-server")
+        term.close()
+
+
+def key_latencies(runs: Path, presses: int = 30) -> list[float]:
+    """Key to screen during a run: ``?`` until the help shows, Esc until it is gone again."""
+    from tui.screens import KEYS_HELP
+
+    marker = KEYS_HELP[0][1]
+    long_run = ["default", "--set", "train.epochs=100000", "--set", "train.device=cpu",
+                "--set", "early_stopping.enabled=false"]
+    term = Terminal(long_run, runs)
+    try:
+        term.wait_for(lambda s: "Settings" in s)
+        time.sleep(3)
+        term("send-keys", "-t", "b", "s")
+        term.wait_for(lambda s: "epoch" in s and "running" in s)
+        time.sleep(1)
+        out: list[float] = []
+        for _ in range(presses):
+            term("send-keys", "-t", "b", "?")
+            out.append(term.wait_for(lambda s: marker in s, 5))
+            term("send-keys", "-t", "b", "Escape")
+            out.append(term.wait_for(lambda s: marker not in s, 5))
+            time.sleep(0.05)
+        term("send-keys", "-t", "b", "q")
+        term.wait_for(lambda s: "Stop" in s or "stop" in s, 5)
+        term("send-keys", "-t", "b", "x")
+        return out
+    finally:
+        term.close()
+
+
+def _poll_cost(n: int = 20) -> float:
+    """What one ``tmux capture-pane`` costs here (the resolution of the latency figures)."""
+    tmux = shutil.which("tmux")
+    t0 = time.perf_counter()
+    for _ in range(n):
+        subprocess.run([tmux, "-L", f"bench-{os.getpid()}-none", "list-sessions"],
+                       capture_output=True)
+    return (time.perf_counter() - t0) / n
+
+
+def p95(values: list[float]) -> float:
+    ranked = sorted(values)
+    return ranked[min(len(ranked) - 1, round(0.95 * (len(ranked) - 1)))]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--presets", default="default,huber-outliers,adam-fast")
+    parser.add_argument("--presets", default="default,huber-outliers,adam-fast",
+                        help="presets for the throughput rows ('' for none)")
     args = parser.parse_args()
     print(f"{'preset':<16}{'headless ep/s':>15}{'dashboard ep/s':>16}{'ratio':>8}"
           f"{'s→1st epoch':>13}")
-    for preset in args.presets.split(","):
+    for preset in filter(None, args.presets.split(",")):
         with tempfile.TemporaryDirectory() as tmp:
             h = headless(preset, Path(tmp) / "h")
             a, first = asyncio.run(attached(preset, Path(tmp) / "a"))
         print(f"{preset:<16}{h:>15,.1f}{a:>16,.1f}{a / h:>8.2f}{first:>12.3f}s", flush=True)
-    q = quit_time()
+    if shutil.which("tmux") is None or not Path(sys.executable).with_name("linreg-tui").exists():
+        print("tmux or the linreg-tui script missing: key latency and quit not measured")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        keys = key_latencies(Path(tmp) / "k")
+        print(f"key → screen during a run (tmux, ? and Esc, {len(keys)} keys): "
+              f"median {sorted(keys)[len(keys) // 2] * 1e3:.0f} ms, p95 {p95(keys) * 1e3:.0f} ms, "
+              f"max {max(keys) * 1e3:.0f} ms (incl. ~{_poll_cost() * 1e3:.0f} ms per tmux poll)")
+        q = quit_time(Path(tmp) / "q")
     print(f"q → process exit, no run (tmux): {'n/a' if q is None else f'{q:.3f} s'}")
 
 

@@ -8,6 +8,7 @@ directory, read-only.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,9 +17,14 @@ from engine.cli import main as engine_main
 
 WATCH_HELP = "open the dashboard on a run (id, unique prefix, path or latest), read-only"
 
+_dashboard_ran = False
+"""Set once the dashboard has run in this process: :func:`entry` may then leave at once."""
+
 
 def _run_app(app) -> int:  # noqa: ANN001 - a LinregApp; typed loosely to keep textual unimported
     """Run the app; after it, say how to come back to a run left going in the background."""
+    global _dashboard_ran
+    _dashboard_ran = True
     app.run()
     if app.detached is not None:
         try:
@@ -71,5 +77,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     return engine_main(argv, launch_app=_launch)
 
 
+def entry() -> None:
+    """The console script: :func:`main`, and after a dashboard, a prompt exit.
+
+    Once the app has restored the terminal and said its last line, nothing in this process is
+    left to save (runs are written by their own trainer processes), yet tearing down the
+    interpreter — thousands of Textual objects and modules — takes 0.5-1 s after ``q``. So the
+    dashboard's exit flushes and ends the process there; headless commands exit normally.
+    """
+    code = main()
+    if _dashboard_ran:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # the terminal is gone (a hangup)
+                pass
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

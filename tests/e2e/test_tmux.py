@@ -142,3 +142,65 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+
+@pytest.mark.skipif(not SCRIPT.exists(), reason=f"{SCRIPT} not installed")
+def test_two_dashboards_follow_one_run_to_its_end(tmux: Tmux, tmp_path: Path) -> None:
+    """A run started in one dashboard and watched from a second terminal: the watcher shows it
+    mid-run (paused from the first, through the process boundary), then both show its last
+    epoch once it has finished on its own."""
+    runs = tmp_path / "runs"
+    epochs = 1500
+    args = ["default", "--set", "data.n_samples=200", "--set", f"train.epochs={epochs}",
+            "--set", "train.device=cpu", "--set", "early_stopping.enabled=false"]
+
+    def screen(session: str) -> str:
+        return tmux("capture-pane", "-p", "-t", session)
+
+    tmux("new-session", "-d", "-s", "app", "-x", "80", "-y", "24",
+         " ".join([str(SCRIPT), *args]))
+    tmux.wait_for(lambda s: "Start" in s and "Settings" in s, timeout=30)
+    tmux("send-keys", "-t", "app", "s")
+    _wait(lambda: bool(list_runs(runs)) and epochs_logged(list_runs(runs)[0].path) >= 5, 60,
+          "epochs in the run directory")
+    run_dir = list_runs(runs)[0].path
+    tmux("send-keys", "-t", "app", "p")
+    _wait(lambda: "paused" in screen("app"), 15, "the run to pause")
+
+    tmux("new-session", "-d", "-s", "watch", "-x", "80", "-y", "24",
+         " ".join([str(SCRIPT), "watch", "latest"]))
+    held = epochs_logged(run_dir)
+    _wait(lambda: f"epoch {held}/{epochs}" in screen("watch"), 30,
+          f"the watcher to show the paused run at epoch {held}")
+    tmux("send-keys", "-t", "app", "p")
+    _wait(lambda: read_status(run_dir).get("state") == "finished", 120, "the run to finish")
+    last = f"epoch {epochs}/{epochs}"
+    for session in ("app", "watch"):
+        _wait(lambda: last in screen(session), 15, f"{session} to show {last}")
+        assert "┤" in screen(session), "the plot is drawn"
+
+
+@pytest.mark.skipif(not SCRIPT.exists(), reason=f"{SCRIPT} not installed")
+def test_leaving_a_run_in_the_background_says_how_to_come_back(tmux: Tmux,
+                                                               tmp_path: Path) -> None:
+    """q then b: the dashboard exits at once (it ends its process right after the app), the
+    terminal keeps its last line — the command that comes back — and the run goes on."""
+    runs = tmp_path / "runs"
+    tmux("new-session", "-d", "-s", "app", "-x", "80", "-y", "24")
+    tmux("set-option", "-t", "app", "remain-on-exit", "on")
+    tmux("respawn-pane", "-k", "-t", "app", " ".join([str(SCRIPT), *LONG]))
+    tmux.wait_for(lambda s: "Start" in s and "Settings" in s, timeout=30)
+    tmux("send-keys", "-t", "app", "s")
+    _wait(lambda: bool(list_runs(runs)) and epochs_logged(list_runs(runs)[0].path) >= 5, 60,
+          "epochs in the run directory")
+    run_dir = list_runs(runs)[0].path
+    tmux("send-keys", "-t", "app", "q")
+    tmux.wait_for(lambda s: "background" in s, timeout=10)
+    tmux("send-keys", "-t", "app", "b")
+    tmux.wait_for(lambda s: "Pane is dead" in s, timeout=10)
+    said = tmux("capture-pane", "-p", "-J", "-S", "-100", "-t", "app").replace("\n", "")
+    assert f"goes on in the background; come back with: linreg-tui watch {run_dir.name}" in said
+    before = epochs_logged(run_dir)
+    _wait(lambda: epochs_logged(run_dir) > before + 10, 30, "the run to keep training")
+    assert run_state(read_status(run_dir)) == "running"
