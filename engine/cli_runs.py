@@ -65,7 +65,8 @@ def first_and_last_events(run: Path) -> tuple[RunStarted | None, Any]:
     return started, last
 
 
-def _age(started_at: str) -> str:
+def age(started_at: str) -> str:
+    """How long ago a run started, in its largest unit (``3m``, ``2h``, ``5d``)."""
     try:
         t = time.mktime(time.strptime(started_at[:19], "%Y-%m-%dT%H:%M:%S"))
     except ValueError:
@@ -99,10 +100,20 @@ def run_row(info: RunInfo) -> dict[str, Any]:
             "pid": st.get("pid"), "host": st.get("host")}
 
 
+RUN_COLUMNS = ("id", "preset", "loss", "status", "epochs", "best", "r2", "age")
+"""The columns of ``runs`` (and of the dashboard's runs screen)."""
+
+
 def _fmt(v: Any) -> str:
     if v is None:
         return "-"
     return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def row_cells(r: dict[str, Any]) -> list[str]:
+    """One :func:`run_row` as the text of :data:`RUN_COLUMNS`."""
+    return [r["id"], _fmt(r["preset"]), _fmt(r["loss"]), r["status"], _fmt(r["epochs"]),
+            _fmt(r["best_monitor"]), _fmt(r["r2"]), age(r["started_at"])]
 
 
 def _list(root: Path, as_json: bool) -> int:
@@ -115,10 +126,7 @@ def _list(root: Path, as_json: bool) -> int:
     if not rows:
         out.write(f"no runs yet in {root}\n")
         return EXIT_OK
-    table = [["id", "preset", "loss", "status", "epochs", "best", "r2", "age"]]
-    for r in rows:
-        table.append([r["id"], _fmt(r["preset"]), _fmt(r["loss"]), r["status"], _fmt(r["epochs"]),
-                      _fmt(r["best_monitor"]), _fmt(r["r2"]), _age(r["started_at"])])
+    table = [list(RUN_COLUMNS), *(row_cells(r) for r in rows)]
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
         out.write("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() + "\n")

@@ -66,20 +66,23 @@ class RunFollower:
             if self.finished is not None:
                 self._status_ended()
                 return
-            if not events:
-                if self._status_ended():
-                    tail, self.offset = read_events(self.run_dir, offset=self.offset)
-                    for event in tail:
-                        if isinstance(event, RunFinished):
-                            self.finished = event
-                        yield event
-                    if self.finished is None:
-                        self.crashed = str(self.status.get("error_text") or
-                                           self.status.get("error") or "its process died")
-                    return
-                await asyncio.sleep(self.poll_s)
-            else:
-                await asyncio.sleep(0)
+            if events:
+                # A backlog (a replay) goes on at once; a live run is read poll_s apart, in
+                # batches: reading after every epoch kept the dashboard's loop busy and its
+                # keys waiting behind a fast run.
+                await asyncio.sleep(0 if len(events) >= BATCH else self.poll_s)
+                continue
+            if self._status_ended():
+                tail, self.offset = read_events(self.run_dir, offset=self.offset)
+                for event in tail:
+                    if isinstance(event, RunFinished):
+                        self.finished = event
+                    yield event
+                if self.finished is None:
+                    self.crashed = str(self.status.get("error_text") or
+                                       self.status.get("error") or "its process died")
+                return
+            await asyncio.sleep(self.poll_s)
 
 
 def follow(run_dir: Path, *, poll_s: float = POLL_S) -> RunFollower:
