@@ -64,7 +64,8 @@ CLI_HEADERS = {LEARNED: "learned", OPTIMUM: "optimum ({kind})",
 
 
 def summary_lines(started: RunStarted | None, fin: RunFinished) -> list[str]:
-    """The human summary printed at the end of ``linreg-tui train``."""
+    """The human summary printed at the end of ``linreg-tui train``: how it ended, the metrics
+    (``medae`` with them), the coefficients and, on synthetic data, their error vs the truth."""
     out = [fin.message]
     if fin.best_epoch is not None:
         monitor = started.config["early_stopping"]["monitor"] if started else "monitor"
@@ -78,6 +79,11 @@ def summary_lines(started: RunStarted | None, fin: RunFinished) -> list[str]:
                                 for c in coefs.columns]
     out += _table([header] + [[row.name, *(fmt_number(c.cell(row)) for c in coefs.columns)]
                               for row in coefs.rows])
+    if metrics.coef_rmse is not None:
+        bias = fin.bias is not None and started is not None and started.true_bias is not None
+        with_bias = " and bias" if bias else ""
+        out.append(f"coefficient error vs true: rmse {fmt_number(metrics.coef_rmse)} "
+                   f"(weights{with_bias}, raw units)")
     return out
 
 

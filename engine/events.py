@@ -95,12 +95,17 @@ class EpochEnded(Event):
     elapsed_s: float
     samples_per_s: float
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
-    """``{"train": {mse, rmse, mae, r2}, "val": {...}}`` in the target's original units."""
+    """``{"train": {mse, rmse, mae, r2}, "val": {...}}`` in the target's original units
+    (``medae`` is in :attr:`RunFinished.metrics` only: a median per epoch is not cheap)."""
     gap: float | None = None
     """``train_loss - optimum loss`` when an optimum is known."""
     weights_original: list[float] | None = None
     """``weights`` in the raw feature/target units (None when nothing was standardised)."""
     bias_original: float | None = None
+    coef_rmse: float | None = None
+    """Error of the coefficients against the data's true ones (synthetic data, else None):
+    ``sqrt(mean((learned - true)²))`` over each weight the truth covers and the bias, in raw
+    units (see :func:`engine.metrics.coef_rmse`)."""
 
 
 @dataclass(frozen=True)
@@ -117,10 +122,21 @@ class RunFinished(Event):
     restored_epoch: int | None = None
     elapsed_s: float = 0.0
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
-    """Final ``{"train", "val", "test"}`` metrics of the returned parameters."""
+    """Final ``{"train", "val", "test"}`` metrics of the returned parameters: those of
+    :class:`EpochEnded` and ``medae`` (median absolute error, which epochs do not carry)."""
     weights_original: list[float] | None = None
     """Weights in the raw feature units (when features or target were standardised)."""
     bias_original: float | None = None
+    train_loss: float | None = None
+    """The objective of the returned parameters on the whole training split (after a restore:
+    the restored epoch's, which no single EpochEnded holds, since in full batch an epoch's
+    ``train_loss`` is at its start weights). None in logs written before it existed."""
+    val_loss: float | None = None
+    """The objective of the returned parameters on the validation split (None without one)."""
+    gap: float | None = None
+    """``train_loss - optimum loss`` of the returned parameters, as :attr:`EpochEnded.gap`."""
+    coef_rmse: float | None = None
+    """As :attr:`EpochEnded.coef_rmse`, for the returned parameters."""
 
 
 @dataclass(frozen=True)

@@ -113,15 +113,16 @@ class Objective:
         return data
 
 
-def _term_loss(name: str, params: dict[str, Any], cfg: LossConfig,
-               base_dir: str | None) -> tuple[Callable[..., Tensor], str, bool]:
-    """One loss term: its function, formula and whether it takes the weights."""
+def _term_loss(name: str, params: dict[str, Any], cfg: LossConfig, base_dir: str | None,
+               key: str = "loss.callable") -> tuple[Callable[..., Tensor], str, bool]:
+    """One loss term: its function, formula and whether it takes the weights (``key``: the
+    config key a custom term's load error names)."""
     if name == "custom":
         from engine.user_loss import load_user_loss  # user code only when a preset names it
 
         spec = params.get("callable", cfg.callable)
         kwargs = {k: v for k, v in params.items() if k not in ("callable", "force")}
-        user = load_user_loss(spec, kwargs, base_dir)
+        user = load_user_loss(spec, kwargs, base_dir, key=key)
         return user.fn, user.formula, user.takes_weights
     values = loss_values(name, params, cfg)
     return builtin(name, **values), LOSSES[name].render(values), False
@@ -131,9 +132,10 @@ def build_objective(cfg: LossConfig, base_dir: str | None = None) -> Objective:
     """Build the objective from the ``loss`` section (single, combined or custom)."""
     if cfg.name == "combined":
         parts, texts = [], []
-        for term in cfg.terms or []:
+        for i, term in enumerate(cfg.terms or []):
             weight = float(term.get("weight", 1.0))
-            fn, text, takes_w = _term_loss(term["name"], term.get("params") or {}, cfg, base_dir)
+            fn, text, takes_w = _term_loss(term["name"], term.get("params") or {}, cfg, base_dir,
+                                           key=f"loss.terms[{i}]")
             parts.append((weight, fn, takes_w))
             texts.append(f"{weight:g}·{text}")
         text = " + ".join(texts)

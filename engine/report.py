@@ -11,6 +11,7 @@ API::
     LEARNED, OPTIMUM, LEARNED_RAW, OPTIMUM_RAW, TRUE   the column keys, as constants
     COLUMN_KEYS = ("learned", "optimum", "learned_raw", "optimum_raw", "true")
     METRIC_KEYS = ("mse", "rmse", "mae", "r2");  SPLITS = ("train", "val", "test")
+    MEDAE = "medae";  REPORT_KEYS = ("mse", "rmse", "mae", "medae", "r2")
 
     latest(last: EpochEnded | None, finished: RunFinished | None) -> EpochEnded | RunFinished | None
         the event whose parameters and metrics a view shows now (the finished one wins)
@@ -39,8 +40,11 @@ API::
     metric_table(started: RunStarted | None,
                  current: EpochEnded | RunFinished | None) -> MetricTable
         MetricTable.splits: tuple[str, ...]   present splits, SPLITS order first
-        MetricTable.keys: tuple[str, ...]     METRIC_KEYS
+        MetricTable.keys: tuple[str, ...]     METRIC_KEYS per epoch; REPORT_KEYS (medae
+            added) once the run has finished
         MetricTable.raw_y: bool   losses are in standardised target units, metrics in raw ones
+        MetricTable.coef_rmse: float | None   learned vs true coefficients (synthetic data):
+            sqrt(mean((w - w_true)²)) over the weights the truth covers and the bias, raw units
         MetricTable.value(split, key) -> float | None
         MetricTable.rows() -> list[tuple[str, list[float | None]]]   (split, values by key)
         bool(MetricTable) -> whether any split has metrics
@@ -63,7 +67,12 @@ COLUMN_KEYS = (LEARNED, OPTIMUM, LEARNED_RAW, OPTIMUM_RAW, TRUE)
 """Every coefficient column, in the order views show them."""
 
 METRIC_KEYS = ("mse", "rmse", "mae", "r2")
-"""The metrics every split carries, in the target's raw units (see engine.metrics)."""
+"""The metrics every split of every event carries, in the target's raw units (see
+engine.metrics); cross-validation averages these."""
+MEDAE = "medae"
+"""Median absolute error: only in RunFinished's metrics (a median per epoch is not cheap)."""
+REPORT_KEYS = ("mse", "rmse", "mae", MEDAE, "r2")
+"""Every metric a table may show, in column order (robust ``medae`` beside ``mae``)."""
 SPLITS = ("train", "val", "test")
 """Splits in report order; test metrics exist only once the run has finished."""
 
@@ -203,6 +212,9 @@ class MetricTable:
     raw_y: bool
     """The losses are in standardised target units while these metrics are in raw ones."""
     keys: tuple[str, ...] = METRIC_KEYS
+    coef_rmse: float | None = None
+    """Error of the coefficients against the true ones (synthetic data; see
+    :attr:`engine.events.EpochEnded.coef_rmse`), None when the truth is unknown."""
 
     def value(self, split: str, key: str) -> float | None:
         return self.values.get(split, {}).get(key)
@@ -219,8 +231,11 @@ def metric_table(started: RunStarted | None, current: Current | None) -> MetricT
     """The splits with metrics in ``current`` (train and val per epoch; test at the end)."""
     values = (current.metrics if current is not None else None) or {}
     present = [s for s in SPLITS if s in values] + [s for s in values if s not in SPLITS]
+    robust = any(MEDAE in v for v in values.values())
     return MetricTable(splits=tuple(present), values=values,
-                       raw_y=standardised_target(started))
+                       raw_y=standardised_target(started),
+                       keys=REPORT_KEYS if robust else METRIC_KEYS,
+                       coef_rmse=getattr(current, "coef_rmse", None))
 
 
 def data_summary(started: RunStarted) -> str:

@@ -25,12 +25,12 @@ from engine.control import Control
 from engine.data import Dataset, load_dataset, to_original
 from engine.device import device_name, resolve_device
 from engine.early_stopping import DivergenceCheck, EarlyStopping
-from engine.epoch import (Clock, DeviceSplit, EpochResult, EpochRunner, EpochSums, load_params,
-                          params_on_host, predict)
+from engine.epoch import (Clock, DeviceSplit, EpochResult, EpochRunner, EpochSums,
+                          evaluate_splits, load_params, params_on_host)
 from engine.events import EpochEnded, Event, Reason, RunFinished, RunStarted
 from engine.loss_grads import closed_form
 from engine.losses import Objective, build_objective
-from engine.metrics import evaluate
+from engine.metrics import coef_rmse
 from engine.optimizers import make_update_rule
 from engine.steps import flatten_params
 from engine.update_rules import UpdateRule
@@ -63,12 +63,17 @@ def prepare(cfg: Config, dataset: Dataset | None = None, control: Control | None
     warnings = list(ds.warnings)
     if control is not None and control.stopped:
         return ds, objective, warnings
-    if cfg.loss.name == "custom" or any(
-            t.get("name") == "custom" for t in (cfg.loss.terms or [])):
+    if uses_user_code(cfg):
         from engine.loss_check import preflight
 
         warnings += preflight(cfg.loss, cfg.base_dir, stop=stop)
     return ds, objective, warnings
+
+
+def uses_user_code(cfg: Config) -> bool:
+    """Whether the loss is (or has a term that is) a user's callable."""
+    return cfg.loss.name == "custom" or any(
+        t.get("name") == "custom" for t in (cfg.loss.terms or []))
 
 
 @dataclass
@@ -132,7 +137,17 @@ def epoch_event(run: Setup, epoch: int, result: EpochResult, stopper: EarlyStopp
         samples_per_s=run.train.n * epoch / elapsed if elapsed > 0 else 0.0,
         metrics=result.metrics,
         gap=optimality_gap(result.train_loss, run.optimum),
-        weights_original=w_raw, bias_original=b_raw)
+        weights_original=w_raw, bias_original=b_raw,
+        coef_rmse=truth_error(run, result.weights, result.bias, w_raw, b_raw))
+
+
+def truth_error(run: Setup, weights: list[float], bias: float | None,
+                w_raw: list[float] | None, b_raw: float | None) -> float | None:
+    """:func:`engine.metrics.coef_rmse` of these parameters in raw units (the units of the
+    coefficient table's ``true`` column), or None when the data has no true weights."""
+    raw_w, raw_b = (w_raw, b_raw) if w_raw is not None else (weights, bias)
+    return coef_rmse(raw_w, raw_b if bias is not None else None, run.ds.true_weights,
+                     run.ds.true_bias)
 
 
 def optimality_gap(train_loss: float, optimum: dict[str, Any] | None) -> float | None:
@@ -214,20 +229,37 @@ def finish_message(reason: Reason, epoch: int, cfg: Config, restored: int | None
 
 
 def finish(run: Setup, ending: Ending, stopper: EarlyStopping, clock: Clock,
-           stopped_by: str = "you") -> RunFinished:
-    """Restore the best weights (if early stopping says so) and report what the run leaves."""
+           stopped_by: str = "you", first_epoch: int = 1) -> RunFinished:
+    """Restore the best weights (if early stopping says so) and report what the run leaves:
+    its losses, metrics (``medae`` too) and truth error, all of the weights it returns (after
+    a restore, the restored epoch's numbers, not the last epoch's), in one host read."""
     restored = stopper.restore(lambda params: load_params(run.model, params))
-    final = {name: evaluate(predict(run.model, s.x).detach(), s.y, run.ds.y_std)
-             for name, s in (("train", run.train), ("val", run.val), ("test", run.test)) if s.n}
-    weights, bias = params_on_host(run.model)
+    losses, final, (weights, bias) = evaluate_splits(
+        run.model, {"train": run.train, "val": run.val, "test": run.test}, run.ds.y_std,
+        run.objective, loss_of=("train", "val") if _losses_wanted(run, ending, first_epoch)
+        else ())
     w_orig, b_orig = to_original(run.ds, weights, bias)
+    train_loss = losses.get("train")
     return RunFinished(
         reason=ending.reason, epochs_run=ending.epoch, best_epoch=stopper.best_epoch,
         best_monitor=stopper.best, weights=weights, bias=bias,
         message=finish_message(ending.reason, ending.epoch, run.cfg, restored, ending.detail,
                                stopped_by),
         restored_epoch=restored, elapsed_s=clock.elapsed_s, metrics=final,
-        weights_original=w_orig, bias_original=b_orig)
+        weights_original=w_orig, bias_original=b_orig,
+        train_loss=train_loss, val_loss=losses.get("val"),
+        gap=optimality_gap(train_loss, run.optimum) if train_loss is not None else None,
+        coef_rmse=truth_error(run, weights, bias, w_orig, b_orig))
+
+
+def _losses_wanted(run: Setup, ending: Ending, first_epoch: int) -> bool:
+    """Whether the end of a run evaluates its objective (on train and val, never test, which
+    no loss is shown for). Not before an epoch has run (a stop during set-up ends the run at
+    once), and not after a stop when the objective is user code: it may be slow, and a stop
+    must not wait for it (a view then finds the restored epoch's losses in the log)."""
+    if ending.epoch < first_epoch:
+        return False
+    return not (ending.reason == "cancelled" and uses_user_code(run.cfg))
 
 
 def run_training(cfg: Config, emit: Emit, control: Control | None = None,
@@ -283,6 +315,6 @@ def run_training(cfg: Config, emit: Emit, control: Control | None = None,
 
     if checkpoints is not None and not ending.moved:  # before finish() restores the best weights
         checkpoints.save(training_state(run, runner, stopper, clock, ending.epoch))
-    finished = finish(run, ending, stopper, clock, control.stopped_by)
+    finished = finish(run, ending, stopper, clock, control.stopped_by, first_epoch=first)
     emit(finished)
     return finished

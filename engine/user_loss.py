@@ -175,13 +175,51 @@ def resolve_object(spec: str, base_dir: str | None = None) -> tuple[Any, str]:
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):
-            names = [n for n in dir(obj) if not n.startswith("_") and callable(getattr(obj, n))]
-            close = difflib.get_close_matches(part, names, n=1, cutoff=0.5)
-            hint = (f" (did you mean {close[0]!r}?)" if close else
-                    f"; callables there: {', '.join(names[:8])}" if names else "")
-            raise UserLossError(f"loss spec {spec!r}: {where} has no attribute {part!r}{hint}")
+            raise UserLossError(f"loss spec {spec!r}: {where} has no attribute "
+                                f"{part!r}{_missing_hint(obj, part)}")
         obj = getattr(obj, part)
     return obj, label
+
+
+def _missing_hint(owner: Any, part: str) -> str:
+    """`` (did you mean 'x'?)`` or ``; callables there: a, b`` for a name ``owner`` lacks.
+
+    Only what ``owner`` itself defines is offered (see :func:`defined_callables`): a close name
+    among those first, then among every public callable (a package re-exports its losses).
+    """
+    own = defined_callables(owner)
+    public = [n for n in dir(owner) if not n.startswith("_") and callable(getattr(owner, n))]
+    close = (difflib.get_close_matches(part, own, n=1, cutoff=0.5)
+             or difflib.get_close_matches(part, public, n=1, cutoff=0.5))
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    return f"; callables there: {', '.join(own[:8])}" if own else ""
+
+
+def defined_callables(owner: Any) -> list[str]:
+    """The public names in ``owner`` (a module, or a class for ``obj.attr`` specs) that could
+    be a loss and that it defines itself, sorted: not what it imported (``Tensor``,
+    ``dataclass``, torch's functions...).
+
+    A function or an ``nn.Module`` class counts when its ``__module__`` is the module's (the
+    one ``owner`` is, or the one it was defined in); other classes are never a loss. An
+    instance built there (``loss = nn.HuberLoss()``, a ``functools.partial``) carries its
+    class's module, so an ``nn.Module`` or partial instance always counts.
+    """
+    home = owner.__name__ if inspect.ismodule(owner) else getattr(owner, "__module__", None)
+    names = []
+    for name in dir(owner):
+        value = getattr(owner, name, None)
+        if name.startswith("_") or not callable(value):
+            continue
+        if inspect.isclass(value) and not issubclass(value, nn.Module):
+            continue  # not a loss: wrap_loss refuses it
+        if inspect.isclass(value) or inspect.isroutine(value):
+            if getattr(value, "__module__", None) == home:
+                names.append(name)
+        elif isinstance(value, (nn.Module, functools.partial)):
+            names.append(name)
+    return names
 
 
 # ---------------------------------------------------------------------------------------------
@@ -281,15 +319,23 @@ class _ModuleLoss:
         return self.module(*args)
 
 
+CALLABLE_KEY = "loss.callable"
+"""The config key that names a custom loss: where its load errors belong (a form shows them
+at that field, not at the loss choice)."""
+
+
 def load_user_loss(spec: str, kwargs: dict[str, Any] | None = None,
                    base_dir: str | None = None, *, timeout: float | None = DEFAULT_TIMEOUT_S,
-                   stop: Callable[[], bool] | None = None) -> UserLoss:
+                   stop: Callable[[], bool] | None = None,
+                   key: str | None = CALLABLE_KEY) -> UserLoss:
     """Load the loss ``spec`` names, with keyword parameters ``kwargs``.
 
     A relative file path resolves from ``base_dir`` (the preset's folder; the cwd when None).
     Raises :class:`UserLossError` with one line for every bad spec, and when importing and
     building it takes longer than ``timeout`` seconds (:func:`engine.user_code.run_limited`;
-    :class:`~engine.user_code.Stopped` when ``stop()`` turns true meanwhile).
+    :class:`~engine.user_code.Stopped` when ``stop()`` turns true meanwhile). The error's
+    ``key`` is ``key``: the config key the spec came from (``loss.callable``, or a combined
+    loss's ``loss.terms[i]``; ``check-loss`` shows only the text).
     """
     def load() -> UserLoss:
         obj, label = resolve_object(spec, base_dir)
@@ -299,7 +345,11 @@ def load_user_loss(spec: str, kwargs: dict[str, Any] | None = None,
         return run_limited(load, timeout, stop)
     except TimedOut as exc:
         raise UserLossError(f"loss spec {spec!r}: loading it {exc} (an endless loop at "
-                            "import?)") from None
+                            "import?)", key=key) from None
+    except UserLossError as exc:
+        if exc.key is None:
+            exc.key = key
+        raise
 
 
 def _format_params(params: dict[str, Any]) -> str:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine.report import (COLUMN_KEYS, METRIC_KEYS, coefficient_table, data_summary, latest,
-                           metric_table)
+from engine.report import (COLUMN_KEYS, METRIC_KEYS, REPORT_KEYS, coefficient_table,
+                           data_summary, latest, metric_table)
 from tests.builders import epoch, finished, optimum, started
 
 QUICK = ["train.epochs=5", "data.n_samples=200", "train.device=cpu"]
@@ -144,8 +144,31 @@ def test_metric_splits_per_epoch_and_at_the_end(synthetic):
     assert per_epoch.value("val", "mse") == synthetic.epochs[-1].metrics["val"]["mse"]
     res = fit("default", "data.test_fraction=0.2")
     final = metric_table(res.started, res.finished)
-    assert final.splits == ("train", "val", "test")
-    assert final.rows()[2] == ("test", [res.finished.metrics["test"][k] for k in METRIC_KEYS])
+    assert final.splits == ("train", "val", "test") and final.keys == REPORT_KEYS
+    assert final.rows()[2] == ("test", [res.finished.metrics["test"][k] for k in REPORT_KEYS])
+
+
+def test_the_median_error_is_a_column_only_once_the_run_has_finished(synthetic):
+    """Epochs carry no medae (a median per epoch is not cheap): no column of dashes while a
+    run trains; the finished run's table has it, beside mae."""
+    assert "medae" not in metric_table(synthetic.started, synthetic.epochs[-1]).keys
+    final = metric_table(synthetic.started, synthetic.finished)
+    assert final.keys == ("mse", "rmse", "mae", "medae", "r2")
+    assert final.value("val", "medae") == synthetic.finished.metrics["val"]["medae"]
+    old_log = finished(metrics={"train": {"mse": 1.0, "rmse": 1.0, "mae": 1.0, "r2": 0.5}})
+    assert metric_table(None, old_log).keys == METRIC_KEYS  # a log from before medae
+
+
+def test_the_coefficient_error_comes_from_the_event_shown(synthetic):
+    """Synthetic data knows its truth: both the last epoch and the finished run carry the
+    error; a run on data without a truth (and an old log) has none."""
+    s, last, fin = synthetic.started, synthetic.epochs[-1], synthetic.finished
+    assert metric_table(s, last).coef_rmse == last.coef_rmse is not None
+    assert metric_table(s, fin).coef_rmse == fin.coef_rmse is not None
+    assert metric_table(started(), finished()).coef_rmse is None
+    diabetes = fit("diabetes")
+    assert diabetes.finished.coef_rmse is None
+    assert metric_table(diabetes.started, diabetes.finished).coef_rmse is None
 
 
 def test_metric_table_without_metrics_is_empty_and_keeps_report_order():
