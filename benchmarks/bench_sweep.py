@@ -1,18 +1,26 @@
 """Sweep throughput: trials per minute for a 20-trial sweep of the default preset, and the share
-of time spent outside training (Optuna, SQLite, process start-up).
+of time spent outside training (Optuna, SQLite, run bookkeeping, process start-up).
 
-Side by side in one script:
+Each sweep is ``python -m engine sweep default --json`` as a user runs it: a fresh process and a
+fresh study, with ``--parallel 1`` and ``--parallel <cores>``. Its JSON lines are read as they
+arrive, each stamped with the time it came.
 
-- baseline: the same 20 configs trained one after another in this process with
-  ``run_training`` and a run directory each (what 20 ``train`` runs cost, without start-up);
-- sweep: ``python -m engine sweep`` (or ``engine.cli_sweep``) as a user runs it, a fresh
-  process and a fresh study, with ``--parallel 1`` and ``--parallel <cores>``.
+Definitions (all from one sweep's own numbers, nothing borrowed from another process):
 
-"Training" is the time each trial spent inside ``run_training`` (from its ``RunFinished``
-elapsed time is only the epochs, so the run's own wall time is read from its status times and
-event log instead: here the sum of per-trial ``run_training`` wall time measured in the
-baseline, which trains exactly the same configs). The outside share is
-``1 - Σ training / (wall × workers)``.
+- **training**: Σ ``train_s`` of its ``TrialFinished`` events, the wall time each trial spent
+  inside ``run_training`` (data set-up, epochs, the run's event log and model file) less the
+  time its reports to the pruner took inside it;
+- **outside training, all**: ``1 − training / (wall × workers)``, ``wall`` being the
+  command's whole wall time: interpreter and imports (torch alone is seconds), opening the
+  study, every trial's Optuna and run-store bookkeeping, the summary and its importances;
+- **outside training, steady**: the same share between the first and the last finished trial,
+  i.e. only what each further trial costs (``--parallel 1``; with several workers their
+  trials overlap, so the window cannot be split per trial and the column shows ``-``);
+- **fixed s**: wall time not between the first and last finished trial, i.e. start-up before
+  the first trial finished minus its own training, plus the summary after the last one.
+
+A baseline row trains the same configs one after another in this process (``run_training``
+and a run directory each, no Optuna, no start-up): what 20 ``train`` runs would cost at best.
 
     .venv/bin/python benchmarks/bench_sweep.py [--trials 20]
 """
@@ -26,52 +34,85 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SPEC = ("params:\n  optim.lr: {low: 1.0e-3, high: 1.0, log: true}\n"
         "  optim.momentum: {low: 0.0, high: 0.9}\nsampler: tpe\npruning: false\nseed: 0\n")
-"""The searched space (pruning off, so the baseline trains exactly the sweep's epochs)."""
+"""The searched space (pruning off, so the baseline trains exactly the sweep's epochs; one more
+sequential sweep runs with pruning on, a spec's default, whose reports cost database writes)."""
+
+
+@dataclass
+class Sweep:
+    """One timed sweep command."""
+
+    name: str
+    workers: int
+    wall: float
+    trials: list[dict]
+    finished_at: list[float]
+    """Seconds from the command's start at which each TrialFinished line arrived."""
+
+    @property
+    def training(self) -> float:
+        return sum(t["train_s"] for t in self.trials)
+
+    def outside(self) -> float:
+        return 1 - self.training / (self.wall * self.workers)
+
+    def steady(self) -> float | None:
+        if self.workers != 1 or len(self.trials) < 3:
+            return None
+        window = self.finished_at[-1] - self.finished_at[0]
+        return 1 - sum(t["train_s"] for t in self.trials[1:]) / window
+
+    def fixed(self) -> float:
+        return self.wall - (self.finished_at[-1] - self.finished_at[0]) - \
+            self.trials[0]["train_s"]
 
 
 def sweep_cmd() -> list[str]:
-    from engine.cli import COMMANDS
-
-    mod = ["-m", "engine", "sweep"] if "sweep" in COMMANDS else ["-m", "engine.cli_sweep"]
-    return [sys.executable, *mod]
+    return [sys.executable, "-m", "engine", "sweep"]
 
 
-def run_sweep(spec: Path, runs: Path, trials: int, parallel: int) -> tuple[float, list[dict]]:
+def run_sweep(spec: Path, runs: Path, trials: int, parallel: int, note: str = "") -> Sweep:
     t0 = time.perf_counter()
-    proc = subprocess.run([*sweep_cmd(), "default", "--sweep", str(spec), "--json",
-                           "--trials", str(trials), "--parallel", str(parallel),
-                           "--runs-dir", str(runs), "--set", "train.device=cpu"],
-                          cwd=ROOT, capture_output=True, text=True, check=True)
-    wall = time.perf_counter() - t0
-    summary = json.loads(proc.stdout.splitlines()[-1])
-    return wall, summary["trials"]
+    proc = subprocess.Popen([*sweep_cmd(), "default", "--sweep", str(spec), "--json",
+                             "--trials", str(trials), "--parallel", str(parallel),
+                             "--runs-dir", str(runs), "--set", "train.device=cpu"],
+                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    finished, at, last = [], [], None
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        event = json.loads(line)
+        if event["type"] == "TrialFinished":
+            finished.append(event)
+            at.append(time.perf_counter() - t0)
+        last = event
+    if proc.wait() != 0 or last is None or last["type"] != "SweepFinished":
+        raise SystemExit(f"sweep --parallel {parallel} failed (exit {proc.returncode})")
+    name = f"sweep --parallel {parallel}" + (f", {note}" if note else "")
+    return Sweep(name, parallel, time.perf_counter() - t0, finished, at)
 
 
-def baseline(trials: list[dict], runs: Path) -> tuple[float, list[float]]:
-    """Train the sweep's configs in this process; per-trial wall time of ``run_training``."""
+def baseline(trials: list[dict], runs: Path) -> float:
+    """Train the sweep's configs in this process; the wall time of the loop."""
     from engine.presets import load_config, portable_dict
     from engine.store import RunWriter, new_run_dir
     from engine.trainer import run_training
 
     run_training(load_config("default", ["train.device=cpu"]), lambda e: None)  # warm up
-    times = []
     t0 = time.perf_counter()
     for t in trials:
-        sets = ["train.device=cpu", *(f"{k}={v}" for k, v in t["params"].items())]
-        cfg = load_config("default", sets)
-        run = new_run_dir(runs, "baseline")
-        writer = RunWriter(run, portable_dict(cfg, cfg.name))
-        t1 = time.perf_counter()
+        cfg = load_config("default", ["train.device=cpu",
+                                      *(f"{k}={v}" for k, v in t["params"].items())])
+        writer = RunWriter(new_run_dir(runs, "baseline"), portable_dict(cfg, cfg.name))
         run_training(cfg, writer, checkpoints=writer)
-        times.append(time.perf_counter() - t1)
         writer.close()
-    return time.perf_counter() - t0, times
+    return time.perf_counter() - t0
 
 
 def main() -> None:
@@ -82,23 +123,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         spec = Path(tmp) / "spec.yaml"
         spec.write_text(SPEC)
-        wall1, trials = run_sweep(spec, Path(tmp) / "seq", args.trials, 1)
-        base_wall, train_times = baseline(trials, Path(tmp) / "base")
-        train = sum(train_times)
-        rows = [("baseline (in-process, no Optuna)", base_wall, 1)]
-        rows.append(("sweep --parallel 1", wall1, 1))
+        pruned = Path(tmp) / "pruned.yaml"
+        pruned.write_text(SPEC.replace("pruning: false", "pruning: true"))
+        sweeps = [run_sweep(spec, Path(tmp) / "seq", args.trials, 1),
+                  run_sweep(pruned, Path(tmp) / "pruned", args.trials, 1, "pruning on")]
         if cores > 1:
-            wallp, trials_p = run_sweep(spec, Path(tmp) / "par", args.trials, cores)
-            rows.append((f"sweep --parallel {cores}", wallp, cores))
-    epochs = sum(t["epochs"] or 0 for t in trials)
+            sweeps.append(run_sweep(spec, Path(tmp) / "par", args.trials, cores))
+        base_wall = baseline(sweeps[0].trials, Path(tmp) / "base")
+    epochs = sum(t["epochs"] or 0 for t in sweeps[0].trials)
     print(f"{args.trials}-trial TPE sweep of the default preset (lr, momentum; {epochs} epochs "
-          f"in all), {cores} cores; training alone: {train:.2f} s")
-    print(f"{'':34s} {'wall s':>7s} {'trials/min':>10s} {'outside training':>16s} "
-          f"{'vs baseline':>11s}")
-    for name, wall, workers in rows:
-        outside = 1 - train / (wall * workers)
-        print(f"{name:34s} {wall:7.2f} {60 * args.trials / wall:10.1f} {outside:16.0%} "
-              f"{wall / base_wall:10.2f}x")
+          f"in all at --parallel 1), {cores} cores")
+    print(f"{'':28s} {'wall s':>7s} {'trials/min':>10s} {'training s':>10s} {'fixed s':>7s} "
+          f"{'outside: all':>12s} {'steady':>6s} {'vs baseline':>11s}")
+    print(f"{'baseline (in-process)':28s} {base_wall:7.2f} {60 * args.trials / base_wall:10.1f}")
+    for s in sweeps:
+        steady = s.steady()
+        print(f"{s.name:28s} {s.wall:7.2f} "
+              f"{60 * len(s.trials) / s.wall:10.1f} {s.training:10.2f} {s.fixed():7.2f} "
+              f"{s.outside():12.0%} {'-' if steady is None else f'{steady:.0%}':>6s} "
+              f"{s.wall / base_wall:10.2f}x")
 
 
 if __name__ == "__main__":

@@ -147,7 +147,6 @@ class SweepPrinter:
 def run(args: argparse.Namespace) -> int:
     """``linreg-tui sweep``: validate everything first (exit 2 on bad input), then run."""
     from engine.store import runs_dir
-    from engine.sweep import run_sweep
     from engine.sweep_spec import load_sweep
 
     setup = load_sweep(args.preset, args.sweep, args.overrides, trials=args.trials,
@@ -157,8 +156,16 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         raise ConfigError("linreg-tui sweep needs Optuna: pip install 'linreg-tui[sweep]'",
                           reason="Optuna is not installed") from None
-    printer = SweepPrinter(sys.stdout, setup, as_json=args.json)
-    outcome = run_sweep(setup, runs_dir(args.runs_dir), storage_url=args.storage,
+    return run_setup(setup, runs_dir(args.runs_dir), args.storage, as_json=args.json)
+
+
+def run_setup(setup: SweepSetup, runs_root: Any, storage_url: str | None, *,
+              as_json: bool = False) -> int:
+    """Run a checked sweep, printing it to stdout; the exit code (see the module docstring)."""
+    from engine.sweep import run_sweep
+
+    printer = SweepPrinter(sys.stdout, setup, as_json=as_json)
+    outcome = run_sweep(setup, runs_root, storage_url=storage_url,
                         on_trial=printer.trial, on_start=printer.started)
     printer.finished(outcome)
     for err in outcome.errors:

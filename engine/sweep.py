@@ -4,9 +4,10 @@ its total, and a clean stop on Ctrl-C, SIGTERM and SIGHUP.
 This is Optuna's own pattern for parallel search: several workers share a study through its
 RDB storage (SQLite here by default, any database URL across machines), each asking for the
 next trial, training it and telling the result. With ``parallel`` 1 the trials run in this
-process; otherwise ``parallel`` worker processes do (forked on Linux after torch is imported,
-so start-up is paid once; spawned elsewhere), each with ``cores / parallel`` torch threads, and
-this process prints the trials as workers finish them.
+process (or in one forked worker, see :func:`_overlap_summary`); otherwise ``parallel`` worker
+processes do (forked on Linux after torch is imported, so start-up is paid once; spawned
+elsewhere), each with ``cores / parallel`` torch threads, and this process prints the trials
+as workers finish them, importing what the summary needs meanwhile.
 
 Stopping: the first signal asks every worker to stop; a worker's trial in flight ends at its
 next batch as ``cancelled`` (Optuna FAIL, its values queued again) and the summary is still
@@ -16,11 +17,13 @@ trial is still marked cancelled). The study is kept: the same command continues 
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import queue as queue_mod
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,9 +70,10 @@ def make_job(setup: SweepSetup, runs_root: Path, storage_url: str | None) -> Swe
 def pending(job: SweepJob, storage: Any) -> tuple[int, int]:
     """``(counted, to_run)``: trials the study already has (done or running) and how many
     more this sweep runs. Creates the study when it is new."""
-    from engine.sweep_study import counts_toward_total, open_study
+    from engine.sweep_study import counts_toward_total, describe, open_study
 
     study = open_study(storage, job.ctx.study_name, job.ctx.spec)
+    describe(study, job.ctx.spec)
     counted = sum(counts_toward_total(t) for t in study.get_trials(deepcopy=False))
     return counted, max(0, job.ctx.spec.trials - counted)
 
@@ -82,7 +86,7 @@ def work(job: SweepJob, on_trial: OnTrial, switch: StopSwitch,
     from engine.sweep_trial import run_trial
 
     own = storage is None
-    storage = open_storage(job.storage_url) if own else storage
+    storage = open_storage(job.storage_url, checked=True) if own else storage
     study = open_study(storage, job.ctx.study_name, job.ctx.spec)
     ran = 0
     while not switch.stopping:
@@ -146,20 +150,28 @@ class _Forward:
 def _run_parallel(job: SweepJob, workers: int, on_trial: OnTrial) -> tuple[int, int | None,
                                                                              list[str]]:
     method = "fork" if sys.platform.startswith("linux") else "spawn"
+    # A parent whose torch already ran ops in its OpenMP pool (a script or a test that trained
+    # before sweeping) hangs a forked worker's first multi-threaded op: its workers get one
+    # thread each.
+    torch_ran = "torch" in sys.modules
     if method == "fork":
         import torch  # noqa: F401 - imported once here, shared by every forked worker
     ctx = mp.get_context(method)
     results = ctx.Queue()
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = 1 if torch_ran else max(1, (os.cpu_count() or 1) // workers)
     procs = [ctx.Process(target=_worker_main, args=(job, results, os.getpid(), threads),
                          name=f"sweep-worker-{i}") for i in range(workers)]
     forward = _Forward(procs)
     handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     previous = {s: signal.signal(s, forward) for s in handled}
     ran, errors = 0, []
+    prewarm: threading.Thread | None = None
     try:
         for p in procs:
             p.start()
+        if len(job.ctx.spec.params) > 1:  # this process idles while workers train
+            prewarm = threading.Thread(target=_prewarm_importances, daemon=True)
+            prewarm.start()
         while True:
             try:
                 kind, item = results.get(timeout=POLL_S)
@@ -178,7 +190,27 @@ def _run_parallel(job: SweepJob, workers: int, on_trial: OnTrial) -> tuple[int, 
         for s, h in previous.items():
             signal.signal(s, h)
         _reap(procs)  # the loop above failed: no worker outlives the sweep
+        if prewarm is not None:  # no thread outlives it either: a later fork must not copy
+            prewarm.join()       # an import lock that thread holds
     return ran, forward.signum, errors
+
+
+def _overlap_summary(spec: Any) -> bool:
+    """Whether a sequential sweep runs its trials in one forked worker: when the summary will
+    compute importances and a core is spare, this process imports scikit-learn for them
+    (seconds) while the worker trains, instead of after the last trial. The results are the
+    same: one worker takes the trials in the same order. Only in a process that has not
+    imported torch yet (the CLI): a fork of one whose torch already ran ops in its thread pool
+    hangs in the worker's first multi-threaded op (OpenMP is not fork-safe)."""
+    return len(spec.params) > 1 and (os.cpu_count() or 1) > 1 and \
+        sys.platform.startswith("linux") and "torch" not in sys.modules
+
+
+def _prewarm_importances() -> None:
+    """Import Optuna's importance module (scikit-learn: seconds) while the workers train, so
+    the summary does not wait for it at the end."""
+    with contextlib.suppress(Exception):  # the summary imports it again and says what failed
+        import optuna.importance  # noqa: F401
 
 
 def _reap(procs: list, grace_s: float = 5.0) -> None:
@@ -212,7 +244,7 @@ def run_sweep(setup: SweepSetup, runs_root: Path, *, storage_url: str | None = N
         if on_start is not None:
             on_start(job, counted, to_run, workers)
         signum, errors, ran = None, [], 0
-        if to_run and workers == 1:
+        if to_run and workers == 1 and not _overlap_summary(setup.spec):
             from engine.signals import StopOnSignals
 
             switch = StopSwitch()

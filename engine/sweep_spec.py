@@ -393,10 +393,21 @@ def load_sweep(preset: str, sweep_file: str | None = None, overrides: list[str] 
         section = {**section, "trials": trials} if isinstance(section, dict) else section
     if parallel is not None:
         section = {**section, "parallel": parallel} if isinstance(section, dict) else section
+    return setup_from_raw(base, str(path.parent), section, spec_where=spec_where, cfg=cfg)
+
+
+def setup_from_raw(base: dict[str, Any], base_dir: str, section: Any, *,
+                   spec_where: str = "sweep", where: str = "settings",
+                   cfg: Config | None = None) -> SweepSetup:
+    """A sweep from a preset mapping already in hand (the dashboard's form) and a spec
+    mapping: both checked, each refusal one ConfigError line. ``cfg``: ``base`` already parsed.
+    """
+    if cfg is None:
+        cfg = parse_config(base, where=where, base_dir=base_dir)
     base_for_checks = {**base, "name": cfg.name}
     spec = parse_spec(section, base_for_checks, cfg, where=spec_where)
-    return SweepSetup(base_for_checks, cfg, spec, str(path.parent))
+    return SweepSetup(base_for_checks, cfg, spec, base_dir)
 
 
 __all__ = ["Param", "SweepSetup", "SweepSpec", "load_sweep", "parse_spec",
-           "searchable_keys", "with_values"]
+           "searchable_keys", "setup_from_raw", "with_values"]

@@ -72,14 +72,20 @@ def _install_sqlite_pragmas() -> None:
     _pragmas_installed = True
 
 
-def open_storage(url: str) -> optuna.storages.RDBStorage:
-    """An Optuna RDB storage for ``url``; a bad URL or an unreachable database is one line."""
+def open_storage(url: str, *, checked: bool = False) -> optuna.storages.RDBStorage:
+    """An Optuna RDB storage for ``url``; a bad URL or an unreachable database is one line.
+
+    ``checked``: this database was just opened (tables created, schema version checked) by the
+    sweep's own process, so a worker skips both (two queries and Alembic's set-up per worker).
+    """
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         _install_sqlite_pragmas()
         kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs,
+                                          skip_compatibility_check=checked,
+                                          skip_table_creation=checked)
     except Exception as exc:  # noqa: BLE001 - sqlalchemy/driver errors of every kind
         from engine.store import first_line
 
@@ -96,6 +102,17 @@ def open_study(storage: Any, name: str, spec: SweepSpec) -> optuna.Study:
     return optuna.create_study(storage=storage, study_name=name, direction=spec.direction,
                                pruner=pruner, sampler=make_sampler(spec, spec.seed),
                                load_if_exists=True)
+
+
+def describe(study: optuna.Study, spec: SweepSpec) -> None:
+    """Write the metric and the searched keys into the study's user attributes (once), so a
+    viewer that has only the database (the dashboard's sweep screen) can label them."""
+    keys = [p.key for p in spec.params]
+    attrs = study.user_attrs
+    if attrs.get("metric") != spec.metric:
+        study.set_user_attr("metric", spec.metric)
+    if attrs.get("params") != keys:
+        study.set_user_attr("params", keys)
 
 
 def make_sampler(spec: SweepSpec, seed: int) -> optuna.samplers.BaseSampler:
@@ -171,14 +188,15 @@ def _key(params: dict[str, Any]) -> str:
     return json.dumps(params, sort_keys=True, default=str)
 
 
-def reap_dead(study: optuna.Study, trials: list[FrozenTrial], spec: SweepSpec) -> None:
+def reap_dead(study: optuna.Study, trials: list[FrozenTrial], spec: SweepSpec) -> int:
     """Trials left RUNNING by a killed worker of this host: mark them FAIL (cancelled) and
-    queue their values again."""
-    for t in trials:
-        if t.state == TrialState.RUNNING and not _alive(t):
-            with contextlib.suppress(Exception):  # another worker got there first
-                study.tell(t.number, state=TrialState.FAIL)
-                requeue(study, _params_of(t, spec))
+    queue their values again. Returns how many it found."""
+    dead = [t for t in trials if t.state == TrialState.RUNNING and not _alive(t)]
+    for t in dead:
+        with contextlib.suppress(Exception):  # another worker got there first
+            study.tell(t.number, state=TrialState.FAIL)
+            requeue(study, _params_of(t, spec))
+    return len(dead)
 
 
 def requeue(study: optuna.Study, params: dict[str, Any] | None) -> None:
@@ -191,8 +209,8 @@ def next_trial(study: optuna.Study, spec: SweepSpec, runs_root: Path) -> optuna.
     """The next trial to run with its values suggested, or None when the study has its total."""
     with study_lock(runs_root):
         trials = study.get_trials(deepcopy=False)
-        reap_dead(study, trials, spec)
-        trials = study.get_trials(deepcopy=False)
+        if reap_dead(study, trials, spec):
+            trials = study.get_trials(deepcopy=False)  # read again only when it changed
         counted = [t for t in trials if counts_toward_total(t)]
         if len(counted) >= spec.trials:
             return None

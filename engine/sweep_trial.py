@@ -5,8 +5,9 @@ A trial is an ordinary run (:class:`engine.store.RunWriter`), so ``runs``, ``wat
 and ``trial_state``. While it trains, its metric's best-so-far value is reported to Optuna at
 epochs 1, 2, 3, 4, 6, 8, 12, 16, 24, … (powers of two and three times powers of two): every
 trial reports at the same steps, so the median pruner can compare them, and a report costs a
-database write, so there are ~2·log₂(epochs) of them rather than one per epoch. When the pruner
-says so, the run is stopped like a Ctrl-C (``control.stop``) and the trial is recorded as pruned.
+database write, so there are ~2·log₂(epochs) of them rather than one per epoch. The pruner is
+asked (a read of the whole study) only from its warm-up epoch on, before which it never prunes.
+When it says so, the run is stopped like a Ctrl-C (``control.stop``) and the trial is recorded as pruned.
 
 Outcomes (``trial_state``): ``complete`` (the metric's value), ``pruned``, ``diverged`` (a
 result, recorded with the worst value, +inf when minimising: never a crash of the sweep),
@@ -20,6 +21,7 @@ from __future__ import annotations
 import math
 import os
 import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,11 +54,15 @@ class TrialResult:
     run: str | None = None
     error: str | None = None
     message: str = ""
+    train_s: float = 0.0
+    """Wall seconds the trial spent training: in ``run_training``, less the time its reports
+    to the pruner took (``benchmarks/bench_sweep.py`` adds these up)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"trial": self.number, "state": self.state, "value": _json_number(self.value),
                 "params": self.params, "epochs": self.epochs, "run": self.run,
-                "error": self.error, "message": self.message}
+                "error": self.error, "message": self.message,
+                "train_s": round(self.train_s, 4)}
 
 
 def _json_number(v: float | None) -> Any:
@@ -160,18 +166,23 @@ def run_trial(trial: Any, ctx: TrialContext, switch: StopSwitch) -> TrialResult:
     write_status(run_dir, study=ctx.study_name, trial=trial.number, trial_state="running")
     trial.set_user_attr("run", str(run_dir))
     pruned = False
+    pruner_s = 0.0
 
     def emit(ev: Event) -> None:
-        nonlocal pruned
+        nonlocal pruned, pruner_s
         writer(ev)
         if isinstance(ev, EpochEnded):
             best = tracker.update(ev)
             if spec.pruning and best is not None and is_report_epoch(ev.epoch) and not pruned:
+                asked = time.perf_counter()
                 trial.report(best, ev.epoch)
-                if trial.should_prune():
+                # Before its warm-up the median pruner never prunes: skip its read of the study.
+                if ev.epoch >= spec.warmup_epochs and trial.should_prune():
                     pruned = True
                     control.stop(by="the pruner")
+                pruner_s += time.perf_counter() - asked
 
+    started = time.perf_counter()
     try:
         fin = run_training(cfg, emit, control, checkpoints=writer)
     except BaseException as exc:  # a second signal (Interrupted), or the run itself failed
@@ -184,6 +195,7 @@ def run_trial(trial: Any, ctx: TrialContext, switch: StopSwitch) -> TrialResult:
         result.error = f"{type(exc).__name__}: {exc}"[:300]
         return result
     finally:
+        result.train_s = time.perf_counter() - started - pruner_s
         writer.close()
         switch.current = None
     result.epochs, result.message = fin.epochs_run, fin.message

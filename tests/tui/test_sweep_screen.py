@@ -1,0 +1,148 @@
+"""The sweep screen against a real short sweep: a detached ``engine.sweep_launch`` process,
+the real Optuna study in SQLite next to the runs, polled live by the screen (Pilot, 80x24)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+
+from textual.widgets import DataTable, Input, Label
+
+from engine.store import list_runs
+from engine.sweep_launch import JOBS_DIR
+from tests.tui.conftest import wait_until
+from tui.app import make_app
+from tui.form_fields import fmt_value
+from tui.sweep_screen import SweepScreen, flow, read_space
+from tui.widgets.sweep_plots import BestSoFarPlot, ParamScatter
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ["data.n_samples=200", "train.epochs=30", "train.device=cpu",
+        "early_stopping.enabled=false"]
+GRID = "{params: {optim.lr: [1.0e-3, 0.5, 0.05]}, sampler: grid, parallel: 1, pruning: false}"
+"""Full-batch GD on standardised features: lr 0.5 is about optimal, 1e-3 barely moves."""
+
+
+def column(table: DataTable, index: int) -> list[str]:
+    return [str(table.get_row_at(i)[index]) for i in range(table.row_count)]
+
+
+async def open_screen(pilot, app) -> SweepScreen:
+    screen = SweepScreen.for_app(app)
+    await app.push_screen(screen)
+    await pilot.pause()
+    return screen
+
+
+async def test_a_real_sweep_fills_the_table_live_sorts_and_loads_the_best_into_the_form(
+        tmp_path):
+    app = make_app("default", TINY, runs_root=tmp_path / "runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_screen(pilot, app)
+        space = screen.query_one("#space", Input)
+        space.value = GRID
+        space.focus()
+        await pilot.press("enter")
+        assert screen.job is not None and not screen.query_one("#space-error").display
+        table = screen.query_one(DataTable)
+        await wait_until(pilot, lambda: table.row_count == 3 and
+                         column(table, 4).count("complete") == 3, timeout=120)
+        assert column(table, 0) == ["0", "1", "2"]  # by trial number first
+        assert sorted(column(table, 1)) == ["0.001", "0.05", "0.5"]
+        await wait_until(pilot, lambda: not screen.job.running, timeout=30)
+        # o: best first (lowest val_loss), then worst first
+        await pilot.press("o")
+        assert column(table, 1)[0] == "0.5" and column(table, 1)[-1] == "0.001"
+        values = [float(v) for v in column(table, 2)]
+        assert values == sorted(values)
+        await pilot.press("o")
+        assert column(table, 1)[0] == "0.001"
+        # the plots: the best so far never gets worse, the scatter has every complete trial
+        best = screen.query_one(BestSoFarPlot).points
+        assert [y for _, y in best] == sorted((y for _, y in best), reverse=True)
+        assert f"{best[-1][1]:.4g}" == f"{min(values):.4g}"  # the table shows 4 digits
+        assert len(screen.query_one(ParamScatter).points) == 3
+        assert screen.query_one(ParamScatter).key == "optim.lr"
+        # the trials are runs in the store, the study is in SQLite next to them
+        runs = list_runs(tmp_path / "runs")
+        assert len(runs) == 3 and {r.status["study"] for r in runs} == {screen.study_name}
+        study = optuna.load_study(study_name=screen.study_name,
+                                  storage=f"sqlite:///{tmp_path / 'runs' / 'sweeps.db'}")
+        assert study.best_trial.params == {"optim.lr": 0.5}
+        # leaving and coming back shows the same study, read from the database
+        await pilot.press("escape")
+        again = await open_screen(pilot, app)
+        table = again.query_one(DataTable)
+        await wait_until(pilot, lambda: table.row_count == 3)
+        assert again.study_name == screen.study_name
+        # b: the best trial's lr lands in the form as an edit
+        await pilot.press("b")
+        await pilot.pause()
+        assert app.screen is not again
+        form = app.settings.form
+        assert form.entries["optim.lr"] == fmt_value(0.5)
+        assert "optim.lr" in form.modified()
+
+
+async def test_a_bad_search_space_is_one_line_at_the_field_and_starts_nothing(tmp_path):
+    app = make_app("default", TINY, runs_root=tmp_path / "runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_screen(pilot, app)
+        space = screen.query_one("#space", Input)
+        error = screen.query_one("#space-error", Label)
+        cases = {"{optim.lr: {low: 1, high: 0.1}}": "needs low < high",
+                 "{optim.lrr: [0.1, 0.2]}": "did you mean 'optim.lr'",
+                 "{optim.lr: [0.1, 0.2": "YAML syntax error",
+                 "{optim.lr: [0.1, 0]}": "optim.lr choice 0"}
+        for text, expected in cases.items():
+            space.value = text
+            space.focus()
+            await pilot.press("enter")
+            shown = str(error.render())
+            assert error.display and expected in shown, (text, shown)
+            assert "\n" not in shown.strip() and "Traceback" not in shown
+        assert screen.job is None and not (tmp_path / "runs" / JOBS_DIR).exists()
+        space.value = GRID  # an edit clears the message
+        await pilot.pause()
+        assert not error.display
+        await pilot.press("escape")  # in the field, Esc leaves the field (as in the form)
+        assert app.screen is screen and isinstance(screen.focused, DataTable)
+        await pilot.press("escape")
+        assert app.screen is not screen
+        again = await open_screen(pilot, app)  # what was typed is still there
+        assert again.query_one("#space", Input).value == GRID
+
+
+async def test_the_space_starts_as_the_presets_sweep_section(tmp_path):
+    preset = tmp_path / "swept.yaml"
+    section = {"params": {"optim.lr": {"low": 1e-4, "high": 1.0, "log": True},
+                          "optim.name": ["sgd", "adam"]}, "trials": 6}
+    preset.write_text("name: swept\ndata: {source: synthetic, n_samples: 100}\n"
+                      f"sweep: {json.dumps(section)}\n")
+    app = make_app(str(preset), runs_root=tmp_path / "runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_screen(pilot, app)
+        text = screen.query_one("#space", Input).value
+        assert read_space(text) == section
+        assert "no sweep yet" in str(screen.query_one("#sweep-status").render())
+        await pilot.press("escape")
+        assert app.screen is not screen
+
+
+def test_flow_text_reads_back_as_the_same_space():
+    space = {"optim.lr": {"low": 1e-4, "high": 1.0, "log": True}, "loss.delta": [0.5, 1, 2],
+             "optim.name": ["sgd", "adam"], "train.epochs": {"low": 50, "high": 500, "step": 50}}
+    assert read_space(flow(space)) == {"params": space}
+
+
+def test_the_dashboard_and_the_sweep_screen_import_no_optuna():
+    code = ("import sys, tui.app, tui.sweep_screen; tui.app.make_app('default'); "
+            "print('optuna' in sys.modules, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+

@@ -1,0 +1,391 @@
+"""The dashboard's sweep screen: start a sweep from the form's settings and a search space, and
+watch its study fill in.
+
+- **Starting.** The search space is typed in one field as YAML flow syntax, either the searched
+  keys alone (``{optim.lr: {low: 1.0e-4, high: 1, log: true}}``) or a whole spec
+  (``{params: {...}, trials: 8, sampler: random}``); it starts out as the preset's ``sweep:``
+  section when it has one. Enter (or ``s``) checks it with :func:`engine.sweep_spec.parse_spec`
+  against the form's settings — a refusal is one line under the field — and starts the sweep
+  detached (:mod:`engine.sweep_launch`): its own session, so closing the dashboard leaves it
+  running, as for a run.
+- **Watching.** About once a second a thread worker reads the study from the database next to
+  the runs (:func:`engine.sweep_study.default_storage`): the sweep started here, else the last
+  one started from a dashboard, else the newest study there (a ``linreg-tui sweep`` run).
+  Reopening the screen therefore shows the sweep again. Optuna is imported by that worker,
+  never at the dashboard's start-up.
+- **Keys** (footer): ``s`` start, ``x`` stop the sweep (SIGINT: clean stop), ``o`` order the
+  table by the metric, ``c`` the parameter of the scatter, ``b`` the best trial's values into
+  the form, ``e`` edit the search space, ``escape`` back (in the field: leave the field, as
+  in the form; what was typed is kept for the next time the screen opens).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Protocol
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Input, Label, Static
+
+from engine.config import ConfigError
+from engine.sweep_monitor import SORTS, StudyView, sorted_rows
+from engine.yaml_io import load_yaml
+from tui.widgets.sweep_plots import BestSoFarPlot, ParamScatter
+
+POLL_S = 1.0
+_typed: dict[str, str] = {}
+"""The search space last typed, per runs folder: reopening the screen keeps it."""
+DEFAULT_SPACE = "{optim.lr: {low: 1.0e-4, high: 1, log: true}}"
+SPACE_WHERE = "search space"
+
+
+class FormBridge(Protocol):
+    """What the screen needs from the dashboard's settings form."""
+
+    def current(self) -> tuple[dict[str, Any], str]:
+        """The form's settings as a preset mapping and the folder relative paths resolve from
+        (raises ``tui.form.FieldError`` naming a bad field)."""
+
+    def preset_sweep(self) -> Any:
+        """The form's preset's ``sweep:`` section (None when it has none)."""
+
+    def apply(self, values: dict[str, Any]) -> str:
+        """Put dotted config values into the form as edits; say what was done."""
+
+
+def flow(value: Any) -> str:
+    """``value`` as one line of YAML flow syntax (what the field shows and reads back)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(flow(v) for v in value) + "]"
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    if isinstance(value, float):
+        text = repr(value)
+        return text.replace("e", ".0e") if "e" in text and "." not in text else text
+    return str(value)
+
+
+def read_space(text: str) -> Any:
+    """The field's text as a spec mapping: a whole spec (it has ``params``) or the searched
+    keys alone; ConfigError (one line) for bad YAML."""
+    raw = load_yaml(text, SPACE_WHERE, lines=False)
+    if isinstance(raw, dict) and "params" not in raw:
+        return {"params": raw}
+    return raw
+
+
+def _num(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}" if math.isfinite(v) else ("nan" if math.isnan(v) else
+                                                    ("inf" if v > 0 else "-inf"))
+    return "-" if v is None else str(v)
+
+
+class SweepScreen(ModalScreen[None]):
+    """Start a sweep and follow its study: table, best-so-far curve, metric-vs-parameter."""
+
+    CSS_PATH = "sweep_screen.tcss"
+    BINDINGS = [
+        Binding("s", "start", "Start"),
+        Binding("x", "stop", "Stop"),
+        Binding("o", "sort", "Sort"),
+        Binding("c", "cycle_param", "Param"),
+        Binding("b", "best", "Best→form"),
+        Binding("e", "edit", "Edit space"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self, bridge: FormBridge, runs_root: Path, storage_url: str | None = None
+                 ) -> None:
+        super().__init__()
+        self.bridge, self.runs_root = bridge, runs_root
+        self.storage_url = storage_url
+        self.study_name: str | None = None
+        """The study shown (None until one is found or started)."""
+        self.job: Any = None
+        """The sweep's job (:class:`engine.sweep_launch.SweepJob`) when one was started from a
+        dashboard; ``x`` stops it."""
+        self.view: StudyView | None = None
+        self.sort = SORTS[0]
+        self.param_index = 0
+        self._reader: Any = None
+
+    @classmethod
+    def for_app(cls, app: Any) -> SweepScreen:
+        """The screen for the dashboard ``app`` (its form and runs folder)."""
+        return cls(SettingsBridge(app), app.runs_root)
+
+    # -- layout -------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with Vertical(id="sweep"):
+            yield Static(id="sweep-status", markup=False)
+            with Horizontal(id="space-row"):
+                yield Label("space", id="space-label")
+                yield Input(self._initial_space(), id="space", placeholder=DEFAULT_SPACE)
+            yield Label("", id="space-error", markup=False)
+            with Horizontal(id="sweep-body"):
+                yield DataTable(id="trials", cursor_type="row", zebra_stripes=True)
+                with Vertical(id="sweep-plots"):
+                    yield BestSoFarPlot(id="best-curve")
+                    yield ParamScatter(id="scatter")
+        yield Footer()
+
+    def _initial_space(self) -> str:
+        """What was typed last (in this dashboard), else the preset's sweep: section."""
+        if str(self.runs_root) in _typed:
+            return _typed[str(self.runs_root)]
+        try:
+            section = self.bridge.preset_sweep()
+        except (ConfigError, OSError):
+            section = None
+        return flow(section) if isinstance(section, dict) else DEFAULT_SPACE
+
+    def on_mount(self) -> None:
+        from engine.sweep_launch import latest_job
+
+        self.query_one("#space-error").display = False
+        self.job = latest_job(self.runs_root)
+        if self.job is not None:
+            self.study_name = self.job.study_name
+        self._say("reading the sweeps next to the runs…")
+        self.query_one(DataTable).focus()
+        self.set_interval(POLL_S, self._poll)
+        self._poll()
+
+    def on_unmount(self) -> None:
+        if self._reader is not None:
+            self._reader.engine.dispose()
+
+    def _say(self, text: str) -> None:
+        self.query_one("#sweep-status", Static).update(Text(text))
+
+    # -- polling the study --------------------------------------------------------------------
+    def _url(self) -> str:
+        """The study database (imports Optuna: called by the polling thread only)."""
+        from engine.sweep_study import default_storage
+
+        return self.storage_url or default_storage(self.runs_root)
+
+    def _poll(self) -> None:
+        self._read_study(self.study_name)
+
+    @work(thread=True, exclusive=True, group="sweep-poll", exit_on_error=False)
+    def _read_study(self, name: str | None) -> None:
+        from engine import sweep_monitor as mon
+        from engine.store import first_line
+
+        try:
+            url = self._url()
+            if not mon.storage_exists(url):
+                self.app.call_from_thread(self._show, None)
+                return
+            if self._reader is None:
+                self._reader = mon.open_reader(url)
+            if name is None:
+                names = mon.study_names(self._reader)
+                name = names[0] if names else None
+            view = mon.read_study(self._reader, name) if name else None
+        except Exception as exc:  # noqa: BLE001 - a locked or broken database: one line
+            self.app.call_from_thread(self._say, f"cannot read the sweeps: {first_line(exc)}")
+            return
+        self.app.call_from_thread(self._show, view)
+
+    def _show(self, view: StudyView | None) -> None:
+        changed = view != self.view or self.view is None
+        self.view = view
+        if view is None:
+            self._say("no sweep yet: type a search space, then enter starts it")
+        else:
+            self.study_name = view.name
+            self._say(self._summary(view))
+        if changed:  # an unchanged study is not redrawn (the table keeps its scroll)
+            self._fill_table()
+            self._draw_plots()
+        self.refresh_bindings()
+
+    def _summary(self, view: StudyView) -> str:
+        done = sum(r.state not in ("running", "queued") for r in view.rows)
+        going = "running" if self.job is not None and self.job.running else "stopped"
+        if self.job is None or self.job.study_name != view.name:
+            going = f"{view.running} running" if view.running else "idle"
+        best = view.best()
+        shown = f" · best {view.metric} {_num(best.value)} (trial {best.number})" if best else ""
+        return f"{view.name} · {done} done · {going}{shown}"
+
+    def _fill_table(self) -> None:
+        table = self.query_one(DataTable)
+        view = self.view
+        keys = list(view.params) if view else []
+        header = ["#", *(k.rsplit(".", 1)[-1] for k in keys),
+                  view.metric if view else "metric", "ep", "state"]
+        row = table.cursor_row
+        table.clear(columns=True)
+        table.add_columns(*header)
+        if view is None:
+            return
+        for r in sorted_rows(view.rows, self.sort, view.direction):
+            table.add_row(str(r.number), *(_num(r.params.get(k)) for k in keys), _num(r.value),
+                          _num(r.epochs), r.state, key=str(r.number))
+        if table.row_count:
+            table.move_cursor(row=min(row, table.row_count - 1))
+
+    def _draw_plots(self) -> None:
+        scatter = self.query_one(ParamScatter)
+        params = self.view.params if self.view else ()
+        scatter.key = params[self.param_index % len(params)] if params else None
+        self.query_one(BestSoFarPlot).show(self.view)
+        scatter.show(self.view)
+
+    # -- actions ------------------------------------------------------------------------------
+    @on(Input.Submitted, "#space")
+    def _submitted(self) -> None:
+        self.action_start()
+
+    @on(Input.Changed, "#space")
+    def _edited(self, event: Input.Changed) -> None:
+        _typed[str(self.runs_root)] = event.value
+        self._field_error(None)
+
+    def _field_error(self, text: str | None) -> None:
+        label = self.query_one("#space-error", Label)
+        label.update(Text(f"✗ {text}") if text else "")
+        label.display = bool(text)
+        self.query_one("#space", Input).set_class(bool(text), "-invalid")
+
+    def action_start(self) -> None:
+        """Check the search space against the form's settings and start the sweep."""
+        from engine.sweep_launch import start_sweep
+        from tui.form import FieldError
+
+        if self.job is not None and self.job.running:
+            self._field_error(f"sweep {self.job.study_name} is still running: x stops it")
+            return
+        try:
+            section = read_space(self.query_one("#space", Input).value)
+            base, base_dir = self.bridge.current()
+            self.job = start_sweep(base, base_dir, section, self.runs_root, self.storage_url)
+        except FieldError as exc:
+            self._field_error(f"settings: {exc}")
+            return
+        except ConfigError as exc:
+            self._field_error(str(exc))
+            return
+        except (OSError, TypeError, ValueError) as exc:  # TypeError: a value JSON cannot hold
+            self._field_error(f"cannot start the sweep: {exc}")
+            return
+        self._field_error(None)
+        self.study_name = self.job.study_name
+        self._say(f"started sweep {self.study_name} (pid {self.job.pid}); trials appear as "
+                  "they finish")
+        self.query_one(DataTable).focus()
+        self.refresh_bindings()
+
+    def action_stop(self) -> None:
+        from engine.sweep_launch import stop
+
+        if self.job is not None and stop(self.job):
+            self._say(f"stopping sweep {self.job.study_name}: the trial in flight is "
+                      "cancelled, the study kept")
+
+    def action_sort(self) -> None:
+        self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        self._fill_table()
+        self.notify(f"trials: {self.sort}", timeout=2)
+
+    def action_cycle_param(self) -> None:
+        self.param_index += 1
+        self._draw_plots()
+
+    def action_best(self) -> None:
+        best = self.view.best() if self.view else None
+        if best is None:
+            self.notify("no complete trial yet", severity="warning", timeout=3)
+            return
+        said = self.bridge.apply(dict(best.params))
+        self.dismiss(None)
+        self.app.notify(f"trial {best.number}: {said}", timeout=6)
+
+    def action_edit(self) -> None:
+        self.query_one("#space", Input).focus()
+
+    def action_back(self) -> None:
+        """Leave the search-space field (as Esc does in the form), else go back."""
+        if isinstance(self.focused, Input):
+            self.query_one(DataTable).focus()
+            return
+        self.dismiss(None)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        running = self.job is not None and self.job.running
+        if action == "stop":
+            return running
+        if action == "start":
+            return not running
+        if action == "best":
+            return self.view is not None and self.view.best() is not None
+        if action in ("sort", "cycle_param"):
+            return self.view is not None
+        return True
+
+
+class SettingsBridge:
+    """:class:`FormBridge` over the dashboard's :class:`tui.widgets.settings.SettingsPanel`:
+    reads the form as the start key does, and writes values through the widgets, so each is
+    an ordinary edit (checked, marked modified, undone by reset)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    @property
+    def panel(self) -> Any:
+        return self.app.settings
+
+    def current(self) -> tuple[dict[str, Any], str]:
+        form = self.panel.form
+        self.panel.build_config()  # FieldError naming the field, marked there too
+        raw = form.merged_raw(form.raw_values())
+        raw.pop("sweep", None)
+        return raw, str(form.base_dir or ".")
+
+    def preset_sweep(self) -> Any:
+        from engine.presets import load_raw
+
+        return load_raw(self.panel.preset)[0].get("sweep")
+
+    def apply(self, values: dict[str, Any]) -> str:
+        from textual.widgets import Checkbox, Select
+
+        from engine.registry import param_key
+        from tui.form_fields import fmt_value
+        from tui.widgets.settings import field_id
+
+        form, done, missing = self.panel.form, [], []
+        for key, value in values.items():
+            field = key
+            if key.startswith("loss.params."):
+                field = param_key("", key.removeprefix("loss.params."))
+            try:
+                form.field(field)
+            except KeyError:
+                missing.append(key)
+                continue
+            widget = self.panel.query_one("#" + field_id(field))
+            if isinstance(widget, Checkbox):
+                widget.value = bool(value)
+            elif isinstance(widget, Select):
+                widget.value = value
+            else:
+                widget.value = fmt_value(value)
+            done.append(f"{field.rsplit('.', 1)[-1]}={_num(value)}")
+        said = f"set {', '.join(done)} in the form" if done else "nothing to set in the form"
+        if missing:
+            said += f"; not in the form: {', '.join(missing)}"
+        return said
