@@ -174,7 +174,7 @@ def save_preset(cfg: Config, name: str, *, overwrite: bool = False) -> Path:
         raise PresetSaveError(f"cannot save preset: {path} exists and is not a file")
     if path.is_file() and not overwrite:
         raise PresetExistsError(str(path))
-    text = yaml.safe_dump(portable_dict(cfg, name), sort_keys=False)
+    text = yaml.safe_dump(portable_dict(cfg, name), sort_keys=False, allow_unicode=True)
     tmp = path.with_suffix(".yaml.tmp")
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -197,7 +197,8 @@ def _preset_name(name: str) -> str:
         if name.lower().endswith(ext):
             name = name[: -len(ext)]
     if not name or not all(c.isalnum() or c in "-_." for c in name) or name.startswith("."):
-        raise ConfigError(f"preset name {short_repr(name)}: use letters, digits, '-', '_' or '.'")
+        raise ConfigError(f"preset name {short_repr(name)}: use letters, digits, '-', '_' or '.' "
+                          "(not as the first character)")
     if (bundled_dir() / f"{name}.yaml").is_file():
         raise ConfigError(f"preset name {name!r} is a bundled preset (read-only): choose another")
     return name

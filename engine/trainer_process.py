@@ -35,10 +35,15 @@ LOG_NAME = "trainer.log"
 
 
 def _engine_env() -> dict[str, str]:
-    """The child's environment: this one, with this project importable from anywhere."""
+    """The child's environment: this one, with this project importable from anywhere, and torch
+    left one core short (unless the user set ``OMP_NUM_THREADS``): the dashboard that follows
+    the run needs a core of its own, and a trainer whose threads spin on every core slows both
+    it and itself (each torch op waits for its slowest thread)."""
     root = str(Path(__file__).resolve().parents[1])
     path = os.environ.get("PYTHONPATH", "")
-    return {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}
+    env = {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) - 1)))
+    return env
 
 
 def prepare_run_dir(cfg: Config, root: Path) -> Path:
@@ -196,6 +201,20 @@ def _warm_up() -> None:
 
     fit(parse_config({"data": {"n_samples": 32}, "train": {"epochs": 2, "device": "cpu"}},
                      where="warm-up"))
+    # The reference optimum of huber, smooth_l1 and log_cosh runs torch.optim.LBFGS, whose first
+    # step imports torch._dynamo (~2 s): paid here, not between s and the first epoch.
+    import torch
+
+    p = torch.zeros(1, requires_grad=True)
+    lbfgs = torch.optim.LBFGS([p], max_iter=1)
+
+    def closure() -> torch.Tensor:
+        lbfgs.zero_grad()
+        loss = (p * p).sum()
+        loss.backward()
+        return loss
+
+    lbfgs.step(closure)
 
 
 def main() -> int:

@@ -1,7 +1,7 @@
 """The dashboard app and its factory ``make_app`` (used by the CLI and by every test).
 
 Training runs in a trainer process of its own (:mod:`tui.training`); one async worker follows
-its run directory and files events into the run history, and a 15 Hz timer redraws, when
+its run directory and files events into the run history, and a 10 Hz timer redraws, when
 something changed, every panel that follows the :class:`~tui.view.HistoryPanel` protocol. torch
 is never imported at module import: the first frame paints first, then a thread worker asks the
 engine which devices exist.
@@ -10,6 +10,7 @@ engine which devices exist.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -28,41 +29,49 @@ from engine.presets import save_preset, user_dir
 from engine.store import runs_dir
 
 from tui.form import FieldError
-from tui.history import SMOOTHING_BETAS, RunHistory
+from tui.history import RunHistory
 from tui.keys import key_after_escape
 from tui.messages import PresetChosen, PresetSaved, SettingsEdited
-from tui.screens import HelpScreen, SavePresetScreen
+from tui.screens import DiscardEditsScreen, HelpScreen, SavePresetScreen
+from tui.shown_run import short_run_name, shown_run_label
+from tui.plot_keys import PlotKeysMixin
 from tui.training import TrainingMixin
 from tui.view import HistoryPanel, View
-from tui.widgets.panels import (CoefficientsPanel, EarlyStoppingPanel, MetricsPanel,
-                                RunStatsPanel)
 from tui.widgets.lines import FormulaLine, TopBar
-from tui.widgets.plot import Legend, LossPlot
+from tui.widgets.plot import LossPlot
+from tui.widgets.run_panels import run_panels
 from tui.widgets.settings import NEXT_RUN_NOTE, SettingsPanel
 
-REDRAW_HZ = 15
+REDRAW_HZ = 10
 
 
-class LinregApp(TrainingMixin, App[None]):
+class LinregApp(TrainingMixin, PlotKeysMixin, App[None]):
     """Settings on the left; formula, live loss plot, early stopping and run stats on the right."""
 
     CSS_PATH = "app.tcss"
     TITLE = "linreg-tui"
     ENABLE_COMMAND_PALETTE = False
     AUTO_FOCUS = "#plot"
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-tiny"), (70, "-narrow"), (100, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
+    PLOT_KEYS = Binding.Group("Plot", compact=True)
+    """l, m and z share one footer item ("lmz Plot"): at 80 columns there is no room for
+    three, and the h (Runs) and w (Sweep) screens still need theirs. Help and quit come
+    before save and reset, so a footer cut at 60 columns still shows them."""
     BINDINGS = [
         Binding("s", "start", "Start"),
         Binding("x", "stop", "Stop"),
         Binding("p", "pause", "Pause"),
         Binding("a", "attach", "Attach"),
-        Binding("l", "log_y", "Log-y"),
-        Binding("m", "smooth", "Smooth"),
-        Binding("ctrl+s", "save", "Save"),
-        Binding("r", "reset", "Reset"),
+        Binding("l", "log_y", "Log-y", group=PLOT_KEYS),
+        Binding("m", "smooth", "Smooth", group=PLOT_KEYS),
+        Binding("z", "window", "Window", group=PLOT_KEYS),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
+        Binding("h", "runs", "Runs"),
+        Binding("w", "sweep", "Sweep"),
+        Binding("ctrl+s", "save", "Save"),
+        Binding("r", "reset", "Reset"),
         Binding("escape", "leave_field", "Leave field"),
     ]
 
@@ -75,12 +84,14 @@ class LinregApp(TrainingMixin, App[None]):
         self.overrides = list(overrides or [])
         self.frozen_clock = frozen_clock
         self.history = RunHistory()
-        self.log_y = False
-        self.smoothing: float | None = None
+        self.init_plot_keys()
         self._dirty = True
+        self._panels: list[HistoryPanel] | None = None
         self._drawn_tall: bool | None = None
-        self._smooth_index = -1
+        self._footer_state: tuple[object, ...] = ()
         self.torch_at_mount: bool | None = None
+        self.shown_run: str | None = None
+        """The run directory's name of the run on screen (the top bar names it when stale)."""
         self.run_warnings: list[str] = []
         """The warnings of the current (or last) run; the top bar counts them, help lists them."""
 
@@ -90,15 +101,8 @@ class LinregApp(TrainingMixin, App[None]):
         with Horizontal(id="body"):
             yield SettingsPanel(self.preset, self.overrides, id="settings")
             with Vertical(id="main"):
-                yield FormulaLine(id="formula")
-                yield Legend(id="legend", markup=False)
-                yield LossPlot(id="plot")
-                yield EarlyStoppingPanel(id="early-stopping")
-                yield RunStatsPanel(id="stats")
-                with Horizontal(id="details"):
-                    yield CoefficientsPanel(id="coefficients")
-                    yield MetricsPanel(id="metrics")
-        yield Footer()
+                yield from run_panels()
+        yield Footer(compact=True)  # every state's keys fit 80 columns (see app.tcss)
 
     @property
     def settings(self) -> SettingsPanel:
@@ -118,6 +122,11 @@ class LinregApp(TrainingMixin, App[None]):
         self.set_interval(1 / REDRAW_HZ, self._redraw)
         self.call_after_refresh(self._load_devices)
         self.call_after_refresh(self.mount_training)
+
+    def _follow_run(self, run_dir: Path, **how: Any) -> None:
+        """Remember which run directory the screen shows, then follow it (tui.training)."""
+        self.shown_run = run_dir.name
+        super()._follow_run(run_dir, **how)
 
     def on_unmount(self) -> None:
         self.close_training()
@@ -144,6 +153,9 @@ class LinregApp(TrainingMixin, App[None]):
     # -- drawing ------------------------------------------------------------------------------
     def say(self, text: str, *, error: bool = False) -> None:
         """Put a message in the top bar (errors in red); the dashboard keeps running."""
+        if self._flash_timer is not None:
+            self._flash_timer.stop()
+        self._flash, self._flash_timer = None, None
         self._status = text
         self._status_error = error
         self._dirty = True
@@ -160,9 +172,31 @@ class LinregApp(TrainingMixin, App[None]):
         fin = self.history.finished
         return f"finished ({fin.reason})" if fin else "idle"
 
+    def shown_label(self) -> str | None:
+        """``showing default-021516 (lr=0.05)`` while the form no longer matches the run on
+        screen (another preset picked, or fields edited after it), else None."""
+        started = self.history.started
+        if started is None:
+            return None
+        if self.watch_dir is not None:  # the form is the run's own, and read-only
+            return f"showing {short_run_name(self.shown_run, str(started.config.get('name')))}"
+        form = self.settings.form
+        values = form.values()
+        loss = form.loss_config()  # a callable's path made absolute, as the run's config has it
+        for key in ("callable", "terms", "params"):
+            if loss is not None and f"loss.{key}" in values:
+                values[f"loss.{key}"] = loss.get(key)
+        return shown_run_label(values, lambda key: form.applies(key, values),
+                               self.settings.preset, started.config, self.shown_run)
+
     def _draw_topbar(self) -> None:
-        self.query_one(TopBar).show(self.settings.preset, self._state(), self.run_warnings,
-                                    self._status, error=self._status_error)
+        settings = self.settings
+        shown = self.shown_label() or (settings.preset + ("*" if settings.modified else ""))
+        message, error = self._status, self._status_error
+        if self._flash is not None:
+            message, error = self._flash, False
+        self.query_one(TopBar).show(shown, self._state(), self.run_warnings, message,
+                                    error=error)
 
     def _draw_formula(self) -> None:
         """The formula line alone, at once (after each edit of the form)."""
@@ -195,46 +229,50 @@ class LinregApp(TrainingMixin, App[None]):
         run = self.run_handle
         return View(running=self.follower is not None, paused=bool(run and run.paused),
                     frozen_clock=self.frozen_clock, wide=self.size.width >= 100,
+                    rows=self.size.height,
                     details_shown=self.query_one("#details").display, log_y=self.log_y,
-                    smoothing=self.smoothing, next_early_stopping=es,
+                    smoothing=self.smoothing, window=self.window, next_early_stopping=es,
                     next_loss_formula=self.settings.form.loss_formula(),
                     next_loss=self.settings.form.loss_config())
 
     def _draw_all(self) -> None:
         """Every panel on screen (found by the HistoryPanel protocol) and the top bar."""
         view = self.view()
-        for panel in self.query("*").results(HistoryPanel):
+        if not self._panels:  # the main screen's panels never change: found once
+            self._panels = list(self.screen_stack[0].query("*").results(HistoryPanel))
+        for panel in self._panels:
             if _on_screen(panel):
                 panel.render_history(self.history, view)
+        self._dirty = self._dirty or self.plot.pending  # the plot owes a newer frame
         self._draw_topbar()
+        self._refresh_footer()
+
+    def draw_now(self) -> None:
+        """Draw everything for a key's effect: the cheap lines (the top bar's note) paint in
+        this frame, the panels and the plot right after it — not at the plot's run-time pace
+        (:data:`~tui.widgets.plot.PLOT_EVERY_S`), and not holding the key's answer back by a
+        plotext build."""
+        self._draw_topbar()
+
+        def draw() -> None:
+            self.plot.next_plot_at = 0.0
+            self._draw_all()
+
+        self.call_after_refresh(draw)
 
     async def redraw_now(self) -> None:
         """Draw everything from the run history now and wait until the screen has refreshed.
 
-        For tests (and anything that files events itself): the 15 Hz timer would draw them
-        within a frame, this says when.
+        For tests (and anything that files events itself): the redraw timer would draw them
+        within a frame (the plot within ``PLOT_EVERY_S``), this says when.
         """
-        self._dirty = True
-        self._redraw()
-        refreshed = asyncio.Event()
-        self.call_after_refresh(refreshed.set)
-        await refreshed.wait()
-
-    # -- plot ---------------------------------------------------------------------------------
-    def action_log_y(self) -> None:
-        self.log_y = not self.log_y
-        self.say("log-y on" if self.log_y else "log-y off")
-        self._draw_all()
-
-    def action_smooth(self) -> None:
-        self._smooth_index += 1
-        if self._smooth_index >= len(SMOOTHING_BETAS):
-            self._smooth_index = -1
-        beta = SMOOTHING_BETAS[self._smooth_index] if self._smooth_index >= 0 else None
-        self.smoothing = beta
-        self.say("smoothing off" if beta is None else
-                 f"smoothing: debiased EMA β={beta:g} over the raw curve")
-        self._draw_all()
+        for _ in range(2):  # the second pass draws at the sizes the first one's layout gave
+            self._dirty = True
+            self.plot.next_plot_at = 0.0
+            self._redraw()
+            refreshed = asyncio.Event()
+            self.call_after_refresh(refreshed.set)
+            await refreshed.wait()
 
     # -- settings -----------------------------------------------------------------------------
     @on(SettingsEdited)
@@ -246,14 +284,32 @@ class LinregApp(TrainingMixin, App[None]):
 
     @on(PresetChosen)
     def _preset_chosen(self, message: PresetChosen) -> None:
+        """Load the picked preset; with edits in the form, ask first (y discards, n keeps)."""
+        edited = sorted(self.settings.form.modified())
+        if not edited:
+            self._load_chosen(message.name)
+            return
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self._load_chosen(message.name)
+            else:
+                self.settings.refresh_presets()  # the selector shows the form's preset again
+                self.flash(f"kept your edits to {self.settings.preset}")
+
+        labels = [self.settings.form.field(k).label for k in edited]
+        self.push_screen(DiscardEditsScreen(self.settings.preset, message.name, labels),
+                         answered)
+
+    def _load_chosen(self, name: str) -> None:
         try:
-            self.settings.load_preset(message.name)
+            self.settings.load_preset(name)
         except ConfigError as exc:
             self.settings.refresh_presets()
             self.say(f"cannot load preset — {exc}", error=True)
             return
         note = " (the running run keeps its settings)" if self.follower else ""
-        self.say(f"loaded preset {message.name}{note}")
+        self.say(f"loaded preset {name}{note}")
         self._settings_edited(SettingsEdited("preset"))
 
     def action_reset(self) -> None:
@@ -272,15 +328,17 @@ class LinregApp(TrainingMixin, App[None]):
             self.say(f"save refused — {exc}", error=True)
             return
 
-        def save(name: str, overwrite: bool) -> Any:
-            return save_preset(cfg, name, overwrite=overwrite)
+        def save(name: str, overwrite: bool, description: str) -> Any:
+            return save_preset(dataclasses.replace(cfg, description=description), name,
+                               overwrite=overwrite)
 
         def done(path: str | None) -> None:
             if path is not None:
                 self.post_message(PresetSaved(Path(path).stem, path))
 
         suggestion = "" if self.settings.is_bundled() else self.settings.preset
-        self.push_screen(SavePresetScreen(save, user_dir(), suggestion), done)
+        self.push_screen(SavePresetScreen(save, user_dir(), suggestion,
+                                          self.settings.description_to_save()), done)
 
     @on(PresetSaved)
     def _preset_saved(self, message: PresetSaved) -> None:
@@ -294,6 +352,18 @@ class LinregApp(TrainingMixin, App[None]):
     def action_leave_field(self) -> None:
         self.plot.focus()
 
+    def action_sweep(self) -> None:
+        """The sweep screen (Optuna is imported there, never at start-up)."""
+        from tui.sweep_screen import SweepScreen
+
+        self.push_screen(SweepScreen.for_app(self))
+
+    def action_runs(self) -> None:
+        """The runs screen: past runs to open, compare, or load settings from."""
+        from tui.runs_screen import RunsScreen
+
+        self.push_screen(RunsScreen(self.runs_root))
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Esc shows in the footer while a field takes letter keys (it is how s/x/p/q return).
 
@@ -306,7 +376,33 @@ class LinregApp(TrainingMixin, App[None]):
         if action == "attach":
             return self.watch_dir is None and self.follower is None and \
                 bool(self.runs_in_progress())
+        return self._footer_shows(action)
+
+    def _footer_shows(self, action: str) -> bool:
+        """Keys that do nothing now are not offered (and do nothing): stop and pause without
+        a run of ours, the plot keys before a curve, reset and save with nothing to reset or
+        save. Start stays: while a run goes or a run is watched it says why it cannot."""
+        ours = self.run_handle is not None
+        if action in ("stop", "pause"):
+            return ours
+        if action in ("log_y", "smooth", "window"):
+            return self.history.started is not None
+        if action == "reset":
+            return self.watch_dir is None and self._has_settings() and self.settings.modified
+        if action == "save":
+            return self.watch_dir is None
         return True
+
+    def _has_settings(self) -> bool:
+        return bool(self.query(SettingsPanel))
+
+    def _refresh_footer(self) -> None:
+        """Re-ask check_action when what it depends on has changed (not at every redraw)."""
+        state = (self.run_handle is not None, self.follower is not None,
+                 self.history.started is not None, self.settings.modified)
+        if state != self._footer_state:
+            self._footer_state = state
+            self.refresh_bindings()
 
     async def on_event(self, event: events.Event) -> None:
         """Read ``alt+<key>`` as Esc then the key (see :mod:`tui.keys`).

@@ -11,7 +11,8 @@ field's text is checked by ``engine.config.validate_field``; the whole form by
 from __future__ import annotations
 
 import copy
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from engine.config import (Config, ConfigError, LossConfig, own_params, parse_config,
                            parse_loss_section, validate_field)
@@ -29,6 +30,9 @@ CUSTOM_NEEDS_CALLABLE = "custom: give its callable (file.py:obj or package.modul
 COMBINED_NEEDS_TERMS = "combined: give its terms, e.g. [{name: mse, weight: 1}]"
 ANSWERS_LOSS = ("loss.callable", "loss.params", "loss.terms")
 """Editing one of these answers an engine complaint shown at the loss choice."""
+
+T = TypeVar("T")
+
 
 class FieldError(ValueError):
     """The form is refused: ``key`` names the field (None: no field of the form), ``reason`` why."""
@@ -62,13 +66,31 @@ class SettingsForm:
         self.errors: dict[str, str] = {}
         self._engine_marked: set[str] = set()
         """Fields marked by the engine's checks at the last start; re-checked on edits."""
+        self._loads = 0
+        self._memo_key: tuple[Any, ...] = ()
+        self._memo: dict[str, Any] = {}
         self.load(raw, base_dir)
+
+    def _memoised(self, name: str, compute: Callable[[], T]) -> T:
+        """``compute()`` once per state of the form (the preset loaded and every entry).
+
+        The dashboard redraws up to 15 times a second and each redraw reads the form's values,
+        formula and loss (every typed field through ``validate_field``): a few milliseconds
+        each time, for a form that changes only when the user types.
+        """
+        key = (self._loads, tuple(map(repr, self.entries.values())))
+        if key != self._memo_key:
+            self._memo_key, self._memo = key, {}
+        if name not in self._memo:
+            self._memo[name] = compute()
+        return self._memo[name]
 
     # -- loading ------------------------------------------------------------------------------
     def load(self, raw: dict[str, Any], base_dir: str | None = None) -> None:
         """Fill the form from a preset's raw mapping (raises ConfigError if it is invalid)."""
         self.base_raw = raw
         self.base_dir = base_dir
+        self._loads += 1
         cfg = self._parse(raw)
         self.initial: Values = {f.key: read_key(cfg, f.key) for f in self.fields}
         self.entries = {f.key: fmt_value(v) if f.typed else v
@@ -105,8 +127,13 @@ class SettingsForm:
         """Every field's value and, per field whose text is invalid, the reason.
 
         An invalid field's value falls back to the preset's, so one bad field never hides what
-        the others say (the formula line and the rules for what applies keep working).
+        the others say (the formula line and the rules for what applies keep working). The
+        dicts are the caller's own (copies of the memoised reading).
         """
+        values, own = self._memoised("read", self._read)
+        return dict(values), dict(own)
+
+    def _read(self) -> tuple[Values, dict[str, str]]:
         values: Values = {}
         own: dict[str, str] = {}
         for f in self.fields:
@@ -297,6 +324,10 @@ class SettingsForm:
 
     # -- what the loss is ---------------------------------------------------------------------
     def loss_config(self) -> dict[str, Any] | None:
+        """The loss config a start would use, as plain data (see :meth:`_loss_config`)."""
+        return copy.deepcopy(self._memoised("loss_config", self._loss_config))
+
+    def _loss_config(self) -> dict[str, Any] | None:
         """The loss config a start would use, as plain data (None while a loss field is bad).
 
         The app compares it with the running run's ``config["loss"]``: formula *texts* cannot be
@@ -319,6 +350,10 @@ class SettingsForm:
         return portable_dict(Config(loss=loss, base_dir=self.base_dir), "")["loss"]
 
     def loss_formula(self) -> str:
+        """The formula of the form's loss, for the formula line (see :meth:`_loss_formula`)."""
+        return self._memoised("loss_formula", self._loss_formula)
+
+    def _loss_formula(self) -> str:
         """The formula of the form's loss, for the formula line.
 
         Built from the loss fields alone: a bad field elsewhere (say val fraction 0 while early

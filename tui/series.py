@@ -169,3 +169,30 @@ def fmt_num(value: float | None, digits: int = 4) -> str:
         mant, exp = text.split("e")
         text = f"{mant}e{int(exp)}"
     return text
+
+
+def window_points(xs: Sequence[float], ys: Sequence[float | None],
+                  max_points: int) -> list[Point]:
+    """Min/max downsampling of a slice of raw values (a plot window), skipping None, inf and nan.
+
+    Costs O(len(xs)): used for the last-N-epochs window (N <= 10,000), where the whole-run
+    buckets are too coarse.
+    """
+    groups = max(1, max_points // 2)
+    size = max(1, math.ceil(len(xs) / groups))
+    out: list[Point] = []
+    for start in range(0, len(xs), size):
+        pts = [(x, y) for x, y in zip(xs[start:start + size], ys[start:start + size])
+               if y is not None and math.isfinite(y)]
+        if not pts:
+            continue
+        lo, hi = min(pts, key=lambda p: p[1]), max(pts, key=lambda p: p[1])
+        out += sorted({lo, hi})
+    return out
+
+
+def decades(lo: float, hi: float) -> int:
+    """Whole powers of ten between a positive ``lo`` and ``hi`` (0 when lo <= 0 or hi <= lo)."""
+    if not (lo > 0 and hi > lo and math.isfinite(hi)):
+        return 0
+    return int(math.floor(math.log10(hi / lo)))

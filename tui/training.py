@@ -3,7 +3,7 @@
 A run started with ``s`` trains in a process of its own session (:mod:`engine.trainer_process`),
 so a dropped SSH connection does not reach it and the screen never shares a CPU or the GIL with
 training; the dashboard follows its run directory (:mod:`engine.follow`) in one async worker
-that files events into the run history, and the 15 Hz redraw timer draws them. Stop and pause
+that files events into the run history, and the redraw timer draws them. Stop and pause
 are signals to the trainer's pid. Attaching to a run another dashboard (or a headless
 ``linreg-tui train``) started, or watching any run, is the same follow from byte 0: the whole
 curve so far, then live.

@@ -29,9 +29,13 @@ class View:
     """100 columns or more: room for more coefficients and digits."""
     details_shown: bool = False
     """The Coefficients and Metrics panels are on screen (32 rows or more)."""
+    rows: int = 24
+    """The terminal's height: under 24 rows, panels keep to fewer lines."""
     log_y: bool = False
     smoothing: float | None = None
     """The EMA strength drawn over the raw curves, or None."""
+    window: int | None = None
+    """The plot shows the last this many epochs (None: the whole run)."""
     next_early_stopping: Mapping[str, Any] = field(default_factory=dict)
     """The form's ``early_stopping`` settings, shown before any run."""
     next_loss_formula: str = ""

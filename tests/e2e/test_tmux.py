@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -151,7 +152,7 @@ def test_two_dashboards_follow_one_run_to_its_end(tmux: Tmux, tmp_path: Path) ->
     mid-run (paused from the first, through the process boundary), then both show its last
     epoch once it has finished on its own."""
     runs = tmp_path / "runs"
-    epochs = 1500
+    epochs = 6000
     args = ["default", "--set", "data.n_samples=200", "--set", f"train.epochs={epochs}",
             "--set", "train.device=cpu", "--set", "early_stopping.enabled=false"]
 
@@ -166,7 +167,7 @@ def test_two_dashboards_follow_one_run_to_its_end(tmux: Tmux, tmp_path: Path) ->
           "epochs in the run directory")
     run_dir = list_runs(runs)[0].path
     tmux("send-keys", "-t", "app", "p")
-    _wait(lambda: "paused" in screen("app"), 15, "the run to pause")
+    tmux.wait_for(lambda s: "paused" in s, timeout=15)
 
     tmux("new-session", "-d", "-s", "watch", "-x", "80", "-y", "24",
          " ".join([str(SCRIPT), "watch", "latest"]))
@@ -204,3 +205,48 @@ def test_leaving_a_run_in_the_background_says_how_to_come_back(tmux: Tmux,
     before = epochs_logged(run_dir)
     _wait(lambda: epochs_logged(run_dir) > before + 10, 30, "the run to keep training")
     assert run_state(read_status(run_dir)) == "running"
+
+
+def _field_value(screen: str, label: str) -> tuple[bool, str]:
+    """(focused, text) of a settings field on the screen (``▌`` marks the focused row)."""
+    for line in screen.splitlines():
+        m = re.match(rf"│([▌ ]){re.escape(label)}\s+(\S*)", line)
+        if m:
+            return m.group(1) == "▌", m.group(2)
+    raise AssertionError(f"no {label} field on the screen:\n{screen}")
+
+
+def _focused_row(screen: str) -> str:
+    """The settings row marked focused (``▌``), or "" when the focus is elsewhere."""
+    return next((line[2:30] for line in screen.splitlines() if line.startswith("│▌")), "")
+
+
+@pytest.mark.skipif(not SCRIPT.exists(), reason=f"{SCRIPT} not installed")
+def test_esc_then_a_letter_in_a_field_during_a_run_never_types_the_letter(tmux: Tmux) -> None:
+    """20 times during a run: focus the l1 field, type 7, then Esc and l — sent in one write
+    (how a busy terminal or SSH delivers them: the parser sees alt+l) or in two. The letter
+    never lands in the field: Esc leaves it, and l toggles log-y."""
+    tmux("new-session", "-d", "-s", "app", "-x", "80", "-y", "24",
+         " ".join([str(SCRIPT), *LONG]))
+    tmux.wait_for(lambda s: "Start" in s and "Settings" in s, timeout=30)
+    tmux("send-keys", "-t", "app", "s")
+    tmux.wait_for(lambda s: "running" in s, timeout=30)
+    for i in range(20):
+        for row in ("preset ", "loss ", "l1 "):  # Esc left the focus on the plot
+            tmux("send-keys", "-t", "app", "Tab")
+            tmux.wait_for(lambda s: _focused_row(s).startswith(row), timeout=5)
+        tmux("send-keys", "-t", "app", "7")
+        tmux.wait_for(lambda s: _field_value(s, "l1") == (True, "7"), timeout=5)
+        if i % 2:
+            tmux("send-keys", "-t", "app", "Escape")
+            time.sleep(0.03)
+            tmux("send-keys", "-t", "app", "l")
+        else:
+            tmux("send-keys", "-t", "app", "Escape", "l")
+        screen = tmux.wait_for(lambda s: _focused_row(s) == "", timeout=5)
+        time.sleep(0.2)
+        screen = tmux.screen()
+        assert _field_value(screen, "l1") == (False, "7"), f"press {i + 1}:\n{screen}"
+        assert "running" in screen and _focused_row(screen) == "", "the focus is on the plot"
+    tmux("send-keys", "-t", "app", "x")
+    tmux.wait_for(lambda s: "stopped by you" in s, timeout=30)

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 from textual._xterm_parser import XTermParser
-from textual.widgets import Input, Label, Select, Static
+from textual.widgets import Input, Label, Select
 
 from engine.store import read_status
-from tests.tui.conftest import LONG, SMALL, paste, tab_to, text_of, wait_until
+from tests.tui.conftest import LONG, SMALL, paste, tab_to, table_text, text_of, wait_until
 from tui.app import make_app
 from tui.screens import QuitScreen
 from tui.widgets.settings import NEXT_RUN_NOTE
@@ -249,7 +249,7 @@ async def test_help_lists_keys_and_formulas() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("question_mark")
         await wait_until(pilot, lambda: app.screen is not app.screen_stack[0])
-        text = str(app.screen.query_one(Static).render())
+        text = table_text(app.screen, "#help Static")
         assert "ctrl+s" in text and "mean(max(q·r, (q-1)·r))" in text
         await pilot.press("escape")
         assert app.screen is app.screen_stack[0]

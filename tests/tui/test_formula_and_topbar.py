@@ -8,7 +8,7 @@ from pathlib import Path
 
 from textual.widgets import Input
 
-from tests.tui.conftest import SMALL, text_of, wait_until
+from tests.tui.conftest import SMALL, table_text, text_of, wait_until
 from tui.app import make_app
 
 FAST = ["data.n_samples=200", "train.device=cpu"]
@@ -41,7 +41,7 @@ async def test_asymmetric_loss_runs_without_a_markup_error() -> None:
         await app.redraw_now()
         assert app.is_running and app.return_code is None
         assert "[under=3, over=1]" in text_of(app, "#formula")
-        app.say("a [bold]message[/] with [brackets] and [under=3, over=1]")
+        app.say("a [bold]message[/] with [brackets] and [under=3, over=1]", error=True)
         assert "[bold]message[/] with [brackets]" in text_of(app, "#topbar")
 
 
@@ -69,12 +69,12 @@ async def test_run_warnings_stay_counted_and_help_lists_them(isolated_config_hom
         assert "⚠ 3 warnings (? lists)" in top  # still there after the run's end message
         assert 1 <= app.query_one("#topbar").size.height <= 3
         await pilot.press("question_mark")
-        help_text = str(app.screen.query_one("#help Static").render())
+        help_text = table_text(app.screen, "#help Static")
         assert "feature 'x2' is constant" in help_text and "feature 'x3' is constant" in help_text
         assert "ill-conditioned" in help_text
 
 
-async def test_long_top_bar_message_wraps_to_three_rows_at_most() -> None:
+async def test_long_top_bar_error_wraps_to_three_rows_at_most() -> None:
     app = make_app("default", SMALL)
     async with app.run_test(size=(80, 24)) as pilot:
         bar = app.query_one("#topbar")
@@ -82,8 +82,12 @@ async def test_long_top_bar_message_wraps_to_three_rows_at_most() -> None:
                 error=True)
         await wait_until(pilot, lambda: bar.size.height in (2, 3))
         assert "THE END" in "".join(strip.text for strip in bar.render_lines(bar.size.region))
-        app.say("x " * 300)
+        app.say("x " * 300, error=True)
         await wait_until(pilot, lambda: bar.size.height == 3)
+        app.say("a note, not an error, " * 10)  # one row, cut with "…": the plot keeps its rows
+        await wait_until(pilot, lambda: bar.size.height == 1)
+        await pilot.pause()
+        assert app.screen._compositor.render_strips()[0].text.rstrip().endswith("…")
 
 
 async def test_footer_shows_esc_while_a_field_has_focus() -> None:

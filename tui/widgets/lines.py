@@ -9,33 +9,50 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.text import Text
-from textual.widgets import Static
 
 from tui.history import RunHistory
 from tui.view import View
+from tui.widgets.quiet import QuietStatic
 
 
-class TopBar(Static):
-    """Preset, state, the run's warning count and the last message (wraps up to 3 rows)."""
+class TopBar(QuietStatic):
+    """What is shown (the preset, or the run when the form no longer matches it), its state,
+    the run's warning count and the last message.
 
-    DEFAULT_CSS = "TopBar { height: auto; max-height: 3; background: $panel; padding: 0 1; }"
+    One row, cut with "…", so the plot keeps its rows at 80x24 (the early-stopping panel has
+    the whole stop message); an error wraps up to 3 rows, as it says what to fix.
+    """
+
+    DEFAULT_CSS = """
+    TopBar {
+        height: 1; background: $panel; padding: 0 1; text-wrap: nowrap;
+        &.-error { height: auto; max-height: 3; text-wrap: wrap; }
+    }
+    """
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__("", id=id, markup=False)
 
-    def show(self, preset: str, state: str, warnings: Sequence[str], message: str, *,
+    def show(self, shown: str, state: str, warnings: Sequence[str], message: str, *,
              error: bool = False) -> None:
-        text = Text.assemble(("linreg-tui", "bold"), f" · {preset} · ", (state, "bold"))
+        """``shown`` is the preset name (``default*`` when edited) or the shown run's label."""
+        # the state first: a long "showing …" label must not push it out of the row
+        text = Text.assemble(("linreg-tui", "bold"), " · ", (state, "bold"), f" · {shown}")
         n = len(warnings)
         if n:
             plural = "s" if n > 1 else ""
             text.append(f" · ⚠ {n} warning{plural} (? lists)", style="bold yellow")
-        text.append(" │ ")
-        text.append(message, style="bold red" if error else "")
+        if message:
+            text.append(" │ ")
+            text.append(message, style="bold red" if error else "")
+        width = self.content_size.width
+        if not error and width > 0:  # one row, its end cut with "…"
+            text.truncate(width, overflow="ellipsis")
+        self.set_class(error, "-error")
         self.update(text)
 
 
-class FormulaLine(Static):
+class FormulaLine(QuietStatic):
     """The loss being trained: one row when the form's loss is the run's, two while a running
     run's loss differs from what the next start would use."""
 
@@ -54,6 +71,8 @@ class FormulaLine(Static):
             text = f"loss  {started.loss_formula}"
         elif view.running and started is not None:
             text = f"running  {started.loss_formula}\nnext     {current}"
+        elif started is not None:  # the curves are the last run's; this loss is the next one's
+            text = f"next  {current}"
         else:
             text = f"loss  {current}"
         self.update(text)

@@ -10,24 +10,26 @@ always rich ``Text``, never markup: a CSV column called "x[1]" is a name, not a 
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import Any
 
 from rich.cells import cell_len
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual.widgets import Static
+from textual.widget import Widget
 
 from engine.report import (LEARNED, LEARNED_RAW, OPTIMUM, OPTIMUM_RAW, TRUE, CoefRow,
                            MetricTable, coefficient_table, data_summary, latest, metric_table,
                            standardised_target)
 
-from tui.history import RunHistory
+from tui.history import EpochLosses, RunHistory
 from tui.series import fmt_num
 from tui.view import View
+from tui.widgets.quiet import QuietStatic
 
 
-class Panel(Static):
+class Panel(QuietStatic):
     """A titled section under the plot: a rule on top, auto height."""
 
     DEFAULT_CSS = """
@@ -97,7 +99,9 @@ class EarlyStoppingPanel(Panel):
         best = fin.best_monitor if fin else (last.best_monitor if last else None)
         lines.append(self._head(state, last if enabled else None, best, best_epoch))
         if fin is not None:
-            lines.append(Text(fin.message, style="bold"))
+            rows = 2 if view.rows < 24 else None  # a short screen keeps its plot rows
+            lines.append(Text(clip_rows(fin.message, self.content_size.width, rows),
+                              style="bold"))
         elif not running:
             lines.append(Text("run ended without a result", style="red"))
         elif not enabled:
@@ -139,6 +143,18 @@ class EarlyStoppingPanel(Panel):
         return head
 
 
+def clip_rows(text: str, width: int, rows: int | None) -> str:
+    """``text`` wrapped to ``width``, cut to ``rows`` rows with "…" (None or width 0: whole)."""
+    if rows is None or width <= 0:
+        return text
+    wrapped = textwrap.wrap(text, width)
+    if len(wrapped) <= rows:
+        return text
+    kept = wrapped[:rows]
+    kept[-1] = kept[-1][:width - 1].rstrip() + "…"
+    return "\n".join(kept)
+
+
 def _state(state: str) -> Text:
     style = {"improving": "bold green", "waiting": "bold yellow", "stopped": "bold red",
              "completed": "bold green", "diverged": "bold red", "cancelled": "bold yellow",
@@ -156,7 +172,9 @@ class RunStatsPanel(Panel):
         """Render; ``view.frozen_clock`` hides elapsed time, speed and device name (snapshots)."""
         started, last, fin = history.started, history.last, history.finished
         frozen_clock, paused = view.frozen_clock, view.paused
-        n_coef, digits = (5, 4) if view.wide else (3, 3)
+        digits = 4 if view.wide else 3
+        # as many weights as the line has room for ("w raw " + ~10 cells each + the bias)
+        n_coef = max(1, (self.content_size.width - 12) // (digits + 7))
         if started is None:
             self.update(Text("starting… (the first epoch shows here)" if view.running else
                              "no run yet — s starts, ? shows the keys", style="dim"))
@@ -173,13 +191,14 @@ class RunStatsPanel(Panel):
             speeds = ["starting…"]
         self.border_title = Text(f"Run on {started.device}" if frozen_clock
                                  else f"Run on {started.device} ({started.device_name})")
+        shown = history.shown_losses()
+        restored = shown is not None and last is not None and shown.epoch != last.epoch
+        if restored:  # the numbers below are that epoch's: say so where it always fits
+            note = f"restored epoch {shown.epoch}"
+            speeds = [f"{note}  {speeds[-1]}", note]
         lines = [progress_line(epoch, total, speeds, self.size.width, paused and fin is None)]
-        if last is not None:
-            gap = f"  gap {fmt_num(last.gap, 3)}" if last.gap is not None else ""
-            # no validation split (val_fraction 0): no val loss at all, rather than "val —"
-            val = (f"  val {fmt_num(last.val_loss)}"
-                   if last.val_loss is not None or started.n_val else "")
-            line = Text(f"train {fmt_num(last.train_loss)}{val}{gap}")
+        if shown is not None:
+            line = loss_line(shown, bool(started.n_val), self.content_size.width)
             if standardised_target(started):  # losses in std target units, metrics in raw ones
                 long, short = "  (loss in std units of y)", "  (std y)"
                 note = long if len(line) + len(long) <= self.size.width else short
@@ -190,6 +209,21 @@ class RunStatsPanel(Panel):
         if not view.details_shown and metrics:
             lines.append(Text(metrics_line(metrics), style="dim"))
         self.update(Text("\n").join(lines))
+
+
+def loss_line(losses: EpochLosses, has_val: bool, width: int = 0) -> Text:
+    """``train 0.2284  val 0.2394  gap 7.3e-4`` (a gap under 0 from float32 rounding reads 0)
+    in ``width`` cells when it can: one space apart, then without the gap."""
+    parts = [f"train {fmt_num(losses.train_loss)}"]
+    # no validation split (val_fraction 0): no val loss at all, rather than "val —"
+    if losses.val_loss is not None or has_val:
+        parts.append(f"val {fmt_num(losses.val_loss)}")
+    if losses.gap is not None:
+        parts.append(f"gap {fmt_num(max(losses.gap, 0.0), 3)}")
+    for text in ("  ".join(parts), " ".join(parts), " ".join(parts[:2])):
+        if width <= 0 or len(text) <= width:
+            break
+    return Text(text)
 
 
 def metrics_line(metrics: MetricTable) -> str:
@@ -262,7 +296,9 @@ class CoefficientsPanel(Panel):
     """
 
     BORDER_TITLE = "Coefficients"
-    DEFAULT_CSS = "CoefficientsPanel { width: 1fr; }"
+    DEFAULT_CSS = "CoefficientsPanel { width: auto; min-width: 33; }"
+    """As wide as its table, so the Metrics panel beside it takes the rest (no wide gap
+    between the two tables on a wide screen)."""
     MAX_ROWS = 12
 
     def render_history(self, history: RunHistory, view: View) -> None:
@@ -281,7 +317,7 @@ class CoefficientsPanel(Panel):
         if len(features) > self.MAX_ROWS:
             rows.append(None)  # "…"
         rows += [r for r in table.rows if r.index is None]
-        room = self.content_size.width
+        room = self._room()
         for narrower in table.narrowings():
             columns = narrower.columns
             cells = [[r.name, *(fmt_num(c.cell(r)) for c in columns)] if r else ["…"]
@@ -297,6 +333,16 @@ class CoefficientsPanel(Panel):
         for row in cells:
             grid.add_row(*(Text(cell) for cell in row))  # feature names are not markup
         self.update(grid)
+
+
+    def _room(self) -> int:
+        """Cells the table may take: the row less the Metrics panel's least width."""
+        parent = self.parent
+        if not isinstance(parent, Widget) or parent.size.width <= 0:
+            return 0
+        metrics = parent.query_one(MetricsPanel) if parent.query(MetricsPanel) else None
+        least = metrics.least_width if metrics is not None else 0
+        return max(parent.size.width - least - self.styles.gutter.width, 20)
 
 
 def _table_width(headers: list[str], rows: list[list[str]]) -> int:
@@ -329,11 +375,21 @@ class MetricsPanel(Panel):
     """
 
     BORDER_TITLE = "Metrics"
-    DEFAULT_CSS = "MetricsPanel { width: 34; padding: 0 0 0 1; }"
+    DEFAULT_CSS = "MetricsPanel { width: 1fr; min-width: 34; padding: 0 0 0 1; }"
+
+    @property
+    def least_width(self) -> int:
+        """The panel's width for its table: 6 + 7 per metric column (34 for four)."""
+        return max(34, 7 + (1 + METRIC_WIDTH) * self._columns)
+
+    _columns = 4
 
     def render_history(self, history: RunHistory, view: View) -> None:
         s = history.started
         metrics = metric_table(s, latest(history.last, history.finished))
+        if metrics and len(metrics.keys) != self._columns:
+            self._columns = len(metrics.keys)
+            self.styles.min_width = self.least_width
         self.border_title = Text("Metrics (raw y units)" if metrics.raw_y else "Metrics")
         parts: list[Any] = []
         if metrics:

@@ -7,13 +7,15 @@ log scale breaks on zero and negative values (plotext#37).
 
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
-from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from tui.history import RunHistory
-from tui.series import Point, fmt_num, linear_ticks, log_ticks, to_log10
+from tui.series import Point, decades, fmt_num, linear_ticks, log_ticks, to_log10
 from tui.view import View
+from tui.widgets.quiet import QuietStatic
 
 TRAIN_COLOR, VAL_COLOR = "cyan", "orange"
 SMOOTH_TRAIN_COLOR, SMOOTH_VAL_COLOR = "blue+", "red+"
@@ -21,6 +23,12 @@ BEST_COLOR, OPTIMUM_COLOR = "green+", "magenta"
 RICH_COLORS = {"cyan": "cyan", "orange": "dark_orange", "blue+": "bright_blue",
                "red+": "bright_red", "green+": "bright_green", "magenta": "magenta"}
 """The same colours in Rich's names, for the legend line above the plot."""
+
+
+PLOT_EVERY_S = 0.2
+"""While a run goes the plot is rebuilt at most 5 times a second: plotext builds its canvas in
+Python (the dashboard's costliest draw), and a curve that moves 5 times a second reads as live
+while the loop stays free for keys. The text panels keep the full redraw rate."""
 
 
 class LossPlot(PlotextPlot):
@@ -41,12 +49,23 @@ class LossPlot(PlotextPlot):
         """The history last drawn (a resize redraws it)."""
         self.log_y = False
         self.smoothing: float | None = None
+        self.window: int | None = None
+        """Draw only the last this many epochs (None: all)."""
         self.clipped = False
         """Whether the last log-y draw clipped zero or negative values to the floor."""
+        self.next_plot_at = 0.0
+        self.pending = False
 
     def render_history(self, history: RunHistory, view: View) -> None:
+        """Draw ``history``; while a run goes, at most every :data:`PLOT_EVERY_S` (else
+        :attr:`pending` says a newer frame is owed)."""
         self.history, self.log_y, self.smoothing = history, view.log_y, view.smoothing
-        self.replot()
+        self.window = view.window
+        now = time.monotonic()
+        self.pending = view.running and now < self.next_plot_at
+        if not self.pending:
+            self.next_plot_at = now + PLOT_EVERY_S
+            self.replot()
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -84,29 +103,33 @@ class LossPlot(PlotextPlot):
         beta = self.smoothing
         all_y: list[float] = []
         last_epoch = history.epochs[-1] if history.epochs else 1
-        x_hi = max(last_epoch, 2)
+        start = history.window_start(self.window)
+        x_lo = history.epochs[start] if history.epochs else 1
+        x_hi = max(last_epoch, x_lo + 1)
         opt = history.started.optimum
         if opt is not None and opt.get("loss") is not None:
             # Drawn first, so curves that converge onto it stay visible on top of it.
             (pt,) = self._series([(1.0, float(opt["loss"]))])
-            self.plt.plot([1, x_hi], [pt[1], pt[1]], color=OPTIMUM_COLOR, marker="braille")
+            self.plt.plot([x_lo, x_hi], [pt[1], pt[1]], color=OPTIMUM_COLOR, marker="braille")
             all_y.append(pt[1])
-        curves = [(history.train_curve, TRAIN_COLOR, SMOOTH_TRAIN_COLOR, "train"),
-                  (history.val_curve, VAL_COLOR, SMOOTH_VAL_COLOR, "val")]
-        for curve, color, smooth_color, name in curves:
-            raw = self._series(curve.raw.points(n_points))
+        points = history.curve_points(self.window, n_points)
+        curves = [(points[0], history.train_curve, TRAIN_COLOR, SMOOTH_TRAIN_COLOR),
+                  (points[1], history.val_curve, VAL_COLOR, SMOOTH_VAL_COLOR)]
+        for curve_points, curve, color, smooth_color in curves:
+            raw = self._series(curve_points)
             self._draw(raw, color)
             all_y += [y for _, y in raw]
             if beta is not None:
-                smooth = self._series(curve.smooth[beta].points(n_points))
-                self._draw(smooth, smooth_color)
+                smooth = [p for p in curve.smooth[beta].points(n_points) if p[0] >= x_lo]
+                self._draw(self._series(smooth), smooth_color)
         last = history.last
-        if last is not None and last.best_epoch is not None and last.best_monitor is not None:
+        if last is not None and last.best_epoch is not None and last.best_monitor is not None \
+                and last.best_epoch >= x_lo:
             (pt,) = self._series([(float(last.best_epoch), float(last.best_monitor))])
             plt.scatter([pt[0]], [pt[1]], color=BEST_COLOR, marker="◆")
-        plt.xlim(1, x_hi)
-        step = max(1, round((x_hi - 1) / 4))
-        ticks = list(range(1, x_hi + 1, step))
+        plt.xlim(x_lo, x_hi)
+        step = max(1, round((x_hi - x_lo) / 4))
+        ticks = list(range(x_lo, x_hi + 1, step))
         if x_hi - ticks[-1] > step / 2:
             ticks.append(x_hi)
         plt.xticks(ticks)
@@ -120,40 +143,79 @@ class LossPlot(PlotextPlot):
         self.refresh()
 
 
-class Legend(Static):
-    """One line above the plot: what each colour is, the scale, smoothing and the ≤0 note.
+WINDOW_LABEL = "last {:,} ep"
+"""The legend's note while the plot shows a window of the last epochs."""
+LOG_HINT_DECADES = 3
+"""From this many decades between the smallest and largest loss drawn, suggest log-y."""
 
-    Plotext draws its legend inside the canvas, where at 80x24 it would hide the curves.
+
+class Legend(QuietStatic):
+    """One line above the plot: what each colour is, the scale, the window, smoothing, the ≤0
+    note and, when the range spans many decades, a hint to press l.
+
+    Plotext draws its legend inside the canvas, where at 80x24 it would hide the curves. The
+    line never wraps: items that do not fit are left out, least important first.
     """
 
-    DEFAULT_CSS = "Legend { height: auto; padding: 0 1; }"
+    DEFAULT_CSS = "Legend { height: 1; padding: 0 1; }"
 
     def render_history(self, history: RunHistory, view: View) -> None:
-        text = Text()
-
-        def key(mark: str, color: str, label: str) -> None:
-            text.append(mark, style=RICH_COLORS[color])
-            text.append(f" {label}  ")
-
         if history.started is None:
-            text.append("train / val loss per epoch — s starts a run", style="dim")
-            self.update(text)
+            self.update(Text("train / val loss per epoch — s starts a run", style="dim"))
             return
+        width = self.content_size.width
+        items = self._items(history, view, raw_labels=True)
+        if width > 0 and _length(items) > width:  # "train raw" → "train" before dropping any
+            items = self._items(history, view, raw_labels=False)
+        self.update(fit_items(items, width))
+
+    def _items(self, history: RunHistory, view: View, *,
+               raw_labels: bool) -> list[tuple[int, Text]]:
+        """The legend's items as (priority: lower stays longer, text)."""
+        items: list[tuple[int, Text]] = []
+        if history.started is None:
+            return items
+
+        def key(priority: int, mark: str, color: str, label: str) -> None:
+            items.append((priority, Text.assemble((mark, RICH_COLORS[color]), f" {label}")))
+
         if view.log_y:
-            text.append("log-y", style="bold")
+            log = Text("log-y", style="bold")
             if history.has_nonpositive:
-                text.append(f" (≤0 at {fmt_num(history.log_floor, 2)})", style="yellow")
-            text.append("  ")
+                log.append(f" (≤0 at {fmt_num(history.log_floor, 2)})", style="yellow")
+            items.append((1, log))
+        if view.window is not None and view.window < len(history.epochs):
+            items.append((1, Text(WINDOW_LABEL.format(view.window), style="bold")))
         smooth = view.smoothing is not None
-        key("━", TRAIN_COLOR, "train raw" if smooth else "train")
+        raw = " raw" if smooth and raw_labels else ""
+        key(2, "━", TRAIN_COLOR, f"train{raw}")
         if history.started.n_val:  # no validation split: no val curve, so no key for one
-            key("━", VAL_COLOR, "val raw" if smooth else "val")
-        if smooth:
-            text.append("━", style=RICH_COLORS[SMOOTH_TRAIN_COLOR])
-            key("━", SMOOTH_VAL_COLOR, f"EMA β={view.smoothing:g}")
+            key(2, "━", VAL_COLOR, f"val{raw}")
+        if smooth:  # a state the user chose, as log-y: it stays longest
+            items.append((1, Text.assemble(("━", RICH_COLORS[SMOOTH_TRAIN_COLOR]),
+                                           ("━", RICH_COLORS[SMOOTH_VAL_COLOR]),
+                                           f" EMA β={view.smoothing:g}")))
         opt = history.started.optimum
         if opt is not None and opt.get("loss") is not None:
-            key("━", OPTIMUM_COLOR, f"opt ({opt.get('kind', 'reference')})")
+            key(5, "━", OPTIMUM_COLOR, f"opt ({opt.get('kind', 'reference')})")
         if history.last is not None and history.last.best_epoch is not None:
-            key("◆", BEST_COLOR, "best")
-        self.update(text)
+            key(4, "◆", BEST_COLOR, "best")
+        span = 0 if view.log_y else decades(*(history.y_range(view.window) or (0.0, 0.0)))
+        if span >= LOG_HINT_DECADES:
+            items.insert(0, (0, Text(f"spans {span} decades: l for log-y", style="bold yellow")))
+        return items
+
+
+def _length(items: list[tuple[int, Text]]) -> int:
+    return sum(len(t) for _, t in items) + 2 * (len(items) - 1)
+
+
+def fit_items(items: list[tuple[int, Text]], width: int) -> Text:
+    """The items joined by two spaces, leaving out the least important (highest priority
+    number, last first) until the line fits ``width`` cells (0: no limit yet)."""
+    kept = list(items)
+    while len(kept) > 1 and width > 0 and _length(kept) > width:
+        worst = max(p for p, _ in kept)
+        drop = max(i for i, (p, _) in enumerate(kept) if p == worst)
+        del kept[drop]
+    return Text("  ").join(t for _, t in kept)

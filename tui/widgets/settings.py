@@ -19,11 +19,16 @@ from textual.widgets import Checkbox, Input, Label, Select, Static
 from engine.config import Config, apply_overrides
 from engine.presets import is_bundled, list_presets, load_raw
 
-from tui.form import FieldError, FormField, SettingsForm
+from tui.form import FieldError, FormField, SettingsForm, fmt_value
 from tui.messages import PresetChosen, SettingsEdited
 
 NEXT_RUN_NOTE = "applies next run"
 """The settings panel's subtitle while a run goes and the form is edited (fits at 80 columns)."""
+
+
+def on_off(value: bool) -> str:
+    """A checkbox's state in words, not only in colour."""
+    return "on" if value else "off"
 
 
 def field_id(key: str) -> str:
@@ -55,14 +60,23 @@ class SettingsPanel(VerticalScroll):
     """
 
     BORDER_TITLE = "Settings"
+    can_focus = False
+    """Not a Tab stop of its own: Tab goes from the plot straight to the preset (a focused
+    field is scrolled into view anyway, and the mouse wheel still scrolls)."""
     DEFAULT_CSS = """
     SettingsPanel {
         height: 1fr;
         border: round $secondary;
         border-subtitle-color: $warning;
         scrollbar-size-vertical: 1;
-        padding: 0 0 0 1;
+        padding: 0;
+        .row, .hint, .error { padding-left: 1; }
         .row { height: 1; }
+        .row:focus-within {
+            padding-left: 0;
+            border-left: outer $accent;
+            .label { color: $accent; text-style: bold; }
+        }
         .label { width: 13; color: $text-muted; }
         Input, Select, Checkbox { width: 1fr; }
         .error { color: $error; width: 1fr; height: auto; display: none; }
@@ -102,7 +116,7 @@ class SettingsPanel(VerticalScroll):
             return Select(self._options(f.key), value=entry, allow_blank=False, compact=True,
                           id=wid)
         if f.kind == "bool":
-            return Checkbox("", value=bool(entry), compact=True, id=wid)
+            return Checkbox(on_off(bool(entry)), value=bool(entry), compact=True, id=wid)
         return Input(entry, placeholder=f.placeholder, compact=True, id=wid)
 
     def _options(self, key: str) -> list[tuple[str, str]]:
@@ -113,7 +127,10 @@ class SettingsPanel(VerticalScroll):
         out = [(Text(p.name if p.bundled else f"{p.name} (yours)"), p.name)
                for p in list_presets()]
         if self.preset not in {v for _, v in out}:  # a preset given as a path
-            out.append((Text(Path(self.preset).stem), self.preset))
+            path = Path(self.preset)
+            label = (f"run {path.parent.name.rsplit('-', 1)[-1]}" if path.name == "config.yaml"
+                     else path.stem)  # a run's settings (the runs screen's o, or watch)
+            out.append((Text(label), self.preset))
         return out
 
     def on_mount(self) -> None:
@@ -137,6 +154,7 @@ class SettingsPanel(VerticalScroll):
         select = self.query_one("#preset", Select)
         if select.value != preset:
             with self.prevent(Select.Changed):
+                select.set_options(self._preset_options())  # a preset given as a path
                 select.value = preset
         self._show_preset_info()
 
@@ -175,9 +193,29 @@ class SettingsPanel(VerticalScroll):
                     self._set_device_options()
                 elif isinstance(widget, Checkbox):
                     widget.value = bool(entry)
+                    widget.label = on_off(widget.value)
                 else:
                     widget.value = entry  # type: ignore[attr-defined]
         self.show_form()
+
+    @property
+    def modified(self) -> bool:
+        """Whether a field differs from the preset (the top bar and border then say so)."""
+        return bool(self.form.modified())
+
+    def description_to_save(self) -> str:
+        """The description a save suggests: the preset's own while the form is unedited, else
+        ``edited from default: lr=0.07, epochs=100000`` (the bundled text would describe
+        settings the saved preset no longer has)."""
+        desc = str(self.form.base_raw.get("description", "")).strip()
+        edited = [f for f in self.form.fields if f.key in self.form.modified()]
+        if not edited:
+            return desc
+        values = self.form.values()
+        changes = ", ".join(f"{f.label}={fmt_value(values[f.key]) or '—'}" for f in edited[:4])
+        more = ", …" if len(edited) > 4 else ""
+        name = Path(self.preset).stem
+        return f"edited from {name}: {changes}{more}"
 
     def _show_preset_info(self) -> None:
         desc = str(self.form.base_raw.get("description", ""))
@@ -216,6 +254,8 @@ class SettingsPanel(VerticalScroll):
         extra = self.query_one("#loss-extra", Static)
         extra.update(Text(text))
         extra.display = shown
+        n = len(self.form.modified())
+        self.border_title = f"Settings · {n} modified" if n else "Settings"
         if self.revealing is not None and self.revealing not in self.form.errors:
             self.revealing = None
 
@@ -264,6 +304,8 @@ class SettingsPanel(VerticalScroll):
         event.stop()
         self.revealing = None
         self.form.edit(key, event.value)
+        if isinstance(control, Checkbox):
+            control.label = on_off(control.value)
         if key == "loss.name":  # choosing combined may have written example terms in
             with self.prevent(Input.Changed):
                 self.query_one("#" + field_id("loss.terms"), Input).value = str(

@@ -1,0 +1,227 @@
+"""The runs screen on real runs made by the real CLI, driven by keys under Pilot at 80x24."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from textual.widgets import DataTable
+
+from engine.store import list_runs, write_status
+from tests.runs_helpers import LONG, only_run, run, start, wait_for_epochs
+from tests.tui.conftest import text_of, wait_until
+from tui.app import make_app
+from tui.runs_screen import RunsScreen
+from tui.runs_views import CompareScreen, RunScreen
+from tui.widgets.compare_plot import ComparePlot
+
+TRAIN = ["--set", "train.epochs=5", "--set", "train.device=cpu", "--set", "data.n_samples=200"]
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two finished runs, one after the other: mse with lr=0.1, then huber with lr=0.05."""
+    root = tmp_path_factory.mktemp("made") / "runs"
+    for extra in (["--set", "optim.lr=0.1"], ["--set", "loss.name=huber"]):
+        done = run(root, "train", "default", *TRAIN, *extra)
+        assert done.returncode == 0, done.stderr
+    return root
+
+
+@pytest.fixture
+def runs(made: Path, isolated_runs: Path) -> Path:
+    """This test's own copy of the two runs (tests delete and rewrite run directories)."""
+    shutil.copytree(made, isolated_runs)
+    return isolated_runs
+
+
+def table(app) -> DataTable:
+    return app.screen.query_one("#runs-table", DataTable)
+
+
+def row_texts(app) -> list[list[str]]:
+    t = table(app)
+    return [[str(c) for c in t.get_row_at(i)] for i in range(t.row_count)]
+
+
+async def open_runs(pilot, root: Path) -> RunsScreen:
+    """The dashboard's ``h`` (from the plot, where letter keys act) opens the runs screen."""
+    assert pilot.app.runs_root == root
+    await pilot.press("h")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, RunsScreen)
+                     and pilot.app.screen.is_mounted)
+    await pilot.pause()
+    return pilot.app.screen
+
+
+async def test_rows_are_the_runs_cli_table_newest_first(runs: Path) -> None:
+    cli = run(runs, "runs")
+    assert cli.returncode == 0, cli.stderr
+    cli_rows = [re.split(r"\s{2,}", line.strip()) for line in cli.stdout.splitlines()[1:]]
+    app = make_app("default", runs_root=runs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_runs(pilot, runs)
+        rows = row_texts(app)
+        assert [r["id"] for r in screen.rows] == [r[0] for r in cli_rows]
+        assert [r[2:3] for r in rows] == [["default"], ["default"]]
+        for shown, printed in zip(rows, cli_rows):
+            assert printed[0].endswith(shown[1])  # the short id ends the full one
+            assert shown[2:8] == printed[1:7]  # preset, loss, status, epochs, best, r2
+        assert rows[0][3] == "huber" and rows[1][3] == "mse"  # newest first
+        assert "finished (completed)" in rows[0][4]
+        shown = {key: b.binding.description for key, b in app.screen.active_bindings.items()
+                 if b.binding.show}
+        assert shown == {"space": "Mark", "enter": "Open", "c": "Compare", "o": "Load settings",
+                         "r": "Refresh", "escape": "Back"}
+
+
+async def test_two_marked_runs_overlay_with_their_differences_in_the_legend(runs: Path) -> None:
+    app = make_app("default", runs_root=runs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_runs(pilot, runs)
+        await pilot.press("space", "down", "space")
+        assert len(screen.marked) == 2 and "2 marked" in text_of(app.screen, "#runs-title")
+        assert [r[0] for r in row_texts(app)] == ["●", "●"]
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, CompareScreen))
+        await pilot.pause()
+        legend = text_of(app.screen, "#compare-legend").splitlines()
+        assert len(legend) == 2
+        assert "huber δ=1" in legend[0] and "lr=0.05" in legend[0]
+        assert "mse" in legend[1] and "lr=0.1" in legend[1]
+        assert all(len(line) <= 78 for line in legend)
+        plot = app.screen.query_one(ComparePlot)
+        assert len(plot.drawn) == 2
+        assert {s.marker for s in plot.drawn} == {"•", "+"}
+        assert len({s.color for s in plot.drawn}) == 2
+        canvas = plot.plt.build()
+        assert "•" in canvas and "+" in canvas
+        assert text_of(app.screen, "#compare-title").startswith("val loss per epoch · 2 runs")
+        val_points = [s.points for s in plot.drawn]
+        await pilot.press("v")
+        assert text_of(app.screen, "#compare-title").startswith("train loss per epoch")
+        assert [s.points for s in plot.drawn] != val_points
+        assert "train" in text_of(app.screen, "#compare-legend")
+        await pilot.press("l")
+        assert "log-y" in text_of(app.screen, "#compare-title") and plot.log_y
+        await pilot.press("escape")
+        assert app.screen is screen
+
+
+async def test_enter_opens_a_run_on_the_dashboard_panels(runs: Path) -> None:
+    app = make_app("default", runs_root=runs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_runs(pilot, runs)
+        await pilot.press("down", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, RunScreen))
+        opened = app.screen
+        await wait_until(pilot, lambda: opened.history.finished is not None)
+        assert opened.run_dir.name == screen.rows[1]["id"]
+        assert opened.history.epochs == [1, 2, 3, 4, 5]
+        await pilot.pause()
+        top = text_of(opened, "#run-top")
+        assert "finished (completed)" in top
+        assert "5/5" in text_of(opened, "#run-stats")
+        assert "mean((y-ŷ)²)" in text_of(opened, "#run-formula")
+        await pilot.press("escape")
+        assert app.screen is screen
+
+
+async def test_o_loads_the_highlighted_run_settings_into_the_form(runs: Path) -> None:
+    app = make_app("default", runs_root=runs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.settings.form.values()["optim.lr"] == 0.05
+        await open_runs(pilot, runs)
+        await pilot.press("down", "o")  # the mse run with lr=0.1
+        await wait_until(pilot, lambda: app.settings.form.values()["optim.lr"] == 0.1)
+        assert app.screen is app.default_screen
+        values = app.settings.form.values()
+        assert values["train.epochs"] == 5 and values["loss.name"] == "mse"
+
+
+async def test_a_run_whose_process_died_shows_crashed(runs: Path) -> None:
+    victim = runs / "20991231-235959-default-dead01"
+    shutil.copytree(list_runs(runs)[1].path, victim)
+    lines = (victim / "events.jsonl").read_text().splitlines(keepends=True)
+    (victim / "events.jsonl").write_text("".join(lines[:4]))  # RunStarted and 3 epochs
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    write_status(victim, state="running", reason=None, pid=gone.pid, host=socket.gethostname())
+    app = make_app("default", runs_root=runs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_runs(pilot, runs)
+        assert row_texts(app)[0][4] == "crashed at epoch 3"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, RunScreen))
+        await wait_until(pilot, lambda: "crashed at epoch 3" in text_of(app.screen, "#run-top"))
+        assert app.screen.history.epochs == [1, 2, 3]
+
+
+async def test_a_run_deleted_while_listed_is_a_message(runs: Path) -> None:
+    app = make_app("default", runs_root=runs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_runs(pilot, runs)
+        await pilot.press("space", "down", "space", "up")
+        first = screen.rows[0]["path"]
+        shutil.rmtree(first)
+        await pilot.press("enter")
+        assert "is gone" in text_of(app.screen, "#runs-msg")
+        assert app.screen is screen and app.is_running
+        assert table(app).row_count == 1 and screen.marked == [screen.rows[0]["id"]]
+        await pilot.press("c")  # one marked run left: nothing to overlay, says so
+        assert "mark two runs" in text_of(app.screen, "#runs-msg")
+
+
+async def test_a_run_deleted_after_marking_is_a_message_in_the_overlay(runs: Path) -> None:
+    app = make_app("default", runs_root=runs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_runs(pilot, runs)
+        await pilot.press("space", "down", "space")
+        doomed = Path(screen.rows[0]["path"])
+        compare = CompareScreen([Path(r["path"]) for r in screen.rows])
+        shutil.rmtree(doomed)
+        await app.push_screen(compare)
+        await wait_until(pilot, lambda: app.screen is compare)
+        await pilot.pause()
+        assert f"run {doomed.name} is gone" in text_of(compare, "#compare-msg")
+        assert len(compare.query_one(ComparePlot).drawn) == 1
+
+
+async def test_an_empty_store_says_no_runs_yet(isolated_runs: Path) -> None:
+    app = make_app("default", runs_root=isolated_runs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_runs(pilot, isolated_runs)
+        assert text_of(app.screen, "#runs-empty").startswith(f"no runs yet in {isolated_runs}")
+        await pilot.press("enter", "space", "c", "o")
+        assert app.screen.is_mounted and isinstance(app.screen, RunsScreen)
+        await pilot.press("escape")
+        assert app.screen is app.default_screen
+
+
+
+async def test_an_open_run_that_is_still_going_follows_its_new_epochs(
+        isolated_runs: Path) -> None:
+    proc = start(isolated_runs, "train", "default", *LONG, stdout=subprocess.DEVNULL)
+    try:
+        run_dir = only_run(isolated_runs)
+        wait_for_epochs(run_dir, 3, proc)
+        app = make_app("default", runs_root=isolated_runs)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await open_runs(pilot, isolated_runs)
+            assert row_texts(app)[0][4] == "running"
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: isinstance(app.screen, RunScreen))
+            opened = app.screen
+            await wait_until(pilot, lambda: len(opened.history.epochs) >= 3)
+            seen = len(opened.history.epochs)
+            await wait_until(pilot, lambda: len(opened.history.epochs) > seen + 5)
+            assert opened.history.epochs == list(range(1, len(opened.history.epochs) + 1))
+            assert "running" in text_of(opened, "#run-top")
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)

@@ -1,0 +1,251 @@
+"""What the runs screen opens: one past run on the dashboard's own panels, or several runs'
+curves overlaid, and loading a run's settings into the form.
+
+Both are full-screen *modal* screens (opaque, not dialogs): modal so that only their own keys
+are live and in the footer — the dashboard's ``s``, ``x``, ``q`` would otherwise act on a
+screen the user cannot see. A run is read from its directory only (``engine.store``), so a
+finished, crashed or still-running run opens the same way, and opening one never disturbs a
+run the dashboard is following. A run directory deleted while open is a message, not a
+traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Static
+
+from engine.cli_runs import run_row
+from engine.compare import LABEL_WIDTH, RunCurves, load_curves, run_config, run_labels
+from engine.events import RunFinished
+from engine.store import RunError, RunInfo, read_events, read_status, run_state
+
+from tui.history import SMOOTHING_BETAS, RunHistory
+from tui.messages import PresetChosen
+from tui.view import HistoryPanel, View
+from tui.widgets.compare_plot import MAX_SERIES, CompareLegend, ComparePlot, Series
+from tui.widgets.lines import TopBar
+from tui.widgets.run_panels import run_panels
+
+if TYPE_CHECKING:
+    from tui.app import LinregApp
+
+POLL_S = 0.25
+"""How often an open run that is still going is read for new epochs."""
+TALL_ROWS = 32
+"""From this many rows the Coefficients and Metrics panels are shown too (as on the dashboard)."""
+
+
+class RunsModal(ModalScreen[None]):
+    """A full-screen modal: opaque, and only its own bindings are live and shown."""
+
+    DEFAULT_CSS = """
+    RunsModal {
+        background: $background;
+        .title { height: 1; background: $panel; padding: 0 1; text-wrap: nowrap;
+                 text-overflow: ellipsis; }
+        .msg { height: auto; max-height: 2; padding: 0 1; color: $warning; }
+    }
+    """
+
+    @property
+    def dashboard(self) -> LinregApp:
+        return cast("LinregApp", self.app)
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def load_settings(self, run: Path) -> str | None:
+        """Put ``run``'s settings into the dashboard's form (the preset-loading path: its
+        ``config.yaml`` is a preset file) and go back to the dashboard; the reason when not."""
+        if getattr(self.dashboard, "watch_dir", None) is not None:
+            return "watching a run (read-only): settings cannot be loaded here"
+        config = run / "config.yaml"
+        if not config.is_file():
+            return f"run {run.name} is gone (deleted?)" if not run.exists() else \
+                f"run {run.name} has no config.yaml to load"
+        self.app.post_message(PresetChosen(str(config)))
+        back_to_dashboard(self.app)
+        return None
+
+
+def back_to_dashboard(app: App[Any]) -> None:
+    """Close every runs screen (the list, an open run, a comparison)."""
+    while isinstance(app.screen, RunsModal):
+        app.pop_screen()
+
+
+def status_text(run: Path) -> tuple[str, str]:
+    """The run's state and its status as ``runs`` words it (``crashed at epoch 7``)."""
+    status = read_status(run)
+    state = run_state(status)
+    return state, str(run_row(RunInfo(run.name, run, status, state))["status"])
+
+
+class RunScreen(RunsModal):
+    """One run on the dashboard's panels, read from its directory; a run still going is
+    followed live (its new epochs every ``POLL_S``)."""
+
+    BINDINGS = [Binding("l", "log_y", "Log-y"), Binding("m", "smooth", "Smooth"),
+                Binding("o", "load", "Load settings"), Binding("escape", "back", "Back")]
+    AUTO_FOCUS = "#run-plot"
+
+    def __init__(self, run: Path) -> None:
+        super().__init__()
+        self.run_dir = run
+        self.history = RunHistory()
+        self.log_offset = 0
+        self.state = "running"
+        self.status = ""
+        self.message = "o loads its settings into the form · esc back"
+        self.error = False
+        self.done = False
+        self.log_y = False
+        self.smoothing: float | None = None
+
+    def compose(self) -> ComposeResult:
+        yield TopBar(id="run-top")
+        yield from run_panels("run-")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#run-details").styles.height = "auto"
+        self.poll()
+        if not self.done:
+            self.set_interval(POLL_S, self.poll)
+
+    def on_resize(self) -> None:
+        self.draw()
+
+    def poll(self) -> None:
+        """File the run's new events; notice its end, a crash, or its directory going."""
+        if self.done:
+            return
+        try:
+            events, self.log_offset = read_events(self.run_dir, offset=self.log_offset)
+            for event in events:
+                self.history.add(event)
+            self.state, self.status = status_text(self.run_dir)
+        except RunError as exc:
+            self.say(f"{exc} — nothing more to show", error=True)
+            self.done = True
+            return
+        if self.state != "running" or isinstance(self.history.finished, RunFinished):
+            self.done = True
+            if self.state == "crashed":
+                self.say("its process died: the curve is what it logged · esc back", error=True)
+        if events or self.done:
+            self.draw()
+
+    def say(self, text: str, *, error: bool = False) -> None:
+        self.message, self.error = text, error
+        self.draw()
+
+    def draw(self) -> None:
+        """Every panel of this screen from the run's history (the HistoryPanel protocol)."""
+        if not self.is_mounted:
+            return
+        details = self.query_one("#run-details")
+        details.display = self.size.height >= TALL_ROWS
+        started = self.history.started
+        view = View(running=self.state == "running", frozen_clock=self.dashboard.frozen_clock,
+                    wide=self.size.width >= 100, details_shown=details.display,
+                    log_y=self.log_y, smoothing=self.smoothing,
+                    next_loss=started.config.get("loss") if started else None)
+        for panel in self.query("*").results(HistoryPanel):
+            panel.render_history(self.history, view)
+        warnings = list(started.warnings) if started else []
+        self.query_one(TopBar).show(self.run_dir.name, self.status or self.state, warnings,
+                                    self.message, error=self.error)
+
+    def action_log_y(self) -> None:
+        self.log_y = not self.log_y
+        self.draw()
+
+    def action_smooth(self) -> None:
+        betas = (None, *SMOOTHING_BETAS)
+        self.smoothing = betas[(betas.index(self.smoothing) + 1) % len(betas)]
+        self.draw()
+
+    def action_load(self) -> None:
+        problem = self.load_settings(self.run_dir)
+        if problem:
+            self.say(problem, error=True)
+
+
+class CompareScreen(RunsModal):
+    """The marked runs' train or val loss on one plot, named by the settings that differ."""
+
+    BINDINGS = [Binding("v", "toggle_split", "Train/val"), Binding("l", "log_y", "Log-y"),
+                Binding("escape", "back", "Back")]
+    AUTO_FOCUS = "#compare-plot"
+
+    def __init__(self, runs: list[Path]) -> None:
+        super().__init__()
+        self.runs = runs[:MAX_SERIES]
+        self.labels: list[str] = []
+        self.curves: list[RunCurves] = []
+        self.gone: list[str] = []
+        self.which = "val"
+        self.log_y = False
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="compare-title", classes="title", markup=False)
+        yield ComparePlot(id="compare-plot")
+        yield CompareLegend(id="compare-legend")
+        yield Static("", id="compare-msg", classes="msg", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        configs, names = [], []
+        for run in self.runs:
+            try:
+                config, curves = run_config(run), load_curves(run)
+            except RunError as exc:
+                self.gone.append(str(exc) if run.exists() else
+                                 f"run {run.name} is gone (deleted?)")
+                continue
+            configs.append(config)
+            names.append(run.name)
+            self.curves.append(curves)
+        width = max(16, min(60, self.app.size.width - 34, LABEL_WIDTH + 24))
+        self.labels = run_labels(configs, names, width) if configs else []
+        if self.curves and not all(c.has_val for c in self.curves):
+            self.which = "train"
+        self.draw()
+
+    def series(self) -> list[Series]:
+        """One series per run for the split shown (a run without a val split says so)."""
+        out = []
+        for i, (label, curves) in enumerate(zip(self.labels, self.curves)):
+            missing = self.which == "val" and not curves.has_val
+            out.append(Series(label, [] if missing else curves.series(self.which), i,
+                              "no val split" if missing else
+                              "" if curves.epochs else "no epoch logged"))
+        return out
+
+    def draw(self) -> None:
+        series = self.series()
+        self.query_one(ComparePlot).show(series, log_y=self.log_y)
+        self.query_one(CompareLegend).show(series, self.which)
+        title = f"{self.which} loss per epoch · {len(series)} runs"
+        if self.log_y:
+            title += " · log-y"
+        self.query_one("#compare-title", Static).update(Text(title, style="bold"))
+        msg = self.query_one("#compare-msg", Static)
+        msg.update("; ".join(self.gone) if self.gone else
+                   "" if series else "no run left to compare (esc back)")
+        msg.display = bool(self.gone) or not series
+
+    def action_toggle_split(self) -> None:
+        self.which = "train" if self.which == "val" else "val"
+        self.draw()
+
+    def action_log_y(self) -> None:
+        self.log_y = not self.log_y
+        self.draw()
