@@ -152,7 +152,7 @@ def test_two_dashboards_follow_one_run_to_its_end(tmux: Tmux, tmp_path: Path) ->
     mid-run (paused from the first, through the process boundary), then both show its last
     epoch once it has finished on its own."""
     runs = tmp_path / "runs"
-    epochs = 6000
+    epochs = 20000
     args = ["default", "--set", "data.n_samples=200", "--set", f"train.epochs={epochs}",
             "--set", "train.device=cpu", "--set", "early_stopping.enabled=false"]
 
@@ -166,6 +166,7 @@ def test_two_dashboards_follow_one_run_to_its_end(tmux: Tmux, tmp_path: Path) ->
     _wait(lambda: bool(list_runs(runs)) and epochs_logged(list_runs(runs)[0].path) >= 5, 60,
           "epochs in the run directory")
     run_dir = list_runs(runs)[0].path
+    tmux.wait_for(lambda s: "running" in s and f"/{epochs}" in s, timeout=15)  # p acts now
     tmux("send-keys", "-t", "app", "p")
     tmux.wait_for(lambda s: "paused" in s, timeout=15)
 
