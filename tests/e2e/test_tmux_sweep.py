@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import time
 from pathlib import Path
 
 import optuna
@@ -49,8 +48,8 @@ def test_a_sweep_started_in_the_dashboard_outlives_it_and_shows_again(tmux: Tmux
     try:
         tmux("send-keys", "-t", "app", "w")
         tmux.wait_for(lambda s: "space" in s and "esc Back" in s, timeout=30)
-        tmux("send-keys", "-t", "app", "e")  # focus the field (Textual moves focus a tick later)
-        time.sleep(1.0)
+        tmux("send-keys", "-t", "app", "e")  # focus the field: the footer drops the screen's
+        tmux.wait_for(lambda s: "Edit space" not in s and "esc Back" in s, timeout=15)  # keys
         tmux("send-keys", "-t", "app", "C-a", "C-k")  # clear it
         tmux("send-keys", "-t", "app", "-l", SPACE)
         tmux.wait_for(lambda s: "pruning: false}" in s, timeout=10)  # typed into the field
