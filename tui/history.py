@@ -55,6 +55,10 @@ class RunHistory:
 
     started: RunStarted | None = None
     last: EpochEnded | None = None
+    last_weighted: EpochEnded | None = None
+    """The latest epoch that carries weights and metrics: a run's log keeps them for every
+    epoch up to :data:`engine.store.FULL_WEIGHT_EPOCHS`, later only for improving and every
+    ``WEIGHT_STRIDE``-th epoch (see :func:`engine.store.thin`)."""
     finished: RunFinished | None = None
     epochs: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)
@@ -78,6 +82,8 @@ class RunHistory:
             self.has_nonpositive = opt_loss is not None and opt_loss <= 0
         elif isinstance(event, EpochEnded):
             self.last = event
+            if event.weights is not None:
+                self.last_weighted = event
             self.epochs.append(event.epoch)
             self.train_loss.append(event.train_loss)
             self.val_loss.append(event.val_loss)
@@ -89,6 +95,13 @@ class RunHistory:
                 self._note(event.val_loss)
         elif isinstance(event, RunFinished):
             self.finished = event
+
+    @property
+    def current(self) -> EpochEnded | RunFinished | None:
+        """What the coefficient and metric panels show: the finished run's (restored)
+        parameters, else the latest epoch with weights (a thinned epoch has none, and showing
+        it blanked those lines between two epochs that have them)."""
+        return self.finished if self.finished is not None else self.last_weighted
 
     def losses_at(self, epoch: int) -> EpochLosses | None:
         """The losses of the model as it was at the end of ``epoch`` (None if not recorded).

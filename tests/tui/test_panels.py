@@ -174,3 +174,32 @@ async def test_diverged_run_keeps_short_y_labels() -> None:
         lines = app.plot.render().plain.splitlines()
         axis = [line.index("┤") for line in lines if "┤" in line]
         assert axis and max(axis) <= 8, lines
+
+
+def test_coefficients_stay_on_screen_between_the_late_epochs_that_log_weights(tmp_path) -> None:
+    """Past FULL_WEIGHT_EPOCHS a run's log keeps weights only on improving and every
+    WEIGHT_STRIDE-th epoch: the panels show the latest epoch that has them, and never blank
+    the coefficient lines (which made the run panel jump between 2 and 5 rows at 10 Hz)."""
+    from engine.store import FULL_WEIGHT_EPOCHS, read_events
+    from tests.runs_helpers import only_run, run
+    from tui.history import RunHistory
+    from tui.widgets.panels import coefficient_lines
+
+    epochs = FULL_WEIGHT_EPOCHS + 60
+    done = run(tmp_path, "train", "--set", f"train.epochs={epochs}", "--set",
+               "early_stopping.enabled=false", "--set", "train.device=cpu", "--set",
+               "optim.lr=0.3")
+    assert done.returncode == 0, done.stderr
+    events, _ = read_events(only_run(tmp_path))
+    history, thinned = RunHistory(), 0
+    for event in events[:-1]:  # the epochs, not the RunFinished (which always has weights)
+        history.add(event)
+        if history.last is None:
+            continue
+        thinned += history.last.weights is None
+        shown = history.current
+        assert shown is not None and shown.weights is not None
+        assert shown.epoch == max(e.epoch for e in events[1:history.last.epoch + 1]
+                                  if e.weights is not None)
+        assert coefficient_lines(history, 3, 3)[0].startswith("w")
+    assert thinned > 0, "the run logged thinned epochs"

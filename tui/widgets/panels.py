@@ -20,7 +20,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from engine.report import (LEARNED, LEARNED_RAW, OPTIMUM, OPTIMUM_RAW, TRUE, CoefRow,
-                           MetricTable, coefficient_table, data_summary, latest, metric_table,
+                           MetricTable, coefficient_table, data_summary, metric_table,
                            standardised_target)
 
 from tui.history import EpochLosses, RunHistory
@@ -205,7 +205,7 @@ class RunStatsPanel(Panel):
                 line.append(note, style="dim")
             lines.append(line)
         lines += [Text(t) for t in coefficient_lines(history, n_coef, digits)]
-        metrics = metric_table(started, latest(last, fin))
+        metrics = metric_table(started, history.current)
         if not view.details_shown and metrics:
             lines.append(Text(metrics_line(metrics), style="dim"))
         self.update(Text("\n").join(lines))
@@ -269,7 +269,7 @@ def coefficient_lines(history: RunHistory, n: int, digits: int) -> list[str]:
     so the true weights can sit beside them while the run goes, not only at its end
     (``engine.report`` picks the columns).
     """
-    current = latest(history.last, history.finished)
+    current = history.current
     if history.started is None or current is None:
         return []
     labels = {LEARNED: "w", LEARNED_RAW: "w raw", TRUE: "true", OPTIMUM: "opt", OPTIMUM_RAW: "opt"}
@@ -306,7 +306,7 @@ class CoefficientsPanel(Panel):
         if s is None:
             self.update(Text("coefficients appear when a run starts", style="dim"))
             return
-        table = coefficient_table(s, latest(history.last, history.finished))
+        table = coefficient_table(s, history.current)
         if table.column(OPTIMUM) is not None:
             self.border_title = Text(f"Coefficients (optimum: {table.optimum_kind or '?'})")
         else:
@@ -386,7 +386,7 @@ class MetricsPanel(Panel):
 
     def render_history(self, history: RunHistory, view: View) -> None:
         s = history.started
-        metrics = metric_table(s, latest(history.last, history.finished))
+        metrics = metric_table(s, history.current)
         if metrics and len(metrics.keys) != self._columns:
             self._columns = len(metrics.keys)
             self.styles.min_width = self.least_width
