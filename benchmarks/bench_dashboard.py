@@ -9,10 +9,12 @@ from the dashboard (Textual's headless driver, keys by Pilot, the run in its tra
 each writing its run directory; epochs/s from each run's RunFinished (epochs_run / elapsed_s).
 Goal: attached / headless >= 0.9. ``s`` to first epoch: from the start action to the first
 epoch in the run history, with the spare trainer warm (goal <= 0.5 s). Keys: a real
-``linreg-tui`` in tmux during a 100,000-epoch run; ``l`` (goal p95 <= 50 ms), and opening and
-closing the help screen, each timed from ``send-keys`` until ``capture-pane`` shows the change
-(each poll costs a tmux call, printed). ``q``: a real ``linreg-tui`` in tmux, from sending ``q`` to the process ended
-(zombie or gone: tmux reaps a pane's process up to a second later; goal <= 0.5 s).
+``linreg-tui`` on a pseudo-terminal (``benchmarks/pty_dashboard.py``) during a 100,000-epoch
+run, each key timed from writing it to the terminal until its text arrives in the output (goal
+for ``l``: p95 <= 50 ms); side by side, in rounds taking turns: the dashboard as shipped, with
+Textual's and Python's defaults (60 frames/s, 5 ms GIL switch interval), and with the run
+paused (no trainer load: the floor). ``q``: from writing ``q`` to an idle dashboard to its
+process ended (goal <= 0.5 s).
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.pty_dashboard import PtyDashboard  # noqa: E402
 from engine.events import RunFinished  # noqa: E402
 from engine.store import list_runs, read_events  # noqa: E402
 
@@ -69,124 +71,75 @@ async def attached(preset: str, runs: Path) -> tuple[float, float]:
     return _speed(run_dir), first
 
 
-POLL_S = 0.005
+LONG_RUN = ["default", "--set", "train.epochs=100000", "--set", "train.device=cpu",
+            "--set", "early_stopping.enabled=false"]
+DEFAULTS = "import tui.cli; tui.cli.KEYS_FPS = '60'; tui.cli.SWITCH_INTERVAL_S = 0.005"
+"""Textual's frame rate and Python's GIL hand-over as they are without the dashboard's tuning."""
+KEY_CONFIGS = {
+    "as shipped": {},
+    "Textual/Python defaults": {"prelude": DEFAULTS},
+    "as shipped, run paused": {"paused": True},
+}
 
 
-class Terminal:
-    """A private tmux server (own socket) running one ``linreg-tui`` at 80x24."""
-
-    def __init__(self, args: list[str], runs: Path) -> None:
-        self.tmux = shutil.which("tmux")
-        self.socket = f"bench-{os.getpid()}-{time.monotonic_ns()}"
-        self.env = {**os.environ, "TERM": "xterm-256color", "LINREG_TUI_RUNS_DIR": str(runs)}
-        script = Path(sys.executable).with_name("linreg-tui")
-        self("new-session", "-d", "-s", "b", "-x", "80", "-y", "24",
-             " ".join(["exec", str(script), *args]))
-        self.pid = int(self("display-message", "-p", "-t", "b", "#{pane_pid}").strip())
-
-    def __call__(self, *args: str) -> str:
-        return subprocess.run([self.tmux, "-L", self.socket, *args], capture_output=True,
-                              text=True, env=self.env).stdout
-
-    def screen(self) -> str:
-        return self("capture-pane", "-p", "-t", "b")
-
-    def wait_for(self, cond, timeout: float = 30.0) -> float:  # noqa: ANN001
-        """Seconds until ``cond(screen)`` holds (polling as fast as tmux answers)."""
-        t0 = time.perf_counter()
-        while not cond(self.screen()):
-            if time.perf_counter() - t0 > timeout:
-                raise TimeoutError(self.screen())
-            time.sleep(POLL_S)  # polling flat out would take a core from the app it measures
-        return time.perf_counter() - t0
-
-    def exited(self) -> bool:
-        """The process has ended (a zombie counts: tmux reaps its panes up to a second later)."""
-        try:
-            with open(f"/proc/{self.pid}/status") as f:
-                return any(line.startswith("State:\tZ") for line in f)
-        except FileNotFoundError:
-            return True
-
-    def close(self) -> None:
-        self("kill-server")
-
-
-def quit_time(runs: Path, settle: float = 8.0) -> float | None:
-    """From sending ``q`` to an idle dashboard to its process ended."""
-    term = Terminal(["default"], runs)
-    try:
-        term.wait_for(lambda s: "Settings" in s)
-        time.sleep(settle)  # a dashboard in use: its spare trainer and device probe are done
-        t0 = time.perf_counter()
-        term("send-keys", "-t", "b", "q")
-        while not term.exited():
-            if time.perf_counter() - t0 > 10:
-                return None
-            time.sleep(0.002)
-        return time.perf_counter() - t0
-    finally:
-        term.close()
-
-
-def _pin(pid: int, cpu: int) -> None:
-    """Every thread of ``pid`` onto one CPU."""
-    for task in os.listdir(f"/proc/{pid}/task"):
-        os.sched_setaffinity(int(task), {cpu})
-
-
-def key_latencies(runs: Path, presses: int = 30, *, pinned: bool = False
-                  ) -> dict[str, list[float]]:
-    """Key to screen during a run, each from ``send-keys`` until ``capture-pane`` shows it:
-    ``l`` (log-y: its note in the top bar and the plot redrawn), ``?`` (the help screen opens),
-    ``?`` again (it closes), and Esc closing it (Esc alone waits Textual's ESCDELAY, 100 ms by
-    default, to tell it from the start of an escape sequence). ``pinned``: the trainer on one
-    core and the dashboard on the other, as on a server with more cores than this."""
+def key_round(runs: Path, presses: int, *, prelude: str = "", paused: bool = False
+              ) -> dict[str, list[float]]:
+    """One dashboard during a 100,000-epoch run: ``l`` (log-y: its note in the top bar) pressed
+    ``presses`` times, then the help screen opened and closed with ``?`` a few times."""
     from tui.screens import KEYS_HELP
 
-    marker = KEYS_HELP[0][1]
-    long_run = ["default", "--set", "train.epochs=100000", "--set", "train.device=cpu",
-                "--set", "early_stopping.enabled=false"]
-    term = Terminal(long_run, runs)
-    out: dict[str, list[float]] = {"l (log-y)": [], "? opens help": [], "? closes help": [],
-                                   "Esc closes help": []}
-
-    def press(key: str, what: str, shown) -> None:  # noqa: ANN001
-        term("send-keys", "-t", "b", key)
-        out[what].append(term.wait_for(shown, 5))
-        time.sleep(0.05)
-
+    term = PtyDashboard(LONG_RUN, runs, prelude=prelude)
+    out: dict[str, list[float]] = {"l (log-y)": [], "? opens help": [], "? closes help": []}
     try:
-        term.wait_for(lambda s: "Settings" in s)
-        time.sleep(3)
-        term("send-keys", "-t", "b", "s")
-        term.wait_for(lambda s: "epoch" in s and "running" in s)
-        if pinned:
-            _pin(term.pid, 0)
-            _pin(list_runs(runs)[0].status["pid"], 1)
+        term.wait_for(b"Settings")
+        time.sleep(3)  # the spare trainer is up
+        since = term.mark()
+        term.press(b"s")
+        term.wait_for(b"running", since)
+        if paused:
+            since = term.mark()
+            term.press(b"p")
+            term.wait_for(b"paused", since)
         time.sleep(1)
         for i in range(presses):
-            press("l", "l (log-y)", lambda s: f"log-y {'off' if i % 2 else 'on'}" in s)
-        for i in range(presses // 2):
-            press("?", "? opens help", lambda s: marker in s)
-            closing = "Escape" if i % 3 == 2 else "?"
-            press(closing, "Esc closes help" if closing == "Escape" else "? closes help",
-                  lambda s: marker not in s)
-        term("send-keys", "-t", "b", "x")
-        term.wait_for(lambda s: "stopped by you" in s, 10)
+            out["l (log-y)"].append(term.key_latency(b"l", b"log-y off" if i % 2 else b"log-y on"))
+            time.sleep(0.05)
+        for _ in range(3):
+            out["? opens help"].append(term.key_latency(b"?", KEYS_HELP[0][1].encode()))
+            time.sleep(0.05)
+            out["? closes help"].append(term.key_latency(b"?", b"Settings"))
+            time.sleep(0.05)
+        term.press(b"x")
         return out
     finally:
         term.close()
 
 
-def _poll_cost(n: int = 20) -> float:
-    """What one ``tmux capture-pane`` costs here (the resolution of the latency figures)."""
-    tmux = shutil.which("tmux")
-    t0 = time.perf_counter()
-    for _ in range(n):
-        subprocess.run([tmux, "-L", f"bench-{os.getpid()}-none", "list-sessions"],
-                       capture_output=True)
-    return (time.perf_counter() - t0) / n
+def key_latencies(runs: Path, rounds: int, presses: int) -> dict[str, dict[str, list[float]]]:
+    """Each configuration's key times, in rounds that take turns (the machine's load drifts)."""
+    times: dict[str, dict[str, list[float]]] = {name: {} for name in KEY_CONFIGS}
+    for r in range(rounds):
+        for name, how in KEY_CONFIGS.items():
+            got = key_round(runs / f"{r}-{len(times[name])}-{name[:4]}", presses, **how)
+            for what, values in got.items():
+                times[name].setdefault(what, []).extend(values)
+    return times
+
+
+def quit_time(runs: Path, settle: float = 8.0) -> float | None:
+    """From writing ``q`` to an idle dashboard to its process ended."""
+    term = PtyDashboard(["default"], runs)
+    try:
+        term.wait_for(b"Settings")
+        time.sleep(settle)  # a dashboard in use: its spare trainer and device probe are done
+        t0 = term.press(b"q")
+        try:
+            term.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            return None
+        return time.perf_counter() - t0
+    finally:
+        term.close()
 
 
 def p95(values: list[float]) -> float:
@@ -198,6 +151,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--presets", default="default,huber-outliers,adam-fast",
                         help="presets for the throughput rows ('' for none)")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="dashboards per key configuration, taking turns (default 4)")
+    parser.add_argument("--presses", type=int, default=40, help="l presses per dashboard")
     args = parser.parse_args()
     print(f"{'preset':<16}{'headless ep/s':>15}{'dashboard ep/s':>16}{'ratio':>8}"
           f"{'s→1st epoch':>13}")
@@ -206,22 +162,21 @@ def main() -> None:
             h = headless(preset, Path(tmp) / "h")
             a, first = asyncio.run(attached(preset, Path(tmp) / "a"))
         print(f"{preset:<16}{h:>15,.1f}{a:>16,.1f}{a / h:>8.2f}{first:>12.3f}s", flush=True)
-    if shutil.which("tmux") is None or not Path(sys.executable).with_name("linreg-tui").exists():
-        print("tmux or the linreg-tui script missing: key latency and quit not measured")
-        return
     with tempfile.TemporaryDirectory() as tmp:
-        poll = _poll_cost()
-        print(f"key → screen during a run (tmux, polled every {POLL_S * 1e3:.0f} ms; one poll "
-              f"costs ~{poll * 1e3:.0f} ms):")
-        for pinned in (False, True):
-            print("  trainer and dashboard pinned to a core each" if pinned else
-                  f"  trainer and dashboard sharing the machine's {os.cpu_count()} cores")
-            for what, times in key_latencies(Path(tmp) / f"k{pinned}", pinned=pinned).items():
-                print(f"    {what:<16} {len(times):>3} presses  median "
-                      f"{sorted(times)[len(times) // 2] * 1e3:5.0f} ms  "
-                      f"p95 {p95(times) * 1e3:5.0f} ms  max {max(times) * 1e3:5.0f} ms")
+        times = key_latencies(Path(tmp), args.rounds, args.presses)
+        print(f"key → its text in the terminal's output during a run (pseudo-terminal 80x24, "
+              f"{args.rounds} rounds taking turns, {os.cpu_count()} cores):")
+        for name, whats in times.items():
+            print(f"  {name}")
+            for what, values in whats.items():
+                print(f"    {what:<14} {len(values):>4} presses  median "
+                      f"{sorted(values)[len(values) // 2] * 1e3:5.1f} ms  "
+                      f"p95 {p95(values) * 1e3:5.1f} ms  max {max(values) * 1e3:5.1f} ms")
+        shipped = p95(times["as shipped"]["l (log-y)"])
+        default = p95(times["Textual/Python defaults"]["l (log-y)"])
+        print(f"  l p95, defaults / as shipped: {default / shipped:.2f}")
         q = quit_time(Path(tmp) / "q")
-    print(f"q → process exit, no run (tmux): {'n/a' if q is None else f'{q:.3f} s'}")
+    print(f"q → process exit, no run: {'n/a' if q is None else f'{q:.3f} s'}")
 
 
 if __name__ == "__main__":

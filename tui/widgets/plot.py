@@ -2,19 +2,24 @@
 
 Redraws read the run history's downsampled series, so their cost depends on the plot's width and
 not on the number of epochs. Log-y is our own log10 transform with a floor, because plotext's
-log scale breaks on zero and negative values (plotext#37).
+log scale breaks on zero and negative values (plotext#37). While a run goes, plotext builds the
+frames in a worker thread (:mod:`tui.widgets.plot_frame`), so keys are not held behind a build.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from rich.text import Text
+from textual.app import RenderResult
+from textual.geometry import Size
 from textual_plotext import PlotextPlot
 
 from tui.history import RunHistory
 from tui.series import Point, decades, fmt_num, linear_ticks, log_ticks, to_log10
 from tui.view import View
+from tui.widgets.plot_frame import Call, Recorder, build_frame
 from tui.widgets.quiet import QuietStatic
 
 TRAIN_COLOR, VAL_COLOR = "cyan", "orange"
@@ -55,12 +60,21 @@ class LossPlot(PlotextPlot):
         """Whether the last log-y draw clipped zero or negative values to the floor."""
         self.next_plot_at = 0.0
         self.pending = False
+        self.live = False
+        """A run is going: frames are built in a worker thread (else in ``render``)."""
+        self._calls: list[Call] = []
+        self._frame: tuple[Size, str, Text] | None = None
+        """The newest built frame: the size and theme it was built for, and its text."""
+        self._generation = 0
+        self._stale = False
+        self._building = False
 
     def render_history(self, history: RunHistory, view: View) -> None:
         """Draw ``history``; while a run goes, at most every :data:`PLOT_EVERY_S` (else
         :attr:`pending` says a newer frame is owed)."""
         self.history, self.log_y, self.smoothing = history, view.log_y, view.smoothing
         self.window = view.window
+        self.live = view.running
         now = time.monotonic()
         self.pending = view.running and now < self.next_plot_at
         if not self.pending:
@@ -81,16 +95,69 @@ class LossPlot(PlotextPlot):
         self.clipped = self.clipped or clipped
         return out
 
-    def _draw(self, points: list[Point], color: str) -> None:
+    @staticmethod
+    def _draw(plt: Recorder, points: list[Point], color: str) -> None:
         if points:
             xs, ys = zip(*points)
-            self.plt.plot(list(xs), list(ys), color=color, marker="braille")
+            plt.plot(list(xs), list(ys), color=color, marker="braille")
 
     def replot(self) -> None:
-        """Rebuild the figure from the history and ask the widget (not the app) to repaint."""
-        plt, history = self.plt, self.history
-        plt.clear_data()
-        plt.clear_figure()
+        """Record the figure for the history, then build it: in a worker thread while a run
+        goes (the newest frame shows when done), else at the next paint."""
+        plt = Recorder()
+        self._record(plt)
+        self._calls = plt.calls
+        self._generation += 1
+        if self.live:
+            self._stale = True
+            if not self._building:
+                self._building = True
+                self.run_worker(self._build_frames, group="plot-frames", exit_on_error=False)
+        else:
+            self._frame = None
+            self.refresh()
+
+    async def _build_frames(self) -> None:
+        """Build the newest recorded figure in a thread until none is newer than the frame
+        shown; a replot that drew in ``render`` meanwhile wins over an older build."""
+        loop = asyncio.get_running_loop()
+        try:
+            while self._stale:
+                self._stale = False
+                generation, size, theme = self._generation, self.size, self._theme_name()
+                text = await loop.run_in_executor(None, build_frame, self._calls, size.width,
+                                                  size.height, theme)
+                if generation == self._generation or self._stale:
+                    self._frame = (size, theme, text)
+                    self.refresh()
+        except Exception:  # noqa: BLE001 - build it in render instead, where errors show
+            self._frame = None
+            self.refresh()
+        finally:
+            self._building = False
+
+    @property
+    def building(self) -> bool:
+        """A frame is being built in a worker thread."""
+        return self._building
+
+    async def settled(self) -> None:
+        """Wait until no frame is being built in a thread (for tests and redraw_now)."""
+        while self._building:
+            await asyncio.sleep(0.005)
+
+    def _theme_name(self) -> str:
+        return self._get_plotext_theme_name(self.app.theme)
+
+    def render(self) -> RenderResult:
+        """The newest frame at this size, else one built now."""
+        size, theme = self.size, self._theme_name()
+        if self._frame is None or self._frame[:2] != (size, theme):
+            self._frame = (size, theme, build_frame(self._calls, size.width, size.height, theme))
+        return self._frame[2]
+
+    def _record(self, plt: Recorder) -> None:
+        history = self.history
         self.clipped = False
         width = max(self.size.width, 10)
         n_points = 2 * width  # braille gives two dots per cell
@@ -98,7 +165,6 @@ class LossPlot(PlotextPlot):
             plt.xlim(1, 10)
             plt.xticks([1, 5, 10])
             plt.ylim(0, 1)
-            self.refresh()
             return
         beta = self.smoothing
         all_y: list[float] = []
@@ -110,18 +176,18 @@ class LossPlot(PlotextPlot):
         if opt is not None and opt.get("loss") is not None:
             # Drawn first, so curves that converge onto it stay visible on top of it.
             (pt,) = self._series([(1.0, float(opt["loss"]))])
-            self.plt.plot([x_lo, x_hi], [pt[1], pt[1]], color=OPTIMUM_COLOR, marker="braille")
+            plt.plot([x_lo, x_hi], [pt[1], pt[1]], color=OPTIMUM_COLOR, marker="braille")
             all_y.append(pt[1])
         points = history.curve_points(self.window, n_points)
         curves = [(points[0], history.train_curve, TRAIN_COLOR, SMOOTH_TRAIN_COLOR),
                   (points[1], history.val_curve, VAL_COLOR, SMOOTH_VAL_COLOR)]
         for curve_points, curve, color, smooth_color in curves:
             raw = self._series(curve_points)
-            self._draw(raw, color)
+            self._draw(plt, raw, color)
             all_y += [y for _, y in raw]
             if beta is not None:
                 smooth = [p for p in curve.smooth[beta].points(n_points) if p[0] >= x_lo]
-                self._draw(self._series(smooth), smooth_color)
+                self._draw(plt, self._series(smooth), smooth_color)
         last = history.last
         if last is not None and last.best_epoch is not None and last.best_monitor is not None \
                 and last.best_epoch >= x_lo:
@@ -140,7 +206,6 @@ class LossPlot(PlotextPlot):
             ticks, labels = (log_ticks if self.log_y else linear_ticks)(lo, hi)
             if ticks:
                 plt.yticks(ticks, labels)
-        self.refresh()
 
 
 WINDOW_LABEL = "last {:,} ep"
