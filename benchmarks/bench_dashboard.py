@@ -6,8 +6,8 @@ Run: ``.venv/bin/python benchmarks/bench_dashboard.py [--presets default,huber-o
 
 Throughput: the same preset (train.device=cpu) trained by ``linreg-tui train`` (headless) and
 from the dashboard (Textual's headless driver, keys by Pilot, the run in its trainer process),
-each writing its run directory; epochs/s from each run's RunFinished (epochs_run / elapsed_s).
-Goal: attached / headless >= 0.9. ``s`` to first epoch: from the start action to the first
+each writing its run directory; epochs/s from each run's RunFinished (epochs_run / elapsed_s),
+the median of ``--repeats`` pairs taking turns. Goal: attached / headless >= 0.9. ``s`` to first epoch: from the start action to the first
 epoch in the run history, with the spare trainer warm (goal <= 0.5 s). Keys: a real
 ``linreg-tui`` on a pseudo-terminal (``benchmarks/pty_dashboard.py``) during a 100,000-epoch
 run, each key timed from writing it to the terminal until its text arrives in the output (goal
@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -109,10 +112,16 @@ def key_round(runs: Path, presses: int, *, prelude: str = "", paused: bool = Fal
             time.sleep(0.05)
             out["? closes help"].append(term.key_latency(b"?", b"Settings"))
             time.sleep(0.05)
-        term.press(b"x")
+        since = term.mark()
+        term.press(b"x")  # a run outlives its dashboard: stop it, or it trains on in the next round
+        term.wait_for(b"stopped by you", since, timeout=10)
         return out
     finally:
         term.close()
+        for run in list_runs(runs):  # a round that failed leaves no trainer behind
+            if run.state == "running":
+                with contextlib.suppress(OSError, TypeError, KeyError):
+                    os.kill(run.status["pid"], signal.SIGKILL)
 
 
 def key_latencies(runs: Path, rounds: int, presses: int) -> dict[str, dict[str, list[float]]]:
@@ -151,6 +160,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--presets", default="default,huber-outliers,adam-fast",
                         help="presets for the throughput rows ('' for none)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="headless/dashboard pairs per preset, medians shown (default 3)")
     parser.add_argument("--rounds", type=int, default=4,
                         help="dashboards per key configuration, taking turns (default 4)")
     parser.add_argument("--presses", type=int, default=40, help="l presses per dashboard")
@@ -158,10 +169,19 @@ def main() -> None:
     print(f"{'preset':<16}{'headless ep/s':>15}{'dashboard ep/s':>16}{'ratio':>8}"
           f"{'s→1st epoch':>13}")
     for preset in filter(None, args.presets.split(",")):
-        with tempfile.TemporaryDirectory() as tmp:
-            h = headless(preset, Path(tmp) / "h")
-            a, first = asyncio.run(attached(preset, Path(tmp) / "a"))
-        print(f"{preset:<16}{h:>15,.1f}{a:>16,.1f}{a / h:>8.2f}{first:>12.3f}s", flush=True)
+        hs, atts, firsts = [], [], []
+        for _ in range(args.repeats):  # taking turns: the machine's load drifts
+            with tempfile.TemporaryDirectory() as tmp:
+                hs.append(headless(preset, Path(tmp) / "h"))
+                a, first = asyncio.run(attached(preset, Path(tmp) / "a"))
+                atts.append(a)
+                firsts.append(first)
+        h, a, first = median(hs), median(atts), median(firsts)
+        print(f"{preset:<16}{h:>15,.1f}{a:>16,.1f}{a / h:>8.2f}{first:>12.3f}s   "
+              f"(ratios of the {args.repeats} pairs: "
+              f"{', '.join(f'{x / y:.2f}' for x, y in zip(atts, hs))})", flush=True)
+    if args.rounds < 1:
+        return
     with tempfile.TemporaryDirectory() as tmp:
         times = key_latencies(Path(tmp), args.rounds, args.presses)
         print(f"key → its text in the terminal's output during a run (pseudo-terminal 80x24, "
