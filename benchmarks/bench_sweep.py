@@ -78,11 +78,16 @@ def sweep_cmd() -> list[str]:
     return [sys.executable, "-m", "engine", "sweep"]
 
 
+SETS: list[str] = ["train.device=cpu"]
+"""Overrides of the default preset for every sweep and the baseline (``--set``, repeatable)."""
+
+
 def run_sweep(spec: Path, runs: Path, trials: int, parallel: int, note: str = "") -> Sweep:
     t0 = time.perf_counter()
     proc = subprocess.Popen([*sweep_cmd(), "default", "--sweep", str(spec), "--json",
                              "--trials", str(trials), "--parallel", str(parallel),
-                             "--runs-dir", str(runs), "--set", "train.device=cpu"],
+                             "--runs-dir", str(runs),
+                             *(a for kv in SETS for a in ("--set", kv))],
                             cwd=ROOT, stdout=subprocess.PIPE, text=True)
     finished, at, last = [], [], None
     assert proc.stdout is not None
@@ -104,11 +109,10 @@ def baseline(trials: list[dict], runs: Path) -> float:
     from engine.store import RunWriter, new_run_dir
     from engine.trainer import run_training
 
-    run_training(load_config("default", ["train.device=cpu"]), lambda e: None)  # warm up
+    run_training(load_config("default", SETS), lambda e: None)  # warm up
     t0 = time.perf_counter()
     for t in trials:
-        cfg = load_config("default", ["train.device=cpu",
-                                      *(f"{k}={v}" for k, v in t["params"].items())])
+        cfg = load_config("default", [*SETS, *(f"{k}={v}" for k, v in t["params"].items())])
         writer = RunWriter(new_run_dir(runs, "baseline"), portable_dict(cfg, cfg.name))
         run_training(cfg, writer, checkpoints=writer)
         writer.close()
@@ -118,7 +122,10 @@ def baseline(trials: list[dict], runs: Path) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--trials", type=int, default=20)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override the default preset (e.g. data.n_samples=200000: longer trials)")
     args = ap.parse_args()
+    SETS.extend(args.set)
     cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory() as tmp:
         spec = Path(tmp) / "spec.yaml"
@@ -131,8 +138,9 @@ def main() -> None:
             sweeps.append(run_sweep(spec, Path(tmp) / "par", args.trials, cores))
         base_wall = baseline(sweeps[0].trials, Path(tmp) / "base")
     epochs = sum(t["epochs"] or 0 for t in sweeps[0].trials)
-    print(f"{args.trials}-trial TPE sweep of the default preset (lr, momentum; {epochs} epochs "
-          f"in all at --parallel 1), {cores} cores")
+    sets = f" with {', '.join(args.set)}" if args.set else ""
+    print(f"{args.trials}-trial TPE sweep of the default preset{sets} (lr, momentum; {epochs} "
+          f"epochs in all at --parallel 1), {cores} cores")
     print(f"{'':28s} {'wall s':>7s} {'trials/min':>10s} {'training s':>10s} {'fixed s':>7s} "
           f"{'outside: all':>12s} {'steady':>6s} {'vs baseline':>11s}")
     print(f"{'baseline (in-process)':28s} {base_wall:7.2f} {60 * args.trials / base_wall:10.1f}")
