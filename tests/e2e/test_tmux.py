@@ -46,12 +46,12 @@ class Tmux:
                              env=self.env, timeout=20)
         return out.stdout
 
-    def alive(self) -> bool:
-        return subprocess.run([TMUX, "-L", self.socket, "has-session", "-t", "app"],
-                              capture_output=True, env=self.env).returncode == 0
-
     def screen(self) -> str:
         return self("capture-pane", "-p", "-t", "app")
+
+    def pane_pid(self) -> int:
+        """The process the pane runs (the dashboard)."""
+        return int(self("display-message", "-p", "-t", "app", "#{pane_pid}").strip())
 
     def wait_for(self, cond: Callable[[str], bool], timeout: float) -> str:
         deadline = time.monotonic() + timeout
@@ -89,11 +89,9 @@ def test_dashboard_trains_in_a_real_terminal(tmux: Tmux) -> None:
     assert "┤" in screen, "the plot's y axis is drawn"
     assert any(0x2800 < ord(c) <= 0x28FF for c in screen), "the loss curve is drawn (braille)"
     assert "wait 5/5" in screen
+    dashboard = tmux.pane_pid()
     tmux("send-keys", "-t", "app", "q")
-    deadline = time.monotonic() + 10
-    while tmux.alive() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not tmux.alive(), "q quits the app"
+    _wait(lambda: _ended(dashboard), 10, "q to quit the app")
 
 
 def _wait(cond: Callable[[], bool], timeout: float, what: str) -> None:
@@ -111,14 +109,14 @@ def test_hangup_leaves_the_run_going_and_a_new_dashboard_attaches(tmux: Tmux,
     tmux("new-session", "-d", "-s", "app", "-x", "80", "-y", "24",
          " ".join([str(SCRIPT), *LONG]))
     tmux.wait_for(lambda s: "Start" in s and "Settings" in s, timeout=30)
-    dashboard = int(tmux("display-message", "-p", "-t", "app", "#{pane_pid}").strip())
+    dashboard = tmux.pane_pid()
     tmux("send-keys", "-t", "app", "s")
     _wait(lambda: bool(list_runs(runs)) and epochs_logged(list_runs(runs)[0].path) >= 10, 90,
           "epochs in the run directory")
     run_dir = list_runs(runs)[0].path
 
     tmux("kill-session", "-t", "app")  # the terminal goes away: SIGHUP to the dashboard
-    _wait(lambda: not _alive(dashboard), 10, "the dashboard to exit on hangup")
+    _wait(lambda: _ended(dashboard), 10, "the dashboard to exit on hangup")
     before = epochs_logged(run_dir)
     _wait(lambda: epochs_logged(run_dir) > before + 10, 30, "the run to keep training")
     assert run_state(read_status(run_dir)) == "running"
@@ -133,16 +131,9 @@ def test_hangup_leaves_the_run_going_and_a_new_dashboard_attaches(tmux: Tmux,
     assert "┤" in screen
     _wait(lambda: read_status(run_dir).get("state") == "finished", 30, "the run to finish")
     assert (run_dir / "model.pt").exists() and (run_dir / "checkpoint.pt").exists()
+    dashboard = tmux.pane_pid()
     tmux("send-keys", "-t", "app", "q")
-    _wait(lambda: not tmux.alive(), 10, "q to quit with no run")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    _wait(lambda: _ended(dashboard), 10, "q to quit with no run")
 
 
 def _ended(pid: int) -> bool:
@@ -205,7 +196,7 @@ def test_leaving_a_run_in_the_background_says_how_to_come_back(tmux: Tmux,
     _wait(lambda: bool(list_runs(runs)) and epochs_logged(list_runs(runs)[0].path) >= 5, 60,
           "epochs in the run directory")
     run_dir = list_runs(runs)[0].path
-    dashboard = int(tmux("display-message", "-p", "-t", "app", "#{pane_pid}").strip())
+    dashboard = tmux.pane_pid()
     tmux("send-keys", "-t", "app", "q")
     tmux.wait_for(lambda s: "background" in s, timeout=10)
     tmux("send-keys", "-t", "app", "b")

@@ -20,7 +20,7 @@ import pytest
 
 from engine.store import pid_alive
 from engine.sweep_launch import latest_job
-from tests.e2e.test_tmux import SCRIPT, TMUX, Tmux, _alive, _wait, tmux  # noqa: F401
+from tests.e2e.test_tmux import SCRIPT, TMUX, Tmux, _ended, _wait, tmux  # noqa: F401
 
 pytestmark = [pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
               pytest.mark.skipif(not SCRIPT.exists(), reason=f"{SCRIPT} not installed")]
@@ -60,7 +60,7 @@ def test_a_sweep_started_in_the_dashboard_outlives_it_and_shows_again(tmux: Tmux
     cmd = f"{SCRIPT} {preset}"
     tmux("new-session", "-d", "-s", "app", "-x", "80", "-y", "24", cmd)
     tmux.wait_for(lambda s: "Sweep" in s and "Settings" in s, timeout=30)
-    dashboard = int(tmux("display-message", "-p", "-t", "app", "#{pane_pid}").strip())
+    dashboard = tmux.pane_pid()
     try:
         tmux("send-keys", "-t", "app", "w")
         screen = tmux.wait_for(lambda s: "s Start" in s and "esc Back" in s, timeout=30)
@@ -71,7 +71,7 @@ def test_a_sweep_started_in_the_dashboard_outlives_it_and_shows_again(tmux: Tmux
         assert "best val_loss" in screen
 
         tmux("kill-session", "-t", "app")  # the terminal goes away: SIGHUP to the dashboard
-        _wait(lambda: not _alive(dashboard), 10, "the dashboard to exit on hangup")
+        _wait(lambda: _ended(dashboard), 10, "the dashboard to exit on hangup")
         job = latest_job(runs)
         assert job is not None
         _wait(lambda: complete_trials(runs) == 4, 240, "the sweep to finish without it")
@@ -84,8 +84,9 @@ def test_a_sweep_started_in_the_dashboard_outlives_it_and_shows_again(tmux: Tmux
         assert job.study_name in screen and screen.count("complete") == 4
         tmux("send-keys", "-t", "app", "Escape")
         tmux.wait_for(lambda s: "Settings" in s, timeout=10)
+        dashboard = tmux.pane_pid()
         tmux("send-keys", "-t", "app", "q")
-        _wait(lambda: not tmux.alive(), 10, "q to quit")
+        _wait(lambda: _ended(dashboard), 10, "q to quit")
     finally:
         job = latest_job(runs)
         if job is not None and pid_alive(job.pid):  # a failed test leaves no sweep going
