@@ -161,9 +161,7 @@ class LinregApp(TrainingMixin, PlotKeysMixin, App[None]):
     # -- drawing ------------------------------------------------------------------------------
     def say(self, text: str, *, error: bool = False) -> None:
         """Put a message in the top bar (errors in red); the dashboard keeps running."""
-        if self._flash_timer is not None:
-            self._flash_timer.stop()
-        self._flash, self._flash_timer = None, None
+        self.drop_flash()
         self._status = text
         self._status_error = error
         self._dirty = True

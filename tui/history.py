@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 
 from engine.events import EpochEnded, Event, RunFinished, RunStarted
+from engine.report import latest
 
 from tui.series import DebiasedEMA, Downsampler, Point, window_points
 
@@ -101,7 +102,7 @@ class RunHistory:
         """What the coefficient and metric panels show: the finished run's (restored)
         parameters, else the latest epoch with weights (a thinned epoch has none, and showing
         it blanked those lines between two epochs that have them)."""
-        return self.finished if self.finished is not None else self.last_weighted
+        return latest(self.last_weighted, self.finished)
 
     def losses_at(self, epoch: int) -> EpochLosses | None:
         """The losses of the model as it was at the end of ``epoch`` (None if not recorded).

@@ -37,14 +37,19 @@ class PlotKeysMixin:
     def flash(self: LinregApp, text: str) -> None:
         """Show a passing note (``log-y on``) in the top bar for FLASH_S seconds, then the
         message it covered again (a run's stop reason is not lost to a key press)."""
+        self.drop_flash()
         self._flash = text
-        if self._flash_timer is not None:
-            self._flash_timer.stop()
         self._flash_timer = self.set_timer(FLASH_S, self._end_flash)
         self._draw_topbar()
 
-    def _end_flash(self: LinregApp) -> None:
+    def drop_flash(self: LinregApp) -> None:
+        """Forget the passing note (a new message or note takes the top bar)."""
+        if self._flash_timer is not None:
+            self._flash_timer.stop()
         self._flash, self._flash_timer = None, None
+
+    def _end_flash(self: LinregApp) -> None:
+        self.drop_flash()
         self._draw_topbar()
 
     # -- keys -------------------------------------------------------------------------------

@@ -66,7 +66,7 @@ class LossPlot(PlotextPlot):
         self._frame: tuple[Size, str, Text] | None = None
         """The newest built frame: the size and theme it was built for, and its text."""
         self._generation = 0
-        self._stale = False
+        """Counts recordings: a thread builds until it has built the newest."""
         self._building = False
 
     def render_history(self, history: RunHistory, view: View) -> None:
@@ -109,7 +109,6 @@ class LossPlot(PlotextPlot):
         self._calls = plt.calls
         self._generation += 1
         if self.live:
-            self._stale = True
             if not self._building:
                 self._building = True
                 self.run_worker(self._build_frames, group="plot-frames", exit_on_error=False)
@@ -118,16 +117,16 @@ class LossPlot(PlotextPlot):
             self.refresh()
 
     async def _build_frames(self) -> None:
-        """Build the newest recorded figure in a thread until none is newer than the frame
-        shown; a replot that drew in ``render`` meanwhile wins over an older build."""
+        """Build the newest recording in a thread until it is built; once the run has ended
+        the plot draws in ``render``, and an older build no longer replaces that."""
         loop = asyncio.get_running_loop()
+        built = -1
         try:
-            while self._stale:
-                self._stale = False
-                generation, size, theme = self._generation, self.size, self._theme_name()
+            while self.live and built != self._generation:
+                built, size, theme = self._generation, self.size, self._theme_name()
                 text = await loop.run_in_executor(None, build_frame, self._calls, size.width,
                                                   size.height, theme)
-                if generation == self._generation or self._stale:
+                if self.live:
                     self._frame = (size, theme, text)
                     self.refresh()
         except Exception:  # noqa: BLE001 - build it in render instead, where errors show
