@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.pty_dashboard import PtyDashboard  # noqa: E402
-from engine.events import RunFinished  # noqa: E402
-from engine.store import list_runs, read_events  # noqa: E402
+from engine.core.events import RunFinished  # noqa: E402
+from engine.runs.store import list_runs, read_events  # noqa: E402
 
 CPU = ["train.device=cpu"]
 

@@ -23,20 +23,20 @@ ROOT = Path(__file__).resolve().parents[1]
 CASE = r"""
 import json, resource, sys, time
 import numpy as np, torch
-import engine.data, engine.tables
+import engine.data.dataset, engine.data.tables
 import pyarrow.csv, pyarrow.parquet  # a fixed library cost, in the baseline
 from tests.conftest import make_config
 kind, arg = sys.argv[1], sys.argv[2]
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t0 = time.perf_counter()
 if kind == "engine":
-    names = engine.tables.file_columns(__import__("pathlib").Path(arg))
-    out = engine.data.read_table(arg, names).values
+    names = engine.data.tables.file_columns(__import__("pathlib").Path(arg))
+    out = engine.data.dataset.read_table(arg, names).values
 elif kind == "loadtxt":
     out = torch.from_numpy(np.loadtxt(arg, delimiter=",", skiprows=1, dtype=np.float32))
 else:
     n, d = map(int, arg.split("x"))
-    ds = engine.data.load_dataset(make_config(data={"n_samples": n, "n_features": d}))
+    ds = engine.data.dataset.load_dataset(make_config(data={"n_samples": n, "n_features": d}))
     out = [ds.train.x, ds.val.x, ds.train.y, ds.val.y]
 seconds = time.perf_counter() - t0
 nbytes = sum(t.nbytes for t in out) if isinstance(out, list) else out.nbytes

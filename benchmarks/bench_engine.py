@@ -75,9 +75,9 @@ def best(fn, repeats: int) -> float:
 def time_engine(cfg, ds, steps: str) -> dict[str, float]:
     """Steady-state s/epoch of one engine run with step strategy ``steps``, and the one-off
     extra of its first epoch (sufficient statistics are built then)."""
-    from engine.epoch import STEPS_ENV
-    from engine.events import EpochEnded, RunStarted
-    from engine.trainer import run_training
+    from engine.training.epoch import STEPS_ENV
+    from engine.core.events import EpochEnded, RunStarted
+    from engine.training.trainer import run_training
 
     os.environ[STEPS_ENV] = steps
     marks: list[float] = []  # RunStarted, then every EpochEnded
@@ -144,7 +144,7 @@ def sklearn_epochs(x, y, epochs: int) -> float:
 def child_minibatch(size: str, repeats: int) -> dict:
     import torch
 
-    from engine.data import load_dataset
+    from engine.data.dataset import load_dataset
 
     n, d, batch, epochs = SIZES[size]["minibatch"]
     cfg = case_config(n, d, batch, epochs)
@@ -163,7 +163,7 @@ def child_minibatch(size: str, repeats: int) -> dict:
 def child_full_batch(size: str, repeats: int) -> dict:
     import torch
 
-    from engine.data import load_dataset
+    from engine.data.dataset import load_dataset
 
     n, d, _, epochs = SIZES[size]["full_batch"]
     cfg = case_config(n, d, None, epochs)
@@ -182,7 +182,7 @@ def child_full_batch(size: str, repeats: int) -> dict:
 
 def child_rss(case: str, size: str) -> dict:
     """Peak RSS of one engine run of ``case`` (its data generated in this process)."""
-    from engine.trainer import run_training
+    from engine.training.trainer import run_training
 
     n, d, batch, epochs = SIZES[size][case]
     run_training(case_config(n, d, batch, epochs), lambda ev: None)

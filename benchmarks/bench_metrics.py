@@ -16,8 +16,8 @@ import timeit
 import torch
 
 import engine
-from engine.metrics import coef_rmse, median_abs
-from engine.presets import load_config
+from engine.training.metrics import coef_rmse, median_abs
+from engine.config.presets import load_config
 
 
 def median_epoch_s(preset: str, extra: list[str]) -> float:

@@ -105,9 +105,9 @@ def run_sweep(spec: Path, runs: Path, trials: int, parallel: int, note: str = ""
 
 def baseline(trials: list[dict], runs: Path) -> float:
     """Train the sweep's configs in this process; the wall time of the loop."""
-    from engine.presets import load_config, portable_dict
-    from engine.store import RunWriter, new_run_dir
-    from engine.trainer import run_training
+    from engine.config.presets import load_config, portable_dict
+    from engine.runs.store import RunWriter, new_run_dir
+    from engine.training.trainer import run_training
 
     run_training(load_config("default", SETS), lambda e: None)  # warm up
     t0 = time.perf_counter()

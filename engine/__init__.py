@@ -18,21 +18,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.config import Config, ConfigError
-from engine.events import EpochEnded, Event, RunFinished, RunStarted
-from engine.presets import list_presets, load_config
-from engine.run import FitResult, Run, fit, train
+from engine.core.events import EpochEnded, Event, RunFinished, RunStarted
+from engine.config.presets import list_presets, load_config
+from engine.training.run import FitResult, Run, fit, train
 
 if TYPE_CHECKING:
-    from engine.model_file import LinearModel
+    from engine.runs.model_file import LinearModel
 
 
 def record(config: Config, runs_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Train ``config`` in this thread, writing a run directory (see :mod:`engine.store`) under
+    """Train ``config`` in this thread, writing a run directory (see :mod:`engine.runs.store`) under
     ``runs_dir`` (default: the user's runs folder); return the directory."""
-    from engine.store import RunWriter, new_run_dir
-    from engine.store import runs_dir as default_runs_dir
-    from engine.presets import portable_dict
-    from engine.trainer import run_training
+    from engine.runs.store import RunWriter, new_run_dir
+    from engine.runs.store import runs_dir as default_runs_dir
+    from engine.config.presets import portable_dict
+    from engine.training.trainer import run_training
 
     path = new_run_dir(default_runs_dir(runs_dir), config.name)
     writer = RunWriter(path, portable_dict(config, config.name))
@@ -50,9 +50,9 @@ def load_model(run: str | os.PathLike[str], runs_dir: str | os.PathLike[str] | N
                ) -> LinearModel:
     """The saved model of a run (id, prefix, path or ``latest``), loaded with
     ``weights_only=True``; ``.predict(x_raw)`` maps raw feature rows to predictions."""
-    from engine.model_file import load_model as load
-    from engine.store import resolve_run
-    from engine.store import runs_dir as default_runs_dir
+    from engine.runs.model_file import load_model as load
+    from engine.runs.store import resolve_run
+    from engine.runs.store import runs_dir as default_runs_dir
 
     path = Path(run)
     if path.is_file():

@@ -106,24 +106,24 @@ _QUANTILE_DOC = "Quantile q of the pinball loss. Default 0.5; in (0, 1)."
 
 _BUILTIN_LOSSES = (
     LossSpec("mse", "mean squared error; the classic least-squares fit", "mean((y-ŷ)²)",
-             (), True, "least_squares", "engine.losses:mse"),
+             (), True, "least_squares", "engine.losses.functions:mse"),
     LossSpec("mae", "mean absolute error; robust to outliers, fits the median", "mean(|y-ŷ|)",
-             (), False, "quantile_irls", "engine.losses:mae"),
+             (), False, "quantile_irls", "engine.losses.functions:mae"),
     LossSpec("huber", "quadratic near zero, linear beyond δ",
              "mean(½r² if |r|≤δ else δ(|r|-½δ)), r=y-ŷ, δ={delta:g}",
              (ParamSpec("delta", 1.0, _DELTA_DOC, "δ", {"gt": 0.0}),),
-             True, "reference", "engine.losses:huber"),
+             True, "reference", "engine.losses.functions:huber"),
     LossSpec("smooth_l1", "huber divided by δ (PyTorch's SmoothL1Loss)",
              "mean(½r²/δ if |r|<δ else |r|-½δ), r=y-ŷ, δ={delta:g}",
              (ParamSpec("delta", 1.0, _DELTA_DOC, "δ", {"gt": 0.0}),),
-             True, "reference", "engine.losses:smooth_l1"),
+             True, "reference", "engine.losses.functions:smooth_l1"),
     LossSpec("log_cosh", "≈ ½r² for small r, |r| - log 2 for large", "mean(log(cosh(y-ŷ)))",
-             (), True, "reference", "engine.losses:log_cosh"),
+             (), True, "reference", "engine.losses.functions:log_cosh"),
     LossSpec("quantile", "pinball loss; its minimiser is the q-quantile",
              "mean(max(q·r, (q-1)·r)), r=y-ŷ, q={quantile:g}",
              (ParamSpec("quantile", 0.5, _QUANTILE_DOC, "q", {"gt": 0.0, "lt": 1.0},
                         aliases=("q",)),),
-             False, "quantile_irls", "engine.losses:quantile"),
+             False, "quantile_irls", "engine.losses.functions:quantile"),
 )
 
 LOSSES: dict[str, LossSpec] = {spec.name: spec for spec in _BUILTIN_LOSSES}

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from engine.config import Config
-from engine.events import EpochEnded, Reason, RunFinished, RunStarted
+from engine.core.events import EpochEnded, Reason, RunFinished, RunStarted
 
 
 def config_dict(settings: Mapping[str, Any] | None = None, name: str = "test") -> dict[str, Any]:

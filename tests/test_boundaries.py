@@ -37,7 +37,7 @@ def test_a_whole_run_loads_no_textual():
         "import sys, engine\n"
         "cfg = engine.load_config('default', ['train.epochs=2'])\n"
         "engine.fit(cfg)\n"
-        "import engine.cli\n"
+        "import engine.cli.main\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('textual', 'tui', 'plotext', 'textual_plotext')))")
     assert out == "[]"
@@ -45,10 +45,10 @@ def test_a_whole_run_loads_no_textual():
 
 def test_config_presets_and_formulas_do_not_import_torch():
     out = run_python(
-        "import sys, engine, engine.config, engine.presets, engine.yaml_io, engine.formulas\n"
-        "import engine.events\n"
-        "import engine.run, engine.cli\n"
+        "import sys, engine, engine.config, engine.config.presets, engine.config.yaml_io, engine.losses.formulas\n"
+        "import engine.core.events\n"
+        "import engine.training.run, engine.cli.main\n"
         "cfg = engine.load_config('ridge')\n"
-        "engine.formulas.describe(cfg.loss)\n"
+        "engine.losses.formulas.describe(cfg.loss)\n"
         "print('torch' in sys.modules)")
     assert out == "False"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
+from engine.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ["--set", "train.epochs=5", "--set", "data.n_samples=100"]
@@ -204,7 +204,7 @@ def test_bad_input_in_a_real_process_has_no_traceback(tmp_path):
     ("train.epochs=2e1", "epochs", 20),
 ])
 def test_scientific_notation_is_a_number(capsys, override, key, value):
-    from engine.presets import load_config
+    from engine.config.presets import load_config
 
     cfg = load_config("default", [override])
     section = override.split(".")[0]

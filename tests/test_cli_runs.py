@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.data import read_table
-from engine.model_file import load_model
+from engine.data.dataset import read_table
+from engine.runs.model_file import load_model
 from tests.runs_helpers import LONG, ROOT, only_run, run, start, wait_for_epochs
 
 DIABETES = ROOT / "presets" / "data" / "diabetes.csv"

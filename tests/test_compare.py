@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 import engine
-from engine.compare import (LABEL_WIDTH, differing_keys, fit, load_curves, loss_label,
+from engine.runs.compare import (LABEL_WIDTH, differing_keys, fit, load_curves, loss_label,
                             run_config, run_labels)
-from engine.store import RunError, RunWriter, new_run_dir
-from engine.trainer import run_training
+from engine.runs.store import RunError, RunWriter, new_run_dir
+from engine.training.trainer import run_training
 
 
 def cfg(preset: str, *overrides: str) -> dict[str, Any]:
@@ -155,7 +155,7 @@ def test_a_deleted_or_broken_run_is_one_clear_error(run_dir: Path, tmp_path: Pat
 
 
 def test_compare_is_torch_and_textual_free() -> None:
-    code = ("import sys, engine.compare; "
+    code = ("import sys, engine.runs.compare; "
             "bad = {'torch', 'textual'} & set(sys.modules); assert not bad, bad")
     done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
                           capture_output=True, text=True, timeout=60)

@@ -12,8 +12,8 @@ import pytest
 
 from engine.config import (ConfigError, FieldInfo, apply_overrides, field_docs, field_info,
                            key_line, parse_config, validate_field)
-from engine import yaml_io
-from engine.presets import load_config
+from engine.config import yaml_io
+from engine.config.presets import load_config
 
 
 def refused(raw: dict, where: str = "t") -> ConfigError:

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 import engine
-from engine.cli import main
+from engine.cli.main import main
 from engine.config import ConfigError, LossConfig, parse_config
-from engine.losses import build_objective
-from engine.presets import bundled_dir, load_config
-from engine.user_loss import load_user_loss, wrap_loss
+from engine.losses.functions import build_objective
+from engine.config.presets import bundled_dir, load_config
+from engine.losses.user_loss import load_user_loss, wrap_loss
 
 EXAMPLES = bundled_dir() / "examples"
 

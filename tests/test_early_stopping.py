@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from engine.early_stopping import DivergenceCheck, EarlyStopping
+from engine.training.early_stopping import DivergenceCheck, EarlyStopping
 from tests.conftest import make_config
 
 

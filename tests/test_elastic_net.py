@@ -17,7 +17,7 @@ from sklearn.linear_model import ElasticNet
 
 import engine
 from engine.config import parse_config
-from engine.data import load_dataset
+from engine.data.dataset import load_dataset
 
 
 def sklearn_params(l1: float, l2: float) -> tuple[float, float]:

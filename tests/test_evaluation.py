@@ -11,12 +11,12 @@ from sklearn.linear_model import LinearRegression, QuantileRegressor, Ridge
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
 import engine
-from engine.cli import main
+from engine.cli.main import main
 from engine.config import ConfigError
-from engine.data import fold_indices, load_dataset, read_source, split_indices
-from engine.losses import build_objective
-from engine.metrics import evaluate
-from engine.optimum import objective_value, optimum_info
+from engine.data.dataset import fold_indices, load_dataset, read_source, split_indices
+from engine.losses.functions import build_objective
+from engine.training.metrics import evaluate
+from engine.training.optimum import objective_value, optimum_info
 from tests.conftest import make_config
 
 
@@ -226,7 +226,7 @@ def test_bundled_diabetes_reaches_linear_regression_r2():
 
 
 def test_the_gap_to_an_exact_optimum_is_never_negative_but_to_a_reference_it_may_be():
-    from engine.trainer import optimality_gap
+    from engine.training.trainer import optimality_gap
 
     assert optimality_gap(0.5 - 3e-9, {"kind": "exact", "loss": 0.5}) == 0.0
     assert optimality_gap(0.75, {"kind": "exact", "loss": 0.5}) == 0.25

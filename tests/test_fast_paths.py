@@ -1,9 +1,9 @@
 """Every fast path gives the iterates of the plain autograd + ``torch.optim`` loop.
 
 The reference is the textbook loop written out here: ``nn.Linear``, the objective of
-:mod:`engine.losses` through autograd, the ``torch.optim`` class the registry names, the same
+:mod:`engine.losses.functions` through autograd, the ``torch.optim`` class the registry names, the same
 initial weights and the same on-device permutation. The engine's step strategies
-(:mod:`engine.steps`: closed-form minibatch, blocked full batch, sufficient statistics,
+(:mod:`engine.training.steps`: closed-form minibatch, blocked full batch, sufficient statistics,
 autograd) must end at the same weights and report the same per-epoch train losses: 1e-5
 relative in float32, for every built-in loss, penalty, optimizer, bias on/off, full batch and
 minibatch.
@@ -21,15 +21,15 @@ import pytest
 import torch
 
 import engine
-from engine.control import Control
-from engine.data import load_dataset
-from engine.epoch import STEPS_ENV, Clock, DeviceSplit, EpochRunner
-from engine.loss_grads import DERIVATIVES, closed_form
-from engine.losses import build_objective
-from engine.optimizers import make_optimizer, make_update_rule
+from engine.core.control import Control
+from engine.data.dataset import load_dataset
+from engine.training.epoch import STEPS_ENV, Clock, DeviceSplit, EpochRunner
+from engine.losses.derivatives import DERIVATIVES, closed_form
+from engine.losses.functions import build_objective
+from engine.training.optimizers import make_optimizer, make_update_rule
 from engine.registry import LOSSES, OPTIMIZERS, builtin_loss_names
-from engine.steps import flatten_params
-from engine.trainer import make_model
+from engine.training.steps import flatten_params
+from engine.training.trainer import make_model
 from tests.conftest import make_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -208,7 +208,7 @@ def test_training_never_imports_torch_dynamo():
     code = (
         "import json, sys\n"
         "import engine\n"
-        "from engine.presets import load_config\n"
+        "from engine.config.presets import load_config\n"
         "cfg = load_config('default')\n"
         "cfg.train.epochs = 3\n"
         "for batch in (None, 64):\n"

@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.config import Config, ConfigError, field_docs, validate_field
-from engine.data import Dataset, load_dataset
-from engine.presets import load_config
+from engine.data.dataset import Dataset, load_dataset
+from engine.config.presets import load_config
 from tests.conftest import make_config
 
 ROOT = Path(__file__).resolve().parents[1]

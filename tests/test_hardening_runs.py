@@ -18,9 +18,9 @@ import pytest
 import torch
 
 from engine.config import ConfigError, apply_overrides, parse_config
-from engine.data import load_dataset
-from engine.losses import build_objective
-from engine.optimum import condition_number, optimum_info
+from engine.data.dataset import load_dataset
+from engine.losses.functions import build_objective
+from engine.training.optimum import condition_number, optimum_info
 
 ROOT = Path(__file__).resolve().parents[1]
 

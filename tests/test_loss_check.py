@@ -11,10 +11,10 @@ import textwrap
 import pytest
 import torch
 
-from engine.cli import main
+from engine.cli.main import main
 from engine.config import LOSS_NAMES, ConfigError, LossConfig
-from engine.loss_check import RESIDUALS, check_loss, preflight
-from engine.presets import bundled_dir
+from engine.losses.check import RESIDUALS, check_loss, preflight
+from engine.config.presets import bundled_dir
 
 LOSSES = textwrap.dedent('''
     import torch
@@ -256,7 +256,7 @@ def test_every_bad_spec_is_one_clear_line_and_exit_2(losses, capsys, argv, words
 
 
 def test_import_engine_cli_does_not_import_torch():
-    code = ("import sys, engine.cli, engine.cli_check_loss; "
+    code = ("import sys, engine.cli.main, engine.cli.check_loss; "
             "sys.exit(1 if 'torch' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 

@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from engine import losses
+from engine.losses.functions import functions as losses
 from engine.config import LossConfig
-from engine.losses import build_objective
+from engine.losses.functions import build_objective
 
 PRED = torch.tensor([0.0, 1.0, 2.0, 4.0])
 Y = torch.tensor([0.5, 1.0, -1.0, 1.0])

@@ -9,10 +9,10 @@ import pytest
 import yaml
 
 from engine.config import Config, ConfigError, field_docs
-from engine.data import load_dataset
-from engine.presets import (DESCRIPTION_CHARS, PresetExistsError, PresetSaveError, list_presets,
+from engine.data.dataset import load_dataset
+from engine.config.presets import (DESCRIPTION_CHARS, PresetExistsError, PresetSaveError, list_presets,
                             load_config, load_raw, save_preset, user_dir)
-from engine.yaml_io import LOADER_NAME, MAX_PRESET_BYTES
+from engine.config.yaml_io import LOADER_NAME, MAX_PRESET_BYTES
 
 
 def test_every_bundled_preset_validates_and_has_a_description():
@@ -75,7 +75,7 @@ def test_a_yaml_extension_in_the_name_is_not_doubled(isolated_config_home):
 
 
 # ---------------------------------------------------------------------------------------------
-# The bounded loader (engine.yaml_io) as presets use it
+# The bounded loader (engine.config.yaml_io) as presets use it
 
 
 def write_preset(folder: Path, name: str, text: str) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.config import LOSS_NAMES, field_docs
-from engine.presets import list_presets
+from engine.config.presets import list_presets
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 

@@ -13,12 +13,12 @@ from torch import nn
 
 import engine
 from engine.config import ConfigError, loss_choices, parse_config
-from engine.data import load_dataset
-from engine.formulas import describe, formula, loss_values
-from engine.loss_check import check_loss
-from engine.losses import build_objective
-from engine.optimizers import make_optimizer
-from engine.optimum import objective_value
+from engine.data.dataset import load_dataset
+from engine.losses.formulas import describe, formula, loss_values
+from engine.losses.check import check_loss
+from engine.losses.functions import build_objective
+from engine.training.optimizers import make_optimizer
+from engine.training.optimum import objective_value
 from engine.registry import (LOSSES, OPTIMIZERS, LossSpec, ParamSpec, builtin_loss_names,
                              param_key, register_loss, unregister_loss)
 from tests.conftest import make_config

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine.report import (COLUMN_KEYS, METRIC_KEYS, REPORT_KEYS, coefficient_table,
+from engine.core.report import (COLUMN_KEYS, METRIC_KEYS, REPORT_KEYS, coefficient_table,
                            data_summary, latest, metric_table)
 from tests.builders import epoch, finished, optimum, started
 
@@ -185,7 +185,7 @@ def test_data_summary_names_the_split_sizes(synthetic):
 
 def test_the_report_model_loads_without_torch_or_textual():
     """The dashboard paints before torch loads, and the CLI summary needs no terminal UI."""
-    code = ("import sys, engine.report\n"
+    code = ("import sys, engine.core.report\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'textual')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parents[1]).stdout.strip()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import store
+from engine.runs import store
 from tests.runs_helpers import epochs_logged, last_event, only_run, run, start, wait_for_epochs
 
 FULL = ["--set", "data.n_samples=100000", "--set", "data.n_features=40", "--set",

@@ -20,12 +20,12 @@ import torch
 from sklearn.metrics import median_absolute_error
 
 import engine
-from engine.cli_train import summary_lines
-from engine.data import load_dataset
-from engine.events import RunFinished
-from engine.metrics import coef_rmse, evaluate, median_abs
-from engine.report import coefficient_table
-from engine.store import event_from_dict
+from engine.cli.train import summary_lines
+from engine.data.dataset import load_dataset
+from engine.core.events import RunFinished
+from engine.training.metrics import coef_rmse, evaluate, median_abs
+from engine.core.report import coefficient_table
+from engine.runs.store import event_from_dict
 from tests.conftest import make_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -202,9 +202,9 @@ def _counting_run(tmp_path: Path, stop_at: int | None) -> tuple[RunFinished, lis
     """A custom-loss run stopped after epoch ``stop_at`` (None: not stopped); returns its end,
     the rows of each call of the loss and how many calls there were when the stop came."""
     from engine.config import parse_config
-    from engine.control import Control
-    from engine.events import EpochEnded
-    from engine.trainer import run_training
+    from engine.core.control import Control
+    from engine.core.events import EpochEnded
+    from engine.training.trainer import run_training
 
     log = tmp_path / f"calls-{stop_at}.txt"
     (tmp_path / "counting.py").write_text(COUNTING_LOSS.format(log=str(log)))

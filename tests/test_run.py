@@ -9,7 +9,7 @@ import time
 import pytest
 
 import engine
-from engine.events import EpochEnded, RunFinished, RunStarted
+from engine.core.events import EpochEnded, RunFinished, RunStarted
 from tests.conftest import make_config
 
 LONG = make_config(data={"n_samples": 2000, "n_features": 8},
@@ -149,7 +149,7 @@ def test_a_run_is_iterated_once():
 
 @pytest.mark.timing
 def test_stop_releases_a_paused_worker():
-    from engine.control import Control
+    from engine.core.control import Control
 
     control = Control()
     control.pause()

@@ -12,13 +12,13 @@ import pytest
 import torch
 
 import engine
-from engine import store
-from engine.checkpoint import load_checkpoint, save_checkpoint
-from engine.data import load_dataset, read_source, split_indices
-from engine.events import EpochEnded, RunFinished, RunStarted
-from engine.model_file import load_model
-from engine.store import RunError, RunWriter, event_from_dict, new_run_dir, read_events
-from engine.trainer import run_training
+from engine.runs import store
+from engine.runs.checkpoint import load_checkpoint, save_checkpoint
+from engine.data.dataset import load_dataset, read_source, split_indices
+from engine.core.events import EpochEnded, RunFinished, RunStarted
+from engine.runs.model_file import load_model
+from engine.runs.store import RunError, RunWriter, event_from_dict, new_run_dir, read_events
+from engine.training.trainer import run_training
 
 
 def _train_into(root: Path, *overrides: str) -> tuple[Path, engine.Config, RunFinished]:

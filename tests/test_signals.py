@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import store
-from engine.checkpoint import load_checkpoint
+from engine.runs import store
+from engine.runs.checkpoint import load_checkpoint
 from tests.runs_helpers import (LONG, ROOT, engine_cmd, env, last_event, only_run, run, start,
                                 wait_for_epochs)
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import optuna
 
-from engine.store import list_runs, read_status
-from engine.sweep import run_sweep
-from engine.sweep_spec import load_sweep
+from engine.runs.store import list_runs, read_status
+from engine.sweep.run import run_sweep
+from engine.sweep.spec import load_sweep
 from tests.test_sweep_spec import ROOT, spec_file, sweep_cmd
 
 SMALL = ["data.n_samples=200", "train.device=cpu", "train.epochs=30"]

@@ -7,9 +7,9 @@ import math
 import subprocess
 import sys
 
-from engine.sweep_monitor import (best_so_far, choice_labels, open_reader, read_study, scatter,
+from engine.sweep.monitor import (best_so_far, choice_labels, open_reader, read_study, scatter,
                                   sorted_rows, storage_exists, study_names)
-from engine.sweep_study import Row
+from engine.sweep.study import Row
 from tests.test_sweep_spec import ROOT
 
 

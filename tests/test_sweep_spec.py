@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.config import ConfigError
-from engine.sweep_spec import load_sweep
+from engine.sweep.spec import load_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,7 +92,7 @@ def test_a_preset_sweep_section_is_read_and_stripped_from_the_config(tmp_path):
 
 def test_a_preset_with_a_sweep_section_still_trains(tmp_path):
     """``train``/``cv``/the dashboard ignore the section that ``sweep`` reads."""
-    from engine.presets import load_config
+    from engine.config.presets import load_config
 
     preset = tmp_path / "mine.yaml"
     preset.write_text("name: mine\noptim: {lr: 0.1}\nsweep:\n  params:\n"
@@ -152,11 +152,11 @@ def test_a_preset_without_a_sweep_says_how_to_give_one():
 
 def sweep_cmd() -> list[str]:
     """The real command: ``python -m engine sweep`` once registered, the module until then."""
-    from engine.cli import COMMANDS
+    from engine.cli.main import COMMANDS
 
     if "sweep" in COMMANDS:
         return [sys.executable, "-m", "engine", "sweep"]
-    return [sys.executable, "-m", "engine.cli_sweep"]
+    return [sys.executable, "-m", "engine.cli.sweep"]
 
 
 @pytest.mark.parametrize("args, expected", [

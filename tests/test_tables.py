@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from engine.config import ConfigError
-from engine.table_scan import FLOAT32_MAX
-from engine.data import (Stopped, load_dataset, prepare_splits, read_source, read_table,
+from engine.data.table_scan import FLOAT32_MAX
+from engine.data.dataset import (Stopped, load_dataset, prepare_splits, read_source, read_table,
                          split_indices)
-from engine.table_scan import exact_scan
+from engine.data.table_scan import exact_scan
 from tests.conftest import make_config
 
 

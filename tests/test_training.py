@@ -6,10 +6,10 @@ import pytest
 import torch
 
 import engine
-from engine.control import Control
-from engine.data import load_dataset
-from engine.events import EpochEnded, RunFinished, RunStarted
-from engine.trainer import run_training
+from engine.core.control import Control
+from engine.data.dataset import load_dataset
+from engine.core.events import EpochEnded, RunFinished, RunStarted
+from engine.training.trainer import run_training
 from tests.conftest import make_config
 
 SMALL = {"source": "synthetic", "n_samples": 400, "n_features": 4, "noise": 0.3}
@@ -206,7 +206,7 @@ def test_validation_may_be_off_when_early_stopping_is():
 
 
 def test_polynomial_true_weights_are_zero_for_the_powers(capsys):
-    from engine.cli import main
+    from engine.cli.main import main
 
     assert main(["train", "--set", "data.poly_degree=2", "--set", "train.epochs=3"]) == 0
     out = capsys.readouterr().out

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from engine.config import parse_config
-from engine.control import Control
-from engine.loss_check import check_loss, preflight
-from engine.signals import StopOnSignals
+from engine.core.control import Control
+from engine.losses.check import check_loss, preflight
+from engine.core.signals import StopOnSignals
 
 ROOT = Path(__file__).resolve().parents[1]
 

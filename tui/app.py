@@ -26,8 +26,8 @@ from textual.widget import Widget
 from textual.widgets import Footer, Input
 
 from engine.config import ConfigError
-from engine.presets import save_preset, user_dir
-from engine.store import runs_dir
+from engine.config.presets import save_preset, user_dir
+from engine.runs.store import runs_dir
 
 from tui.form import FieldError
 from tui.history import RunHistory
@@ -144,7 +144,7 @@ class LinregApp(TrainingMixin, PlotKeysMixin, App[None]):
     async def _load_devices(self) -> None:
         """Ask a short-lived child which devices exist, so the dashboard process never imports
         torch (seconds of start-up, and an exit that would wait for it)."""
-        code = ("import json; from engine.device import available_devices; "
+        code = ("import json; from engine.training.device import available_devices; "
                 "print(json.dumps(available_devices()))")
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-c", code, stdout=asyncio.subprocess.PIPE,
@@ -451,7 +451,7 @@ def make_app(preset: str = "default", overrides: list[str] | None = None, *,
 
     ``frozen_clock`` hides elapsed time, speed and the device's model name and stops the cursor
     blinking, so screenshots of the same run are identical on every machine. ``runs_root`` is
-    where runs are kept (default :func:`engine.store.runs_dir`); ``watch`` opens the dashboard
+    where runs are kept (default :func:`engine.runs.store.runs_dir`); ``watch`` opens the dashboard
     on that run directory, read-only; ``warm_trainer`` keeps a spare trainer process with torch
     imported, so ``s`` trains at once (the CLI turns it on; tests that do not time a start
     leave it off to save a process per test).

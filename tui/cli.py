@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine.cli import main as engine_main
+from engine.cli.main import main as engine_main
 
 WATCH_HELP = "open the dashboard on a run (id, unique prefix, path or latest), read-only"
 
@@ -68,9 +68,9 @@ def _launch(preset: str, overrides: list[str]) -> int:
 
 def watch(argv: Sequence[str]) -> int:
     """``linreg-tui watch RUN [--runs-dir DIR]``: exit 2 with one line for an unknown run."""
-    from engine.cli import EXIT_BAD_INPUT, _Parser
-    from engine.cli_runs import add_runs_dir_arg
-    from engine.store import RunError, read_status, resolve_run, runs_dir
+    from engine.cli.main import EXIT_BAD_INPUT, _Parser
+    from engine.cli.runs import add_runs_dir_arg
+    from engine.runs.store import RunError, read_status, resolve_run, runs_dir
 
     parser = _Parser(prog="linreg-tui watch", description=WATCH_HELP)
     parser.add_argument("run", metavar="RUN", help="run id, unique prefix, path or latest")

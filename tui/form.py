@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 
 from engine.config import (Config, ConfigError, LossConfig, own_params, parse_config,
                            parse_loss_section, validate_field)
-from engine.formulas import describe
-from engine.presets import portable_dict
+from engine.losses.formulas import describe
+from engine.config.presets import portable_dict
 from engine.registry import OPTIMIZERS, param_key
 
 from tui.form_fields import (DEFAULT_DEVICES, DEVICE_KEY, EXAMPLE_TERMS, FormField, Values,
@@ -333,7 +333,7 @@ class SettingsForm:
         The app compares it with the running run's ``config["loss"]``: formula *texts* cannot be
         compared, as the engine writes a custom loss's docstring where the form names the
         callable. It is normalised as the run directory's ``config.yaml`` is
-        (:func:`engine.presets.portable_dict`: a relative ``file.py:obj`` made absolute from the
+        (:func:`engine.config.presets.portable_dict`: a relative ``file.py:obj`` made absolute from the
         preset's folder), so the same loss compares equal however its path was written.
         """
         try:

@@ -12,8 +12,8 @@ import bisect
 import math
 from dataclasses import dataclass, field
 
-from engine.events import EpochEnded, Event, RunFinished, RunStarted
-from engine.report import latest
+from engine.core.events import EpochEnded, Event, RunFinished, RunStarted
+from engine.core.report import latest
 
 from tui.series import DebiasedEMA, Downsampler, Point, window_points
 
@@ -58,8 +58,8 @@ class RunHistory:
     last: EpochEnded | None = None
     last_weighted: EpochEnded | None = None
     """The latest epoch that carries weights and metrics: a run's log keeps them for every
-    epoch up to :data:`engine.store.FULL_WEIGHT_EPOCHS`, later only for improving and every
-    ``WEIGHT_STRIDE``-th epoch (see :func:`engine.store.thin`)."""
+    epoch up to :data:`engine.runs.store.FULL_WEIGHT_EPOCHS`, later only for improving and every
+    ``WEIGHT_STRIDE``-th epoch (see :func:`engine.runs.store.thin`)."""
     finished: RunFinished | None = None
     epochs: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)

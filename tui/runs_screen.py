@@ -4,7 +4,7 @@ Keyboard only: arrows move, ``space`` marks a run for comparison, ``enter`` open
 dashboard's panels (:class:`~tui.runs_views.RunScreen`), ``c`` overlays the marked runs' curves
 (:class:`~tui.runs_views.CompareScreen`), ``o`` loads the highlighted run's settings into the
 form to rerun it, ``r`` re-reads the runs folder, ``esc`` goes back. Each row is
-:func:`engine.cli_runs.run_row`, the same record the CLI prints, so the two never disagree; the
+:func:`engine.cli.runs.run_row`, the same record the CLI prints, so the two never disagree; the
 id column shows the id's short end (``runs``/``watch`` accept it) so a row fits 80 columns.
 """
 
@@ -19,9 +19,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
-from engine.cli_runs import RUN_COLUMNS, row_cells, run_row
-from engine.compare import short_id
-from engine.store import list_runs
+from engine.cli.runs import RUN_COLUMNS, row_cells, run_row
+from engine.runs.compare import short_id
+from engine.runs.store import list_runs
 
 from tui.runs_views import CompareScreen, RunScreen, RunsModal
 from tui.widgets.compare_plot import MAX_SERIES

@@ -3,7 +3,7 @@ curves overlaid, and loading a run's settings into the form.
 
 Both are full-screen *modal* screens (opaque, not dialogs): modal so that only their own keys
 are live and in the footer — the dashboard's ``s``, ``x``, ``q`` would otherwise act on a
-screen the user cannot see. A run is read from its directory only (``engine.store``), so a
+screen the user cannot see. A run is read from its directory only (``engine.runs.store``), so a
 finished, crashed or still-running run opens the same way, and opening one never disturbs a
 run the dashboard is following. A run directory deleted while open is a message, not a
 traceback.
@@ -20,10 +20,10 @@ from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
-from engine.cli_runs import run_row
-from engine.compare import LABEL_WIDTH, RunCurves, load_curves, run_config, run_labels
-from engine.events import RunFinished
-from engine.store import RunError, RunInfo, read_events, read_status, run_state
+from engine.cli.runs import run_row
+from engine.runs.compare import LABEL_WIDTH, RunCurves, load_curves, run_config, run_labels
+from engine.core.events import RunFinished
+from engine.runs.store import RunError, RunInfo, read_events, read_status, run_state
 
 from tui.history import SMOOTHING_BETAS, RunHistory
 from tui.messages import PresetChosen

@@ -24,7 +24,7 @@ from engine.registry import LOSSES
 SaveFn = Callable[[str, bool, str], Path]
 """``(name, overwrite, description) -> path``; raises FileExistsError or ConfigError."""
 NAME_RULE = "letters, digits, - _ . (not starting with .)"
-"""The preset name rule as the engine checks it (engine.presets._preset_name)."""
+"""The preset name rule as the engine checks it (engine.config.presets._preset_name)."""
 
 
 class SavePresetScreen(ModalScreen[str | None]):

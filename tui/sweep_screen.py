@@ -4,12 +4,12 @@ watch its study fill in.
 - **Starting.** The search space is typed in one field as YAML flow syntax, either the searched
   keys alone (``{optim.lr: {low: 1.0e-4, high: 1, log: true}}``) or a whole spec
   (``{params: {...}, trials: 8, sampler: random}``); it starts out as the preset's ``sweep:``
-  section when it has one. Enter (or ``s``) checks it with :func:`engine.sweep_spec.parse_spec`
+  section when it has one. Enter (or ``s``) checks it with :func:`engine.sweep.spec.parse_spec`
   against the form's settings — a refusal is one line under the field — and starts the sweep
-  detached (:mod:`engine.sweep_launch`): its own session, so closing the dashboard leaves it
+  detached (:mod:`engine.cli.sweep_launch`): its own session, so closing the dashboard leaves it
   running, as for a run.
 - **Watching.** About once a second a thread worker reads the study from the database next to
-  the runs (:func:`engine.sweep_study.default_storage`): the sweep started here, else the last
+  the runs (:func:`engine.sweep.study.default_storage`): the sweep started here, else the last
   one started from a dashboard, else the newest study there (a ``linreg-tui sweep`` run).
   Reopening the screen therefore shows the sweep again. Optuna is imported by that worker,
   never at the dashboard's start-up.
@@ -34,8 +34,8 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
 from engine.config import ConfigError
-from engine.sweep_monitor import SORTS, StudyView, sorted_rows
-from engine.yaml_io import load_yaml
+from engine.sweep.monitor import SORTS, StudyView, sorted_rows
+from engine.config.yaml_io import load_yaml
 from tui.widgets.sweep_plots import BestSoFarPlot, ParamScatter
 
 POLL_S = 1.0
@@ -111,7 +111,7 @@ class SweepScreen(ModalScreen[None]):
         self.study_name: str | None = None
         """The study shown (None until one is found or started)."""
         self.job: Any = None
-        """The sweep's job (:class:`engine.sweep_launch.SweepJob`) when one was started from a
+        """The sweep's job (:class:`engine.cli.sweep_launch.SweepJob`) when one was started from a
         dashboard; ``x`` stops it."""
         self.view: StudyView | None = None
         self.sort = SORTS[0]
@@ -149,7 +149,7 @@ class SweepScreen(ModalScreen[None]):
         return flow(section) if isinstance(section, dict) else DEFAULT_SPACE
 
     def on_mount(self) -> None:
-        from engine.sweep_launch import latest_job
+        from engine.cli.sweep_launch import latest_job
 
         self.query_one("#space-error").display = False
         self.job = latest_job(self.runs_root)
@@ -170,7 +170,7 @@ class SweepScreen(ModalScreen[None]):
     # -- polling the study --------------------------------------------------------------------
     def _url(self) -> str:
         """The study database (imports Optuna: called by the polling thread only)."""
-        from engine.sweep_study import default_storage
+        from engine.sweep.study import default_storage
 
         return self.storage_url or default_storage(self.runs_root)
 
@@ -180,7 +180,7 @@ class SweepScreen(ModalScreen[None]):
     @work(thread=True, exclusive=True, group="sweep-poll", exit_on_error=False)
     def _read_study(self, name: str | None) -> None:
         from engine import sweep_monitor as mon
-        from engine.store import first_line
+        from engine.runs.store import first_line
 
         try:
             url = self._url()
@@ -262,7 +262,7 @@ class SweepScreen(ModalScreen[None]):
 
     def action_start(self) -> None:
         """Check the search space against the form's settings and start the sweep."""
-        from engine.sweep_launch import start_sweep
+        from engine.cli.sweep_launch import start_sweep
         from tui.form import FieldError
 
         if self.job is not None and self.job.running:
@@ -289,7 +289,7 @@ class SweepScreen(ModalScreen[None]):
         self.refresh_bindings()
 
     def action_stop(self) -> None:
-        from engine.sweep_launch import stop
+        from engine.cli.sweep_launch import stop
 
         if self.job is not None and stop(self.job):
             self._say(f"stopping sweep {self.job.study_name}: the trial in flight is "
@@ -356,7 +356,7 @@ class SettingsBridge:
         return raw, str(form.base_dir or ".")
 
     def preset_sweep(self) -> Any:
-        from engine.presets import load_raw
+        from engine.config.presets import load_raw
 
         return load_raw(self.panel.preset)[0].get("sweep")
 

@@ -1,8 +1,8 @@
 """The dashboard as a client of runs: start, follow, stop, pause, attach, watch, detach.
 
-A run started with ``s`` trains in a process of its own session (:mod:`engine.trainer_process`),
+A run started with ``s`` trains in a process of its own session (:mod:`engine.cli.trainer_process`),
 so a dropped SSH connection does not reach it and the screen never shares a CPU or the GIL with
-training; the dashboard follows its run directory (:mod:`engine.follow`) in one async worker
+training; the dashboard follows its run directory (:mod:`engine.runs.follow`) in one async worker
 that files events into the run history, and the redraw timer draws them. Stop and pause
 are signals to the trainer's pid. Attaching to a run another dashboard (or a headless
 ``linreg-tui train``) started, or watching any run, is the same follow from byte 0: the whole
@@ -23,10 +23,10 @@ from textual import work
 from textual.css.query import NoMatches
 
 from engine.config import ConfigError
-from engine.events import EpochEnded, RunFinished, RunStarted
-from engine.follow import RunFollower
-from engine.store import RunError, list_runs, read_status, run_state
-from engine.trainer_process import TrainerProcess, WarmTrainer, start_trainer
+from engine.core.events import EpochEnded, RunFinished, RunStarted
+from engine.runs.follow import RunFollower
+from engine.runs.store import RunError, list_runs, read_status, run_state
+from engine.cli.trainer_process import TrainerProcess, WarmTrainer, start_trainer
 
 from tui.form import FieldError
 from tui.history import RunHistory

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.store import list_runs, read_status, run_state
+from engine.runs.store import list_runs, read_status, run_state
 from tests.runs_helpers import epochs_logged
 
 TMUX = shutil.which("tmux")

@@ -22,8 +22,8 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Label, Select, Static
 
-from engine.events import Event
-from engine.store import list_runs
+from engine.core.events import Event
+from engine.runs.store import list_runs
 
 SMALL = ["data.n_samples=200", "train.epochs=300", "train.device=cpu",
          "early_stopping.patience=5", "optim.lr=0.1"]

@@ -12,7 +12,7 @@ import yaml
 from textual._xterm_parser import XTermParser
 from textual.widgets import Input, Label, Select
 
-from engine.store import read_status
+from engine.runs.store import read_status
 from tests.tui.conftest import LONG, SMALL, paste, tab_to, table_text, text_of, wait_until
 from tui.app import make_app
 from tui.screens import QuitScreen

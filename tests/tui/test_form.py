@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from engine.config import loss_choices
-from engine.presets import load_raw
+from engine.config.presets import load_raw
 from engine.registry import LOSSES, OPTIMIZERS, LossSpec, ParamSpec, param_key, \
     register_loss, unregister_loss
 from tui.form import EXAMPLE_TERMS, FieldError, SettingsForm, fmt_value
@@ -51,7 +51,7 @@ def toy_loss() -> Iterator[LossSpec]:
                     "mean(|y-ŷ|^p), p={power:g}",
                     (ParamSpec("power", 1.5, "Exponent p. Default 1.5; > 1.", "p",
                                {"gt": 1.0}),),
-                    True, "reference", "engine.losses:mse")
+                    True, "reference", "engine.losses.functions:mse")
     register_loss(spec)
     yield spec
     unregister_loss("toy")

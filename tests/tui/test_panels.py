@@ -180,7 +180,7 @@ def test_coefficients_stay_on_screen_between_the_late_epochs_that_log_weights(tm
     """Past FULL_WEIGHT_EPOCHS a run's log keeps weights only on improving and every
     WEIGHT_STRIDE-th epoch: the panels show the latest epoch that has them, and never blank
     the coefficient lines (which made the run panel jump between 2 and 5 rows at 10 Hz)."""
-    from engine.store import FULL_WEIGHT_EPOCHS, read_events
+    from engine.runs.store import FULL_WEIGHT_EPOCHS, read_events
     from tests.runs_helpers import only_run, run
     from tui.history import RunHistory
     from tui.widgets.panels import coefficient_lines

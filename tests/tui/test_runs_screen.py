@@ -12,7 +12,7 @@ import pytest
 
 from textual.widgets import DataTable
 
-from engine.store import list_runs, write_status
+from engine.runs.store import list_runs, write_status
 from tests.runs_helpers import LONG, only_run, run, start, wait_for_epochs
 from tests.tui.conftest import text_of, wait_until
 from tui.app import make_app

@@ -12,7 +12,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Label, Select
 
 from engine.config import loss_choices
-from engine.presets import bundled_dir
+from engine.config.presets import bundled_dir
 from tests.tui.conftest import SMALL, choose, error_text, paste, tab_to, text_of, wait_until
 from tui.app import make_app
 from tui.widgets.settings import NEXT_RUN_NOTE

@@ -1,4 +1,4 @@
-"""The sweep screen against a real short sweep: a detached ``engine.sweep_launch`` process,
+"""The sweep screen against a real short sweep: a detached ``engine.cli.sweep_launch`` process,
 the real Optuna study in SQLite next to the runs, polled live by the screen (Pilot, 80x24)."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import optuna
 
 from textual.widgets import DataTable, Input, Label
 
-from engine.store import list_runs
-from engine.sweep_launch import JOBS_DIR
+from engine.runs.store import list_runs
+from engine.cli.sweep_launch import JOBS_DIR
 from tests.tui.conftest import wait_until
 from tui.app import make_app
 from tui.form_fields import fmt_value

@@ -9,9 +9,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from engine.presets import load_config
-from engine.store import read_status, resolve_run, run_state
-from engine.trainer_process import WarmTrainer, start_trainer
+from engine.config.presets import load_config
+from engine.runs.store import read_status, resolve_run, run_state
+from engine.cli.trainer_process import WarmTrainer, start_trainer
 from tests.runs_helpers import LONG as LONG_ARGS
 from tests.runs_helpers import ROOT, engine_cmd, env, epochs_logged, only_run, wait_for_epochs
 from tests.tui.conftest import LONG, SMALL, text_of, wait_until
@@ -155,7 +155,7 @@ def test_a_spare_taken_before_it_is_ready_still_trains_the_run(isolated_runs: Pa
     warm = WarmTrainer()
     assert not warm.ready(), "the spare is still importing torch"
     run = start_trainer(load_config("default", SMALL), isolated_runs, warm)
-    assert run.popen is not None and run.popen.args[-1] == "engine.trainer_process"
+    assert run.popen is not None and run.popen.args[-1] == "engine.cli.trainer_process"
     assert run.popen.wait(timeout=120) == 0
     status = read_status(run.run_dir)
     assert status["state"] == "finished" and status["reason"] == "early_stopped", status

@@ -2,7 +2,7 @@
 
 Each renders from the :class:`~tui.history.RunHistory` (numbers straight from events) and the
 app's :class:`~tui.view.View` through ``render_history``, and owns its border title and styles.
-Which coefficient columns and metrics exist is decided by :mod:`engine.report`, as for the CLI.
+Which coefficient columns and metrics exist is decided by :mod:`engine.core.report`, as for the CLI.
 Text from the engine or the user (stop messages, warnings, feature names, the device's name) is
 always rich ``Text``, never markup: a CSV column called "x[1]" is a name, not a style.
 """
@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widget import Widget
 
-from engine.report import (LEARNED, LEARNED_RAW, OPTIMUM, OPTIMUM_RAW, TRUE, CoefRow,
+from engine.core.report import (LEARNED, LEARNED_RAW, OPTIMUM, OPTIMUM_RAW, TRUE, CoefRow,
                            MetricTable, coefficient_table, data_summary, metric_table,
                            standardised_target)
 
@@ -267,7 +267,7 @@ def coefficient_lines(history: RunHistory, n: int, digits: int) -> list[str]:
 
     Learned weights train in standardised units, but every epoch also carries them in raw units,
     so the true weights can sit beside them while the run goes, not only at its end
-    (``engine.report`` picks the columns).
+    (``engine.core.report`` picks the columns).
     """
     current = history.current
     if history.started is None or current is None:

@@ -17,7 +17,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from engine.config import Config, apply_overrides
-from engine.presets import is_bundled, list_presets, load_raw
+from engine.config.presets import is_bundled, list_presets, load_raw
 
 from tui.form import FieldError, FormField, SettingsForm, fmt_value
 from tui.messages import PresetChosen, SettingsEdited

@@ -1,7 +1,7 @@
 """The sweep screen's two plots (textual-plotext): the best value so far against the trial
 number, and the metric against one searched parameter.
 
-Both take a :class:`engine.sweep_monitor.StudyView` and draw only what it holds; the axis
+Both take a :class:`engine.sweep.monitor.StudyView` and draw only what it holds; the axis
 labels are our own short numbers (:func:`tui.series.linear_ticks`), as in the loss plot, so a
 diverged trial's huge value never prints every digit.
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 from textual_plotext import PlotextPlot
 
-from engine.sweep_monitor import best_so_far, choice_labels, scatter
+from engine.sweep.monitor import best_so_far, choice_labels, scatter
 from tui.series import linear_ticks
 
 BEST_COLOR, POINT_COLOR = "green+", "cyan"

@@ -1,0 +1,366 @@
+"""Checking a preset against the schema: types, ranges, combinations, and ``--set`` overrides.
+
+Every refusal is a :class:`~engine.config.schema.ConfigError` whose text is one line for the CLI
+(``where: key must be > 0 (range (0, inf)); got -1``) and which also carries the dotted key and
+a short reason, so a form can show it at the right field. A message quotes at most ~80
+characters of a user's value (:func:`engine.config.yaml_io.short_repr`): a value may be huge.
+``--set`` values are parsed by the bounded loader of :mod:`engine.config.yaml_io`.
+
+Import it as :mod:`engine.config` (which re-exports everything public). No torch import.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+import types
+import typing
+from typing import Any
+
+from engine.config.schema import (SECTIONS, Config, ConfigError, LossConfig, keyed_error,
+                                  public_fields)
+from engine.registry import LOSS_FIELD_PARAMS, LOSSES, ParamSpec, loss_names
+from engine.config.yaml_io import is_syntax_error, load_yaml, one_line, short_repr
+
+
+def _unknown_key(key: str, valid: list[str], where: str, prefix: str) -> ConfigError:
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5) if len(key) <= 100 else []
+    key = one_line(key)
+    hint = (f" (did you mean '{prefix}{close[0]}'?)" if close
+            else f"; valid keys: {', '.join(valid)}")
+    reason = "unknown key" + (f" (did you mean '{prefix}{close[0]}'?)" if close else "")
+    return keyed_error(where, prefix + key, reason, f"unknown key '{prefix}{key}'{hint}")
+
+
+_TYPE_NAMES = {float: ("a number", "must be a number"),
+               int: ("an integer", "must be a whole number"),
+               bool: ("true or false", "must be true or false"),
+               str: ("a string", "must be a string"),
+               dict: ("a mapping", "must be a mapping")}
+"""How a type reads in a CLI message, and the short reason shown at a form field."""
+
+
+NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+"""A plain number. YAML 1.1 (PyYAML) reads ``1e-3`` (no dot) as a string; we accept it."""
+
+
+def int_or_float(text: str) -> int | float:
+    """A number's text as an int when it is a whole number that fits, else a float."""
+    value = float(text)
+    return int(value) if value.is_integer() and abs(value) < 2**63 else value
+
+
+def coerce_value(value: Any, tp: Any, key: str, where: str) -> Any:
+    """Check ``value`` against the annotation ``tp`` (ints are accepted as floats)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return coerce_value(value, inner[0], key, where)
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise keyed_error(where, key, "must be a list",
+                              f"{key} must be a list, got {short_repr(value)}")
+        return [coerce_value(v, item_tp, f"{key}[{i}]", where) for i, v in enumerate(value)]
+    name, reason = _TYPE_NAMES.get(tp, (str(tp).replace("typing.", ""), "has the wrong type"))
+    bad = keyed_error(where, key, reason, f"{key} must be {name}, got {short_repr(value)}")
+    if tp in (int, float) and isinstance(value, str) and NUMBER_RE.match(value.strip()):
+        value = float(value) if tp is float else int_or_float(value)
+    if tp is int and isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) != (tp is bool):
+        raise bad
+    if tp is float and isinstance(value, int):
+        value = float(value)
+    if not isinstance(value, tp):
+        raise bad
+    if tp is float and not math.isfinite(value):
+        raise keyed_error(where, key, "must be a finite number",
+                          f"{key} must be a finite number, got {short_repr(value)}")
+    return dict(value) if tp is dict else value
+
+
+_LIMITS = (("min", ">=", lambda v, b: v >= b), ("max", "<=", lambda v, b: v <= b),
+           ("gt", ">", lambda v, b: v > b), ("lt", "<", lambda v, b: v < b))
+
+
+def choices_of(meta: dict[str, Any]) -> tuple[str, ...]:
+    """A field's choices (a registry-backed field holds a function returning them)."""
+    choices = meta.get("choices", ())
+    return tuple(choices() if callable(choices) else choices)
+
+
+def check_value(value: Any, meta: dict, key: str, where: str) -> None:
+    """Check a coerced value against a field's choices, pattern and bounds."""
+    if value is None:
+        return
+    choices = choices_of(meta)
+    if choices and value not in choices:
+        close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.5)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise keyed_error(where, key, f"must be one of {', '.join(choices)}",
+                          f"{key} must be one of {', '.join(choices)}; got "
+                          f"{short_repr(value)}{hint}")
+    if "pattern" in meta and not meta["pattern"].match(value):
+        reason = "must be auto, cpu, cuda, cuda:N or mps"
+        raise keyed_error(where, key, reason, f"{key} {reason}; got {short_repr(value)}")
+    for name, sym, ok in _LIMITS:
+        if name in meta and not ok(value, meta[name]):
+            lo = next((f"{'[' if n == 'min' else '('}{meta[n]}" for n in ("min", "gt")
+                       if n in meta), "(-inf")
+            hi = next((f"{meta[n]}{']' if n == 'max' else ')'}" for n in ("max", "lt")
+                       if n in meta), "inf)")
+            raise keyed_error(where, key, f"must be {sym} {meta[name]:g}",
+                              f"{key} must be {sym} {meta[name]} (range {lo}, {hi}); "
+                              f"got {short_repr(value)}")
+
+
+def _field_meta(cls: type, name: str) -> dict[str, Any]:
+    return dict(next(f.metadata for f in public_fields(cls) if f.name == name))
+
+
+def _field_value(cls: type, name: str, value: Any, key: str, where: str) -> Any:
+    """Coerce and range-check one field of ``cls``; ``key`` is its dotted name for messages."""
+    value = coerce_value(value, typing.get_type_hints(cls)[name], key, where)
+    check_value(value, _field_meta(cls, name), key, where)
+    return value
+
+
+def _param_value(param: ParamSpec, value: Any, key: str, where: str) -> float:
+    """A loss parameter from the registry: a finite number within its bounds."""
+    value = coerce_value(value, float, key, where)
+    check_value(value, param.bounds, key, where)
+    return value
+
+
+def _build_section(cls: type, raw: Any, where: str, prefix: str) -> Any:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        key = prefix.rstrip(".")
+        raise keyed_error(where, key, "must be a mapping",
+                          f"{key} must be a mapping, got {short_repr(raw)}")
+    names = [f.name for f in public_fields(cls)]
+    kwargs = {}
+    for key, value in raw.items():
+        if key not in names:
+            raise _unknown_key(str(key), names, where, prefix)
+        kwargs[key] = _field_value(cls, key, value, prefix + key, where)
+    return cls(**kwargs)
+
+
+def parse_loss_section(raw: Any, where: str = "loss") -> LossConfig:
+    """Validate the ``loss`` section alone (the dashboard's formula line needs no other field)."""
+    if isinstance(raw, dict) and raw.get("terms") is not None and "name" not in raw:
+        raw = {**raw, "name": "combined"}
+    return _build_section(LossConfig, raw, where, "loss.")
+
+
+SECTION_OWNED_ELSEWHERE = ("sweep",)
+"""Top-level preset sections that other commands read and check (``sweep``: the search space of
+``linreg-tui sweep``, see :mod:`engine.sweep.spec`); a run's config ignores them."""
+
+
+def parse_config(raw: Any, *, where: str = "config", base_dir: str | None = None) -> Config:
+    """Validate a preset mapping into a :class:`Config`.
+
+    Rejects unknown keys (suggesting the closest valid one), wrong types, out-of-range values and
+    inconsistent combinations, each with one message naming ``where`` and the key.
+    """
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: a preset must be a mapping of keys, got {type(raw).__name__}",
+                          reason="must be a mapping of keys", where=where)
+    top = [f.name for f in public_fields(Config)]
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in SECTION_OWNED_ELSEWHERE:
+            continue
+        if key not in top:
+            raise _unknown_key(str(key), top, where, "")
+        if key == "loss":
+            kwargs[key] = parse_loss_section(value, where)
+        elif key in SECTIONS:
+            kwargs[key] = _build_section(SECTIONS[key], value, where, key + ".")
+        else:
+            kwargs[key] = _field_value(Config, key, value, key, where)
+    cfg = Config(**kwargs, base_dir=base_dir)
+    _cross_checks(cfg, where)
+    return cfg
+
+
+def _cross_checks(cfg: Config, where: str) -> None:
+    d, es = cfg.data, cfg.early_stopping
+    if d.val_fraction + d.test_fraction >= 1:
+        raise keyed_error(where, "data.val_fraction", "val_fraction + test_fraction must be < 1",
+                          "data.val_fraction + data.test_fraction must be < 1 (rows are needed to "
+                          f"train); got {d.val_fraction} + {d.test_fraction}")
+    if es.enabled and es.monitor == "val_loss" and d.val_fraction == 0:
+        raise keyed_error(where, "early_stopping.monitor", "val_loss needs data.val_fraction > 0",
+                          "early_stopping.monitor is val_loss but data.val_fraction is 0: set "
+                          "data.val_fraction > 0 or early_stopping.monitor: train_loss")
+    if d.source == "csv":
+        if not d.path:
+            raise keyed_error(where, "data.path", "required when data.source is csv",
+                              "data.path is required when data.source is csv")
+        if not d.target:
+            raise keyed_error(where, "data.target", "required when data.source is csv",
+                              "data.target (the column to predict) is required when data.source "
+                              "is csv")
+    else:  # a csv key with synthetic data would be silently ignored: say so instead
+        for name in CSV_ONLY_KEYS:
+            if getattr(d, name) is not None:
+                raise keyed_error(where, f"data.{name}", "applies only to data.source csv",
+                                  f"data.{name} applies only to data.source csv (data.source "
+                                  f"is {d.source}): remove it or set data.source: csv")
+    _loss_checks(cfg.loss, where)
+
+
+CSV_ONLY_KEYS = ("path", "target", "features")
+"""``data`` keys that only a CSV source reads."""
+
+
+def _loss_checks(loss: LossConfig, where: str) -> None:
+    if loss.params and loss.name != "custom":
+        _check_own_params(loss, where)
+    if loss.name == "custom" and not loss.callable:
+        raise keyed_error(where, "loss.callable", "required",
+                          "loss.callable is required when loss.name is custom (e.g. "
+                          "'my_losses.py:MyLoss')")
+    if loss.name == "combined":
+        if not loss.terms:
+            raise keyed_error(where, "loss.terms", "required for a combined loss",
+                              "loss.terms (a list of {name, weight, params}) is required when "
+                              "loss.name is combined")
+        for i, term in enumerate(loss.terms):
+            check_term(term, f"loss.terms[{i}]", where)
+    elif loss.terms is not None:
+        raise keyed_error(where, "loss.terms", "needs loss.name: combined",
+                          f"loss.terms is set but loss.name is {short_repr(loss.name)}: use "
+                          "loss.name: combined (or leave name out)")
+
+
+def own_params(loss_name: str) -> tuple[ParamSpec, ...]:
+    """A registered loss's parameters set under ``loss.params`` (those not ``LossConfig`` keys)."""
+    spec = LOSSES.get(loss_name)
+    return tuple(p for p in spec.params if p.name not in LOSS_FIELD_PARAMS) if spec else ()
+
+
+def _check_own_params(loss: LossConfig, where: str) -> None:
+    """``loss.params`` of a registered loss: only its own parameters, each in range."""
+    own = {p.name: p for p in own_params(loss.name)}
+    if not own:
+        raise keyed_error(where, "loss.params", "applies only to custom losses",
+                          "loss.params applies only to custom losses (loss.name is "
+                          f"{short_repr(loss.name)}); use loss.delta / loss.quantile, or "
+                          "params inside loss.terms")
+    for k, v in loss.params.items():
+        if k not in own:
+            raise _unknown_key(str(k), list(own), where, "loss.params.")
+        loss.params[k] = _param_value(own[k], v, f"loss.params.{k}", where)
+
+
+TERM_KEYS = ("name", "weight", "params")
+
+
+def check_term(term: Any, key: str, where: str) -> None:
+    """One ``loss.terms`` entry: a mapping {name, weight, params} of a known loss, in range."""
+    if not isinstance(term, dict):
+        raise keyed_error(where, key, "must be a mapping {name, weight, params}",
+                          f"{key} must be a mapping {{name, weight, params}}, got "
+                          f"{short_repr(term)}")
+    for k in term:
+        if k not in TERM_KEYS:
+            raise _unknown_key(str(k), list(TERM_KEYS), where, key + ".")
+    name, names = term.get("name"), loss_names() + ("custom",)
+    if name not in names:
+        raise keyed_error(where, key + ".name", f"must be one of {', '.join(names)}",
+                          f"{key}.name must be one of {', '.join(names)}; got {short_repr(name)}")
+    weight = coerce_value(term.get("weight", 1.0), float, key + ".weight", where)
+    check_value(weight, {"min": 0.0}, key + ".weight", where)
+    params = coerce_value(term.get("params") or {}, dict, key + ".params", where)
+    if name == "custom":
+        if "callable" not in params:
+            raise keyed_error(where, key + ".params.callable", "required for a custom term",
+                              f"{key}.params.callable is required for a custom term")
+        return
+    spec = LOSSES[name]  # a built-in term's params: only its own, in range (no silent typos)
+    for k, v in params.items():
+        param = spec.param(str(k))
+        if not spec.params:
+            raise keyed_error(where, key + ".params", f"{name} takes no parameters",
+                              f"{key}.params: {name} takes no parameters; got {short_repr(k)}")
+        if param is None:
+            valid = [n for p in spec.params for n in (p.name, *p.aliases)]
+            raise _unknown_key(str(k), valid, where, key + ".params.")
+        _param_value(param, v, f"{key}.params.{k}", where)
+
+
+# ---------------------------------------------------------------------------------------------
+# Overrides
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``section.key=value``; the value is parsed as YAML (``null``, ``1e-3``, ``[a, b]``)."""
+    key, sep, raw_value = text.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise keyed_error(f"--set {one_line(text)}", one_line(key), "expected section.key=value",
+                          "expected section.key=value")
+    try:
+        value = load_yaml(raw_value, f"--set {one_line(key)}", lines=False) \
+            if raw_value.strip() else None
+    except ConfigError as exc:  # plain bad syntax is text; aliases, nesting, duplicates are not
+        if not is_syntax_error(exc):
+            raise
+        value = raw_value
+    return key.split("."), value
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of the raw preset mapping with ``--set`` overrides applied.
+
+    Unknown keys are caught here with the override named in the message.
+    """
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
+    for text in overrides:
+        path, value = parse_override(text)
+        where = f"--set {one_line(text)}"
+        if len(path) == 1:
+            if path[0] in SECTIONS:
+                first = public_fields(SECTIONS[path[0]])[0].name
+                raise keyed_error(where, path[0], "is a section; set one of its keys",
+                                  f"{path[0]} is a section; set one of its keys, e.g. "
+                                  f"{path[0]}.{first}=...")
+            if path[0] not in {f.name for f in public_fields(Config)}:
+                raise _unknown_key(path[0], [f.name for f in public_fields(Config)], where, "")
+            out[path[0]] = _field_value(Config, path[0], value, path[0], where)
+        elif len(path) == 2 or (len(path) == 3 and path[:2] == ["loss", "params"]):
+            section, key = path[0], path[1]
+            if section not in SECTIONS:
+                raise _unknown_key(section, list(SECTIONS), where, "")
+            names = [f.name for f in public_fields(SECTIONS[section])]
+            if key not in names:
+                raise _unknown_key(key, names, where, section + ".")
+            if len(path) == 2 and key not in ("terms", "params"):
+                value = _field_value(SECTIONS[section], key, value, f"{section}.{key}", where)
+            sect = out.get(section)
+            sect = dict(sect) if isinstance(sect, dict) else {}
+            if len(path) == 3:
+                params = dict(sect.get("params") or {})
+                params[path[2]] = value
+                sect["params"] = params
+            else:
+                sect[key] = value
+            out[section] = sect
+        else:
+            raise keyed_error(where, ".".join(path), "expected section.key (two levels)",
+                              "expected section.key=value (two levels, e.g. optim.lr)")
+    return out
+
+

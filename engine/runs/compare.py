@@ -1,0 +1,295 @@
+"""Comparing runs: the settings that differ between them, as short labels, and their curves.
+
+A legend that says "run 1, run 2" makes the user remember which was which; one that says
+``lr=0.05`` and ``lr=0.1`` (or ``huber δ=1`` and ``mse``) answers the question the comparison
+was for. The labels come from the config each run directory stores (``config.yaml``, the whole
+resolved config) and are worded with the registries: a loss is its name with its parameters by
+their formula symbols (``huber δ=1``, ``quantile q=0.9``), an optimizer its name. A setting that
+does not apply to a run (``momentum`` for adam, ``patience`` with early stopping off, ``delta``
+for mse) is never a difference. Torch-free, Textual-free and deterministic: the same runs give
+the same labels in any order of discovery.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.config import CSV_ONLY_KEYS, ConfigError, field_info
+from engine.config.schema import SECTIONS, public_fields
+from engine.core.events import EpochEnded, RunStarted
+from engine.registry import LOSS_FIELD_PARAMS, LOSSES, OPTIMIZERS
+from engine.runs.store import RunError, first_line, read_events
+from engine.config.yaml_io import read_yaml_file
+
+LABEL_WIDTH = 36
+"""Default widest label: a legend line of marker, label and final loss fits 80 columns."""
+SEPARATOR = ", "
+SECTION_ORDER = ("loss", "optim", "train", "early_stopping", "model", "data")
+"""Settings a user compares most come first, so a label cut to fit keeps them."""
+LOSS_KEY = "loss"
+"""The one comparison key for the whole objective (name, its parameters, terms, callable)."""
+_SYNTHETIC_ONLY = ("n_samples", "n_features", "noise", "outlier_fraction")
+_OUTLIER_KEYS = {"clip_quantile": "clip", "outlier_threshold": "drop"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a run
+
+
+def run_config(run: Path) -> dict[str, Any]:
+    """The config a run stored (``config.yaml``); a RunError naming the run if unreadable."""
+    path = run / "config.yaml"
+    if not run.is_dir():
+        raise RunError(f"{run}: run directory is gone")
+    try:
+        data = read_yaml_file(path)
+    except FileNotFoundError:
+        raise RunError(f"{run}: no config.yaml (the run never started)") from None
+    except (OSError, ConfigError) as exc:
+        raise RunError(f"{path}: unreadable ({first_line(exc)})") from None
+    if not isinstance(data, dict):
+        raise RunError(f"{path}: not a config (expected a mapping)")
+    return data
+
+
+@dataclass
+class RunCurves:
+    """A run's loss per epoch, straight from its events (non-finite values kept as logged)."""
+
+    epochs: list[int] = field(default_factory=list)
+    train: list[float] = field(default_factory=list)
+    val: list[float | None] = field(default_factory=list)
+    has_val: bool = False
+    """Whether the run had a validation split (its RunStarted's ``n_val``)."""
+
+    def series(self, which: str) -> list[tuple[float, float]]:
+        """``(epoch, loss)`` of ``"train"`` or ``"val"``, finite values only (what a plot draws)."""
+        ys = self.train if which == "train" else self.val
+        return [(float(e), float(y)) for e, y in zip(self.epochs, ys)
+                if y is not None and math.isfinite(y)]
+
+
+def load_curves(run: Path) -> RunCurves:
+    """Train and val loss per epoch from the run's event log (RunError if it is gone or bad).
+
+    A resumed run's log starts again with its RunStarted; the last one begins the history, as
+    the dashboard's run history does.
+    """
+    events, _ = read_events(run)
+    curves = RunCurves()
+    for event in events:
+        if isinstance(event, RunStarted):
+            curves = RunCurves(has_val=bool(event.n_val))
+        elif isinstance(event, EpochEnded):
+            curves.epochs.append(event.epoch)
+            curves.train.append(event.train_loss)
+            curves.val.append(event.val_loss)
+    return curves
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings as comparable values and as words
+
+
+def _num(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _flow(value: Any) -> str:
+    """A list or mapping in one short line (YAML-like flow style, no spaces after commas)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True,
+                      default=str).replace('"', "")
+
+
+def _params_text(params: Mapping[str, Any]) -> str:
+    return " ".join(f"{k}={_num(v)}" for k, v in sorted(params.items()))
+
+
+def _term_label(name: str, params: Mapping[str, Any], loss: Mapping[str, Any]) -> str:
+    """A registered loss with its parameters by symbol: ``huber δ=1``; ``mse`` has none."""
+    spec = LOSSES.get(name)
+    if spec is None:  # a loss registered in another process: name and what it was given
+        return " ".join(filter(None, (name, _params_text(params))))
+    fields = {n: loss[n] for n in LOSS_FIELD_PARAMS if isinstance(loss.get(n), (int, float))}
+    try:
+        values = spec.values(fields, params)
+    except (TypeError, ValueError):
+        return " ".join(filter(None, (name, _params_text(params))))
+    return " ".join([name] + [f"{p.symbol}={values[p.name]:g}" for p in spec.params])
+
+
+def loss_label(loss: Mapping[str, Any]) -> str:
+    """The data loss in words: ``mse``, ``huber δ=1``, ``custom my_loss.py:pinball under=3``,
+    ``0.7·mse+0.3·mae`` (penalties are separate settings: ``l2=0.01``)."""
+    name = str(loss.get("name", "mse"))
+    params = loss.get("params") if isinstance(loss.get("params"), Mapping) else {}
+    if name == "custom":
+        spec = str(loss.get("callable") or "?").rsplit("/", 1)[-1]
+        return " ".join(filter(None, ("custom", spec, _params_text(params))))
+    if name == "combined":
+        parts = []
+        for term in loss.get("terms") or []:
+            if not isinstance(term, Mapping):
+                continue
+            weight = term.get("weight", 1.0)
+            tparams = term.get("params") if isinstance(term.get("params"), Mapping) else {}
+            label = (f"custom {term.get('callable')}" if term.get("name") == "custom"
+                     else _term_label(str(term.get("name")), tparams, loss))
+            parts.append(f"{_num(float(weight)) if isinstance(weight, (int, float)) else weight}"
+                         f"·{label}")
+        return "+".join(parts) or "combined"
+    return _term_label(name, params, loss)
+
+
+def _applies(section: str, name: str, config: Mapping[str, Any]) -> bool:
+    """Whether ``section.name`` matters for this run (the form's rule, from the registries)."""
+    sect = config.get(section) if isinstance(config.get(section), Mapping) else {}
+    if section == "optim" and any(name in o.hyperparams for o in OPTIMIZERS.values()):
+        spec = OPTIMIZERS.get(str(sect.get("name")))
+        return spec is not None and name in spec.hyperparams
+    if section == "early_stopping" and name != "enabled":
+        return bool(sect.get("enabled"))
+    if section == "data":
+        csv = sect.get("source") == "csv"
+        if name in CSV_ONLY_KEYS:
+            return csv
+        if name in _SYNTHETIC_ONLY:
+            return not csv
+        if name in _OUTLIER_KEYS:
+            return sect.get("outliers") == _OUTLIER_KEYS[name]
+    if section == "loss" and name == "force":
+        return sect.get("name") == "custom"
+    return True
+
+
+def settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's comparable settings, ``dotted key -> value``, in label order, only those that
+    apply to it; the whole data loss is one value under :data:`LOSS_KEY` (its label)."""
+    out: dict[str, Any] = {"name": config.get("name")}
+    for section in SECTION_ORDER:
+        sect = config.get(section)
+        if not isinstance(sect, Mapping):
+            continue
+        if section == "loss":
+            out[LOSS_KEY] = loss_label(sect)
+        for f in public_fields(SECTIONS[section]):
+            if section == "loss" and f.name not in ("l1", "l2", "force"):
+                continue
+            if f.name in sect and _applies(section, f.name, config):
+                out[f"{section}.{f.name}"] = sect[f.name]
+    out["seed"] = config.get("seed")
+    return out
+
+
+def setting_text(key: str, value: Any) -> str:
+    """One setting in a label: ``lr=0.1``, ``adam``, ``early_stopping=off``, ``path=house.csv``."""
+    if key in ("name", LOSS_KEY, "optim.name"):
+        return str(value)
+    name = key.rsplit(".", 1)[-1]
+    if key == "early_stopping.enabled":
+        name = "early_stopping"
+    try:
+        kind = field_info(key).kind
+    except ConfigError:
+        kind = "str"
+    if value is None:
+        text = "full" if key == "optim.batch_size" else "none"
+    elif kind == "bool" or isinstance(value, bool):
+        text = "on" if value else "off"
+    elif isinstance(value, (list, dict)):
+        text = _flow(value)
+    elif key == "data.path":
+        text = str(value).rsplit("/", 1)[-1]
+    else:
+        text = _num(value)
+    return f"{name}={text}"
+
+
+def differing_keys(configs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The settings whose values are not all equal, in label order.
+
+    A setting counts only among the runs it applies to: sgd's momentum against an adam run is
+    not a difference, but two sgd runs with different momentum are.
+    """
+    flats = [settings(c) for c in configs]
+    keys: list[str] = []
+    for flat in flats:
+        keys += [k for k in flat if k not in keys]
+    order = {k: i for i, k in enumerate(keys)}
+    out = []
+    for key in keys:
+        values = [_comparable(f[key]) for f in flats if key in f]
+        if len(set(values)) > 1:
+            out.append(key)
+    return sorted(out, key=order.__getitem__)
+
+
+def _comparable(value: Any) -> str:
+    return _flow(value) if isinstance(value, (list, dict)) else repr(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Labels
+
+
+def fit(tokens: Sequence[str], width: int) -> str:
+    """Join ``tokens`` with ``, `` in at most ``width`` cells: whole tokens, then ``+N`` for the
+    ones left out; a first token too long on its own is cut with ``…``."""
+    if width < 4:
+        raise ValueError("a label needs at least 4 columns")
+    if not tokens:
+        return ""
+    for n in range(len(tokens), 0, -1):
+        text = SEPARATOR.join(tokens[:n])
+        if n < len(tokens):
+            text += f" +{len(tokens) - n}"
+        if len(text) <= width:
+            return text
+    more = f" +{len(tokens) - 1}" if len(tokens) > 1 else ""
+    return tokens[0][:width - len(more) - 1] + "…" + more
+
+
+def short_id(run_name: str) -> str:
+    """The random part at the end of a run id (``resolve_run`` accepts it): ``3f9a1c``."""
+    return run_name.rsplit("-", 1)[-1]
+
+
+def _clip_name(name: str, width: int) -> str:
+    """A run id cut from the left (its unique end stays)."""
+    return name if len(name) <= width else "…" + name[-(width - 1):]
+
+
+def run_labels(configs: Sequence[Mapping[str, Any]], names: Sequence[str],
+               width: int = LABEL_WIDTH) -> list[str]:
+    """One short label per run naming it by what differs from the others.
+
+    One run: its preset name. Settings all equal: each run's id. Two runs whose (cut) labels
+    still match get their short id appended, so every label names one run.
+    """
+    if len(configs) != len(names):
+        raise ValueError("one name per config")
+    if len(configs) == 1:
+        return [_clip_name(str(configs[0].get("name") or names[0]), width)]
+    keys = differing_keys(configs)
+    if not keys:
+        return [_clip_name(n, width) for n in names]
+    tokens = []
+    for config in configs:
+        flat = settings(config)
+        tokens.append([setting_text(k, flat[k]) for k in keys if k in flat])
+    labels = [fit(t, width) for t in tokens]
+    repeated = {label for label in labels if labels.count(label) > 1}
+    for i, label in enumerate(labels):
+        if label in repeated or not label:
+            tag = f"#{short_id(names[i])}"
+            head = fit(tokens[i], width - len(tag) - 1) if tokens[i] and \
+                width - len(tag) - 1 >= 4 else ""
+            labels[i] = f"{head} {tag}".strip()
+    return labels

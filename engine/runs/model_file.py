@@ -1,0 +1,115 @@
+"""A trained model on disk, and predictions on raw rows.
+
+``model.pt`` holds plain tensors, numbers, strings and lists (``torch.save`` of a dict), so it
+loads with ``torch.load(..., weights_only=True)``: a file that smuggles a pickled object is
+refused, never executed. Everything the prediction needs travels with the weights: the raw
+feature names, the polynomial degree, the training split's standardisation statistics and the
+target scaling, plus the config and the final metrics for the record.
+
+Prediction repeats training's own arithmetic — ``poly → (x - μ)/σ → x·wᵀ + b → ŷ·σ_y + μ_y`` in
+float32 — so on the training rows it gives exactly the values the trained model gives.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from engine.core.events import RunFinished, RunStarted
+from engine.runs.store import RunError, atomic_write, first_line
+
+MODEL_FORMAT = 1
+
+
+def save_model(path: Path, started: RunStarted, finished: RunFinished) -> None:
+    """Write ``model.pt`` for a finished run, atomically, from its two events alone."""
+    degree = int(started.config.get("data", {}).get("poly_degree", 1))
+    names = list(started.feature_names)
+    raw = names[: len(names) // degree] if degree > 1 else names
+
+    def t(values: list[float] | None) -> Tensor | None:
+        return None if values is None else torch.tensor(values, dtype=torch.float32)
+
+    blob = {
+        "format": MODEL_FORMAT,
+        "weight": t(finished.weights).reshape(1, -1),
+        "bias": t([finished.bias]) if finished.bias is not None else None,
+        "raw_features": raw,
+        "feature_names": names,
+        "poly_degree": degree,
+        "x_mean": t(started.x_mean),
+        "x_std": t(started.x_std),
+        "y_mean": float(started.y_mean),
+        "y_std": float(started.y_std),
+        "target": started.config.get("data", {}).get("target") or "y",
+        "config": started.config,
+        "reason": finished.reason,
+        "epochs_run": finished.epochs_run,
+        "restored_epoch": finished.restored_epoch,
+        "metrics": finished.metrics,
+    }
+    buf = io.BytesIO()
+    torch.save(blob, buf)
+    atomic_write(path, buf.getvalue())
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """A loaded model: ``predict(x_raw)`` maps raw feature rows to predictions in target units."""
+
+    weight: Tensor
+    bias: Tensor | None
+    raw_features: list[str]
+    feature_names: list[str]
+    poly_degree: int
+    x_mean: Tensor | None
+    x_std: Tensor | None
+    y_mean: float
+    y_std: float
+    target: str
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+
+    def features(self, x_raw: Tensor) -> Tensor:
+        """The model's input columns from raw rows: powers, then the training scaling."""
+        from engine.data.dataset import poly_features
+
+        x, _ = poly_features(x_raw.to(torch.float32), self.raw_features, self.poly_degree)
+        if self.x_mean is not None:
+            x = (x - self.x_mean) / self.x_std
+        return x.contiguous()
+
+    def predict(self, x_raw: Tensor) -> Tensor:
+        """Predictions for raw rows ``[n, len(raw_features)]``, in the target's own units."""
+        if x_raw.ndim != 2 or x_raw.shape[1] != len(self.raw_features):
+            raise RunError(f"predict: expected rows of {len(self.raw_features)} features "
+                           f"({', '.join(self.raw_features)}), got shape {tuple(x_raw.shape)}")
+        pred = torch.nn.functional.linear(self.features(x_raw), self.weight, self.bias)
+        return pred.squeeze(-1) * self.y_std + self.y_mean
+
+
+def load_model(path: Path) -> LinearModel:
+    """Read ``model.pt`` with ``weights_only=True``; one clear error for a bad or foreign file."""
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise RunError(f"{path}: no model file (the run has not finished)") from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise RunError(f"{path}: not a readable model file ({first_line(exc)})") from None
+    except Exception as exc:  # the unpickler refusing a global is an UnpicklingError
+        raise RunError(f"{path}: refused to load ({type(exc).__name__}: "
+                       f"{first_line(exc)})") from None
+    if not isinstance(blob, dict) or "weight" not in blob:
+        raise RunError(f"{path}: not a linreg-tui model file")
+    if blob.get("format", 0) > MODEL_FORMAT:
+        raise RunError(f"{path}: written by a newer linreg-tui (model format {blob['format']})")
+    return LinearModel(blob["weight"], blob["bias"], list(blob["raw_features"]),
+                       list(blob["feature_names"]), int(blob["poly_degree"]), blob["x_mean"],
+                       blob["x_std"], float(blob["y_mean"]), float(blob["y_std"]),
+                       str(blob["target"]), blob["config"], blob["metrics"])

@@ -1,0 +1,48 @@
+"""Continue a run from its checkpoint, in the same run directory.
+
+The checkpoint holds the weights, the optimiser's state, the shuffling generator and the
+early-stopping state after some epoch k (:func:`engine.training.trainer.training_state`), so the resumed
+run repeats exactly the epochs k+1, k+2, ... an uninterrupted run would have run. The event log
+is cut back to epoch k when the resumed run starts (:class:`engine.runs.store.RunWriter`), so readers
+see one consistent history; a resume that fails to start leaves the run as it was. Only
+``train.*`` and ``early_stopping.*`` may change on resume: more epochs, more patience; changing
+the data, loss or optimiser would be a different run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from engine.config import Config, parse_override
+from engine.runs.store import RunError, read_status, run_state
+
+RESUMABLE_SECTIONS = ("train", "early_stopping")
+
+
+def prepare_resume(run: Path, overrides: list[str]) -> tuple[Config, dict[str, Any] | None]:
+    """Check ``run`` can be resumed; return its config (with ``overrides``) and checkpoint.
+
+    Refuses a run that is still going, and overrides outside ``train.*``/``early_stopping.*``.
+    A run with no checkpoint yet (killed in its first seconds) starts again from epoch 1.
+    """
+    from engine.runs.checkpoint import load_checkpoint
+    from engine.config.presets import load_config
+
+    status = read_status(run)
+    if run_state(status) == "running":
+        raise RunError(f"run {run.name} is still running (pid {status.get('pid')} on "
+                       f"{status.get('host')}): stop it first, or watch it")
+    for text in overrides:
+        path, _ = parse_override(text)
+        if path[0] not in RESUMABLE_SECTIONS:
+            raise RunError(f"--set {text[:80]}: resume may change only train.* and "
+                           "early_stopping.* keys; start a new run with 'linreg-tui train "
+                           f"{run / 'config.yaml'} --set ...'")
+    cfg = load_config(str(run / "config.yaml"), overrides)
+    state = load_checkpoint(run / "checkpoint.pt") if (run / "checkpoint.pt").exists() else None
+    if state is not None and state["epoch"] >= cfg.train.epochs:
+        done = state["epoch"]
+        raise RunError(f"run {run.name} already ran {done} epochs (train.epochs is "
+                       f"{cfg.train.epochs}): resume with --set train.epochs=N, N > {done}")
+    return cfg, state

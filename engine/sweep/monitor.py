@@ -1,0 +1,138 @@
+"""Reading a sweep's study while it runs, for a viewer that has only the database (the
+dashboard's sweep screen polls it about once a second).
+
+Optuna is imported by :func:`read_study` only, so a viewer can import this module (and its
+pure helpers: the best-so-far curve, the scatter, the sort) without paying for Optuna.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SORTS = ("trial", "best first", "worst first")
+"""How the trials table can be ordered (a key cycles them)."""
+
+
+@dataclass(frozen=True)
+class StudyView:
+    """A study as a viewer shows it: labels, direction and the trials table (``rows`` are
+    :class:`engine.sweep.study.Row`)."""
+
+    name: str
+    metric: str
+    direction: str
+    params: tuple[str, ...]
+    rows: tuple[Any, ...]
+
+    @property
+    def running(self) -> int:
+        """How many trials are running now."""
+        return sum(r.state == "running" for r in self.rows)
+
+    def best(self) -> Any | None:
+        """The complete trial with the best finite value."""
+        from engine.sweep.study import best_row
+
+        return best_row(list(self.rows), self.direction)
+
+
+def _finite(r: Any) -> bool:
+    return r.state == "complete" and r.value is not None and math.isfinite(r.value)
+
+
+def sign(direction: str) -> float:
+    """+1 when smaller is better, -1 when larger is."""
+    return 1.0 if direction == "minimize" else -1.0
+
+
+def best_so_far(rows: tuple[Any, ...] | list[Any], direction: str
+                ) -> list[tuple[int, float]]:
+    """``(trial number, best value of the complete trials up to it)`` per complete trial, in
+    trial order: the curve a sweep's progress is judged by."""
+    s, out = sign(direction), []
+    best: float | None = None
+    for r in sorted(rows, key=lambda r: r.number):
+        if _finite(r) and (best is None or s * r.value < s * best):
+            best = r.value
+        if best is not None and _finite(r):
+            out.append((r.number, best))
+    return out
+
+
+def scatter(rows: tuple[Any, ...] | list[Any], key: str) -> list[tuple[float, float]]:
+    """``(value of the searched key, metric)`` of each complete trial whose value is a number
+    (a choice like ``sgd`` is placed by its index among the choices seen, in order)."""
+    labels = choice_labels(rows, key)
+    out = []
+    for r in rows:
+        if not _finite(r) or key not in r.params:
+            continue
+        v = r.params[key]
+        x = float(labels.index(v)) if labels else float(v)
+        out.append((x, r.value))
+    return out
+
+
+def choice_labels(rows: tuple[Any, ...] | list[Any], key: str) -> list[Any]:
+    """The distinct values of a searched key when they are not numbers (else empty)."""
+    values = [r.params[key] for r in rows if key in r.params]
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return []
+    return sorted(set(values), key=str)
+
+
+def sorted_rows(rows: tuple[Any, ...] | list[Any], how: str, direction: str) -> list[Any]:
+    """The table in one of :data:`SORTS`; trials without a finite value go last either way."""
+    if how == "trial":
+        return sorted(rows, key=lambda r: r.number)
+    s = sign(direction) * (1 if how == "best first" else -1)
+
+    def key(r: Any) -> tuple[int, float, int]:
+        ok = r.value is not None and not math.isnan(r.value)
+        return (0 if ok else 1, s * r.value if ok else 0.0, r.number)
+
+    return sorted(rows, key=key)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the database
+
+
+def storage_exists(url: str) -> bool:
+    """Whether there is anything to read (an SQLite file that is not there is not created)."""
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite:///")).is_file()
+    return True
+
+
+def open_reader(url: str) -> Any:
+    """An Optuna storage to poll (imports Optuna: call it off the UI thread)."""
+    from engine.sweep.study import open_storage
+
+    return open_storage(url, checked=True)
+
+
+def study_names(storage: Any) -> list[str]:
+    """The studies in the storage, newest first."""
+    studies = sorted(storage.get_all_studies(), key=lambda s: s._study_id, reverse=True)
+    return [s.study_name for s in studies]
+
+
+def read_study(storage: Any, name: str) -> StudyView | None:
+    """The study ``name`` as it stands now (None when the storage has no such study)."""
+    import optuna
+
+    from engine.sweep.study import rows
+
+    try:
+        study = optuna.load_study(study_name=name, storage=storage)
+    except KeyError:
+        return None
+    table = rows(study)
+    attrs = study.user_attrs
+    params = tuple(attrs.get("params") or sorted({k for r in table for k in r.params}))
+    return StudyView(name, str(attrs.get("metric", "value")), study.direction.name.lower(),
+                     params, tuple(table))

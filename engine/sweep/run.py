@@ -1,0 +1,272 @@
+"""Running a sweep: worker processes that each take trials from one Optuna study until it has
+its total, and a clean stop on Ctrl-C, SIGTERM and SIGHUP.
+
+This is Optuna's own pattern for parallel search: several workers share a study through its
+RDB storage (SQLite here by default, any database URL across machines), each asking for the
+next trial, training it and telling the result. With ``parallel`` 1 the trials run in this
+process (or in one forked worker, see :func:`_overlap_summary`); otherwise ``parallel`` worker
+processes do (forked on Linux after torch is imported, so start-up is paid once; spawned
+elsewhere), each with ``cores / parallel`` torch threads, and this process prints the trials
+as workers finish them, importing what the summary needs meanwhile.
+
+Stopping: the first signal asks every worker to stop; a worker's trial in flight ends at its
+next batch as ``cancelled`` (Optuna FAIL, its values queued again) and the summary is still
+printed; the exit code is 128 + the signal. A second signal makes workers leave at once (their
+trial is still marked cancelled). The study is kept: the same command continues it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import os
+import queue as queue_mod
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from engine.sweep.spec import SweepSetup
+from engine.sweep.trial import StopSwitch, TrialContext, TrialResult
+
+OnTrial = Callable[[TrialResult], None]
+POLL_S = 0.2
+
+
+@dataclass
+class SweepJob:
+    """Everything a worker needs (picklable: it crosses into worker processes)."""
+
+    ctx: TrialContext
+    storage_url: str
+
+
+@dataclass
+class SweepOutcome:
+    """How the sweep ended: the study as it stands, and why it ended."""
+
+    study_name: str
+    storage_url: str
+    table: list[Any]
+    best: Any
+    importances: dict[str, float] | None
+    importances_note: str | None
+    ran: int
+    signum: int | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def make_job(setup: SweepSetup, runs_root: Path, storage_url: str | None) -> SweepJob:
+    from engine.sweep.study import default_storage
+
+    ctx = TrialContext(setup.base, setup.base_dir, setup.spec, setup.study_name, runs_root)
+    return SweepJob(ctx, storage_url or default_storage(runs_root))
+
+
+def pending(job: SweepJob, storage: Any) -> tuple[int, int]:
+    """``(counted, to_run)``: trials the study already has (done or running) and how many
+    more this sweep runs. Creates the study when it is new."""
+    from engine.sweep.study import counts_toward_total, describe, open_study
+
+    study = open_study(storage, job.ctx.study_name, job.ctx.spec)
+    describe(study, job.ctx.spec)
+    counted = sum(counts_toward_total(t) for t in study.get_trials(deepcopy=False))
+    return counted, max(0, job.ctx.spec.trials - counted)
+
+
+def work(job: SweepJob, on_trial: OnTrial, switch: StopSwitch,
+         parent_pid: int | None = None, storage: Any = None) -> int:
+    """Take trials until the study has its total or ``switch`` stops; return how many ran.
+    ``storage``: an open one (this process's), else the job's is opened here."""
+    from engine.sweep.study import next_trial, open_storage, open_study, tell
+    from engine.sweep.trial import run_trial
+
+    own = storage is None
+    storage = open_storage(job.storage_url, checked=True) if own else storage
+    study = open_study(storage, job.ctx.study_name, job.ctx.spec)
+    ran = 0
+    while not switch.stopping:
+        if parent_pid is not None and os.getppid() != parent_pid:
+            break  # the sweep's process is gone: take no new trial
+        trial = next_trial(study, job.ctx.spec, job.ctx.runs_root)
+        if trial is None:
+            break
+        try:
+            result = run_trial(trial, job.ctx, switch)
+        except KeyboardInterrupt:  # a second signal: record the trial as cancelled, leave
+            tell(study, trial, TrialResult(trial.number, dict(trial.params), "cancelled"))
+            raise
+        tell(study, trial, result)
+        ran += 1
+        on_trial(result)
+    if own:
+        storage.engine.dispose()
+    return ran
+
+
+def _worker_main(job: SweepJob, results: Any, parent_pid: int, threads: int) -> None:
+    """A worker process: SIGTERM (sent by the sweep's process) stops it; SIGINT and SIGHUP
+    reach the sweep's process, which decides."""
+    from engine.core.signals import StopOnSignals
+
+    switch = StopSwitch()
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+        with StopOnSignals(switch):
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+            work(job, lambda r: results.put(("trial", r)), switch, parent_pid)
+    except KeyboardInterrupt:
+        pass
+    except Exception as exc:  # noqa: BLE001 - reported by the sweep's process, one line
+        results.put(("error", f"{type(exc).__name__}: {exc}"[:300]))
+        sys.exit(1)
+
+
+class _Forward:
+    """The sweep process's handler: pass the first (and a second) signal on to the workers."""
+
+    def __init__(self, procs: list[Any]) -> None:
+        self.procs = procs
+        self.signum: int | None = None
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if self.signum is None:
+            self.signum = signum
+        for p in self.procs:
+            if p.is_alive() and p.pid:
+                try:
+                    os.kill(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+
+
+def _run_parallel(job: SweepJob, workers: int, on_trial: OnTrial) -> tuple[int, int | None,
+                                                                             list[str]]:
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    # A parent whose torch already ran ops in its OpenMP pool (a script or a test that trained
+    # before sweeping) hangs a forked worker's first multi-threaded op: its workers get one
+    # thread each.
+    torch_ran = "torch" in sys.modules
+    if method == "fork":
+        import torch  # noqa: F401 - imported once here, shared by every forked worker
+    ctx = mp.get_context(method)
+    results = ctx.Queue()
+    threads = 1 if torch_ran else max(1, (os.cpu_count() or 1) // workers)
+    procs = [ctx.Process(target=_worker_main, args=(job, results, os.getpid(), threads),
+                         name=f"sweep-worker-{i}") for i in range(workers)]
+    forward = _Forward(procs)
+    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {s: signal.signal(s, forward) for s in handled}
+    ran, errors = 0, []
+    prewarm: threading.Thread | None = None
+    try:
+        for p in procs:
+            p.start()
+        if len(job.ctx.spec.params) > 1:  # this process idles while workers train
+            prewarm = threading.Thread(target=_prewarm_importances, daemon=True)
+            prewarm.start()
+        while True:
+            try:
+                kind, item = results.get(timeout=POLL_S)
+            except queue_mod.Empty:
+                if not any(p.is_alive() for p in procs):
+                    break
+                continue
+            if kind == "trial":
+                ran += 1
+                on_trial(item)
+            else:
+                errors.append(item)
+        for p in procs:
+            p.join()
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+        _reap(procs)  # the loop above failed: no worker outlives the sweep
+        if prewarm is not None:  # no thread outlives it either: a later fork must not copy
+            prewarm.join()       # an import lock that thread holds
+    return ran, forward.signum, errors
+
+
+def _overlap_summary(spec: Any) -> bool:
+    """Whether a sequential sweep runs its trials in one forked worker: when the summary will
+    compute importances and a core is spare, this process imports scikit-learn for them
+    (seconds) while the worker trains, instead of after the last trial. The results are the
+    same: one worker takes the trials in the same order. Only in a process that has not
+    imported torch yet (the CLI): a fork of one whose torch already ran ops in its thread pool
+    hangs in the worker's first multi-threaded op (OpenMP is not fork-safe)."""
+    return len(spec.params) > 1 and (os.cpu_count() or 1) > 1 and \
+        sys.platform.startswith("linux") and "torch" not in sys.modules
+
+
+def _prewarm_importances() -> None:
+    """Import Optuna's importance module (scikit-learn: seconds) while the workers train, so
+    the summary does not wait for it at the end."""
+    with contextlib.suppress(Exception):  # the summary imports it again and says what failed
+        import optuna.importance  # noqa: F401
+
+
+def _reap(procs: list, grace_s: float = 5.0) -> None:
+    """SIGTERM every worker still alive (it stops its trial cleanly), then wait for it."""
+    started = [p for p in procs if p.pid is not None]
+    for p in started:
+        if p.is_alive():
+            p.terminate()
+    for p in started:
+        p.join(grace_s)
+        if p.is_alive():
+            p.kill()
+            p.join()
+
+
+def run_sweep(setup: SweepSetup, runs_root: Path, *, storage_url: str | None = None,
+              on_trial: OnTrial = lambda r: None,
+              on_start: Callable[[SweepJob, int, int, int], None] | None = None) -> SweepOutcome:
+    """Run the sweep to the study's total (or a signal) and read the study back.
+
+    ``on_start(job, counted, to_run, workers)`` is called once the study is open;
+    ``on_trial`` with each finished trial (in this process, in finishing order).
+    """
+    from engine.sweep.study import open_storage
+
+    job = make_job(setup, runs_root, storage_url)
+    storage = open_storage(job.storage_url)  # one connection pool for this process's part
+    try:
+        counted, to_run = pending(job, storage)
+        workers = max(1, min(setup.spec.parallel, to_run))
+        if on_start is not None:
+            on_start(job, counted, to_run, workers)
+        signum, errors, ran = None, [], 0
+        if to_run and workers == 1 and not _overlap_summary(setup.spec):
+            from engine.core.signals import StopOnSignals
+
+            switch = StopSwitch()
+            with StopOnSignals(switch) as signals:
+                ran = work(job, on_trial, switch, storage=storage)
+            signum = signals.signum
+        elif to_run:
+            storage.engine.dispose()  # no connection may cross into a forked worker
+            ran, signum, errors = _run_parallel(job, workers, on_trial)
+        return summarize(job, storage, ran, signum, errors)
+    finally:
+        storage.engine.dispose()
+
+
+def summarize(job: SweepJob, storage: Any, ran: int, signum: int | None = None,
+              errors: list[str] | None = None) -> SweepOutcome:
+    """The study as it stands: the table, the best trial and the importances."""
+    from engine.sweep.study import best_row, importances, open_study, rows
+
+    study = open_study(storage, job.ctx.study_name, job.ctx.spec)
+    table = rows(study)
+    found, note = importances(study, table, job.ctx.spec)
+    return SweepOutcome(job.ctx.study_name, job.storage_url, table,
+                        best_row(table, job.ctx.spec.direction), found, note, ran, signum,
+                        list(errors or []))

@@ -1,0 +1,413 @@
+"""The sweep spec: which config keys to search, how, and what to optimise — parsed and checked.
+
+A spec lives in a preset's ``sweep:`` section or in its own YAML file (``--sweep FILE``)::
+
+    sweep:
+      params:
+        optim.lr: {low: 1.0e-4, high: 1, log: true}   # a float range (log-uniform)
+        train.epochs: {low: 50, high: 500, step: 50}   # an int range with a step
+        loss.delta: [0.5, 1, 2]                        # a list of choices
+        optim.name: [sgd, adam]
+      sampler: tpe          # grid | random | tpe (default tpe)
+      trials: 20            # the study's total (default 20; grid: the grid's size)
+      metric: val_loss      # default: early_stopping.monitor; or <split>.<mse|rmse|mae|r2>
+      direction: minimize   # default minimize (maximize for an r2 metric)
+      parallel: 4           # worker processes (default: the machine's cores)
+      pruning: true         # or false, or {startup_trials: 5, warmup_epochs: 8}
+      seed: 0               # sampler seed (default: the preset's seed)
+
+Checked like a preset, each refusal one :class:`~engine.config.ConfigError` line: unknown keys
+(with the closest name), a parameter that is not a config key, wrong or empty ranges, and every
+range end and choice validated by building the preset's config with that value (so a loss that
+does not accept a choice, or an lr of 0, is refused before any trial runs). No torch or Optuna
+import: a bad spec fails in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import itertools
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.config import (Config, ConfigError, apply_overrides, field_docs,
+                           field_info, own_params, parse_config)
+from engine.registry import LOSSES
+from engine.config.yaml_io import one_line, read_yaml_file, short_repr
+
+SPEC_KEYS = ("params", "sampler", "trials", "metric", "direction", "parallel", "pruning", "seed")
+RANGE_KEYS = ("low", "high", "log", "step")
+PRUNING_KEYS = ("startup_trials", "warmup_epochs")
+SAMPLERS = ("grid", "random", "tpe")
+DIRECTIONS = ("minimize", "maximize")
+LOSS_METRICS = ("val_loss", "train_loss")
+SPLIT_METRICS = tuple(f"{s}.{m}" for s in ("train", "val", "test") for m in
+                      ("mse", "rmse", "mae", "r2"))
+DEFAULT_TRIALS = 20
+MAX_GRID = 10_000
+"""The largest grid accepted (a typo like step: 1e-6 would otherwise enumerate millions)."""
+UNSEARCHABLE_KINDS = ("params", "terms", "list")
+"""Config fields that are YAML collections: search their parts (``loss.params.<p>``) instead."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One searched config key: a range (``low``..``high``, optionally ``log`` or ``step``) or
+    a list of ``choices``. ``kind`` is float, int or choice."""
+
+    key: str
+    kind: str
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    choices: tuple[Any, ...] = ()
+
+    def grid_size(self) -> int:
+        """How many values :meth:`grid_values` has (counted, not enumerated)."""
+        if self.choices:
+            return len(self.choices)
+        assert self.low is not None and self.high is not None and self.step is not None
+        return int(math.floor((self.high - self.low) / self.step + 1e-9)) + 1
+
+    def grid_values(self) -> list[Any]:
+        """Every value of a list or a stepped range (the grid sampler's axis)."""
+        if self.choices:
+            return list(self.choices)
+        assert self.low is not None and self.step is not None
+        if self.kind == "int":
+            return [int(self.low + i * self.step) for i in range(self.grid_size())]
+        return [round(self.low + i * self.step, 12) for i in range(self.grid_size())]
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A checked sweep spec (see the module docstring for each key's meaning and default)."""
+
+    params: tuple[Param, ...]
+    sampler: str = "tpe"
+    trials: int = DEFAULT_TRIALS
+    metric: str = "val_loss"
+    direction: str = "minimize"
+    parallel: int = 1
+    pruning: bool = True
+    startup_trials: int = 5
+    """Trials that finish before the pruner starts judging (Optuna MedianPruner)."""
+    warmup_epochs: int = 8
+    """Epochs a trial runs before it can be pruned (epoch 1 is too noisy to judge)."""
+    seed: int = 0
+    grid: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+    """For the grid sampler: every point, in the order the spec lists them."""
+
+    def identity(self) -> dict[str, Any]:
+        """What makes a study this study: not ``trials`` or ``parallel`` (rerunning with more
+        trials, or on more cores, continues the same study)."""
+        out = asdict(self)
+        for k in ("trials", "parallel", "grid"):
+            out.pop(k)
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Setting config values by dotted key
+
+
+def with_values(raw: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the preset mapping ``raw`` with dotted ``values`` set (``optim.lr``,
+    ``seed``, ``loss.params.under``)."""
+    out = copy.deepcopy(raw)
+    for key, value in values.items():
+        parts = key.split(".")
+        node = out
+        for part in parts[:-1]:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
+        node[parts[-1]] = value
+    return out
+
+
+def searchable_keys() -> list[str]:
+    """Every config key a sweep may search (for "did you mean")."""
+    keys = [k for k, _, _ in field_docs() if k not in ("name", "description")]
+    keys += sorted({f"loss.params.{p.name}" for spec in LOSSES.values()
+                    for p in own_params(spec.name)})
+    return keys
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing
+
+
+def _unknown(key: str, valid: tuple[str, ...] | list[str], where: str, what: str) -> ConfigError:
+    close = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.5)
+    hint = f" (did you mean '{close[0]}'?)" if close else f"; valid: {', '.join(valid)}"
+    return ConfigError(f"{where}: unknown {what} {short_repr(key)}{hint}", key=str(key),
+                       reason="unknown key")
+
+
+def _int(value: Any, where: str, key: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{where}: {key} must be a whole number >= {minimum}, got "
+                          f"{short_repr(value)}", key=key, reason=f"must be >= {minimum}")
+    return value
+
+
+def _number(value: Any, where: str, key: str) -> float:
+    if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{where}: {key} must be a finite number, got {short_repr(value)}",
+                          key=key, reason="must be a number")
+    return value
+
+
+class _Checker:
+    """Validates values of searched keys by building the base config with each one."""
+
+    def __init__(self, base: dict[str, Any], where: str) -> None:
+        self.base, self.where = base, where
+
+    def check(self, key: str, value: Any, what: str) -> Any:
+        """``value`` for ``key`` as the config types it; one ConfigError line otherwise."""
+        try:
+            cfg = parse_config(with_values(self.base, {key: value}), where="sweep")
+        except ConfigError as exc:
+            reason = str(exc).removeprefix("sweep: ")
+            raise ConfigError(f"{self.where}: params.{key} {what} {short_repr(value)}: {reason}",
+                              key=f"sweep.params.{key}", reason=exc.reason) from None
+        return _get(cfg, key)
+
+
+def _get(cfg: Config, key: str) -> Any:
+    node: Any = cfg
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else getattr(node, part)
+    return node
+
+
+def _param(key: Any, value: Any, checker: _Checker, where: str) -> Param:
+    if not isinstance(key, str):
+        raise ConfigError(f"{where}: params keys must be config keys like optim.lr, got "
+                          f"{short_repr(key)}")
+    try:
+        info = field_info(key)
+    except ConfigError:
+        raise _unknown(key, searchable_keys(), where, "config key in params") from None
+    if key in ("name", "description") or info.kind in UNSEARCHABLE_KINDS:
+        raise ConfigError(f"{where}: params.{key} cannot be searched (search a number or a "
+                          "choice, e.g. loss.params.<name> for a loss parameter)", key=key)
+    if isinstance(value, list):
+        if not value:
+            raise ConfigError(f"{where}: params.{key} is an empty list (give the choices)",
+                              key=key)
+        choices = tuple(checker.check(key, v, "choice") for v in value)
+        if len(set(map(repr, choices))) != len(choices):
+            raise ConfigError(f"{where}: params.{key} lists a choice twice: {short_repr(value)}",
+                              key=key)
+        return Param(key, "choice", choices=choices)
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: params.{key} must be a list of choices or a range "
+                          f"{{low, high, log}} / {{low, high, step}}, got {short_repr(value)}",
+                          key=key)
+    if info.kind not in ("float", "int"):
+        shown = f" of {', '.join(info.choices)}" if info.choices else ""
+        raise ConfigError(f"{where}: params.{key} is a choice{shown}: give a list, e.g. "
+                          f"{key}: [a, b] (a range needs a number key)", key=key)
+    for k in value:
+        if k not in RANGE_KEYS:
+            raise _unknown(k, RANGE_KEYS, f"{where}: params.{key}", "range key")
+    for k in ("low", "high"):
+        if k not in value:
+            raise ConfigError(f"{where}: params.{key} needs {k} (a range is "
+                              "{low, high} with optional log: true or step)", key=key)
+    low, high = (_number(value[k], where, f"params.{key}.{k}") for k in ("low", "high"))
+    log = value.get("log", False)
+    if not isinstance(log, bool):
+        raise ConfigError(f"{where}: params.{key}.log must be true or false, got "
+                          f"{short_repr(log)}", key=key)
+    step = None if value.get("step") is None else _number(value["step"], where,
+                                                          f"params.{key}.step")
+    if not low < high:
+        raise ConfigError(f"{where}: params.{key} needs low < high, got low {low:g}, "
+                          f"high {high:g}", key=key, reason="low must be < high")
+    if log and step is not None:
+        raise ConfigError(f"{where}: params.{key}: log and step cannot be combined (Optuna "
+                          "samples a log range continuously)", key=key)
+    if log and low <= 0:
+        raise ConfigError(f"{where}: params.{key}: a log range needs low > 0, got {low:g}",
+                          key=key, reason="log range needs low > 0")
+    if step is not None and step <= 0:
+        raise ConfigError(f"{where}: params.{key}.step must be > 0, got {step:g}", key=key)
+    if info.kind == "int" and not all(float(v).is_integer() for v in (low, high, step or 1)):
+        raise ConfigError(f"{where}: params.{key} is a whole number: low, high and step must "
+                          "be whole numbers", key=key)
+    low, high = checker.check(key, low, "low"), checker.check(key, high, "high")
+    if info.kind == "int":
+        return Param(key, "int", int(low), int(high), log, int(step) if step else None)
+    return Param(key, "float", float(low), float(high), log, step)
+
+
+def _metric(value: Any, cfg: Config, where: str) -> str:
+    if value is None:
+        return cfg.early_stopping.monitor
+    if value not in LOSS_METRICS + SPLIT_METRICS:
+        raise _unknown(value, LOSS_METRICS + SPLIT_METRICS, where, "metric")
+    split = value.split(".")[0].split("_")[0]
+    need = {"val": ("val_fraction", cfg.data.val_fraction),
+            "test": ("test_fraction", cfg.data.test_fraction)}.get(split)
+    if need and need[1] == 0:
+        raise ConfigError(f"{where}: metric {value} needs data.{need[0]} > 0 (it is 0 in the "
+                          "preset)", key="sweep.metric")
+    return value
+
+
+def parse_spec(raw: Any, base: dict[str, Any], cfg: Config, *, where: str = "sweep",
+               cores: int | None = None) -> SweepSpec:
+    """Check a sweep mapping against the preset mapping ``base`` (whose config is ``cfg``)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: a sweep spec must be a mapping with params, got "
+                          f"{short_repr(raw)}")
+    for k in raw:
+        if k not in SPEC_KEYS:
+            raise _unknown(k, SPEC_KEYS, where, "sweep key")
+    params_raw = raw.get("params")
+    if not isinstance(params_raw, dict) or not params_raw:
+        raise ConfigError(f"{where}: params must map config keys to ranges or choices, e.g. "
+                          "params: {optim.lr: {low: 1.0e-4, high: 1, log: true}}",
+                          key="sweep.params")
+    checker = _Checker(base, where)
+    params = tuple(_param(k, v, checker, where) for k, v in params_raw.items())
+    sampler = raw.get("sampler", "tpe")
+    if sampler not in SAMPLERS:
+        raise _unknown(sampler, SAMPLERS, where, "sampler")
+    metric = _metric(raw.get("metric"), cfg, where)
+    direction = raw.get("direction", "maximize" if metric.endswith(".r2") else "minimize")
+    if direction not in DIRECTIONS:
+        raise _unknown(direction, DIRECTIONS, where, "direction")
+    grid: tuple[dict[str, Any], ...] = ()
+    if sampler == "grid":
+        grid = _grid(params, where)
+    default_trials = len(grid) if grid else DEFAULT_TRIALS
+    trials = _int(raw.get("trials", default_trials), where, "trials", 1)
+    if grid:
+        trials = min(trials, len(grid))
+    parallel = _int(raw.get("parallel", cores or os.cpu_count() or 1), where, "parallel", 1)
+    pruning, startup, warmup = _pruning(raw.get("pruning", True), where)
+    seed = raw.get("seed", cfg.seed)
+    seed = _int(seed, where, "seed", 0)
+    return SweepSpec(params, sampler, trials, metric, direction, parallel, pruning, startup,
+                     warmup, seed, grid)
+
+
+def _pruning(value: Any, where: str) -> tuple[bool, int, int]:
+    defaults = SweepSpec.__dataclass_fields__
+    startup, warmup = defaults["startup_trials"].default, defaults["warmup_epochs"].default
+    if isinstance(value, bool):
+        return value, startup, warmup
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: pruning must be true, false or {{startup_trials, "
+                          f"warmup_epochs}}, got {short_repr(value)}", key="sweep.pruning")
+    for k in value:
+        if k not in PRUNING_KEYS:
+            raise _unknown(k, PRUNING_KEYS, f"{where}: pruning", "key")
+    return (True, _int(value.get("startup_trials", startup), where, "pruning.startup_trials", 0),
+            _int(value.get("warmup_epochs", warmup), where, "pruning.warmup_epochs", 0))
+
+
+def _grid(params: tuple[Param, ...], where: str) -> tuple[dict[str, Any], ...]:
+    for p in params:
+        if not p.choices and p.step is None:
+            raise ConfigError(f"{where}: the grid sampler needs a list or {{low, high, step}} "
+                              f"for params.{p.key} (a continuous range has no grid)",
+                              key=f"sweep.params.{p.key}")
+    size = math.prod(p.grid_size() for p in params)
+    if size > MAX_GRID:
+        raise ConfigError(f"{where}: the grid has {size} points (at most {MAX_GRID}): use "
+                          "fewer values or sampler: random / tpe", key="sweep.params")
+    axes = [p.grid_values() for p in params]
+    return tuple(dict(zip([p.key for p in params], point)) for point in itertools.product(*axes))
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading a preset with its sweep
+
+
+@dataclass(frozen=True)
+class SweepSetup:
+    """What a sweep starts from: the preset mapping (``sweep:`` removed, ``--set`` applied),
+    its checked config, the spec, and the preset's folder (relative paths resolve from it)."""
+
+    base: dict[str, Any]
+    config: Config
+    spec: SweepSpec
+    base_dir: str
+
+    @property
+    def study_name(self) -> str:
+        """``<preset>-<hash>``: the same preset, overrides and spec give the same study, so
+        running the same command again continues it."""
+        ident = {"config": self.config.to_dict(), "spec": self.spec.identity()}
+        digest = hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode())
+        slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in self.config.name)[:40]
+        return f"{slug or 'sweep'}-{digest.hexdigest()[:10]}"
+
+
+def load_sweep(preset: str, sweep_file: str | None = None, overrides: list[str] | None = None,
+               *, trials: int | None = None, parallel: int | None = None) -> SweepSetup:
+    """Read ``preset``, take its ``sweep:`` section (or ``sweep_file``'s spec), apply the
+    ``--set`` overrides to the rest and check both. ``trials``/``parallel`` override the spec's.
+    """
+    from engine.config.presets import load_raw
+
+    raw, path = load_raw(preset)
+    raw = dict(raw)
+    section = raw.pop("sweep", None)  # not a config key: the sweep is read here
+    raw.setdefault("name", path.stem)
+    base = apply_overrides(raw, overrides or [])
+    where = f"{path} with --set {' '.join(map(one_line, overrides))}" if overrides else str(path)
+    cfg = parse_config(base, where=where, base_dir=str(path.parent))
+    if sweep_file is not None:
+        spec_path = Path(sweep_file).expanduser()
+        if not spec_path.is_file():
+            raise ConfigError(f"{sweep_file}: sweep file not found")
+        section = read_yaml_file(spec_path)
+        if isinstance(section, dict) and set(section) == {"sweep"}:
+            section = section["sweep"]
+        spec_where = str(spec_path)
+    else:
+        spec_where = f"{path} sweep"
+        if section is None:
+            raise ConfigError(f"{path}: no sweep: section in the preset; add one or pass "
+                              "--sweep FILE (see 'linreg-tui sweep --help')")
+    if trials is not None:
+        section = {**section, "trials": trials} if isinstance(section, dict) else section
+    if parallel is not None:
+        section = {**section, "parallel": parallel} if isinstance(section, dict) else section
+    return setup_from_raw(base, str(path.parent), section, spec_where=spec_where, cfg=cfg)
+
+
+def setup_from_raw(base: dict[str, Any], base_dir: str, section: Any, *,
+                   spec_where: str = "sweep", where: str = "settings",
+                   cfg: Config | None = None) -> SweepSetup:
+    """A sweep from a preset mapping already in hand (the dashboard's form) and a spec
+    mapping: both checked, each refusal one ConfigError line. ``cfg``: ``base`` already parsed.
+    """
+    if cfg is None:
+        cfg = parse_config(base, where=where, base_dir=base_dir)
+    base_for_checks = {**base, "name": cfg.name}
+    spec = parse_spec(section, base_for_checks, cfg, where=spec_where)
+    return SweepSetup(base_for_checks, cfg, spec, base_dir)
+
+
+__all__ = ["Param", "SweepSetup", "SweepSpec", "load_sweep", "parse_spec",
+           "searchable_keys", "setup_from_raw", "with_values"]

@@ -1,0 +1,324 @@
+"""The Optuna side of a sweep: the study's storage, samplers, taking the next trial, telling
+results, and reading the study back (rows, best trial, parameter importances).
+
+- **Storage.** By default an SQLite file next to the runs (``RUNS/sweeps.db``); ``--storage``
+  takes any Optuna RDB URL (``postgresql://…``, ``mysql+pymysql://…``), which is how workers on
+  several machines share one study. SQLite is opened in WAL mode with ``synchronous=NORMAL``:
+  worker processes read while one writes, and a report costs no fsync (a power cut may lose
+  the last trial's bookkeeping, never corrupt the file; the runs themselves are fsynced).
+- **Taking a trial.** Under a file lock (workers on this machine), a worker counts the study's
+  trials that are done or still running and stops at the spec's total, so a grid is covered
+  exactly once and a rerun only runs what is missing. Grid points, and the values of a trial a
+  signal cancelled, are queued with ``study.enqueue_trial``; other trials come from the sampler.
+- **Reproducible sampling.** Each trial gets a fresh sampler seeded from the spec's seed and
+  the number of trials already counted, so a sequential sweep with a seed gives the same
+  values every time, interrupted or not (parallel workers interleave, so they do not).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from engine.config import ConfigError
+from engine.runs.store import pid_alive
+from engine.sweep.spec import Param, SweepSpec
+from engine.sweep.trial import TrialResult, owner_attrs
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+SQLITE_NAME = "sweeps.db"
+LOCK_NAME = ".sweeps.lock"
+SQLITE_TIMEOUT_S = 60
+
+
+def default_storage(runs_root: Path) -> str:
+    """``sqlite:///RUNS/sweeps.db`` (absolute)."""
+    runs_root.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(runs_root / SQLITE_NAME).resolve()}"
+
+
+_pragmas_installed = False
+
+
+def _install_sqlite_pragmas() -> None:
+    """WAL + synchronous=NORMAL on every SQLite connection this process opens."""
+    global _pragmas_installed
+    if _pragmas_installed:
+        return
+    import sqlite3
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    @event.listens_for(Engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        if isinstance(dbapi_conn, sqlite3.Connection):
+            cur = dbapi_conn.cursor()
+            with contextlib.suppress(sqlite3.OperationalError):  # another process holds it
+                cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+    _pragmas_installed = True
+
+
+def open_storage(url: str, *, checked: bool = False) -> optuna.storages.RDBStorage:
+    """An Optuna RDB storage for ``url``; a bad URL or an unreachable database is one line.
+
+    ``checked``: this database was just opened (tables created, schema version checked) by the
+    sweep's own process, so a worker skips both (two queries and Alembic's set-up per worker).
+    """
+    kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        _install_sqlite_pragmas()
+        kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs,
+                                          skip_compatibility_check=checked,
+                                          skip_table_creation=checked)
+    except Exception as exc:  # noqa: BLE001 - sqlalchemy/driver errors of every kind
+        from engine.runs.store import first_line
+
+        raise ConfigError(f"--storage {url}: cannot open the study database "
+                          f"({first_line(exc, 120)})") from None
+
+
+def open_study(storage: Any, name: str, spec: SweepSpec) -> optuna.Study:
+    """Create the study, or load it when it exists (a rerun continues it)."""
+    pruner: optuna.pruners.BasePruner = (
+        optuna.pruners.MedianPruner(n_startup_trials=spec.startup_trials,
+                                    n_warmup_steps=spec.warmup_epochs)
+        if spec.pruning else optuna.pruners.NopPruner())
+    return optuna.create_study(storage=storage, study_name=name, direction=spec.direction,
+                               pruner=pruner, sampler=make_sampler(spec, spec.seed),
+                               load_if_exists=True)
+
+
+def describe(study: optuna.Study, spec: SweepSpec) -> None:
+    """Write the metric and the searched keys into the study's user attributes (once), so a
+    viewer that has only the database (the dashboard's sweep screen) can label them."""
+    keys = [p.key for p in spec.params]
+    attrs = study.user_attrs
+    if attrs.get("metric") != spec.metric:
+        study.set_user_attr("metric", spec.metric)
+    if attrs.get("params") != keys:
+        study.set_user_attr("params", keys)
+
+
+def make_sampler(spec: SweepSpec, seed: int) -> optuna.samplers.BaseSampler:
+    """The spec's sampler (the grid's points are queued, so a grid trial never asks one)."""
+    if spec.sampler == "tpe":
+        return optuna.samplers.TPESampler(seed=seed)
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+def trial_seed(seed: int, k: int) -> int:
+    """The sampler seed of the ``k``-th counted trial, hashed: Mersenne Twister streams of
+    nearby seeds start out correlated (their first uniforms cluster)."""
+    digest = hashlib.sha256(f"linreg-tui-sweep:{seed}:{k}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+@contextlib.contextmanager
+def study_lock(runs_root: Path) -> Iterator[None]:
+    """An exclusive lock among this machine's workers (no-op where ``fcntl`` is missing)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not Linux/macOS
+        yield
+        return
+    runs_root.mkdir(parents=True, exist_ok=True)
+    with open(runs_root / LOCK_NAME, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+# ---------------------------------------------------------------------------------------------
+# Which trials count
+
+
+def trial_state(t: FrozenTrial) -> str:
+    """A trial's state as the sweep shows it: complete, pruned, diverged, failed, cancelled,
+    running or queued."""
+    attr = t.user_attrs.get("state")
+    if t.state == TrialState.COMPLETE:
+        return attr if attr in ("complete", "diverged") else "complete"
+    if t.state == TrialState.PRUNED:
+        return "pruned"
+    if t.state == TrialState.FAIL:
+        return "failed" if attr == "failed" else "cancelled"
+    if t.state == TrialState.WAITING:
+        return "queued"
+    return "running" if _alive(t) else "cancelled"
+
+
+def _alive(t: FrozenTrial) -> bool:
+    """A running trial of this host whose process is gone is dead; other hosts' are trusted."""
+    if t.user_attrs.get("host") != socket.gethostname():
+        return True
+    return pid_alive(t.user_attrs.get("pid"))
+
+
+def counts_toward_total(t: FrozenTrial) -> bool:
+    """Done or in progress: everything except cancelled trials and queued ones."""
+    return trial_state(t) not in ("cancelled", "queued")
+
+
+def _params_of(t: FrozenTrial, spec: SweepSpec) -> dict[str, Any] | None:
+    if len(t.params) == len(spec.params):
+        return dict(t.params)
+    fixed = t.system_attrs.get("fixed_params")
+    return dict(fixed) if isinstance(fixed, dict) else None
+
+
+def _key(params: dict[str, Any]) -> str:
+    return json.dumps(params, sort_keys=True, default=str)
+
+
+def reap_dead(study: optuna.Study, trials: list[FrozenTrial], spec: SweepSpec) -> int:
+    """Trials left RUNNING by a killed worker of this host: mark them FAIL (cancelled) and
+    queue their values again. Returns how many it found."""
+    dead = [t for t in trials if t.state == TrialState.RUNNING and not _alive(t)]
+    for t in dead:
+        with contextlib.suppress(Exception):  # another worker got there first
+            study.tell(t.number, state=TrialState.FAIL)
+            requeue(study, _params_of(t, spec))
+    return len(dead)
+
+
+def requeue(study: optuna.Study, params: dict[str, Any] | None) -> None:
+    """Queue a cancelled trial's values, so the next trial (here or on a rerun) redoes it."""
+    if params:
+        study.enqueue_trial(params, skip_if_exists=False)
+
+
+def next_trial(study: optuna.Study, spec: SweepSpec, runs_root: Path) -> optuna.Trial | None:
+    """The next trial to run with its values suggested, or None when the study has its total."""
+    with study_lock(runs_root):
+        trials = study.get_trials(deepcopy=False)
+        if reap_dead(study, trials, spec):
+            trials = study.get_trials(deepcopy=False)  # read again only when it changed
+        counted = [t for t in trials if counts_toward_total(t)]
+        if len(counted) >= spec.trials:
+            return None
+        waiting = [t for t in trials if t.state == TrialState.WAITING]
+        if spec.grid and not waiting:
+            done = {_key(p) for t in counted if (p := _params_of(t, spec)) is not None}
+            remaining = [p for p in spec.grid if _key(p) not in done]
+            if not remaining:
+                return None
+            study.enqueue_trial(remaining[0])
+        study.sampler = make_sampler(spec, trial_seed(spec.seed, len(counted)))
+        trial = study.ask()
+        for name, value in owner_attrs().items():
+            trial.set_user_attr(name, value)
+        for p in spec.params:
+            suggest(trial, p)
+    return trial
+
+
+def suggest(trial: optuna.Trial, p: Param) -> Any:
+    """Ask the trial for ``p``'s value (a queued trial gets its fixed value back)."""
+    if p.choices:
+        return trial.suggest_categorical(p.key, list(p.choices))
+    if p.kind == "int":
+        return trial.suggest_int(p.key, int(p.low), int(p.high), step=int(p.step or 1),
+                                 log=p.log)
+    return trial.suggest_float(p.key, float(p.low), float(p.high), step=p.step, log=p.log)
+
+
+def tell(study: optuna.Study, trial: optuna.Trial, result: TrialResult) -> None:
+    """Record ``result``: complete/diverged as COMPLETE (diverged with the worst value),
+    pruned as PRUNED, failed and cancelled as FAIL (cancelled values queued again)."""
+    if result.state != "cancelled":
+        trial.set_user_attr("state", result.state)
+        trial.set_user_attr("epochs", result.epochs)
+        if result.error:
+            trial.set_user_attr("error", result.error[:300])
+    if result.state in ("complete", "diverged"):
+        study.tell(trial, result.value)
+    elif result.state == "pruned":
+        study.tell(trial, state=TrialState.PRUNED)
+    else:
+        study.tell(trial, state=TrialState.FAIL)
+        if result.state == "cancelled":
+            requeue(study, result.params)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the study back
+
+
+@dataclass(frozen=True)
+class Row:
+    """One trial of the results table."""
+
+    number: int
+    params: dict[str, Any]
+    value: float | None
+    epochs: int | None
+    state: str
+    run: str | None
+    error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        from engine.sweep.trial import _json_number
+
+        return {"trial": self.number, "params": self.params, "value": _json_number(self.value),
+                "epochs": self.epochs, "state": self.state, "run": self.run,
+                "error": self.error}
+
+
+def rows(study: optuna.Study) -> list[Row]:
+    """Every trial of the study, by number."""
+    out = []
+    for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
+        value = t.value
+        if value is None and t.intermediate_values:
+            value = t.intermediate_values[max(t.intermediate_values)]
+        out.append(Row(t.number, dict(t.params), value, t.user_attrs.get("epochs"),
+                       trial_state(t), t.user_attrs.get("run"), t.user_attrs.get("error")))
+    return out
+
+
+def best_row(table: list[Row], direction: str) -> Row | None:
+    """The complete trial with the best finite value (None when there is none)."""
+    done = [r for r in table if r.state == "complete" and r.value is not None
+            and math.isfinite(r.value)]
+    if not done:
+        return None
+    sign = 1.0 if direction == "minimize" else -1.0
+    return min(done, key=lambda r: (sign * r.value, r.number))  # type: ignore[operator]
+
+
+def importances(study: optuna.Study, table: list[Row], spec: SweepSpec
+                ) -> tuple[dict[str, float] | None, str | None]:
+    """Optuna's fANOVA parameter importances, or None and the reason they are not shown."""
+    done = [r for r in table if r.state == "complete" and r.value is not None
+            and math.isfinite(r.value)]
+    if len(spec.params) < 2:
+        return None, (f"importances need more than one searched parameter (only "
+                      f"{spec.params[0].key})")
+    if len(done) < 2:
+        return None, f"importances need at least 2 complete trials (have {len(done)})"
+    from optuna.importance import FanovaImportanceEvaluator, get_param_importances
+
+    try:
+        found = get_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=spec.seed),
+                                      params=[p.key for p in spec.params])
+    except (ValueError, RuntimeError) as exc:
+        return None, f"importances not available: {exc}"
+    return {k: float(v) for k, v in found.items()}, None

@@ -1,0 +1,240 @@
+"""One epoch on the device, and the one host read that ends it.
+
+:meth:`EpochRunner.run` is the hot loop: the data stay on the device, batches come from an
+on-device permutation, and nothing is read back per batch (every ``.item()`` or ``.tolist()``
+is a device sync that stalls the GPU's queue). The steps themselves are one of the strategies
+of :mod:`engine.training.steps` (closed-form gradients for the built-in losses, sufficient statistics
+for full-batch MSE, autograd for user losses), chosen by :func:`choose_steps`. The losses and
+residual sums the epoch event needs accumulate in device tensors; :meth:`EpochRunner.read`
+then reads all of them, the validation pass and the parameters in one ``tolist()``, the
+epoch's single host sync.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from engine.core.control import Control
+from engine.data.dataset import Split
+from engine.training.early_stopping import Params
+from engine.losses.derivatives import ClosedForm
+from engine.losses.functions import Objective
+from engine.training.metrics import from_sums, residual_sums
+from engine.training.steps import (AutogradSteps, EpochSums, FullBatchSteps, GramSteps, Interrupted,
+                          MinibatchSteps, Steps, gram_pays)
+from engine.training.update_rules import UpdateRule
+
+STEPS_ENV = "LINREG_TUI_STEPS"
+"""Force a step strategy: ``autograd``, ``closed_form`` (no sufficient statistics) or
+``gram``; unset or ``auto`` lets :func:`choose_steps` pick. For benchmarks and tests."""
+
+__all__ = ["Clock", "DeviceSplit", "EpochResult", "EpochRunner", "EpochSums", "Interrupted",
+           "choose_steps", "evaluate_splits", "load_params", "params_on_host", "predict"]
+
+
+class DeviceSplit:
+    """A split on the device with the constants its metrics need."""
+
+    def __init__(self, split: Split, device: torch.device) -> None:
+        self.x = split.x.to(device)
+        self.y = split.y.to(device)
+        self.n = len(split)
+        yc = self.y - self.y.mean() if self.n else self.y
+        self.ss_tot = torch.dot(yc, yc) if self.n else None
+
+
+def predict(model: nn.Linear, x: Tensor) -> Tensor:
+    """``ŷ = x·w + b`` as a vector."""
+    return model(x).squeeze(-1)
+
+
+def params_on_host(model: nn.Linear) -> Params:
+    """The model's weights and bias as host numbers (a device sync: not for the hot loop)."""
+    bias = float(model.bias.detach()) if model.bias is not None else None
+    return model.weight.detach().reshape(-1).tolist(), bias
+
+
+def load_params(model: nn.Linear, params: Params) -> None:
+    """Put host weights and bias back into the model, on its device."""
+    device = model.weight.device
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([params[0]], device=device))
+        if model.bias is not None:
+            model.bias.copy_(torch.tensor([params[1]], device=device))
+
+
+@torch.no_grad()
+def _eval_sums(model: nn.Linear, objective: Objective, s: DeviceSplit) -> Tensor:
+    """``[objective, Σr², Σ|r|]`` of a split at the current weights, on the device (no median:
+    one costs 5-14% of a small full-batch epoch, so ``medae`` is reported at a run's end)."""
+    pred = predict(model, s.x)
+    return torch.cat((objective(pred, s.y, model.weight).reshape(1), residual_sums(pred, s.y)))
+
+
+@torch.no_grad()
+def evaluate_splits(model: nn.Linear, splits: dict[str, DeviceSplit], y_std: float,
+                    objective: Objective | None = None, loss_of: tuple[str, ...] = ()
+                    ) -> tuple[dict[str, float], dict[str, dict[str, float]], Params]:
+    """The metrics (``medae`` included) and parameters of the current weights on each
+    non-empty split, and the objective on the splits named in ``loss_of``, in one host read
+    (the end of a run, not the hot loop).
+
+    The objective may be user code (a custom loss): it runs only where asked, so a run stopped
+    before its first epoch does not call it, and the test split never needs it.
+    Returns ``({split: objective}, {split: metrics}, (weights, bias))``.
+    """
+    named = [(name, s) for name, s in splits.items() if s.n]
+    parts = []
+    for name, s in named:
+        pred = predict(model, s.x)
+        loss = (objective(pred, s.y, model.weight).reshape(1)
+                if objective is not None and name in loss_of else s.y.new_full((1,), math.nan))
+        parts += [loss, residual_sums(pred, s.y, median=True), s.ss_tot.reshape(1)]
+    parts.append(model.weight.detach().reshape(-1))
+    if model.bias is not None:
+        parts.append(model.bias.detach().reshape(-1))
+    host = torch.cat(parts).tolist()
+    losses, metrics = {}, {}
+    for i, (name, s) in enumerate(named):
+        loss, sq, ab, med, tot = host[5 * i:5 * i + 5]
+        if objective is not None and name in loss_of:
+            losses[name] = loss
+        metrics[name] = from_sums(sq, ab, s.n, tot, y_std, medae=med)
+    flat = host[5 * len(named):]
+    params = (flat[:-1], flat[-1]) if model.bias is not None else (flat, None)
+    return losses, metrics, params
+
+
+class Clock:
+    """Training time: starts when the loop does and leaves out the time spent paused."""
+
+    def __init__(self) -> None:
+        self._t0 = time.perf_counter()
+        self._paused_s = 0.0
+
+    def exclude(self, seconds: float) -> None:
+        self._paused_s += seconds
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.perf_counter() - self._t0 - self._paused_s
+
+
+@dataclass(frozen=True)
+class EpochResult:
+    """One epoch's numbers on the host, after its one sync."""
+
+    train_loss: float
+    val_loss: float | None
+    """None when there is no validation split."""
+    weights: list[float]
+    bias: float | None
+    metrics: dict[str, dict[str, float]]
+
+    @property
+    def params(self) -> Params:
+        return self.weights, self.bias
+
+    def loss(self, monitor: str) -> float:
+        """The value of an early-stopping monitor ("train_loss" or "val_loss")."""
+        if monitor == "train_loss":
+            return self.train_loss
+        return self.val_loss if self.val_loss is not None else math.nan  # never improves
+
+
+STEPS_MODES = {"AutogradSteps": "autograd", "MinibatchSteps": "closed_form",
+               "FullBatchSteps": "closed_form", "GramSteps": "gram"}
+"""The mode that picks each strategy again (a resumed run keeps its checkpoint's strategy: the
+choice depends on ``train.epochs``, which ``resume`` may change, and strategies agree only to
+float rounding)."""
+
+
+def choose_steps(model: nn.Linear, rule: UpdateRule, objective: Objective,
+                 closed: ClosedForm | None, train: DeviceSplit, batch: int, epochs: int,
+                 shuffle: torch.Generator, control: Control, clock: Clock,
+                 mode: str | None = None) -> Steps:
+    """The fastest step strategy that gives this run's iterates (see :mod:`engine.training.steps`);
+    ``mode`` (else ``$LINREG_TUI_STEPS``, else auto) forces one."""
+    mode = mode or os.environ.get(STEPS_ENV, "auto")
+    x, y, bias = train.x, train.y, model.bias is not None
+    if closed is None or mode == "autograd":
+        return AutogradSteps(model, rule, objective, x, y, batch, shuffle, control, clock)
+    if batch < train.n:
+        return MinibatchSteps(rule, closed, x, y, batch, bias, shuffle, control, clock)
+    if closed.is_mse and (mode == "gram" or mode == "auto" and gram_pays(
+            train.n, int(x.shape[1]), epochs, x.device)):
+        return GramSteps(rule, closed, x, y, bias, control, clock)
+    return FullBatchSteps(rule, closed, x, y, bias, control, clock)
+
+
+class EpochRunner:
+    """Runs epochs of one model: steps over shuffled batches, then one read of the results."""
+
+    def __init__(self, model: nn.Linear, optimizer: UpdateRule, objective: Objective,
+                 train: DeviceSplit, val: DeviceSplit, *, batch_size: int | None, seed: int,
+                 y_std: float, control: Control, clock: Clock,
+                 closed: ClosedForm | None = None, epochs: int = 1,
+                 steps_mode: str | None = None) -> None:
+        self.model, self.optimizer, self.objective = model, optimizer, objective
+        self.train, self.val = train, val
+        self.batch = batch_size or train.n
+        self.full_batch = self.batch >= train.n
+        device = train.x.device
+        self._shuffle = torch.Generator(device=device).manual_seed(seed)
+        self._zero = torch.zeros(1, device=device)
+        self.y_std, self.control, self.clock = y_std, control, clock
+        self.steps = choose_steps(model, optimizer, objective, closed, train, max(self.batch, 1),
+                                  epochs, self._shuffle, control, clock, steps_mode)
+
+    @property
+    def steps_mode(self) -> str:
+        """The mode that chooses this runner's strategy again (kept in checkpoints)."""
+        return STEPS_MODES[type(self.steps).__name__]
+
+    def shuffle_state(self) -> torch.Tensor:
+        """The shuffling generator's state (a checkpoint holds it: a resumed run draws the same
+        batches as an uninterrupted one)."""
+        return self._shuffle.get_state()
+
+    def set_shuffle_state(self, state: torch.Tensor) -> None:
+        self._shuffle.set_state(state.to(self._shuffle.get_state().device))
+
+    def run(self) -> EpochSums | Interrupted:
+        """One pass over the training rows, one optimiser step per batch, no host sync."""
+        self.model.train()
+        sums = self.steps.run()
+        if isinstance(sums, EpochSums) and self.control.stopped:
+            return Interrupted(partial=True)  # a stop during the last step: not reported
+        return sums
+
+    def read(self, sums: EpochSums) -> EpochResult:
+        """Evaluate on validation and read the epoch's numbers back: the one host sync."""
+        model, train, val = self.model, self.train, self.val
+        model.eval()
+        train_sums = sums.train_sums
+        if train_sums is None:  # minibatch: one no-grad pass at the epoch's final weights
+            with torch.no_grad():
+                train_sums = residual_sums(predict(model, train.x), train.y)
+        val_sums = (_eval_sums(model, self.objective, val) if val.n
+                    else self._zero.new_full((3,), math.nan))
+        params = [model.weight.detach().reshape(-1)]
+        if model.bias is not None:
+            params.append(model.bias.detach())
+        # The one host sync of the epoch: every read-back waits for the device's queue to
+        # drain, so everything the event needs comes back in one tolist().
+        host = torch.cat((sums.loss_sum.reshape(1), train_sums, val_sums,
+                          train.ss_tot.reshape(1),
+                          val.ss_tot.reshape(1) if val.n else self._zero, *params)).tolist()
+        (loss_sum, sq, ab, val_loss, vsq, vab, tot, vtot), flat = host[:8], host[8:]
+        weights, bias = (flat[:-1], flat[-1]) if model.bias is not None else (flat, None)
+        metrics = {"train": from_sums(sq, ab, train.n, tot, self.y_std)}
+        if val.n:
+            metrics["val"] = from_sums(vsq, vab, val.n, vtot, self.y_std)
+        return EpochResult(train_loss=loss_sum / train.n, val_loss=val_loss if val.n else None,
+                           weights=weights, bias=bias, metrics=metrics)

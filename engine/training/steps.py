@@ -1,0 +1,339 @@
+"""The optimiser steps of one epoch, four ways that give the same iterates.
+
+All four keep the parameters in one flat vector ``θ = [w, b]`` (the model's ``weight`` and
+``bias`` are views of it, see :func:`flatten_params`), write the gradient into the update
+rule's buffer and call ``rule.step``; none reads anything back to the host (the epoch's one
+sync is :meth:`engine.training.epoch.EpochRunner.read`), and all check pause/stop before every batch.
+
+- :class:`AutogradSteps`: a user loss (or a loss without a closed form): forward, autograd,
+  step; the plain path.
+- :class:`MinibatchSteps`: built-in losses in minibatches. The epoch's shuffled rows are
+  gathered a chunk at a time (one ``index_select`` per chunk, not per batch) into a buffer
+  ``Z = [X | 1]`` whose ones column makes the bias part of θ, so a step is three ops for MSE:
+  ``e = Z·θ - y``, ``g = Zᵀ·e``, ``θ -= lr·(2/m)·g``. The residuals of every step land in one
+  epoch buffer; the epoch's loss sum ``Σφ(e)`` is one vector op at the end.
+- :class:`FullBatchSteps`: built-in losses on the full batch, in one pass over row blocks that
+  fit in cache: each block's residuals and its share of ``Xᵀφ'(e)`` are computed while the block
+  is in cache, so X is read from memory once per epoch instead of twice.
+- :class:`GramSteps`: plain or penalised MSE on the full batch: the gradient
+  ``(2/n)·(ZᵀZ·θ - Zᵀy)`` from sufficient statistics computed once in float64, so an epoch
+  needs X only for the residual vector (one matrix-vector product, which the epoch's reported
+  train loss and ``Σ|r|`` metric need anyway).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor, nn
+
+from engine.core.control import Control
+from engine.losses.derivatives import ClosedForm
+from engine.losses.functions import Objective
+from engine.training.metrics import residual_sums
+from engine.training.update_rules import UpdateRule
+
+if TYPE_CHECKING:
+    from engine.training.epoch import Clock
+
+CHUNK_BYTES = 4 << 20
+"""Size of the minibatch gather buffer (rows of a few dozen batches)."""
+BLOCK_BYTES = 1 << 20
+"""Rows per block of the full-batch pass: about one core's L2 cache."""
+GRAM_BLOCK_ROWS = 16384
+
+
+@dataclass
+class EpochSums:
+    """What one epoch's steps leave on the device, not yet read."""
+
+    loss_sum: Tensor
+    """``Σ batch_loss·rows`` over the epoch's batches."""
+    train_sums: Tensor | None
+    """``[Σr², Σ|r|]`` from the full-batch step's own forward pass (None for minibatches)."""
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """A stop arrived before the epoch's steps were done."""
+
+    partial: bool
+    """Some steps of the epoch already ran: the weights moved after the last epoch event."""
+
+
+def flatten_params(model: nn.Linear) -> Tensor:
+    """Make the model's weight and bias views of one flat vector ``θ = [w, b]`` and return θ.
+
+    The model stays an ``nn.Linear`` for everyone else (checkpoints, restore, evaluation);
+    in-place updates of θ are updates of its parameters and vice versa.
+    """
+    d = model.in_features
+    parts = [model.weight.detach().reshape(-1)]
+    if model.bias is not None:
+        parts.append(model.bias.detach().reshape(-1))
+    theta = torch.cat(parts)
+    model.weight = nn.Parameter(theta[:d].view(1, d))
+    if model.bias is not None:
+        model.bias = nn.Parameter(theta[d:])
+    return theta
+
+
+class Steps:
+    """Shared by the step strategies: the pause/stop check before a batch."""
+
+    def __init__(self, rule: UpdateRule, control: Control, clock: Clock) -> None:
+        self.rule, self.control, self.clock = rule, control, clock
+
+    def halted(self, started: bool) -> Interrupted | None:
+        """Wait out a pause; an :class:`Interrupted` if a stop came (``started``: steps ran)."""
+        if self.control.busy:
+            self.clock.exclude(self.control.wait_if_paused())
+            if self.control.stopped:
+                return Interrupted(partial=started)
+        return None
+
+    def run(self) -> EpochSums | Interrupted:
+        raise NotImplementedError
+
+
+class AutogradSteps(Steps):
+    """Forward, ``torch.autograd.grad``, update rule: any objective, including user losses."""
+
+    def __init__(self, model: nn.Linear, rule: UpdateRule, objective: Objective, x: Tensor,
+                 y: Tensor, batch: int, shuffle: torch.Generator, control: Control,
+                 clock: Clock) -> None:
+        super().__init__(rule, control, clock)
+        self.model, self.objective, self.x, self.y = model, objective, x, y
+        self.batch, self.shuffle = batch, shuffle
+        self.params = [p for p in (model.weight, model.bias) if p is not None]
+
+    def run(self) -> EpochSums | Interrupted:
+        model, n, batch, x, y = self.model, self.x.shape[0], self.batch, self.x, self.y
+        loss_sum = torch.zeros((), device=x.device)
+        train_sums = None
+        perm = None if batch >= n else torch.randperm(n, device=x.device, generator=self.shuffle)
+        for start in range(0, n, batch):
+            halt = self.halted(start > 0)
+            if halt is not None:
+                return halt
+            if perm is None:
+                xb, yb = x, y
+            else:
+                idx = perm[start:start + batch]
+                xb, yb = x.index_select(0, idx), y.index_select(0, idx)
+            pred = model(xb).squeeze(-1)
+            loss = self.objective(pred, yb, model.weight)
+            grads = torch.autograd.grad(loss, self.params, allow_unused=True)
+            torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1)
+                       for g, p in zip(grads, self.params)], out=self.rule.grad)
+            self.rule.step()
+            loss_sum.add_(loss.detach(), alpha=yb.shape[0])
+            if perm is None:  # full batch: the step's own forward pass gives the metrics
+                train_sums = residual_sums(pred.detach(), yb)
+        return EpochSums(loss_sum, train_sums)
+
+
+class MinibatchSteps(Steps):
+    """Built-in losses in shuffled minibatches with closed-form gradients (see module doc)."""
+
+    def __init__(self, rule: UpdateRule, loss: ClosedForm, x: Tensor, y: Tensor, batch: int,
+                 bias: bool, shuffle: torch.Generator, control: Control, clock: Clock) -> None:
+        super().__init__(rule, control, clock)
+        n, d = x.shape
+        self.loss, self.x, self.y, self.batch, self.bias, self.shuffle = (
+            loss, x, y, batch, bias, shuffle)
+        cols = d + 1 if bias else d
+        self.rows = min(n, max(batch, CHUNK_BYTES // (4 * cols) // batch * batch))
+        new = {"device": x.device, "dtype": x.dtype}
+        self.z = torch.empty(self.rows, cols, **new)
+        if bias:
+            self.z[:, d] = 1.0
+            self.gathered = torch.empty(self.rows, d, **new)
+        self.y_chunk = torch.empty(self.rows, **new)
+        self.residuals = torch.empty(n, **new)
+        self.deriv = torch.empty(self.rows, **new)
+        self.views: list[tuple[int, int, list[tuple[Tensor, ...]]]] | None = None
+
+    def _gather(self, idx: Tensor) -> None:
+        """Put the chunk's rows of ``X`` and ``y`` into ``[X | 1]`` and ``y`` in shuffled order."""
+        k, d = idx.shape[0], self.x.shape[1]
+        if self.bias:
+            torch.index_select(self.x, 0, idx, out=self.gathered[:k])
+            self.z[:k, :d].copy_(self.gathered[:k])
+        else:
+            torch.index_select(self.x, 0, idx, out=self.z[:k])
+        torch.index_select(self.y, 0, idx, out=self.y_chunk[:k])
+
+    def _chunks(self) -> list[tuple[int, int, list[tuple[Tensor, ...]]]]:
+        """Per chunk: its first row, its rows, and per batch the views a step uses
+        (``Z_b``, ``Z_bᵀ``, ``y_b``, residuals, derivative, ``1/m``). The views are fixed for the
+        run (the buffers are reused every epoch), so they are made once."""
+        n, batch, rows = self.x.shape[0], self.batch, self.rows
+        chunks = []
+        for c0 in range(0, n, rows):
+            k = min(rows, n - c0)
+            z = self.z[:k]
+            views = zip(z.split(batch), z.t().split(batch, 1), self.y_chunk[:k].split(batch),
+                        self.residuals[c0:c0 + k].split(batch), self.deriv[:k].split(batch))
+            chunks.append((c0, k, [(*v, 1.0 / v[0].shape[0]) for v in views]))
+        return chunks
+
+    def run(self) -> EpochSums | Interrupted:
+        n, loss, rule, control = self.x.shape[0], self.loss, self.rule, self.control
+        theta, grad, penalised, mse = rule.theta, rule.grad, bool(loss.l1 or loss.l2), loss.is_mse
+        if self.views is None:
+            self.views = self._chunks()
+        perm = torch.randperm(n, device=self.x.device, generator=self.shuffle)
+        penalties: list[tuple[Tensor, int]] = []
+        started = False
+        for c0, k, batches in self.views:
+            self._gather(perm[c0:c0 + k])
+            for zb, zb_t, yb, eb, db, inv_m in batches:
+                if control.busy:
+                    halt = self.halted(started)
+                    if halt is not None:
+                        return halt
+                started = True
+                torch.addmv(yb, zb, theta, beta=-1.0, out=eb)  # e = ŷ - y
+                if mse:
+                    torch.mv(zb_t, eb, out=grad)
+                    scale = 2.0 * inv_m
+                else:
+                    t, c = loss.derivative(eb, db)
+                    torch.mv(zb_t, t, out=grad)
+                    scale = c * inv_m
+                if penalised:
+                    penalties.append((loss.penalty(rule.w), eb.shape[0]))  # type: ignore[arg-type]
+                    grad.mul_(scale)
+                    loss.add_penalty_grad(rule.grad_w, rule.w)
+                    scale = 1.0
+                rule.step(scale)
+        loss_sum = loss.data_sum(self.residuals)
+        if penalties:
+            values = torch.stack([p for p, _ in penalties])
+            sizes = torch.tensor([m for _, m in penalties], dtype=values.dtype,
+                                 device=values.device)
+            loss_sum = loss_sum + torch.dot(values, sizes)
+        return EpochSums(loss_sum, None)
+
+
+class FullBatchSteps(Steps):
+    """Built-in losses on the full batch: one pass over cache-sized row blocks per epoch."""
+
+    def __init__(self, rule: UpdateRule, loss: ClosedForm, x: Tensor, y: Tensor, bias: bool,
+                 control: Control, clock: Clock) -> None:
+        super().__init__(rule, control, clock)
+        n, d = x.shape
+        self.loss, self.x, self.y, self.bias = loss, x, y, bias
+        self.offset = torch.empty(n, dtype=x.dtype, device=x.device)  # b - y
+        self.residuals = torch.empty_like(self.offset)
+        self.deriv = self.residuals if loss.is_mse else torch.empty_like(self.offset)
+        rows = max(1, BLOCK_BYTES // (x.element_size() * max(d, 1)))
+        self.blocks = list(zip(x.split(rows), x.t().split(rows, 1), self.offset.split(rows),
+                               self.residuals.split(rows), self.deriv.split(rows)))
+
+    def _offset(self) -> None:
+        """``b - y`` (or ``-y``): the residuals are then one ``addmv`` per block."""
+        if self.bias:
+            torch.sub(self.rule.theta[-1:], self.y, out=self.offset)
+        else:
+            torch.neg(self.y, out=self.offset)
+
+    def residuals_and_grad(self) -> float:
+        """Fill ``residuals`` (``e = ŷ - y``) and ``rule.grad`` (``Zᵀt`` with ``φ'(e) = c·t``);
+        return ``c``."""
+        self._offset()
+        w, grad_w = self.rule.w, self.rule.grad_w
+        grad_w.zero_()
+        c = 1.0
+        for xb, xb_t, ob, eb, db in self.blocks:
+            torch.addmv(ob, xb, w, out=eb)
+            t, c = self.loss.derivative(eb, db)
+            if t is not db:  # a derivative that is e itself (a weighted mse term): the bias
+                db.copy_(t)  # gradient below sums deriv, so it must hold t
+            grad_w.addmv_(xb_t, t)
+        if self.bias:
+            torch.sum(self.deriv, 0, keepdim=True, out=self.rule.grad[-1:])
+        return c
+
+    def run(self) -> EpochSums | Interrupted:
+        halt = self.halted(False)
+        if halt is not None:
+            return halt
+        rule, loss, n = self.rule, self.loss, self.x.shape[0]
+        c = self.residuals_and_grad()
+        # The loss and metrics of the weights the step starts from, as the autograd path reports.
+        loss_sum = loss.data_sum(self.residuals)
+        penalty = loss.penalty(rule.w)
+        if penalty is not None:
+            loss_sum = loss_sum + penalty * n
+        train_sums = residual_sums(self.residuals, torch.zeros((), device=self.x.device))
+        scale = c / n
+        if loss.l1 or loss.l2:
+            rule.grad.mul_(scale)
+            loss.add_penalty_grad(rule.grad_w, rule.w)
+            scale = 1.0
+        rule.step(scale)
+        return EpochSums(loss_sum, train_sums)
+
+
+class GramSteps(FullBatchSteps):
+    """Penalised MSE on the full batch from ``ZᵀZ`` and ``Zᵀy`` (``Z = [X | 1]``), in float64.
+
+    The statistics are built once, block by block on the first epoch (a stop is honoured
+    between blocks); each epoch then costs one matrix-vector product for the residuals plus
+    O(d²) for the gradient, instead of a full forward and backward pass.
+    """
+
+    def __init__(self, rule: UpdateRule, loss: ClosedForm, x: Tensor, y: Tensor, bias: bool,
+                 control: Control, clock: Clock) -> None:
+        super().__init__(rule, loss, x, y, bias, control, clock)
+        self.blocks = []  # the residuals are one addmv over all of X
+        self.gram: Tensor | None = None
+        self.xty: Tensor | None = None
+
+    def _statistics(self) -> bool:
+        """Build ``ZᵀZ`` and ``Zᵀy`` in float64; False when a stop came first."""
+        n, d = self.x.shape
+        cols = d + 1 if self.bias else d
+        f64 = {"dtype": torch.float64, "device": self.x.device}
+        gram, xty = torch.zeros(cols, cols, **f64), torch.zeros(cols, **f64)
+        xtx, col_sums = torch.zeros(d, d, **f64), torch.zeros(d, **f64)
+        for start in range(0, n, GRAM_BLOCK_ROWS):
+            if self.control.stopped:
+                return False
+            xb = self.x[start:start + GRAM_BLOCK_ROWS].double()
+            yb = self.y[start:start + GRAM_BLOCK_ROWS].double()
+            xtx.addmm_(xb.t(), xb)
+            xty[:d].addmv_(xb.t(), yb)
+            if self.bias:
+                col_sums.add_(xb.sum(0))
+                xty[d:] += yb.sum()
+        gram[:d, :d] = xtx
+        if self.bias:
+            gram[:d, d] = gram[d, :d] = col_sums
+            gram[d, d] = float(n)
+        self.gram, self.xty = gram, xty
+        return True
+
+    def residuals_and_grad(self) -> float:
+        self._offset()
+        torch.addmv(self.offset, self.x, self.rule.w, out=self.residuals)
+        assert self.gram is not None and self.xty is not None
+        self.rule.grad.copy_(torch.addmv(self.xty, self.gram, self.rule.theta.double(),
+                                         beta=-1.0))  # ZᵀZθ - Zᵀy = Zᵀe
+        return 2.0
+
+    def run(self) -> EpochSums | Interrupted:
+        if self.gram is None and not self._statistics():
+            return Interrupted(partial=False)
+        return super().run()
+
+
+def gram_pays(n: int, d: int, epochs: int, device: torch.device) -> bool:
+    """Whether the sufficient statistics are worth building: their one-off cost is about ``d``
+    epochs of data passes (``n·d²`` vs ``n·d`` work), each later epoch saves about half a pass;
+    float64 must exist on the device (not on Apple MPS) and ``(d+1)²`` stay small."""
+    return device.type != "mps" and d <= 2048 and n >= d and epochs >= max(8, d)
