@@ -1,10 +1,10 @@
 """What a run reports, decided once: which coefficient columns and which metrics exist.
 
-The CLI summary (``engine.cli.main.summary_lines``), the dashboard's coefficient panel, its run-stats
-lines and its metrics panel all render from this model, so a column (say, the optimum in raw
-units) appears in every view or in none. Headers, number formats and widths stay with each
-renderer; the model only says *what* there is, read straight from the events. No torch, no
-Textual.
+The CLI summary (``engine.cli.main.summary_lines``), the dashboard's coefficient panel, its
+run-stats lines and its metrics panel all render from this model, so a column (say, the optimum
+in raw units) appears in every view or in none. Headers, number formats and widths stay with
+each renderer; the model only says *what* there is, read straight from the events. No torch,
+no Textual.
 
 API::
 

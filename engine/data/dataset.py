@@ -16,12 +16,10 @@ from torch import Tensor
 
 from engine.config import Config, ConfigError, DataConfig
 from engine.data.synthetic import OUTLIER_STDS, synthetic
-from engine.data.tables import (Stopped, Table, file_columns, is_parquet, read_columns,
-                           read_table)
+from engine.data.tables import Stopped, Table, file_columns, is_parquet, read_columns, read_table
 
-__all__ = ["OUTLIER_STDS", "Dataset", "RawData", "Split", "Stopped", "Table", "load_dataset", "read_csv",
-           "read_source", "read_table", "synthetic",
-           "to_original"]
+__all__ = ["OUTLIER_STDS", "Dataset", "RawData", "Split", "Stopped", "Table", "load_dataset",
+           "read_csv", "read_source", "read_table", "synthetic", "to_original"]
 
 @dataclass
 class Split:
@@ -212,7 +210,7 @@ def read_source(cfg: Config, *, order: Tensor | None = None,
 
 def split_indices(n: int, cfg: Config) -> tuple[Tensor, Tensor, Tensor]:
     """Row indices of train, val and test: a permutation from the seed, test first."""
-    n_train, n_val, n_test = split_sizes(n, cfg.data)
+    _, n_val, n_test = split_sizes(n, cfg.data)
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed + 1))
     return perm[n_test + n_val:], perm[n_test:n_test + n_val], perm[:n_test]
 
@@ -259,7 +257,7 @@ def scale_splits(cfg: Config, raw: RawData, train: Split, val: Split, test: Spli
         y_std = float(train.y.std(unbiased=False)) or 1.0
 
     def scale(s: Split) -> Split:
-        if x_mean is not None:  # in place, same arithmetic as (x - mean) / std
+        if x_mean is not None and x_std is not None:  # in place, as (x - mean) / std
             for i in range(0, len(s), 65536):
                 s.x[i:i + 65536].sub_(x_mean).div_(x_std)
         return Split(s.x.contiguous(), ((s.y - y_mean) / y_std).contiguous())
@@ -299,5 +297,6 @@ def to_original(ds: Dataset, weights: list[float], bias: float | None
     mu = ds.x_mean.tolist() if ds.x_mean is not None else [0.0] * len(weights)
     sd = ds.x_std.tolist() if ds.x_std is not None else [1.0] * len(weights)
     w = [ds.y_std * wj / s for wj, s in zip(weights, sd)]
-    b = ds.y_std * ((bias or 0.0) - sum(wj * m / s for wj, m, s in zip(weights, mu, sd))) + ds.y_mean
+    b = (ds.y_std * ((bias or 0.0) - sum(wj * m / s for wj, m, s in zip(weights, mu, sd)))
+         + ds.y_mean)
     return w, b

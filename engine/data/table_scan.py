@@ -13,6 +13,7 @@ import re
 from array import array
 from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 import torch
 from torch import Tensor
@@ -43,7 +44,7 @@ def source_error(path: Path, key: str | None, problem: str) -> ConfigError:
                        key=key, reason="cannot read", where=str(path))
 
 
-def _open(path: Path, key: str | None):
+def _open(path: Path, key: str | None) -> TextIO:
     try:
         return path.open(newline="", encoding="utf-8-sig")
     except FileNotFoundError:

@@ -3,8 +3,9 @@
 One reader serves training data (``data.source: csv``/``parquet``) and ``predict``. The fast path
 is pyarrow's multi-threaded columnar reader, parsing straight to float32 so that peak memory
 stays near the final tensor's size. Anything it rejects or that fails a check afterwards
-(empty, non-finite or out-of-range cells) is diagnosed by :mod:`engine.data.table_scan`, a slow exact
-scan run only in that error path, so the message always names the exact file line and column.
+(empty, non-finite or out-of-range cells) is diagnosed by :mod:`engine.data.table_scan`, a slow
+exact scan run only in that error path, so the message always names the exact file line and
+column.
 """
 
 from __future__ import annotations
@@ -12,13 +13,24 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
 from engine.config import ConfigError
-from engine.data.table_scan import (FLOAT32_MAX, Stopped, check_header, exact_scan, read_header,
-                               source_error)
+from engine.data.table_scan import (
+    FLOAT32_MAX,
+    Stopped,
+    check_header,
+    exact_scan,
+    read_header,
+    source_error,
+)
+
+if TYPE_CHECKING:  # pyarrow and numpy load only when a file is read
+    import pyarrow as pa
+    from numpy.typing import NDArray
 
 __all__ = ["FLOAT32_MAX", "Stopped", "Table", "is_parquet", "read_columns", "read_table"]
 
@@ -73,7 +85,8 @@ def file_columns(path: Path, key: str | None = "data.path", *,
     ``parquet`` None: decided by the file's suffix.
     """
     if is_parquet(path) if parquet is None else parquet:
-        pq = _parquet()
+        import pyarrow.parquet as pq
+
         try:
             names = list(pq.read_schema(path).names)
         except FileNotFoundError:
@@ -93,12 +106,6 @@ def read_columns(path: Path, header: list[str], names: list[str], *,
     return _read_csv(path, header, names, stop)
 
 
-def _parquet():
-    import pyarrow.parquet as pq
-
-    return pq
-
-
 class _Doubt(Exception):
     """The fast reader met a cell it cannot vouch for: let the exact scan decide."""
 
@@ -109,8 +116,8 @@ def _read_parquet(path: Path, names: list[str], stop: StopFlag | None) -> Tensor
     Parquet has no text lines, so a bad cell is named by its 1-based data row.
     """
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
-    pq = _parquet()
     try:
         f = pq.ParquetFile(path)
     except (OSError, ValueError) as exc:
@@ -130,8 +137,11 @@ def _read_parquet(path: Path, names: list[str], stop: StopFlag | None) -> Tensor
                 col = group.column(name)
                 if col.null_count:
                     _parquet_cell(path, row + _first(col.is_null()), name, "is empty")
-                dest[row:row + len(col), j] = _checked(col, lambda i, why: _parquet_cell(
-                    path, row + i, name, why))
+
+                def bad(i: int, why: str, at: int = row, column: str = name) -> None:
+                    _parquet_cell(path, at + i, column, why)
+
+                dest[row:row + len(col), j] = _checked(col, bad)
             row += group.num_rows
     if row == 0:
         raise ConfigError(f"{path}: no data rows", key="data.path", reason="no rows",
@@ -144,7 +154,8 @@ def _parquet_cell(path: Path, index: int, column: str, reason: str) -> None:
                       reason=reason, where=str(path))
 
 
-def _checked(col, bad: Callable[[int, str], None]):
+def _checked(col: pa.Array | pa.ChunkedArray, bad: Callable[[int, str], None]
+             ) -> NDArray[Any]:
     """An arrow column as numpy (no copy where possible); ``bad(i, reason)`` at the first
     non-finite or too large value."""
     import numpy as np
@@ -225,7 +236,7 @@ def _max_records(path: Path, block: int = 1 << 24) -> int:
     return max(lf, cr) + 1
 
 
-def _first(mask) -> int:
+def _first(mask: pa.Array | pa.ChunkedArray) -> int:
     import numpy as np
 
     return int(np.flatnonzero(np.asarray(mask.to_numpy(zero_copy_only=False)))[0])

@@ -24,8 +24,8 @@ and reports, without passing or failing, whether it is *symmetric* in over/under
 model predicts too low) and its value at ``r = -2, -1, -0.5, 0, 0.5, 1, 2``.
 
 The loss is loaded and checked in a daemon thread under a time limit (``timeout``, default
-:data:`~engine.losses.user_code.DEFAULT_TIMEOUT_S`; :mod:`engine.losses.user_code`): a loss that loops forever
-at import or in a call fails with one line naming the time-out, and ``sys.exit``,
+:data:`~engine.losses.user_code.DEFAULT_TIMEOUT_S`; :mod:`engine.losses.user_code`): a loss that
+loops forever at import or in a call fails with one line naming the time-out, and ``sys.exit``,
 ``KeyboardInterrupt`` or any other ``BaseException`` from the loss is reported as its fault.
 
 :func:`preflight` is what the trainer runs before a custom loss (or a combined loss with a custom
@@ -33,8 +33,8 @@ term) trains: a failed check raises :class:`~engine.config.ConfigError` naming t
 property, unless ``loss.force`` is true (then it is a warning) and the loss can train at all
 (one that does not run, returns no scalar or has no gradient is refused even when forced).
 
-The report model is :mod:`engine.losses.check_report`, the loss under test :mod:`engine.losses.subject`,
-the properties :mod:`engine.losses.probes`.
+The report model is :mod:`engine.losses.check_report`, the loss under test
+:mod:`engine.losses.subject`, the properties :mod:`engine.losses.probes`.
 """
 
 from __future__ import annotations
@@ -46,10 +46,21 @@ from typing import Any
 import torch
 
 from engine.config import Config, ConfigError, LossConfig
-from engine.losses.probes import (N_FEATURES, N_ROWS, RESIDUALS, check_finite, check_grad,
-                                check_gradcheck, check_minimal, err_text, make_batch,
-                                scalar_problem, symmetry, values_at_residuals)
 from engine.losses.check_report import CheckReport, Property, Status
+from engine.losses.probes import (
+    N_FEATURES,
+    N_ROWS,
+    RESIDUALS,
+    check_finite,
+    check_grad,
+    check_gradcheck,
+    check_minimal,
+    err_text,
+    make_batch,
+    scalar_problem,
+    symmetry,
+    values_at_residuals,
+)
 from engine.losses.subject import Subject, subject_of
 from engine.losses.user_code import DEFAULT_TIMEOUT_S, Stopped, TimedOut, run_limited, stray_threads
 
@@ -142,14 +153,16 @@ def _properties(sub: Subject, gen: torch.Generator, props: list[Property],
         return skip_rest("scalar", "not a scalar")
     props.append(Property("scalar", "PASS", f"{out.dtype} tensor of shape {tuple(out.shape)}"))
     phase[0] = "checking the loss is finite"
-    props.append(check_finite(sub, gen))
-    if props[-1].status == "FAIL":
+    finite = check_finite(sub, gen)
+    props.append(finite)
+    if finite.status == "FAIL":
         return skip_rest("finite", "the loss is not finite")
     phase[0] = "checking the loss's gradient"
-    props.append(check_grad(sub, pred, target, w))
+    grad = check_grad(sub, pred, target, w)
+    props.append(grad)
     phase[0] = "running gradcheck"
     props.append(Property("gradcheck", "SKIP", "no usable gradient")
-                 if props[-1].status == "FAIL" else check_gradcheck(sub, gen))
+                 if grad.status == "FAIL" else check_gradcheck(sub, gen))
     phase[0] = "checking the loss is smallest at ŷ = y"
     props.append(check_minimal(sub, gen))
     return None

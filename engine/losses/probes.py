@@ -15,10 +15,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from engine.config.yaml_io import QUOTE_CHARS, one_line
 from engine.losses.check_report import Property
 from engine.losses.subject import Subject
 from engine.losses.user_code import UserCodeExit
-from engine.config.yaml_io import QUOTE_CHARS, one_line
 
 RESIDUALS = (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0)
 """Residuals ``r = y - ŷ`` at which the loss's value is tabulated."""
@@ -78,7 +78,7 @@ def check_finite(sub: Subject, gen: torch.Generator) -> Property:
              ("ŷ = y", target.clone(), target),
              ("residuals of ±10", target - 10.0 * away, target)]
     large = [(f"residuals of ±{r:g}", target - r * away, target) for r in LARGE_RESIDUALS]
-    values = []
+    values: list[float] = []
     for what, p, t in cases + large:
         try:
             with torch.no_grad():
@@ -115,8 +115,9 @@ def check_grad(sub: Subject, pred: Tensor, target: Tensor, w: Tensor) -> Propert
                         "(does the loss call .item(), .detach(), .numpy() or build a new tensor "
                         "from numbers?)", fatal=True)
     inputs = [p, wt] if sub.takes_weights else [p]
-    try:
-        grads = torch.autograd.grad(out.reshape(()), inputs, allow_unused=True)
+    try:  # allow_unused: an input the loss does not reach gets None (torch types it Tensor)
+        grads: tuple[Tensor | None, ...] = torch.autograd.grad(out.reshape(()), inputs,
+                                                               allow_unused=True)
     except Exception as exc:  # noqa: BLE001
         return Property("differentiable", "FAIL", f"backward {err_text(exc)}")
     gp = grads[0]
@@ -152,11 +153,12 @@ def _numeric_mismatch(fn: Callable[..., Tensor], inputs: tuple[Tensor, ...],
     """The largest analytic-vs-central-difference gradient mismatch, in words."""
     xs = [x.detach().clone().requires_grad_(True) for x in inputs]
     out = fn(*xs)
-    analytic = torch.autograd.grad(out.reshape(()), xs, allow_unused=True)
+    analytic: tuple[Tensor | None, ...] = torch.autograd.grad(out.reshape(()), xs,
+                                                              allow_unused=True)
     worst = (-1.0, "")
     with torch.no_grad():
-        for k, x in enumerate(xs):
-            a = analytic[k] if analytic[k] is not None else torch.zeros_like(x)
+        for k, (x, g) in enumerate(zip(xs, analytic)):
+            a = g if g is not None else torch.zeros_like(x)
             flat = x.reshape(-1)
             for i in range(flat.numel()):
                 old = float(flat[i])
@@ -179,14 +181,17 @@ def _numeric_mismatch(fn: Callable[..., Tensor], inputs: tuple[Tensor, ...],
 def check_gradcheck(sub: Subject, gen: torch.Generator) -> Property:
     for b in range(1, GRADCHECK_BATCHES + 1):
         pred, target, w = make_batch(gen, torch.float64, n=5)
+        fn: Callable[..., Any]  # returns whatever the user's loss returns
         if sub.takes_weights:
-            def fn(p: Tensor, wt: Tensor, _t: Tensor = target) -> Tensor:
+            def of_pred_w(p: Tensor, wt: Tensor, _t: Tensor = target) -> Any:
                 return sub.call(p, _t, wt)
+            fn = of_pred_w
             inputs: tuple[Tensor, ...] = (pred.requires_grad_(True), w.requires_grad_(True))
             names: tuple[str, ...] = ("ŷ", "w")
         else:
-            def fn(p: Tensor, _t: Tensor = target, _w: Tensor = w) -> Tensor:
+            def of_pred(p: Tensor, _t: Tensor = target, _w: Tensor = w) -> Any:
                 return sub.call(p, _t, _w)
+            fn = of_pred
             inputs, names = (pred.requires_grad_(True),), ("ŷ",)
         try:
             passed = torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3,

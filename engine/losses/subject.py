@@ -13,10 +13,10 @@ from typing import Any
 from torch import Tensor
 
 from engine.config import Config, LossConfig
-from engine.registry import LOSSES
+from engine.config.yaml_io import short_repr
 from engine.losses.user_code import guarded
 from engine.losses.user_loss import UserLoss, UserLossError, load_user_loss, wrap_loss
-from engine.config.yaml_io import short_repr
+from engine.registry import LOSSES
 
 
 @dataclass

@@ -100,14 +100,15 @@ def run_limited(fn: Callable[[], T], timeout: float | None,
     """
     if in_limited_thread() or (timeout is None and stop is None):
         return guarded(fn)
-    box: dict[str, Any] = {}
+    values: list[T] = []  # what fn returned, or
+    errors: list[BaseException] = []  # what it raised, handed from the worker thread
 
     def target() -> None:
         _state.limited = True
         try:
-            box["value"] = guarded(fn)
+            values.append(guarded(fn))
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
-            box["error"] = exc
+            errors.append(exc)
 
     worker = threading.Thread(target=target, name="linreg-user-code", daemon=True)
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -119,9 +120,9 @@ def run_limited(fn: Callable[[], T], timeout: float | None,
         if left <= 0:
             raise TimedOut(timeout or 0.0)
         worker.join(min(POLL_S, left))
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
+    if errors:
+        raise errors[0]
+    return values[0]
 
 
 def stray_threads() -> list[str]:

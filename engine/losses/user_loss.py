@@ -43,8 +43,8 @@ from typing import Any
 from torch import Tensor, nn
 
 from engine.config import ConfigError
-from engine.losses.user_code import DEFAULT_TIMEOUT_S, TimedOut, UserCodeExit, guarded, run_limited
 from engine.config.yaml_io import QUOTE_CHARS, one_line
+from engine.losses.user_code import DEFAULT_TIMEOUT_S, TimedOut, UserCodeExit, guarded, run_limited
 
 WEIGHT_NAMES = ("weights", "weight", "w")
 """Names under which an optional third positional parameter is taken to be the weights."""
@@ -316,7 +316,8 @@ class _ModuleLoss:
         if self.has_state and args[0].device != self.device:
             self.module.to(args[0].device)
             self.device = args[0].device
-        return self.module(*args)
+        out: Tensor = self.module(*args)  # torch types Module.__call__ as returning Any
+        return out
 
 
 CALLABLE_KEY = "loss.callable"

@@ -24,8 +24,9 @@ import queue as queue_mod
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -132,7 +133,7 @@ def _worker_main(job: SweepJob, results: Any, parent_pid: int, threads: int) -> 
 class _Forward:
     """The sweep process's handler: pass the first (and a second) signal on to the workers."""
 
-    def __init__(self, procs: list[Any]) -> None:
+    def __init__(self, procs: Sequence[BaseProcess]) -> None:
         self.procs = procs
         self.signum: int | None = None
 
@@ -141,10 +142,8 @@ class _Forward:
             self.signum = signum
         for p in self.procs:
             if p.is_alive() and p.pid:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(p.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
 
 
 def _run_parallel(job: SweepJob, workers: int, on_trial: OnTrial) -> tuple[int, int | None,
@@ -156,7 +155,7 @@ def _run_parallel(job: SweepJob, workers: int, on_trial: OnTrial) -> tuple[int, 
     torch_ran = "torch" in sys.modules
     if method == "fork":
         import torch  # noqa: F401 - imported once here, shared by every forked worker
-    ctx = mp.get_context(method)
+    ctx = mp.get_context("fork") if method == "fork" else mp.get_context("spawn")
     results = ctx.Queue()
     threads = 1 if torch_ran else max(1, (os.cpu_count() or 1) // workers)
     procs = [ctx.Process(target=_worker_main, args=(job, results, os.getpid(), threads),
@@ -213,7 +212,7 @@ def _prewarm_importances() -> None:
         import optuna.importance  # noqa: F401
 
 
-def _reap(procs: list, grace_s: float = 5.0) -> None:
+def _reap(procs: Sequence[BaseProcess], grace_s: float = 5.0) -> None:
     """SIGTERM every worker still alive (it stops its trial cleanly), then wait for it."""
     started = [p for p in procs if p.pid is not None]
     for p in started:
@@ -243,7 +242,8 @@ def run_sweep(setup: SweepSetup, runs_root: Path, *, storage_url: str | None = N
         workers = max(1, min(setup.spec.parallel, to_run))
         if on_start is not None:
             on_start(job, counted, to_run, workers)
-        signum, errors, ran = None, [], 0
+        signum, ran = None, 0
+        errors: list[str] = []
         if to_run and workers == 1 and not _overlap_summary(setup.spec):
             from engine.core.signals import StopOnSignals
 

@@ -25,6 +25,7 @@ import: a bad spec fails in a fraction of a second.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import difflib
 import hashlib
@@ -34,18 +35,26 @@ import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from engine.config import (Config, ConfigError, apply_overrides, field_docs,
-                           field_info, own_params, parse_config)
-from engine.registry import LOSSES
+from engine.config import (
+    Config,
+    ConfigError,
+    apply_overrides,
+    field_docs,
+    field_info,
+    own_params,
+    parse_config,
+)
 from engine.config.yaml_io import one_line, read_yaml_file, short_repr
+from engine.registry import LOSSES
 
 SPEC_KEYS = ("params", "sampler", "trials", "metric", "direction", "parallel", "pruning", "seed")
 RANGE_KEYS = ("low", "high", "log", "step")
 PRUNING_KEYS = ("startup_trials", "warmup_epochs")
 SAMPLERS = ("grid", "random", "tpe")
-DIRECTIONS = ("minimize", "maximize")
+Direction = Literal["minimize", "maximize"]
+DIRECTIONS: tuple[Direction, ...] = ("minimize", "maximize")
 LOSS_METRICS = ("val_loss", "train_loss")
 SPLIT_METRICS = tuple(f"{s}.{m}" for s in ("train", "val", "test") for m in
                       ("mse", "rmse", "mae", "r2"))
@@ -74,7 +83,7 @@ class Param:
         if self.choices:
             return len(self.choices)
         assert self.low is not None and self.high is not None and self.step is not None
-        return int(math.floor((self.high - self.low) / self.step + 1e-9)) + 1
+        return math.floor((self.high - self.low) / self.step + 1e-9) + 1
 
     def grid_values(self) -> list[Any]:
         """Every value of a list or a stepped range (the grid sampler's axis)."""
@@ -94,7 +103,7 @@ class SweepSpec:
     sampler: str = "tpe"
     trials: int = DEFAULT_TRIALS
     metric: str = "val_loss"
-    direction: str = "minimize"
+    direction: Direction = "minimize"
     parallel: int = 1
     pruning: bool = True
     startup_trials: int = 5
@@ -161,10 +170,8 @@ def _int(value: Any, where: str, key: str, minimum: int) -> int:
 
 def _number(value: Any, where: str, key: str) -> float:
     if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
-        try:
+        with contextlib.suppress(ValueError):
             value = float(value)
-        except ValueError:
-            pass
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ConfigError(f"{where}: {key} must be a finite number, got {short_repr(value)}",
                           key=key, reason="must be a number")
@@ -260,7 +267,7 @@ def _param(key: Any, value: Any, checker: _Checker, where: str) -> Param:
 def _metric(value: Any, cfg: Config, where: str) -> str:
     if value is None:
         return cfg.early_stopping.monitor
-    if value not in LOSS_METRICS + SPLIT_METRICS:
+    if not isinstance(value, str) or value not in LOSS_METRICS + SPLIT_METRICS:
         raise _unknown(value, LOSS_METRICS + SPLIT_METRICS, where, "metric")
     split = value.split(".")[0].split("_")[0]
     need = {"val": ("val_fraction", cfg.data.val_fraction),
@@ -310,8 +317,7 @@ def parse_spec(raw: Any, base: dict[str, Any], cfg: Config, *, where: str = "swe
 
 
 def _pruning(value: Any, where: str) -> tuple[bool, int, int]:
-    defaults = SweepSpec.__dataclass_fields__
-    startup, warmup = defaults["startup_trials"].default, defaults["warmup_epochs"].default
+    startup, warmup = SweepSpec.startup_trials, SweepSpec.warmup_epochs  # the defaults
     if isinstance(value, bool):
         return value, startup, warmup
     if not isinstance(value, dict):

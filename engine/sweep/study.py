@@ -225,8 +225,8 @@ def next_trial(study: optuna.Study, spec: SweepSpec, runs_root: Path) -> optuna.
         trial = study.ask()
         for name, value in owner_attrs().items():
             trial.set_user_attr(name, value)
-        for p in spec.params:
-            suggest(trial, p)
+        for param in spec.params:
+            suggest(trial, param)
     return trial
 
 
@@ -234,6 +234,7 @@ def suggest(trial: optuna.Trial, p: Param) -> Any:
     """Ask the trial for ``p``'s value (a queued trial gets its fixed value back)."""
     if p.choices:
         return trial.suggest_categorical(p.key, list(p.choices))
+    assert p.low is not None and p.high is not None  # a range (parse_spec checked it)
     if p.kind == "int":
         return trial.suggest_int(p.key, int(p.low), int(p.high), step=int(p.step or 1),
                                  log=p.log)
@@ -296,12 +297,12 @@ def rows(study: optuna.Study) -> list[Row]:
 
 def best_row(table: list[Row], direction: str) -> Row | None:
     """The complete trial with the best finite value (None when there is none)."""
-    done = [r for r in table if r.state == "complete" and r.value is not None
+    done = [(r.value, r) for r in table if r.state == "complete" and r.value is not None
             and math.isfinite(r.value)]
     if not done:
         return None
     sign = 1.0 if direction == "minimize" else -1.0
-    return min(done, key=lambda r: (sign * r.value, r.number))  # type: ignore[operator]
+    return min(done, key=lambda vr: (sign * vr[0], vr[1].number))[1]
 
 
 def importances(study: optuna.Study, table: list[Row], spec: SweepSpec

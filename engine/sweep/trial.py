@@ -7,7 +7,8 @@ epochs 1, 2, 3, 4, 6, 8, 12, 16, 24, … (powers of two and three times powers o
 trial reports at the same steps, so the median pruner can compare them, and a report costs a
 database write, so there are ~2·log₂(epochs) of them rather than one per epoch. The pruner is
 asked (a read of the whole study) only from its warm-up epoch on, before which it never prunes.
-When it says so, the run is stopped like a Ctrl-C (``control.stop``) and the trial is recorded as pruned.
+When it says so, the run is stopped like a Ctrl-C (``control.stop``) and the trial is recorded
+as pruned.
 
 Outcomes (``trial_state``): ``complete`` (the metric's value), ``pruned``, ``diverged`` (a
 result, recorded with the worst value, +inf when minimising: never a crash of the sweep),

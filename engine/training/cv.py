@@ -15,9 +15,9 @@ import torch
 
 from engine.config import Config
 from engine.core.control import Control
-from engine.data.dataset import fold_indices, prepare_splits, read_source, split_indices
 from engine.core.events import CrossValidated, Event, FoldFinished
 from engine.core.report import METRIC_KEYS
+from engine.data.dataset import fold_indices, prepare_splits, read_source, split_indices
 from engine.training.trainer import run_training
 
 

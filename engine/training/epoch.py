@@ -3,11 +3,11 @@
 :meth:`EpochRunner.run` is the hot loop: the data stay on the device, batches come from an
 on-device permutation, and nothing is read back per batch (every ``.item()`` or ``.tolist()``
 is a device sync that stalls the GPU's queue). The steps themselves are one of the strategies
-of :mod:`engine.training.steps` (closed-form gradients for the built-in losses, sufficient statistics
-for full-batch MSE, autograd for user losses), chosen by :func:`choose_steps`. The losses and
-residual sums the epoch event needs accumulate in device tensors; :meth:`EpochRunner.read`
-then reads all of them, the validation pass and the parameters in one ``tolist()``, the
-epoch's single host sync.
+of :mod:`engine.training.steps` (closed-form gradients for the built-in losses, sufficient
+statistics for full-batch MSE, autograd for user losses), chosen by :func:`choose_steps`. The
+losses and residual sums the epoch event needs accumulate in device tensors;
+:meth:`EpochRunner.read` then reads all of them, the validation pass and the parameters in one
+``tolist()``, the epoch's single host sync.
 """
 
 from __future__ import annotations
@@ -22,12 +22,20 @@ from torch import Tensor, nn
 
 from engine.core.control import Control
 from engine.data.dataset import Split
-from engine.training.early_stopping import Params
 from engine.losses.derivatives import ClosedForm
 from engine.losses.functions import Objective
+from engine.training.early_stopping import Params
 from engine.training.metrics import from_sums, residual_sums
-from engine.training.steps import (AutogradSteps, EpochSums, FullBatchSteps, GramSteps, Interrupted,
-                          MinibatchSteps, Steps, gram_pays)
+from engine.training.steps import (
+    AutogradSteps,
+    EpochSums,
+    FullBatchSteps,
+    GramSteps,
+    Interrupted,
+    MinibatchSteps,
+    Steps,
+    gram_pays,
+)
 from engine.training.update_rules import UpdateRule
 
 STEPS_ENV = "LINREG_TUI_STEPS"
@@ -46,12 +54,14 @@ class DeviceSplit:
         self.y = split.y.to(device)
         self.n = len(split)
         yc = self.y - self.y.mean() if self.n else self.y
-        self.ss_tot = torch.dot(yc, yc) if self.n else None
+        # Σ(y - ȳ)²; 0 for an empty split (never read: its metrics are not computed)
+        self.ss_tot = torch.dot(yc, yc) if self.n else self.y.new_zeros(())
 
 
 def predict(model: nn.Linear, x: Tensor) -> Tensor:
     """``ŷ = x·w + b`` as a vector."""
-    return model(x).squeeze(-1)
+    out: Tensor = model(x)  # torch types Module.__call__ as returning Any
+    return out.squeeze(-1)
 
 
 def params_on_host(model: nn.Linear) -> Params:
@@ -167,8 +177,8 @@ def choose_steps(model: nn.Linear, rule: UpdateRule, objective: Objective,
         return AutogradSteps(model, rule, objective, x, y, batch, shuffle, control, clock)
     if batch < train.n:
         return MinibatchSteps(rule, closed, x, y, batch, bias, shuffle, control, clock)
-    if closed.is_mse and (mode == "gram" or mode == "auto" and gram_pays(
-            train.n, int(x.shape[1]), epochs, x.device)):
+    if closed.is_mse and (mode == "gram" or (mode == "auto" and gram_pays(
+            train.n, int(x.shape[1]), epochs, x.device))):
         return GramSteps(rule, closed, x, y, bias, control, clock)
     return FullBatchSteps(rule, closed, x, y, bias, control, clock)
 

@@ -18,7 +18,6 @@ from engine.config import Config
 from engine.core.control import Control
 from engine.core.events import EpochEnded, Event, RunFinished, RunStarted
 
-_DONE = object()
 QUEUE_SIZE = 1024
 
 
@@ -29,6 +28,15 @@ class _Abandoned(Exception):
 @dataclass
 class _Failure:
     exc: BaseException
+
+
+class _Done:
+    """The worker's last queue item: no more events."""
+
+
+_DONE = _Done()
+_Item = Event | _Failure | _Done
+"""What the worker hands the consumer through the queue."""
 
 
 class Run:
@@ -71,7 +79,7 @@ class Run:
         self._iterated = True
         return self._events()
 
-    def _put(self, q: queue.Queue, item: object) -> None:
+    def _put(self, q: queue.Queue[_Item], item: _Item) -> None:
         while True:
             try:
                 q.put(item, timeout=0.05)
@@ -82,7 +90,7 @@ class Run:
 
     async def _events(self) -> AsyncIterator[Event]:
         loop = asyncio.get_running_loop()
-        q: queue.Queue = queue.Queue(maxsize=QUEUE_SIZE)
+        q: queue.Queue[_Item] = queue.Queue(maxsize=QUEUE_SIZE)
         wake = asyncio.Event()
 
         def notify() -> None:
@@ -130,7 +138,7 @@ class Run:
                         return
                     await wake.wait()
                     continue
-                if item is _DONE:
+                if isinstance(item, _Done):
                     return
                 if isinstance(item, _Failure):
                     raise item.exc

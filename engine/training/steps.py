@@ -3,7 +3,8 @@
 All four keep the parameters in one flat vector ``θ = [w, b]`` (the model's ``weight`` and
 ``bias`` are views of it, see :func:`flatten_params`), write the gradient into the update
 rule's buffer and call ``rule.step``; none reads anything back to the host (the epoch's one
-sync is :meth:`engine.training.epoch.EpochRunner.read`), and all check pause/stop before every batch.
+sync is :meth:`engine.training.epoch.EpochRunner.read`), and all check pause/stop before every
+batch.
 
 - :class:`AutogradSteps`: a user loss (or a loss without a closed form): forward, autograd,
   step; the plain path.
@@ -24,7 +25,7 @@ sync is :meth:`engine.training.epoch.EpochRunner.read`), and all check pause/sto
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import torch
 from torch import Tensor, nn
@@ -43,6 +44,18 @@ CHUNK_BYTES = 4 << 20
 BLOCK_BYTES = 1 << 20
 """Rows per block of the full-batch pass: about one core's L2 cache."""
 GRAM_BLOCK_ROWS = 16384
+
+BatchViews = tuple[Tensor, Tensor, Tensor, Tensor, Tensor, float]
+"""One minibatch step's views: ``Z_b``, ``Z_bᵀ``, ``y_b``, residuals, derivative, and ``1/m``."""
+Chunk = tuple[int, int, list[BatchViews]]
+"""A gather chunk: its first row, its rows, and its batches' views."""
+
+
+class Placement(TypedDict):
+    """Where a buffer is made: ``torch.empty(n, **placement)``."""
+
+    device: torch.device
+    dtype: torch.dtype
 
 
 @dataclass
@@ -146,7 +159,7 @@ class MinibatchSteps(Steps):
             loss, x, y, batch, bias, shuffle)
         cols = d + 1 if bias else d
         self.rows = min(n, max(batch, CHUNK_BYTES // (4 * cols) // batch * batch))
-        new = {"device": x.device, "dtype": x.dtype}
+        new: Placement = {"device": x.device, "dtype": x.dtype}
         self.z = torch.empty(self.rows, cols, **new)
         if bias:
             self.z[:, d] = 1.0
@@ -154,7 +167,7 @@ class MinibatchSteps(Steps):
         self.y_chunk = torch.empty(self.rows, **new)
         self.residuals = torch.empty(n, **new)
         self.deriv = torch.empty(self.rows, **new)
-        self.views: list[tuple[int, int, list[tuple[Tensor, ...]]]] | None = None
+        self.views: list[Chunk] | None = None
 
     def _gather(self, idx: Tensor) -> None:
         """Put the chunk's rows of ``X`` and ``y`` into ``[X | 1]`` and ``y`` in shuffled order."""
@@ -166,17 +179,19 @@ class MinibatchSteps(Steps):
             torch.index_select(self.x, 0, idx, out=self.z[:k])
         torch.index_select(self.y, 0, idx, out=self.y_chunk[:k])
 
-    def _chunks(self) -> list[tuple[int, int, list[tuple[Tensor, ...]]]]:
+    def _chunks(self) -> list[Chunk]:
         """Per chunk: its first row, its rows, and per batch the views a step uses
         (``Z_b``, ``Z_bᵀ``, ``y_b``, residuals, derivative, ``1/m``). The views are fixed for the
         run (the buffers are reused every epoch), so they are made once."""
         n, batch, rows = self.x.shape[0], self.batch, self.rows
-        chunks = []
+        chunks: list[Chunk] = []
         for c0 in range(0, n, rows):
             k = min(rows, n - c0)
             z = self.z[:k]
-            views = zip(z.split(batch), z.t().split(batch, 1), self.y_chunk[:k].split(batch),
-                        self.residuals[c0:c0 + k].split(batch), self.deriv[:k].split(batch))
+            views = zip(torch.split(z, batch), torch.split(z.t(), batch, 1),
+                        torch.split(self.y_chunk[:k], batch),
+                        torch.split(self.residuals[c0:c0 + k], batch),
+                        torch.split(self.deriv[:k], batch))
             chunks.append((c0, k, [(*v, 1.0 / v[0].shape[0]) for v in views]))
         return chunks
 
@@ -205,7 +220,9 @@ class MinibatchSteps(Steps):
                     torch.mv(zb_t, t, out=grad)
                     scale = c * inv_m
                 if penalised:
-                    penalties.append((loss.penalty(rule.w), eb.shape[0]))  # type: ignore[arg-type]
+                    penalty = loss.penalty(rule.w)
+                    assert penalty is not None  # l1 or l2 is set
+                    penalties.append((penalty, eb.shape[0]))
                     grad.mul_(scale)
                     loss.add_penalty_grad(rule.grad_w, rule.w)
                     scale = 1.0
@@ -231,8 +248,9 @@ class FullBatchSteps(Steps):
         self.residuals = torch.empty_like(self.offset)
         self.deriv = self.residuals if loss.is_mse else torch.empty_like(self.offset)
         rows = max(1, BLOCK_BYTES // (x.element_size() * max(d, 1)))
-        self.blocks = list(zip(x.split(rows), x.t().split(rows, 1), self.offset.split(rows),
-                               self.residuals.split(rows), self.deriv.split(rows)))
+        self.blocks = list(zip(torch.split(x, rows), torch.split(x.t(), rows, 1),
+                               torch.split(self.offset, rows), torch.split(self.residuals, rows),
+                               torch.split(self.deriv, rows)))
 
     def _offset(self) -> None:
         """``b - y`` (or ``-y``): the residuals are then one ``addmv`` per block."""
@@ -298,7 +316,7 @@ class GramSteps(FullBatchSteps):
         """Build ``ZᵀZ`` and ``Zᵀy`` in float64; False when a stop came first."""
         n, d = self.x.shape
         cols = d + 1 if self.bias else d
-        f64 = {"dtype": torch.float64, "device": self.x.device}
+        f64: Placement = {"dtype": torch.float64, "device": self.x.device}
         gram, xty = torch.zeros(cols, cols, **f64), torch.zeros(cols, **f64)
         xtx, col_sums = torch.zeros(d, d, **f64), torch.zeros(d, **f64)
         for start in range(0, n, GRAM_BLOCK_ROWS):
