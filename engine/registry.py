@@ -3,16 +3,26 @@
 A :class:`LossSpec` says everything the rest of the program needs to know about a loss: its
 name, formula template (README, ``check-loss``, help screen, dashboard), parameters with their
 defaults and valid ranges, whether it is smooth, how its exact or reference optimum is found,
-and where its torch function lives (``"module:attr"``, imported only when a run starts). Config
-choices, combined-loss term parameters, formulas, ``check-loss``'s parameter checks, the optimum
-dispatch and the dashboard's form all read from :data:`LOSSES`.
+where its torch function and its closed-form derivative live (``"module:attr"``, imported only
+when a run starts), and so its form keys. Config choices and docs, combined-loss term
+parameters, formulas, ``check-loss``'s parameter checks, the optimum dispatch, the fast path's
+gradient, the "does this setting apply" rule (:mod:`engine.config.applies`) and the dashboard's
+form all read from :data:`LOSSES`.
 
-Adding a built-in loss with one parameter is one :class:`LossSpec` entry here (plus the torch
-function and a README row). Adding an optimizer is one :class:`OptimizerSpec` entry.
+An :class:`OptimizerSpec` likewise carries its update rule (``"module:attr"``), its
+hyperparameters (the ``optim.*`` keys it reads, hence its form keys), the ``torch.optim`` class
+it is checked against, and its update formula.
+
+Adding a built-in loss is one :class:`LossSpec` entry here plus its torch function (and
+derivative) and a README row; adding an optimizer is one :class:`OptimizerSpec` entry plus its
+update rule and a README row. :func:`register_loss` / :func:`register_optimizer` add one at run
+time (a test's toy, a plugin).
 """
 
 from __future__ import annotations
 
+import importlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,7 +77,9 @@ class LossSpec:
     ``optimum`` names how the exact/reference optimum is found: ``least_squares`` (closed form),
     ``quantile_irls`` (a pinball-loss quantile regression at a given level), or ``reference``
     (a converged full-batch L-BFGS fit of the loss itself). ``fn`` is ``"module:attr"`` of the
-    torch function ``fn(pred, target, **params)``.
+    torch function ``fn(pred, target, **params)``. ``derivative`` is ``"module:attr"`` of its
+    closed-form ``φ'`` (see :mod:`engine.losses.derivatives` for the signature), or None: the
+    loss then trains through autograd.
     """
 
     name: str
@@ -77,6 +89,7 @@ class LossSpec:
     smooth: bool
     optimum: str
     fn: str
+    derivative: str | None = None
 
     def param(self, name: str) -> ParamSpec | None:
         """The parameter called ``name`` (or one of its aliases), if this loss has it."""
@@ -100,30 +113,53 @@ class LossSpec:
         """The formula with the parameter values of :meth:`values` filled in."""
         return self.formula.format(**self.values(*layers))
 
+    def symbolic(self) -> str:
+        """The formula with its parameters as symbols, for a table that states the values
+        elsewhere (the README): a trailing binding ``, δ={delta:g}`` is dropped and any other
+        placeholder becomes its symbol (``{scale:g}·mean(…)`` reads ``s·mean(…)``)."""
+        symbols = {p.name: p.symbol for p in self.params}
+        text = _BINDING.sub(lambda m: "" if m[2] in symbols else m[0], self.formula)
+        return _PLACEHOLDER.sub(lambda m: symbols.get(m[1], m[0]), text)
+
+    def form_keys(self) -> tuple[str, ...]:
+        """The config keys of this loss's own parameters (``loss.delta``, ``loss.params.x``):
+        the form's rows for it, and the keys that apply only where it is used."""
+        return tuple(param_key(self.name, p.name) for p in self.params)
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)(?::[^}]*)?\}")
+_BINDING = re.compile(r",\s*([^,\s=]+)=\{(\w+)(?::[^}]*)?\}")
+
 
 _DELTA_DOC = "Threshold δ between the quadratic and linear parts. Default 1.0; > 0."
 _QUANTILE_DOC = "Quantile q of the pinball loss. Default 0.5; in (0, 1)."
 
 _BUILTIN_LOSSES = (
     LossSpec("mse", "mean squared error; the classic least-squares fit", "mean((y-ŷ)²)",
-             (), True, "least_squares", "engine.losses.functions:mse"),
+             (), True, "least_squares", "engine.losses.functions:mse",
+             "engine.losses.functions:mse_derivative"),
     LossSpec("mae", "mean absolute error; robust to outliers, fits the median", "mean(|y-ŷ|)",
-             (), False, "quantile_irls", "engine.losses.functions:mae"),
+             (), False, "quantile_irls", "engine.losses.functions:mae",
+             "engine.losses.functions:mae_derivative"),
     LossSpec("huber", "quadratic near zero, linear beyond δ",
              "mean(½r² if |r|≤δ else δ(|r|-½δ)), r=y-ŷ, δ={delta:g}",
              (ParamSpec("delta", 1.0, _DELTA_DOC, "δ", {"gt": 0.0}),),
-             True, "reference", "engine.losses.functions:huber"),
+             True, "reference", "engine.losses.functions:huber",
+             "engine.losses.functions:huber_derivative"),
     LossSpec("smooth_l1", "huber divided by δ (PyTorch's SmoothL1Loss)",
              "mean(½r²/δ if |r|<δ else |r|-½δ), r=y-ŷ, δ={delta:g}",
              (ParamSpec("delta", 1.0, _DELTA_DOC, "δ", {"gt": 0.0}),),
-             True, "reference", "engine.losses.functions:smooth_l1"),
+             True, "reference", "engine.losses.functions:smooth_l1",
+             "engine.losses.functions:smooth_l1_derivative"),
     LossSpec("log_cosh", "≈ ½r² for small r, |r| - log 2 for large", "mean(log(cosh(y-ŷ)))",
-             (), True, "reference", "engine.losses.functions:log_cosh"),
+             (), True, "reference", "engine.losses.functions:log_cosh",
+             "engine.losses.functions:log_cosh_derivative"),
     LossSpec("quantile", "pinball loss; its minimiser is the q-quantile",
              "mean(max(q·r, (q-1)·r)), r=y-ŷ, q={quantile:g}",
              (ParamSpec("quantile", 0.5, _QUANTILE_DOC, "q", {"gt": 0.0, "lt": 1.0},
                         aliases=("q",)),),
-             False, "quantile_irls", "engine.losses.functions:quantile"),
+             False, "quantile_irls", "engine.losses.functions:quantile",
+             "engine.losses.functions:quantile_derivative"),
 )
 
 LOSSES: dict[str, LossSpec] = {spec.name: spec for spec in _BUILTIN_LOSSES}
@@ -168,30 +204,87 @@ def param_key(loss_name: str, param_name: str) -> str:
 
 @dataclass(frozen=True)
 class OptimizerSpec:
-    """An optimizer: name, torch class (``"torch.optim.SGD"``) and which ``optim.*`` keys apply.
+    """An optimizer: its update rule, the ``optim.*`` keys it reads, and its torch class.
 
-    ``hyperparams`` are the ``OptimConfig`` fields passed to the torch class as keyword
-    arguments besides the parameter groups (``lr`` always; ``momentum`` only for sgd). Weight
-    decay is set per parameter group so the bias is never decayed.
+    ``hyperparams`` are the ``OptimConfig`` fields it takes besides the parameter groups
+    (``lr`` always; ``momentum`` only for sgd): passed to the torch class as keyword arguments,
+    and to the update rule after ``lr``. They are its form keys (``optim.<name>``) and the
+    ``optim.*`` settings that apply only where it is chosen. Weight decay is set per parameter
+    group so the bias is never decayed; every optimizer takes it.
+
+    ``rule`` is ``"module:attr"`` of its update rule on the flat parameter vector,
+    ``rule(theta, n_weights, lr, weight_decay, **hyperparams_but_lr)`` (see
+    :mod:`engine.training.update_rules`), or None to step the ``torch.optim`` class instead.
+    ``torch_class`` (``"torch.optim.SGD"``) is the reference the rule is tested against.
+    ``formula`` is the update written out (README, help).
     """
 
     name: str
     torch_class: str
     hyperparams: tuple[str, ...]
     doc: str
+    rule: str | None = None
+    formula: str = ""
+
+    def form_keys(self) -> tuple[str, ...]:
+        """The config keys of its hyperparameters: ``optim.lr``, ``optim.momentum``."""
+        return tuple(f"optim.{name}" for name in self.hyperparams)
 
 
-OPTIMIZERS: dict[str, OptimizerSpec] = {spec.name: spec for spec in (
+_BUILTIN_OPTIMIZERS = (
     OptimizerSpec("sgd", "torch.optim.SGD", ("lr", "momentum"),
-                  "stochastic gradient descent, optionally with momentum"),
+                  "stochastic gradient descent, optionally with momentum",
+                  "engine.training.update_rules:sgd",
+                  "g = ∇L + wd·w; b = μ·b + g (b = g at the first step); θ -= lr·b"),
     OptimizerSpec("adam", "torch.optim.Adam", ("lr",),
-                  "Adam; weight_decay adds weight_decay·w to the gradient"),
+                  "Adam; weight_decay adds weight_decay·w to the gradient",
+                  "engine.training.update_rules:adam",
+                  "g = ∇L + wd·w; m = β1·m + (1-β1)·g; v = β2·v + (1-β2)·g²; "
+                  "θ -= lr·m̂/(√v̂ + ε), β = (0.9, 0.999), ε = 1e-8"),
     OptimizerSpec("adamw", "torch.optim.AdamW", ("lr",),
-                  "Adam with decoupled weight decay"),
-)}
-"""Every optimizer by name; ``optim.name`` must be one of these."""
+                  "Adam with decoupled weight decay",
+                  "engine.training.update_rules:adamw",
+                  "w -= lr·wd·w, then adam's step with g = ∇L"),
+)
+
+OPTIMIZERS: dict[str, OptimizerSpec] = {spec.name: spec for spec in _BUILTIN_OPTIMIZERS}
+"""Every optimizer by name (the built-ins, then any registered with
+:func:`register_optimizer`); ``optim.name`` must be one of these."""
+
+_BUILTIN_OPTIMIZER_NAMES = tuple(OPTIMIZERS)
+
+
+def register_optimizer(spec: OptimizerSpec) -> None:
+    """Add an optimizer to :data:`OPTIMIZERS` (it becomes an ``optim.name`` choice)."""
+    if spec.name in OPTIMIZERS:
+        raise ValueError(f"an optimizer called {spec.name!r} already exists")
+    OPTIMIZERS[spec.name] = spec
+
+
+def unregister_optimizer(name: str) -> None:
+    """Remove an optimizer added with :func:`register_optimizer` (built-ins cannot be removed)."""
+    if name in _BUILTIN_OPTIMIZER_NAMES:
+        raise ValueError(f"{name!r} is a built-in optimizer")
+    OPTIMIZERS.pop(name, None)
 
 
 def optimizer_names() -> tuple[str, ...]:
-    """The optimizers in declaration order."""
+    """Every registered optimizer, built-ins first in declaration order."""
     return tuple(OPTIMIZERS)
+
+
+def builtin_optimizer_names() -> tuple[str, ...]:
+    """The built-in optimizers only, in declaration order."""
+    return _BUILTIN_OPTIMIZER_NAMES
+
+
+def resolve(pointer: str) -> Any:
+    """The object a ``"module:attr"`` pointer of a registry entry names, importing its module
+    now (entries name torch code by pointer so that this module never imports torch)."""
+    module, sep, attr = pointer.partition(":")
+    if not sep or not module or not attr:
+        raise ValueError(f"expected 'module:attr', got {pointer!r}")
+    obj: Any = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj

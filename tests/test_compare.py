@@ -56,6 +56,17 @@ def test_settings_that_do_not_apply_are_never_a_difference() -> None:
         ["sgd, momentum=0.9", "sgd, momentum=0", "adam"]
 
 
+def test_data_settings_count_only_where_the_source_and_outlier_mode_read_them() -> None:
+    # the synthetic sizes do not apply to a csv run; clip_quantile only with outliers: clip
+    assert differing_keys([cfg("diabetes", "data.n_samples=50"), cfg("diabetes")]) == []
+    assert differing_keys([cfg("default", "data.clip_quantile=0.05"), cfg("default")]) == []
+    assert labels(cfg("default", "data.outliers=clip", "data.clip_quantile=0.05"),
+                  cfg("default", "data.outliers=clip")) == \
+        ["clip_quantile=0.05", "clip_quantile=0.01"]
+    assert labels(cfg("default", "data.n_samples=50"), cfg("default")) == \
+        ["n_samples=50", "n_samples=1000"]
+
+
 def test_losses_first_then_the_optimizer_then_the_rest() -> None:
     a = cfg("default", "loss.name=mae", "optim.lr=0.2", "train.epochs=50", "seed=3")
     b = cfg("default")

@@ -6,7 +6,8 @@ initial weights and the same on-device permutation. The engine's step strategies
 (:mod:`engine.training.steps`: closed-form minibatch, blocked full batch, sufficient statistics,
 autograd) must end at the same weights and report the same per-epoch train losses: 1e-5
 relative in float32, for every built-in loss, penalty, optimizer, bias on/off, full batch and
-minibatch.
+minibatch. The losses, their parameters and the optimizers come from the registries: a new
+entry is tested here without a new line.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ import engine
 from engine.core.control import Control
 from engine.data.dataset import load_dataset
 from engine.training.epoch import STEPS_ENV, Clock, DeviceSplit, EpochRunner
-from engine.losses.derivatives import DERIVATIVES, closed_form
+from engine.losses.derivatives import closed_form, derivative_of
 from engine.losses.functions import build_objective
 from engine.training.optimizers import make_optimizer, make_update_rule
-from engine.registry import LOSSES, OPTIMIZERS, builtin_loss_names
+from engine.registry import LOSSES, OPTIMIZERS, ParamSpec, builtin_loss_names, resolve
 from engine.training.steps import flatten_params
 from engine.training.trainer import make_model
 from tests.conftest import make_config
@@ -36,14 +37,39 @@ ROOT = Path(__file__).resolve().parents[1]
 EPOCHS = 4
 RTOL = 1e-5
 
-OPTIMS = {
-    "sgd": {"name": "sgd", "lr": 0.05},
-    "sgd_momentum_decay": {"name": "sgd", "lr": 0.02, "momentum": 0.9, "weight_decay": 0.05},
-    "adam_decay": {"name": "adam", "lr": 0.02, "weight_decay": 0.05},
-    "adamw_decay": {"name": "adamw", "lr": 0.02, "weight_decay": 0.1},
-}
+TUNED = {"lr": 0.02, "momentum": 0.9}
+"""A value other than the default for each optimizer hyperparameter (a registered optimizer
+with a new one needs it here: ``test_every_registered_entry_has_its_code`` says so)."""
+
+
+def optim_cases() -> dict[str, dict]:
+    """Per registered optimizer: ``<name>`` (lr only, the hot path) and ``<name>_tuned`` (every
+    hyperparameter it takes at a non-default value, and weight decay)."""
+    cases = {}
+    for name, spec in OPTIMIZERS.items():
+        cases[name] = {"name": name, "lr": 0.05}
+        cases[f"{name}_tuned"] = {"name": name, "weight_decay": 0.05,
+                                  **{h: TUNED[h] for h in spec.hyperparams if h in TUNED}}
+    return cases
+
+
+OPTIMS = optim_cases()
 PENALTIES = {"none": {}, "l1": {"l1": 0.01}, "l2": {"l2": 0.05}, "both": {"l1": 0.01, "l2": 0.05}}
-LOSS_PARAMS = {"huber": {"delta": 0.7}, "smooth_l1": {"delta": 0.7}, "quantile": {"quantile": 0.8}}
+
+
+def other_value(p: ParamSpec) -> float:
+    """A value of ``p`` in its range but not its default (so a parameter that is not passed
+    on shows)."""
+    hi = p.bounds.get("lt", p.bounds.get("max"))
+    for value in (p.default * 0.7, p.default + 0.5 if hi is None else (p.default + hi) / 2):
+        if value != p.default and p.in_range(value):
+            return value
+    raise AssertionError(f"no test value for {p.name}")
+
+
+def term_params(name: str) -> dict[str, float]:
+    """Every parameter of the registered loss ``name`` at a non-default value, by name."""
+    return {p.name: other_value(p) for p in LOSSES[name].params}
 
 
 def config(loss: dict, optim: dict, *, bias: bool = True, batch: int | None = None):
@@ -107,12 +133,29 @@ def assert_same(cfg, steps: str, monkeypatch, expect: str) -> None:
 
 
 def loss_section(name: str, penalty: str = "none") -> dict:
-    return {"name": name, **LOSS_PARAMS.get(name, {}), **PENALTIES[penalty]}
+    """The ``loss`` section of the registered loss ``name`` with every parameter set at its
+    own key (``loss.delta``, ``loss.params.scale``) to a non-default value."""
+    section: dict = {"name": name, **PENALTIES[penalty]}
+    for p, key in zip(LOSSES[name].params, LOSSES[name].form_keys()):
+        if key.startswith("loss.params."):
+            section.setdefault("params", {})[p.name] = other_value(p)
+        else:
+            section[key.removeprefix("loss.")] = other_value(p)
+    return section
 
 
-def test_every_builtin_loss_has_a_closed_form_gradient():
-    assert set(builtin_loss_names()) <= set(DERIVATIVES)
-    assert set(OPTIMS[k]["name"] for k in OPTIMS) == set(OPTIMIZERS)
+def test_every_registered_entry_has_its_code():
+    """Each built-in loss names a closed-form derivative, each optimizer an update rule, and
+    every pointer resolves; every hyperparameter has a test value, every optimizer cases."""
+    for name in builtin_loss_names():
+        assert LOSSES[name].derivative is not None, name
+    for spec in LOSSES.values():
+        assert callable(resolve(spec.fn))
+        assert spec.derivative is None or derivative_of(spec.name) is resolve(spec.derivative)
+    for spec in OPTIMIZERS.values():
+        assert spec.rule is not None and callable(resolve(spec.rule)), spec.name
+        assert set(spec.hyperparams) <= set(TUNED), spec.name
+    assert {case["name"] for case in OPTIMS.values()} == set(OPTIMIZERS)
 
 
 @pytest.mark.parametrize("bias", [True, False], ids=["bias", "no_bias"])
@@ -135,7 +178,7 @@ def test_each_optimizer_and_penalty_equals_torch_optim(name, optim, penalty, bat
 
 @pytest.mark.parametrize("bias", [True, False], ids=["bias", "no_bias"])
 @pytest.mark.parametrize("penalty", list(PENALTIES))
-@pytest.mark.parametrize("optim", ["sgd", "adamw_decay"])
+@pytest.mark.parametrize("optim", list(OPTIMS))
 def test_sufficient_statistics_equal_the_data_pass(optim, penalty, bias, monkeypatch):
     cfg = config(loss_section("mse", penalty), OPTIMS[optim], bias=bias)
     assert_same(cfg, "gram", monkeypatch, "GramSteps")
@@ -158,7 +201,7 @@ def test_the_autograd_path_equals_torch_optim(batch, optim, monkeypatch):
 def test_a_single_weighted_term_equals_autograd(name, batch, monkeypatch):
     """``combined`` with one term of weight 0.5 (a review found the full-batch bias gradient
     summing an unwritten buffer for mse)."""
-    term = {"name": name, "weight": 0.5, "params": LOSS_PARAMS.get(name, {})}
+    term = {"name": name, "weight": 0.5, "params": term_params(name)}
     cfg = config({"name": "combined", "terms": [term]}, OPTIMS["sgd"], batch=batch)
     assert_same(cfg, "closed_form", monkeypatch,
                 "MinibatchSteps" if batch else "FullBatchSteps")
@@ -167,7 +210,7 @@ def test_a_single_weighted_term_equals_autograd(name, batch, monkeypatch):
 @pytest.mark.parametrize("batch", [None, 16], ids=["full", "minibatch"])
 def test_fast_and_autograd_runs_emit_the_same_events(batch, monkeypatch):
     """Whole runs, early stopping and restore included: every event agrees."""
-    cfg = config({"name": "mse", "l2": 0.01}, OPTIMS["sgd_momentum_decay"], batch=batch)
+    cfg = config({"name": "mse", "l2": 0.01}, OPTIMS["sgd_tuned"], batch=batch)
     cfg.train.epochs = 30
     cfg.early_stopping.enabled, cfg.early_stopping.patience = True, 3
     runs = {}
@@ -188,7 +231,7 @@ def test_fast_and_autograd_runs_emit_the_same_events(batch, monkeypatch):
 
 
 def test_update_rule_state_round_trips_through_weights_only_load(tmp_path):
-    cfg = config({"name": "mse"}, OPTIMS["adam_decay"])
+    cfg = config({"name": "mse"}, OPTIMS["adam_tuned"])
     model = make_model(4, cfg, torch.device("cpu"))
     rule = make_update_rule(flatten_params(model), model, cfg)
     rule.grad.fill_(0.3)
@@ -197,7 +240,7 @@ def test_update_rule_state_round_trips_through_weights_only_load(tmp_path):
     other = make_update_rule(flatten_params(make_model(4, cfg, torch.device("cpu"))),
                              make_model(4, cfg, torch.device("cpu")), cfg)
     other.load_state_dict(torch.load(tmp_path / "opt.pt", weights_only=True))
-    assert other.param_groups[0]["lr"] == 0.02
+    assert other.param_groups[0]["lr"] == OPTIMS["adam_tuned"]["lr"]
     for key in ("exp_avg", "exp_avg_sq", "step"):
         assert torch.equal(other.state[key], rule.state[key])
 
@@ -209,11 +252,12 @@ def test_training_never_imports_torch_dynamo():
         "import json, sys\n"
         "import engine\n"
         "from engine.config.presets import load_config\n"
+        "from engine.registry import OPTIMIZERS\n"
         "cfg = load_config('default')\n"
         "cfg.train.epochs = 3\n"
         "for batch in (None, 64):\n"
         "    cfg.optim.batch_size = batch\n"
-        "    for name in ('sgd', 'adam', 'adamw'):\n"
+        "    for name in OPTIMIZERS:\n"
         "        cfg.optim.name = name\n"
         "        engine.fit(cfg)\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.startswith('torch._dynamo'))))\n")
@@ -226,6 +270,6 @@ def test_training_never_imports_torch_dynamo():
 
 def test_losses_without_a_closed_form_keep_autograd():
     assert closed_form(make_config(loss={"name": "mse"}).loss) is not None
-    for name in LOSSES:
+    for name, spec in LOSSES.items():
         assert (closed_form(make_config(loss=loss_section(name)).loss) is None) == (
-            name not in DERIVATIVES)
+            spec.derivative is None)

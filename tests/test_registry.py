@@ -19,9 +19,10 @@ from engine.losses.check import check_loss
 from engine.losses.functions import build_objective
 from engine.training.optimizers import make_optimizer
 from engine.training.optimum import objective_value
-from engine.registry import (LOSSES, OPTIMIZERS, LossSpec, ParamSpec, builtin_loss_names,
-                             param_key, register_loss, unregister_loss)
+from engine.registry import (LOSSES, OPTIMIZERS, builtin_loss_names, param_key, register_loss,
+                             register_optimizer, unregister_loss, unregister_optimizer)
 from tests.conftest import make_config
+from tests.toy_loss import TOY_LOSS, TOY_OPTIMIZER
 
 BUILTINS = builtin_loss_names()
 
@@ -149,10 +150,7 @@ def test_an_unknown_optimizer_is_refused_not_replaced():
 # A toy loss: one registry entry, seen everywhere
 
 
-TOY = LossSpec("toy", "MSE times a scale", "{scale:g}·mean((y-ŷ)²)",
-               (ParamSpec("scale", 1.0, "Factor on the MSE. Default 1; > 0.", "s",
-                          {"gt": 0.0}),),
-               smooth=True, optimum="reference", fn="tests.toy_loss:scaled_mse")
+TOY = TOY_LOSS  # declared once, in tests/toy_loss.py (with its derivative)
 
 
 @pytest.fixture
@@ -194,6 +192,17 @@ def test_built_ins_cannot_be_replaced_or_removed():
         register_loss(LOSSES["mse"])
     with pytest.raises(ValueError):
         unregister_loss("mse")
+    with pytest.raises(ValueError):
+        register_optimizer(OPTIMIZERS["sgd"])
+    with pytest.raises(ValueError):
+        unregister_optimizer("adam")
+    register_optimizer(TOY_OPTIMIZER)
+    try:
+        with pytest.raises(ValueError):  # a second toy of the same name is refused too
+            register_optimizer(TOY_OPTIMIZER)
+    finally:
+        unregister_optimizer(TOY_OPTIMIZER.name)
+    assert TOY_OPTIMIZER.name not in OPTIMIZERS
 
 
 def test_loss_params_on_a_builtin_without_own_params_keeps_its_message():

@@ -2,9 +2,9 @@
 
 Textual-free, so unit tests drive it without an app; :mod:`tui.widgets.settings` only renders it.
 Nothing here re-declares the schema: kinds, choices, ranges and defaults come from
-``engine.config.field_info``, a loss's own parameter fields from ``engine.registry.LOSSES`` (via
-``param_key``), and which ``optim.*`` fields apply from each ``OptimizerSpec.hyperparams``. A
-field's text is checked by ``engine.config.validate_field``; the whole form by
+``engine.config.field_info``, the loss and optimizer fields from the registries' form keys, and
+which fields apply from ``engine.config.applies`` (the rule run comparison uses too). A field's
+text is checked by ``engine.config.validate_field``; the whole form by
 ``engine.config.parse_config``, whose ``ConfigError.key`` names the field to mark.
 """
 
@@ -14,11 +14,11 @@ import copy
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from engine.config import (Config, ConfigError, LossConfig, own_params, parse_config,
-                           parse_loss_section, validate_field)
+from engine.config import (Config, ConfigError, LossConfig, applies, nest, own_params,
+                           parse_config, parse_loss_section, validate_field)
 from engine.losses.formulas import describe
 from engine.config.presets import portable_dict
-from engine.registry import OPTIMIZERS, param_key
+from engine.registry import param_key
 
 from tui.form_fields import (DEFAULT_DEVICES, DEVICE_KEY, EXAMPLE_TERMS, FormField, Values,
                              fmt_value, form_fields, read_key)
@@ -152,23 +152,10 @@ class SettingsForm:
         return self.read()[0]
 
     def applies(self, key: str, values: Values | None = None) -> bool:
-        """Whether a field matters for the loss, optimizer and early stopping chosen."""
+        """Whether a field matters for the loss, optimizer and early stopping chosen (the
+        engine's rule, :func:`engine.config.applies`, over the form's values)."""
         values = self.values() if values is None else values
-        f = self._by_key[key]
-        loss = values.get("loss.name")
-        if f.losses:
-            return loss in f.losses
-        if key == "loss.terms":
-            return loss == "combined"
-        if key in ("loss.callable", "loss.params"):
-            return loss == "custom"
-        section, _, name = key.partition(".")
-        if section == "optim" and any(name in o.hyperparams for o in OPTIMIZERS.values()):
-            spec = OPTIMIZERS.get(str(values.get("optim.name")))
-            return spec is not None and name in spec.hyperparams
-        if section == "early_stopping" and name != "enabled":
-            return bool(values.get("early_stopping.enabled"))
-        return True
+        return applies(key, nest(values))
 
     def modified(self) -> set[str]:
         """The fields whose value differs from the preset's (an invalid text counts)."""

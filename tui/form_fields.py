@@ -1,8 +1,10 @@
 """The settings form's fields, derived from the config schema and the registries.
 
 Nothing is re-declared here: kinds, choices, ranges and defaults come from
-``engine.config.field_info``, a loss's own parameter fields from ``engine.registry.LOSSES`` (via
-``param_key``). This module only says which keys the form edits, in what order, and their labels.
+``engine.config.field_info``; a loss's own parameter fields and an optimizer's hyperparameter
+fields are the form keys of their registry entries (``LossSpec.form_keys``,
+``OptimizerSpec.form_keys``), so a registered loss or optimizer gets its rows with no change
+here. This module only says which other keys the form edits, in what order, and their labels.
 """
 
 from __future__ import annotations
@@ -13,18 +15,38 @@ from typing import Any
 import yaml
 
 from engine.config import Config, field_info, own_params
-from engine.registry import LOSSES, param_key
+from engine.registry import LOSSES, OPTIMIZERS
 
 Values = dict[str, Any]
 
 LOSS_PARAMS_AT = "loss.params"
 """The registered losses' own parameter fields go right after this one."""
-FORM_KEYS = ("loss.name", "loss.terms", "loss.callable", LOSS_PARAMS_AT, "loss.l1", "loss.l2",
-             "optim.name", "optim.lr", "optim.momentum", "optim.weight_decay",
-             "optim.batch_size", "train.epochs", "data.val_fraction", "seed",
-             "early_stopping.enabled", "early_stopping.monitor", "early_stopping.patience",
-             "early_stopping.min_delta", "early_stopping.restore_best", "train.device")
-"""The config keys the form edits, in screen order (the rest stay as the preset has them)."""
+LOSS_KEYS = ("loss.name", "loss.terms", "loss.callable", LOSS_PARAMS_AT, "loss.l1", "loss.l2")
+EVERY_OPTIMIZER_KEYS = ("optim.weight_decay", "optim.batch_size")
+"""``optim.*`` keys every optimizer reads (after the registered optimizers' hyperparameters)."""
+OTHER_KEYS = ("train.epochs", "data.val_fraction", "seed", "early_stopping.enabled",
+              "early_stopping.monitor", "early_stopping.patience", "early_stopping.min_delta",
+              "early_stopping.restore_best", "train.device")
+
+
+def optimizer_keys() -> tuple[str, ...]:
+    """``optim.name``, every registered optimizer's hyperparameter keys (in order of first
+    appearance: ``optim.lr``, ``optim.momentum``), then the keys every optimizer reads."""
+    keys = ["optim.name"]
+    for spec in OPTIMIZERS.values():
+        keys += [k for k in spec.form_keys() if k not in keys]
+    return tuple(keys) + tuple(k for k in EVERY_OPTIMIZER_KEYS if k not in keys)
+
+
+def form_keys() -> tuple[str, ...]:
+    """The config keys the form edits, in screen order (the rest stay as the preset has them);
+    the registered losses' parameter keys are added after :data:`LOSS_PARAMS_AT`."""
+    return LOSS_KEYS + optimizer_keys() + OTHER_KEYS
+
+
+FORM_KEYS = form_keys()
+"""The keys :func:`form_keys` gives for the built-in registries (a form built later asks again,
+so an optimizer registered meanwhile gets its rows)."""
 LABELS = {"loss.name": "loss", "optim.name": "optimizer", "early_stopping.enabled": "early stop"}
 """Labels that are not the key's last part with spaces for underscores."""
 PLACEHOLDERS = {"loss.terms": "[{name: mse, weight: 1}]", "loss.callable": "file.py:obj",
@@ -48,7 +70,8 @@ class FormField:
     choices: tuple[str, ...] = ()
     placeholder: str = ""
     losses: tuple[str, ...] = ()
-    """For a loss parameter: the losses that have it (the field applies to those only)."""
+    """For a loss parameter: the losses that have it (see ``engine.config.applies`` for when
+    it applies)."""
 
     @property
     def typed(self) -> bool:
@@ -73,8 +96,7 @@ def _loss_param_fields() -> list[FormField]:
     owners: dict[str, list[str]] = {}
     labels: dict[str, str] = {}
     for spec in LOSSES.values():
-        for p in spec.params:
-            key = param_key(spec.name, p.name)
+        for p, key in zip(spec.params, spec.form_keys()):
             owners.setdefault(key, []).append(spec.name)
             labels.setdefault(key, p.name if p.symbol == p.name else f"{p.name} {p.symbol}")
     return [_field(key, label=labels[key], losses=tuple(names)) for key, names in owners.items()]
@@ -84,7 +106,7 @@ def form_fields() -> tuple[FormField, ...]:
     """Every field, from the schema and the registries as they are now (a loss registered at
     run time gets its parameter rows)."""
     out: list[FormField] = []
-    for key in FORM_KEYS:
+    for key in form_keys():
         out.append(_field(key))
         if key == LOSS_PARAMS_AT:
             out += _loss_param_fields()

@@ -257,7 +257,8 @@ def _check_own_params(loss: LossConfig, where: str) -> None:
     if not own:
         raise keyed_error(where, "loss.params", "applies only to custom losses",
                           "loss.params applies only to custom losses (loss.name is "
-                          f"{short_repr(loss.name)}); use loss.delta / loss.quantile, or "
+                          f"{short_repr(loss.name)}); use "
+                          f"{' / '.join(f'loss.{n}' for n in LOSS_FIELD_PARAMS)}, or "
                           "params inside loss.terms")
     for k, v in loss.params.items():
         if k not in own:

@@ -5,7 +5,9 @@ The names here are a public contract: presets, ``--set section.key=value`` overr
 ``metadata["doc"]`` (meaning, default, range) and its declarative checks (``choices``, ``min``,
 ``gt``, ``lt``, ``max``, ``pattern``); the README's preset reference, the dashboard's help and
 the checks in :mod:`engine.config.checks` all read them from here. Loss and optimizer choices,
-and the parameters a loss accepts, come from :mod:`engine.registry`.
+the parameters a loss accepts, and the docs and ranges of the fields that name or hold them
+(``loss.name``, ``loss.delta``, ``optim.momentum``, ...) come from :mod:`engine.registry`, so a
+registry entry is never restated here.
 
 Import it as :mod:`engine.config` (which re-exports everything public). No torch import.
 """
@@ -18,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.core.errors import ConfigError, keyed_error
-from engine.registry import LOSSES, builtin_loss_names, loss_names, optimizer_names
+from engine.registry import (LOSSES, OPTIMIZERS, ParamSpec, builtin_loss_names, loss_names,
+                             optimizer_names)
 
 LOSS_NAMES = builtin_loss_names()
 """Built-in data losses (their declarations are in :mod:`engine.registry`)."""
@@ -39,6 +42,28 @@ def _f(default: Any, doc: str, **checks: Any) -> Any:
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
+
+
+def _listed(names: tuple[str, ...] | list[str], last: str = "or") -> str:
+    """``a, b or c`` (``a`` alone, ``a or b``)."""
+    return f"{', '.join(names[:-1])} {last} {names[-1]}" if len(names) > 1 else "".join(names)
+
+
+def _loss_param_field(name: str) -> Any:
+    """A ``LossConfig`` field for the loss parameter ``name`` (one field serves every built-in
+    that has it, as ``loss.delta`` serves huber and smooth_l1): default, doc and range from
+    its :class:`~engine.registry.ParamSpec`."""
+    owners = [(s.name, p) for s in LOSSES.values() for p in s.params if p.name == name]
+    param: ParamSpec = owners[0][1]
+    used_by = _listed([owner for owner, _ in owners], "and")
+    return _f(param.default, f"{param.doc} Used by {used_by}.", **param.bounds)
+
+
+def _optim_takers(name: str) -> str:
+    """``optim.<name>``'s doc prefix: which optimizers read it, and which ignore it."""
+    takers = [o.name for o in OPTIMIZERS.values() if name in o.hyperparams]
+    others = [o.name for o in OPTIMIZERS.values() if name not in o.hyperparams]
+    return f"{'/'.join(takers)} only" + (f" (ignored by {'/'.join(others)})" if others else "")
 
 
 @dataclass
@@ -90,13 +115,11 @@ class ModelConfig:
 class LossConfig:
     """The objective: a data loss (or weighted terms) plus optional L1/L2 penalties on w."""
 
-    name: str = _f("mse", "mse, mae, huber, smooth_l1, log_cosh, quantile, custom (a user loss "
-                   "named by loss.callable) or combined (weighted loss.terms). Default mse.",
+    name: str = _f("mse", f"{', '.join(LOSS_NAMES)}, custom (a user loss named by "
+                   "loss.callable) or combined (weighted loss.terms). Default mse.",
                    choices=loss_choices)
-    delta: float = _f(1.0, "Huber / smooth_l1 threshold between the quadratic and linear parts. "
-                      "Default 1.0; > 0.", **LOSSES["huber"].params[0].bounds)
-    quantile: float = _f(0.5, "Quantile q of the pinball loss. Default 0.5; in (0, 1).",
-                         **LOSSES["quantile"].params[0].bounds)
+    delta: float = _loss_param_field("delta")
+    quantile: float = _loss_param_field("quantile")
     l1: float = _f(0.0, "Weight of the L1 penalty l1·Σ|w| (bias not penalised). Default 0; >= 0.",
                    min=0.0)
     l2: float = _f(0.0, "Weight of the L2 penalty l2·Σw² (bias not penalised). Default 0; >= 0.",
@@ -115,10 +138,10 @@ class LossConfig:
 class OptimConfig:
     """The optimiser."""
 
-    name: str = _f("sgd", "sgd, adam or adamw. Default sgd.", choices=optimizer_names)
+    name: str = _f("sgd", f"{_listed(OPTIM_NAMES)}. Default sgd.", choices=optimizer_names)
     lr: float = _f(0.05, "Learning rate. Default 0.05; > 0.", gt=0.0)
-    momentum: float = _f(0.0, "SGD momentum (ignored by adam/adamw). Default 0; in [0, 1).",
-                         min=0.0, lt=1.0)
+    momentum: float = _f(0.0, f"Heavy-ball momentum, {_optim_takers('momentum')}. Default 0; "
+                         "in [0, 1).", min=0.0, lt=1.0)
     weight_decay: float = _f(0.0, "Optimiser weight decay on w only (not the bias). For sgd/adam "
                              "it adds weight_decay·w to the gradient; adamw decays decoupled. "
                              "Default 0; >= 0.", min=0.0)

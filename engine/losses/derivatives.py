@@ -1,9 +1,11 @@
-"""Closed-form gradients of the built-in losses, so the hot loop needs no autograd graph.
+"""Closed-form gradients of the registered losses, so the hot loop needs no autograd graph.
 
 Every built-in data loss is ``mean(φ(e))`` of the error ``e = ŷ - y`` (``= -r``), so for the
 linear model ``ŷ = X·w + b`` its gradient is ``∂L/∂w = Xᵀφ'(e)/m`` and ``∂L/∂b = Σφ'(e)/m``:
-one matrix-vector product per step once ``φ'(e)`` is known. ``φ'`` per loss (each equals what
-autograd gives for the torch function in :mod:`engine.losses.functions`, ties included):
+one matrix-vector product per step once ``φ'(e)`` is known. Each loss's ``φ'`` is named by its
+registry entry (:attr:`engine.registry.LossSpec.derivative`, ``"module:attr"``, imported here
+when a run builds its closed form); the built-ins' sit beside their functions in
+:mod:`engine.losses.functions`:
 
 - mse: ``2e``;  mae: ``sign(e)``;  log_cosh: ``tanh(e)``;
 - huber(δ): ``clamp(e, -δ, δ)``;  smooth_l1(δ): ``clamp(e, -δ, δ)/δ``;
@@ -12,7 +14,7 @@ autograd gives for the torch function in :mod:`engine.losses.functions`, ties in
 
 The penalties ``l1·Σ|w| + l2·Σw²`` add ``l1·sign(w) + 2·l2·w``. The loss *values* still come from
 the registered torch functions (``Σφ(e) = m·fn(e, 0)``, as every built-in depends on ``y - ŷ``
-only). A user loss, or a registered loss with no entry in :data:`DERIVATIVES`, has no closed form:
+only). A user loss, or a registered loss whose entry names no derivative, has no closed form:
 :func:`closed_form` returns None and the trainer keeps autograd for it.
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -27,48 +30,29 @@ from torch import Tensor
 from engine.config import LossConfig
 from engine.losses.formulas import loss_values
 from engine.losses.functions import LossFn, builtin
-from engine.registry import LOSSES
+from engine.registry import LOSSES, resolve
 
 Derivative = Callable[[Tensor, Tensor, dict[str, float]], tuple[Tensor, float]]
-"""``(e, out, params) -> (t, c)`` with ``φ'(e) = c·t``; ``t`` is ``out`` or ``e`` itself (so
-mse needs no op: its factor 2 folds into the step size)."""
+"""``(e, out, params) -> (t, c)`` with ``φ'(e) = c·t``; ``t`` is ``out`` (written in place) or
+``e`` itself (so mse needs no op: its factor 2 folds into the step size). ``params`` holds every
+parameter of the loss by name."""
 
 
-def _mse(e: Tensor, out: Tensor, p: dict[str, float]) -> tuple[Tensor, float]:
-    return e, 2.0
-
-
-def _mae(e: Tensor, out: Tensor, p: dict[str, float]) -> tuple[Tensor, float]:
-    return torch.sign(e, out=out), 1.0
-
-
-def _huber(e: Tensor, out: Tensor, p: dict[str, float]) -> tuple[Tensor, float]:
-    return torch.clamp(e, -p["delta"], p["delta"], out=out), 1.0
-
-
-def _smooth_l1(e: Tensor, out: Tensor, p: dict[str, float]) -> tuple[Tensor, float]:
-    return torch.clamp(e, -p["delta"], p["delta"], out=out), 1.0 / p["delta"]
-
-
-def _log_cosh(e: Tensor, out: Tensor, p: dict[str, float]) -> tuple[Tensor, float]:
-    return torch.tanh(e, out=out), 1.0
-
-
-def _quantile(e: Tensor, out: Tensor, p: dict[str, float]) -> tuple[Tensor, float]:
-    return torch.sign(e, out=out).add_(1.0 - 2.0 * p["quantile"]), 0.5
-
-
-DERIVATIVES: dict[str, Derivative] = {
-    "mse": _mse, "mae": _mae, "huber": _huber, "smooth_l1": _smooth_l1,
-    "log_cosh": _log_cosh, "quantile": _quantile,
-}
-"""``φ'`` of each built-in loss by registry name."""
+def derivative_of(name: str) -> Derivative | None:
+    """The closed-form ``φ'`` the registered loss ``name`` names, or None (autograd only)."""
+    spec = LOSSES.get(name)
+    if spec is None or spec.derivative is None:
+        return None
+    derivative: Derivative = resolve(spec.derivative)
+    return derivative
 
 
 @dataclass(frozen=True)
 class Term:
-    """One weighted data-loss term with its value function and derivative."""
+    """One weighted data-loss term (of the registered loss ``name``) with its value function
+    and derivative."""
 
+    name: str
     weight: float
     fn: LossFn
     derivative: Derivative
@@ -86,7 +70,7 @@ class ClosedForm:
     @property
     def is_mse(self) -> bool:
         """A plain (possibly ridge/lasso-penalised) MSE: the sufficient-statistics case."""
-        return (len(self.terms) == 1 and self.terms[0].derivative is _mse
+        return (len(self.terms) == 1 and self.terms[0].name == "mse"
                 and self.terms[0].weight == 1.0)
 
     def derivative(self, e: Tensor, out: Tensor) -> tuple[Tensor, float]:
@@ -127,18 +111,18 @@ class ClosedForm:
             grad_w.add_(w, alpha=2.0 * self.l2)
 
 
-def _term(name: str, params: dict, cfg: LossConfig, weight: float) -> Term | None:
-    derivative = DERIVATIVES.get(name)
-    if derivative is None or name not in LOSSES:
+def _term(name: str, params: dict[str, Any], cfg: LossConfig, weight: float) -> Term | None:
+    derivative = derivative_of(name)
+    if derivative is None:
         return None
     values = loss_values(name, params, cfg)
     full = LOSSES[name].values(values)
-    return Term(weight, builtin(name, **values), derivative, full)
+    return Term(name, weight, builtin(name, **values), derivative, full)
 
 
 def closed_form(cfg: LossConfig) -> ClosedForm | None:
     """The objective of the ``loss`` section in closed form, or None when it needs autograd
-    (a custom loss, or a registered loss with no known derivative)."""
+    (a custom loss, or a registered loss whose entry names no derivative)."""
     if cfg.name == "combined":
         terms = [_term(t["name"], t.get("params") or {}, cfg, float(t.get("weight", 1.0)))
                  for t in cfg.terms or []]

@@ -1,14 +1,19 @@
-"""Loss functions: the torch side of :data:`engine.registry.LOSSES`, each with its formula.
+"""Loss functions: the torch side of :data:`engine.registry.LOSSES`, each with its formula
+and its closed-form derivative.
 
 Conventions (also in the README and the dashboard's help): ``r = y - ŷ`` is the residual, every
 data loss is a *mean over samples*, and the penalties ``l1·Σ|w| + l2·Σw²`` are added on top of any
 data loss with the bias never penalised. So ``mse`` with ``l2 = λ`` is the classic ridge objective
 ``mean((y - ŷ)²) + λ·Σw²``.
+
+Every built-in is ``mean(φ(e))`` of the error ``e = ŷ - y`` (``= -r``); beside each function is
+its ``φ'`` (``<name>_derivative``, the registry entry's ``derivative``), in the form
+:data:`engine.losses.derivatives.Derivative` describes: ``(e, out, params) -> (t, c)`` with
+``φ'(e) = c·t``. Each equals what autograd gives for the function, ties included.
 """
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +25,7 @@ from torch import Tensor
 
 from engine.config import LossConfig
 from engine.losses.formulas import loss_values, penalty_formula
-from engine.registry import LOSSES, LossSpec
+from engine.registry import LOSSES, LossSpec, resolve
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 """``(pred, target) -> scalar``: a data loss, the mean over samples."""
@@ -31,9 +36,19 @@ def mse(pred: Tensor, target: Tensor) -> Tensor:
     return F.mse_loss(pred, target)
 
 
+def mse_derivative(e: Tensor, out: Tensor, p: dict[str, float]) -> tuple[Tensor, float]:
+    """``φ'(e) = 2e``: ``e`` itself, no op (the factor 2 folds into the step size)."""
+    return e, 2.0
+
+
 def mae(pred: Tensor, target: Tensor) -> Tensor:
     """Mean absolute error: ``mean(|y - ŷ|)``. Robust to outliers; gradient sign(r)."""
     return F.l1_loss(pred, target)
+
+
+def mae_derivative(e: Tensor, out: Tensor, p: dict[str, float]) -> tuple[Tensor, float]:
+    """``φ'(e) = sign(e)``."""
+    return torch.sign(e, out=out), 1.0
 
 
 def huber(pred: Tensor, target: Tensor, delta: float = 1.0) -> Tensor:
@@ -44,9 +59,19 @@ def huber(pred: Tensor, target: Tensor, delta: float = 1.0) -> Tensor:
     return F.huber_loss(pred, target, delta=delta)
 
 
+def huber_derivative(e: Tensor, out: Tensor, p: dict[str, float]) -> tuple[Tensor, float]:
+    """``φ'(e) = clamp(e, -δ, δ)``."""
+    return torch.clamp(e, -p["delta"], p["delta"], out=out), 1.0
+
+
 def smooth_l1(pred: Tensor, target: Tensor, delta: float = 1.0) -> Tensor:
     """Smooth L1: ``mean(½r²/δ)`` where ``|r| < δ``, else ``mean(|r| - ½δ)``; equals huber/δ."""
     return F.smooth_l1_loss(pred, target, beta=delta)
+
+
+def smooth_l1_derivative(e: Tensor, out: Tensor, p: dict[str, float]) -> tuple[Tensor, float]:
+    """``φ'(e) = clamp(e, -δ, δ)/δ``."""
+    return torch.clamp(e, -p["delta"], p["delta"], out=out), 1.0 / p["delta"]
 
 
 def log_cosh(pred: Tensor, target: Tensor) -> Tensor:
@@ -58,6 +83,11 @@ def log_cosh(pred: Tensor, target: Tensor) -> Tensor:
     return torch.mean(a + F.softplus(-2.0 * a) - math.log(2.0))
 
 
+def log_cosh_derivative(e: Tensor, out: Tensor, p: dict[str, float]) -> tuple[Tensor, float]:
+    """``φ'(e) = tanh(e)``."""
+    return torch.tanh(e, out=out), 1.0
+
+
 def quantile(pred: Tensor, target: Tensor, quantile: float = 0.5) -> Tensor:
     """Pinball (quantile) loss: ``mean(max(q·r, (q - 1)·r))``; its minimiser is the q-quantile.
 
@@ -67,10 +97,16 @@ def quantile(pred: Tensor, target: Tensor, quantile: float = 0.5) -> Tensor:
     return torch.mean(torch.maximum(q * r, (q - 1.0) * r))
 
 
+def quantile_derivative(e: Tensor, out: Tensor, p: dict[str, float]) -> tuple[Tensor, float]:
+    """``φ'(e) = ½·sign(e) + ½ - q``: ``1-q`` above the target, ``-q`` below, and autograd's
+    half-and-half ``½-q`` at a tie."""
+    return torch.sign(e, out=out).add_(1.0 - 2.0 * p["quantile"]), 0.5
+
+
 def loss_function(spec: LossSpec) -> Callable[..., Tensor]:
     """The torch function a :class:`~engine.registry.LossSpec` names (``"module:attr"``)."""
-    module, _, attr = spec.fn.partition(":")
-    return getattr(importlib.import_module(module), attr)
+    fn: Callable[..., Tensor] = resolve(spec.fn)
+    return fn
 
 
 def builtin(name: str, **params: Any) -> LossFn:

@@ -6,8 +6,9 @@ was for. The labels come from the config each run directory stores (``config.yam
 resolved config) and are worded with the registries: a loss is its name with its parameters by
 their formula symbols (``huber δ=1``, ``quantile q=0.9``), an optimizer its name. A setting that
 does not apply to a run (``momentum`` for adam, ``patience`` with early stopping off, ``delta``
-for mse) is never a difference. Torch-free, Textual-free and deterministic: the same runs give
-the same labels in any order of discovery.
+for mse) is never a difference: :func:`engine.config.applies` decides, the rule the settings
+form uses too. Torch-free, Textual-free and deterministic: the same runs give the same labels in
+any order of discovery.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.config import CSV_ONLY_KEYS, ConfigError, field_info
+from engine.config import ConfigError, applies, field_info
 from engine.config.schema import SECTIONS, public_fields
 from engine.core.events import EpochEnded, RunStarted
-from engine.registry import LOSS_FIELD_PARAMS, LOSSES, OPTIMIZERS
+from engine.registry import LOSS_FIELD_PARAMS, LOSSES
 from engine.runs.store import RunError, first_line, read_events
 from engine.config.yaml_io import read_yaml_file
 
@@ -33,8 +34,6 @@ SECTION_ORDER = ("loss", "optim", "train", "early_stopping", "model", "data")
 """Settings a user compares most come first, so a label cut to fit keeps them."""
 LOSS_KEY = "loss"
 """The one comparison key for the whole objective (name, its parameters, terms, callable)."""
-_SYNTHETIC_ONLY = ("n_samples", "n_features", "noise", "outlier_fraction")
-_OUTLIER_KEYS = {"clip_quantile": "clip", "outlier_threshold": "drop"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,27 +147,6 @@ def loss_label(loss: Mapping[str, Any]) -> str:
     return _term_label(name, params, loss)
 
 
-def _applies(section: str, name: str, config: Mapping[str, Any]) -> bool:
-    """Whether ``section.name`` matters for this run (the form's rule, from the registries)."""
-    sect = config.get(section) if isinstance(config.get(section), Mapping) else {}
-    if section == "optim" and any(name in o.hyperparams for o in OPTIMIZERS.values()):
-        spec = OPTIMIZERS.get(str(sect.get("name")))
-        return spec is not None and name in spec.hyperparams
-    if section == "early_stopping" and name != "enabled":
-        return bool(sect.get("enabled"))
-    if section == "data":
-        csv = sect.get("source") == "csv"
-        if name in CSV_ONLY_KEYS:
-            return csv
-        if name in _SYNTHETIC_ONLY:
-            return not csv
-        if name in _OUTLIER_KEYS:
-            return sect.get("outliers") == _OUTLIER_KEYS[name]
-    if section == "loss" and name == "force":
-        return sect.get("name") == "custom"
-    return True
-
-
 def settings(config: Mapping[str, Any]) -> dict[str, Any]:
     """The run's comparable settings, ``dotted key -> value``, in label order, only those that
     apply to it; the whole data loss is one value under :data:`LOSS_KEY` (its label)."""
@@ -182,7 +160,7 @@ def settings(config: Mapping[str, Any]) -> dict[str, Any]:
         for f in public_fields(SECTIONS[section]):
             if section == "loss" and f.name not in ("l1", "l2", "force"):
                 continue
-            if f.name in sect and _applies(section, f.name, config):
+            if f.name in sect and applies(f"{section}.{f.name}", config):
                 out[f"{section}.{f.name}"] = sect[f.name]
     out["seed"] = config.get("seed")
     return out

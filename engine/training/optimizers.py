@@ -4,20 +4,24 @@ Training uses :func:`make_update_rule`: the registry's optimizers as plain updat
 flat parameter vector (:mod:`engine.training.update_rules`; no ``torch.optim``, hence no
 ``torch._dynamo`` import at start-up). :func:`make_optimizer` builds the ``torch.optim`` class
 the registry names: the reference the update rules are tested against, and the fallback for a
-registered optimizer without an update rule. The registry itself stays torch-free so the config
-and the dashboard can list the choices before torch loads.
+registered optimizer whose entry names no update rule. Rules are found through each entry's
+``rule`` pointer (``"module:attr"``), so a registered optimizer needs no change here. The
+registry itself stays torch-free so the config and the dashboard can list the choices before
+torch loads.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
 
 from engine.config import Config, ConfigError
-from engine.registry import OPTIMIZERS, OptimizerSpec
-from engine.training.update_rules import RULES, UpdateRule
+from engine.registry import OPTIMIZERS, OptimizerSpec, resolve
+from engine.training.update_rules import UpdateRule
 
 
 def optimizer_spec(name: str) -> OptimizerSpec:
@@ -85,8 +89,8 @@ def make_update_rule(theta: torch.Tensor, model: nn.Linear, cfg: Config) -> Upda
     lists for this optimizer (momentum only for sgd)."""
     o = cfg.optim
     spec = optimizer_spec(o.name)
-    rule = RULES.get(spec.name)
-    if rule is None:
+    if spec.rule is None:
         return TorchOptimizerRule(theta, model, cfg)
-    kwargs = {name: getattr(o, name) for name in spec.hyperparams if name != "lr"}
+    rule: Callable[..., UpdateRule] = resolve(spec.rule)
+    kwargs: dict[str, Any] = {name: getattr(o, name) for name in spec.hyperparams if name != "lr"}
     return rule(theta, model.in_features, o.lr, o.weight_decay, **kwargs)

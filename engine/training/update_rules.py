@@ -5,7 +5,8 @@ Why not ``torch.optim``: constructing the first ``torch.optim`` optimizer import
 parameter groups, ``_use_grad``) costs more than the update itself for a model of ``d + 1``
 numbers. These rules apply the same arithmetic as torch's single-tensor implementations, in the
 same order, so they give the same iterates (``tests/test_fast_paths.py`` checks them against
-``torch.optim`` for every registered optimizer):
+``torch.optim`` for every registered optimizer). Each registry entry names its rule
+(:attr:`engine.registry.OptimizerSpec.rule`, e.g. ``"engine.training.update_rules:sgd"``):
 
 - sgd: ``g += wd·w``; with momentum ``buf = g`` on the first step, then ``buf = μ·buf + g``;
   ``θ -= lr·buf`` (or ``lr·g`` without momentum);
@@ -134,20 +135,22 @@ class Adam(UpdateRule):
         self.theta.addcdiv_(m, denom, value=-lr / (1 - beta1 ** step))
 
 
+# The update rule of each built-in optimizer, named by its registry entry's ``rule``; each takes
+# the flat parameters, the number of weights (the rest is the bias), ``lr``, ``weight_decay``
+# and the other hyperparameters the entry lists, by name.
+
+
 def sgd(theta: Tensor, n_weights: int, lr: float, weight_decay: float,
         momentum: float = 0.0) -> UpdateRule:
+    """The ``sgd`` entry's rule."""
     return SGD(theta, n_weights, lr, weight_decay, momentum)
 
 
 def adam(theta: Tensor, n_weights: int, lr: float, weight_decay: float) -> UpdateRule:
+    """The ``adam`` entry's rule."""
     return Adam(theta, n_weights, lr, weight_decay)
 
 
 def adamw(theta: Tensor, n_weights: int, lr: float, weight_decay: float) -> UpdateRule:
+    """The ``adamw`` entry's rule."""
     return Adam(theta, n_weights, lr, weight_decay, decoupled=True)
-
-
-RULES = {"sgd": sgd, "adam": adam, "adamw": adamw}
-"""The update rule of each built-in optimizer, by registry name; each takes the flat
-parameters, the number of weights (the rest is the bias), ``lr``, ``weight_decay`` and the
-hyperparameters :data:`engine.registry.OPTIMIZERS` lists for it."""

@@ -9,8 +9,8 @@ import pytest
 
 from engine.config import loss_choices
 from engine.config.presets import load_raw
-from engine.registry import LOSSES, OPTIMIZERS, LossSpec, ParamSpec, param_key, \
-    register_loss, unregister_loss
+from engine.registry import LOSSES, OPTIMIZERS, LossSpec, param_key
+from tests.toy_loss import registered_toys
 from tui.form import EXAMPLE_TERMS, FieldError, SettingsForm, fmt_value
 
 
@@ -47,34 +47,28 @@ def test_choices_and_labels_come_from_the_registries() -> None:
 
 @pytest.fixture
 def toy_loss() -> Iterator[LossSpec]:
-    spec = LossSpec("toy", "a loss with one parameter, for this test",
-                    "mean(|y-ŷ|^p), p={power:g}",
-                    (ParamSpec("power", 1.5, "Exponent p. Default 1.5; > 1.", "p",
-                               {"gt": 1.0}),),
-                    True, "reference", "engine.losses.functions:mse")
-    register_loss(spec)
-    yield spec
-    unregister_loss("toy")
+    with registered_toys() as (loss, _):
+        yield loss
 
 
 def test_a_registered_toy_loss_gets_a_choice_a_field_and_a_formula(toy_loss) -> None:
     form = form_of()
     assert "toy" in form.field("loss.name").choices
-    assert not form.applies("loss.params.power")
+    assert not form.applies("loss.params.scale")
     form.edit("loss.name", "toy")
-    assert loss_param_rows(form) == {"loss.params.power"}
-    assert form.field("loss.params.power").label == "power p"
-    assert form.entries["loss.params.power"] == "1.5"
-    assert form.loss_formula() == "mean(|y-ŷ|^p), p=1.5"
+    assert loss_param_rows(form) == {"loss.params.scale"}
+    assert form.field("loss.params.scale").label == "scale s"
+    assert form.entries["loss.params.scale"] == "1.0"
+    assert form.loss_formula() == "1·mean((y-ŷ)²)"
 
-    form.edit("loss.params.power", "0.5")  # its range, from the ParamSpec
-    assert form.errors == {"loss.params.power": "must be > 1"}
-    assert form.loss_formula() == "(fix loss.params.power: must be > 1)"
-    form.edit("loss.params.power", "3")
+    form.edit("loss.params.scale", "-0.5")  # its range, from the ParamSpec
+    assert form.errors == {"loss.params.scale": "must be > 0"}
+    assert form.loss_formula() == "(fix loss.params.scale: must be > 0)"
+    form.edit("loss.params.scale", "3")
     assert form.errors == {}
     cfg = form.build_config()
-    assert cfg.loss.name == "toy" and cfg.loss.params == {"power": 3.0}
-    assert form.loss_formula() == "mean(|y-ŷ|^p), p=3"
+    assert cfg.loss.name == "toy" and cfg.loss.params == {"scale": 3.0}
+    assert form.loss_formula() == "3·mean((y-ŷ)²)"
 
     form.edit("loss.name", "mse")  # its params never reach another loss
     assert form.build_config().loss.params == {}
