@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.config import Config, ConfigError
-from engine.core.events import EpochEnded, Event, RunFinished, RunStarted
 from engine.config.presets import list_presets, load_config
+from engine.core.events import EpochEnded, Event, RunFinished, RunStarted
 from engine.training.run import FitResult, Run, fit, train
 
 if TYPE_CHECKING:
@@ -27,11 +27,12 @@ if TYPE_CHECKING:
 
 
 def record(config: Config, runs_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Train ``config`` in this thread, writing a run directory (see :mod:`engine.runs.store`) under
-    ``runs_dir`` (default: the user's runs folder); return the directory."""
-    from engine.runs.store import RunWriter, new_run_dir
-    from engine.runs.store import runs_dir as default_runs_dir
+    """Train ``config`` in this thread, writing a run directory (see :mod:`engine.runs.store`)
+    under ``runs_dir`` (default: the user's runs folder); return the directory."""
     from engine.config.presets import portable_dict
+    from engine.runs.store import new_run_dir
+    from engine.runs.store import runs_dir as default_runs_dir
+    from engine.runs.writer import RunWriter
     from engine.training.trainer import run_training
 
     path = new_run_dir(default_runs_dir(runs_dir), config.name)

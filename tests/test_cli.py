@@ -236,3 +236,77 @@ def test_progress_shows_the_wait_counter_only_with_early_stopping(capsys):
                            "--set", "early_stopping.enabled=false")
     progress = [ln for ln in out.splitlines() if ln.startswith("epoch ")]
     assert code == 0 and progress and not any("wait" in ln for ln in progress)
+
+
+# --- the command package: one module per command, watch listed, the shared helpers ------------
+
+def test_help_lists_every_command_with_watch(capsys):
+    from tui.cli import main as linreg_tui
+
+    with pytest.raises(SystemExit) as done:
+        linreg_tui(["--help"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0
+    listed = {line.split()[0] for line in out.splitlines() if line.startswith("    ")}
+    assert {"watch", "train", "resume", "runs", "predict", "presets", "cv", "sweep",
+            "check-loss"} <= listed
+
+
+def test_watch_finds_the_run_then_hands_it_to_the_dashboard(capsys, tmp_path):
+    runs = tmp_path / "runs"
+    assert main(["train", *QUICK, "--runs-dir", str(runs)]) == 0
+    capsys.readouterr()
+    opened: list[tuple[Path, Path]] = []
+
+    def open_run(run: Path, root: Path) -> int:
+        opened.append((run, root))
+        return 0
+
+    assert main(["watch", "latest", "--runs-dir", str(runs)], watch_app=open_run) == 0
+    assert opened == [(next(runs.iterdir()), runs)]
+    assert "unknown run 'nope'" in bad(capsys, "watch", "nope", "--runs-dir", str(runs))
+    assert opened == [(next(runs.iterdir()), runs)]  # a bad run never opens the dashboard
+    assert "the dashboard is not available here" in bad(capsys, "watch", "latest", "--runs-dir",
+                                                        str(runs))
+
+
+def test_no_command_module_imports_another_command_or_main():
+    import ast
+
+    from engine.cli.main import COMMANDS
+
+    commands = {m.__name__ for m in COMMANDS.values()} | {"engine.cli.main"}
+    for module in COMMANDS.values():
+        tree = ast.parse(Path(module.__file__).read_text())
+        imported = {node.module for node in ast.walk(tree)
+                    if isinstance(node, ast.ImportFrom) and node.module}
+        imported |= {f"{node.module}.{a.name}" for node in ast.walk(tree)
+                     if isinstance(node, ast.ImportFrom) and node.module for a in node.names}
+        imported |= {a.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                     for a in node.names}
+        assert not imported & (commands - {module.__name__}), module.__name__
+
+
+def test_the_shared_table_aligns_columns_left_or_right():
+    from engine.cli.common import table
+
+    rows = [["name", "value", "note"], ["a", "1.5", "x"], ["long", "12.25", "yy"]]
+    assert table(rows, left=(0, -1)) == ["name  value  note", "a       1.5  x", "long  12.25  yy"]
+    assert table(rows, left=range(3)) == ["name  value  note", "a     1.5    x", "long  12.25  yy"]
+
+
+def test_runs_lists_numbers_with_the_shared_formatter(capsys, tmp_path):
+    from engine.core.numbers import fmt_number
+
+    runs = tmp_path / "runs"
+    assert main(["train", *QUICK, "--runs-dir", str(runs)]) == 0
+    capsys.readouterr()
+    code, out, _ = run_cli(capsys, "runs", "--runs-dir", str(runs))
+    code_json, rows, _ = run_cli(capsys, "runs", "--json", "--runs-dir", str(runs))
+    row = json.loads(rows)
+    header, line = out.splitlines()
+    cells = line.split()
+    assert code == code_json == 0 and header.split() == ["id", "preset", "loss", "status",
+                                                         "epochs", "best", "r2", "age"]
+    assert row["status"] == "finished (completed)" and cells[3:5] == ["finished", "(completed)"]
+    assert cells[5:8] == ["5", fmt_number(row["best_monitor"]), fmt_number(row["r2"])]

@@ -6,16 +6,17 @@ import json
 import math
 import os
 import pickle
+import socket
 from pathlib import Path
 
 import pytest
 import torch
 
 import engine
+from engine.core.events import EpochEnded, RunFinished, RunStarted
+from engine.data.dataset import load_dataset, read_source, split_indices
 from engine.runs import store
 from engine.runs.checkpoint import load_checkpoint, save_checkpoint
-from engine.data.dataset import load_dataset, read_source, split_indices
-from engine.core.events import EpochEnded, RunFinished, RunStarted
 from engine.runs.model_file import load_model
 from engine.runs.store import RunError, RunWriter, event_from_dict, new_run_dir, read_events
 from engine.training.trainer import run_training
@@ -149,7 +150,7 @@ def test_a_running_status_whose_process_is_gone_reads_as_crashed(tmp_path: Path)
     proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)
     gone = int(proc.stdout)
-    status = store.write_status(tmp_path, state="running", pid=gone, host=store.socket.gethostname())
+    status = store.write_status(tmp_path, state="running", pid=gone, host=socket.gethostname())
     assert store.run_state(status) == "crashed"
     assert store.run_state({**status, "pid": os.getpid()}) == "running"
 

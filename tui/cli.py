@@ -1,21 +1,20 @@
 """``linreg-tui``: the dashboard, ``linreg-tui watch RUN``, and every headless subcommand.
 
 Textual and the app are imported only when the dashboard opens, so ``linreg-tui train`` stays
-fast; argument parsing and preset validation are the engine's. ``watch`` is handled here before
-the engine's parser (the engine never imports the TUI): it opens the dashboard on a run
-directory, read-only.
+fast; argument parsing, preset validation and finding a run to watch are the engine's
+(:mod:`engine.cli.main`). This module hands the engine its two ways to open the dashboard — on a
+preset, and on a run directory, read-only — since the engine never imports the TUI.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from engine.cli.main import main as engine_main
-
-WATCH_HELP = "open the dashboard on a run (id, unique prefix, path or latest), read-only"
 
 _dashboard_ran = False
 """Set once the dashboard has run in this process: :func:`entry` may then leave at once."""
@@ -41,17 +40,15 @@ def _tune_for_keys() -> None:
     sys.setswitchinterval(SWITCH_INTERVAL_S)
 
 
-def _run_app(app) -> int:  # noqa: ANN001 - a LinregApp; typed loosely to keep textual unimported
+def _run_app(app) -> int:
     """Run the app; after it, say how to come back to a run left going in the background."""
     global _dashboard_ran
     _dashboard_ran = True
     app.run()
     if app.detached is not None:
-        try:
+        with contextlib.suppress(OSError, ValueError):  # the terminal is gone (a hangup)
             print(f"run {app.detached.name} goes on in the background; come back with: "
                   f"linreg-tui watch {app.detached.name}")
-        except (OSError, ValueError):  # the terminal is gone (a hangup)
-            pass
     return app.return_code or 0
 
 
@@ -66,37 +63,22 @@ def _launch(preset: str, overrides: list[str]) -> int:
     return _run_app(make_app(preset, overrides, warm_trainer=True))
 
 
-def watch(argv: Sequence[str]) -> int:
-    """``linreg-tui watch RUN [--runs-dir DIR]``: exit 2 with one line for an unknown run."""
-    from engine.cli.main import EXIT_BAD_INPUT, _Parser
-    from engine.cli.runs import add_runs_dir_arg
-    from engine.runs.store import RunError, read_status, resolve_run, runs_dir
-
-    parser = _Parser(prog="linreg-tui watch", description=WATCH_HELP)
-    parser.add_argument("run", metavar="RUN", help="run id, unique prefix, path or latest")
-    add_runs_dir_arg(parser)
-    try:
-        args = parser.parse_args(list(argv))
-        root = runs_dir(args.runs_dir)
-        run = resolve_run(args.run, root)
-        read_status(run)
-    except (RunError, Exception) as exc:  # noqa: BLE001 - usage errors and bad runs: one line
-        if isinstance(exc, SystemExit):
-            raise
-        print(f"error: {exc}" if isinstance(exc, RunError) else str(exc), file=sys.stderr)
-        return EXIT_BAD_INPUT
+def _watch(run: Path, root: Path) -> int:
+    """Open the dashboard on ``run`` (the engine has found it and read its status)."""
     _tune_for_keys()
     from tui.app import make_app
 
-    return _run_app(make_app(str(run / "config.yaml"), [], runs_root=root, watch=Path(run)))
+    return _run_app(make_app(str(run / "config.yaml"), [], runs_root=root, watch=run))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point; returns (and exits with) the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["watch"]:
-        return watch(argv[1:])
-    return engine_main(argv, launch_app=_launch)
+    if argv[:1] == ["serve"]:  # the dashboard in a browser: a server, not an engine command
+        from tui import serve
+
+        return serve.main(argv[1:])
+    return engine_main(argv, launch_app=_launch, watch_app=_watch)
 
 
 def entry() -> None:
@@ -110,10 +92,8 @@ def entry() -> None:
     code = main()
     if _dashboard_ran:
         for stream in (sys.stdout, sys.stderr):
-            try:
+            with contextlib.suppress(OSError, ValueError):  # the terminal is gone (a hangup)
                 stream.flush()
-            except (OSError, ValueError):  # the terminal is gone (a hangup)
-                pass
         os._exit(code)
     sys.exit(code)
 

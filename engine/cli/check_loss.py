@@ -17,17 +17,17 @@ Torch is imported only inside :func:`run`, so ``linreg-tui`` itself starts fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 from typing import Any
 
+from engine.cli.common import EXIT_BAD_INPUT, EXIT_OK
 from engine.config import ConfigError
-from engine.registry import LOSSES
-from engine.losses.user_code import DEFAULT_TIMEOUT_S, stray_threads
 from engine.config.yaml_io import is_syntax_error, load_yaml, one_line
-
-EXIT_OK, EXIT_BAD = 0, 2
+from engine.losses.user_code import DEFAULT_TIMEOUT_S, stray_threads
+from engine.registry import LOSSES
 
 HELP = "check a loss (user file, module or built-in) before training with it"
 
@@ -125,14 +125,14 @@ def run(args: argparse.Namespace) -> int:
     report = check_loss(spec, params, base_dir=os.getcwd() if isinstance(spec, str) else None,
                         seed=args.seed, timeout=args.timeout)
     if report.load_error is not None:
-        _exit_if_threads_left(before, EXIT_BAD, f"error: {report.load_error}")
+        _exit_if_threads_left(before, EXIT_BAD_INPUT, f"error: {report.load_error}")
         raise ConfigError(report.load_error)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
         print("\n".join(report.lines()))
     sys.stdout.flush()
-    code = EXIT_OK if report.ok else EXIT_BAD
+    code = EXIT_OK if report.ok else EXIT_BAD_INPUT
     if not report.ok:
         print(f"error: {report.summary}", file=sys.stderr)
     _exit_if_threads_left(before, code)
@@ -150,8 +150,6 @@ def _exit_if_threads_left(before: set[str], code: int, error: str = "") -> None:
     print(f"warning: the loss left thread(s) running ({one_line(', '.join(left))}); exiting "
           "without waiting for them", file=sys.stderr)
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
             stream.flush()
-        except (OSError, ValueError, AttributeError):
-            pass
     os._exit(code)

@@ -12,22 +12,22 @@ import argparse
 import json
 import sys
 
+from engine.cli.common import EXIT_FAILED, EXIT_OK, add_preset_args
+from engine.cli.summary import number
 from engine.core.events import Event
-from engine.cli.train import fmt_number
 from engine.core.report import METRIC_KEYS
 
-EXIT_OK, EXIT_FAILED = 0, 1
 HELP = "K-fold cross-validation: per-fold validation metrics and mean ± std"
 MARKS = {"diverged": "diverged", "cancelled": "stopped"}
 """The note a fold's row gets for how its run ended (none for completed / early-stopped)."""
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.core.control import Control
-    from engine.training.cv import cross_validate
-    from engine.core.events import CrossValidated, FoldFinished, RunFinished
     from engine.config.presets import load_config
+    from engine.core.control import Control
+    from engine.core.events import CrossValidated, FoldFinished, RunFinished
     from engine.core.signals import StopOnSignals
+    from engine.training.cv import cross_validate
 
     cfg = load_config(args.preset, args.overrides)
     control = Control()
@@ -54,10 +54,10 @@ def run(args: argparse.Namespace) -> int:
                           "metrics (rows = train/val)\n")
                 line("fold", "rows", "epochs", list(METRIC_KEYS))
             line(str(ev.fold), f"{ev.n_train}/{ev.n_val}", str(ev.epochs_run),
-                 [fmt_number(ev.metrics.get(m)) for m in METRIC_KEYS], MARKS.get(ev.reason, ""))
+                 [number(ev.metrics.get(m)) for m in METRIC_KEYS], MARKS.get(ev.reason, ""))
         elif isinstance(ev, CrossValidated):
-            line("mean", "", "", [fmt_number(ev.mean.get(m)) for m in METRIC_KEYS])
-            line("std", "", "", [fmt_number(ev.std.get(m)) for m in METRIC_KEYS])
+            line("mean", "", "", [number(ev.mean.get(m)) for m in METRIC_KEYS])
+            line("std", "", "", [number(ev.std.get(m)) for m in METRIC_KEYS])
         out.flush()
 
     with StopOnSignals(control) as signals:
@@ -75,8 +75,6 @@ def run(args: argparse.Namespace) -> int:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``cv``."""
-    from engine.cli.main import add_preset_args
-
     add_preset_args(p)
     p.add_argument("--folds", type=int, default=5, help="number of folds K (default 5)")
     p.add_argument("--json", action="store_true", help="one JSON object per fold, then the mean")

@@ -13,16 +13,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
+from engine.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    QuietWhenGone,
+    add_preset_args,
+    add_runs_dir_arg,
+    table,
+)
 from engine.config import ConfigError
+from engine.core.numbers import fmt_number
 from engine.sweep.spec import SweepSetup
 
 HELP = ("search hyperparameters with Optuna (grid, random or TPE; pruning; a study in SQLite "
         "or any database URL); each trial is a run")
-EXIT_OK, EXIT_FAILED = 0, 1
+DIGITS = 6
 
 
 def _positive(text: str) -> int:
@@ -37,9 +46,6 @@ def _positive(text: str) -> int:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``sweep``."""
-    from engine.cli.main import add_preset_args
-    from engine.cli.runs import add_runs_dir_arg
-
     add_preset_args(p)
     p.add_argument("--sweep", metavar="FILE",
                    help="the sweep spec as a YAML file (default: the preset's sweep: section)")
@@ -58,28 +64,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.6g}" if math.isfinite(v) else ("nan" if math.isnan(v) else
-                                                     ("inf" if v > 0 else "-inf"))
-    return "-" if v is None else str(v)
+    """A value of the sweep's table: numbers to 6 significant digits, "-" for none."""
+    return fmt_number(v, DIGITS)
 
 
 def _params(params: dict[str, Any]) -> str:
     return "  ".join(f"{k}={_fmt(v)}" for k, v in params.items())
 
 
-def _table(rows: list[list[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(c.ljust(w) if i in (0, len(r) - 1) else c.rjust(w)
-                      for i, (c, w) in enumerate(zip(r, widths))).rstrip() for r in rows]
-
-
 class SweepPrinter:
     """Writes a sweep for a person, or as JSON lines."""
 
     def __init__(self, out: TextIO, setup: SweepSetup, *, as_json: bool) -> None:
-        from engine.cli.train import QuietWhenGone
-
         self.out = QuietWhenGone(out)
         self.setup, self.spec, self.as_json = setup, setup.spec, as_json
 
@@ -127,7 +123,7 @@ class SweepPrinter:
         head = ["trial", *keys, self.spec.metric, "epochs", "state"]
         body = [[str(r.number), *(_fmt(r.params.get(k)) for k in keys), _fmt(r.value),
                  _fmt(r.epochs), r.state] for r in o.table]
-        self.out.write("\n" + "\n".join(_table([head, *body])) + "\n")
+        self.out.write("\n" + "\n".join(table([head, *body], left=(0, -1))) + "\n")
         if o.best is None:
             self.out.write("best: none (no trial gave a finite value)\n")
         else:
@@ -159,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     return run_setup(setup, runs_dir(args.runs_dir), args.storage, as_json=args.json)
 
 
-def run_setup(setup: SweepSetup, runs_root: Any, storage_url: str | None, *,
+def run_setup(setup: SweepSetup, runs_root: Path, storage_url: str | None, *,
               as_json: bool = False) -> int:
     """Run a checked sweep, printing it to stdout; the exit code (see the module docstring)."""
     from engine.sweep.run import run_sweep
@@ -173,33 +169,3 @@ def run_setup(setup: SweepSetup, runs_root: Any, storage_url: str | None, *,
     if outcome.signum is not None:
         return 128 + outcome.signum
     return EXIT_FAILED if outcome.errors or outcome.best is None else EXIT_OK
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m engine.cli.sweep ...``: the same command on its own (exit codes as in
-    :mod:`engine.cli.main`)."""
-    from engine.cli import main as cli
-
-    parser = cli._Parser(prog="linreg-tui sweep", description=HELP)
-    add_arguments(parser)
-    return _main(parser, argv)
-
-
-def _main(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
-    from engine.cli.main import EXIT_BAD_INPUT, EXIT_INTERRUPTED, UsageError, _say
-    from engine.config import ConfigError
-    from engine.core.signals import Interrupted
-
-    try:
-        return run(parser.parse_args(argv))
-    except (ConfigError, UsageError) as exc:
-        _say(f"error: {exc}" if isinstance(exc, ConfigError) else str(exc))
-        return EXIT_BAD_INPUT
-    except Interrupted as exc:
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.runs.store import atomic_write, pid_alive
+from engine.runs.files import atomic_write
+from engine.runs.status import pid_alive
 from engine.sweep.spec import SweepSetup, setup_from_raw
 
 JOBS_DIR = ".sweeps"

@@ -4,9 +4,10 @@ A run started from the dashboard must outlive the dashboard's terminal (an SSH d
 to the terminal's session) and must not share its CPU time or its GIL with the screen. So it is
 ``linreg-tui train CONFIG --run-dir RUN`` in a process of its own session
 (``start_new_session=True``), its stdin/stdout on /dev/null and its stderr in ``RUN/trainer.log``;
-it writes the run directory (:mod:`engine.runs.store`) and any number of readers follow it
-(:mod:`engine.runs.follow`). It is controlled with the signals of :mod:`engine.core.signals`, sent to the
-pid in ``status.json`` (same host only): stop (as the dashboard's own stop key), pause, resume.
+it writes the run directory (:mod:`engine.runs.writer`) and any number of readers follow it
+(:mod:`engine.runs.follow`). It is controlled with the signals of :mod:`engine.core.signals`, sent
+to the pid in ``status.json`` (same host only): stop (as the dashboard's own stop key), pause,
+resume.
 
 Starting Python and importing torch takes seconds, so :class:`WarmTrainer` keeps one spare
 trainer that has already imported torch and run a tiny warm-up fit; it waits on a pipe for the
@@ -27,8 +28,10 @@ from pathlib import Path
 
 from engine.config import Config
 from engine.core.signals import PAUSE, RESUME, STOP_BY_YOU
-from engine.runs.store import (FORMAT_VERSION, atomic_write, new_run_dir, pid_alive, preset_yaml,
-                          read_status, write_status)
+from engine.runs.files import atomic_write
+from engine.runs.status import FORMAT_VERSION, RunStatus, pid_alive
+from engine.runs.store import new_run_dir
+from engine.runs.writer import preset_yaml
 
 LOG_NAME = "trainer.log"
 """The trainer's stderr, in its run directory (a traceback, if it ever has one, lands here)."""
@@ -75,12 +78,14 @@ class TrainerProcess:
     @classmethod
     def attach(cls, run_dir: Path) -> TrainerProcess:
         """The trainer of a running run, from the pid and host in its ``status.json``."""
-        status = read_status(run_dir)
-        if status.get("host") != socket.gethostname():
-            raise OSError(f"run {run_dir.name} trains on {status.get('host')}: stop and pause "
+        status = RunStatus.read(run_dir)
+        if status.host != socket.gethostname():
+            raise OSError(f"run {run_dir.name} trains on {status.host}: stop and pause "
                           "work only on the same host")
-        handle = cls(run_dir, int(status["pid"]))
-        handle.paused = bool(status.get("paused"))
+        if not isinstance(status.pid, int):
+            raise OSError(f"run {run_dir.name} has no trainer pid in its status")
+        handle = cls(run_dir, status.pid)
+        handle.paused = bool(status.paused)
         return handle
 
     def _send(self, signum: int) -> bool:
@@ -131,8 +136,8 @@ class TrainerProcess:
 
 def _mark_running(run_dir: Path, pid: int, cfg: Config) -> None:
     """Write the status before the trainer does, so a reader knows its pid from the start."""
-    write_status(run_dir, format=FORMAT_VERSION, state="running", reason=None, pid=pid,
-                 host=socket.gethostname(), preset=cfg.name, loss=cfg.loss.name, error=None)
+    RunStatus.update(run_dir, format=FORMAT_VERSION, state="running", reason=None, pid=pid,
+                     host=socket.gethostname(), preset=cfg.name, loss=cfg.loss.name, error=None)
 
 
 def start_trainer(cfg: Config, root: Path, warm: WarmTrainer | None = None) -> TrainerProcess:
@@ -219,10 +224,8 @@ def _warm_up() -> None:
 
 def main() -> int:
     """The spare: warm up, wait for ``{"run_dir": ...}`` on stdin, then train it headless."""
-    try:
+    with contextlib.suppress(Exception):  # a failed warm-up only costs the real run its speed
         _warm_up()
-    except Exception:  # noqa: BLE001 - a failed warm-up only costs the real run its speed
-        pass
     with contextlib.suppress(OSError):
         # WarmTrainer.ready(); then stdout is /dev/null. A spare taken before it was ready has
         # its stdout closed already (EPIPE) but its run directory waiting on stdin: train it.

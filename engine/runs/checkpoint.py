@@ -3,8 +3,8 @@
 A checkpoint is a dict of tensors and plain values (nanoGPT's habit: model, optimiser, epoch,
 config), here also the early-stopping state and the shuffling generator's state, so a resumed run
 repeats exactly the epochs an uninterrupted one would have run. It is written through
-:func:`engine.runs.store.atomic_write` (temp file, fsync, rename): a ``kill -9`` during a write leaves
-the previous checkpoint whole. It is read with ``weights_only=True``.
+:func:`engine.runs.files.atomic_write` (temp file, fsync, rename): a ``kill -9`` during a write
+leaves the previous checkpoint whole. It is read with ``weights_only=True``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Any
 
 import torch
 
-from engine.runs.store import RunError, atomic_write, first_line
+from engine.core.errors import RunError
+from engine.runs.files import atomic_write, first_line
 
 CHECKPOINT_EVERY_S = 2.0
 """At most one checkpoint per this many seconds while training (and always one at the end)."""
@@ -36,7 +37,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise RunError(f"{path}: no checkpoint to resume from") from None
-    except Exception as exc:  # torn, foreign, or a pickled object the safe loader refuses
+    except Exception as exc:  # noqa: BLE001 - torn, foreign, or a pickle the safe loader refuses
         raise RunError(f"{path}: unreadable checkpoint ({first_line(exc)})") from None
     if not isinstance(state, dict) or "epoch" not in state:
         raise RunError(f"{path}: not a linreg-tui checkpoint")

@@ -21,8 +21,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from engine.core.errors import RunError
 from engine.core.events import RunFinished, RunStarted
-from engine.runs.store import RunError, atomic_write, first_line
+from engine.runs.files import atomic_write, first_line
 
 MODEL_FORMAT = 1
 
@@ -102,7 +103,7 @@ def load_model(path: Path) -> LinearModel:
         raise RunError(f"{path}: no model file (the run has not finished)") from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
         raise RunError(f"{path}: not a readable model file ({first_line(exc)})") from None
-    except Exception as exc:  # the unpickler refusing a global is an UnpicklingError
+    except Exception as exc:  # noqa: BLE001 - the unpickler refusing a global: UnpicklingError
         raise RunError(f"{path}: refused to load ({type(exc).__name__}: "
                        f"{first_line(exc)})") from None
     if not isinstance(blob, dict) or "weight" not in blob:

@@ -1,12 +1,13 @@
 """Continue a run from its checkpoint, in the same run directory.
 
 The checkpoint holds the weights, the optimiser's state, the shuffling generator and the
-early-stopping state after some epoch k (:func:`engine.training.trainer.training_state`), so the resumed
-run repeats exactly the epochs k+1, k+2, ... an uninterrupted run would have run. The event log
-is cut back to epoch k when the resumed run starts (:class:`engine.runs.store.RunWriter`), so readers
-see one consistent history; a resume that fails to start leaves the run as it was. Only
-``train.*`` and ``early_stopping.*`` may change on resume: more epochs, more patience; changing
-the data, loss or optimiser would be a different run.
+early-stopping state after some epoch k (:func:`engine.training.trainer.training_state`), so
+the resumed run repeats exactly the epochs k+1, k+2, ... an uninterrupted run would have run. The
+event log is cut back to epoch k when the resumed run starts
+(:class:`engine.runs.writer.RunWriter`), so readers see one consistent history; a resume that
+fails to start leaves the run as it was. Only ``train.*`` and ``early_stopping.*`` may change on
+resume: more epochs, more patience; changing the data, loss or optimiser would be a different
+run.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import Config, parse_override
-from engine.runs.store import RunError, read_status, run_state
+from engine.core.errors import RunError
+from engine.runs.status import RunStatus
 
 RESUMABLE_SECTIONS = ("train", "early_stopping")
 
@@ -26,13 +28,13 @@ def prepare_resume(run: Path, overrides: list[str]) -> tuple[Config, dict[str, A
     Refuses a run that is still going, and overrides outside ``train.*``/``early_stopping.*``.
     A run with no checkpoint yet (killed in its first seconds) starts again from epoch 1.
     """
-    from engine.runs.checkpoint import load_checkpoint
     from engine.config.presets import load_config
+    from engine.runs.checkpoint import load_checkpoint
 
-    status = read_status(run)
-    if run_state(status) == "running":
-        raise RunError(f"run {run.name} is still running (pid {status.get('pid')} on "
-                       f"{status.get('host')}): stop it first, or watch it")
+    status = RunStatus.read(run)
+    if status.run_state == "running":
+        raise RunError(f"run {run.name} is still running (pid {status.pid} on "
+                       f"{status.host}): stop it first, or watch it")
     for text in overrides:
         path, _ = parse_override(text)
         if path[0] not in RESUMABLE_SECTIONS:

@@ -1,0 +1,116 @@
+"""What every command shares: the parser that fails in one line, exit codes, stderr, arguments
+used by several commands, a stdout that may vanish, aligned tables, and the dashboard's hooks.
+
+A command module (``train``, ``runs``, ...) imports this and the packages below ``engine.cli``,
+never another command or :mod:`engine.cli.main`, so commands stay independent and there is no
+import circle between them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Callable, Collection, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from engine.config.presets import DEFAULT_PRESET
+from engine.core.errors import ConfigError
+from engine.core.signals import Interrupted
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+"""0 completed or early-stopped, 1 diverged or failed, 2 bad input, 130 Ctrl-C (128 + N when
+signal N stopped a run)."""
+
+LaunchApp = Callable[[str, list[str]], int]
+"""Opens the dashboard on a preset with ``--set`` overrides; its exit code."""
+WatchApp = Callable[[Path, Path], int]
+"""Opens the dashboard on a run directory (and the runs folder it is in), read-only."""
+
+
+class UsageError(Exception):
+    """Bad command-line usage (exit 2)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (exit 2 through :class:`UsageError`), not a
+    usage dump and ``SystemExit``."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def say(line: str) -> None:
+    """One line on stderr, if there still is one (never a second error about the first)."""
+    if sys.stderr is not None:
+        with contextlib.suppress(OSError, ValueError):
+            print(line, file=sys.stderr)
+
+
+def guarded(command: Callable[[], int]) -> int:
+    """Run ``command`` and turn what it raises into an exit code and at most one stderr line:
+    bad input 2, a second signal 128 + N, Ctrl-C 130, a closed pipe 0, anything else 1."""
+    try:
+        return command()
+    except (ConfigError, UsageError) as exc:
+        say(f"error: {exc}" if isinstance(exc, ConfigError) else str(exc))
+        return EXIT_BAD_INPUT
+    except Interrupted as exc:  # a second signal: leave at once
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+        say(f"error: {type(exc).__name__}: {exc}")
+        return EXIT_FAILED
+
+
+def add_preset_args(p: argparse.ArgumentParser) -> None:
+    """``PRESET`` and ``--set K=V`` (train, cv, sweep and the dashboard)."""
+    p.add_argument("preset", nargs="?", default=DEFAULT_PRESET,
+                   help="bundled or user preset name, or a path to a .yaml file "
+                        f"(default: {DEFAULT_PRESET})")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V",
+                   help="override a preset key, e.g. --set optim.lr=0.01 (repeatable)")
+
+
+def add_runs_dir_arg(p: argparse.ArgumentParser) -> None:
+    """``--runs-dir DIR`` (shared by every command that reads or writes runs)."""
+    p.add_argument("--runs-dir", metavar="DIR", default=None,
+                   help="where runs are kept (default $LINREG_TUI_RUNS_DIR, else "
+                        "$XDG_STATE_HOME/linreg-tui/runs, i.e. ~/.local/state/linreg-tui/runs)")
+
+
+def add_run_arg(p: argparse.ArgumentParser) -> None:
+    """``RUN``: one run, by id, unique prefix, path or ``latest``."""
+    p.add_argument("run", metavar="RUN", help="run id, unique prefix, path or latest")
+
+
+class QuietWhenGone:
+    """A text stream that stops writing, silently, once the terminal behind it is gone
+    (closed stdout, a broken pipe, EIO after an SSH hangup) instead of failing the run."""
+
+    def __init__(self, stream: TextIO | None) -> None:
+        self._stream = stream
+        self.gone = stream is None
+
+    def write(self, text: str) -> None:
+        if self.gone:
+            return
+        try:
+            self._stream.write(text)  # type: ignore[union-attr]
+            self._stream.flush()  # type: ignore[union-attr]
+        except (OSError, ValueError):  # ValueError: I/O operation on closed file
+            self.gone = True
+
+
+def table(rows: Sequence[Sequence[str]], left: Collection[int] = (0,)) -> list[str]:
+    """``rows`` (the first one the header) as aligned lines, two spaces between columns:
+    the columns in ``left`` (negative counts from the end) flush left, the others right."""
+    n = len(rows[0])
+    flush_left = {i % n for i in left}
+    widths = [max(len(r[i]) for r in rows) for i in range(n)]
+    return ["  ".join(c.ljust(w) if i in flush_left else c.rjust(w)
+                      for i, (c, w) in enumerate(zip(r, widths))).rstrip() for r in rows]

@@ -1,0 +1,210 @@
+"""``events.jsonl``: a run's event stream on disk, one JSON line per event, and its only reader.
+
+The training process appends one line per event (the ``--json`` format, thinned after
+``FULL_WEIGHT_EPOCHS``) and flushes it, so any number of readers see whole epochs as they come.
+A process killed mid-line leaves a torn last line: a reader leaves it (it may still be being
+written) and goes on from the last newline next time. :class:`RunLog` is that writer and every
+reader (the follower, ``runs``, the runs screen, resume, comparisons), so the lines are parsed in
+one place. Torch-free.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from engine.core.errors import RunError
+from engine.core.events import (
+    CrossValidated,
+    EpochEnded,
+    Event,
+    FoldFinished,
+    RunFinished,
+    RunStarted,
+)
+from engine.runs.files import atomic_write
+
+LOG_NAME = "events.jsonl"
+FULL_WEIGHT_EPOCHS = 1000
+"""Every epoch's weights are logged up to here; later only every ``WEIGHT_STRIDE``-th and
+improving epochs keep them and the per-epoch metrics (losses are never thinned). Keeps a
+100,000-epoch run with 20 features under 50 MB (measured in tests/test_run_store.py)."""
+WEIGHT_STRIDE = 10
+TAIL_BYTES = 1 << 16
+"""How much of a log's end :meth:`RunLog.ends` reads for its latest event."""
+
+EVENT_CLASSES: dict[str, type[Event]] = {
+    c.__name__: c for c in (RunStarted, EpochEnded, RunFinished, FoldFinished, CrossValidated)}
+_TEXT_FIELDS = frozenset({"config", "message", "reason", "device", "device_name", "loss_formula",
+                          "feature_names", "warnings"})
+_NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+def _numbers(value: Any) -> Any:
+    """Undo ``to_dict``'s strings for non-finite floats (in number fields only)."""
+    if isinstance(value, str):
+        return _NON_FINITE.get(value, value)
+    if isinstance(value, dict):
+        return {k: _numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    return value
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    """The event a JSON line holds: ``event_from_dict(e.to_dict())`` equals ``e``."""
+    cls = EVENT_CLASSES[data["type"]]
+    kwargs = {k: (v if k in _TEXT_FIELDS else _numbers(v)) for k, v in data.items()
+              if k != "type"}
+    if "data_shape" in kwargs:
+        kwargs["data_shape"] = tuple(kwargs["data_shape"])
+    return cls(**kwargs)
+
+
+def thin(event: Event) -> dict[str, Any]:
+    """The JSON form of ``event`` as logged.
+
+    Epochs after ``FULL_WEIGHT_EPOCHS`` that neither improve nor fall on the stride keep their
+    losses, early-stopping state and speed but drop ``weights``/``weights_original`` (None) and
+    ``metrics`` ({}): a reader shows the latest epoch that has them. The final weights and
+    metrics are always in RunFinished.
+    """
+    data = event.to_dict()
+    if isinstance(event, EpochEnded) and event.epoch > FULL_WEIGHT_EPOCHS \
+            and event.epoch % WEIGHT_STRIDE and not event.improved:
+        data.update(weights=None, weights_original=None, metrics={})
+    return data
+
+
+def event_line(event: Event) -> bytes:
+    """One log line: the thinned event, compact JSON, a newline."""
+    return json.dumps(thin(event), separators=(",", ":")).encode() + b"\n"
+
+
+class RunLog:
+    """The ``events.jsonl`` of the run directory ``run``: append to it, or read it from any
+    byte offset (whole lines only)."""
+
+    def __init__(self, run: Path) -> None:
+        self.run = run
+        self.path = run / LOG_NAME
+        self._out: BinaryIO | None = None
+
+    # -- writing (the run's own process) ---------------------------------------------------------
+
+    @property
+    def writing(self) -> bool:
+        return self._out is not None
+
+    def replace(self, lines: bytes) -> None:
+        """Make ``lines`` the whole log, atomically (a resume keeps the epochs it goes on from,
+        under its own ``RunStarted``)."""
+        atomic_write(self.path, lines)
+
+    def open(self) -> None:
+        """Open for appending (the file is created when missing)."""
+        self._out = open(self.path, "ab")  # noqa: SIM115 - kept open for the run's appends
+
+    def append(self, event: Event) -> None:
+        """Write ``event``'s line and flush it: a reader (or a ``kill -9``) sees whole lines."""
+        if self._out is None:
+            raise RunError(f"{self.path}: the log is not open for writing")
+        self._out.write(event_line(event))
+        self._out.flush()
+
+    def sync(self) -> None:
+        """Make what was appended durable (at the end of a run)."""
+        if self._out is not None:
+            os.fsync(self._out.fileno())
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+    # -- reading (anyone) ------------------------------------------------------------------------
+
+    def read(self, offset: int = 0) -> tuple[list[Event], int]:
+        """The events from byte ``offset``, and the offset to go on from.
+
+        A last line without its newline is a write in progress (or torn by a kill): it is left
+        for the next call. A complete line that is not an event is an error naming the line. No
+        log yet reads as no events; a run directory that is gone is an error.
+        """
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(offset)
+                data = fh.read()
+        except FileNotFoundError:
+            if not self.run.exists():
+                raise RunError(f"{self.run}: run directory is gone") from None
+            return [], offset
+        end = data.rfind(b"\n") + 1
+        events = []
+        for i, line in enumerate(data[:end].splitlines()):
+            if not line.strip():
+                continue
+            try:
+                events.append(event_from_dict(json.loads(line)))
+            except (ValueError, TypeError, KeyError) as exc:
+                raise RunError(f"{self.path}: bad event line "
+                               f"(+{i + 1} from byte {offset}): {str(exc)[:80]}") from None
+        return events, offset + end
+
+    def ends(self) -> tuple[RunStarted | None, Event | None]:
+        """The run's ``RunStarted`` (its first line) and its latest whole event (read from the
+        last ``TAIL_BYTES``), without reading a long log; unreadable lines count as absent."""
+        try:
+            with open(self.path, "rb") as fh:
+                first = fh.readline()
+                fh.seek(0, 2)
+                size = fh.tell()
+                fh.seek(max(0, size - TAIL_BYTES))
+                tail = fh.read()
+        except FileNotFoundError:
+            return None, None
+        started = last = None
+        lines = [ln for ln in tail.split(b"\n")[:-1] if ln.strip()]  # drop a torn last line
+        for raw in ([first] if first.endswith(b"\n") else []) + lines[-1:]:
+            try:
+                event = event_from_dict(json.loads(raw))
+            except (ValueError, TypeError, KeyError):
+                continue
+            if isinstance(event, RunStarted):
+                started = event
+            else:
+                last = event
+        return started, last
+
+    def epochs_until(self, epoch: int) -> bytes:
+        """The ``EpochEnded`` lines up to ``epoch`` (what a resume from there keeps): not the
+        RunStarted, any later epoch, an end, or a torn last line."""
+        kept = []
+        lines = self.path.read_bytes().splitlines(keepends=True) if self.path.exists() else []
+        for line in lines:
+            if not line.endswith(b"\n"):
+                break
+            try:
+                data = json.loads(line)
+            except ValueError:
+                break
+            if data.get("type") == "EpochEnded":
+                if data.get("epoch", 0) > epoch:
+                    break
+                kept.append(line)
+            elif data.get("type") == "RunFinished":
+                break
+        return b"".join(kept)
+
+
+def read_events(run: Path, *, offset: int = 0) -> tuple[list[Event], int]:
+    """:meth:`RunLog.read` of ``run``'s log."""
+    return RunLog(run).read(offset)
+
+
+def epochs_until(run: Path, epoch: int) -> bytes:
+    """:meth:`RunLog.epochs_until` of ``run``'s log."""
+    return RunLog(run).epochs_until(epoch)
