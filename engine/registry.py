@@ -90,6 +90,10 @@ class LossSpec:
     optimum: str
     fn: str
     derivative: str | None = None
+    task: str = "regression"
+    """``regression`` (a function of the residual), ``binary`` (logits ``z`` and labels in
+    {0, 1}) or ``multiclass`` (``K`` logits per row and labels 0..K-1); ``model.task`` must
+    match it (:mod:`engine.config.checks`)."""
 
     def param(self, name: str) -> ParamSpec | None:
         """The parameter called ``name`` (or one of its aliases), if this loss has it."""
@@ -163,14 +167,52 @@ _BUILTIN_LOSSES = (
 )
 
 LOSSES: dict[str, LossSpec] = {spec.name: spec for spec in _BUILTIN_LOSSES}
-"""Every known data loss by name: the built-ins, then any registered with :func:`register_loss`."""
+"""Every known regression loss by name: the built-ins, then any registered with
+:func:`register_loss`. The classification losses are in :data:`CLASSIFICATION_LOSSES`: they are
+not functions of a residual, so the regression tools that walk this table (loss shape, row
+influence, the closed-form fast paths) do not apply to them."""
+
+_CLASSIFICATION = "engine.losses.classification"
+_BUILTIN_CLASSIFICATION_LOSSES = (
+    LossSpec("log_loss", "logistic regression's loss on logits (stable: softplus)",
+             "mean(softplus(-s·z)), s=2y-1", (), True, "classification",
+             f"{_CLASSIFICATION}:log_loss", task="binary"),
+    LossSpec("hinge", "the linear SVM's loss; zero beyond the margin", "mean(max(0, 1-s·z)), s=2y-1",
+             (), False, "classification", f"{_CLASSIFICATION}:hinge", task="binary"),
+    LossSpec("squared_hinge", "hinge squared: smooth, LinearSVC's default",
+             "mean(max(0, 1-s·z)²), s=2y-1", (), True, "classification",
+             f"{_CLASSIFICATION}:squared_hinge", task="binary"),
+    LossSpec("cross_entropy", "softmax regression on K logits per row",
+             "mean(-log softmax(z)_y)", (), True, "classification",
+             f"{_CLASSIFICATION}:cross_entropy", task="multiclass"),
+)
+
+CLASSIFICATION_LOSSES: dict[str, LossSpec] = {
+    spec.name: spec for spec in _BUILTIN_CLASSIFICATION_LOSSES}
+"""The classification losses by name (``task`` binary or multiclass): ``z`` is the logit
+``x·w + b`` (a row of K logits for multiclass), ``y`` the class label and ``s = 2y - 1``."""
+
+TASKS = ("regression", "binary", "multiclass")
+"""``model.task`` choices."""
+
+
+def any_loss(name: str) -> LossSpec | None:
+    """The regression or classification loss called ``name``, if there is one."""
+    return LOSSES.get(name) or CLASSIFICATION_LOSSES.get(name)
+
+
+def task_of(name: str) -> str | None:
+    """The task a named loss is for (None: custom or combined, which fit any task)."""
+    spec = any_loss(name)
+    return spec.task if spec is not None else None
 
 _BUILTIN_NAMES = tuple(LOSSES)
 
 
 def register_loss(spec: LossSpec) -> None:
     """Add a loss to :data:`LOSSES` (it becomes a ``loss.name`` choice and a term name)."""
-    if spec.name in LOSSES or spec.name in ("custom", "combined"):
+    if spec.name in LOSSES or spec.name in CLASSIFICATION_LOSSES or spec.name in (
+            "custom", "combined"):
         raise ValueError(f"a loss called {spec.name!r} already exists")
     LOSSES[spec.name] = spec
 

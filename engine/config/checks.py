@@ -12,6 +12,7 @@ Import it as :mod:`engine.config` (which re-exports everything public). No torch
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import re
 import types
@@ -20,8 +21,15 @@ from typing import Any
 
 from engine.config.schema import (SECTIONS, Config, ConfigError, LossConfig, keyed_error,
                                   public_fields)
-from engine.registry import LOSS_FIELD_PARAMS, LOSSES, ParamSpec, loss_names
+from engine.registry import LOSS_FIELD_PARAMS, LOSSES, ParamSpec, loss_names, task_of
 from engine.config.yaml_io import is_syntax_error, load_yaml, one_line, short_repr
+
+
+@functools.cache
+def _type_hints(cls: type) -> dict[str, Any]:
+    """A dataclass's resolved field types, once per class: ``typing.get_type_hints`` evaluates
+    every annotation string each call (~23 ms a config, which a sweep pays per trial)."""
+    return typing.get_type_hints(cls)
 
 
 def _unknown_key(key: str, valid: list[str], where: str, prefix: str) -> ConfigError:
@@ -125,7 +133,7 @@ def _field_meta(cls: type, name: str) -> dict[str, Any]:
 
 def _field_value(cls: type, name: str, value: Any, key: str, where: str) -> Any:
     """Coerce and range-check one field of ``cls``; ``key`` is its dotted name for messages."""
-    value = coerce_value(value, typing.get_type_hints(cls)[name], key, where)
+    value = coerce_value(value, _type_hints(cls)[name], key, where)
     check_value(value, _field_meta(cls, name), key, where)
     return value
 
@@ -200,10 +208,11 @@ def _cross_checks(cfg: Config, where: str) -> None:
         raise keyed_error(where, "data.val_fraction", "val_fraction + test_fraction must be < 1",
                           "data.val_fraction + data.test_fraction must be < 1 (rows are needed to "
                           f"train); got {d.val_fraction} + {d.test_fraction}")
-    if es.enabled and es.monitor == "val_loss" and d.val_fraction == 0:
-        raise keyed_error(where, "early_stopping.monitor", "val_loss needs data.val_fraction > 0",
-                          "early_stopping.monitor is val_loss but data.val_fraction is 0: set "
-                          "data.val_fraction > 0 or early_stopping.monitor: train_loss")
+    if es.enabled and es.monitor in ("val_loss", "val_accuracy") and d.val_fraction == 0:
+        raise keyed_error(where, "early_stopping.monitor",
+                          f"{es.monitor} needs data.val_fraction > 0",
+                          f"early_stopping.monitor is {es.monitor} but data.val_fraction is 0: "
+                          "set data.val_fraction > 0 or early_stopping.monitor: train_loss")
     if d.source == "csv":
         if not d.path:
             raise keyed_error(where, "data.path", "required when data.source is csv",
@@ -219,6 +228,7 @@ def _cross_checks(cfg: Config, where: str) -> None:
                                   f"data.{name} applies only to data.source csv (data.source "
                                   f"is {d.source}): remove it or set data.source: csv")
     _loss_checks(cfg.loss, where)
+    _task_checks(cfg, where)
 
 
 CSV_ONLY_KEYS = ("path", "target", "features")
@@ -243,6 +253,35 @@ def _loss_checks(loss: LossConfig, where: str) -> None:
         raise keyed_error(where, "loss.terms", "needs loss.name: combined",
                           f"loss.terms is set but loss.name is {short_repr(loss.name)}: use "
                           "loss.name: combined (or leave name out)")
+
+
+def _task_checks(cfg: Config, where: str) -> None:
+    """The loss must be one for ``model.task`` (custom losses fit any); a classification task
+    has no target scaling or target outliers, and val_accuracy needs one."""
+    task, loss = cfg.model.task, cfg.loss
+    named = [loss.name] if loss.name != "combined" else [t.get("name") for t in loss.terms or []]
+    for name in named:
+        wanted = task_of(str(name))
+        if wanted is not None and wanted != task:
+            fix = (f"set model.task: {wanted}" if wanted != "regression" else
+                   "use log_loss, hinge or squared_hinge (binary) or cross_entropy (multiclass)")
+            raise keyed_error(where, "loss.name", f"is a {wanted} loss; model.task is {task}",
+                              f"loss.name {name} is a {wanted} loss but model.task is {task}: "
+                              f"{fix}")
+    if task == "regression":
+        if cfg.early_stopping.monitor == "val_accuracy":
+            raise keyed_error(where, "early_stopping.monitor",
+                              "val_accuracy needs a classification task",
+                              "early_stopping.monitor val_accuracy needs model.task binary or "
+                              "multiclass (model.task is regression)")
+        return
+    d = cfg.data
+    for key, bad in (("standardize_target", d.standardize_target),
+                     ("outliers", d.outliers != "none")):
+        if bad:
+            raise keyed_error(where, f"data.{key}", "applies only to regression",
+                              f"data.{key} applies only to regression (model.task is {task}): "
+                              "a class label is not scaled or clipped")
 
 
 def own_params(loss_name: str) -> tuple[ParamSpec, ...]:

@@ -20,20 +20,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.core.errors import ConfigError, keyed_error
-from engine.registry import (LOSSES, OPTIMIZERS, ParamSpec, builtin_loss_names, loss_names,
-                             optimizer_names)
+from engine.registry import (CLASSIFICATION_LOSSES, LOSSES, OPTIMIZERS, TASKS, ParamSpec,
+                             builtin_loss_names, loss_names, optimizer_names)
 
 LOSS_NAMES = builtin_loss_names()
 """Built-in data losses (their declarations are in :mod:`engine.registry`)."""
 SPECIAL_LOSSES = ("custom", "combined")
-LOSS_CHOICES = LOSS_NAMES + SPECIAL_LOSSES
+CLASSIFICATION_NAMES = tuple(CLASSIFICATION_LOSSES)
+"""The classification losses (``model.task`` binary or multiclass)."""
+LOSS_CHOICES = LOSS_NAMES + CLASSIFICATION_NAMES + SPECIAL_LOSSES
 OPTIM_NAMES = optimizer_names()
 DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
 def loss_choices() -> tuple[str, ...]:
-    """Every ``loss.name`` value: the registered losses (toy ones too), custom and combined."""
-    return loss_names() + SPECIAL_LOSSES
+    """Every ``loss.name`` value: the registered losses (toy ones too), the classification
+    losses, custom and combined."""
+    return loss_names() + tuple(CLASSIFICATION_LOSSES) + SPECIAL_LOSSES
 
 
 def _f(default: Any, doc: str, **checks: Any) -> Any:
@@ -106,17 +109,24 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """The linear model ``ŷ = X·w + b``."""
+    """The linear model ``ŷ = X·w + b`` (for classification, logits ``z = X·w + b``)."""
 
     bias: bool = _f(True, "Learn an intercept b. Default true.")
+    task: str = _f("regression", "regression, binary (two target values mapped to 0/1; one "
+                   "logit per row; loss log_loss, hinge or squared_hinge) or multiclass (K "
+                   "sorted target values as classes 0..K-1; K logits per row; loss "
+                   "cross_entropy). Custom losses fit any task. Default regression.",
+                   choices=TASKS)
 
 
 @dataclass
 class LossConfig:
     """The objective: a data loss (or weighted terms) plus optional L1/L2 penalties on w."""
 
-    name: str = _f("mse", f"{', '.join(LOSS_NAMES)}, custom (a user loss named by "
-                   "loss.callable) or combined (weighted loss.terms). Default mse.",
+    name: str = _f("mse", f"{', '.join(LOSS_NAMES)} (regression); "
+                   f"{', '.join(CLASSIFICATION_NAMES)} (classification, see model.task); "
+                   "custom (a user loss named by loss.callable) or combined (weighted "
+                   "loss.terms). Default mse.",
                    choices=loss_choices)
     delta: float = _loss_param_field("delta")
     quantile: float = _loss_param_field("quantile")
@@ -163,12 +173,14 @@ class EarlyStoppingConfig:
     """Stop when the monitored loss stops improving."""
 
     enabled: bool = _f(True, "Use early stopping. Default true.")
-    monitor: str = _f("val_loss", "val_loss or train_loss. Default val_loss (needs "
-                      "data.val_fraction > 0).", choices=("val_loss", "train_loss"))
+    monitor: str = _f("val_loss", "val_loss, train_loss or val_accuracy (classification "
+                      "only; maximised). Default val_loss (val_* need data.val_fraction > 0).",
+                      choices=("val_loss", "train_loss", "val_accuracy"))
     patience: int = _f(20, "Epochs without improvement before stopping. Default 20; >= 1.",
                        min=1)
-    min_delta: float = _f(1e-4, "An epoch improves when monitor < best - min_delta. "
-                          "Default 1e-4; >= 0.", min=0.0)
+    min_delta: float = _f(1e-4, "An epoch improves when monitor < best - min_delta "
+                          "(val_accuracy: monitor > best + min_delta). Default 1e-4; >= 0.",
+                          min=0.0)
     restore_best: bool = _f(True, "With early stopping enabled, put back the best weights "
                             "however the run ends. Default true.")
 

@@ -66,6 +66,16 @@ class RunStarted(Event):
     (the ``_original`` pair in raw units, None when nothing was standardised), or None."""
     condition_number: float | None = None
     warnings: list[str] = field(default_factory=list)
+    full_batch: bool | None = None
+    """Whether each step trains on the whole training split (``optim.batch_size`` null or at
+    least ``n_train``): then an epoch's ``train_loss`` is at the weights it started from. None
+    in logs written before the field existed (a reader falls back to the config's batch size)."""
+    task: str | None = None
+    """``model.task`` (regression, binary or multiclass); None in logs written before it."""
+    classes: list[float] | None = None
+    """Classification: the original target value of each class label 0..K-1 (None for
+    regression). A multiclass run's ``weights`` are then the K×d matrix row by row (class 0's
+    d weights first) and its ``bias`` a list of K numbers."""
 
 
 @dataclass(frozen=True)
@@ -91,12 +101,13 @@ class EpochEnded(Event):
     patience: int
     lr: float
     weights: list[float]
-    bias: float | None
+    bias: float | list[float] | None
     elapsed_s: float
     samples_per_s: float
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     """``{"train": {mse, rmse, mae, r2}, "val": {...}}`` in the target's original units
-    (``medae`` is in :attr:`RunFinished.metrics` only: a median per epoch is not cheap)."""
+    (``medae`` is in :attr:`RunFinished.metrics` only: a median per epoch is not cheap); for
+    classification ``{accuracy, log_loss, f1}`` (``roc_auc`` at the finish only)."""
     gap: float | None = None
     """``train_loss - optimum loss`` when an optimum is known."""
     weights_original: list[float] | None = None
@@ -117,7 +128,7 @@ class RunFinished(Event):
     best_epoch: int | None
     best_monitor: float | None
     weights: list[float]
-    bias: float | None
+    bias: float | list[float] | None
     message: str
     restored_epoch: int | None = None
     elapsed_s: float = 0.0
@@ -137,6 +148,9 @@ class RunFinished(Event):
     """``train_loss - optimum loss`` of the returned parameters, as :attr:`EpochEnded.gap`."""
     coef_rmse: float | None = None
     """As :attr:`EpochEnded.coef_rmse`, for the returned parameters."""
+    confusion: dict[str, list[list[int]]] | None = None
+    """Classification: the confusion matrix of each split (row: true class, column: predicted
+    class), as ``sklearn.metrics.confusion_matrix``; None for regression."""
 
 
 @dataclass(frozen=True)

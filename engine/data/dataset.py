@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -52,6 +53,50 @@ class Dataset:
     outlier_rows: int = 0
     """Training rows clipped or dropped by ``data.outliers``."""
     warnings: list[str] = field(default_factory=list)
+    classes: list[float] | None = None
+    """Classification: the original target value of each class label 0..K-1 (sorted); None
+    for regression."""
+
+    @property
+    def n_outputs(self) -> int:
+        """Outputs of the linear model: K logits for multiclass, else 1."""
+        return len(self.classes) if self.classes is not None and len(self.classes) > 2 else 1
+
+
+MAX_CLASSES = 100
+"""More distinct target values than this is not a multiclass target (a continuous column)."""
+
+
+def class_labels(y: Tensor, task: str) -> tuple[Tensor, list[float], str | None]:
+    """Map a classification target to labels 0..K-1 (the sorted distinct values); return the
+    labels (float32), the original value of each class, and a message naming the mapping
+    (None when the values already were 0..K-1)."""
+    values, labels = torch.unique(y, sorted=True, return_inverse=True)
+    classes = values.tolist()
+    k = len(classes)
+    if task == "binary" and k != 2:
+        raise ConfigError(f"data.target: model.task binary needs exactly two target values; "
+                          f"found {k}" + (f" ({', '.join(f'{c:g}' for c in classes[:5])})"
+                                          if k <= 5 else "") +
+                          (": use model.task multiclass" if 2 < k <= MAX_CLASSES else ""),
+                          key="data.target", reason="needs exactly two values")
+    if task == "multiclass" and not 2 <= k <= MAX_CLASSES:
+        raise ConfigError(f"data.target: model.task multiclass needs 2 to {MAX_CLASSES} distinct "
+                          f"target values; found {k}", key="data.target",
+                          reason=f"needs 2 to {MAX_CLASSES} classes")
+    message = None
+    if classes != [float(i) for i in range(k)]:
+        pairs = ", ".join(f"{c:g} → {i}" for i, c in enumerate(classes[:10]))
+        message = (f"{task} target: classes mapped {pairs}" + (", ..." if k > 10 else ""))
+    return labels.to(torch.float32), classes, message
+
+
+def _synthetic_classes(y: Tensor, task: str) -> Tensor:
+    """Synthetic data for a classification task: the linear target cut at its median (binary)
+    or its terciles (multiclass, three classes)."""
+    cuts = torch.tensor([0.5] if task == "binary" else [1 / 3, 2 / 3], dtype=torch.float64)
+    edges = torch.quantile(y.double(), cuts).to(y.dtype)
+    return torch.bucketize(y, edges).to(y.dtype)
 
 
 def resolve_path(path: str, base_dir: str | None) -> Path:
@@ -182,6 +227,8 @@ class RawData:
     shape: tuple[int, int]
     true_weights: list[float] | None = None
     true_bias: float | None = None
+    classes: list[float] | None = None
+    label_message: str | None = None
 
 
 def read_source(cfg: Config, *, order: Tensor | None = None,
@@ -205,7 +252,13 @@ def read_source(cfg: Config, *, order: Tensor | None = None,
                   "float32 (beyond ±3.4e38); lower data.poly_degree or rescale the column")
     if true_w is not None:  # the true model is linear: every power has true weight 0
         true_w = true_w + [0.0] * (len(names) - len(true_w))
-    return RawData(x, y, names, shape, true_w, true_b)
+    task = cfg.model.task
+    if task == "regression":
+        return RawData(x, y, names, shape, true_w, true_b)
+    if d.source == "synthetic":  # the regression truth does not describe the classes' logits
+        y = _synthetic_classes(y, task)
+    labels, classes, message = class_labels(y, task)
+    return RawData(x, labels, names, shape, None, None, classes, message)
 
 
 def split_indices(n: int, cfg: Config) -> tuple[Tensor, Tensor, Tensor]:
@@ -240,7 +293,7 @@ def scale_splits(cfg: Config, raw: RawData, train: Split, val: Split, test: Spli
     if len(train) < 2:
         raise ConfigError("data.outliers: fewer than 2 training rows are left after dropping")
 
-    warnings: list[str] = []
+    warnings: list[str] = [raw.label_message] if raw.label_message else []
     mean = train.x.mean(0)
     std = column_std(train.x, mean)
     for j in torch.nonzero(std < 1e-12).flatten().tolist():
@@ -264,7 +317,7 @@ def scale_splits(cfg: Config, raw: RawData, train: Split, val: Split, test: Spli
 
     return Dataset(scale(train), scale(val), scale(test), names, raw.true_weights,
                    raw.true_bias, x_mean, x_std, y_mean, y_std, raw.shape, affected,
-                   warnings)
+                   warnings, raw.classes)
 
 
 def load_dataset(cfg: Config, *, stop: Callable[[], bool] | None = None) -> Dataset:
@@ -285,18 +338,38 @@ def load_dataset(cfg: Config, *, stop: Callable[[], bool] | None = None) -> Data
                         Split(x[:a], y[:a]))
 
 
-def to_original(ds: Dataset, weights: list[float], bias: float | None
-                ) -> tuple[list[float] | None, float | None]:
+def to_original(ds: Dataset, weights: list[float], bias: float | list[float] | None
+                ) -> tuple[list[float] | None, Any]:
     """Map coefficients learned on scaled data back to raw units (None if nothing was scaled).
 
+    A multiclass model's K×d weights (row by row) and K biases map back row by row.
     With ``x' = (x - μ)/σ`` and ``y = σ_y·y' + μ_y``: ``w_j = σ_y·w'_j/σ_j`` and
     ``b = σ_y·(b' - Σ w'_j·μ_j/σ_j) + μ_y``.
     """
     if ds.x_mean is None and ds.y_std == 1.0 and ds.y_mean == 0.0:
         return None, None
+    if isinstance(bias, list) or len(weights) > len(ds.feature_names):
+        return _multi_original(ds, weights, bias)
     mu = ds.x_mean.tolist() if ds.x_mean is not None else [0.0] * len(weights)
     sd = ds.x_std.tolist() if ds.x_std is not None else [1.0] * len(weights)
     w = [ds.y_std * wj / s for wj, s in zip(weights, sd)]
     b = (ds.y_std * ((bias or 0.0) - sum(wj * m / s for wj, m, s in zip(weights, mu, sd)))
          + ds.y_mean)
     return w, b
+
+
+def _multi_original(ds: Dataset, weights: list[float], bias: float | list[float] | None
+                    ) -> tuple[list[float] | None, list[float] | None]:
+    """:func:`to_original` for K logits: ``weights`` is the K×d matrix row by row and ``bias``
+    K values (or None); each row maps back as one binary model's does (no target scaling)."""
+    d = len(ds.feature_names)
+    mu = ds.x_mean.tolist() if ds.x_mean is not None else [0.0] * d
+    sd = ds.x_std.tolist() if ds.x_std is not None else [1.0] * d
+    w_out: list[float] = []
+    b_out: list[float] = []
+    for k in range(len(weights) // d):
+        row = weights[k * d:(k + 1) * d]
+        w_out += [wj / s for wj, s in zip(row, sd)]
+        b_k = bias[k] if isinstance(bias, list) else 0.0
+        b_out.append(b_k - sum(wj * m / s for wj, m, s in zip(row, mu, sd)))
+    return w_out, (b_out if bias is not None else None)

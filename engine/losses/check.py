@@ -61,6 +61,8 @@ from engine.losses.probes import (
     symmetry,
     values_at_residuals,
 )
+from engine.losses.check_classes import class_properties
+from engine.registry import task_of
 from engine.losses.subject import Subject, subject_of
 from engine.losses.user_code import DEFAULT_TIMEOUT_S, Stopped, TimedOut, run_limited, stray_threads
 
@@ -78,7 +80,7 @@ def _label(target: Any) -> str:
 def check_loss(target: str | LossConfig | Config | Callable[..., Any],
                params: dict[str, Any] | None = None, *, base_dir: str | None = None,
                seed: int = 0, timeout: float | None = DEFAULT_TIMEOUT_S,
-               stop: Callable[[], bool] | None = None) -> CheckReport:
+               stop: Callable[[], bool] | None = None, task: str | None = None) -> CheckReport:
     """Check a loss and return a :class:`CheckReport` (never raises for a bad loss).
 
     ``target`` is a spec (``"file.py:obj"``, ``"package.module:obj"`` or a built-in name such as
@@ -93,8 +95,11 @@ def check_loss(target: str | LossConfig | Config | Callable[..., Any],
     """
     label = _label(target)
     phase = ["loading the loss"]
+    if task is None:  # a whole config says its task; a loss alone is checked as regression
+        named = task_of(target) if isinstance(target, str) else None
+        task = target.model.task if isinstance(target, Config) else named or "regression"
     try:
-        return run_limited(lambda: _check(target, params, base_dir, seed, label, phase),
+        return run_limited(lambda: _check(target, params, base_dir, seed, label, phase, task),
                            timeout, stop)
     except TimedOut as exc:
         return CheckReport(label=label, load_error=(
@@ -103,7 +108,7 @@ def check_loss(target: str | LossConfig | Config | Callable[..., Any],
 
 
 def _check(target: Any, params: dict[str, Any] | None, base_dir: str | None, seed: int,
-           label: str, phase: list[str]) -> CheckReport:
+           label: str, phase: list[str], task: str = "regression") -> CheckReport:
     """The whole check, in the thread :func:`check_loss` waits for; ``phase[0]`` says what
     runs now (for a time-out message)."""
     try:
@@ -112,6 +117,10 @@ def _check(target: Any, params: dict[str, Any] | None, base_dir: str | None, see
         return CheckReport(label=label, load_error=str(exc))
     report = CheckReport(label=sub.label, formula=sub.formula, takes_weights=sub.takes_weights)
     gen = torch.Generator().manual_seed(seed)
+    if task != "regression":  # a loss of logits: its own properties, no residual table
+        phase[0] = f"checking the loss on {task} logits"
+        class_properties(sub, gen, task, report.properties)
+        return report
     _properties(sub, gen, report.properties, phase)
     if any(p.status == "FAIL" and p.name in PROPERTIES[:3] for p in report.properties):
         return report
@@ -170,7 +179,7 @@ def _properties(sub: Subject, gen: torch.Generator, props: list[Property],
 
 def preflight(cfg: LossConfig, base_dir: str | None = None, *,
               timeout: float | None = DEFAULT_TIMEOUT_S,
-              stop: Callable[[], bool] | None = None) -> list[str]:
+              stop: Callable[[], bool] | None = None, task: str = "regression") -> list[str]:
     """Check every user loss in ``cfg`` before training; return warnings (when forced).
 
     A single ``custom`` loss is checked with its ``loss.params``; a combined loss has each
@@ -196,7 +205,8 @@ def preflight(cfg: LossConfig, base_dir: str | None = None, *,
     for key, spec, params in subjects:
         before = set(stray_threads())
         try:
-            report = check_loss(spec, params, base_dir=base_dir, timeout=timeout, stop=stop)
+            report = check_loss(spec, params, base_dir=base_dir, timeout=timeout, stop=stop,
+                                task=task)
         except Stopped:
             return warnings
         left = [name for name in stray_threads() if name not in before]

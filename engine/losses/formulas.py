@@ -11,14 +11,22 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from engine.config import LossConfig
-from engine.registry import LOSS_FIELD_PARAMS, LOSSES
+from engine.registry import LOSS_FIELD_PARAMS, LOSSES, LossSpec, any_loss
+
+
+def _spec(name: str) -> LossSpec:
+    """The regression or classification loss ``name`` (KeyError if there is none)."""
+    spec = any_loss(name)
+    if spec is None:
+        raise KeyError(name)
+    return spec
 
 
 class _Formulas(Mapping[str, str]):
     """``name -> formula template`` of every registered loss (a live view of the registry)."""
 
     def __getitem__(self, name: str) -> str:
-        return LOSSES[name].formula
+        return _spec(name).formula
 
     def __iter__(self) -> Iterator[str]:
         return iter(LOSSES)
@@ -33,14 +41,14 @@ FORMULAS: Mapping[str, str] = _Formulas()
 
 def formula(name: str, **params: Any) -> str:
     """The formula of a registered loss with its parameters (by name or alias) filled in."""
-    return LOSSES[name].render(params)
+    return _spec(name).render(params)
 
 
 def loss_values(name: str, params: Mapping[str, Any], cfg: LossConfig) -> dict[str, float]:
     """The parameter values a loss trains with: ``params`` (a term's, or ``loss.params``), else
     the ``loss.delta`` / ``loss.quantile`` fields, else the registry default."""
     fields = {n: getattr(cfg, n) for n in LOSS_FIELD_PARAMS}
-    return LOSSES[name].values(fields, params)
+    return _spec(name).values(fields, params)
 
 
 def penalty_formula(l1: float, l2: float) -> str:
@@ -56,7 +64,7 @@ def penalty_formula(l1: float, l2: float) -> str:
 def _term_text(name: str, params: Mapping[str, Any], cfg: LossConfig) -> str:
     if name == "custom":
         return f"custom {params.get('callable')}"
-    return LOSSES[name].render(loss_values(name, params, cfg))
+    return _spec(name).render(loss_values(name, params, cfg))
 
 
 def describe(cfg: LossConfig) -> str:

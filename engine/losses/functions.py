@@ -25,7 +25,7 @@ from torch import Tensor
 
 from engine.config import LossConfig
 from engine.losses.formulas import loss_values, penalty_formula
-from engine.registry import LOSSES, LossSpec, resolve
+from engine.registry import LossSpec, any_loss, resolve
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 """``(pred, target) -> scalar``: a data loss, the mean over samples."""
@@ -111,7 +111,9 @@ def loss_function(spec: LossSpec) -> Callable[..., Tensor]:
 
 def builtin(name: str, **params: Any) -> LossFn:
     """The registered loss ``name`` with its parameters (by name or alias, else defaults) bound."""
-    spec = LOSSES[name]
+    spec = any_loss(name)
+    if spec is None:
+        raise KeyError(name)
     fn, values = loss_function(spec), spec.values(params)
     if not values:
         return fn
@@ -161,7 +163,13 @@ def _term_loss(name: str, params: dict[str, Any], cfg: LossConfig, base_dir: str
         user = load_user_loss(spec, kwargs, base_dir, key=key)
         return user.fn, user.formula, user.takes_weights
     values = loss_values(name, params, cfg)
-    return builtin(name, **values), LOSSES[name].render(values), False
+    return builtin(name, **values), formula_of(name, values), False
+
+
+def formula_of(name: str, values: dict[str, float]) -> str:
+    """The formula of the regression or classification loss ``name`` with ``values``."""
+    spec = any_loss(name)
+    return spec.render(values) if spec is not None else name
 
 
 def build_objective(cfg: LossConfig, base_dir: str | None = None) -> Objective:

@@ -16,7 +16,7 @@ from engine.config import Config, LossConfig
 from engine.config.yaml_io import short_repr
 from engine.losses.user_code import guarded
 from engine.losses.user_loss import UserLoss, UserLossError, load_user_loss, wrap_loss
-from engine.registry import LOSSES
+from engine.registry import CLASSIFICATION_LOSSES, LOSSES
 
 
 @dataclass
@@ -49,7 +49,7 @@ def _builtin_subject(name: str, params: dict[str, Any]) -> Subject:
     """A registered loss with its parameters checked against the registry's ranges."""
     from engine.losses.functions import builtin
 
-    spec = LOSSES[name]
+    spec = LOSSES.get(name) or CLASSIFICATION_LOSSES[name]
     accepts = [n for p in spec.params for n in (p.name, *p.aliases)]
     for key, value in params.items():
         if key not in accepts:
@@ -95,7 +95,7 @@ def subject_of(target: Any, params: dict[str, Any] | None, base_dir: str | None)
     if isinstance(target, LossConfig):
         return _config_subject(target, base_dir)
     if isinstance(target, str):
-        if target in LOSSES:
+        if target in LOSSES or target in CLASSIFICATION_LOSSES:
             return _builtin_subject(target, params)
         if ":" not in target:
             close = difflib.get_close_matches(target, list(LOSSES), n=1, cutoff=0.6)

@@ -2,7 +2,8 @@
 divergence check.
 
 Early stopping semantics (Keras, Lightning, skorch, scikit-learn agree): an epoch improves when
-``value < best - min_delta``; NaN never improves; ``wait`` counts epochs since the last
+``value < best - min_delta`` (for a maximised monitor, ``val_accuracy``, when
+``value > best + min_delta``, Keras' ``mode="max"``); NaN never improves; ``wait`` counts epochs since the last
 improvement and the run should stop once ``wait >= patience``. Like Keras' ``EarlyStopping``
 with ``restore_best_weights``, the policy is one object: it remembers the weights of its best
 epoch and puts them back at the end *however* the run ended (early stop, divergence, a stop by
@@ -22,8 +23,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-Params = tuple[list[float], float | None]
-"""Weights and bias as host numbers."""
+Params = tuple[list[float], float | list[float] | None]
+"""Weights and bias as host numbers (K biases for a multiclass model)."""
+
+MAXIMISED = ("val_accuracy",)
+"""Monitors that improve upwards: an epoch improves when ``value > best + min_delta``."""
 
 
 @dataclass
@@ -64,8 +68,9 @@ class EarlyStopping:
     def update(self, epoch: int, value: float, params: Params | None = None) -> bool:
         """Record ``value`` for ``epoch``, whose steps ended at ``params``; return whether it
         is an improvement."""
-        improved = not math.isnan(value) and (
-            self.best is None or value < self.best - self.min_delta)
+        improved = not math.isnan(value) and (self.best is None or (
+            value > self.best + self.min_delta if self.maximised
+            else value < self.best - self.min_delta))
         if improved:
             self.best, self.best_epoch, self.wait = value, epoch, 0
             self.best_params = self._last if self.monitors_start else params
@@ -88,6 +93,11 @@ class EarlyStopping:
         """The run stopped before the epoch ended; ``partial``: some of its steps ran, so the
         model's weights are no longer the last epoch's."""
         self._moved = partial
+
+    @property
+    def maximised(self) -> bool:
+        """Whether the monitor improves upwards (accuracy)."""
+        return self.monitor in MAXIMISED
 
     @property
     def should_stop(self) -> bool:

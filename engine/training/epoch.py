@@ -25,6 +25,7 @@ from engine.data.dataset import Split
 from engine.losses.derivatives import ClosedForm
 from engine.losses.functions import Objective
 from engine.training.early_stopping import Params
+from engine.training.classify import class_sums, from_class_sums
 from engine.training.metrics import from_sums, residual_sums
 from engine.training.steps import (
     AutogradSteps,
@@ -65,18 +66,33 @@ def predict(model: nn.Linear, x: Tensor) -> Tensor:
 
 
 def params_on_host(model: nn.Linear) -> Params:
-    """The model's weights and bias as host numbers (a device sync: not for the hot loop)."""
-    bias = float(model.bias.detach()) if model.bias is not None else None
+    """The model's weights and bias as host numbers (a device sync: not for the hot loop).
+
+    With K outputs (multiclass) the weights are the K×d matrix row by row and the bias is a
+    list of K numbers."""
+    bias: float | list[float] | None = None
+    if model.bias is not None:
+        values = model.bias.detach().tolist()
+        bias = values if model.out_features > 1 else float(values[0])
     return model.weight.detach().reshape(-1).tolist(), bias
+
+
+def split_params(flat: list[float], model: nn.Linear) -> Params:
+    """Weights and bias from the flat host vector ``[w, b]`` (see :func:`params_on_host`)."""
+    k = model.out_features if model.bias is not None else 0
+    if k == 0:
+        return flat, None
+    n_w = len(flat) - k
+    return flat[:n_w], (flat[n_w:] if k > 1 else flat[n_w])
 
 
 def load_params(model: nn.Linear, params: Params) -> None:
     """Put host weights and bias back into the model, on its device."""
     device = model.weight.device
     with torch.no_grad():
-        model.weight.copy_(torch.tensor([params[0]], device=device))
+        model.weight.copy_(torch.tensor(params[0], device=device).view_as(model.weight))
         if model.bias is not None:
-            model.bias.copy_(torch.tensor([params[1]], device=device))
+            model.bias.copy_(torch.tensor(params[1], device=device).view_as(model.bias))
 
 
 @torch.no_grad()
@@ -116,9 +132,7 @@ def evaluate_splits(model: nn.Linear, splits: dict[str, DeviceSplit], y_std: flo
         if objective is not None and name in loss_of:
             losses[name] = loss
         metrics[name] = from_sums(sq, ab, s.n, tot, y_std, medae=med)
-    flat = host[5 * len(named):]
-    params = (flat[:-1], flat[-1]) if model.bias is not None else (flat, None)
-    return losses, metrics, params
+    return losses, metrics, split_params(host[5 * len(named):], model)
 
 
 class Clock:
@@ -144,7 +158,7 @@ class EpochResult:
     val_loss: float | None
     """None when there is no validation split."""
     weights: list[float]
-    bias: float | None
+    bias: float | list[float] | None
     metrics: dict[str, dict[str, float]]
 
     @property
@@ -152,9 +166,12 @@ class EpochResult:
         return self.weights, self.bias
 
     def loss(self, monitor: str) -> float:
-        """The value of an early-stopping monitor ("train_loss" or "val_loss")."""
+        """The value of an early-stopping monitor ("train_loss", "val_loss" or
+        "val_accuracy")."""
         if monitor == "train_loss":
             return self.train_loss
+        if monitor == "val_accuracy":
+            return self.metrics.get("val", {}).get("accuracy", math.nan)
         return self.val_loss if self.val_loss is not None else math.nan  # never improves
 
 
@@ -190,8 +207,10 @@ class EpochRunner:
                  train: DeviceSplit, val: DeviceSplit, *, batch_size: int | None, seed: int,
                  y_std: float, control: Control, clock: Clock,
                  closed: ClosedForm | None = None, epochs: int = 1,
-                 steps_mode: str | None = None) -> None:
+                 steps_mode: str | None = None, classes: int = 0) -> None:
         self.model, self.optimizer, self.objective = model, optimizer, objective
+        self.classes = classes
+        """Classification: the number of classes K (0: regression)."""
         self.train, self.val = train, val
         self.batch = batch_size or train.n
         self.full_batch = self.batch >= train.n
@@ -201,6 +220,8 @@ class EpochRunner:
         self.y_std, self.control, self.clock = y_std, control, clock
         self.steps = choose_steps(model, optimizer, objective, closed, train, max(self.batch, 1),
                                   epochs, self._shuffle, control, clock, steps_mode)
+        if classes and isinstance(self.steps, AutogradSteps):
+            self.steps.sums = lambda pred, y: class_sums(pred, y, classes)
 
     @property
     def steps_mode(self) -> str:
@@ -225,6 +246,8 @@ class EpochRunner:
 
     def read(self, sums: EpochSums) -> EpochResult:
         """Evaluate on validation and read the epoch's numbers back: the one host sync."""
+        if self.classes:
+            return self._read_classes(sums)
         model, train, val = self.model, self.train, self.val
         model.eval()
         train_sums = sums.train_sums
@@ -247,4 +270,33 @@ class EpochRunner:
         if val.n:
             metrics["val"] = from_sums(vsq, vab, val.n, vtot, self.y_std)
         return EpochResult(train_loss=loss_sum / train.n, val_loss=val_loss if val.n else None,
+                           weights=weights, bias=bias, metrics=metrics)
+
+    def _read_classes(self, sums: EpochSums) -> EpochResult:
+        """:meth:`read` for classification: ``[Σ log loss, confusion counts]`` per split
+        instead of residual sums, in the same single host read."""
+        model, train, val, k = self.model, self.train, self.val, self.classes
+        model.eval()
+        width = 1 + k * k
+        train_sums = sums.train_sums
+        if train_sums is None:
+            with torch.no_grad():
+                train_sums = class_sums(predict(model, train.x), train.y, k)
+        if val.n:
+            with torch.no_grad():
+                pred = predict(model, val.x)
+                val_sums = torch.cat((self.objective(pred, val.y, model.weight).reshape(1),
+                                      class_sums(pred, val.y, k)))
+        else:
+            val_sums = self._zero.new_full((1 + width,), math.nan)
+        params = [model.weight.detach().reshape(-1)]
+        if model.bias is not None:
+            params.append(model.bias.detach())
+        host = torch.cat((sums.loss_sum.reshape(1), train_sums, val_sums, *params)).tolist()
+        t, v = host[1:1 + width], host[1 + width:2 + 2 * width]
+        weights, bias = split_params(host[2 + 2 * width:], model)
+        metrics = {"train": from_class_sums(t, train.n, k)}
+        if val.n:
+            metrics["val"] = from_class_sums(v[1:], val.n, k)
+        return EpochResult(train_loss=host[0] / train.n, val_loss=v[0] if val.n else None,
                            weights=weights, bias=bias, metrics=metrics)

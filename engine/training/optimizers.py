@@ -64,13 +64,13 @@ class TorchOptimizerRule(UpdateRule):
     model's parameters (views of the flat vector) with the flat gradient."""
 
     def __init__(self, theta: torch.Tensor, model: nn.Linear, cfg: Config) -> None:
-        super().__init__(theta, model.in_features, cfg.optim.lr, cfg.optim.weight_decay)
+        super().__init__(theta, model.weight.numel(), cfg.optim.lr, cfg.optim.weight_decay)
         self.optimizer = make_optimizer(model, cfg)
         self.param_groups = self.optimizer.param_groups
-        d = model.in_features
-        model.weight.grad = self.grad[:d].view(1, d)
+        n_w = model.weight.numel()
+        model.weight.grad = self.grad[:n_w].view_as(model.weight)
         if model.bias is not None:
-            model.bias.grad = self.grad[d:]
+            model.bias.grad = self.grad[n_w:]
 
     def step(self, scale: float = 1.0) -> None:
         self._scaled_grad(scale)
@@ -93,4 +93,4 @@ def make_update_rule(theta: torch.Tensor, model: nn.Linear, cfg: Config) -> Upda
         return TorchOptimizerRule(theta, model, cfg)
     rule: Callable[..., UpdateRule] = resolve(spec.rule)
     kwargs: dict[str, Any] = {name: getattr(o, name) for name in spec.hyperparams if name != "lr"}
-    return rule(theta, model.in_features, o.lr, o.weight_decay, **kwargs)
+    return rule(theta, model.weight.numel(), o.lr, o.weight_decay, **kwargs)

@@ -273,13 +273,23 @@ def _irls_level(loss: LossConfig) -> float:
     return loss_values(loss.name, loss.params, loss).get("quantile", 0.5)
 
 
-def optimum_info(ds: Dataset, cfg: Config, objective: Objective, stop: Stop = _never
+def optimum_info(ds: Dataset, cfg: Config, objective: Objective, stop: Stop = _never,
+                 warnings: list[str] | None = None
                  ) -> tuple[dict[str, Any] | None, float | None]:
     """``({kind, method, loss, weights, bias}, condition number)`` for the training split.
 
     The optimum is None when there is none to show: stopped meanwhile, too big for a reference,
-    or a loss that fails (or is not finite) in float64.
+    or a loss that fails (or is not finite) in float64. A classification task gets the
+    reference of :mod:`engine.training.class_optimum` (its warnings go to ``warnings``) and no
+    condition number.
     """
+    if ds.classes is not None:
+        from engine.training.class_optimum import class_optimum
+
+        if ds.train.x.shape[0] * ds.train.x.shape[1] > REFERENCE_MAX_CELLS:
+            return None, None
+        return class_optimum(ds, cfg, objective, stop, warnings if warnings is not None
+                             else []), None
     try:
         return _optimum_info(ds, cfg, objective, stop)
     except _Stopped:

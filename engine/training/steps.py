@@ -24,6 +24,7 @@ batch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
 
@@ -82,14 +83,14 @@ def flatten_params(model: nn.Linear) -> Tensor:
     The model stays an ``nn.Linear`` for everyone else (checkpoints, restore, evaluation);
     in-place updates of θ are updates of its parameters and vice versa.
     """
-    d = model.in_features
+    k, d = model.out_features, model.in_features
     parts = [model.weight.detach().reshape(-1)]
     if model.bias is not None:
         parts.append(model.bias.detach().reshape(-1))
     theta = torch.cat(parts)
-    model.weight = nn.Parameter(theta[:d].view(1, d))
+    model.weight = nn.Parameter(theta[:k * d].view(k, d))
     if model.bias is not None:
-        model.bias = nn.Parameter(theta[d:])
+        model.bias = nn.Parameter(theta[k * d:])
     return theta
 
 
@@ -121,6 +122,8 @@ class AutogradSteps(Steps):
         self.model, self.objective, self.x, self.y = model, objective, x, y
         self.batch, self.shuffle = batch, shuffle
         self.params = [p for p in (model.weight, model.bias) if p is not None]
+        self.sums: Callable[[Tensor, Tensor], Tensor] = residual_sums
+        """The full-batch step's metric sums of ``(pred, y)`` (classification: class sums)."""
 
     def run(self) -> EpochSums | Interrupted:
         model, n, batch, x, y = self.model, self.x.shape[0], self.batch, self.x, self.y
@@ -144,7 +147,7 @@ class AutogradSteps(Steps):
             self.rule.step()
             loss_sum.add_(loss.detach(), alpha=yb.shape[0])
             if perm is None:  # full batch: the step's own forward pass gives the metrics
-                train_sums = residual_sums(pred.detach(), yb)
+                train_sums = self.sums(pred.detach(), yb)
         return EpochSums(loss_sum, train_sums)
 
 

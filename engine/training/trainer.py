@@ -30,6 +30,7 @@ from engine.training.epoch import (Clock, DeviceSplit, EpochResult, EpochRunner,
 from engine.core.events import EpochEnded, Event, Reason, RunFinished, RunStarted
 from engine.losses.derivatives import closed_form
 from engine.losses.functions import Objective, build_objective
+from engine.training.classify import n_classes
 from engine.training.metrics import coef_rmse
 from engine.training.optimizers import make_update_rule
 from engine.training.steps import flatten_params
@@ -38,15 +39,18 @@ from engine.training.update_rules import UpdateRule
 Emit = Callable[[Event], None]
 
 
-def make_model(n_features: int, cfg: Config, device: torch.device) -> nn.Linear:
-    """``nn.Linear(d, 1)`` initialised like PyTorch's default, but from the run's seed."""
-    model = nn.Linear(n_features, 1, bias=cfg.model.bias)
+def make_model(n_features: int, cfg: Config, device: torch.device, outputs: int = 1
+               ) -> nn.Linear:
+    """``nn.Linear(d, outputs)`` initialised like PyTorch's default, but from the run's seed
+    (``outputs`` = K logits for multiclass, else 1)."""
+    model = nn.Linear(n_features, outputs, bias=cfg.model.bias)
     gen = torch.Generator().manual_seed(cfg.seed + 2)
     bound = 1.0 / math.sqrt(n_features)
     with torch.no_grad():
-        model.weight.copy_(torch.empty(1, n_features).uniform_(-bound, bound, generator=gen))
+        model.weight.copy_(torch.empty(outputs, n_features).uniform_(-bound, bound,
+                                                                     generator=gen))
         if model.bias is not None:
-            model.bias.copy_(torch.empty(1).uniform_(-bound, bound, generator=gen))
+            model.bias.copy_(torch.empty(outputs).uniform_(-bound, bound, generator=gen))
     return model.to(device)
 
 
@@ -66,7 +70,7 @@ def prepare(cfg: Config, dataset: Dataset | None = None, control: Control | None
     if uses_user_code(cfg):
         from engine.losses.check import preflight
 
-        warnings += preflight(cfg.loss, cfg.base_dir, stop=stop)
+        warnings += preflight(cfg.loss, cfg.base_dir, stop=stop, task=cfg.model.task)
     return ds, objective, warnings
 
 
@@ -100,7 +104,8 @@ def set_up(cfg: Config, control: Control, dataset: Dataset | None = None) -> Set
     ds, objective, warnings = prepare(cfg, dataset, control)
     from engine.training.optimum import optimum_info
 
-    optimum, cond = optimum_info(ds, cfg, objective, stop=lambda: control.stopped)
+    optimum, cond = optimum_info(ds, cfg, objective, stop=lambda: control.stopped,
+                                 warnings=warnings)
     if optimum is not None:
         optimum["weights_original"], optimum["bias_original"] = to_original(
             ds, optimum["weights"], optimum["bias"])
@@ -108,7 +113,7 @@ def set_up(cfg: Config, control: Control, dataset: Dataset | None = None) -> Set
         warnings.append(f"feature matrix is ill-conditioned (condition number {cond:.3g} > 1e3): "
                         "gradient descent will be slow; standardise or drop correlated features")
     train, val, test = (DeviceSplit(s, device) for s in (ds.train, ds.val, ds.test))
-    model = make_model(train.x.shape[1], cfg, device)
+    model = make_model(train.x.shape[1], cfg, device, ds.n_outputs)
     started = RunStarted(
         config=cfg.to_dict(), device=str(device), device_name=device_name(device),
         n_train=train.n, n_val=val.n, n_test=test.n, n_features=int(train.x.shape[1]),
@@ -118,7 +123,8 @@ def set_up(cfg: Config, control: Control, dataset: Dataset | None = None) -> Set
         x_mean=ds.x_mean.tolist() if ds.x_mean is not None else None,
         x_std=ds.x_std.tolist() if ds.x_std is not None else None,
         y_mean=ds.y_mean, y_std=ds.y_std, optimum=optimum, condition_number=cond,
-        warnings=warnings)
+        warnings=warnings, full_batch=(cfg.optim.batch_size or train.n) >= train.n,
+        task=cfg.model.task, classes=ds.classes)
     rule = make_update_rule(flatten_params(model), model, cfg)
     return Setup(cfg, ds, objective, train, val, test, model, rule, optimum, started)
 
@@ -141,8 +147,8 @@ def epoch_event(run: Setup, epoch: int, result: EpochResult, stopper: EarlyStopp
         coef_rmse=truth_error(run, result.weights, result.bias, w_raw, b_raw))
 
 
-def truth_error(run: Setup, weights: list[float], bias: float | None,
-                w_raw: list[float] | None, b_raw: float | None) -> float | None:
+def truth_error(run: Setup, weights: list[float], bias: Any,
+                w_raw: list[float] | None, b_raw: Any) -> float | None:
     """:func:`engine.training.metrics.coef_rmse` of these parameters in raw units (the units of the
     coefficient table's ``true`` column), or None when the data has no true weights."""
     raw_w, raw_b = (w_raw, b_raw) if w_raw is not None else (weights, bias)
@@ -234,10 +240,17 @@ def finish(run: Setup, ending: Ending, stopper: EarlyStopping, clock: Clock,
     its losses, metrics (``medae`` too) and truth error, all of the weights it returns (after
     a restore, the restored epoch's numbers, not the last epoch's), in one host read."""
     restored = stopper.restore(lambda params: load_params(run.model, params))
-    losses, final, (weights, bias) = evaluate_splits(
-        run.model, {"train": run.train, "val": run.val, "test": run.test}, run.ds.y_std,
-        run.objective, loss_of=("train", "val") if _losses_wanted(run, ending, first_epoch)
-        else ())
+    splits = {"train": run.train, "val": run.val, "test": run.test}
+    loss_of = ("train", "val") if _losses_wanted(run, ending, first_epoch) else ()
+    confusion = None
+    if run.ds.classes is not None:
+        from engine.training.classify_eval import evaluate_class_splits
+
+        losses, final, confusion, (weights, bias) = evaluate_class_splits(
+            run.model, splits, n_classes(run.ds.n_outputs), run.objective, loss_of)
+    else:
+        losses, final, (weights, bias) = evaluate_splits(
+            run.model, splits, run.ds.y_std, run.objective, loss_of=loss_of)
     w_orig, b_orig = to_original(run.ds, weights, bias)
     train_loss = losses.get("train")
     return RunFinished(
@@ -249,7 +262,7 @@ def finish(run: Setup, ending: Ending, stopper: EarlyStopping, clock: Clock,
         weights_original=w_orig, bias_original=b_orig,
         train_loss=train_loss, val_loss=losses.get("val"),
         gap=optimality_gap(train_loss, run.optimum) if train_loss is not None else None,
-        coef_rmse=truth_error(run, weights, bias, w_orig, b_orig))
+        coef_rmse=truth_error(run, weights, bias, w_orig, b_orig), confusion=confusion)
 
 
 def _losses_wanted(run: Setup, ending: Ending, first_epoch: int) -> bool:
@@ -280,7 +293,8 @@ def run_training(cfg: Config, emit: Emit, control: Control | None = None,
                          batch_size=cfg.optim.batch_size, seed=cfg.seed + 3, y_std=run.ds.y_std,
                          control=control, clock=clock, closed=closed_form(cfg.loss),
                          epochs=cfg.train.epochs,
-                         steps_mode=resume_from.get("steps") if resume_from else None)
+                         steps_mode=resume_from.get("steps") if resume_from else None,
+                         classes=n_classes(run.ds.n_outputs) if run.ds.classes else 0)
     # In full batch, train_loss is measured at the weights the epoch *started* from, so when it
     # is the monitor the best weights are those start weights (the previous epoch's end).
     stopper = EarlyStopping.from_config(
