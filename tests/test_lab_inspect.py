@@ -7,6 +7,7 @@ run itself logged and against the engine's objective.
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 
@@ -18,7 +19,8 @@ import yaml
 import engine
 from engine.cli import inspect as cli_inspect
 from engine.cli import path as cli_path
-from engine.cli.common import Parser, guarded
+from engine.cli.common import guarded
+from engine.cli.main import build_parser
 from engine.config import parse_config
 from engine.core.errors import RunError
 from engine.core.events import EpochEnded, RunFinished
@@ -148,12 +150,9 @@ def test_a_custom_loss_run_is_shown_as_mse_with_a_note(csv_run, tmp_path):
     assert report["influence"]["train"]["loss"]["name"] == "mse"
 
 
-def _parser() -> Parser:
-    parser = Parser(prog="linreg-tui")
-    sub = parser.add_subparsers(dest="command")
-    cli_inspect.add_parser(sub)
-    cli_path.add_parser(sub)
-    return parser
+def _parser() -> argparse.ArgumentParser:
+    """The real command line's parser, as ``python -m engine`` builds it."""
+    return build_parser(with_app=False)
 
 
 def test_inspect_command_json_and_text(csv_run, capsys):
