@@ -66,7 +66,7 @@ def test_runs_lists_running_crashed_and_finished_runs_newest_first(tmp_path: Pat
     finally:
         going.terminate()
         going.communicate(timeout=30)
-    removed = run(tmp_path, "runs", "rm", crashed_dir.name)
+    removed = run(tmp_path, "runs", "rm", "-y", crashed_dir.name)
     assert removed.returncode == 0 and not crashed_dir.exists()
 
 

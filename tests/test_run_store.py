@@ -41,7 +41,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, engine.Conf
 def test_run_directory_holds_config_log_status_and_model(trained) -> None:
     run, cfg, fin = trained
     assert sorted(p.name for p in run.iterdir()) == ["config.yaml", "events.jsonl", "model.pt",
-                                                      "status.json"]
+                                                      "status.json", "writer.lock"]
     again = engine.load_config(str(run / "config.yaml"), ["train.device=cpu"])
     assert again.to_dict() == cfg.to_dict()  # the saved config reproduces the run
     events, _ = read_events(run)

@@ -4,7 +4,10 @@ Each run writes ``RUNS/<time>-<preset>-<id>/`` (see :mod:`engine.runs.store`) un
 ``--no-save``; :func:`engine.cli.headless.run_headless` trains it, prints it and records it.
 ``--run-dir PATH`` trains into a directory chosen by the caller (the dashboard's trainer
 process, :mod:`engine.cli.trainer_process`, so it knows where to follow); a run there that fails
-on its config is kept, marked crashed with the key, for the caller to read.
+on its config is kept, marked crashed with the key, for the caller to read. That directory must
+be new or empty — or hold only what the dashboard prepared for this very process (its
+``config.yaml``, its ``trainer.log``, a status naming this process): an existing run there is
+never overwritten (``resume`` continues one).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 from engine.cli.common import add_preset_args, add_runs_dir_arg
 from engine.cli.headless import run_headless
 from engine.cli.summary import summary_lines
+from engine.core.errors import RunError
 
 __all__ = ["HELP", "add_arguments", "run", "summary_lines"]  # summary_lines: its old home
 
@@ -44,9 +48,41 @@ def run(args: argparse.Namespace) -> int:
     if args.no_save:
         run_dir = None
     elif args.run_dir:
-        run_dir = Path(args.run_dir).expanduser()
-        run_dir.mkdir(parents=True, exist_ok=True)
+        run_dir = fresh_run_dir(Path(args.run_dir).expanduser())
     else:
         run_dir = new_run_dir(runs_dir(args.runs_dir), cfg.name)
     return run_headless(cfg, as_json=args.json, out=sys.stdout, err=sys.stderr, run_dir=run_dir,
                         keep_failed=bool(args.run_dir))
+
+
+PREPARED = frozenset({"config.yaml", "trainer.log", "writer.lock"})
+"""What the dashboard puts in a run directory before its trainer starts (besides a status)."""
+
+
+def fresh_run_dir(path: Path) -> Path:
+    """``path`` created, or checked to be empty or prepared for this process; one line when it
+    holds anything else (an earlier run, somebody's files) or cannot be made."""
+    import os
+
+    from engine.runs.status import RunStatus
+
+    if path.exists() and not path.is_dir():
+        raise RunError(f"--run-dir {path.name}: not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        names = {p.name for p in path.iterdir()}
+    except OSError as exc:
+        raise RunError(f"--run-dir {path}: {exc.strerror or exc}") from None
+    others = sorted(names - PREPARED - {"status.json"})
+    if not others and "status.json" in names:
+        try:
+            mine = RunStatus.read(path).pid == os.getpid()
+        except RunError:
+            mine = False
+        if not mine:
+            others = ["status.json"]
+    if others:
+        shown = ", ".join(others[:3]) + (", …" if len(others) > 3 else "")
+        raise RunError(f"--run-dir {path.name}: not empty (holds {shown}); use a new or "
+                       "empty directory ('linreg-tui resume' continues a run)")
+    return path

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import types
+import typing
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -54,11 +56,62 @@ def _numbers(value: Any) -> Any:
     return value
 
 
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a value read from JSON has the type ``hint`` names (a float may be an int)."""
+    if hint is Any:
+        return True
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, a) for a in args)
+    if origin is typing.Literal:
+        return value in args
+    if hint is type(None):
+        return value is None
+    if isinstance(value, bool) or hint is bool:
+        return hint is bool and isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float))
+    if hint in (int, str):
+        return isinstance(value, hint)
+    if origin in (list, tuple):
+        return isinstance(value, (list, tuple)) and all(_fits(v, args[0]) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(isinstance(k, str) and _fits(v, args[1])
+                                               for k, v in value.items())
+    return True
+
+
+_HINTS: dict[str, dict[str, Any]] = {}
+
+
+def _hints(cls: type[Event]) -> dict[str, Any]:
+    """The field types of an event class (resolved once)."""
+    if cls.__name__ not in _HINTS:
+        _HINTS[cls.__name__] = typing.get_type_hints(cls)
+    return _HINTS[cls.__name__]
+
+
 def event_from_dict(data: dict[str, Any]) -> Event:
-    """The event a JSON line holds: ``event_from_dict(e.to_dict())`` equals ``e``."""
+    """The event a JSON line holds: ``event_from_dict(e.to_dict())`` equals ``e``. A line that
+    is not one (unknown type, missing or unknown field, a value of the wrong type such as
+    ``"train_loss": "abc"``) raises ``ValueError`` naming the field."""
+    if not isinstance(data, dict) or data.get("type") not in EVENT_CLASSES:
+        kind = data.get("type") if isinstance(data, dict) else None
+        raise ValueError(f"unknown event type {json.dumps(kind)[:30]}" if kind is not None
+                         else "not an event object")
     cls = EVENT_CLASSES[data["type"]]
+    hints = _hints(cls)
     kwargs = {k: (v if k in _TEXT_FIELDS else _numbers(v)) for k, v in data.items()
               if k != "type"}
+    for key, value in kwargs.items():
+        if key not in hints:
+            raise ValueError(f"{data['type']} has no field '{key[:40]}'")
+        hint = hints[key]
+        if key == "data_shape":
+            hint = list[int]
+        if not _fits(value, hint):
+            raise ValueError(f"{data['type']}.{key} is {str(json.dumps(value))[:30]}, "
+                             f"not {str(hint).replace('typing.', '')[:40]}")
     if "data_shape" in kwargs:
         kwargs["data_shape"] = tuple(kwargs["data_shape"])
     return cls(**kwargs)
@@ -92,6 +145,10 @@ class RunLog:
         self.run = run
         self.path = run / LOG_NAME
         self._out: BinaryIO | None = None
+        self._lines_at = (0, 0)
+        self.where = f"{run.name}/{LOG_NAME}"
+        """The log as errors name it (run folder and file: fits one line)."""
+        """(byte offset, lines before it) after the last read: a damaged line's number."""
 
     # -- writing (the run's own process) ---------------------------------------------------------
 
@@ -142,36 +199,61 @@ class RunLog:
             if not self.run.exists():
                 raise RunError(f"{self.run}: run directory is gone") from None
             return [], offset
+        except OSError as exc:
+            raise RunError(f"{self.path}: unreadable ({exc.strerror or exc})") from None
         end = data.rfind(b"\n") + 1
         events = []
-        for i, line in enumerate(data[:end].splitlines()):
+        for i, line in enumerate(data[:end].split(b"\n")[:-1]):
             if not line.strip():
                 continue
             try:
                 events.append(event_from_dict(json.loads(line)))
-            except (ValueError, TypeError, KeyError) as exc:
-                raise RunError(f"{self.path}: bad event line "
-                               f"(+{i + 1} from byte {offset}): {str(exc)[:80]}") from None
+            except (ValueError, TypeError, KeyError, RecursionError) as exc:
+                raise RunError(f"{self.where}: bad event line {self._line_number(offset) + i + 1} "
+                               f"({str(exc)[:80]}): the log is damaged") from None
+        self._lines_at = (offset + end, self._line_number(offset) + data[:end].count(b"\n"))
         return events, offset + end
 
-    def ends(self) -> tuple[RunStarted | None, Event | None]:
-        """The run's ``RunStarted`` (its first line) and its latest whole event (read from the
-        last ``TAIL_BYTES``), without reading a long log; unreadable lines count as absent."""
+    def _line_number(self, offset: int) -> int:
+        """How many lines the log has before byte ``offset`` (remembered from the last read,
+        else counted)."""
+        if offset == 0:
+            return 0
+        if self._lines_at[0] == offset:
+            return self._lines_at[1]
         try:
             with open(self.path, "rb") as fh:
-                first = fh.readline()
+                return fh.read(offset).count(b"\n")
+        except OSError:
+            return 0
+
+    def ends(self, *, strict: bool = False) -> tuple[RunStarted | None, Event | None]:
+        """The run's ``RunStarted`` (its first line) and its latest whole event (read from the
+        last ``TAIL_BYTES``), without reading a long log; unreadable lines count as absent
+        (``strict``: raise :class:`RunError` naming the file and what is wrong)."""
+        try:
+            with open(self.path, "rb") as fh:
+                first = fh.readline(TAIL_BYTES)
                 fh.seek(0, 2)
                 size = fh.tell()
                 fh.seek(max(0, size - TAIL_BYTES))
                 tail = fh.read()
         except FileNotFoundError:
             return None, None
+        except OSError as exc:
+            if strict:
+                raise RunError(f"{self.path}: unreadable ({exc.strerror or exc})") from None
+            return None, None
         started = last = None
         lines = [ln for ln in tail.split(b"\n")[:-1] if ln.strip()]  # drop a torn last line
-        for raw in ([first] if first.endswith(b"\n") else []) + lines[-1:]:
+        ends = [("first", first)] if first.endswith(b"\n") and first.strip() else []
+        for where, raw in ends + [("last", ln) for ln in lines[-1:]]:
             try:
                 event = event_from_dict(json.loads(raw))
-            except (ValueError, TypeError, KeyError):
+            except (ValueError, TypeError, KeyError, RecursionError) as exc:
+                if strict:
+                    raise RunError(f"{self.where}: bad event line, the {where} "
+                                   f"({str(exc)[:80]}): the log is damaged") from None
                 continue
             if isinstance(event, RunStarted):
                 started = event
@@ -183,14 +265,13 @@ class RunLog:
         """The ``EpochEnded`` lines up to ``epoch`` (what a resume from there keeps): not the
         RunStarted, any later epoch, an end, or a torn last line."""
         kept = []
-        lines = self.path.read_bytes().splitlines(keepends=True) if self.path.exists() else []
-        for line in lines:
-            if not line.endswith(b"\n"):
-                break
-            try:
-                data = json.loads(line)
-            except ValueError:
-                break
+        self.read()  # a damaged line anywhere but a torn last one: RunError naming it
+        raw = self.path.read_bytes() if self.path.exists() else b""
+        for line in raw[:raw.rfind(b"\n") + 1].split(b"\n")[:-1]:
+            line += b"\n"
+            if not line.strip():
+                continue
+            data = json.loads(line)
             if data.get("type") == "EpochEnded":
                 if data.get("epoch", 0) > epoch:
                     break

@@ -32,6 +32,7 @@ from typing import Any
 
 from engine.core.errors import RunError
 from engine.runs.files import atomic_write, first_line
+from engine.runs.lock import LOCK_NAME
 from engine.runs.log import (
     EVENT_CLASSES,
     FULL_WEIGHT_EPOCHS,
@@ -53,9 +54,10 @@ from engine.runs.status import (
 from engine.runs.writer import RunWriter, preset_yaml
 
 __all__ = [
-    "EVENT_CLASSES", "FORMAT_VERSION", "FULL_WEIGHT_EPOCHS", "RUNS_ENV", "WEIGHT_STRIDE",
-    "RunError", "RunInfo", "RunLog", "RunStatus", "RunWriter", "atomic_write", "epochs_until",
-    "event_from_dict", "first_line", "list_runs", "new_run_dir", "pid_alive", "preset_yaml",
+    "EVENT_CLASSES", "FORMAT_VERSION", "FULL_WEIGHT_EPOCHS", "RUNS_ENV", "RUN_FILES",
+    "WEIGHT_STRIDE", "RunError", "RunInfo", "RunLog", "RunStatus", "RunWriter", "atomic_write",
+    "check_root", "epochs_until", "event_from_dict", "first_line", "is_run_dir", "list_runs",
+    "new_run_dir", "pid_alive", "preset_yaml",
     "read_events", "read_status", "resolve_run", "run_state", "runs_dir", "thin",
     "write_status",
 ]
@@ -83,9 +85,25 @@ def _slug(name: str) -> str:
     return keep[:40] or "run"
 
 
+RUN_FILES = frozenset({"status.json", "config.yaml", "events.jsonl", "model.pt",
+                       "checkpoint.pt", "trainer.log", LOCK_NAME})
+"""What a run directory holds; a folder of nothing else (or of its temp files) is a run's."""
+
+
+def check_root(root: Path) -> None:
+    """One line when the runs folder cannot hold runs: a file, or not a folder."""
+    if root.exists() and not root.is_dir():
+        raise RunError(f"runs folder {root} is not a directory (set --runs-dir or "
+                       f"${RUNS_ENV})")
+
+
 def new_run_dir(root: Path, preset: str) -> Path:
     """Create ``root/<YYYYmmdd-HHMMSS>-<preset>-<id>``: ``ls`` sorts runs by start time."""
-    root.mkdir(parents=True, exist_ok=True)
+    check_root(root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(f"cannot create the runs folder {root}: {exc.strerror or exc}") from None
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for _ in range(100):
         path = root / f"{stamp}-{_slug(preset)}-{secrets.token_hex(3)}"
@@ -94,6 +112,8 @@ def new_run_dir(root: Path, preset: str) -> Path:
             return path
         except FileExistsError:
             continue
+        except OSError as exc:
+            raise RunError(f"cannot create a run in {root}: {exc.strerror or exc}") from None
     raise RunError(f"{root}: cannot create a run directory")  # pragma: no cover
 
 
@@ -104,52 +124,146 @@ class RunInfo:
     id: str
     path: Path
     status: dict[str, Any]
-    """``status.json`` as a mapping (:meth:`RunStatus.to_dict`)."""
+    """``status.json`` as a mapping (:meth:`RunStatus.to_dict`; {} when it is unreadable)."""
     state: str
-    """:attr:`RunStatus.run_state`: ``running``, ``finished`` or ``crashed``."""
+    """:attr:`RunStatus.run_state`: ``running``, ``finished`` or ``crashed``; ``unreadable``
+    (a damaged ``status.json``: :attr:`problem` says why) or ``empty`` (a run killed before
+    it wrote its status: nothing to keep)."""
+    problem: str | None = None
+    """Why an unreadable run cannot be read (one line)."""
 
     @property
     def started_at(self) -> str:
         return str(self.status.get("started_at") or "")
 
 
+def run_files_only(path: Path) -> bool:
+    """Whether ``path`` holds only what a run directory holds (or nothing): a run killed before
+    its status was written, not somebody's folder."""
+    try:
+        names = [p.name for p in path.iterdir()]
+    except OSError:
+        return False
+    return all(n in RUN_FILES or (n.startswith(".") and n.endswith(".tmp")) for n in names)
+
+
 def list_runs(root: Path) -> list[RunInfo]:
-    """Every readable run under ``root``, newest first (unreadable folders are skipped)."""
+    """Every run under ``root``, newest first: a damaged one as ``unreadable`` with its reason,
+    an empty one (killed before its status) as ``empty``; other folders are not runs."""
+    check_root(root)
     if not root.is_dir():
         return []
     out = []
-    for path in sorted(root.iterdir(), reverse=True):
-        if not path.is_dir() or path.name.startswith("."):
+    try:
+        entries = sorted(root.iterdir(), reverse=True)
+    except OSError as exc:
+        raise RunError(f"runs folder {root}: cannot be read ({exc.strerror or exc})") from None
+    for path in entries:
+        if not path.is_dir() or path.is_symlink() or path.name.startswith("."):
+            continue
+        if not (path / "status.json").exists() and not (path / "status.json").is_symlink():
+            if run_files_only(path):
+                out.append(_without_status(path))
             continue
         try:
             status = RunStatus.read(path)
-        except RunError:
+        except RunError as exc:
+            problem = str(exc).removeprefix(f"{path}: ")
+            out.append(RunInfo(path.name, path, {}, "unreadable", problem[:200]))
             continue
         out.append(RunInfo(path.name, path, status.to_dict(), status.run_state))
     return out
 
 
-def resolve_run(spec: str, root: Path) -> Path:
-    """A run by id, unique id prefix, path, or ``latest``; one clear error otherwise."""
+def _without_status(path: Path) -> RunInfo:
+    """A run folder with no ``status.json``: empty when nothing ran (killed before its status),
+    else unreadable."""
+    if any((path / n).exists() for n in ("events.jsonl", "model.pt", "checkpoint.pt")):
+        return RunInfo(path.name, path, {}, "unreadable", "no status.json")
+    return RunInfo(path.name, path, {}, "empty", "no status.json: killed before it started")
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether ``path`` is a folder directly in the runs folder ``root`` (links resolved)."""
+    try:
+        return Path(os.path.realpath(path)).parent == Path(os.path.realpath(root))
+    except OSError:  # pragma: no cover - realpath does not raise on Linux
+        return False
+
+
+def is_run_dir(path: Path) -> bool:
+    """Whether ``path`` carries the run marker: a ``status.json`` a run writer wrote (it has a
+    ``format`` and a ``state``) beside a ``config.yaml``. Any ``status.json`` is not enough."""
+    if path.is_symlink() or not path.is_dir() or not (path / "config.yaml").is_file():
+        return False
+    try:
+        status = RunStatus.read(path)
+    except RunError:
+        return False
+    return "format" in status.written and "state" in status.written
+
+
+def resolve_run(spec: str, root: Path, *, for_delete: bool = False) -> Path:
+    """A run by id, unique id prefix, path, or ``latest``; one clear error otherwise.
+
+    ``for_delete`` (``runs rm``): only a folder directly in the runs folder (a run, an
+    unreadable one, or an empty one), or a path named outside it that carries the run marker
+    (:func:`is_run_dir`); never the working directory or a folder above it, and a name must be
+    the run's id, its short id, or a prefix of six characters or more — not a preset name.
+    """
+    if not spec.strip():
+        raise RunError("empty run name: name a run by id, unique prefix, path or latest")
     if spec == "latest":
-        runs = list_runs(root)
+        runs = [r for r in list_runs(root) if r.state not in ("unreadable", "empty")]
         if not runs:
             raise RunError(f"no runs yet in {root}")
         return runs[0].path
     as_path = Path(spec).expanduser()
-    if ("/" in spec or spec.startswith(".")) or (as_path.is_dir() and
-                                                (as_path / "status.json").exists()):
-        if not (as_path / "status.json").exists():
-            raise RunError(f"{spec}: not a run directory (no status.json)")
-        return as_path
+    if "/" in spec or spec.startswith((".", "~")) or (
+            not for_delete and as_path.is_dir() and (as_path / "status.json").exists()):
+        return _by_path(spec, as_path, root, for_delete)
+    check_root(root)
     if not root.is_dir():
         raise RunError(f"unknown run '{spec[:80]}': no runs yet in {root}")
     names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     hits = [n for n in names if n == spec] or [n for n in names if n.startswith(spec)] or \
-        [n for n in names if n.endswith(spec) or f"-{spec}" in n]
+        [n for n in names if n.endswith(f"-{spec}")]
+    loose = [n for n in names if n.endswith(spec) or f"-{spec}" in n]
+    if not hits and loose and not for_delete:
+        hits = loose
     if not hits:
-        raise RunError(f"unknown run '{spec[:80]}' in {root} (see 'linreg-tui runs')")
+        hint = (f" ({len(loose)} runs have it in their name: name one by its id)"
+                if loose else "")
+        raise RunError(f"unknown run '{spec[:80]}' in {root}{hint} (see 'linreg-tui runs')")
     if len(hits) > 1:
         shown = ", ".join(hits[:3]) + (", …" if len(hits) > 3 else "")
         raise RunError(f"run '{spec[:80]}' is ambiguous: {len(hits)} runs match ({shown})")
+    if for_delete and hits[0] != spec and not hits[0].endswith(f"-{spec}") and len(spec) < 6:
+        raise RunError(f"run '{spec[:80]}': name a run to delete by its id, short id or a "
+                       "prefix of 6 characters or more (see 'linreg-tui runs')")
     return root / hits[0]
+
+
+def _by_path(spec: str, as_path: Path, root: Path, for_delete: bool) -> Path:
+    """A run named by its path (see :func:`resolve_run`)."""
+    if not for_delete:
+        if not (as_path / "status.json").exists():
+            raise RunError(f"{spec[:100]}: not a run directory (no status.json)")
+        return as_path
+    real = Path(os.path.realpath(as_path))
+    cwd = Path(os.path.realpath(os.getcwd()))
+    if real == cwd or real in cwd.parents or real == Path(os.path.realpath(root)) \
+            or Path(os.path.realpath(root)).is_relative_to(real):
+        raise RunError(f"{spec[:100]}: refusing to delete the working directory, the runs "
+                       "folder or a folder above them")
+    if as_path.is_symlink() or not as_path.is_dir():
+        raise RunError(f"{spec[:100]}: not a run directory")
+    if _inside(as_path, root):
+        if (as_path / "status.json").exists() or run_files_only(as_path):
+            return as_path
+        raise RunError(f"{spec[:100]}: not a run directory (no status.json)")
+    if not is_run_dir(as_path):
+        raise RunError(f"{spec[:100]}: outside the runs folder {root} and not a run directory "
+                       "(no status.json written by linreg-tui beside a config.yaml): not "
+                       "deleting it")
+    return as_path

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from engine.core.events import Event, RunFinished, RunStarted
+from engine.runs import lock
 from engine.runs.files import atomic_write, now_text
 from engine.runs.log import RunLog, event_line
 from engine.runs.status import FORMAT_VERSION, RunStatus
@@ -33,10 +34,14 @@ class RunWriter:
     The trainer also hands it checkpoints (it is a :class:`engine.training.trainer.Checkpointer`).
 
     ``resume_epoch``: continue an existing run from its checkpoint after that epoch. Nothing in
-    the directory changes until the resumed run's ``RunStarted`` arrives — the trainer emits it
-    only once the data loaded and the checkpoint fitted — so a resume that fails to start leaves
-    the run as it was. Then the log is cut back to that epoch under the new ``RunStarted`` (one
-    history, with the new total of epochs), and config and status are rewritten.
+    the directory changes until the first event after the resumed run's ``RunStarted`` (an
+    epoch, or its end) — the trainer emits that only once the data loaded and the checkpoint
+    fitted, and then trained — so a resume that fails to start leaves the run as it was. Then
+    the log is cut back to that epoch under the new ``RunStarted`` (one history, with the new
+    total of epochs), and config and status are rewritten.
+
+    The writer holds the run's writer lock (:mod:`engine.runs.lock`) from its creation until
+    :meth:`close`: a second writer of the same run is refused before it changes anything.
     """
 
     def __init__(self, path: Path, config: dict[str, Any], *,
@@ -49,8 +54,15 @@ class RunWriter:
         self.finished: RunFinished | None = None
         self._throttle = Throttle()
         self._log = RunLog(path)
+        self._pending: bytes | None = None
+        lock.acquire(path)
+        self._locked = True
         if resume_epoch is None:
-            self._begin()
+            try:
+                self._begin()
+            except BaseException:
+                self.close()
+                raise
 
     @property
     def resumed(self) -> bool:
@@ -67,7 +79,8 @@ class RunWriter:
         if self.resumed:
             self._log.replace(history or b"")
         RunStatus.update(self.path, format=FORMAT_VERSION, state="running", reason=None,
-                         message=None, pid=os.getpid(), host=socket.gethostname(),
+                         message=None, pid=os.getpid(),
+                         pid_start=lock.process_start(os.getpid()), host=socket.gethostname(),
                          preset=self.config.get("name"),
                          loss=self.config.get("loss", {}).get("name"), started_at=now_text(),
                          ended_at=None, error=None)
@@ -77,8 +90,11 @@ class RunWriter:
         if isinstance(event, RunStarted):
             self.started = event
             if not self._log.writing and self.resumed:
-                self._begin(event_line(event) + self._log.epochs_until(self.resume_epoch or 0))
+                self._pending = event_line(event) + self._log.epochs_until(self.resume_epoch or 0)
                 return
+        if self._pending is not None:  # the resumed run trains: now the directory changes
+            history, self._pending = self._pending, None
+            self._begin(history)
         if not self._log.writing:
             return
         self._log.append(event)
@@ -122,6 +138,9 @@ class RunWriter:
             self.crashed(error)
 
     def close(self) -> None:
-        """Close the log; a run closed without RunFinished and without a crash stays 'running'
-        only while its process lives."""
+        """Close the log and give back the writer lock; a run closed without RunFinished and
+        without a crash then reads as crashed."""
         self._log.close()
+        if self._locked:
+            self._locked = False
+            lock.release(self.path)
