@@ -1,28 +1,24 @@
-"""Sweep throughput: trials per minute for a 20-trial sweep of the default preset, and the share
-of time spent outside training (Optuna, SQLite, run bookkeeping, process start-up).
+"""Sweep throughput, start-up included: a random sweep of the default preset (lr, momentum)
+three ways, side by side, as trials per minute and ratios.
 
-Each sweep is ``python -m engine sweep default --json`` as a user runs it: a fresh process and a
-fresh study, with ``--parallel 1`` and ``--parallel <cores>``. Its JSON lines are read as they
-arrive, each stamped with the time it came.
+- **batched**: ``python -m engine sweep default`` as a user runs it (``--batch 32``, the
+  default): Optuna asks 32 trials, they train as one tensor program in the sweep's process;
+- **per-process**: the same command with ``--batch 1 --parallel 1``, one run (and run
+  directory) per trial, the sweep as it was before batching;
+- **in-process loop**: a fresh Python process that opens the same kind of study (SQLite) and
+  runs ``study.ask()`` → ``engine.fit(config)`` → ``study.tell`` per trial, no run directories:
+  the best a sequential loop in one process does.
 
-Definitions (all from one sweep's own numbers, nothing borrowed from another process):
+Each is timed from process start to exit. The same again with a million rows
+(``--set data.n_samples=1000000``, fewer trials). Also measured, in this process: what Optuna's
+bookkeeping of a trial costs (ask, two suggests, two user attributes, tell) on SQLite (WAL,
+as the sweep opens it) and on ``JournalStorage(JournalFileBackend)``, and what a run directory
+adds to a trial (``run_training`` with and without a ``RunWriter``).
 
-- **training**: Σ ``train_s`` of its ``TrialFinished`` events, the wall time each trial spent
-  inside ``run_training`` (data set-up, epochs, the run's event log and model file) less the
-  time its reports to the pruner took inside it;
-- **outside training, all**: ``1 − training / (wall × workers)``, ``wall`` being the
-  command's whole wall time: interpreter and imports (torch alone is seconds), opening the
-  study, every trial's Optuna and run-store bookkeeping, the summary and its importances;
-- **outside training, steady**: the same share between the first and the last finished trial,
-  i.e. only what each further trial costs (``--parallel 1``; with several workers their
-  trials overlap, so the window cannot be split per trial and the column shows ``-``);
-- **fixed s**: wall time not between the first and last finished trial, i.e. start-up before
-  the first trial finished minus its own training, plus the summary after the last one.
+Goal (issue 23): batched >= 10x per-process and >= 1.5x the in-process loop.
 
-A baseline row trains the same configs one after another in this process (``run_training``
-and a run directory each, no Optuna, no start-up): what 20 ``train`` runs would cost at best.
-
-    .venv/bin/python benchmarks/bench_sweep.py [--trials 20]
+    .venv/bin/python benchmarks/bench_sweep.py [--trials 100] [--million-trials 10]
+        [--skip-million]
 """
 
 from __future__ import annotations
@@ -34,122 +30,141 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SPEC = ("params:\n  optim.lr: {low: 1.0e-3, high: 1.0, log: true}\n"
-        "  optim.momentum: {low: 0.0, high: 0.9}\nsampler: tpe\npruning: false\nseed: 0\n")
-"""The searched space (pruning off, so the baseline trains exactly the sweep's epochs; one more
-sequential sweep runs with pruning on, a spec's default, whose reports cost database writes)."""
+        "  optim.momentum: {low: 0.0, high: 0.9}\nsampler: random\npruning: false\nseed: 0\n")
+BASE_SETS = ["train.device=cpu"]
 
 
-@dataclass
-class Sweep:
-    """One timed sweep command."""
-
-    name: str
-    workers: int
-    wall: float
-    trials: list[dict]
-    finished_at: list[float]
-    """Seconds from the command's start at which each TrialFinished line arrived."""
-
-    @property
-    def training(self) -> float:
-        return sum(t["train_s"] for t in self.trials)
-
-    def outside(self) -> float:
-        return 1 - self.training / (self.wall * self.workers)
-
-    def steady(self) -> float | None:
-        if self.workers != 1 or len(self.trials) < 3:
-            return None
-        window = self.finished_at[-1] - self.finished_at[0]
-        return 1 - sum(t["train_s"] for t in self.trials[1:]) / window
-
-    def fixed(self) -> float:
-        return self.wall - (self.finished_at[-1] - self.finished_at[0]) - \
-            self.trials[0]["train_s"]
+def sweep_cmd(spec: Path, runs: Path, trials: int, sets: list[str], *extra: str) -> list[str]:
+    return [sys.executable, "-m", "engine", "sweep", "default", "--sweep", str(spec),
+            "--json", "--trials", str(trials), "--runs-dir", str(runs), *extra,
+            *(a for kv in sets for a in ("--set", kv))]
 
 
-def sweep_cmd() -> list[str]:
-    return [sys.executable, "-m", "engine", "sweep"]
-
-
-SETS: list[str] = ["train.device=cpu"]
-"""Overrides of the default preset for every sweep and the baseline (``--set``, repeatable)."""
-
-
-def run_sweep(spec: Path, runs: Path, trials: int, parallel: int, note: str = "") -> Sweep:
+def timed_sweep(cmd: list[str]) -> tuple[float, int]:
+    """Wall seconds of a sweep command and the trials it finished."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen([*sweep_cmd(), "default", "--sweep", str(spec), "--json",
-                             "--trials", str(trials), "--parallel", str(parallel),
-                             "--runs-dir", str(runs),
-                             *(a for kv in SETS for a in ("--set", kv))],
-                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    finished, at, last = [], [], None
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        event = json.loads(line)
-        if event["type"] == "TrialFinished":
-            finished.append(event)
-            at.append(time.perf_counter() - t0)
-        last = event
-    if proc.wait() != 0 or last is None or last["type"] != "SweepFinished":
-        raise SystemExit(f"sweep --parallel {parallel} failed (exit {proc.returncode})")
-    name = f"sweep --parallel {parallel}" + (f", {note}" if note else "")
-    return Sweep(name, parallel, time.perf_counter() - t0, finished, at)
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr[-500:]}")
+    n = sum(json.loads(line)["type"] == "TrialFinished" for line in done.stdout.splitlines())
+    return wall, n
 
 
-def baseline(trials: list[dict], runs: Path) -> float:
-    """Train the sweep's configs in this process; the wall time of the loop."""
+def in_process_loop(spec_text: str, db: Path, trials: int, sets: list[str]) -> int:
+    """The child side of the in-process loop (``--loop``): ask, fit, tell per trial."""
+    import optuna
+
+    from engine.config.presets import load_config
+    from engine.training.run import fit
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(storage=f"sqlite:///{db}", sampler=optuna.samplers
+                                .RandomSampler(seed=0), direction="minimize")
+    for _ in range(trials):
+        t = study.ask()
+        lr = t.suggest_float("optim.lr", 1e-3, 1.0, log=True)
+        mom = t.suggest_float("optim.momentum", 0.0, 0.9)
+        cfg = load_config("default", [*sets, f"optim.lr={lr}", f"optim.momentum={mom}"])
+        fin = fit(cfg).finished
+        study.tell(t, fin.best_monitor if fin.best_monitor is not None else float("inf"))
+    return trials
+
+
+def storage_costs(trials: int, tmp: Path) -> dict[str, float]:
+    """Milliseconds of Optuna bookkeeping per trial, SQLite (as the sweep opens it) vs the
+    journal file."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    from engine.sweep.study import open_storage
+
+    out = {}
+    stores = {"sqlite (WAL)": lambda: open_storage(f"sqlite:///{tmp / 'cost.db'}"),
+              "journal file": lambda: JournalStorage(JournalFileBackend(str(tmp / "cost.log")))}
+    for name, make in stores.items():
+        t0 = time.perf_counter()
+        study = optuna.create_study(storage=make(), sampler=optuna.samplers.RandomSampler(0))
+        for i in range(trials):
+            t = study.ask()
+            t.suggest_float("lr", 1e-3, 1.0, log=True)
+            t.suggest_float("momentum", 0.0, 0.9)
+            t.set_user_attr("host", "h")
+            t.set_user_attr("pid", i)
+            study.tell(t, float(i))
+        out[name] = 1000 * (time.perf_counter() - t0) / trials
+    return out
+
+
+def run_dir_cost(trials: int, tmp: Path, sets: list[str]) -> tuple[float, float]:
+    """Milliseconds per trial of ``run_training`` without and with a run directory."""
     from engine.config.presets import load_config, portable_dict
     from engine.runs.store import RunWriter, new_run_dir
     from engine.training.trainer import run_training
 
-    run_training(load_config("default", SETS), lambda e: None)  # warm up
+    cfg = load_config("default", sets)
+    run_training(cfg, lambda e: None)  # warm up
     t0 = time.perf_counter()
-    for t in trials:
-        cfg = load_config("default", [*SETS, *(f"{k}={v}" for k, v in t["params"].items())])
-        writer = RunWriter(new_run_dir(runs, "baseline"), portable_dict(cfg, cfg.name))
+    for _ in range(trials):
+        run_training(cfg, lambda e: None)
+    bare = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for _ in range(trials):
+        writer = RunWriter(new_run_dir(tmp / "runs-cost", "cost"), portable_dict(cfg, cfg.name))
         run_training(cfg, writer, checkpoints=writer)
         writer.close()
-    return time.perf_counter() - t0
+    return 1000 * bare / trials, 1000 * (time.perf_counter() - t0) / trials
+
+
+def side_by_side(tmp: Path, trials: int, sets: list[str], label: str) -> None:
+    spec = tmp / "spec.yaml"
+    spec.write_text(SPEC)
+    tag = str(abs(hash(label)))
+    rows = {}
+    rows["batched (--batch 32)"] = timed_sweep(sweep_cmd(spec, tmp / f"b{tag}", trials, sets))
+    rows["per-process (--batch 1)"] = timed_sweep(
+        sweep_cmd(spec, tmp / f"p{tag}", trials, sets, "--batch", "1", "--parallel", "1"))
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, __file__, "--loop", str(tmp / f"l{tag}.db"), str(trials),
+                    *sets], cwd=ROOT, check=True)
+    rows["in-process loop (fit)"] = (time.perf_counter() - t0, trials)
+    print(f"\n{label}: {trials}-trial random sweep of the default preset (lr, momentum), "
+          f"{os.cpu_count()} cores, start-up included")
+    print(f"{'':26s} {'wall s':>7s} {'trials/min':>10s} {'batched is':>11s}")
+    batched = rows["batched (--batch 32)"]
+    rate_b = 60 * batched[1] / batched[0]
+    for name, (wall, n) in rows.items():
+        rate = 60 * n / wall
+        print(f"{name:26s} {wall:7.2f} {rate:10.1f} {rate_b / rate:10.2f}x")
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--loop":
+        in_process_loop(SPEC, Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4:])
+        return
     ap = argparse.ArgumentParser()
-    ap.add_argument("--trials", type=int, default=20)
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="override the default preset (e.g. data.n_samples=200000: longer trials)")
+    ap.add_argument("--trials", type=int, default=100)
+    ap.add_argument("--million-trials", type=int, default=10)
+    ap.add_argument("--skip-million", action="store_true")
     args = ap.parse_args()
-    SETS.extend(args.set)
-    cores = os.cpu_count() or 1
-    with tempfile.TemporaryDirectory() as tmp:
-        spec = Path(tmp) / "spec.yaml"
-        spec.write_text(SPEC)
-        pruned = Path(tmp) / "pruned.yaml"
-        pruned.write_text(SPEC.replace("pruning: false", "pruning: true"))
-        sweeps = [run_sweep(spec, Path(tmp) / "seq", args.trials, 1),
-                  run_sweep(pruned, Path(tmp) / "pruned", args.trials, 1, "pruning on")]
-        if cores > 1:
-            sweeps.append(run_sweep(spec, Path(tmp) / "par", args.trials, cores))
-        base_wall = baseline(sweeps[0].trials, Path(tmp) / "base")
-    epochs = sum(t["epochs"] or 0 for t in sweeps[0].trials)
-    sets = f" with {', '.join(args.set)}" if args.set else ""
-    print(f"{args.trials}-trial TPE sweep of the default preset{sets} (lr, momentum; {epochs} "
-          f"epochs in all at --parallel 1), {cores} cores")
-    print(f"{'':28s} {'wall s':>7s} {'trials/min':>10s} {'training s':>10s} {'fixed s':>7s} "
-          f"{'outside: all':>12s} {'steady':>6s} {'vs baseline':>11s}")
-    print(f"{'baseline (in-process)':28s} {base_wall:7.2f} {60 * args.trials / base_wall:10.1f}")
-    for s in sweeps:
-        steady = s.steady()
-        print(f"{s.name:28s} {s.wall:7.2f} "
-              f"{60 * len(s.trials) / s.wall:10.1f} {s.training:10.2f} {s.fixed():7.2f} "
-              f"{s.outside():12.0%} {'-' if steady is None else f'{steady:.0%}':>6s} "
-              f"{s.wall / base_wall:10.2f}x")
+    with tempfile.TemporaryDirectory() as tmp_s:
+        tmp = Path(tmp_s)
+        costs = storage_costs(args.trials, tmp)
+        print(f"Optuna bookkeeping per trial ({args.trials} trials: ask, 2 suggests, 2 user "
+              "attributes, tell): " + ", ".join(f"{k} {v:.1f} ms" for k, v in costs.items()))
+        bare, with_dir = run_dir_cost(20, tmp, BASE_SETS)
+        print(f"a default-preset trial: {bare:.1f} ms training alone, {with_dir:.1f} ms with "
+              f"its run directory")
+        side_by_side(tmp, args.trials, BASE_SETS, "1000 rows")
+        if not args.skip_million:
+            side_by_side(tmp, args.million_trials, [*BASE_SETS, "data.n_samples=1000000"],
+                         "a million rows")
 
 
 if __name__ == "__main__":

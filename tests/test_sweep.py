@@ -99,7 +99,8 @@ def test_a_sweep_interrupted_by_sigint_continues_when_run_again(tmp_path):
     cmd = [*sweep_cmd(), "default", "--sweep", spec, "--runs-dir", str(tmp_path / "runs"),
            "--set", "train.device=cpu", "--set", "early_stopping.enabled=false",
            "--set", "data.n_samples=5000", "--set", "train.epochs=300",
-           "--set", "optim.batch_size=16"]  # minibatches: a trial takes seconds, not ms
+           "--set", "optim.batch_size=16",  # minibatches: a trial takes seconds, not ms
+           "--batch", "1"]  # one run per trial (batched trials: test_sweep_batched_study.py)
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     first = proc.stdout.readline()

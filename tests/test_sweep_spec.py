@@ -145,9 +145,19 @@ def test_bad_specs_are_one_line_naming_the_problem(tmp_path, text, expected):
     assert message.startswith(str(tmp_path / "spec.yaml"))
 
 
-def test_a_preset_without_a_sweep_says_how_to_give_one():
+def test_a_preset_without_a_sweep_says_how_to_give_one(tmp_path):
+    bare = tmp_path / "bare.yaml"
+    bare.write_text("name: bare\nloss: {name: mse}\n")
     with pytest.raises(ConfigError, match="no sweep: section .* --sweep FILE"):
-        load_sweep("default")
+        load_sweep(str(bare))
+
+
+@pytest.mark.parametrize("preset", ["default", "adam-fast", "asymmetric", "combined",
+                                    "diabetes", "huber-outliers", "quantile", "ridge-custom",
+                                    "ridge"])
+def test_bundled_presets_carry_a_sweep_section_that_checks(preset):
+    setup = load_sweep(preset)
+    assert setup.spec.params and setup.spec.trials >= 3
 
 
 def sweep_cmd() -> list[str]:

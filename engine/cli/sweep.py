@@ -12,7 +12,9 @@ summary is still printed and the same command continues the study).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -27,7 +29,11 @@ from engine.cli.common import (
 )
 from engine.config import ConfigError
 from engine.core.numbers import fmt_number
+from engine.sweep.monitor import state_line
 from engine.sweep.spec import SweepSetup
+
+DEFAULT_BATCH = 32
+"""Trials asked at once (``engine.sweep.batch_work.DEFAULT_BATCH``; no torch import here)."""
 
 HELP = ("search hyperparameters with Optuna (grid, random or TPE; pruning; a study in SQLite "
         "or any database URL); each trial is a run")
@@ -55,6 +61,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--parallel", type=_positive, metavar="N",
                    help="trials at once, in worker processes (default: the spec's, else the "
                         "number of cores)")
+    p.add_argument("--batch", type=_positive, metavar="K", default=DEFAULT_BATCH,
+                   help=f"trials asked at once and trained as one tensor program in this "
+                        f"process (default {DEFAULT_BATCH}); 1 runs each trial as its own run "
+                        f"in --parallel worker processes")
     p.add_argument("--storage", metavar="URL",
                    help="Optuna storage URL, e.g. postgresql://user@host/db to share a study "
                         "between machines (default: sqlite:///RUNS/sweeps.db)")
@@ -117,13 +127,16 @@ class SweepPrinter:
                         "ran": o.ran, "trials": [r.to_dict() for r in o.table],
                         "best": o.best.to_dict() if o.best else None,
                         "importances": o.importances, "importances_note": o.importances_note,
-                        "stopped_by_signal": o.signum, "errors": o.errors})
+                        "stopped_by_signal": o.signum, "errors": o.errors,
+                        "state": state_line(o.table, self.spec.trials,
+                                            o.signum is not None)})
             return
         keys = [p.key for p in self.spec.params]
         head = ["trial", *keys, self.spec.metric, "epochs", "state"]
         body = [[str(r.number), *(_fmt(r.params.get(k)) for k in keys), _fmt(r.value),
                  _fmt(r.epochs), r.state] for r in o.table]
         self.out.write("\n" + "\n".join(table([head, *body], left=(0, -1))) + "\n")
+        self.out.write(f"{state_line(o.table, self.spec.trials, o.signum is not None)}\n")
         if o.best is None:
             self.out.write("best: none (no trial gave a finite value)\n")
         else:
@@ -140,29 +153,41 @@ class SweepPrinter:
             self.out.write(f"importance: {o.importances_note}\n")
 
 
+def capped(setup: SweepSetup) -> SweepSetup:
+    """``setup`` with its ``parallel`` at most the CPU count, saying so on stderr in one line
+    (more worker processes than CPUs only share them)."""
+    cores = os.cpu_count() or 1
+    if setup.spec.parallel <= cores:
+        return setup
+    print(f"sweep: parallel {setup.spec.parallel} capped at {cores} (the number of CPUs)",
+          file=sys.stderr)
+    return dataclasses.replace(setup, spec=dataclasses.replace(setup.spec, parallel=cores))
+
+
 def run(args: argparse.Namespace) -> int:
     """``linreg-tui sweep``: validate everything first (exit 2 on bad input), then run."""
     from engine.runs.store import runs_dir
     from engine.sweep.spec import load_sweep
 
-    setup = load_sweep(args.preset, args.sweep, args.overrides, trials=args.trials,
-                       parallel=args.parallel)
+    setup = capped(load_sweep(args.preset, args.sweep, args.overrides, trials=args.trials,
+                              parallel=args.parallel))
     try:
         import optuna  # noqa: F401 - an optional extra: say how to get it, once
     except ImportError:
         raise ConfigError("linreg-tui sweep needs Optuna: pip install 'linreg-tui[sweep]'",
                           reason="Optuna is not installed") from None
-    return run_setup(setup, runs_dir(args.runs_dir), args.storage, as_json=args.json)
+    return run_setup(setup, runs_dir(args.runs_dir), args.storage, as_json=args.json,
+                     batch=args.batch)
 
 
 def run_setup(setup: SweepSetup, runs_root: Path, storage_url: str | None, *,
-              as_json: bool = False) -> int:
+              as_json: bool = False, batch: int = DEFAULT_BATCH) -> int:
     """Run a checked sweep, printing it to stdout; the exit code (see the module docstring)."""
     from engine.sweep.run import run_sweep
 
     printer = SweepPrinter(sys.stdout, setup, as_json=as_json)
     outcome = run_sweep(setup, runs_root, storage_url=storage_url,
-                        on_trial=printer.trial, on_start=printer.started)
+                        on_trial=printer.trial, on_start=printer.started, batch=batch)
     printer.finished(outcome)
     for err in outcome.errors:
         print(f"error: a sweep worker failed: {err}", file=sys.stderr)

@@ -54,14 +54,18 @@ def check(base: dict[str, Any], base_dir: str, section: Any) -> SweepSetup:
 
 
 def start_sweep(base: dict[str, Any], base_dir: str, section: Any, runs_root: Path,
-                storage_url: str | None = None) -> SweepJob:
-    """Check, write the job file, start the detached sweep process and return its job."""
+                storage_url: str | None = None, batch: int = 1) -> SweepJob:
+    """Check, write the job file, start the detached sweep process and return its job.
+
+    ``batch``: trials asked at once (``linreg-tui sweep --batch``). 1 (one run directory per
+    trial, what the sweep screen shows a trial from) until the screen reads trials that have
+    no run directory of their own; then the CLI's default."""
     setup = check(base, base_dir, section)
     jobs = runs_root / JOBS_DIR
     jobs.mkdir(parents=True, exist_ok=True)
     path = jobs / f"{setup.study_name}.json"
     job = {"base": base, "base_dir": base_dir, "section": section, "storage": storage_url,
-           "study": setup.study_name, "pid": None}
+           "study": setup.study_name, "pid": None, "batch": batch}
     atomic_write(path, json.dumps(job).encode())
     with open(path.with_suffix(".log"), "ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "engine.cli.sweep_launch", str(path),
@@ -120,7 +124,9 @@ def main(argv: list[str]) -> int:
     except (OSError, ValueError, KeyError, TypeError, ConfigError) as exc:
         print(f"error: sweep job {path}: {exc}", file=sys.stderr)
         return 2
-    return run_setup(setup, runs_root, job.get("storage"))
+    batch = job.get("batch", 1)
+    return run_setup(setup, runs_root, job.get("storage"),
+                     batch=batch if isinstance(batch, int) and batch >= 1 else 1)
 
 
 if __name__ == "__main__":

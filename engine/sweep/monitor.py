@@ -39,6 +39,17 @@ class StudyView:
         return best_row(list(self.rows), self.direction)
 
 
+def state_line(rows: tuple[Any, ...] | list[Any], total: int, stopped: bool = False) -> str:
+    """``20/20 complete`` for a study with its total, ``stopped at 32/60`` for one a signal
+    (``stopped``) or anything else left short. Counted: every trial done (complete, pruned,
+    diverged or failed); cancelled and queued ones are not (continuing the sweep redoes them).
+    The CLI's summary and the dashboard's sweep screen say the same."""
+    done = sum(r.state in ("complete", "pruned", "diverged", "failed") for r in rows)
+    if not stopped and done >= total:
+        return f"{done}/{total} complete"
+    return f"stopped at {done}/{total}"
+
+
 def _finite(r: Any) -> bool:
     return r.state == "complete" and r.value is not None and math.isfinite(r.value)
 

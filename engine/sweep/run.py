@@ -225,13 +225,44 @@ def _reap(procs: Sequence[BaseProcess], grace_s: float = 5.0) -> None:
             p.join()
 
 
+def sweep_mode(setup: SweepSetup, batch: int) -> str:
+    """How the trials run: ``exact`` (l1/l2 on MSE: solved, :mod:`engine.sweep.exact`),
+    ``batched`` (K at a time as one program in this process, :mod:`engine.sweep.batch_work`)
+    or ``runs`` (one run per trial, in ``parallel`` workers: ``--batch 1``, or a metric the
+    batched program does not report)."""
+    from engine.sweep.exact import exact_applies
+
+    ctx = TrialContext(setup.base, setup.base_dir, setup.spec, setup.study_name, Path("."))
+    if exact_applies(ctx, setup.config):
+        return "exact"
+    if batch > 1 and ctx.spec.metric in ("val_loss", "train_loss") and _batchable(setup):
+        return "batched"
+    return "runs"
+
+
+def _batchable(setup: SweepSetup) -> bool:
+    """Whether the preset's loss and task are ones the batched program trains (a trial the
+    program refuses anyway still trains alone; this only keeps a custom/combined-loss sweep on
+    its ``parallel`` workers)."""
+    from engine.sweep.batched_plan import BATCHED_LOSSES
+
+    cfg = setup.config
+    searched = {p.key for p in setup.spec.params}
+    loss_ok = (cfg.loss.name in BATCHED_LOSSES and not cfg.loss.terms) or \
+        "loss.name" in searched
+    return loss_ok and cfg.model.task == "regression"
+
+
 def run_sweep(setup: SweepSetup, runs_root: Path, *, storage_url: str | None = None,
               on_trial: OnTrial = lambda r: None,
-              on_start: Callable[[SweepJob, int, int, int], None] | None = None) -> SweepOutcome:
+              on_start: Callable[[SweepJob, int, int, int], None] | None = None,
+              batch: int = 1) -> SweepOutcome:
     """Run the sweep to the study's total (or a signal) and read the study back.
 
-    ``on_start(job, counted, to_run, workers)`` is called once the study is open;
-    ``on_trial`` with each finished trial (in this process, in finishing order).
+    ``on_start(job, counted, to_run, workers)`` is called once the study is open (``workers``
+    is 1 for a batched or exact sweep: its trials run in this process); ``on_trial`` with each
+    finished trial (in this process, in finishing order). ``batch``: trials asked at once
+    (see :func:`sweep_mode`).
     """
     from engine.sweep.study import open_storage
 
@@ -239,12 +270,27 @@ def run_sweep(setup: SweepSetup, runs_root: Path, *, storage_url: str | None = N
     storage = open_storage(job.storage_url)  # one connection pool for this process's part
     try:
         counted, to_run = pending(job, storage)
-        workers = max(1, min(setup.spec.parallel, to_run))
+        mode = sweep_mode(setup, batch)
+        workers = max(1, min(setup.spec.parallel, to_run)) if mode == "runs" else 1
         if on_start is not None:
             on_start(job, counted, to_run, workers)
         signum, ran = None, 0
         errors: list[str] = []
-        if to_run and workers == 1 and not _overlap_summary(setup.spec):
+        if to_run and mode != "runs":
+            from engine.core.signals import StopOnSignals
+
+            switch = StopSwitch()
+            prewarm = threading.Thread(target=_prewarm_importances, daemon=True)
+            if len(setup.spec.params) > 1:  # the import overlaps the trials' tensor work
+                prewarm.start()
+            try:
+                with StopOnSignals(switch) as signals:
+                    ran = _work_in_process(mode, job, on_trial, switch, storage, batch)
+            finally:
+                if prewarm.is_alive():
+                    prewarm.join()
+            signum = signals.signum
+        elif to_run and workers == 1 and not _overlap_summary(setup.spec):
             from engine.core.signals import StopOnSignals
 
             switch = StopSwitch()
@@ -257,6 +303,15 @@ def run_sweep(setup: SweepSetup, runs_root: Path, *, storage_url: str | None = N
         return summarize(job, storage, ran, signum, errors)
     finally:
         storage.engine.dispose()
+
+
+def _work_in_process(mode: str, job: SweepJob, on_trial: OnTrial, switch: StopSwitch,
+                     storage: Any, batch: int) -> int:
+    from engine.sweep.batch_work import work_batched
+    from engine.sweep.exact import work_exact
+
+    work_fn = work_exact if mode == "exact" else work_batched
+    return work_fn(job, on_trial, switch, storage, max(1, batch))
 
 
 def summarize(job: SweepJob, storage: Any, ran: int, signum: int | None = None,

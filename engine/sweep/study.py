@@ -113,6 +113,8 @@ def describe(study: optuna.Study, spec: SweepSpec) -> None:
         study.set_user_attr("metric", spec.metric)
     if attrs.get("params") != keys:
         study.set_user_attr("params", keys)
+    if attrs.get("trials") != spec.trials:  # the total a viewer counts against ("3/20")
+        study.set_user_attr("trials", spec.trials)
 
 
 def make_sampler(spec: SweepSpec, seed: int) -> optuna.samplers.BaseSampler:
@@ -207,27 +209,44 @@ def requeue(study: optuna.Study, params: dict[str, Any] | None) -> None:
 
 def next_trial(study: optuna.Study, spec: SweepSpec, runs_root: Path) -> optuna.Trial | None:
     """The next trial to run with its values suggested, or None when the study has its total."""
+    found = next_trials(study, spec, runs_root, 1)
+    return found[0] if found else None
+
+
+def next_trials(study: optuna.Study, spec: SweepSpec, runs_root: Path, k: int
+                ) -> list[optuna.Trial]:
+    """Up to ``k`` next trials with their values suggested (fewer when the study reaches its
+    total): one lock and one read of the study for the lot, so a batch costs its asks only.
+    The ``j``-th gets the sampler seeded as the ``j``-th counted trial, so a random sweep asks
+    the same values in batches as one by one."""
+    out: list[optuna.Trial] = []
     with study_lock(runs_root):
         trials = study.get_trials(deepcopy=False)
         if reap_dead(study, trials, spec):
             trials = study.get_trials(deepcopy=False)  # read again only when it changed
         counted = [t for t in trials if counts_toward_total(t)]
-        if len(counted) >= spec.trials:
-            return None
-        waiting = [t for t in trials if t.state == TrialState.WAITING]
-        if spec.grid and not waiting:
-            done = {_key(p) for t in counted if (p := _params_of(t, spec)) is not None}
-            remaining = [p for p in spec.grid if _key(p) not in done]
-            if not remaining:
-                return None
-            study.enqueue_trial(remaining[0])
-        study.sampler = make_sampler(spec, trial_seed(spec.seed, len(counted)))
-        trial = study.ask()
-        for name, value in owner_attrs().items():
-            trial.set_user_attr(name, value)
-        for param in spec.params:
-            suggest(trial, param)
-    return trial
+        waiting = sum(t.state == TrialState.WAITING for t in trials)
+        done = {_key(p) for t in counted if (p := _params_of(t, spec)) is not None}
+        owner = owner_attrs()
+        while len(out) < k and len(counted) + len(out) < spec.trials:
+            if spec.grid and not waiting:
+                remaining = [p for p in spec.grid if _key(p) not in done]
+                if not remaining:
+                    break
+                study.enqueue_trial(remaining[0])
+                done.add(_key(remaining[0]))
+            else:
+                waiting = max(0, waiting - 1)
+            study.sampler = make_sampler(spec, trial_seed(spec.seed, len(counted) + len(out)))
+            trial = study.ask()
+            for name, value in owner.items():
+                trial.set_user_attr(name, value)
+            for param in spec.params:
+                suggest(trial, param)
+            if spec.grid:
+                done.add(_key(dict(trial.params)))
+            out.append(trial)
+    return out
 
 
 def suggest(trial: optuna.Trial, p: Param) -> Any:
