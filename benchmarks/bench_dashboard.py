@@ -59,18 +59,19 @@ async def attached(preset: str, runs: Path) -> tuple[float, float]:
     from tui.app import make_app
 
     app = make_app(preset, CPU, runs_root=runs, warm_trainer=True)
+    session = app.session
     async with app.run_test(size=(80, 24)) as pilot:
         deadline = time.monotonic() + 60
-        while (app.warm is None or not app.warm.ready()) and time.monotonic() < deadline:
+        while (session.warm is None or not session.warm.ready()) and time.monotonic() < deadline:
             await pilot.pause(0.05)
         t0 = time.perf_counter()
         app.action_start()
-        while not app.history.epochs:
+        while not session.history.epochs:
             await asyncio.sleep(0.005)
         first = time.perf_counter() - t0
-        while app.history.finished is None:
+        while session.history.finished is None:
             await asyncio.sleep(0.05)
-        run_dir = app.follower.run_dir if app.follower else list_runs(runs)[0].path
+        run_dir = session.follower.run_dir if session.follower else list_runs(runs)[0].path
     return _speed(run_dir), first
 
 

@@ -122,11 +122,15 @@ class RunHistory:
 
     @property
     def full_batch(self) -> bool:
-        """Whether the run trains on the whole training split each step."""
+        """Whether the run trains on the whole training split each step: what its RunStarted
+        says; a log written before RunStarted said it is read by the rule the trainer uses
+        (``optim.batch_size`` null or at least the training rows)."""
         if self.started is None:
             return True
+        if self.started.full_batch is not None:
+            return self.started.full_batch
         size = (self.started.config.get("optim") or {}).get("batch_size")
-        return size is None or size >= self.started.n_train
+        return not size or size >= self.started.n_train
 
     def shown_losses(self) -> EpochLosses | None:
         """The losses the run panel shows: the restored epoch's once a run that restored its

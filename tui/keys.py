@@ -9,7 +9,10 @@ such key back as what the user typed: Esc, then the key.
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual import events
+from textual.app import App
 
 ALT = "alt+"
 
@@ -21,3 +24,14 @@ def key_after_escape(event: events.Key) -> events.Key | None:
         return None
     name = char if char.isalnum() else event.key.removeprefix(ALT)
     return events.Key(name, char)
+
+
+async def escape_then(app: App[Any], after: events.Key) -> None:
+    """Handle an Esc to the end, as a key pressed alone would be (its binding — leave the
+    field, cancel a dialog — or the focused widget), then queue ``after``: it comes after the
+    focus change that Esc asked for, so it never lands in the field just left."""
+    # (Textual's own key path, split in two: priority bindings, then focused-up bindings.)
+    if not (await app._check_bindings("escape", priority=True)
+            or await app._check_bindings("escape")):
+        (app.focused or app.screen)._forward_event(events.Key("escape", "\x1b"))
+    app.post_message(after)

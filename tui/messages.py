@@ -1,5 +1,5 @@
-"""Messages sent up to the app by its widgets and its training worker (dataclasses with
-one-line docstrings)."""
+"""Messages sent up to the app by its widgets and screens (dataclasses with one-line
+docstrings): how they talk to the dashboard without importing it."""
 
 from __future__ import annotations
 
@@ -17,22 +17,16 @@ class SettingsEdited(Message):
 
 @dataclass
 class PresetChosen(Message):
-    """The user picked a preset in the selector: load it into the form."""
+    """The user picked a preset in the selector (or a run's settings): load it into the form."""
 
     name: str
 
 
 @dataclass
-class RunFailed(Message):
-    """A run raised instead of finishing: show ``text`` (at ``key``'s field when known)."""
+class Note(Message):
+    """A line for the top bar: a message (red when ``error``), or a passing note that gives
+    the row back to the message it covered after a few seconds."""
 
     text: str
-    key: str | None = None
-
-
-@dataclass
-class PresetSaved(Message):
-    """Settings were written to a user preset file."""
-
-    name: str
-    path: str
+    error: bool = False
+    passing: bool = False

@@ -4,7 +4,7 @@ Keyboard only: arrows move, ``space`` marks a run for comparison, ``enter`` open
 dashboard's panels (:class:`~tui.runs_views.RunScreen`), ``c`` overlays the marked runs' curves
 (:class:`~tui.runs_views.CompareScreen`), ``o`` loads the highlighted run's settings into the
 form to rerun it, ``r`` re-reads the runs folder, ``esc`` goes back. Each row is
-:func:`engine.cli.runs.run_row`, the same record the CLI prints, so the two never disagree; the
+:func:`engine.runs.table.run_row`, the same record the CLI prints, so the two never disagree; the
 id column shows the id's short end (``runs``/``watch`` accept it) so a row fits 80 columns.
 """
 
@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
-from engine.cli.runs import RUN_COLUMNS, row_cells, run_row
+from engine.runs.table import RUN_COLUMNS, row_cells, run_row
 from engine.runs.compare import short_id
 from engine.runs.store import list_runs
 
@@ -45,8 +45,9 @@ class RunsScreen(RunsModal):
     """(``enter`` is a priority binding so the footer shows it over the table's own, hidden
     one; a mouse click on a row still opens it through RowSelected.)"""
 
-    def __init__(self, root: Path) -> None:
-        super().__init__()
+    def __init__(self, root: Path, *, frozen_clock: bool = False, read_only: bool = False
+                 ) -> None:
+        super().__init__(frozen_clock=frozen_clock, read_only=read_only)
         self.root = root
         self.rows: list[dict[str, Any]] = []
         self.marked: list[str] = []
@@ -160,7 +161,8 @@ class RunsScreen(RunsModal):
         run = self._current_run()
         if run is not None:
             self.say("")
-            self.app.push_screen(RunScreen(run))
+            self.app.push_screen(RunScreen(run, frozen_clock=self.frozen_clock,
+                                           read_only=self.read_only))
 
     def action_compare(self) -> None:
         if len(self.marked) < 2:

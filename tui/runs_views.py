@@ -12,7 +12,7 @@ traceback.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -20,20 +20,18 @@ from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
-from engine.cli.runs import run_row
+from engine.runs.table import run_row
 from engine.runs.compare import LABEL_WIDTH, RunCurves, load_curves, run_config, run_labels
 from engine.core.events import RunFinished
 from engine.runs.store import RunError, RunInfo, read_events, read_status, run_state
 
-from tui.history import SMOOTHING_BETAS, RunHistory
+from tui.history import RunHistory
 from tui.messages import PresetChosen
 from tui.view import HistoryPanel, View
 from tui.widgets.compare_plot import MAX_SERIES, CompareLegend, ComparePlot, Series
 from tui.widgets.lines import TopBar
+from tui.widgets.plot import LossPlot
 from tui.widgets.run_panels import run_panels
-
-if TYPE_CHECKING:
-    from tui.app import LinregApp
 
 POLL_S = 0.25
 """How often an open run that is still going is read for new epochs."""
@@ -53,9 +51,12 @@ class RunsModal(ModalScreen[None]):
     }
     """
 
-    @property
-    def dashboard(self) -> LinregApp:
-        return cast("LinregApp", self.app)
+    def __init__(self, *, frozen_clock: bool = False, read_only: bool = False) -> None:
+        super().__init__()
+        self.frozen_clock = frozen_clock
+        """As the dashboard's: hide elapsed time, speed and the device's name."""
+        self.read_only = read_only
+        """The dashboard watches a run: its form takes no settings."""
 
     def action_back(self) -> None:
         self.dismiss(None)
@@ -63,7 +64,7 @@ class RunsModal(ModalScreen[None]):
     def load_settings(self, run: Path) -> str | None:
         """Put ``run``'s settings into the dashboard's form (the preset-loading path: its
         ``config.yaml`` is a preset file) and go back to the dashboard; the reason when not."""
-        if getattr(self.dashboard, "watch_dir", None) is not None:
+        if self.read_only:
             return "watching a run (read-only): settings cannot be loaded here"
         config = run / "config.yaml"
         if not config.is_file():
@@ -95,18 +96,15 @@ class RunScreen(RunsModal):
                 Binding("o", "load", "Load settings"), Binding("escape", "back", "Back")]
     AUTO_FOCUS = "#run-plot"
 
-    def __init__(self, run: Path) -> None:
-        super().__init__()
+    def __init__(self, run: Path, *, frozen_clock: bool = False, read_only: bool = False
+                 ) -> None:
+        super().__init__(frozen_clock=frozen_clock, read_only=read_only)
         self.run_dir = run
         self.history = RunHistory()
         self.log_offset = 0
         self.state = "running"
         self.status = ""
-        self.message = "o loads its settings into the form · esc back"
-        self.error = False
         self.done = False
-        self.log_y = False
-        self.smoothing: float | None = None
 
     def compose(self) -> ComposeResult:
         yield TopBar(id="run-top")
@@ -115,6 +113,7 @@ class RunScreen(RunsModal):
 
     def on_mount(self) -> None:
         self.query_one("#run-details").styles.height = "auto"
+        self.query_one(TopBar).say("o loads its settings into the form · esc back")
         self.poll()
         if not self.done:
             self.set_interval(POLL_S, self.poll)
@@ -143,8 +142,12 @@ class RunScreen(RunsModal):
             self.draw()
 
     def say(self, text: str, *, error: bool = False) -> None:
-        self.message, self.error = text, error
+        self.query_one(TopBar).say(text, error=error)
         self.draw()
+
+    @property
+    def plot(self) -> LossPlot:
+        return self.query_one("#run-plot", LossPlot)
 
     def draw(self) -> None:
         """Every panel of this screen from the run's history (the HistoryPanel protocol)."""
@@ -152,24 +155,22 @@ class RunScreen(RunsModal):
             return
         details = self.query_one("#run-details")
         details.display = self.size.height >= TALL_ROWS
-        started = self.history.started
-        view = View(running=self.state == "running", frozen_clock=self.dashboard.frozen_clock,
+        started, plot = self.history.started, self.plot
+        view = View(running=self.state == "running", frozen_clock=self.frozen_clock,
                     wide=self.size.width >= 100, details_shown=details.display,
-                    log_y=self.log_y, smoothing=self.smoothing,
+                    log_y=plot.log_y, smoothing=plot.smoothing,
                     next_loss=started.config.get("loss") if started else None)
         for panel in self.query("*").results(HistoryPanel):
             panel.render_history(self.history, view)
         warnings = list(started.warnings) if started else []
-        self.query_one(TopBar).show(self.run_dir.name, self.status or self.state, warnings,
-                                    self.message, error=self.error)
+        self.query_one(TopBar).show(self.run_dir.name, self.status or self.state, warnings)
 
     def action_log_y(self) -> None:
-        self.log_y = not self.log_y
+        self.plot.toggle_log_y()
         self.draw()
 
     def action_smooth(self) -> None:
-        betas = (None, *SMOOTHING_BETAS)
-        self.smoothing = betas[(betas.index(self.smoothing) + 1) % len(betas)]
+        self.plot.next_smoothing()
         self.draw()
 
     def action_load(self) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from engine.core.numbers import fmt_number
+
 Point = tuple[float, float]
 
 
@@ -158,17 +160,14 @@ def linear_ticks(lo: float, hi: float, max_ticks: int = 5) -> tuple[list[float],
     return ticks, labels
 
 
+MISSING = "—"
+"""What the dashboard's panels show for a number that is not there (the CLI's tables: "-")."""
+
+
 def fmt_num(value: float | None, digits: int = 4) -> str:
-    """Compact number: ``—`` for None, ``inf``/``nan`` spelled out, else ``digits`` significant."""
-    if value is None:
-        return "—"
-    if isinstance(value, float) and not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    text = f"{value:.{digits}g}"
-    if "e" in text:
-        mant, exp = text.split("e")
-        text = f"{mant}e{int(exp)}"
-    return text
+    """:func:`engine.core.numbers.fmt_number` (``digits`` significant, ``inf``/``nan`` spelled
+    out) with the dashboard's ``—`` for a missing value."""
+    return fmt_number(value, digits, missing=MISSING)
 
 
 def window_points(xs: Sequence[float], ys: Sequence[float | None],

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from tui.form import SettingsForm
 from tui.form_fields import Values, fmt_value
 
 SHORT_LABELS = {"optim.lr": "lr", "train.epochs": "epochs", "loss.name": "loss",
@@ -85,3 +86,17 @@ def shown_run_label(values: Values, applies: Callable[[str], bool], preset: str,
               for k in keys[:MAX_SETTINGS]]
     more = ", …" if len(keys) > MAX_SETTINGS else ""
     return f"showing {short_run_name(run_dir_name, name)} ({', '.join(quoted)}{more})"
+
+
+def form_label(form: SettingsForm, preset: str, config: Mapping[str, Any],
+               run_dir_name: str | None) -> str | None:
+    """:func:`shown_run_label` for the settings form as it stands: its values as the run's
+    config holds them (a callable's path made absolute, a loss's terms and params as data),
+    compared where they apply."""
+    values = form.values()
+    loss = form.loss_config()
+    for key in ("callable", "terms", "params"):
+        if loss is not None and f"loss.{key}" in values:
+            values[f"loss.{key}"] = loss.get(key)
+    return shown_run_label(values, lambda key: form.applies(key, values), preset, config,
+                           run_dir_name)

@@ -21,7 +21,6 @@ watch its study fill in.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,6 +35,7 @@ from textual.widgets import DataTable, Footer, Input, Label, Static
 from engine.config import ConfigError
 from engine.sweep.monitor import SORTS, StudyView, sorted_rows
 from engine.config.yaml_io import load_yaml
+from engine.core.numbers import fmt_number
 from tui.widgets.sweep_plots import BestSoFarPlot, ParamScatter
 
 POLL_S = 1.0
@@ -82,13 +82,6 @@ def read_space(text: str) -> Any:
     return raw
 
 
-def _num(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}" if math.isfinite(v) else ("nan" if math.isnan(v) else
-                                                    ("inf" if v > 0 else "-inf"))
-    return "-" if v is None else str(v)
-
-
 class SweepScreen(ModalScreen[None]):
     """Start a sweep and follow its study: table, best-so-far curve, metric-vs-parameter."""
 
@@ -117,11 +110,6 @@ class SweepScreen(ModalScreen[None]):
         self.sort = SORTS[0]
         self.param_index = 0
         self._reader: Any = None
-
-    @classmethod
-    def for_app(cls, app: Any) -> SweepScreen:
-        """The screen for the dashboard ``app`` (its form and runs folder)."""
-        return cls(SettingsBridge(app), app.runs_root)
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -179,7 +167,7 @@ class SweepScreen(ModalScreen[None]):
 
     @work(thread=True, exclusive=True, group="sweep-poll", exit_on_error=False)
     def _read_study(self, name: str | None) -> None:
-        from engine import sweep_monitor as mon
+        from engine.sweep import monitor as mon
         from engine.runs.store import first_line
 
         try:
@@ -217,7 +205,8 @@ class SweepScreen(ModalScreen[None]):
         if self.job is None or self.job.study_name != view.name:
             going = f"{view.running} running" if view.running else "idle"
         best = view.best()
-        shown = f" · best {view.metric} {_num(best.value)} (trial {best.number})" if best else ""
+        shown = (f" · best {view.metric} {fmt_number(best.value)} (trial {best.number})"
+                 if best else "")
         return f"{view.name} · {done} done · {going}{shown}"
 
     def _fill_table(self) -> None:
@@ -232,8 +221,8 @@ class SweepScreen(ModalScreen[None]):
         if view is None:
             return
         for r in sorted_rows(view.rows, self.sort, view.direction):
-            table.add_row(str(r.number), *(_num(r.params.get(k)) for k in keys), _num(r.value),
-                          _num(r.epochs), r.state, key=str(r.number))
+            table.add_row(str(r.number), *(fmt_number(r.params.get(k)) for k in keys),
+                          fmt_number(r.value), fmt_number(r.epochs), r.state, key=str(r.number))
         if table.row_count:
             table.move_cursor(row=min(row, table.row_count - 1))
 
@@ -341,12 +330,9 @@ class SettingsBridge:
     reads the form as the start key does, and writes values through the widgets, so each is
     an ordinary edit (checked, marked modified, undone by reset)."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    @property
-    def panel(self) -> Any:
-        return self.app.settings
+    def __init__(self, panel: Any) -> None:
+        self.panel = panel
+        """The dashboard's SettingsPanel (typed loosely: Textual widgets are imported lazily)."""
 
     def current(self) -> tuple[dict[str, Any], str]:
         form = self.panel.form
@@ -384,7 +370,7 @@ class SettingsBridge:
                 widget.value = value
             else:
                 widget.value = fmt_value(value)
-            done.append(f"{field.rsplit('.', 1)[-1]}={_num(value)}")
+            done.append(f"{field.rsplit('.', 1)[-1]}={fmt_number(value)}")
         said = f"set {', '.join(done)} in the form" if done else "nothing to set in the form"
         if missing:
             said += f"; not in the form: {', '.join(missing)}"

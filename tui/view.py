@@ -1,7 +1,8 @@
 """The one protocol every dashboard panel draws by, and the app state it is drawn with.
 
-A panel implements :meth:`HistoryPanel.render_history`; the app finds its panels by this
-protocol (``app.query("*").results(HistoryPanel)``) and redraws each from the
+A panel implements :meth:`HistoryPanel.render_history`; the dashboard's painter
+(:mod:`tui.painter`) and a past run's screen find their panels by this protocol
+(``screen.query("*").results(HistoryPanel)``) and redraw each from the
 :class:`~tui.history.RunHistory` and a :class:`View`, so adding a panel is writing one widget
 and composing it. Each panel owns its border title (``BORDER_TITLE``) and styles
 (``DEFAULT_CSS``); the app's stylesheet only places panels.

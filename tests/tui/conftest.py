@@ -1,8 +1,10 @@
 """Shared helpers for the dashboard tests: tiny, fast runs and ways to drive and read the app.
 
 The user preset folder is isolated for every test by ``isolated_config_home`` in
-``tests/conftest.py``; engine events for tests that file them by hand come from
-``tests/builders.py``.
+``tests/conftest.py``. Tests about what the dashboard shows of a run file events by hand
+(:func:`file_events`): built by ``tests/builders.py``, or recorded from a real run of the engine
+(:func:`fit_events`, the ``small_run`` fixture); tests about runs themselves start real trainer
+processes.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ import contextlib
 import io
 import os
 import signal
-from collections.abc import Callable
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import pytest
 
@@ -40,15 +45,52 @@ async def wait_until(pilot: Pilot, cond: Callable[[], bool], timeout: float = 20
     deadline = loop.time() + timeout
     while not cond():
         if loop.time() > deadline:
-            raise AssertionError("timed out waiting for the app")
+            top = pilot.app.query("#topbar")
+            said = f" (its top bar: {str(top.first().render())!r})" if top else ""
+            raise AssertionError(f"timed out after {timeout:g} s waiting for the app{said}")
         await pilot.pause(0.02)
 
 
-async def file_events(pilot: Pilot, *evts: Event) -> None:
-    """File engine events into the run history, as the training worker does, and draw them."""
+def wait_for(cond: Callable[[], bool], timeout: float = 30.0,
+             what: str = "the condition") -> None:
+    """Outside an app: poll ``cond`` until it holds; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.02)
+
+
+async def file_events(pilot: Pilot, *evts: Event, run_name: str | None = None) -> None:
+    """File engine events through the app's run session, as its follow does, show what the
+    session says about them, and draw them. ``run_name``: the run directory they came from."""
+    app = pilot.app
+    if run_name is not None:
+        app.session.shown_run = run_name
     for event in evts:
-        pilot.app.history.add(event)
-    await pilot.app.redraw_now()
+        notice = app.session.file(event)
+        if notice is not None:
+            app.tell(notice)
+    await app.painter.redraw_now()
+
+
+def fit_events(preset: str, overrides: Sequence[str] = ()) -> list[Event]:
+    """Every event of a real run of ``preset`` trained in this process (``engine.fit``): what
+    its trainer process would log, for tests about what the dashboard shows of a run. The run
+    trains from the config file a trainer process is given (paths in it made absolute)."""
+    from engine import fit, load_config
+    from engine.cli.trainer_process import prepare_run_dir
+
+    with tempfile.TemporaryDirectory() as root:
+        run_dir = prepare_run_dir(load_config(preset, list(overrides)), Path(root))
+        return fit(load_config(str(run_dir / "config.yaml"))).events
+
+
+@pytest.fixture(scope="session")
+def small_run() -> list[Event]:
+    """The events of a SMALL run of the default preset (early-stopped after about 25 epochs),
+    recorded once for every test that only shows them."""
+    return fit_events("default", SMALL)
 
 
 def text_of(app: App, selector: str) -> str:

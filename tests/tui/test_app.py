@@ -13,7 +13,8 @@ from textual._xterm_parser import XTermParser
 from textual.widgets import Input, Label, Select
 
 from engine.runs.store import read_status
-from tests.tui.conftest import LONG, SMALL, paste, tab_to, table_text, text_of, wait_until
+from tests.tui.conftest import (LONG, SMALL, file_events, fit_events, paste, tab_to, table_text,
+                                text_of, wait_for, wait_until)
 from tui.app import make_app
 from tui.screens import QuitScreen
 from tui.widgets.settings import NEXT_RUN_NOTE
@@ -23,18 +24,18 @@ async def test_run_early_stops_and_says_why() -> None:
     app = make_app("default", SMALL)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.history.finished is not None)
-        await app.redraw_now()
-        fin = app.history.finished
+        await wait_until(pilot, lambda: app.session.history.finished is not None)
+        await app.painter.redraw_now()
+        fin = app.session.history.finished
         assert fin.reason == "early_stopped"
         es = text_of(app, "#early-stopping")
         assert "stopped" in es
         assert "early stopped at epoch" in es and "restored epoch" in es
         assert f"wait {fin.epochs_run - fin.best_epoch}/5" in es or "wait 5/5" in es
         # every epoch kept in the history even though draws are coalesced
-        assert app.history.epochs == list(range(1, fin.epochs_run + 1))
+        assert app.session.history.epochs == list(range(1, fin.epochs_run + 1))
         assert "epoch" in text_of(app, "#stats")
-        assert app.run_handle is None
+        assert app.session.trainer is None
 
 
 async def test_loss_and_lr_changed_by_keyboard_are_used() -> None:
@@ -48,11 +49,11 @@ async def test_loss_and_lr_changed_by_keyboard_are_used() -> None:
         await tab_to(pilot, "f-optim-lr")
         await pilot.press(*"0.2")
         await pilot.press("escape", "s")
-        await wait_until(pilot, lambda: app.history.started is not None)
-        cfg = app.history.started.config
+        await wait_until(pilot, lambda: app.session.history.started is not None)
+        cfg = app.session.history.started.config
         assert cfg["loss"]["name"] == "huber"
         assert cfg["optim"]["lr"] == 0.2
-        await app.stop_and_wait()
+        await app.session.stop_and_wait()
 
 
 async def test_invalid_lr_is_refused_at_its_field() -> None:
@@ -67,7 +68,7 @@ async def test_invalid_lr_is_refused_at_its_field() -> None:
         assert error.display and "must be > 0" in str(error.render())
         await pilot.press("escape", "s")
         await wait_until(pilot, lambda: "refused" in text_of(app, "#topbar"))
-        assert app.run_handle is None and app.history.started is None
+        assert app.session.trainer is None and app.session.history.started is None
         assert "start refused — optim.lr: must be > 0" in text_of(app, "#topbar")
         await tab_to(pilot, "f-optim-lr")
         await pilot.press(*"abc")
@@ -83,7 +84,7 @@ async def test_engine_cross_check_is_shown_at_the_field() -> None:
         await pilot.press("0")
         await pilot.press("escape", "s")
         await wait_until(pilot, lambda: "refused" in text_of(app, "#topbar"))
-        assert app.run_handle is None
+        assert app.session.trainer is None
         assert "data.val_fraction" in text_of(app, "#topbar")
         assert app.query_one("#err-f-early_stopping-monitor", Label).display
 
@@ -93,25 +94,25 @@ async def test_pause_resume_and_stop_mid_run() -> None:
     app = make_app("default", LONG)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")
-        await wait_until(pilot, lambda: len(app.history.epochs) >= 5)
-        run = app.run_handle
+        await wait_until(pilot, lambda: len(app.session.history.epochs) >= 5)
+        run = app.session.trainer
         await pilot.press("p")
         assert run.paused
         await wait_until(pilot, lambda: "paused" in text_of(app, "#stats"))
-        held = len(app.history.epochs)
+        held = len(app.session.history.epochs)
         await pilot.pause(0.3)  # a stretch of time in which a running run would train on
-        assert len(app.history.epochs) <= held + 1, "a paused run must not keep training"
+        assert len(app.session.history.epochs) <= held + 1, "a paused run must not keep training"
         await pilot.press("p")
         assert not run.paused
-        await wait_until(pilot, lambda: len(app.history.epochs) > held + 3)
+        await wait_until(pilot, lambda: len(app.session.history.epochs) > held + 3)
         t0 = time.monotonic()
         await pilot.press("x")
-        await wait_until(pilot, lambda: app.history.finished is not None, timeout=5)
+        await wait_until(pilot, lambda: app.session.history.finished is not None, timeout=5)
         # pilot waits up to ~2 s for an idle CPU after each key while training saturates it;
         # the run itself ends after its current batch
         assert time.monotonic() - t0 < 3.0
-        await app.redraw_now()
-        assert app.history.finished.reason == "cancelled"
+        await app.painter.redraw_now()
+        assert app.session.history.finished.reason == "cancelled"
         assert "stopped by you" in text_of(app, "#early-stopping")
         await wait_until(pilot, lambda: not run.alive(), timeout=10)  # the trainer process
         assert read_status(run.run_dir)["reason"] == "cancelled"
@@ -121,29 +122,31 @@ async def test_second_start_is_refused_and_edits_wait_for_the_next_run() -> None
     app = make_app("default", LONG)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.history.started is not None)
+        await wait_until(pilot, lambda: app.session.history.started is not None)
         await pilot.press("s")
         assert "already" in text_of(app, "#topbar")
         app.query_one("#f-optim-lr", Input).focus()
         await pilot.press("1")  # replaces the selected text (each key waits ~2 s for idle
         # under pilot while training saturates the CPU, so this test types little)
         assert app.settings.border_subtitle == NEXT_RUN_NOTE
-        assert app.history.started.config["optim"]["lr"] == 0.05
-        await app.stop_and_wait()
+        assert app.session.history.started.config["optim"]["lr"] == 0.05
+        await app.session.stop_and_wait()
 
 
 async def test_run_without_validation_split() -> None:
-    """val_fraction 0 (early stopping off): no val loss all run long, and nothing breaks."""
-    app = make_app("default", [*SMALL, "data.val_fraction=0", "early_stopping.enabled=false",
-                               "early_stopping.monitor=train_loss"])
+    """val_fraction 0 (early stopping off): no val loss all run long, and nothing breaks (the
+    engine's own events, recorded)."""
+    no_val = [*SMALL, "data.val_fraction=0", "early_stopping.enabled=false",
+              "early_stopping.monitor=train_loss"]
+    app = make_app("default", no_val)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("s")
-        await wait_until(pilot, lambda: app.history.finished is not None)
+        await file_events(pilot, *fit_events("default", no_val))
         await pilot.press("l", "m")  # log-y and smoothing with one curve only
-        await app.redraw_now()
-        fin = app.history.finished
+        await app.painter.redraw_now()
+        fin = app.session.history.finished
         assert fin.reason == "completed" and fin.epochs_run == 300
-        assert app.history.val_loss == [None] * 300 and len(app.history.val_curve.raw) == 0
+        history = app.session.history
+        assert history.val_loss == [None] * 300 and len(history.val_curve.raw) == 0
         assert "┤" in str(app.plot.render())  # the axes were drawn
         legend = text_of(app, "#legend")
         assert "train raw" in legend and "val" not in legend
@@ -207,8 +210,8 @@ async def test_quit_mid_run_asks_and_x_stops_the_run() -> None:
     app = make_app("default", LONG)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")
-        await wait_until(pilot, lambda: len(app.history.epochs) >= 3)
-        run = app.run_handle
+        await wait_until(pilot, lambda: len(app.session.history.epochs) >= 3)
+        run = app.session.trainer
         await pilot.press("q")
         await wait_until(pilot, lambda: isinstance(app.screen, QuitScreen))
         assert run.run_dir.name in str(app.screen.query_one("#watch-hint", Label).render())
@@ -216,9 +219,7 @@ async def test_quit_mid_run_asks_and_x_stops_the_run() -> None:
         assert app.screen is app.screen_stack[0] and app.is_running and run.alive()
         await pilot.press("q", "x")
         await wait_until(pilot, lambda: not app.is_running, timeout=5)
-    deadline = time.monotonic() + 30
-    while run.alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: not run.alive(), what="the stopped trainer process to end")
     status = read_status(run.run_dir)
     assert status["state"] == "finished" and status["reason"] == "cancelled"
 
@@ -235,13 +236,13 @@ async def test_failed_run_is_shown_and_app_stays_usable() -> None:
     app = make_app("default", [*SMALL, "train.device=cuda:99"])
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.run_handle is None and "failed" in
+        await wait_until(pilot, lambda: app.session.trainer is None and "failed" in
                          text_of(app, "#topbar"))
         assert "train.device" in text_of(app, "#topbar")
         assert app.query_one("#err-f-train-device", Label).display
         app.query_one("#f-train-device", Select).value = "cpu"
         await pilot.press("escape", "s")
-        await wait_until(pilot, lambda: app.history.finished is not None)
+        await wait_until(pilot, lambda: app.session.history.finished is not None)
 
 
 async def test_help_lists_keys_and_formulas() -> None:
@@ -297,13 +298,10 @@ def test_cli_returns_the_apps_exit_code(monkeypatch: pytest.MonkeyPatch, code: i
     assert _launch("default", []) == code
 
 
-async def test_resize_after_a_run_fills_the_panels_it_shows() -> None:
-    from tests.tui.conftest import table_text
-
+async def test_resize_after_a_run_fills_the_panels_it_shows(small_run) -> None:
     app = make_app("default", SMALL)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("s")
-        await wait_until(pilot, lambda: app.history.finished is not None)
+        await file_events(pilot, *small_run)
         assert not app.query_one("#details").display
         await pilot.resize_terminal(120, 40)
         await wait_until(pilot, lambda: app.query_one("#details").display
@@ -345,17 +343,14 @@ async def test_quit_during_slow_set_up_is_prompt(isolated_config_home: Path) -> 
     app = make_app("slow")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.run_handle is not None)
-        run = app.run_handle
-        assert app.history.started is None  # still importing
+        await wait_until(pilot, lambda: app.session.trainer is not None)
+        run = app.session.trainer
+        assert app.session.history.started is None  # still importing
         t0 = time.monotonic()
         await pilot.press("q", "x")
         await wait_until(pilot, lambda: not app.is_running, timeout=10)
         assert time.monotonic() - t0 < 3.0
-    deadline = time.monotonic() + 30
-    while run.alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not run.alive(), "the stopped trainer process ends"
+    wait_for(lambda: not run.alive(), what="the stopped trainer process to end")
 
 
 def _terminal_keys(data: str) -> list:
@@ -371,12 +366,12 @@ async def test_esc_and_a_letter_read_together_leave_the_field_then_act() -> None
     app = make_app("default", LONG)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")
-        await wait_until(pilot, lambda: len(app.history.epochs) >= 3, timeout=60)
+        await wait_until(pilot, lambda: len(app.session.history.epochs) >= 3, timeout=60)
         lr = app.query_one("#f-optim-lr", Input)
         for i in range(4):
             await tab_to(pilot, "f-optim-lr")
             for key in _terminal_keys("\x1bl"):
                 app.post_message(key)
-            await wait_until(pilot, lambda i=i: app.log_y == (i % 2 == 0))
+            await wait_until(pilot, lambda i=i: app.plot.log_y == (i % 2 == 0))
             assert lr.value == "0.05" and app.focused is app.plot
-        await app.stop_and_wait()
+        await app.session.stop_and_wait()

@@ -17,17 +17,17 @@ async def test_raw_weights_sit_beside_the_truth_during_the_run() -> None:
     app = make_app("default", LONG)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("s")
-        await wait_until(pilot, lambda: len(app.history.epochs) >= 3)
+        await wait_until(pilot, lambda: len(app.session.history.epochs) >= 3)
         app.action_pause()  # what p does; the key itself is tested in test_app, and pilot
         # waits up to a second or two for an idle CPU per key while a run saturates it
-        started = app.history.started
+        started = app.session.history.started
         assert started.x_mean is not None, "the default preset standardises its features"
         assert started.true_weights is not None
 
         def panels_show_the_last_epoch() -> None:
             """Stats and table against the newest epoch filed (one synchronous look: no event
             can be filed between reading the history and reading the screen)."""
-            last, opt = app.history.last, started.optimum
+            last, opt = app.session.history.last, started.optimum
             stats = text_of(app, "#stats")
             assert (f"w raw {fmt_list(last.weights_original, 5, 4)}  "
                     f"b {fmt_num(last.bias_original, 4)}") in stats
@@ -56,5 +56,5 @@ async def test_raw_weights_sit_beside_the_truth_during_the_run() -> None:
             await wait_until(pilot, drawn, timeout=10)
         finally:
             panels_show_the_last_epoch()  # on a time-out, says what differs
-        assert app.history.finished is None  # during the run, not after it
-        await app.stop_and_wait()
+        assert app.session.history.finished is None  # during the run, not after it
+        await app.session.stop_and_wait()

@@ -1,7 +1,8 @@
 """Issue 13, the dashboard side: the restored epoch's own numbers, a view that says which run it
 shows, a focus you can see in the text, edits that are not thrown away without asking, a plot
-window for long runs and a log-y hint after a divergence. Real runs where a run is the point,
-events filed by hand (tests/builders.py) where a thousand epochs are."""
+window for long runs and a log-y hint after a divergence. A real run's recorded events where a
+run's numbers are the point, events built by hand (tests/builders.py) where a thousand epochs
+are."""
 
 from __future__ import annotations
 
@@ -22,18 +23,15 @@ def screen_text(app: App) -> str:
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
-async def _run_to_end(pilot) -> None:
-    await pilot.press("s")
-    await wait_until(pilot, lambda: pilot.app.history.finished is not None
-                     and pilot.app.follower is None, timeout=60)
-    await pilot.app.redraw_now()
+RUN_NAME = "20261126-021516-default-9b0f21"
+"""The run directory the recorded run is shown as coming from."""
 
 
-async def test_run_panel_shows_the_restored_epochs_numbers_and_says_so() -> None:
+async def test_run_panel_shows_the_restored_epochs_numbers_and_says_so(small_run) -> None:
     app = make_app("default", SMALL, frozen_clock=True)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _run_to_end(pilot)
-        fin, hist = app.history.finished, app.history
+        await file_events(pilot, *small_run, run_name=RUN_NAME)
+        fin, hist = app.session.history.finished, app.session.history
         assert fin.reason == "early_stopped" and fin.restored_epoch is not None
         e = fin.restored_epoch
         assert hist.last.epoch > e
@@ -61,10 +59,11 @@ async def test_a_run_without_restore_shows_its_last_epoch() -> None:
         assert "train 1.5 " in run and "restored" not in run
 
 
-async def test_top_bar_names_the_shown_run_once_the_form_no_longer_matches_it() -> None:
+async def test_top_bar_names_the_shown_run_once_the_form_no_longer_matches_it(
+        small_run) -> None:
     app = make_app("default", SMALL, frozen_clock=True)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _run_to_end(pilot)
+        await file_events(pilot, *small_run, run_name=RUN_NAME)
         top = lambda: text_of(app, "#topbar")  # noqa: E731
         assert "showing" not in top() and "· default │" in top()
         await choose(pilot, "preset", "huber-outliers")
@@ -74,14 +73,14 @@ async def test_top_bar_names_the_shown_run_once_the_form_no_longer_matches_it() 
         lr = app.query_one("#f-optim-lr", Input)
         lr.focus()
         await pilot.press("end", "backspace", "backspace", "backspace", "0", ".", "7")
-        await wait_until(pilot, lambda: "lr=0.1" in (app.shown_label() or ""))
+        await wait_until(pilot, lambda: "lr=0.1" in (app.painter.shown_label() or ""))
 
 
-async def test_a_passing_note_does_not_replace_the_stop_reason_for_long() -> None:
+async def test_a_passing_note_does_not_replace_the_stop_reason_for_long(small_run) -> None:
     app = make_app("default", SMALL, frozen_clock=True)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _run_to_end(pilot)
-        reason = app.history.finished.message[:20]
+        await file_events(pilot, *small_run, run_name=RUN_NAME)
+        reason = app.session.history.finished.message[:20]
         await wait_until(pilot, lambda: reason in text_of(app, "#topbar"))
         app.plot.focus()
         await pilot.press("l")
@@ -177,14 +176,14 @@ async def test_z_windows_the_plot_to_the_last_epochs() -> None:
 
         assert x_axis()[0] == "1"
         await pilot.press("z")
-        await app.redraw_now()
-        assert app.window == 100
+        await app.painter.redraw_now()
+        assert app.plot.window == 100
         assert "last 100 ep" in text_of(app, "#legend")
         assert x_axis()[0] == "2401" and x_axis()[-1] == "2500"
         await pilot.press("z")
-        assert app.window == 1000
+        assert app.plot.window == 1000
         await pilot.press("z")  # 10,000 is longer than the run: back to all
-        assert app.window is None
+        assert app.plot.window is None
 
 
 async def test_a_diverged_range_suggests_log_y() -> None:
@@ -194,7 +193,7 @@ async def test_a_diverged_range_suggests_log_y() -> None:
         assert "spans 29 decades: l for log-y" in text_of(app, "#legend")
         app.plot.focus()
         await pilot.press("l")
-        await app.redraw_now()
+        await app.painter.redraw_now()
         assert "decades" not in text_of(app, "#legend")
         assert "log-y" in text_of(app, "#legend")
 
@@ -208,12 +207,10 @@ async def test_footer_offers_only_keys_that_act_and_keeps_help_and_quit_at_60x20
         assert "Stop" not in footer and "Pause" not in footer and "Plot" not in footer
 
 
-async def test_a_finished_run_at_60x20_keeps_its_plot_numbers_and_footer() -> None:
+async def test_a_finished_run_at_60x20_keeps_its_plot_numbers_and_footer(small_run) -> None:
     app = make_app("default", SMALL, frozen_clock=True)
     async with app.run_test(size=(60, 20)) as pilot:
-        await pilot.press("s")
-        await app.workers.wait_for_complete()
-        await app.redraw_now()
+        await file_events(pilot, *small_run)
         lines = screen_text(app).splitlines()
         assert "? Help" in lines[-1] and "q Quit" in lines[-1]
         assert sum("┤" in line for line in lines) >= 2, "the plot keeps labelled rows"

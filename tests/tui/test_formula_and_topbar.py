@@ -8,7 +8,7 @@ from pathlib import Path
 
 from textual.widgets import Input
 
-from tests.tui.conftest import SMALL, table_text, text_of, wait_until
+from tests.tui.conftest import SMALL, file_events, fit_events, table_text, text_of, wait_until
 from tui.app import make_app
 
 FAST = ["data.n_samples=200", "train.device=cpu"]
@@ -19,26 +19,25 @@ async def test_custom_loss_formula_keeps_its_brackets_and_one_row() -> None:
     app = make_app("ridge-custom", FAST + ["train.epochs=100000", "early_stopping.enabled=false"])
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.history.started is not None)
-        await app.redraw_now()
+        await wait_until(pilot, lambda: app.session.history.started is not None)
+        await app.painter.redraw_now()
         formula = text_of(app, "#formula")
-        assert formula == f"loss  {app.history.started.loss_formula}"
+        assert formula == f"loss  {app.session.history.started.loss_formula}"
         assert "[lam=0.1]" in formula and "next" not in formula
         app.query_one("#f-loss-l2", Input).value = "1"  # keyboard entry: test_app.py
         await wait_until(pilot, lambda: "\nnext     " in text_of(app, "#formula"))
         formula = text_of(app, "#formula")
         assert formula.startswith("running  ")
         assert "[lam=0.1]" in formula and "+ 1·Σw²" in formula.split("next")[1]
-        await app.stop_and_wait()
+        await app.session.stop_and_wait()
 
 
 async def test_asymmetric_loss_runs_without_a_markup_error() -> None:
-    """The engine's formula '... [under=3, over=1]' used to crash the formula line."""
+    """The engine's formula '... [under=3, over=1]' used to crash the formula line (the
+    engine's own events, recorded)."""
     app = make_app("asymmetric", FAST + ["train.epochs=3"])
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("s")
-        await wait_until(pilot, lambda: app.history.finished is not None)
-        await app.redraw_now()
+        await file_events(pilot, *fit_events("asymmetric", FAST + ["train.epochs=3"]))
         assert app.is_running and app.return_code is None
         assert "[under=3, over=1]" in text_of(app, "#formula")
         app.say("a [bold]message[/] with [brackets] and [under=3, over=1]", error=True)
@@ -62,9 +61,7 @@ async def test_run_warnings_stay_counted_and_help_lists_them(isolated_config_hom
     _warn_preset(isolated_config_home)
     app = make_app("warn")
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("s")
-        await wait_until(pilot, lambda: app.history.finished is not None)
-        await app.redraw_now()
+        await file_events(pilot, *fit_events("warn"))
         top = text_of(app, "#topbar")
         assert "⚠ 3 warnings (? lists)" in top  # still there after the run's end message
         assert 1 <= app.query_one("#topbar").size.height <= 3

@@ -8,7 +8,8 @@ import pytest
 from textual.content import Content
 
 from tests.builders import epoch, finished, optimum, started
-from tests.tui.conftest import LONG, SMALL, file_events, table_text, text_of, wait_until
+from tests.tui.conftest import (LONG, SMALL, file_events, fit_events, table_text, text_of,
+                                wait_until)
 from tui.app import make_app
 from tui.series import linear_ticks
 
@@ -59,7 +60,8 @@ async def test_run_line_never_wraps_at_80_columns() -> None:
 async def test_early_stopping_state_says_how_the_run_ended(reason: str, state: str) -> None:
     app = make_app("default", SMALL)
     async with app.run_test(size=(80, 24)) as pilot:
-        await file_events(pilot, _started(), epoch(3), finished(reason, message=f"ended [{reason}]"))
+        await file_events(pilot, _started(), epoch(3),
+                          finished(reason, message=f"ended [{reason}]"))
         head, message = text_of(app, "#early-stopping").splitlines()[:2]
         assert head.startswith(state + "  ") and message == f"ended [{reason}]"
 
@@ -107,7 +109,7 @@ async def test_no_val_loss_and_no_best_epoch_all_run_long() -> None:
         await file_events(pilot, started(n_val=0, settings={"early_stopping.enabled": False},
                                          optimum=optimum([1.0])), *no_val)
         await pilot.press("l")
-        await app.redraw_now()
+        await app.painter.redraw_now()
         assert "┤" in str(app.plot.render())
         legend = text_of(app, "#legend")
         assert "train" in legend and "val" not in legend and "best" not in legend
@@ -125,7 +127,7 @@ async def test_log_y_copes_with_zero_and_negative_losses() -> None:
                           epoch(2, train_loss=0.5, val_loss=0.0),
                           epoch(3, train_loss=0.0, val_loss=-1.0))
         await pilot.press("l")
-        await app.redraw_now()
+        await app.painter.redraw_now()
         assert app.plot.log_y and app.plot.clipped
         assert "┤" in str(app.plot.render())  # the axes were drawn, nothing raised
         assert "≤0 at" in text_of(app, "#legend")
@@ -163,14 +165,13 @@ def test_linear_ticks_are_round_and_short() -> None:
 
 
 async def test_diverged_run_keeps_short_y_labels() -> None:
-    app = make_app("default", ["data.n_samples=200", "train.device=cpu", "optim.lr=50",
-                               "train.epochs=300"])
+    """A real diverged run (the engine's events, recorded): losses up to ~1e33."""
+    diverging = ["data.n_samples=200", "train.device=cpu", "optim.lr=50", "train.epochs=300"]
+    app = make_app("default", diverging)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("s")
-        await wait_until(pilot, lambda: app.history.finished is not None)
-        await app.redraw_now()
-        assert app.history.finished.reason == "diverged"
-        assert max(app.history.train_loss[:-1]) > 1e6
+        await file_events(pilot, *fit_events("default", diverging))
+        assert app.session.history.finished.reason == "diverged"
+        assert max(app.session.history.train_loss[:-1]) > 1e6
         lines = app.plot.render().plain.splitlines()
         axis = [line.index("┤") for line in lines if "┤" in line]
         assert axis and max(axis) <= 8, lines

@@ -51,7 +51,7 @@ def row_texts(app) -> list[list[str]]:
 
 async def open_runs(pilot, root: Path) -> RunsScreen:
     """The dashboard's ``h`` (from the plot, where letter keys act) opens the runs screen."""
-    assert pilot.app.runs_root == root
+    assert pilot.app.session.runs_root == root
     await pilot.press("h")
     await wait_until(pilot, lambda: isinstance(pilot.app.screen, RunsScreen)
                      and pilot.app.screen.is_mounted)

@@ -41,7 +41,7 @@ async def choose_loss(pilot: Pilot, name: str) -> None:
 
 
 def refused(app) -> bool:
-    return app.run_handle is None and "refused" in text_of(app, "#topbar")
+    return app.session.trainer is None and "refused" in text_of(app, "#topbar")
 
 
 async def test_formula_ignores_a_bad_field_outside_the_loss() -> None:
@@ -91,7 +91,7 @@ async def test_custom_loss_is_chosen_and_typed_in_the_form() -> None:
         await paste(pilot, "examples/ridge_loss.py:Nope")
         await pilot.press("escape", "s")
         await wait_until(pilot, lambda: "run failed" in text_of(app, "#topbar")
-                         and app.run_handle is None)
+                         and app.session.trainer is None)
         shown = error_text(app, "loss.callable") or ""
         assert "Nope" in shown and "MSEWithL2" in shown  # the engine's "did you mean"
 
@@ -101,10 +101,10 @@ async def test_custom_loss_is_chosen_and_typed_in_the_form() -> None:
         assert error_text(app, "loss.callable") is None
         assert text_of(app, "#formula") == f"loss  custom {RIDGE_CALLABLE}(ŷ, y)"
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.history.started is not None)
-        loss = app.history.started.config["loss"]
+        await wait_until(pilot, lambda: app.session.history.started is not None)
+        loss = app.session.history.started.config["loss"]
         assert loss["name"] == "custom" and loss["callable"] == as_recorded(RIDGE_CALLABLE)
-        await app.stop_and_wait()
+        await app.session.stop_and_wait()
 
 
 async def test_leaving_custom_drops_callable_and_params() -> None:
@@ -177,7 +177,7 @@ async def test_cross_check_error_clears_once_answered_elsewhere() -> None:
         await choose(pilot, "f-early_stopping-monitor", "train_loss")
         assert error_text(app, "early_stopping.monitor") is None
         await pilot.press("escape", "s")
-        await wait_until(pilot, lambda: app.history.finished is not None)
+        await wait_until(pilot, lambda: app.session.history.finished is not None)
         assert error_text(app, "data.val_fraction") is None
 
 
@@ -186,7 +186,7 @@ async def test_successful_start_clears_the_last_runs_failure() -> None:
     app = make_app("default", [*SMALL, "train.device=cuda:99"])
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.run_handle is None
+        await wait_until(pilot, lambda: app.session.trainer is None
                          and "failed" in text_of(app, "#topbar"))
         assert error_text(app, "train.device") is not None
         app.settings.build_config()  # what a start or a save does first: the form is fine
@@ -203,7 +203,7 @@ async def test_custom_params_are_edited_in_the_form() -> None:
         await tab_to(pilot, "f-loss-callable")
         await paste(pilot, ASYMMETRIC)
         await pilot.press("escape", "s")
-        await wait_until(pilot, lambda: app.run_handle is None
+        await wait_until(pilot, lambda: app.session.trainer is None
                          and "run failed" in text_of(app, "#topbar"))
         assert "unknown parameter 'lam'" in (error_text(app, "loss.callable") or "")
 
@@ -220,8 +220,8 @@ async def test_custom_params_are_edited_in_the_form() -> None:
         assert error_text(app, "loss.params") is None
         assert not extra.display  # typed as it is read: nothing to add
         await pilot.press("escape", "s")
-        await wait_until(pilot, lambda: app.history.finished is not None)
-        loss = app.history.started.config["loss"]
+        await wait_until(pilot, lambda: app.session.history.finished is not None)
+        loss = app.session.history.started.config["loss"]
         assert loss["callable"] == as_recorded(ASYMMETRIC) and loss["params"] == {"under": 3, "over": 1}
 
 

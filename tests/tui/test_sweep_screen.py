@@ -17,7 +17,7 @@ from engine.cli.sweep_launch import JOBS_DIR
 from tests.tui.conftest import wait_until
 from tui.app import make_app
 from tui.form_fields import fmt_value
-from tui.sweep_screen import SweepScreen, flow, read_space
+from tui.sweep_screen import SettingsBridge, SweepScreen, flow, read_space
 from tui.widgets.sweep_plots import BestSoFarPlot, ParamScatter
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +32,7 @@ def column(table: DataTable, index: int) -> list[str]:
 
 
 async def open_screen(pilot, app) -> SweepScreen:
-    screen = SweepScreen.for_app(app)
+    screen = SweepScreen(SettingsBridge(app.settings), app.session.runs_root)
     await app.push_screen(screen)
     await pilot.pause()
     return screen

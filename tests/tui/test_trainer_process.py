@@ -6,7 +6,6 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 from engine.config.presets import load_config
@@ -14,7 +13,7 @@ from engine.runs.store import read_status, resolve_run, run_state
 from engine.cli.trainer_process import WarmTrainer, start_trainer
 from tests.runs_helpers import LONG as LONG_ARGS
 from tests.runs_helpers import ROOT, engine_cmd, env, epochs_logged, only_run, wait_for_epochs
-from tests.tui.conftest import LONG, SMALL, text_of, wait_until
+from tests.tui.conftest import LONG, SMALL, text_of, wait_for, wait_until
 from tui.app import make_app
 from tui.cli import main as cli_main
 
@@ -31,18 +30,18 @@ async def test_start_trains_in_its_own_process_and_the_run_directory_grows(
     app = make_app("default", LONG)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")
-        run = app.run_handle
+        run = app.session.trainer
         assert run is not None and run.run_dir.parent == isolated_runs
-        await app.redraw_now()
+        await app.painter.redraw_now()
         assert "starting" in text_of(app, "#stats")  # not "no run yet" while it starts
-        await wait_until(pilot, lambda: len(app.history.epochs) >= 5, timeout=60)
+        await wait_until(pilot, lambda: len(app.session.history.epochs) >= 5, timeout=60)
         assert run.pid != os.getpid() and os.getsid(run.pid) != os.getsid(0)  # own session
         assert read_status(run.run_dir)["pid"] == run.pid
         first = epochs_logged(run.run_dir)
         await wait_until(pilot, lambda: epochs_logged(run.run_dir) > first + 5)
-        assert app.history.epochs == list(range(1, len(app.history.epochs) + 1))
-        await app.stop_and_wait(30)
-        assert app.history.finished.message.startswith("stopped by you")
+        assert app.session.history.epochs == list(range(1, len(app.session.history.epochs) + 1))
+        await app.session.stop_and_wait(30)
+        assert app.session.history.finished.message.startswith("stopped by you")
     status = read_status(run.run_dir)
     assert status["state"] == "finished" and (run.run_dir / "model.pt").exists()
 
@@ -58,11 +57,14 @@ async def test_attach_replays_every_epoch_then_follows_with_pause_and_stop(
             await wait_until(pilot, lambda: "1 run in progress — a attaches"
                              in text_of(app, "#topbar"))
             await pilot.press("a")
-            await wait_until(pilot, lambda: len(app.history.epochs) >= 20)
-            assert app.history.started is not None
-            assert app.history.epochs == list(range(1, len(app.history.epochs) + 1))
+            await wait_until(pilot, lambda: len(app.session.history.epochs) >= 20)
+            assert app.session.history.started is not None
+            epochs = app.session.history.epochs
+            assert epochs == list(range(1, len(epochs) + 1))
             await pilot.press("p")
             await wait_until(pilot, lambda: "paused" in text_of(app, "#topbar"))
+            # Sleeps that are what the test proves: the batch in flight ends, then a stretch
+            # of time in which a running trainer would log epochs and a paused one does not.
             await pilot.pause(0.5)
             held = epochs_logged(run_dir)
             await pilot.pause(0.5)
@@ -70,10 +72,11 @@ async def test_attach_replays_every_epoch_then_follows_with_pause_and_stop(
             await pilot.press("p")
             await wait_until(pilot, lambda: epochs_logged(run_dir) > held + 3)
             await pilot.press("x")
-            await wait_until(pilot, lambda: app.history.finished is not None, timeout=30)
-            assert app.history.finished.reason == "cancelled"
-            assert "stopped by you" in app.history.finished.message
-            assert app.history.epochs == list(range(1, app.history.finished.epochs_run + 1))
+            await wait_until(pilot, lambda: app.session.history.finished is not None, timeout=30)
+            assert app.session.history.finished.reason == "cancelled"
+            assert "stopped by you" in app.session.history.finished.message
+            history = app.session.history
+            assert history.epochs == list(range(1, history.finished.epochs_run + 1))
         assert proc.wait(timeout=30) == 0  # the dashboard's stop is an ordinary stop
     finally:
         proc.kill()
@@ -87,9 +90,9 @@ async def test_watch_latest_shows_a_finished_run_read_only(isolated_runs: Path) 
     run_dir = resolve_run("latest", isolated_runs)
     app = make_app(str(run_dir / "config.yaml"), watch=run_dir)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: app.history.finished is not None)
-        await app.redraw_now()
-        assert app.history.epochs == list(range(1, 41))
+        await wait_until(pilot, lambda: app.session.history.finished is not None)
+        await app.painter.redraw_now()
+        assert app.session.history.epochs == list(range(1, 41))
         assert "completed" in text_of(app, "#early-stopping") or \
             "40" in text_of(app, "#stats")
         assert app.settings.disabled
@@ -116,7 +119,7 @@ async def test_watching_a_killed_run_says_crashed_at_epoch_with_the_curve(
     app = make_app(str(run_dir / "config.yaml"), watch=run_dir)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: f"crashed at epoch {n}" in text_of(app, "#topbar"))
-        assert len(app.history.epochs) == n and app.follower is None
+        assert len(app.session.history.epochs) == n and app.session.follower is None
 
 
 async def test_a_run_directory_deleted_under_a_watcher_gives_a_message(
@@ -127,7 +130,7 @@ async def test_a_run_directory_deleted_under_a_watcher_gives_a_message(
         wait_for_epochs(run_dir, 5, proc)
         app = make_app(str(run_dir / "config.yaml"), watch=run_dir)
         async with app.run_test(size=(80, 24)) as pilot:
-            await wait_until(pilot, lambda: len(app.history.epochs) >= 5)
+            await wait_until(pilot, lambda: len(app.session.history.epochs) >= 5)
             while run_dir.exists():  # the trainer renames files into it as rmtree walks it
                 shutil.rmtree(run_dir, ignore_errors=True)
             await wait_until(pilot, lambda: "run directory is gone" in text_of(app, "#topbar"))
@@ -141,12 +144,10 @@ async def test_a_stop_before_the_first_epoch_leaves_nothing_behind(isolated_runs
     app = make_app("default", LONG)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s", "x")
-        await wait_until(pilot, lambda: app.follower is None, timeout=60)
+        await wait_until(pilot, lambda: app.session.follower is None, timeout=60)
         assert "stopped" in text_of(app, "#topbar")
-    deadline = time.monotonic() + 10
-    while list(isolated_runs.iterdir()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert list(isolated_runs.iterdir()) == []
+    wait_for(lambda: not list(isolated_runs.iterdir()), timeout=10,
+             what="the failed run's directory to be removed")
 
 
 def test_a_spare_taken_before_it_is_ready_still_trains_the_run(isolated_runs: Path) -> None:

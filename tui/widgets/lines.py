@@ -9,10 +9,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.text import Text
+from textual.timer import Timer
 
 from tui.history import RunHistory
 from tui.view import View
 from tui.widgets.quiet import QuietStatic
+
+
+FLASH_S = 3.0
+"""How long a passing note (log-y on, smoothing, window) covers the top bar's message."""
 
 
 class TopBar(QuietStatic):
@@ -20,7 +25,9 @@ class TopBar(QuietStatic):
     the run's warning count and the last message.
 
     One row, cut with "…", so the plot keeps its rows at 80x24 (the early-stopping panel has
-    the whole stop message); an error wraps up to 3 rows, as it says what to fix.
+    the whole stop message); an error wraps up to 3 rows, as it says what to fix. A key's
+    passing note (:meth:`flash`) shows for FLASH_S seconds and then gives the row back to the
+    message it covered, so a run's stop reason is not lost to a key press.
     """
 
     DEFAULT_CSS = """
@@ -32,16 +39,45 @@ class TopBar(QuietStatic):
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__("", id=id, markup=False)
+        self.message, self.error = "", False
+        self._note: str | None = None
+        self._note_timer: Timer | None = None
+        self._showing: tuple[str, str, tuple[str, ...]] = ("", "", ())
 
-    def show(self, shown: str, state: str, warnings: Sequence[str], message: str, *,
-             error: bool = False) -> None:
+    def say(self, text: str, *, error: bool = False) -> None:
+        """Make ``text`` the message (errors in red); it replaces a passing note."""
+        self.drop_note()
+        self.message, self.error = text, error
+        self.show(*self._showing)
+
+    def flash(self, text: str) -> None:
+        """Show a passing note for FLASH_S seconds, then the message it covered again."""
+        self.drop_note()
+        self._note = text
+        self._note_timer = self.set_timer(FLASH_S, self._end_note)
+        self.show(*self._showing)
+
+    def drop_note(self) -> None:
+        """Forget the passing note (a new message or note takes the row)."""
+        if self._note_timer is not None:
+            self._note_timer.stop()
+        self._note, self._note_timer = None, None
+
+    def _end_note(self) -> None:
+        self.drop_note()
+        self.show(*self._showing)
+
+    def show(self, shown: str, state: str, warnings: Sequence[str] = ()) -> None:
         """``shown`` is the preset name (``default*`` when edited) or the shown run's label."""
+        self._showing = (shown, state, tuple(warnings))
         # the state first: a long "showing …" label must not push it out of the row
         text = Text.assemble(("linreg-tui", "bold"), " · ", (state, "bold"), f" · {shown}")
         n = len(warnings)
         if n:
             plural = "s" if n > 1 else ""
             text.append(f" · ⚠ {n} warning{plural} (? lists)", style="bold yellow")
+        message, error = (self._note, False) if self._note is not None else \
+            (self.message, self.error)
         if message:
             text.append(" │ ")
             text.append(message, style="bold red" if error else "")

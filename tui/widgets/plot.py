@@ -16,7 +16,7 @@ from textual.app import RenderResult
 from textual.geometry import Size
 from textual_plotext import PlotextPlot
 
-from tui.history import RunHistory
+from tui.history import SMOOTHING_BETAS, RunHistory
 from tui.series import Point, decades, fmt_num, linear_ticks, log_ticks, to_log10
 from tui.view import View
 from tui.widgets.plot_frame import Call, Recorder, build_frame
@@ -30,6 +30,8 @@ RICH_COLORS = {"cyan": "cyan", "orange": "dark_orange", "blue+": "bright_blue",
 """The same colours in Rich's names, for the legend line above the plot."""
 
 
+PLOT_WINDOWS: tuple[int, ...] = (100, 1_000, 10_000)
+"""The last-N-epochs windows z cycles through (those shorter than the run so far), then all."""
 PLOT_EVERY_S = 0.2
 """While a run goes the plot is rebuilt at most 5 times a second: plotext builds its canvas in
 Python (the dashboard's costliest draw), and a curve that moves 5 times a second reads as live
@@ -68,6 +70,31 @@ class LossPlot(PlotextPlot):
         self._generation = 0
         """Counts recordings: a thread builds until it has built the newest."""
         self._building = False
+
+    # -- the plot's keys: each changes what is drawn and says so (the caller shows the note) --
+    def toggle_log_y(self) -> str:
+        """Log-y on or off (zero and negative losses are drawn at a floor)."""
+        self.log_y = not self.log_y
+        return "log-y on" if self.log_y else "log-y off"
+
+    def next_smoothing(self) -> str:
+        """Smoothing off → each of SMOOTHING_BETAS → off."""
+        betas = (None, *SMOOTHING_BETAS)
+        self.smoothing = betas[(betas.index(self.smoothing) + 1) % len(betas)]
+        return ("smoothing off" if self.smoothing is None else
+                f"smoothing: debiased EMA β={self.smoothing:g} over the raw curve")
+
+    def next_window(self, n_epochs: int) -> str | None:
+        """All epochs → the last 100 / 1,000 / 10,000 (those shorter than the ``n_epochs`` run
+        so far) → all: a long run's end is readable, not a flat line after a spike. None when
+        the run is too short for any window (nothing changes)."""
+        choices = [w for w in PLOT_WINDOWS if w < n_epochs]
+        if not choices:
+            return None
+        later = [w for w in choices if self.window is None or w > self.window]
+        self.window = later[0] if later else None
+        return ("plot: all epochs" if self.window is None
+                else f"plot: last {self.window:,} epochs (z: next window)")
 
     def render_history(self, history: RunHistory, view: View) -> None:
         """Draw ``history``; while a run goes, at most every :data:`PLOT_EVERY_S` (else

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from textual.containers import Horizontal
 from textual.widget import Widget
 
+from tui.widgets.details import CoefficientsPanel, MetricsPanel
 from tui.widgets.lines import FormulaLine
-from tui.widgets.panels import (CoefficientsPanel, EarlyStoppingPanel, MetricsPanel,
-                                RunStatsPanel)
+from tui.widgets.panels import EarlyStoppingPanel, RunStatsPanel
 from tui.widgets.plot import Legend, LossPlot
 
 
