@@ -167,3 +167,20 @@ def test_a_directory_gone_under_a_reader_is_one_run_error(tmp_path: Path) -> Non
     assert RunLog(tmp_path).read() == ([], 0)  # no log yet: a run still starting
     with pytest.raises(RunError, match="run directory is gone"):
         RunLog(tmp_path / "gone").read()
+
+
+def test_a_long_runs_thinned_log_reads_back_whole(tmp_path):
+    """Past epoch 1,000 the log drops the weights of epochs that neither improve nor fall on the
+    stride (``thin``): those null weights are the log's format, not damage."""
+    import engine
+    from engine.runs.log import FULL_WEIGHT_EPOCHS, RunLog
+
+    epochs = FULL_WEIGHT_EPOCHS + 60
+    cfg = engine.load_config("default", [f"train.epochs={epochs}", "early_stopping.enabled=false"])
+    run = engine.record(cfg, runs_dir=tmp_path)
+    events, _ = RunLog(run).read()
+    epoch_events = [e for e in events if type(e).__name__ == "EpochEnded"]
+    assert [e.epoch for e in epoch_events] == list(range(1, epochs + 1))
+    thinned = [e for e in epoch_events if e.weights is None]
+    assert thinned and all(e.epoch > FULL_WEIGHT_EPOCHS for e in thinned)
+    assert type(events[-1]).__name__ == "RunFinished"

@@ -26,11 +26,13 @@ from engine.cli.common import EXIT_OK, Parser, add_runs_dir_arg, table
 from engine.cli.summary import latest_line, summary_lines
 from engine.core.errors import RunError
 from engine.core.events import EpochEnded, RunFinished
+from engine.core.numbers import fmt_number
 from engine.runs import lock
 from engine.runs.log import RunLog
 from engine.runs.status import RunStatus
 from engine.runs.store import RunInfo, list_runs, resolve_run, runs_dir
 from engine.runs.table import RUN_COLUMNS, row_cells, run_row
+from engine.sweep.grouping import StudyGroup, group_runs
 
 ACTIONS = ("list", "show", "rm")
 HELP = ("list saved runs (runs), print one's summary (runs show RUN), delete runs "
@@ -49,6 +51,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per run")
+    p.add_argument("--all", action="store_true",
+                   help="list: every sweep trial's run under its study (by default a study's "
+                        "trial runs fold into one line)")
     p.add_argument("-y", "--yes", action="store_true",
                    help="rm: delete without asking (needed when stdin is not a terminal)")
     add_runs_dir_arg(p)
@@ -61,7 +66,7 @@ def _words(args: argparse.Namespace) -> argparse.Namespace:
     _add_options(again)
     more = again.parse_intermixed_args(args.words)
     return argparse.Namespace(words=more.words, json=args.json or more.json,
-                              yes=args.yes or more.yes,
+                              yes=args.yes or more.yes, all=args.all or more.all,
                               runs_dir=more.runs_dir or args.runs_dir)
 
 
@@ -75,17 +80,33 @@ def _row(info: RunInfo) -> dict[str, Any]:
     return row
 
 
-def _list(root: Path, as_json: bool) -> int:
-    rows = [_row(i) for i in list_runs(root)]
+def _group_cells(group: StudyGroup) -> list[str]:
+    """A study's folded line in the runs table: its name, trial-run count and best value."""
+    best = group.best()
+    cells = dict.fromkeys(RUN_COLUMNS, "")
+    cells.update(id=f"study {group.study}"[:40], preset="(sweep)",
+                 status=f"{len(group.trials)} trial runs")
+    if best is not None:
+        cells["best"] = fmt_number(best.status.get("trial_value"))
+    return [cells[c] for c in RUN_COLUMNS]
+
+
+def _list(root: Path, as_json: bool, show_all: bool) -> int:
+    """The runs, newest first; a sweep's trial runs fold into one line per study (``--all``:
+    listed under it)."""
+    entries = group_runs(list_runs(root), show_all=show_all)
     out = sys.stdout
     if as_json:
-        for r in rows:
-            out.write(json.dumps(r) + "\n")
+        for e in entries:
+            out.write(json.dumps(e.to_dict() if isinstance(e, StudyGroup) else _row(e)) + "\n")
         return EXIT_OK
-    if not rows:
+    if not entries:
         out.write(f"no runs yet in {root}\n")
         return EXIT_OK
-    lines = table([list(RUN_COLUMNS), *(row_cells(r) for r in rows)], left=range(len(RUN_COLUMNS)))
+    rows = [list(RUN_COLUMNS)]
+    for e in entries:
+        rows.append(_group_cells(e) if isinstance(e, StudyGroup) else row_cells(_row(e)))
+    lines = table(rows, left=range(len(RUN_COLUMNS)))
     out.write("".join(line + "\n" for line in lines))
     return EXIT_OK
 
@@ -164,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "list":
         if args.runs:
             raise RunError(f"runs: unexpected argument '{args.runs[0][:80]}' (runs show RUN?)")
-        return _list(root, args.json)
+        return _list(root, args.json, args.all)
     if not args.runs:
         raise RunError(f"runs {args.action}: name a RUN (id, prefix, path or latest)")
     paths = [resolve_run(spec, root, for_delete=args.action == "rm") for spec in args.runs]
