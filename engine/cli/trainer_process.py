@@ -67,7 +67,8 @@ def train_command(run_dir: Path) -> list[str]:
 class TrainerProcess:
     """A handle on the process training ``run_dir``: signals to its pid (same host only)."""
 
-    def __init__(self, run_dir: Path, pid: int, popen: subprocess.Popen | None = None) -> None:
+    def __init__(self, run_dir: Path, pid: int,
+                 popen: subprocess.Popen[bytes] | None = None) -> None:
         self.run_dir = run_dir
         self.pid = pid
         self.paused = False
@@ -159,7 +160,7 @@ class WarmTrainer:
     """One spare trainer process with torch imported, waiting for a run directory on a pipe."""
 
     def __init__(self) -> None:
-        self._popen: subprocess.Popen | None = subprocess.Popen(
+        self._popen: subprocess.Popen[bytes] | None = subprocess.Popen(
             [sys.executable, "-m", "engine.cli.trainer_process"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_engine_env(),
             start_new_session=True, close_fds=True)
@@ -216,10 +217,10 @@ def _warm_up() -> None:
     def closure() -> torch.Tensor:
         lbfgs.zero_grad()
         loss = (p * p).sum()
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # torch's stub leaves it untyped
         return loss
 
-    lbfgs.step(closure)
+    lbfgs.step(closure)  # type: ignore[no-untyped-call]  # LBFGS.step is untyped in torch
 
 
 def main() -> int:

@@ -17,6 +17,7 @@ import math
 import re
 import types
 import typing
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from engine.config.schema import (SECTIONS, Config, ConfigError, LossConfig, keyed_error,
@@ -74,6 +75,8 @@ def coerce_value(value: Any, tp: Any, key: str, where: str) -> Any:
             raise keyed_error(where, key, "must be a list",
                               f"{key} must be a list, got {short_repr(value)}")
         return [coerce_value(v, item_tp, f"{key}[{i}]", where) for i, v in enumerate(value)]
+    if origin is dict:  # dict[str, Any]: a mapping of anything, checked by its own rules
+        tp = dict
     name, reason = _TYPE_NAMES.get(tp, (str(tp).replace("typing.", ""), "has the wrong type"))
     bad = keyed_error(where, key, reason, f"{key} must be {name}, got {short_repr(value)}")
     if tp in (int, float) and isinstance(value, str) and NUMBER_RE.match(value.strip()):
@@ -92,17 +95,18 @@ def coerce_value(value: Any, tp: Any, key: str, where: str) -> Any:
     return dict(value) if tp is dict else value
 
 
-_LIMITS = (("min", ">=", lambda v, b: v >= b), ("max", "<=", lambda v, b: v <= b),
-           ("gt", ">", lambda v, b: v > b), ("lt", "<", lambda v, b: v < b))
+_LIMITS: tuple[tuple[str, str, Callable[[Any, Any], bool]], ...] = (
+    ("min", ">=", lambda v, b: v >= b), ("max", "<=", lambda v, b: v <= b),
+    ("gt", ">", lambda v, b: v > b), ("lt", "<", lambda v, b: v < b))
 
 
-def choices_of(meta: dict[str, Any]) -> tuple[str, ...]:
+def choices_of(meta: Mapping[str, Any]) -> tuple[str, ...]:
     """A field's choices (a registry-backed field holds a function returning them)."""
     choices = meta.get("choices", ())
     return tuple(choices() if callable(choices) else choices)
 
 
-def check_value(value: Any, meta: dict, key: str, where: str) -> None:
+def check_value(value: Any, meta: Mapping[str, Any], key: str, where: str) -> None:
     """Check a coerced value against a field's choices, pattern and bounds."""
     if value is None:
         return
@@ -140,9 +144,9 @@ def _field_value(cls: type, name: str, value: Any, key: str, where: str) -> Any:
 
 def _param_value(param: ParamSpec, value: Any, key: str, where: str) -> float:
     """A loss parameter from the registry: a finite number within its bounds."""
-    value = coerce_value(value, float, key, where)
-    check_value(value, param.bounds, key, where)
-    return value
+    number = float(coerce_value(value, float, key, where))
+    check_value(number, param.bounds, key, where)
+    return number
 
 
 def _build_section(cls: type, raw: Any, where: str, prefix: str) -> Any:
@@ -165,7 +169,8 @@ def parse_loss_section(raw: Any, where: str = "loss") -> LossConfig:
     """Validate the ``loss`` section alone (the dashboard's formula line needs no other field)."""
     if isinstance(raw, dict) and raw.get("terms") is not None and "name" not in raw:
         raw = {**raw, "name": "combined"}
-    return _build_section(LossConfig, raw, where, "loss.")
+    section: LossConfig = _build_section(LossConfig, raw, where, "loss.")
+    return section
 
 
 SECTION_OWNED_ELSEWHERE = ("sweep",)

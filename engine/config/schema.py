@@ -19,7 +19,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.core.errors import ConfigError, keyed_error
+from engine.core.errors import ConfigError as ConfigError
+from engine.core.errors import keyed_error as keyed_error
 from engine.registry import (CLASSIFICATION_LOSSES, LOSSES, OPTIMIZERS, TASKS, ParamSpec,
                              builtin_loss_names, loss_names, optimizer_names)
 
@@ -134,11 +135,11 @@ class LossConfig:
                    min=0.0)
     l2: float = _f(0.0, "Weight of the L2 penalty l2·Σw² (bias not penalised). Default 0; >= 0.",
                    min=0.0)
-    terms: list[dict] | None = _f(None, "Combined loss: a list of {name, weight, params}; the "
+    terms: list[dict[str, Any]] | None = _f(None, "Combined loss: a list of {name, weight, params}; the "
                                   "loss is Σ weight·term. Setting it implies name: combined.")
     callable: str | None = _f(None, "For name: custom, the user loss as 'package.module:obj' or "
                               "'path/to/file.py:obj' (relative to the preset's folder).")
-    params: dict = _f({}, "Keyword arguments for the custom loss, or a registered loss's own "
+    params: dict[str, Any] = _f({}, "Keyword arguments for the custom loss, or a registered loss's own "
                       "parameters that are not keys here. Default {}.")
     force: bool = _f(False, "Train a custom loss even when its pre-flight check fails "
                      "(a warning is printed). Default false.")
@@ -220,7 +221,7 @@ class Config:
         return out
 
 
-def public_fields(cls: type) -> list[dataclasses.Field]:
+def public_fields(cls: type) -> list[dataclasses.Field[Any]]:
     """The fields of a config section a preset may set (``base_dir`` is internal)."""
     return [f for f in dataclasses.fields(cls) if not f.metadata.get("internal")]
 
@@ -237,6 +238,9 @@ def field_docs() -> list[tuple[str, Any, str]]:
     return rows
 
 
-def field_default(f: dataclasses.Field) -> Any:
+def field_default(f: dataclasses.Field[Any]) -> Any:
     """A field's default value (a fresh one for list and dict fields)."""
-    return f.default if f.default is not dataclasses.MISSING else f.default_factory()
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    factory: Any = f.default_factory  # every field here has a default or a factory
+    return factory()

@@ -173,7 +173,8 @@ def coefficient_table(started: RunStarted | None, current: Current | None) -> Co
     raw_b = current.bias_original if current is not None else None
     raw_opt = opt.get("weights_original")
     standardised = raw_w is not None or raw_opt is not None
-    columns = [CoefColumn(LEARNED, w, b)]
+    # a multiclass run's bias is a list of K numbers: this one-column table shows none
+    columns = [CoefColumn(LEARNED, w, b if not isinstance(b, list) else None)]
     if opt:
         columns.append(CoefColumn(OPTIMUM, opt.get("weights"), opt.get("bias")))
     if standardised:

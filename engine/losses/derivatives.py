@@ -89,7 +89,9 @@ class ClosedForm:
     def data_sum(self, e: Tensor) -> Tensor:
         """``Σφ(e)`` over the rows of ``e`` (a device scalar)."""
         zero = e.new_zeros(()).expand_as(e)
-        total = sum(term.weight * term.fn(e, zero) for term in self.terms)
+        total = e.new_zeros(())
+        for term in self.terms:
+            total = total + term.weight * term.fn(e, zero)
         return total * e.shape[0]
 
     def penalty(self, w: Tensor) -> Tensor | None:

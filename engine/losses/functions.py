@@ -158,7 +158,7 @@ def _term_loss(name: str, params: dict[str, Any], cfg: LossConfig, base_dir: str
     if name == "custom":
         from engine.losses.user_loss import load_user_loss  # user code only when a preset names it
 
-        spec = params.get("callable", cfg.callable)
+        spec = str(params.get("callable", cfg.callable) or "")
         kwargs = {k: v for k, v in params.items() if k not in ("callable", "force")}
         user = load_user_loss(spec, kwargs, base_dir, key=key)
         return user.fn, user.formula, user.takes_weights

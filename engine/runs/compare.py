@@ -95,6 +95,11 @@ def load_curves(run: Path) -> RunCurves:
 # Settings as comparable values and as words
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` when it is a mapping (a stored config may hold anything), else empty."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _num(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
@@ -128,7 +133,7 @@ def loss_label(loss: Mapping[str, Any]) -> str:
     """The data loss in words: ``mse``, ``huber δ=1``, ``custom my_loss.py:pinball under=3``,
     ``0.7·mse+0.3·mae`` (penalties are separate settings: ``l2=0.01``)."""
     name = str(loss.get("name", "mse"))
-    params = loss.get("params") if isinstance(loss.get("params"), Mapping) else {}
+    params = _mapping(loss.get("params"))
     if name == "custom":
         spec = str(loss.get("callable") or "?").rsplit("/", 1)[-1]
         return " ".join(filter(None, ("custom", spec, _params_text(params))))
@@ -138,7 +143,7 @@ def loss_label(loss: Mapping[str, Any]) -> str:
             if not isinstance(term, Mapping):
                 continue
             weight = term.get("weight", 1.0)
-            tparams = term.get("params") if isinstance(term.get("params"), Mapping) else {}
+            tparams = _mapping(term.get("params"))
             label = (f"custom {term.get('callable')}" if term.get("name") == "custom"
                      else _term_label(str(term.get("name")), tparams, loss))
             parts.append(f"{_num(float(weight)) if isinstance(weight, (int, float)) else weight}"

@@ -37,7 +37,8 @@ def optimizer_spec(name: str) -> OptimizerSpec:
 def optimizer_class(spec: OptimizerSpec) -> type[torch.optim.Optimizer]:
     """The torch class named by ``spec.torch_class`` (``"torch.optim.SGD"``)."""
     module, _, attr = spec.torch_class.rpartition(".")
-    return getattr(importlib.import_module(module), attr)
+    cls: type[torch.optim.Optimizer] = getattr(importlib.import_module(module), attr)
+    return cls
 
 
 def make_optimizer(model: nn.Linear, cfg: Config) -> torch.optim.Optimizer:
@@ -50,7 +51,7 @@ def make_optimizer(model: nn.Linear, cfg: Config) -> torch.optim.Optimizer:
     spec = optimizer_spec(o.name)
     if o.weight_decay == 0:  # one group: half the optimiser's per-step bookkeeping
         # weight_decay 0 said explicitly: AdamW's own default (0.01) would decay w and b
-        groups: list[dict] = [{"params": list(model.parameters()), "weight_decay": 0.0}]
+        groups: list[dict[str, Any]] = [{"params": list(model.parameters()), "weight_decay": 0.0}]
     else:
         groups = [{"params": [model.weight], "weight_decay": o.weight_decay}]
         if model.bias is not None:
@@ -76,10 +77,10 @@ class TorchOptimizerRule(UpdateRule):
         self._scaled_grad(scale)
         self.optimizer.step()
 
-    def state_dict(self) -> dict:
+    def state_dict(self) -> dict[str, Any]:
         return self.optimizer.state_dict()
 
-    def load_state_dict(self, saved: dict) -> None:
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
         self.optimizer.load_state_dict(saved)
 
 

@@ -123,7 +123,8 @@ def min_norm_lstsq(a: Tensor, b: Tensor) -> Tensor:
     """The minimum-norm least-squares solution of ``a w ≈ b`` (``numpy.linalg.lstsq``'s):
     ``gelsd`` (SVD) on the CPU, in float64."""
     sol = torch.linalg.lstsq(a.double().cpu(), b.double().cpu().unsqueeze(1), driver="gelsd")
-    return sol.solution.squeeze(1)
+    solution: Tensor = sol.solution
+    return solution.squeeze(1)
 
 
 def ridge_solution(g: Tensor, xy: Tensor, n: int, l2: float, xc: Tensor | None = None,
@@ -246,13 +247,13 @@ def lbfgs_reference(objective: Objective, x: Tensor, y: Tensor, w0: Tensor, b0: 
     def closure() -> Tensor:
         opt.zero_grad()
         loss = objective(xd @ w + b, yd, w.unsqueeze(0))
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # torch's stub leaves it untyped
         return loss
 
     for _ in range(steps):
         if stop():  # the user stopped the run during set-up
             break
-        opt.step(closure)
+        opt.step(closure)  # type: ignore[no-untyped-call]  # LBFGS.step is untyped in torch
     return w.detach(), float(b.detach())
 
 

@@ -162,7 +162,7 @@ def optimality_gap(train_loss: float, optimum: dict[str, Any] | None) -> float |
     optimum it is real (gradient descent beat the approximate reference) and is kept."""
     if optimum is None:
         return None
-    gap = train_loss - optimum["loss"]
+    gap = train_loss - float(optimum["loss"])
     return max(gap, 0.0) if optimum.get("kind") == "exact" else gap
 
 
