@@ -14,8 +14,14 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+if sys.argv[:1] == ["-m"]:  # ``python -m engine`` starting: a Ctrl-C now prints one line
+    from engine.core.quiet_start import quiet_interrupts
+
+    quiet_interrupts()
 
 from engine.config import Config, ConfigError
 from engine.config.presets import list_presets, load_config

@@ -14,7 +14,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine.cli.main import main as engine_main
+from engine.core.quiet_start import quiet_interrupts
+
+quiet_interrupts()  # a Ctrl-C while the console script still imports: one line, no traceback
+
+from engine.cli.main import main as engine_main  # noqa: E402
 
 _dashboard_ran = False
 """Set once the dashboard has run in this process: :func:`entry` may then leave at once."""

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import sys
-from collections.abc import Callable, Collection, Sequence
+import threading
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import TextIO
 
 from engine.config.presets import DEFAULT_PRESET
@@ -50,21 +53,79 @@ def say(line: str) -> None:
 
 def guarded(command: Callable[[], int]) -> int:
     """Run ``command`` and turn what it raises into an exit code and at most one stderr line:
-    bad input 2, a second signal 128 + N, Ctrl-C 130, a closed pipe 0, anything else 1."""
+    bad input 2, a second signal 128 + N, Ctrl-C 130, a closed pipe 0, anything else 1.
+    A line is at most :data:`MAX_LINE` characters (:func:`fit_line`)."""
     try:
         return command()
     except (ConfigError, UsageError) as exc:
-        say(f"error: {exc}" if isinstance(exc, ConfigError) else str(exc))
+        say(fit_line(f"error: {exc}" if isinstance(exc, ConfigError) else str(exc)))
         return EXIT_BAD_INPUT
-    except Interrupted as exc:  # a second signal: leave at once
+    except Interrupted as exc:  # a second signal (a run's), or SIGTERM outside a run: leave
+        if isinstance(exc, Left):
+            say(f"stopped by {exc}")
         return exc.exit_code
     except KeyboardInterrupt:
+        say("stopped by Ctrl-C")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback
-        say(f"error: {type(exc).__name__}: {exc}")
+        say(fit_line(f"error: {type(exc).__name__}: {exc}"))
         return EXIT_FAILED
+
+
+MAX_LINE = 200
+"""Longest one-line error the CLI prints: long user values (a path, a quoted value) are cut in
+their middle (``…``) so the line keeps the key and the reason around them."""
+KEEP = 24
+"""A cut word keeps at least this many characters (its head and tail)."""
+
+
+def fit_line(line: str, limit: int = MAX_LINE) -> str:
+    """``line`` if it fits in ``limit`` characters; else its longest words (user values: paths,
+    numbers, quoted text) cut in the middle, longest first, until it fits; failing that (many
+    short words) the line's own middle is cut, keeping its start (the key) and end (the reason)."""
+    if len(line) <= limit:
+        return line
+    words = line.split(" ")
+    excess = len(line) - limit
+    for i in sorted(range(len(words)), key=lambda j: -len(words[j])):
+        word = words[i]
+        if excess <= 0 or len(word) <= KEEP:
+            break
+        cut = min(excess + 1, len(word) - KEEP + 1)  # characters replaced by one "…"
+        keep = len(word) - cut
+        words[i] = f"{word[:keep - keep // 2]}…{word[len(word) - keep // 2:]}"
+        excess -= cut - 1
+    out = " ".join(words)
+    if len(out) <= limit:
+        return out
+    tail = limit // 2  # many short words (a long list): cut the middle, keep both ends
+    return f"{out[:limit - tail - 1]}…{out[-tail:]}"
+
+
+class Left(Interrupted):
+    """The first SIGTERM outside a run: leave, saying so in one line."""
+
+
+@contextlib.contextmanager
+def leave_on_signals(active: bool = True) -> Iterator[None]:
+    """While a command runs: SIGTERM unwinds like Ctrl-C (:class:`Interrupted`, exit 143, temp
+    files removed on the way) instead of killing the process where it stands. A run replaces
+    this with its own clean stop (:class:`engine.core.signals.StopOnSignals`). Main thread
+    only (``signal`` allows no other)."""
+    if not active or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def leave(signum: int, frame: FrameType | None) -> None:
+        raise Left(signum)
+
+    previous = signal.signal(signal.SIGTERM, leave)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def add_preset_args(p: argparse.ArgumentParser) -> None:

@@ -65,6 +65,7 @@ def run_headless(cfg: Config, *, as_json: bool, out: TextIO | None, err: TextIO 
         elif writer is not None:
             writer.discard_if_empty(f"{type(exc).__name__}: {exc}")
         if isinstance(exc, Stopped):
+            printer.err.write(f"stopped by {control.stopped_by} while loading data; nothing ran\n")
             return signals.exit_code
         raise
     except Exception as exc:

@@ -31,7 +31,15 @@ from engine.cli import (
     train,
     watch,
 )
-from engine.cli.common import LaunchApp, Parser, UsageError, WatchApp, add_preset_args, guarded
+from engine.cli.common import (
+    LaunchApp,
+    Parser,
+    UsageError,
+    WatchApp,
+    add_preset_args,
+    guarded,
+    leave_on_signals,
+)
 
 COMMANDS: dict[str, ModuleType] = {
     "train": train, "resume": resume, "runs": runs, "predict": predict, "watch": watch,
@@ -79,7 +87,9 @@ def _leave_despite_stray_threads(code: int) -> int:
 def _dispatch(argv: list[str], launch_app: LaunchApp | None, watch_app: WatchApp | None) -> int:
     if (argv and argv[0] in COMMANDS) or any(a in ("-h", "--help") for a in argv[:1]):
         args = build_parser(launch_app is not None, watch_app).parse_args(argv)
-        return _leave_despite_stray_threads(COMMANDS[args.command].run(args))
+        with leave_on_signals(args.command != "watch"):  # the dashboard has its own
+            code = COMMANDS[args.command].run(args)
+        return _leave_despite_stray_threads(code)
     app_parser = Parser(prog="linreg-tui", description="Open the dashboard on PRESET.")
     add_preset_args(app_parser)
     args = app_parser.parse_args(argv)

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from engine.config import ConfigError
+from engine.data.file_check import require_regular
 from engine.data.table_scan import (
     FLOAT32_MAX,
     Stopped,
@@ -32,7 +33,8 @@ if TYPE_CHECKING:  # pyarrow and numpy load only when a file is read
     import pyarrow as pa
     from numpy.typing import NDArray
 
-__all__ = ["FLOAT32_MAX", "Stopped", "Table", "is_parquet", "read_columns", "read_table"]
+__all__ = ["FLOAT32_MAX", "Stopped", "Table", "is_parquet", "pick_columns", "read_columns",
+           "read_table"]
 
 StopFlag = Callable[[], bool]
 """Called between blocks; True means stop (raise :class:`Stopped`)."""
@@ -64,6 +66,14 @@ def read_table(path: Path, columns: list[str], *, optional: Sequence[str] = (),
     """
     path = Path(path)
     header = file_columns(path, key=None)
+    names = pick_columns(path, header, columns, optional)
+    return Table(read_columns(path, header, names, stop=stop), names)
+
+
+def pick_columns(path: Path, header: list[str], columns: Sequence[str],
+                 optional: Sequence[str] = ()) -> list[str]:
+    """``columns`` then those of ``optional`` in ``header``; a missing required column or one in
+    neither list is a :class:`ConfigError` naming the file (for :func:`read_table`, ``predict``)."""
     for name in columns:
         if name not in header:
             raise ConfigError(f"{path}: column '{name}' not found; columns: {', '.join(header)}",
@@ -74,16 +84,26 @@ def read_table(path: Path, columns: list[str], *, optional: Sequence[str] = (),
             raise ConfigError(f"{path}: unexpected column '{name}' (expected "
                               f"{', '.join([*columns, *optional])})", reason="unexpected column",
                               where=str(path))
-    names = list(columns) + [c for c in optional if c in header and c not in columns]
-    return Table(read_columns(path, header, names, stop=stop), names)
+    return list(columns) + [c for c in optional if c in header and c not in columns]
+
+
+def arrow_without_signal_handlers() -> None:
+    """pyarrow swaps in its own SIGINT handler around each read (raising ``KeyboardInterrupt``
+    mid-read, or killing the process by SIGINT when the signal lands as it swaps back): ours
+    (:class:`engine.core.signals.StopOnSignals`) must see the first signal, so turn it off."""
+    import pyarrow as pa
+
+    pa.enable_signal_handlers(False)
 
 
 def file_columns(path: Path, key: str | None = "data.path", *,
                  parquet: bool | None = None) -> list[str]:
     """The column names of a CSV header or a Parquet schema (checked: named, no duplicates).
 
-    ``parquet`` None: decided by the file's suffix.
+    ``parquet`` None: decided by the file's suffix. A FIFO, device or directory is refused
+    first (:mod:`engine.data.file_check`), before anything opens it.
     """
+    require_regular(path, key)
     if is_parquet(path) if parquet is None else parquet:
         import pyarrow.parquet as pq
 
@@ -118,6 +138,7 @@ def _read_parquet(path: Path, names: list[str], stop: StopFlag | None) -> Tensor
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    arrow_without_signal_handlers()
     try:
         f = pq.ParquetFile(path)
     except (OSError, ValueError) as exc:
@@ -180,16 +201,8 @@ def _read_csv(path: Path, header: list[str], names: list[str], stop: StopFlag | 
     the values).
     """
     import pyarrow as pa
-    from pyarrow import csv as pcsv
 
-    read = pcsv.ReadOptions(block_size=BLOCK_BYTES, encoding="utf8", skip_rows=1,
-                            column_names=[f"c{i}" for i in range(len(header))])
-    want = [f"c{header.index(n)}" for n in names]
-    convert = pcsv.ConvertOptions(include_columns=want,
-                                  column_types={c: pa.float32() for c in want},
-                                  null_values=[], strings_can_be_null=False,
-                                  quoted_strings_can_be_null=False)
-    parse = pcsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=True)
+    want, options = csv_options(header, names)
 
     def doubt(i: int, why: str) -> None:
         raise _Doubt(why)
@@ -198,8 +211,7 @@ def _read_csv(path: Path, header: list[str], names: list[str], stop: StopFlag | 
     dest, row = out.numpy(), 0
     reader, doubted = None, False
     try:
-        reader = pcsv.open_csv(path, read_options=read, parse_options=parse,
-                               convert_options=convert)
+        reader = open_csv(path, options)
         for batch in reader:
             _check_stop(stop)
             if row + batch.num_rows > len(out):
@@ -220,6 +232,33 @@ def _read_csv(path: Path, header: list[str], names: list[str], stop: StopFlag | 
         raise ConfigError(f"{path}: no data rows after the header", key="data.path",
                           reason="no rows", where=str(path))
     return out[:row]
+
+
+def csv_options(header: list[str], names: list[str], block_bytes: int | None = None
+                ) -> tuple[list[str], dict[str, Any]]:
+    """The arrow column names of ``names`` and the reader's options: blocks of ``block_bytes``
+    (default :data:`BLOCK_BYTES`), the header skipped, only the wanted columns, each parsed
+    straight to float32, no cell read as null."""
+    import pyarrow as pa
+    from pyarrow import csv as pcsv
+
+    arrow_without_signal_handlers()
+    read = pcsv.ReadOptions(block_size=block_bytes or BLOCK_BYTES, encoding="utf8", skip_rows=1,
+                            column_names=[f"c{i}" for i in range(len(header))])
+    want = [f"c{header.index(n)}" for n in names]
+    convert = pcsv.ConvertOptions(include_columns=want,
+                                  column_types={c: pa.float32() for c in want},
+                                  null_values=[], strings_can_be_null=False,
+                                  quoted_strings_can_be_null=False)
+    parse = pcsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=True)
+    return want, {"read_options": read, "parse_options": parse, "convert_options": convert}
+
+
+def open_csv(path: Path, options: dict[str, Any]) -> Any:
+    """pyarrow's streaming CSV reader (``pyarrow.csv.open_csv``) with :func:`csv_options`."""
+    from pyarrow import csv as pcsv
+
+    return pcsv.open_csv(path, **options)
 
 
 def _max_records(path: Path, block: int = 1 << 24) -> int:

@@ -41,7 +41,31 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         raise RunError(f"{path}: unreadable checkpoint ({first_line(exc)})") from None
     if not isinstance(state, dict) or "epoch" not in state:
         raise RunError(f"{path}: not a linreg-tui checkpoint")
+    missing = [k for k in REQUIRED if k not in state]
+    if missing:
+        raise RunError(f"{path}: not a complete checkpoint (no '{missing[0]}')")
+    problem = _model_problem(state["model"])
+    if problem:
+        raise RunError(f"{path}: not a usable checkpoint ({problem})")
     return state
+
+
+REQUIRED = ("epoch", "config", "model", "optimizer", "shuffle_rng", "early_stopping",
+            "elapsed_s")
+"""What :func:`engine.training.trainer.load_training_state` reads from a checkpoint."""
+
+
+def _model_problem(model: Any) -> str | None:
+    """What is wrong with the saved linear layer (weight [outputs, d], bias [outputs])."""
+    if not isinstance(model, dict) or not isinstance(model.get("weight"), torch.Tensor):
+        return "no model weight"
+    weight, bias = model["weight"], model.get("bias")
+    if weight.ndim != 2:
+        return f"model weight has shape {tuple(weight.shape)}, expected [outputs, features]"
+    if bias is not None and (not isinstance(bias, torch.Tensor)
+                             or bias.shape != (weight.shape[0],)):
+        return f"model bias should have {weight.shape[0]} value(s)"
+    return None
 
 
 class Throttle:

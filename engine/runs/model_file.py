@@ -110,7 +110,33 @@ def load_model(path: Path) -> LinearModel:
         raise RunError(f"{path}: not a linreg-tui model file")
     if blob.get("format", 0) > MODEL_FORMAT:
         raise RunError(f"{path}: written by a newer linreg-tui (model format {blob['format']})")
-    return LinearModel(blob["weight"], blob["bias"], list(blob["raw_features"]),
-                       list(blob["feature_names"]), int(blob["poly_degree"]), blob["x_mean"],
-                       blob["x_std"], float(blob["y_mean"]), float(blob["y_std"]),
-                       str(blob["target"]), blob["config"], blob["metrics"])
+    try:
+        model = LinearModel(blob["weight"], blob["bias"], list(blob["raw_features"]),
+                            list(blob["feature_names"]), int(blob["poly_degree"]),
+                            blob["x_mean"], blob["x_std"], float(blob["y_mean"]),
+                            float(blob["y_std"]), str(blob["target"]), blob["config"],
+                            blob["metrics"])
+    except KeyError as exc:
+        raise RunError(f"{path}: not a complete model file (no '{exc.args[0]}')") from None
+    except (TypeError, ValueError) as exc:
+        raise RunError(f"{path}: not a usable model file ({first_line(exc)})") from None
+    problem = _shape_problem(model)
+    if problem:
+        raise RunError(f"{path}: not a usable model file ({problem})")
+    return model
+
+
+def _shape_problem(m: LinearModel) -> str | None:
+    """What is inconsistent between the tensors and the feature lists, if anything."""
+    d = len(m.feature_names)
+    if not isinstance(m.weight, Tensor) or m.weight.ndim != 2 or m.weight.shape[1] != d:
+        return f"weight should be [outputs, {d}]"
+    if m.bias is not None and (not isinstance(m.bias, Tensor)
+                               or m.bias.shape != (m.weight.shape[0],)):
+        return f"bias should have {m.weight.shape[0]} value(s)"
+    for name, t in (("x_mean", m.x_mean), ("x_std", m.x_std)):
+        if t is not None and (not isinstance(t, Tensor) or t.shape != (d,)):
+            return f"{name} should have {d} values"
+    if m.poly_degree < 1 or len(m.raw_features) * m.poly_degree != d:
+        return "raw features and polynomial degree do not match the feature names"
+    return None

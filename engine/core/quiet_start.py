@@ -1,0 +1,32 @@
+"""A Ctrl-C while a command is still starting (imports, the first ~0.1 s) ends it with one line.
+
+Until the command line's own handler (:func:`engine.cli.common.guarded`) runs, a Ctrl-C raises
+``KeyboardInterrupt`` inside some import and Python prints a traceback through its deep stack.
+:func:`quiet_interrupts` puts a ``sys.excepthook`` in front that prints ``stopped by Ctrl-C``
+for that one exception (Python then ends the process by SIGINT, as a shell expects) and hands
+every other exception to the hook that was there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from types import TracebackType
+
+
+def quiet_interrupts() -> None:
+    """Install the hook once (idempotent)."""
+    previous = sys.excepthook
+    if getattr(previous, "quiet_interrupts", False):
+        return
+
+    def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            if sys.stderr is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    sys.stderr.write("stopped by Ctrl-C\n")
+            return
+        previous(kind, exc, tb)
+
+    hook.quiet_interrupts = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
