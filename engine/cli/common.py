@@ -100,7 +100,8 @@ def fit_line(line: str, limit: int = MAX_LINE) -> str:
     out = " ".join(words)
     if len(out) <= limit:
         return out
-    tail = limit // 2  # many short words (a long list): cut the middle, keep both ends
+    tail = limit // 3  # many short words: cut the middle, keeping more of the start (what
+    # failed) than of the end (the advice)
     return f"{out[:limit - tail - 1]}…{out[-tail:]}"
 
 

@@ -229,6 +229,6 @@ def _judge(cfg: LossConfig, key: str, report: CheckReport, warnings: list[str]) 
         raise ConfigError(f"{key}: {report.summary} — training cannot run with this loss, "
                           "even with loss.force", key=key, reason=report.summary)
     else:
-        raise ConfigError(f"{key}: {report.summary} — training not started (fix the loss, "
-                          "or set loss.force: true to train anyway)", key=key,
+        raise ConfigError(f"{key}: {report.summary} — not trained (fix it, or loss.force: "
+                          "true)", key=key,
                           reason=report.summary)
