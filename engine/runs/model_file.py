@@ -37,10 +37,16 @@ def save_model(path: Path, started: RunStarted, finished: RunFinished) -> None:
     def t(values: list[float] | None) -> Tensor | None:
         return None if values is None else torch.tensor(values, dtype=torch.float32)
 
+    task = started.task or "regression"
+    classes = started.classes
+    outputs = len(classes) if task == "multiclass" and classes else 1
+    bias = finished.bias
     blob = {
         "format": MODEL_FORMAT,
-        "weight": t(finished.weights).reshape(1, -1),
-        "bias": t([finished.bias]) if finished.bias is not None else None,
+        "weight": torch.tensor(finished.weights, dtype=torch.float32).reshape(outputs, -1),
+        "bias": None if bias is None else t(bias if isinstance(bias, list) else [bias]),
+        "task": task,
+        "classes": classes,
         "raw_features": raw,
         "feature_names": names,
         "poly_degree": degree,
@@ -76,13 +82,17 @@ class LinearModel:
     target: str
     config: dict[str, Any]
     metrics: dict[str, Any]
+    task: str = "regression"
+    """``model.task`` of the run (files written before classification: regression)."""
+    classes: list[float] | None = None
+    """A classifier's target values, in label order (0..K-1)."""
 
     def features(self, x_raw: Tensor) -> Tensor:
         """The model's input columns from raw rows: powers, then the training scaling."""
         from engine.data.dataset import poly_features
 
         x, _ = poly_features(x_raw.to(torch.float32), self.raw_features, self.poly_degree)
-        if self.x_mean is not None:
+        if self.x_mean is not None and self.x_std is not None:
             x = (x - self.x_mean) / self.x_std
         return x.contiguous()
 
@@ -91,6 +101,9 @@ class LinearModel:
         if x_raw.ndim != 2 or x_raw.shape[1] != len(self.raw_features):
             raise RunError(f"predict: expected rows of {len(self.raw_features)} features "
                            f"({', '.join(self.raw_features)}), got shape {tuple(x_raw.shape)}")
+        if self.task != "regression":
+            raise RunError(f"predict: this is a {self.task} classifier; predicting its "
+                           "probabilities and classes is not built yet")
         pred = torch.nn.functional.linear(self.features(x_raw), self.weight, self.bias)
         return pred.squeeze(-1) * self.y_std + self.y_mean
 
@@ -115,7 +128,8 @@ def load_model(path: Path) -> LinearModel:
                             list(blob["feature_names"]), int(blob["poly_degree"]),
                             blob["x_mean"], blob["x_std"], float(blob["y_mean"]),
                             float(blob["y_std"]), str(blob["target"]), blob["config"],
-                            blob["metrics"])
+                            blob["metrics"], str(blob.get("task") or "regression"),
+                            blob.get("classes"))
     except KeyError as exc:
         raise RunError(f"{path}: not a complete model file (no '{exc.args[0]}')") from None
     except (TypeError, ValueError) as exc:
