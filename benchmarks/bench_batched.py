@@ -34,8 +34,10 @@ sys.path.insert(0, str(ROOT))
 def draw(trials: int, seed: int) -> list[dict[str, Any]]:
     """The searched values: lr log-uniform in [1e-3, 1], momentum uniform in [0, 0.9]."""
     rng = random.Random(seed)
-    return [{"optim.lr": 10 ** rng.uniform(-3.0, 0.0), "optim.momentum": rng.uniform(0.0, 0.9)}
-            for _ in range(trials)]
+    return [
+        {"optim.lr": 10 ** rng.uniform(-3.0, 0.0), "optim.momentum": rng.uniform(0.0, 0.9)}
+        for _ in range(trials)
+    ]
 
 
 def main() -> None:
@@ -62,8 +64,10 @@ def main() -> None:
         raw["data"] = {**raw["data"], "n_samples": args.rows}
     base = parse_config(raw, where="default", base_dir=str(path.parent))
     values = draw(args.trials, args.seed)
-    print(f"torch {torch.__version__}, {os.cpu_count()} cores, {torch.get_num_threads()} "
-          f"threads; load average {os.getloadavg()[0]:.2f} at start")
+    print(
+        f"torch {torch.__version__}, {os.cpu_count()} cores, {torch.get_num_threads()} "
+        f"threads; load average {os.getloadavg()[0]:.2f} at start"
+    )
 
     engine.fit(trial_config(base, values[0], 0))  # warm-up: first calls, lazy imports
     train_batched(base, values[:2])
@@ -80,26 +84,36 @@ def main() -> None:
     k = len(values)
     epochs = sum(f.epochs_run for f in sequential)
     n = int(base.data.n_samples)
-    print(f"{k} trials of the default preset ({n:,} rows; lr, momentum random; "
-          f"{epochs:,} epochs in all, the longest {max(f.epochs_run for f in sequential)}) "
-          f"on {result.device}")
-    print(f"  sequential engine.fit  {seq_s:9.3f} s | {k / seq_s:9.1f} trials/s | "
-          f"(of which {checks_s:.3f} s building and checking the {k} configs)")
-    print(f"  batched program        {bat_s:9.3f} s | {k / bat_s:9.1f} trials/s | "
-          f"ratio {seq_s / bat_s:6.1f}x  (set-up with the config checks "
-          f"{result.setup_s:.3f} s; epochs {result.elapsed_s:.3f} s: {result.epochs} of them, "
-          f"{result.host_reads} host reads)")
+    print(
+        f"{k} trials of the default preset ({n:,} rows; lr, momentum random; "
+        f"{epochs:,} epochs in all, the longest {max(f.epochs_run for f in sequential)}) "
+        f"on {result.device}"
+    )
+    print(
+        f"  sequential engine.fit  {seq_s:9.3f} s | {k / seq_s:9.1f} trials/s | "
+        f"(of which {checks_s:.3f} s building and checking the {k} configs)"
+    )
+    print(
+        f"  batched program        {bat_s:9.3f} s | {k / bat_s:9.1f} trials/s | "
+        f"ratio {seq_s / bat_s:6.1f}x  (set-up with the config checks "
+        f"{result.setup_s:.3f} s; epochs {result.elapsed_s:.3f} s: {result.epochs} of them, "
+        f"{result.host_reads} host reads)"
+    )
     seq_fit, bat_fit = seq_s - checks_s, bat_s - result.checks_s
-    print(f"  without the config checks: sequential {seq_fit:.3f} s, batched {bat_fit:.3f} s "
-          f"(data once, set-up, epochs, read back): ratio {seq_fit / bat_fit:.1f}x")
+    print(
+        f"  without the config checks: sequential {seq_fit:.3f} s, batched {bat_fit:.3f} s "
+        f"(data once, set-up, epochs, read back): ratio {seq_fit / bat_fit:.1f}x"
+    )
     same = worst = 0.0
     for fin, run in zip(sequential, result.trials):
         same += (fin.reason, fin.epochs_run) == (run.reason, run.epochs_run)
         for a, b in zip(run.weights + [run.bias or 0.0], fin.weights + [fin.bias or 0.0]):
             if math.isfinite(b):
                 worst = max(worst, abs(a - b) / max(abs(b), 1e-6))
-    print(f"  agreement: {int(same)}/{k} trials with the same reason and epochs; "
-          f"weights within {worst:.1e} (relative)")
+    print(
+        f"  agreement: {int(same)}/{k} trials with the same reason and epochs; "
+        f"weights within {worst:.1e} (relative)"
+    )
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
 
 

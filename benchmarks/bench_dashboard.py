@@ -7,8 +7,9 @@ Run: ``.venv/bin/python benchmarks/bench_dashboard.py [--presets default,huber-o
 Throughput: the same preset (train.device=cpu) trained by ``linreg-tui train`` (headless) and
 from the dashboard (Textual's headless driver, keys by Pilot, the run in its trainer process),
 each writing its run directory; epochs/s from each run's RunFinished (epochs_run / elapsed_s),
-the median of ``--repeats`` pairs taking turns. Goal: attached / headless >= 0.9. ``s`` to first epoch: from the start action to the first
-epoch in the run history, with the spare trainer warm (goal <= 0.5 s). Keys: a real
+the median of ``--repeats`` pairs taking turns. Goal: attached / headless >= 0.9. ``s`` to
+first epoch: from the start action to the first epoch in the run history, with the spare
+trainer warm (goal <= 0.5 s). Keys: a real
 ``linreg-tui`` on a pseudo-terminal (``benchmarks/pty_dashboard.py``) during a 100,000-epoch
 run, each key timed from writing it to the terminal until its text arrives in the output (goal
 for ``l``: p95 <= 50 ms); side by side, in rounds taking turns: the dashboard as shipped, with
@@ -49,8 +50,13 @@ def _speed(run_dir: Path) -> float:
 
 def headless(preset: str, runs: Path) -> float:
     env = {**os.environ, "LINREG_TUI_RUNS_DIR": str(runs)}
-    subprocess.run([sys.executable, "-m", "engine", "train", preset, "--set", *CPU],
-                   cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "engine", "train", preset, "--set", *CPU],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     return _speed(list_runs(runs)[0].path)
 
 
@@ -75,8 +81,15 @@ async def attached(preset: str, runs: Path) -> tuple[float, float]:
     return _speed(run_dir), first
 
 
-LONG_RUN = ["default", "--set", "train.epochs=100000", "--set", "train.device=cpu",
-            "--set", "early_stopping.enabled=false"]
+LONG_RUN = [
+    "default",
+    "--set",
+    "train.epochs=100000",
+    "--set",
+    "train.device=cpu",
+    "--set",
+    "early_stopping.enabled=false",
+]
 DEFAULTS = "import tui.cli; tui.cli.KEYS_FPS = '60'; tui.cli.SWITCH_INTERVAL_S = 0.005"
 """Textual's frame rate and Python's GIL hand-over as they are without the dashboard's tuning."""
 KEY_CONFIGS = {
@@ -86,8 +99,9 @@ KEY_CONFIGS = {
 }
 
 
-def key_round(runs: Path, presses: int, *, prelude: str = "", paused: bool = False
-              ) -> dict[str, list[float]]:
+def key_round(
+    runs: Path, presses: int, *, prelude: str = "", paused: bool = False
+) -> dict[str, list[float]]:
     """One dashboard during a 100,000-epoch run: ``l`` (log-y: its note in the top bar) pressed
     ``presses`` times, then the help screen opened and closed with ``?`` a few times."""
     from tui.screens import KEYS_HELP
@@ -159,16 +173,28 @@ def p95(values: list[float]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--presets", default="default,huber-outliers,adam-fast",
-                        help="presets for the throughput rows ('' for none)")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="headless/dashboard pairs per preset, medians shown (default 3)")
-    parser.add_argument("--rounds", type=int, default=4,
-                        help="dashboards per key configuration, taking turns (default 4)")
+    parser.add_argument(
+        "--presets",
+        default="default,huber-outliers,adam-fast",
+        help="presets for the throughput rows ('' for none)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="headless/dashboard pairs per preset, medians shown (default 3)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=4,
+        help="dashboards per key configuration, taking turns (default 4)",
+    )
     parser.add_argument("--presses", type=int, default=40, help="l presses per dashboard")
     args = parser.parse_args()
-    print(f"{'preset':<16}{'headless ep/s':>15}{'dashboard ep/s':>16}{'ratio':>8}"
-          f"{'s→1st epoch':>13}")
+    print(
+        f"{'preset':<16}{'headless ep/s':>15}{'dashboard ep/s':>16}{'ratio':>8}{'s→1st epoch':>13}"
+    )
     for preset in filter(None, args.presets.split(",")):
         hs, atts, firsts = [], [], []
         for _ in range(args.repeats):  # taking turns: the machine's load drifts
@@ -178,21 +204,28 @@ def main() -> None:
                 atts.append(a)
                 firsts.append(first)
         h, a, first = median(hs), median(atts), median(firsts)
-        print(f"{preset:<16}{h:>15,.1f}{a:>16,.1f}{a / h:>8.2f}{first:>12.3f}s   "
-              f"(ratios of the {args.repeats} pairs: "
-              f"{', '.join(f'{x / y:.2f}' for x, y in zip(atts, hs))})", flush=True)
+        print(
+            f"{preset:<16}{h:>15,.1f}{a:>16,.1f}{a / h:>8.2f}{first:>12.3f}s   "
+            f"(ratios of the {args.repeats} pairs: "
+            f"{', '.join(f'{x / y:.2f}' for x, y in zip(atts, hs))})",
+            flush=True,
+        )
     if args.rounds < 1:
         return
     with tempfile.TemporaryDirectory() as tmp:
         times = key_latencies(Path(tmp), args.rounds, args.presses)
-        print(f"key → its text in the terminal's output during a run (pseudo-terminal 80x24, "
-              f"{args.rounds} rounds taking turns, {os.cpu_count()} cores):")
+        print(
+            f"key → its text in the terminal's output during a run (pseudo-terminal 80x24, "
+            f"{args.rounds} rounds taking turns, {os.cpu_count()} cores):"
+        )
         for name, whats in times.items():
             print(f"  {name}")
             for what, values in whats.items():
-                print(f"    {what:<14} {len(values):>4} presses  median "
-                      f"{sorted(values)[len(values) // 2] * 1e3:5.1f} ms  "
-                      f"p95 {p95(values) * 1e3:5.1f} ms  max {max(values) * 1e3:5.1f} ms")
+                print(
+                    f"    {what:<14} {len(values):>4} presses  median "
+                    f"{sorted(values)[len(values) // 2] * 1e3:5.1f} ms  "
+                    f"p95 {p95(values) * 1e3:5.1f} ms  max {max(values) * 1e3:5.1f} ms"
+                )
         shipped = p95(times["as shipped"]["l (log-y)"])
         default = p95(times["Textual/Python defaults"]["l (log-y)"])
         print(f"  l p95, defaults / as shipped: {default / shipped:.2f}")

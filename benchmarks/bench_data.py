@@ -47,8 +47,13 @@ print(json.dumps({"s": seconds, "base_mb": base / 1024, "peak_mb": peak / 1024,
 
 
 def run_case(kind: str, arg: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", CASE, kind, arg], cwd=ROOT, check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", CASE, kind, arg],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -60,16 +65,19 @@ def write_csv(path: Path, rows: int, cols: int) -> None:
 
     rng = np.random.default_rng(0)
     scale = 10.0 ** rng.integers(-2, 4, cols)
-    table = pa.table({f"c{j}": (rng.standard_normal(rows) * scale[j]).astype(np.float32)
-                      for j in range(cols)})
+    table = pa.table(
+        {f"c{j}": (rng.standard_normal(rows) * scale[j]).astype(np.float32) for j in range(cols)}
+    )
     pcsv.write_csv(table, path)
 
 
 def memory_line(name: str, r: dict, allowed: float) -> str:
     extra = r["peak_mb"] - r["base_mb"]
-    return (f"{name:<34} peak {r['peak_mb']:7.0f} MB = baseline {r['base_mb']:5.0f} + "
-            f"{extra:6.0f} MB = {extra / r['data_mb']:.2f}x the {r['data_mb']:.0f} MB of data "
-            f"(goal <= {allowed}x)")
+    return (
+        f"{name:<34} peak {r['peak_mb']:7.0f} MB = baseline {r['base_mb']:5.0f} + "
+        f"{extra:6.0f} MB = {extra / r['data_mb']:.2f}x the {r['data_mb']:.0f} MB of data "
+        f"(goal <= {allowed}x)"
+    )
 
 
 def main() -> None:
@@ -86,8 +94,10 @@ def main() -> None:
     import torch
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print(f"CSV {size:.0f} MB ({rows} x 11): engine {eng['s']:.2f} s, numpy.loadtxt "
-          f"{anchor['s']:.2f} s -> {anchor['s'] / eng['s']:.1f}x loadtxt's speed (goal >= 1x)")
+    print(
+        f"CSV {size:.0f} MB ({rows} x 11): engine {eng['s']:.2f} s, numpy.loadtxt "
+        f"{anchor['s']:.2f} s -> {anchor['s'] / eng['s']:.1f}x loadtxt's speed (goal >= 1x)"
+    )
     print(memory_line("CSV load, engine:", eng, 2))
     print(memory_line("CSV load, numpy.loadtxt:", anchor, 2))
     print(f"synthetic {draw}: load_dataset {syn['s']:.2f} s")

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import itertools
 import json
 import os
 import resource
@@ -52,15 +53,23 @@ LR = 0.01
 def case_config(n: int, d: int, batch: int | None, epochs: int):
     from engine.config import parse_config
 
-    return parse_config({
-        "seed": 0,
-        "data": {"n_samples": n, "n_features": d, "noise": 0.5, "val_fraction": 0.0,
-                 "standardize": False},
-        "loss": {"name": "mse"},
-        "optim": {"name": "sgd", "lr": LR, "batch_size": batch},
-        "train": {"epochs": epochs, "device": "cpu"},
-        "early_stopping": {"enabled": False, "monitor": "train_loss"},
-    }, where="benchmark")
+    return parse_config(
+        {
+            "seed": 0,
+            "data": {
+                "n_samples": n,
+                "n_features": d,
+                "noise": 0.5,
+                "val_fraction": 0.0,
+                "standardize": False,
+            },
+            "loss": {"name": "mse"},
+            "optim": {"name": "sgd", "lr": LR, "batch_size": batch},
+            "train": {"epochs": epochs, "device": "cpu"},
+            "early_stopping": {"enabled": False, "monitor": "train_loss"},
+        },
+        where="benchmark",
+    )
 
 
 def best(fn, repeats: int) -> float:
@@ -76,8 +85,8 @@ def best(fn, repeats: int) -> float:
 def time_engine(cfg, ds, steps: str) -> dict[str, float]:
     """Steady-state s/epoch of one engine run with step strategy ``steps``, and the one-off
     extra of its first epoch (sufficient statistics are built then)."""
-    from engine.training.epoch import STEPS_ENV
     from engine.core.events import EpochEnded, RunStarted
+    from engine.training.epoch import STEPS_ENV
     from engine.training.trainer import run_training
 
     os.environ[STEPS_ENV] = steps
@@ -88,7 +97,7 @@ def time_engine(cfg, ds, steps: str) -> dict[str, float]:
             marks.append(time.perf_counter())
 
     run_training(cfg, emit, dataset=ds)
-    epochs = [b - a for a, b in zip(marks, marks[1:])]
+    epochs = [b - a for a, b in itertools.pairwise(marks)]
     steady = min(epochs[1:])
     return {"epoch_s": steady, "first_extra_s": max(0.0, epochs[0] - steady)}
 
@@ -119,7 +128,7 @@ def hand_epoch(x, y, batch: int) -> None:
     w, b = torch.zeros(d), torch.zeros(1)
     perm = torch.randperm(n)
     for start in range(0, n, batch):
-        idx = perm[start:start + batch]
+        idx = perm[start : start + batch]
         xb, yb = x.index_select(0, idx), y.index_select(0, idx)
         r = torch.addmv(b - yb, xb, w)
         step = LR * 2.0 / idx.shape[0]
@@ -133,8 +142,16 @@ def sklearn_epochs(x, y, epochs: int) -> float:
     from sklearn.linear_model import SGDRegressor
 
     xn, yn = x.numpy().astype("float64"), y.numpy().astype("float64")
-    model = SGDRegressor(loss="squared_error", penalty=None, learning_rate="constant",
-                         eta0=LR, max_iter=epochs, tol=None, shuffle=True, random_state=0)
+    model = SGDRegressor(
+        loss="squared_error",
+        penalty=None,
+        learning_rate="constant",
+        eta0=LR,
+        max_iter=epochs,
+        tol=None,
+        shuffle=True,
+        random_state=0,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         t0 = time.perf_counter()
@@ -198,8 +215,13 @@ def child_torch_rss() -> dict:
 
 def in_child(*args: str) -> dict:
     """Run this script's ``--child`` mode in a fresh process and return its JSON line."""
-    proc = subprocess.run([sys.executable, __file__, "--child", *args], cwd=ROOT,
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"benchmark child {args} failed:\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -218,16 +240,24 @@ def start_up(repeats: int) -> tuple[float, float]:
         for _ in range(repeats):
             for name, cmd in cmds.items():
                 t0 = time.perf_counter()
-                subprocess.run(cmd, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+                subprocess.run(
+                    cmd,
+                    cwd=ROOT,
+                    env=env,
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
                 times[name].append(time.perf_counter() - t0)
     return min(times["torch"]), min(times["train"])
 
 
 def row(name: str, engine: float, unit: str, anchor_name: str, anchor: float, goal: str) -> str:
     scale = 1000 if unit == "ms" else 1
-    return (f"  {name:<26} {engine * scale:9.4g} {unit:<5}| {anchor_name:<30} "
-            f"{anchor * scale:9.4g} {unit:<5}| ratio {anchor / engine:7.3g}x | goal {goal}")
+    return (
+        f"  {name:<26} {engine * scale:9.4g} {unit:<5}| {anchor_name:<30} "
+        f"{anchor * scale:9.4g} {unit:<5}| ratio {anchor / engine:7.3g}x | goal {goal}"
+    )
 
 
 def main() -> None:
@@ -239,53 +269,65 @@ def main() -> None:
     size = "quick" if args.quick else "full"
     if args.child:
         kind, *rest = args.child
-        result = {"minibatch": lambda: child_minibatch(rest[0], int(rest[1])),
-                  "full_batch": lambda: child_full_batch(rest[0], int(rest[1])),
-                  "rss": lambda: child_rss(rest[0], rest[1]),
-                  "torch_rss": child_torch_rss}[kind]()
+        result = {
+            "minibatch": lambda: child_minibatch(rest[0], int(rest[1])),
+            "full_batch": lambda: child_full_batch(rest[0], int(rest[1])),
+            "rss": lambda: child_rss(rest[0], rest[1]),
+            "torch_rss": child_torch_rss,
+        }[kind]()
         print(json.dumps(result))
         return
 
     import torch
 
     build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "CPU"
-    print(f"torch {torch.__version__} ({build} build), {os.cpu_count()} cores, "
-          f"{torch.get_num_threads()} threads, "
-          f"python {sys.version.split()[0]}; {size} sizes, best of {args.repeats}; "
-          f"load average {os.getloadavg()[0]:.2f} at start")
+    print(
+        f"torch {torch.__version__} ({build} build), {os.cpu_count()} cores, "
+        f"{torch.get_num_threads()} threads, "
+        f"python {sys.version.split()[0]}; {size} sizes, best of {args.repeats}; "
+        f"load average {os.getloadavg()[0]:.2f} at start"
+    )
     n, d, batch, _ = SIZES[size]["minibatch"]
     mb = in_child("minibatch", size, str(args.repeats))
     print(f"minibatch {n:,} x {d}, batch {batch}, MSE, SGD (s/epoch; ratio = anchor/engine)")
     print(row("engine", mb["engine"], "s", "tutorial loop (DataLoader)", mb["tutorial"], ">= 15x"))
     print(row("engine", mb["engine"], "s", "hand-gradient tensor loop", mb["hand"], ">= 1x"))
-    print(row("engine", mb["engine"], "s", "sklearn SGDRegressor", mb["sklearn"],
-              "chase (>= 1x)"))
+    print(row("engine", mb["engine"], "s", "sklearn SGDRegressor", mb["sklearn"], "chase (>= 1x)"))
 
     n, d, _, _ = SIZES[size]["full_batch"]
     fb = in_child("full_batch", size, str(args.repeats))
-    print(f"full batch {n:,} x {d} ({fb['x_bytes'] / 2**20:.0f} MB), MSE, SGD "
-          "(ms/epoch; ratio = fraction of the one-read limit)")
+    print(
+        f"full batch {n:,} x {d} ({fb['x_bytes'] / 2**20:.0f} MB), MSE, SGD "
+        "(ms/epoch; ratio = fraction of the one-read limit)"
+    )
     limit = "one read of X (memcpy)"
     print(row("engine, blocked pass", fb["closed_form"], "ms", limit, fb["memcpy"], ">= 0.5"))
-    print(row("engine, sufficient stats", fb["gram"], "ms", limit, fb["memcpy"], "past 1")
-          + f" (+ {fb['gram_first_extra']:.2f} s once for XᵀX, Xᵀy)")
-    print(row("engine, autograd path", fb["autograd"], "ms", limit, fb["memcpy"],
-              "(user losses)"))
+    print(
+        row("engine, sufficient stats", fb["gram"], "ms", limit, fb["memcpy"], "past 1")
+        + f" (+ {fb['gram_first_extra']:.2f} s once for XᵀX, Xᵀy)"
+    )
+    print(row("engine, autograd path", fb["autograd"], "ms", limit, fb["memcpy"], "(user losses)"))
 
     torch_s, train_s = start_up(1 if args.quick else max(3, args.repeats))
     print("start-up (s; wall of a fresh process)")
-    print(f"  linreg-tui train default   {train_s:9.3f} s    | python -c 'import torch'       "
-          f"{torch_s:9.3f} s    | extra {train_s - torch_s:+.3f} s | goal <= +0.5 s")
+    print(
+        f"  linreg-tui train default   {train_s:9.3f} s    | python -c 'import torch'       "
+        f"{torch_s:9.3f} s    | extra {train_s - torch_s:+.3f} s | goal <= +0.5 s"
+    )
 
     base = in_child("torch_rss")["peak_rss_mb"]
     print(f"peak RSS (MB, each in its own process; import torch alone: {base:.0f} MB)")
     for case in ("minibatch", "full_batch"):
         r = in_child("rss", case, size)
-        print(f"  {case:<26} {r['peak_rss_mb']:9.0f} MB   | data (X and y, float32)        "
-              f"{r['data_mb']:9.0f} MB   | above torch {r['peak_rss_mb'] - base:.0f} MB "
-              f"= {(r['peak_rss_mb'] - base) / r['data_mb']:.2f}x the data")
-    print(f"load average {os.getloadavg()[0]:.2f} at the end (other work on the machine "
-          "slows torch's multi-threaded ops most)")
+        print(
+            f"  {case:<26} {r['peak_rss_mb']:9.0f} MB   | data (X and y, float32)        "
+            f"{r['data_mb']:9.0f} MB   | above torch {r['peak_rss_mb'] - base:.0f} MB "
+            f"= {(r['peak_rss_mb'] - base) / r['data_mb']:.2f}x the data"
+        )
+    print(
+        f"load average {os.getloadavg()[0]:.2f} at the end (other work on the machine "
+        "slows torch's multi-threaded ops most)"
+    )
 
 
 if __name__ == "__main__":

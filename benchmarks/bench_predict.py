@@ -51,8 +51,20 @@ def run_predict(path: Path, out: Path, w: np.ndarray) -> int:
     from engine.runs.model_file import LinearModel
 
     names = [f"x{i}" for i in range(FEATURES)]
-    model = LinearModel(torch.tensor(w).reshape(1, -1), torch.zeros(1), names, names, 1,
-                        None, None, 0.0, 1.0, "y", {}, {})
+    model = LinearModel(
+        torch.tensor(w).reshape(1, -1),
+        torch.zeros(1),
+        names,
+        names,
+        1,
+        None,
+        None,
+        0.0,
+        1.0,
+        "y",
+        {},
+        {},
+    )
     header = file_columns(path, key=None)
     writer = BlockWriter(model, names, [*names, "y"], as_json=False)
     with out.open("wb") as fh:
@@ -136,9 +148,11 @@ def main() -> None:
         print(f"{'':10}{'wall s':>9}{'+peak RSS MB':>14}{'traced MB':>11}")
         for name, m in (("predict", p), ("read+pred", r), ("loadtxt", lt)):
             print(f"{name:10}{m[0]:9.2f}{m[1] / 1e6:14.1f}{m[2] / 1e6:11.1f}")
-        print(f"read+predict/loadtxt+matmul: time {r[0] / lt[0]:.2f}x; predict writing its "
-              f"CSV/loadtxt+matmul: time {p[0] / lt[0]:.2f}x, peak RSS growth "
-              f"{p[1] / max(lt[1], 1):.3f}x (whole tensor {tensor_mb:.0f} MB)")
+        print(
+            f"read+predict/loadtxt+matmul: time {r[0] / lt[0]:.2f}x; predict writing its "
+            f"CSV/loadtxt+matmul: time {p[0] / lt[0]:.2f}x, peak RSS growth "
+            f"{p[1] / max(lt[1], 1):.3f}x (whole tensor {tensor_mb:.0f} MB)"
+        )
 
 
 if __name__ == "__main__":

@@ -34,15 +34,30 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-SPEC = ("params:\n  optim.lr: {low: 1.0e-3, high: 1.0, log: true}\n"
-        "  optim.momentum: {low: 0.0, high: 0.9}\nsampler: random\npruning: false\nseed: 0\n")
+SPEC = (
+    "params:\n  optim.lr: {low: 1.0e-3, high: 1.0, log: true}\n"
+    "  optim.momentum: {low: 0.0, high: 0.9}\nsampler: random\npruning: false\nseed: 0\n"
+)
 BASE_SETS = ["train.device=cpu"]
 
 
 def sweep_cmd(spec: Path, runs: Path, trials: int, sets: list[str], *extra: str) -> list[str]:
-    return [sys.executable, "-m", "engine", "sweep", "default", "--sweep", str(spec),
-            "--json", "--trials", str(trials), "--runs-dir", str(runs), *extra,
-            *(a for kv in sets for a in ("--set", kv))]
+    return [
+        sys.executable,
+        "-m",
+        "engine",
+        "sweep",
+        "default",
+        "--sweep",
+        str(spec),
+        "--json",
+        "--trials",
+        str(trials),
+        "--runs-dir",
+        str(runs),
+        *extra,
+        *(a for kv in sets for a in ("--set", kv)),
+    ]
 
 
 def timed_sweep(cmd: list[str]) -> tuple[float, int]:
@@ -64,8 +79,11 @@ def in_process_loop(spec_text: str, db: Path, trials: int, sets: list[str]) -> i
     from engine.training.run import fit
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(storage=f"sqlite:///{db}", sampler=optuna.samplers
-                                .RandomSampler(seed=0), direction="minimize")
+    study = optuna.create_study(
+        storage=f"sqlite:///{db}",
+        sampler=optuna.samplers.RandomSampler(seed=0),
+        direction="minimize",
+    )
     for _ in range(trials):
         t = study.ask()
         lr = t.suggest_float("optim.lr", 1e-3, 1.0, log=True)
@@ -86,8 +104,10 @@ def storage_costs(trials: int, tmp: Path) -> dict[str, float]:
     from engine.sweep.study import open_storage
 
     out = {}
-    stores = {"sqlite (WAL)": lambda: open_storage(f"sqlite:///{tmp / 'cost.db'}"),
-              "journal file": lambda: JournalStorage(JournalFileBackend(str(tmp / "cost.log")))}
+    stores = {
+        "sqlite (WAL)": lambda: open_storage(f"sqlite:///{tmp / 'cost.db'}"),
+        "journal file": lambda: JournalStorage(JournalFileBackend(str(tmp / "cost.log"))),
+    }
     for name, make in stores.items():
         t0 = time.perf_counter()
         study = optuna.create_study(storage=make(), sampler=optuna.samplers.RandomSampler(0))
@@ -129,13 +149,19 @@ def side_by_side(tmp: Path, trials: int, sets: list[str], label: str) -> None:
     rows = {}
     rows["batched (--batch 32)"] = timed_sweep(sweep_cmd(spec, tmp / f"b{tag}", trials, sets))
     rows["per-process (--batch 1)"] = timed_sweep(
-        sweep_cmd(spec, tmp / f"p{tag}", trials, sets, "--batch", "1", "--parallel", "1"))
+        sweep_cmd(spec, tmp / f"p{tag}", trials, sets, "--batch", "1", "--parallel", "1")
+    )
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, __file__, "--loop", str(tmp / f"l{tag}.db"), str(trials),
-                    *sets], cwd=ROOT, check=True)
+    subprocess.run(
+        [sys.executable, __file__, "--loop", str(tmp / f"l{tag}.db"), str(trials), *sets],
+        cwd=ROOT,
+        check=True,
+    )
     rows["in-process loop (fit)"] = (time.perf_counter() - t0, trials)
-    print(f"\n{label}: {trials}-trial random sweep of the default preset (lr, momentum), "
-          f"{os.cpu_count()} cores, start-up included")
+    print(
+        f"\n{label}: {trials}-trial random sweep of the default preset (lr, momentum), "
+        f"{os.cpu_count()} cores, start-up included"
+    )
     print(f"{'':26s} {'wall s':>7s} {'trials/min':>10s} {'batched is':>11s}")
     batched = rows["batched (--batch 32)"]
     rate_b = 60 * batched[1] / batched[0]
@@ -156,15 +182,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
         costs = storage_costs(args.trials, tmp)
-        print(f"Optuna bookkeeping per trial ({args.trials} trials: ask, 2 suggests, 2 user "
-              "attributes, tell): " + ", ".join(f"{k} {v:.1f} ms" for k, v in costs.items()))
+        print(
+            f"Optuna bookkeeping per trial ({args.trials} trials: ask, 2 suggests, 2 user "
+            "attributes, tell): " + ", ".join(f"{k} {v:.1f} ms" for k, v in costs.items())
+        )
         bare, with_dir = run_dir_cost(20, tmp, BASE_SETS)
-        print(f"a default-preset trial: {bare:.1f} ms training alone, {with_dir:.1f} ms with "
-              f"its run directory")
+        print(
+            f"a default-preset trial: {bare:.1f} ms training alone, {with_dir:.1f} ms with "
+            f"its run directory"
+        )
         side_by_side(tmp, args.trials, BASE_SETS, "1000 rows")
         if not args.skip_million:
-            side_by_side(tmp, args.million_trials, [*BASE_SETS, "data.n_samples=1000000"],
-                         "a million rows")
+            side_by_side(
+                tmp, args.million_trials, [*BASE_SETS, "data.n_samples=1000000"], "a million rows"
+            )
 
 
 if __name__ == "__main__":

@@ -23,16 +23,29 @@ class PtyDashboard:
     """``linreg-tui ARGS`` on its own pseudo-terminal; ``env`` adds to the environment,
     ``prelude`` is Python run before the console script's entry (to change a setting)."""
 
-    def __init__(self, args: list[str], runs: Path, *, env: dict[str, str] | None = None,
-                 prelude: str = "") -> None:
+    def __init__(
+        self, args: list[str], runs: Path, *, env: dict[str, str] | None = None, prelude: str = ""
+    ) -> None:
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-        code = f"import sys; sys.argv[0] = 'linreg-tui'\n{prelude}\nfrom tui.cli import entry\nentry()"
+        code = (
+            f"import sys; sys.argv[0] = 'linreg-tui'\n{prelude}\nfrom tui.cli import entry\nentry()"
+        )
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", code, *args], cwd=ROOT, stdin=slave, stdout=slave,
-            stderr=slave, start_new_session=True,
-            env={**os.environ, "TERM": "xterm-256color", "LINREG_TUI_RUNS_DIR": str(runs),
-                 "XDG_CONFIG_HOME": str(runs / "config"), **(env or {})})
+            [sys.executable, "-c", code, *args],
+            cwd=ROOT,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
+            env={
+                **os.environ,
+                "TERM": "xterm-256color",
+                "LINREG_TUI_RUNS_DIR": str(runs),
+                "XDG_CONFIG_HOME": str(runs / "config"),
+                **(env or {}),
+            },
+        )
         os.close(slave)
         self.master = master
         self.out = bytearray()

@@ -53,8 +53,9 @@ def record(config: Config, runs_dir: str | os.PathLike[str] | None = None) -> Pa
     return path
 
 
-def load_model(run: str | os.PathLike[str], runs_dir: str | os.PathLike[str] | None = None
-               ) -> LinearModel:
+def load_model(
+    run: str | os.PathLike[str], runs_dir: str | os.PathLike[str] | None = None
+) -> LinearModel:
     """The saved model of a run (id, prefix, path or ``latest``), loaded with
     ``weights_only=True``; ``.predict(x_raw)`` maps raw feature rows to predictions."""
     from engine.runs.model_file import load_model as load
@@ -68,6 +69,18 @@ def load_model(run: str | os.PathLike[str], runs_dir: str | os.PathLike[str] | N
 
 
 __all__ = [
-    "Config", "ConfigError", "EpochEnded", "Event", "FitResult", "Run", "RunFinished",
-    "RunStarted", "fit", "list_presets", "load_config", "load_model", "record", "train",
+    "Config",
+    "ConfigError",
+    "EpochEnded",
+    "Event",
+    "FitResult",
+    "Run",
+    "RunFinished",
+    "RunStarted",
+    "fit",
+    "list_presets",
+    "load_config",
+    "load_model",
+    "record",
+    "train",
 ]

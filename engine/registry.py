@@ -51,13 +51,17 @@ class ParamSpec:
     def in_range(self, value: float) -> bool:
         """Whether ``value`` satisfies every bound."""
         b = self.bounds
-        return (("gt" not in b or value > b["gt"]) and ("min" not in b or value >= b["min"])
-                and ("lt" not in b or value < b["lt"]) and ("max" not in b or value <= b["max"]))
+        return (
+            ("gt" not in b or value > b["gt"])
+            and ("min" not in b or value >= b["min"])
+            and ("lt" not in b or value < b["lt"])
+            and ("max" not in b or value <= b["max"])
+        )
 
     def range_phrase(self) -> str:
         """What a valid value is, to follow "must be": ``> 0`` or ``in (0, 1)``."""
         if len(self.bounds) == 1:
-            (name, bound), = self.bounds.items()
+            ((name, bound),) = self.bounds.items()
             return f"{_SYMBOLS[name]} {bound:g}"
         return f"in {self.range_text()}"
 
@@ -139,31 +143,66 @@ _DELTA_DOC = "Threshold δ between the quadratic and linear parts. Default 1.0; 
 _QUANTILE_DOC = "Quantile q of the pinball loss. Default 0.5; in (0, 1)."
 
 _BUILTIN_LOSSES = (
-    LossSpec("mse", "mean squared error; the classic least-squares fit", "mean((y-ŷ)²)",
-             (), True, "least_squares", "engine.losses.functions:mse",
-             "engine.losses.functions:mse_derivative"),
-    LossSpec("mae", "mean absolute error; robust to outliers, fits the median", "mean(|y-ŷ|)",
-             (), False, "quantile_irls", "engine.losses.functions:mae",
-             "engine.losses.functions:mae_derivative"),
-    LossSpec("huber", "quadratic near zero, linear beyond δ",
-             "mean(½r² if |r|≤δ else δ(|r|-½δ)), r=y-ŷ, δ={delta:g}",
-             (ParamSpec("delta", 1.0, _DELTA_DOC, "δ", {"gt": 0.0}),),
-             True, "reference", "engine.losses.functions:huber",
-             "engine.losses.functions:huber_derivative"),
-    LossSpec("smooth_l1", "huber divided by δ (PyTorch's SmoothL1Loss)",
-             "mean(½r²/δ if |r|<δ else |r|-½δ), r=y-ŷ, δ={delta:g}",
-             (ParamSpec("delta", 1.0, _DELTA_DOC, "δ", {"gt": 0.0}),),
-             True, "reference", "engine.losses.functions:smooth_l1",
-             "engine.losses.functions:smooth_l1_derivative"),
-    LossSpec("log_cosh", "≈ ½r² for small r, |r| - log 2 for large", "mean(log(cosh(y-ŷ)))",
-             (), True, "reference", "engine.losses.functions:log_cosh",
-             "engine.losses.functions:log_cosh_derivative"),
-    LossSpec("quantile", "pinball loss; its minimiser is the q-quantile",
-             "mean(max(q·r, (q-1)·r)), r=y-ŷ, q={quantile:g}",
-             (ParamSpec("quantile", 0.5, _QUANTILE_DOC, "q", {"gt": 0.0, "lt": 1.0},
-                        aliases=("q",)),),
-             False, "quantile_irls", "engine.losses.functions:quantile",
-             "engine.losses.functions:quantile_derivative"),
+    LossSpec(
+        "mse",
+        "mean squared error; the classic least-squares fit",
+        "mean((y-ŷ)²)",
+        (),
+        True,
+        "least_squares",
+        "engine.losses.functions:mse",
+        "engine.losses.functions:mse_derivative",
+    ),
+    LossSpec(
+        "mae",
+        "mean absolute error; robust to outliers, fits the median",
+        "mean(|y-ŷ|)",
+        (),
+        False,
+        "quantile_irls",
+        "engine.losses.functions:mae",
+        "engine.losses.functions:mae_derivative",
+    ),
+    LossSpec(
+        "huber",
+        "quadratic near zero, linear beyond δ",
+        "mean(½r² if |r|≤δ else δ(|r|-½δ)), r=y-ŷ, δ={delta:g}",
+        (ParamSpec("delta", 1.0, _DELTA_DOC, "δ", {"gt": 0.0}),),
+        True,
+        "reference",
+        "engine.losses.functions:huber",
+        "engine.losses.functions:huber_derivative",
+    ),
+    LossSpec(
+        "smooth_l1",
+        "huber divided by δ (PyTorch's SmoothL1Loss)",
+        "mean(½r²/δ if |r|<δ else |r|-½δ), r=y-ŷ, δ={delta:g}",
+        (ParamSpec("delta", 1.0, _DELTA_DOC, "δ", {"gt": 0.0}),),
+        True,
+        "reference",
+        "engine.losses.functions:smooth_l1",
+        "engine.losses.functions:smooth_l1_derivative",
+    ),
+    LossSpec(
+        "log_cosh",
+        "≈ ½r² for small r, |r| - log 2 for large",
+        "mean(log(cosh(y-ŷ)))",
+        (),
+        True,
+        "reference",
+        "engine.losses.functions:log_cosh",
+        "engine.losses.functions:log_cosh_derivative",
+    ),
+    LossSpec(
+        "quantile",
+        "pinball loss; its minimiser is the q-quantile",
+        "mean(max(q·r, (q-1)·r)), r=y-ŷ, q={quantile:g}",
+        (ParamSpec("quantile", 0.5, _QUANTILE_DOC, "q", {"gt": 0.0, "lt": 1.0}, aliases=("q",)),),
+        False,
+        "quantile_irls",
+        "engine.losses.functions:quantile",
+        "engine.losses.functions:quantile_derivative",
+    ),
 )
 
 LOSSES: dict[str, LossSpec] = {spec.name: spec for spec in _BUILTIN_LOSSES}
@@ -174,21 +213,51 @@ influence, the closed-form fast paths) do not apply to them."""
 
 _CLASSIFICATION = "engine.losses.classification"
 _BUILTIN_CLASSIFICATION_LOSSES = (
-    LossSpec("log_loss", "logistic regression's loss on logits (stable: softplus)",
-             "mean(softplus(-s·z)), s=2y-1", (), True, "classification",
-             f"{_CLASSIFICATION}:log_loss", task="binary"),
-    LossSpec("hinge", "the linear SVM's loss; zero beyond the margin", "mean(max(0, 1-s·z)), s=2y-1",
-             (), False, "classification", f"{_CLASSIFICATION}:hinge", task="binary"),
-    LossSpec("squared_hinge", "hinge squared: smooth, LinearSVC's default",
-             "mean(max(0, 1-s·z)²), s=2y-1", (), True, "classification",
-             f"{_CLASSIFICATION}:squared_hinge", task="binary"),
-    LossSpec("cross_entropy", "softmax regression on K logits per row",
-             "mean(-log softmax(z)_y)", (), True, "classification",
-             f"{_CLASSIFICATION}:cross_entropy", task="multiclass"),
+    LossSpec(
+        "log_loss",
+        "logistic regression's loss on logits (stable: softplus)",
+        "mean(softplus(-s·z)), s=2y-1",
+        (),
+        True,
+        "classification",
+        f"{_CLASSIFICATION}:log_loss",
+        task="binary",
+    ),
+    LossSpec(
+        "hinge",
+        "the linear SVM's loss; zero beyond the margin",
+        "mean(max(0, 1-s·z)), s=2y-1",
+        (),
+        False,
+        "classification",
+        f"{_CLASSIFICATION}:hinge",
+        task="binary",
+    ),
+    LossSpec(
+        "squared_hinge",
+        "hinge squared: smooth, LinearSVC's default",
+        "mean(max(0, 1-s·z)²), s=2y-1",
+        (),
+        True,
+        "classification",
+        f"{_CLASSIFICATION}:squared_hinge",
+        task="binary",
+    ),
+    LossSpec(
+        "cross_entropy",
+        "softmax regression on K logits per row",
+        "mean(-log softmax(z)_y)",
+        (),
+        True,
+        "classification",
+        f"{_CLASSIFICATION}:cross_entropy",
+        task="multiclass",
+    ),
 )
 
 CLASSIFICATION_LOSSES: dict[str, LossSpec] = {
-    spec.name: spec for spec in _BUILTIN_CLASSIFICATION_LOSSES}
+    spec.name: spec for spec in _BUILTIN_CLASSIFICATION_LOSSES
+}
 """The classification losses by name (``task`` binary or multiclass): ``z`` is the logit
 ``x·w + b`` (a row of K logits for multiclass), ``y`` the class label and ``s = 2y - 1``."""
 
@@ -206,13 +275,17 @@ def task_of(name: str) -> str | None:
     spec = any_loss(name)
     return spec.task if spec is not None else None
 
+
 _BUILTIN_NAMES = tuple(LOSSES)
 
 
 def register_loss(spec: LossSpec) -> None:
     """Add a loss to :data:`LOSSES` (it becomes a ``loss.name`` choice and a term name)."""
-    if spec.name in LOSSES or spec.name in CLASSIFICATION_LOSSES or spec.name in (
-            "custom", "combined"):
+    if (
+        spec.name in LOSSES
+        or spec.name in CLASSIFICATION_LOSSES
+        or spec.name in ("custom", "combined")
+    ):
         raise ValueError(f"a loss called {spec.name!r} already exists")
     LOSSES[spec.name] = spec
 
@@ -274,19 +347,31 @@ class OptimizerSpec:
 
 
 _BUILTIN_OPTIMIZERS = (
-    OptimizerSpec("sgd", "torch.optim.SGD", ("lr", "momentum"),
-                  "stochastic gradient descent, optionally with momentum",
-                  "engine.training.update_rules:sgd",
-                  "g = ∇L + wd·w; b = μ·b + g (b = g at the first step); θ -= lr·b"),
-    OptimizerSpec("adam", "torch.optim.Adam", ("lr",),
-                  "Adam; weight_decay adds weight_decay·w to the gradient",
-                  "engine.training.update_rules:adam",
-                  "g = ∇L + wd·w; m = β1·m + (1-β1)·g; v = β2·v + (1-β2)·g²; "
-                  "θ -= lr·m̂/(√v̂ + ε), β = (0.9, 0.999), ε = 1e-8"),
-    OptimizerSpec("adamw", "torch.optim.AdamW", ("lr",),
-                  "Adam with decoupled weight decay",
-                  "engine.training.update_rules:adamw",
-                  "w -= lr·wd·w, then adam's step with g = ∇L"),
+    OptimizerSpec(
+        "sgd",
+        "torch.optim.SGD",
+        ("lr", "momentum"),
+        "stochastic gradient descent, optionally with momentum",
+        "engine.training.update_rules:sgd",
+        "g = ∇L + wd·w; b = μ·b + g (b = g at the first step); θ -= lr·b",
+    ),
+    OptimizerSpec(
+        "adam",
+        "torch.optim.Adam",
+        ("lr",),
+        "Adam; weight_decay adds weight_decay·w to the gradient",
+        "engine.training.update_rules:adam",
+        "g = ∇L + wd·w; m = β1·m + (1-β1)·g; v = β2·v + (1-β2)·g²; "
+        "θ -= lr·m̂/(√v̂ + ε), β = (0.9, 0.999), ε = 1e-8",
+    ),
+    OptimizerSpec(
+        "adamw",
+        "torch.optim.AdamW",
+        ("lr",),
+        "Adam with decoupled weight decay",
+        "engine.training.update_rules:adamw",
+        "w -= lr·wd·w, then adam's step with g = ∇L",
+    ),
 )
 
 OPTIMIZERS: dict[str, OptimizerSpec] = {spec.name: spec for spec in _BUILTIN_OPTIMIZERS}

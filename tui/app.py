@@ -25,7 +25,6 @@ from textual.css.query import NoMatches
 from textual.widgets import Footer, Input
 
 from engine.runs.store import runs_dir
-
 from tui.devices import available_devices
 from tui.keys import escape_then, key_after_escape
 from tui.messages import Note, PresetChosen, SettingsEdited
@@ -69,12 +68,18 @@ class LinregApp(App[None]):
         Binding("escape", "leave_field", "Leave field"),
     ]
 
-    def __init__(self, preset: str = "default", overrides: list[str] | None = None, *,
-                 frozen_clock: bool = False, runs_root: Path | None = None,
-                 watch: Path | None = None, warm_trainer: bool = False) -> None:
+    def __init__(
+        self,
+        preset: str = "default",
+        overrides: list[str] | None = None,
+        *,
+        frozen_clock: bool = False,
+        runs_root: Path | None = None,
+        watch: Path | None = None,
+        warm_trainer: bool = False,
+    ) -> None:
         super().__init__()
-        self.session = RunSession(runs_root or runs_dir(), watch=watch,
-                                  warm_trainer=warm_trainer)
+        self.session = RunSession(runs_root or runs_dir(), watch=watch, warm_trainer=warm_trainer)
         self.preset = preset
         self.overrides = list(overrides or [])
         self.frozen_clock = frozen_clock
@@ -263,8 +268,13 @@ class LinregApp(App[None]):
         """The runs screen: past runs to open, compare, or load settings from."""
         from tui.runs_screen import RunsScreen
 
-        self.push_screen(RunsScreen(self.session.runs_root, frozen_clock=self.frozen_clock,
-                                    read_only=self.session.watch_dir is not None))
+        self.push_screen(
+            RunsScreen(
+                self.session.runs_root,
+                frozen_clock=self.frozen_clock,
+                read_only=self.session.watch_dir is not None,
+            )
+        )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return self.painter.offers(action)
@@ -282,9 +292,15 @@ class LinregApp(App[None]):
         self.painter.dirty = True
 
 
-def make_app(preset: str = "default", overrides: list[str] | None = None, *,
-             frozen_clock: bool = False, runs_root: Path | None = None,
-             watch: Path | None = None, warm_trainer: bool = False) -> LinregApp:
+def make_app(
+    preset: str = "default",
+    overrides: list[str] | None = None,
+    *,
+    frozen_clock: bool = False,
+    runs_root: Path | None = None,
+    watch: Path | None = None,
+    warm_trainer: bool = False,
+) -> LinregApp:
     """Build the dashboard on ``preset`` with ``--set`` overrides.
 
     ``frozen_clock`` hides elapsed time, speed and the device's model name and stops the cursor
@@ -294,5 +310,11 @@ def make_app(preset: str = "default", overrides: list[str] | None = None, *,
     imported, so ``s`` trains at once (the CLI turns it on; tests that do not time a start
     leave it off to save a process per test).
     """
-    return LinregApp(preset, overrides, frozen_clock=frozen_clock, runs_root=runs_root,
-                     watch=watch, warm_trainer=warm_trainer)
+    return LinregApp(
+        preset,
+        overrides,
+        frozen_clock=frozen_clock,
+        runs_root=runs_root,
+        watch=watch,
+        warm_trainer=warm_trainer,
+    )

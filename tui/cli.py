@@ -51,8 +51,10 @@ def _run_app(app) -> int:
     app.run()
     if app.detached is not None:
         with contextlib.suppress(OSError, ValueError):  # the terminal is gone (a hangup)
-            print(f"run {app.detached.name} goes on in the background; come back with: "
-                  f"linreg-tui watch {app.detached.name}")
+            print(
+                f"run {app.detached.name} goes on in the background; come back with: "
+                f"linreg-tui watch {app.detached.name}"
+            )
     return app.return_code or 0
 
 

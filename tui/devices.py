@@ -11,8 +11,10 @@ import json
 import sys
 from pathlib import Path
 
-CODE = ("import json; from engine.training.device import available_devices; "
-        "print(json.dumps(available_devices()))")
+CODE = (
+    "import json; from engine.training.device import available_devices; "
+    "print(json.dumps(available_devices()))"
+)
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -20,8 +22,13 @@ async def available_devices() -> list[tuple[str, str]] | None:
     """``[(spec, label), ...]`` from :func:`engine.training.device.available_devices`, or None
     when the child failed (the form keeps its default choices)."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", CODE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL, cwd=str(ROOT))
+        sys.executable,
+        "-c",
+        CODE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        cwd=str(ROOT),
+    )
     try:
         out, _ = await proc.communicate()
     except asyncio.CancelledError:

@@ -14,17 +14,41 @@ import copy
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from engine.config import (Config, ConfigError, LossConfig, applies, nest, own_params,
-                           parse_config, parse_loss_section, validate_field)
-from engine.losses.formulas import describe
+from engine.config import (
+    Config,
+    ConfigError,
+    LossConfig,
+    applies,
+    nest,
+    own_params,
+    parse_config,
+    parse_loss_section,
+    validate_field,
+)
 from engine.config.presets import portable_dict
+from engine.losses.formulas import describe
 from engine.registry import param_key
+from tui.form_fields import (
+    DEFAULT_DEVICES,
+    DEVICE_KEY,
+    EXAMPLE_TERMS,
+    FormField,
+    Values,
+    fmt_value,
+    form_fields,
+    read_key,
+)
 
-from tui.form_fields import (DEFAULT_DEVICES, DEVICE_KEY, EXAMPLE_TERMS, FormField, Values,
-                             fmt_value, form_fields, read_key)
-
-__all__ = ["COMBINED_NEEDS_TERMS", "CUSTOM_NEEDS_CALLABLE", "EXAMPLE_TERMS", "FieldError",
-           "FormField", "SettingsForm", "fmt_value", "form_fields"]
+__all__ = [
+    "COMBINED_NEEDS_TERMS",
+    "CUSTOM_NEEDS_CALLABLE",
+    "EXAMPLE_TERMS",
+    "FieldError",
+    "FormField",
+    "SettingsForm",
+    "fmt_value",
+    "form_fields",
+]
 
 CUSTOM_NEEDS_CALLABLE = "custom: give its callable (file.py:obj or package.module:obj)"
 COMBINED_NEEDS_TERMS = "combined: give its terms, e.g. [{name: mse, weight: 1}]"
@@ -93,8 +117,10 @@ class SettingsForm:
         self._loads += 1
         cfg = self._parse(raw)
         self.initial: Values = {f.key: read_key(cfg, f.key) for f in self.fields}
-        self.entries = {f.key: fmt_value(v) if f.typed else v
-                        for f, v in zip(self.fields, self.initial.values())}
+        self.entries = {
+            f.key: fmt_value(v) if f.typed else v
+            for f, v in zip(self.fields, self.initial.values())
+        }
         self.errors.clear()
         self._engine_marked.clear()
 
@@ -189,8 +215,9 @@ class SettingsForm:
             *sections, name = key.split(".")
             node = raw
             for section in sections:
-                node[section] = node = dict(node[section]) if isinstance(
-                    node.get(section), dict) else {}
+                node[section] = node = (
+                    dict(node[section]) if isinstance(node.get(section), dict) else {}
+                )
             node[name] = value
         loss = raw.get("loss")
         if not isinstance(loss, dict):
@@ -200,8 +227,11 @@ class SettingsForm:
             loss.pop("terms", None)
         if name != "custom":
             loss.pop("callable", None)
-            own = {p.name: values[k] for p in own_params(str(name))
-                   if (k := param_key(str(name), p.name)) in values}
+            own = {
+                p.name: values[k]
+                for p in own_params(str(name))
+                if (k := param_key(str(name), p.name)) in values
+            }
             if own:
                 loss["params"] = own
             else:
@@ -320,8 +350,8 @@ class SettingsForm:
         The app compares it with the running run's ``config["loss"]``: formula *texts* cannot be
         compared, as the engine writes a custom loss's docstring where the form names the
         callable. It is normalised as the run directory's ``config.yaml`` is
-        (:func:`engine.config.presets.portable_dict`: a relative ``file.py:obj`` made absolute from the
-        preset's folder), so the same loss compares equal however its path was written.
+        (:func:`engine.config.presets.portable_dict`: a relative ``file.py:obj`` made absolute
+        from the preset's folder), so the same loss compares equal however its path was written.
         """
         try:
             values = self.raw_values()

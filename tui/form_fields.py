@@ -24,9 +24,17 @@ LOSS_PARAMS_AT = "loss.params"
 LOSS_KEYS = ("loss.name", "loss.terms", "loss.callable", LOSS_PARAMS_AT, "loss.l1", "loss.l2")
 EVERY_OPTIMIZER_KEYS = ("optim.weight_decay", "optim.batch_size")
 """``optim.*`` keys every optimizer reads (after the registered optimizers' hyperparameters)."""
-OTHER_KEYS = ("train.epochs", "data.val_fraction", "seed", "early_stopping.enabled",
-              "early_stopping.monitor", "early_stopping.patience", "early_stopping.min_delta",
-              "early_stopping.restore_best", "train.device")
+OTHER_KEYS = (
+    "train.epochs",
+    "data.val_fraction",
+    "seed",
+    "early_stopping.enabled",
+    "early_stopping.monitor",
+    "early_stopping.patience",
+    "early_stopping.min_delta",
+    "early_stopping.restore_best",
+    "train.device",
+)
 
 
 def optimizer_keys() -> tuple[str, ...]:
@@ -49,14 +57,20 @@ FORM_KEYS = form_keys()
 so an optimizer registered meanwhile gets its rows)."""
 LABELS = {"loss.name": "loss", "optim.name": "optimizer", "early_stopping.enabled": "early stop"}
 """Labels that are not the key's last part with spaces for underscores."""
-PLACEHOLDERS = {"loss.terms": "[{name: mse, weight: 1}]", "loss.callable": "file.py:obj",
-                "loss.params": "{} (none)", "optim.batch_size": "full batch"}
+PLACEHOLDERS = {
+    "loss.terms": "[{name: mse, weight: 1}]",
+    "loss.callable": "file.py:obj",
+    "loss.params": "{} (none)",
+    "optim.batch_size": "full batch",
+}
 DEVICE_KEY = "train.device"
 """Typed as text in a preset, offered as a choice of the machine's devices in the form."""
 DEFAULT_DEVICES: tuple[tuple[str, str], ...] = (("auto", "auto"), ("cpu", "cpu"))
 """``(value, label)`` before the engine has said which devices exist (it imports torch)."""
-EXAMPLE_TERMS: list[dict[str, Any]] = [{"name": "mse", "weight": 0.7},
-                                       {"name": "mae", "weight": 0.3}]
+EXAMPLE_TERMS: list[dict[str, Any]] = [
+    {"name": "mse", "weight": 0.7},
+    {"name": "mae", "weight": 0.3},
+]
 """What the terms field is filled with when combined is chosen with no terms yet."""
 
 
@@ -86,8 +100,9 @@ def _label(key: str) -> str:
 def _field(key: str, **extra: Any) -> FormField:
     info = field_info(key)
     kind = "choice" if key == DEVICE_KEY else info.kind
-    return FormField(key, extra.pop("label", _label(key)), kind, info.choices,
-                     PLACEHOLDERS.get(key, ""), **extra)
+    return FormField(
+        key, extra.pop("label", _label(key)), kind, info.choices, PLACEHOLDERS.get(key, ""), **extra
+    )
 
 
 def _loss_param_fields() -> list[FormField]:
@@ -120,8 +135,9 @@ def fmt_value(value: Any) -> str:
     if isinstance(value, (dict, list)):  # params / terms: one line of YAML flow style
         if not value:
             return ""
-        return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, allow_unicode=True,
-                              width=1 << 30).strip()
+        return yaml.safe_dump(
+            value, default_flow_style=True, sort_keys=False, allow_unicode=True, width=1 << 30
+        ).strip()
     if isinstance(value, float):
         return repr(value)
     return str(value)

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 from engine.core.events import EpochEnded, Event, RunFinished, RunStarted
 from engine.core.report import latest
-
 from tui.series import DebiasedEMA, Downsampler, Point, window_points
 
 SMOOTHING_BETAS: tuple[float, ...] = (0.9, 0.99)
@@ -27,9 +26,11 @@ class CurveSeries:
 
     raw: Downsampler = field(default_factory=Downsampler)
     smooth: dict[float, Downsampler] = field(
-        default_factory=lambda: {b: Downsampler() for b in SMOOTHING_BETAS})
+        default_factory=lambda: {b: Downsampler() for b in SMOOTHING_BETAS}
+    )
     _ema: dict[float, DebiasedEMA] = field(
-        default_factory=lambda: {b: DebiasedEMA(b) for b in SMOOTHING_BETAS})
+        default_factory=lambda: {b: DebiasedEMA(b) for b in SMOOTHING_BETAS}
+    )
 
     def append(self, x: float, y: float) -> None:
         """Add a finite value (a plot cannot draw inf or nan; those stay in the history)."""
@@ -72,7 +73,8 @@ class RunHistory:
     has_nonpositive: bool = False
     """Whether the plot has a value <= 0 to draw (a loss, or the optimum's loss line)."""
     _points: dict[tuple[int, int | None, int], tuple[list[Point], list[Point]]] = field(
-        default_factory=dict, repr=False, compare=False)
+        default_factory=dict, repr=False, compare=False
+    )
 
     def add(self, event: Event) -> None:
         """File one event; a RunStarted begins a fresh history."""
@@ -152,8 +154,7 @@ class RunHistory:
         """Index into the epoch lists where a last-``window``-epochs plot starts (0: all)."""
         return 0 if window is None else max(0, len(self.epochs) - window)
 
-    def curve_points(self, window: int | None, max_points: int) -> tuple[list[Point],
-                                                                        list[Point]]:
+    def curve_points(self, window: int | None, max_points: int) -> tuple[list[Point], list[Point]]:
         """Train and val points to draw, at most about ``max_points`` each: the whole run from
         the constant-cost buckets, or the last ``window`` epochs from the raw values.
 
@@ -166,14 +167,15 @@ class RunHistory:
             cached = self._points[key] = self._curve_points(window, max_points)
         return cached
 
-    def _curve_points(self, window: int | None, max_points: int) -> tuple[list[Point],
-                                                                          list[Point]]:
+    def _curve_points(self, window: int | None, max_points: int) -> tuple[list[Point], list[Point]]:
         if window is None or window >= len(self.epochs):
             return self.train_curve.raw.points(max_points), self.val_curve.raw.points(max_points)
         i = self.window_start(window)
         xs = self.epochs[i:]
-        return (window_points(xs, self.train_loss[i:], max_points),
-                window_points(xs, self.val_loss[i:], max_points))
+        return (
+            window_points(xs, self.train_loss[i:], max_points),
+            window_points(xs, self.val_loss[i:], max_points),
+        )
 
     def y_range(self, window: int | None) -> tuple[float, float] | None:
         """Smallest and largest loss a plot of this window draws (None before any epoch)."""
@@ -191,5 +193,5 @@ class RunHistory:
 
     @property
     def log_floor(self) -> float:
-        """A decade under the smallest positive loss: where zero and negatives are drawn on log-y."""
+        """A decade under the smallest positive loss: where zero and negatives go on log-y."""
         return self.min_positive / 10.0 if math.isfinite(self.min_positive) else 1e-12

@@ -31,7 +31,8 @@ async def escape_then(app: App[Any], after: events.Key) -> None:
     field, cancel a dialog — or the focused widget), then queue ``after``: it comes after the
     focus change that Esc asked for, so it never lands in the field just left."""
     # (Textual's own key path, split in two: priority bindings, then focused-up bindings.)
-    if not (await app._check_bindings("escape", priority=True)
-            or await app._check_bindings("escape")):
+    if not (
+        await app._check_bindings("escape", priority=True) or await app._check_bindings("escape")
+    ):
         (app.focused or app.screen)._forward_event(events.Key("escape", "\x1b"))
     app.post_message(after)

@@ -73,15 +73,26 @@ class Painter:
     def view(self) -> View:
         """The app's state as the panels need it (see :class:`tui.view.View`)."""
         form, plot, trainer = self.settings.form, self.plot, self.session.trainer
-        es = {k.split(".", 1)[1]: v for k, v in form.values().items()
-              if k.startswith("early_stopping.")}
+        es = {
+            k.split(".", 1)[1]: v
+            for k, v in form.values().items()
+            if k.startswith("early_stopping.")
+        }
         size = self.app.size
-        return View(running=self.session.follower is not None,
-                    paused=bool(trainer and trainer.paused), frozen_clock=self.frozen_clock,
-                    wide=size.width >= 100, rows=size.height,
-                    details_shown=self.app.query_one("#details").display, log_y=plot.log_y,
-                    smoothing=plot.smoothing, window=plot.window, next_early_stopping=es,
-                    next_loss_formula=form.loss_formula(), next_loss=form.loss_config())
+        return View(
+            running=self.session.follower is not None,
+            paused=bool(trainer and trainer.paused),
+            frozen_clock=self.frozen_clock,
+            wide=size.width >= 100,
+            rows=size.height,
+            details_shown=self.app.query_one("#details").display,
+            log_y=plot.log_y,
+            smoothing=plot.smoothing,
+            window=plot.window,
+            next_early_stopping=es,
+            next_loss_formula=form.loss_formula(),
+            next_loss=form.loss_config(),
+        )
 
     def draw_all(self) -> None:
         """Every panel on screen (found by the HistoryPanel protocol), the top bar and the
@@ -144,8 +155,12 @@ class Painter:
         """Re-ask the app's check_action when what it depends on has changed (not at every
         draw)."""
         session = self.session
-        state = (session.trainer is not None, session.follower is not None,
-                 session.history.started is not None, self.settings.modified)
+        state = (
+            session.trainer is not None,
+            session.follower is not None,
+            session.history.started is not None,
+            self.settings.modified,
+        )
         if state != self._footer_state:
             self._footer_state = state
             self.app.refresh_bindings()
@@ -169,6 +184,7 @@ class Painter:
         For tests (and anything that files events itself): the redraw timer would draw them
         within a frame (the plot within ``PLOT_EVERY_S``), this says when.
         """
+
         async def refreshed() -> None:
             done = asyncio.Event()
             self.app.call_after_refresh(done.set)

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from engine.config import ConfigError
 from engine.config.presets import save_preset, user_dir
-
 from tui.form import FieldError
 from tui.messages import Note, SettingsEdited
 from tui.screens import DiscardEditsScreen, SavePresetScreen
@@ -72,8 +71,9 @@ def save_as_preset(panel: SettingsPanel) -> None:
         return
 
     def save(name: str, overwrite: bool, description: str) -> Path:
-        return save_preset(dataclasses.replace(cfg, description=description), name,
-                           overwrite=overwrite)
+        return save_preset(
+            dataclasses.replace(cfg, description=description), name, overwrite=overwrite
+        )
 
     def saved(path: str | None) -> None:
         if path is None:
@@ -84,5 +84,6 @@ def save_as_preset(panel: SettingsPanel) -> None:
         panel.post_message(Note(f"saved preset {name} to {path}"))
 
     suggestion = "" if panel.is_bundled() else panel.preset
-    panel.app.push_screen(SavePresetScreen(save, user_dir(), suggestion,
-                                           panel.description_to_save()), saved)
+    panel.app.push_screen(
+        SavePresetScreen(save, user_dir(), suggestion, panel.description_to_save()), saved
+    )

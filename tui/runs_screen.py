@@ -19,10 +19,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
-from engine.runs.table import RUN_COLUMNS, row_cells, run_row
 from engine.runs.compare import short_id
 from engine.runs.store import list_runs
-
+from engine.runs.table import RUN_COLUMNS, row_cells, run_row
 from tui.runs_views import CompareScreen, RunScreen, RunsModal
 from tui.widgets.compare_plot import MAX_SERIES
 
@@ -37,16 +36,20 @@ STATE_STYLE = {"running": "bold green", "crashed": "bold red"}
 class RunsScreen(RunsModal):
     """Every run under the runs folder, newest first."""
 
-    BINDINGS = [Binding("space", "mark", "Mark"), Binding("enter", "open", "Open", priority=True),
-                Binding("c", "compare", "Compare"), Binding("o", "load", "Load settings"),
-                Binding("L", "load", "Load settings", show=False),
-                Binding("r", "refresh", "Refresh"), Binding("escape", "back", "Back")]
+    BINDINGS = [
+        Binding("space", "mark", "Mark"),
+        Binding("enter", "open", "Open", priority=True),
+        Binding("c", "compare", "Compare"),
+        Binding("o", "load", "Load settings"),
+        Binding("L", "load", "Load settings", show=False),
+        Binding("r", "refresh", "Refresh"),
+        Binding("escape", "back", "Back"),
+    ]
     AUTO_FOCUS = "#runs-table"
     """(``enter`` is a priority binding so the footer shows it over the table's own, hidden
     one; a mouse click on a row still opens it through RowSelected.)"""
 
-    def __init__(self, root: Path, *, frozen_clock: bool = False, read_only: bool = False
-                 ) -> None:
+    def __init__(self, root: Path, *, frozen_clock: bool = False, read_only: bool = False) -> None:
         super().__init__(frozen_clock=frozen_clock, read_only=read_only)
         self.root = root
         self.rows: list[dict[str, Any]] = []
@@ -88,8 +91,14 @@ class RunsScreen(RunsModal):
         if current in ids:
             table.move_cursor(row=ids.index(current), animate=False)
         empty = self.query_one("#runs-empty", Static)
-        empty.update(Text(f"no runs yet in {self.root}\nesc goes back; s on the dashboard "
-                          "starts one", style="dim") if not self.rows else "")
+        empty.update(
+            Text(
+                f"no runs yet in {self.root}\nesc goes back; s on the dashboard starts one",
+                style="dim",
+            )
+            if not self.rows
+            else ""
+        )
         empty.display = not self.rows
         table.display = bool(self.rows)
         self._title()
@@ -147,8 +156,11 @@ class RunsScreen(RunsModal):
         else:
             self.marked.append(run_id)
         table = self.query_one(DataTable)
-        table.update_cell(run_id, table.ordered_columns[0].key,
-                          Text(MARK if run_id in self.marked else " ", style="bold yellow"))
+        table.update_cell(
+            run_id,
+            table.ordered_columns[0].key,
+            Text(MARK if run_id in self.marked else " ", style="bold yellow"),
+        )
         self.say("")
         self._title()
 
@@ -161,8 +173,9 @@ class RunsScreen(RunsModal):
         run = self._current_run()
         if run is not None:
             self.say("")
-            self.app.push_screen(RunScreen(run, frozen_clock=self.frozen_clock,
-                                           read_only=self.read_only))
+            self.app.push_screen(
+                RunScreen(run, frozen_clock=self.frozen_clock, read_only=self.read_only)
+            )
 
     def action_compare(self) -> None:
         if len(self.marked) < 2:

@@ -20,11 +20,10 @@ from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
-from engine.runs.table import run_row
-from engine.runs.compare import LABEL_WIDTH, RunCurves, load_curves, run_config, run_labels
 from engine.core.events import RunFinished
+from engine.runs.compare import LABEL_WIDTH, RunCurves, load_curves, run_config, run_labels
 from engine.runs.store import RunError, RunInfo, read_events, read_status, run_state
-
+from engine.runs.table import run_row
 from tui.history import RunHistory
 from tui.messages import PresetChosen
 from tui.view import HistoryPanel, View
@@ -68,8 +67,11 @@ class RunsModal(ModalScreen[None]):
             return "watching a run (read-only): settings cannot be loaded here"
         config = run / "config.yaml"
         if not config.is_file():
-            return f"run {run.name} is gone (deleted?)" if not run.exists() else \
-                f"run {run.name} has no config.yaml to load"
+            return (
+                f"run {run.name} is gone (deleted?)"
+                if not run.exists()
+                else f"run {run.name} has no config.yaml to load"
+            )
         self.app.post_message(PresetChosen(str(config)))
         back_to_dashboard(self.app)
         return None
@@ -92,12 +94,15 @@ class RunScreen(RunsModal):
     """One run on the dashboard's panels, read from its directory; a run still going is
     followed live (its new epochs every ``POLL_S``)."""
 
-    BINDINGS = [Binding("l", "log_y", "Log-y"), Binding("m", "smooth", "Smooth"),
-                Binding("o", "load", "Load settings"), Binding("escape", "back", "Back")]
+    BINDINGS = [
+        Binding("l", "log_y", "Log-y"),
+        Binding("m", "smooth", "Smooth"),
+        Binding("o", "load", "Load settings"),
+        Binding("escape", "back", "Back"),
+    ]
     AUTO_FOCUS = "#run-plot"
 
-    def __init__(self, run: Path, *, frozen_clock: bool = False, read_only: bool = False
-                 ) -> None:
+    def __init__(self, run: Path, *, frozen_clock: bool = False, read_only: bool = False) -> None:
         super().__init__(frozen_clock=frozen_clock, read_only=read_only)
         self.run_dir = run
         self.history = RunHistory()
@@ -156,10 +161,15 @@ class RunScreen(RunsModal):
         details = self.query_one("#run-details")
         details.display = self.size.height >= TALL_ROWS
         started, plot = self.history.started, self.plot
-        view = View(running=self.state == "running", frozen_clock=self.frozen_clock,
-                    wide=self.size.width >= 100, details_shown=details.display,
-                    log_y=plot.log_y, smoothing=plot.smoothing,
-                    next_loss=started.config.get("loss") if started else None)
+        view = View(
+            running=self.state == "running",
+            frozen_clock=self.frozen_clock,
+            wide=self.size.width >= 100,
+            details_shown=details.display,
+            log_y=plot.log_y,
+            smoothing=plot.smoothing,
+            next_loss=started.config.get("loss") if started else None,
+        )
         for panel in self.query("*").results(HistoryPanel):
             panel.render_history(self.history, view)
         warnings = list(started.warnings) if started else []
@@ -182,8 +192,11 @@ class RunScreen(RunsModal):
 class CompareScreen(RunsModal):
     """The marked runs' train or val loss on one plot, named by the settings that differ."""
 
-    BINDINGS = [Binding("v", "toggle_split", "Train/val"), Binding("l", "log_y", "Log-y"),
-                Binding("escape", "back", "Back")]
+    BINDINGS = [
+        Binding("v", "toggle_split", "Train/val"),
+        Binding("l", "log_y", "Log-y"),
+        Binding("escape", "back", "Back"),
+    ]
     AUTO_FOCUS = "#compare-plot"
 
     def __init__(self, runs: list[Path]) -> None:
@@ -208,8 +221,7 @@ class CompareScreen(RunsModal):
             try:
                 config, curves = run_config(run), load_curves(run)
             except RunError as exc:
-                self.gone.append(str(exc) if run.exists() else
-                                 f"run {run.name} is gone (deleted?)")
+                self.gone.append(str(exc) if run.exists() else f"run {run.name} is gone (deleted?)")
                 continue
             configs.append(config)
             names.append(run.name)
@@ -225,9 +237,14 @@ class CompareScreen(RunsModal):
         out = []
         for i, (label, curves) in enumerate(zip(self.labels, self.curves)):
             missing = self.which == "val" and not curves.has_val
-            out.append(Series(label, [] if missing else curves.series(self.which), i,
-                              "no val split" if missing else
-                              "" if curves.epochs else "no epoch logged"))
+            out.append(
+                Series(
+                    label,
+                    [] if missing else curves.series(self.which),
+                    i,
+                    "no val split" if missing else "" if curves.epochs else "no epoch logged",
+                )
+            )
         return out
 
     def draw(self) -> None:
@@ -239,8 +256,13 @@ class CompareScreen(RunsModal):
             title += " · log-y"
         self.query_one("#compare-title", Static).update(Text(title, style="bold"))
         msg = self.query_one("#compare-msg", Static)
-        msg.update("; ".join(self.gone) if self.gone else
-                   "" if series else "no run left to compare (esc back)")
+        msg.update(
+            "; ".join(self.gone)
+            if self.gone
+            else ""
+            if series
+            else "no run left to compare (esc back)"
+        )
         msg.display = bool(self.gone) or not series
 
     def action_toggle_split(self) -> None:

@@ -34,8 +34,9 @@ class SavePresetScreen(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     AUTO_FOCUS = "#preset-name"
 
-    def __init__(self, save: SaveFn, folder: Path, suggestion: str = "",
-                 description: str = "") -> None:
+    def __init__(
+        self, save: SaveFn, folder: Path, suggestion: str = "", description: str = ""
+    ) -> None:
         super().__init__()
         self._save = save
         self._folder = folder
@@ -50,16 +51,22 @@ class SavePresetScreen(ModalScreen[str | None]):
             yield Label("name", classes="hint")
             yield Input(self._suggestion, placeholder=f"name ({NAME_RULE})", id="preset-name")
             yield Label("description", classes="hint")
-            yield Input(self._description, placeholder="what this preset is for",
-                        id="preset-description")
-            yield Label("Enter saves · Tab: name/description · Esc cancels", id="save-msg",
-                        classes="hint", markup=False)
+            yield Input(
+                self._description, placeholder="what this preset is for", id="preset-description"
+            )
+            yield Label(
+                "Enter saves · Tab: name/description · Esc cancels",
+                id="save-msg",
+                classes="hint",
+                markup=False,
+            )
 
     @on(Input.Changed, "#preset-name")
     def _edited(self) -> None:
         self._confirm = None
         self.query_one("#save-msg", Label).update(
-            "Enter saves · Tab: name/description · Esc cancels")
+            "Enter saves · Tab: name/description · Esc cancels"
+        )
 
     @on(Input.Submitted)
     def _submit(self, event: Input.Submitted) -> None:
@@ -85,9 +92,11 @@ class SavePresetScreen(ModalScreen[str | None]):
 class DiscardEditsScreen(ModalScreen[bool]):
     """Another preset was picked while the form has edits: y discards them, n or Esc keeps."""
 
-    BINDINGS = [Binding("y", "answer(True)", "Discard edits"),
-                Binding("n", "answer(False)", "Keep editing"),
-                Binding("escape", "answer(False)", "Keep editing")]
+    BINDINGS = [
+        Binding("y", "answer(True)", "Discard edits"),
+        Binding("n", "answer(False)", "Keep editing"),
+        Binding("escape", "answer(False)", "Keep editing"),
+    ]
     AUTO_FOCUS = ""
 
     def __init__(self, preset: str, target: str, edited: Sequence[str]) -> None:
@@ -97,12 +106,12 @@ class DiscardEditsScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         fields = ", ".join(self._edited[:4]) + (", …" if len(self._edited) > 4 else "")
         with Vertical(id="dialog"):
-            yield Label(f"Discard your edits to {self._preset}?", classes="title",
-                        markup=False)
+            yield Label(f"Discard your edits to {self._preset}?", classes="title", markup=False)
             yield Label(f"edited: {fields}", markup=False)
             yield Label(f"y  discard them and load {self._target}", markup=False)
-            yield Label(f"n  keep editing {self._preset} (ctrl+s saves it as a preset)",
-                        markup=False)
+            yield Label(
+                f"n  keep editing {self._preset} (ctrl+s saves it as a preset)", markup=False
+            )
             yield Label("Esc is n", classes="hint")
 
     def action_answer(self, discard: bool) -> None:
@@ -131,14 +140,18 @@ def help_sections(warnings: Sequence[str] = ()) -> list[tuple[str, list[tuple[st
     keys and every loss formula (as the README has them)."""
     sections: list[tuple[str, list[tuple[str, str]]]] = []
     if warnings:
-        sections.append((f"Warnings of the last run ({len(warnings)})",
-                         [("⚠", w) for w in warnings]))
+        sections.append(
+            (f"Warnings of the last run ({len(warnings)})", [("⚠", w) for w in warnings])
+        )
     sections.append(("Keys", list(KEYS_HELP)))
-    losses = [(name, re.sub(r', [^,]*=[{][^}]*[}]', '', spec.formula))
-              for name, spec in LOSSES.items()]
-    losses += [("custom", "your function f(ŷ, y) from loss.callable"),
-               ("combined", "Σ weight·term over loss.terms"),
-               ("penalties", "+ l2·Σw² + l1·Σ|w|")]
+    losses = [
+        (name, re.sub(r", [^,]*=[{][^}]*[}]", "", spec.formula)) for name, spec in LOSSES.items()
+    ]
+    losses += [
+        ("custom", "your function f(ŷ, y) from loss.callable"),
+        ("combined", "Σ weight·term over loss.terms"),
+        ("penalties", "+ l2·Σw² + l1·Σ|w|"),
+    ]
     sections.append(("Losses (r = y - ŷ, means over samples, bias never penalised)", losses))
     return sections
 
@@ -174,8 +187,11 @@ class HelpScreen(ModalScreen[None]):
 
     AUTO_FOCUS = "#help"
 
-    BINDINGS = [Binding("escape", "close", "Close"), Binding("question_mark", "close", "Close"),
-                Binding("q", "close", "Close")]
+    BINDINGS = [
+        Binding("escape", "close", "Close"),
+        Binding("question_mark", "close", "Close"),
+        Binding("q", "close", "Close"),
+    ]
 
     def __init__(self, warnings: Sequence[str] = ()) -> None:
         super().__init__()
@@ -192,9 +208,11 @@ class HelpScreen(ModalScreen[None]):
 class QuitScreen(ModalScreen[str | None]):
     """Quit during a run: stop it, or leave it training in the background, or stay."""
 
-    BINDINGS = [Binding("x", "choose('stop')", "Stop run and quit"),
-                Binding("b", "choose('leave')", "Leave it running"),
-                Binding("escape", "choose('')", "Cancel")]
+    BINDINGS = [
+        Binding("x", "choose('stop')", "Stop run and quit"),
+        Binding("b", "choose('leave')", "Leave it running"),
+        Binding("escape", "choose('')", "Cancel"),
+    ]
     AUTO_FOCUS = ""
 
     def __init__(self, run_id: str) -> None:

@@ -64,7 +64,7 @@ class Downsampler:
             for g in range(groups):
                 lo, hi = int(g * step), int((g + 1) * step)
                 acc = list(buckets[lo])
-                for b in buckets[lo + 1:hi]:
+                for b in buckets[lo + 1 : hi]:
                     acc = _merge(acc, b)
                 regrouped.append(acc)
             buckets = regrouped
@@ -101,7 +101,7 @@ class DebiasedEMA:
         """Fold in one finite value and return the smoothed value."""
         self._t += 1
         self._m = self.beta * self._m + (1.0 - self.beta) * y
-        return self._m / (1.0 - self.beta ** self._t)
+        return self._m / (1.0 - self.beta**self._t)
 
 
 def to_log10(points: Sequence[Point], floor: float) -> tuple[list[Point], bool]:
@@ -131,7 +131,7 @@ def log_ticks(lo: float, hi: float, max_ticks: int = 5) -> tuple[list[float], li
         near = 0.15 * max(hi - lo, 1e-12)
         ends = [t for t in (lo, hi) if all(abs(t - d) > near for d in ticks)]
         ticks = sorted(set(ticks + ends))
-    return ticks, [fmt_num(10 ** t, 2) for t in ticks]
+    return ticks, [fmt_num(10**t, 2) for t in ticks]
 
 
 def linear_ticks(lo: float, hi: float, max_ticks: int = 5) -> tuple[list[float], list[str]]:
@@ -170,8 +170,7 @@ def fmt_num(value: float | None, digits: int = 4) -> str:
     return fmt_number(value, digits, missing=MISSING)
 
 
-def window_points(xs: Sequence[float], ys: Sequence[float | None],
-                  max_points: int) -> list[Point]:
+def window_points(xs: Sequence[float], ys: Sequence[float | None], max_points: int) -> list[Point]:
     """Min/max downsampling of a slice of raw values (a plot window), skipping None, inf and nan.
 
     Costs O(len(xs)): used for the last-N-epochs window (N <= 10,000), where the whole-run
@@ -181,8 +180,11 @@ def window_points(xs: Sequence[float], ys: Sequence[float | None],
     size = max(1, math.ceil(len(xs) / groups))
     out: list[Point] = []
     for start in range(0, len(xs), size):
-        pts = [(x, y) for x, y in zip(xs[start:start + size], ys[start:start + size])
-               if y is not None and math.isfinite(y)]
+        pts = [
+            (x, y)
+            for x, y in zip(xs[start : start + size], ys[start : start + size])
+            if y is not None and math.isfinite(y)
+        ]
         if not pts:
             continue
         lo, hi = min(pts, key=lambda p: p[1]), max(pts, key=lambda p: p[1])
@@ -194,4 +196,4 @@ def decades(lo: float, hi: float) -> int:
     """Whole powers of ten between a positive ``lo`` and ``hi`` (0 when lo <= 0 or hi <= lo)."""
     if not (lo > 0 and hi > lo and math.isfinite(hi)):
         return 0
-    return int(math.floor(math.log10(hi / lo)))
+    return math.floor(math.log10(hi / lo))

@@ -69,8 +69,10 @@ def is_loopback(host: str) -> bool:
 def check_token(token: str, source: str) -> str:
     """``token`` if it is long enough and URL-safe; else :class:`UsageError` naming ``source``."""
     if len(token) < MIN_TOKEN_CHARS or not TOKEN_CHARS.fullmatch(token):
-        raise UsageError(f"serve: {source} must be at least {MIN_TOKEN_CHARS} characters from "
-                         "A-Z a-z 0-9 . _ ~ - (leave it out and one is generated)")
+        raise UsageError(
+            f"serve: {source} must be at least {MIN_TOKEN_CHARS} characters from "
+            "A-Z a-z 0-9 . _ ~ - (leave it out and one is generated)"
+        )
     return token
 
 
@@ -79,8 +81,10 @@ def choose_token(given: str | None, no_token: bool, host: str, env: dict[str, st
     ``--no-token``, which only a loopback host may have."""
     if no_token:
         if not is_loopback(host):
-            raise UsageError(f"serve: --host {host} is not a loopback address, so a token is "
-                             "required (drop --no-token and one is generated)")
+            raise UsageError(
+                f"serve: --host {host} is not a loopback address, so a token is "
+                "required (drop --no-token and one is generated)"
+            )
         return None
     if given is not None:
         return check_token(given, "--token")
@@ -135,8 +139,9 @@ class Gate:
         if self.token is None:
             hostname = urlsplit(f"//{request.host}").hostname or ""
             return None if is_loopback(hostname) else "not a loopback Host"
-        if self._matches(request.query.get(TOKEN_PARAM)) or \
-                self._matches(request.cookies.get(self.cookie)):
+        if self._matches(request.query.get(TOKEN_PARAM)) or self._matches(
+            request.cookies.get(self.cookie)
+        ):
             return None
         return "missing or wrong token"
 
@@ -148,12 +153,15 @@ class Gate:
         async def gate(request: web.Request, handler: Handler) -> web.StreamResponse:
             why = self.refusal(request)
             if why is not None:
-                raise web.HTTPForbidden(text=f"403 Forbidden: {why} (linreg-tui serve prints "
-                                             "the URL to open, with its token)\n")
+                raise web.HTTPForbidden(
+                    text=f"403 Forbidden: {why} (linreg-tui serve prints "
+                    "the URL to open, with its token)\n"
+                )
             response = await handler(request)
             if self.token is not None and request.path == "/" and not response.prepared:
-                response.set_cookie(self.cookie, self.token, httponly=True, samesite="Strict",
-                                    path="/")
+                response.set_cookie(
+                    self.cookie, self.token, httponly=True, samesite="Strict", path="/"
+                )
             return response
 
         return gate
@@ -217,25 +225,33 @@ async def _serve_until_signal(server: Any, host: str, port: int, token: str | No
         bound = server.gate.port = runner.addresses[0][1]
         print(f"linreg-tui serve: open {public_url(host, bound, token)}", flush=True)
         if token is None:
-            print("  no token: anyone who can reach this loopback port gets the dashboard",
-                  flush=True)
-        print("  Ctrl+C stops the server; runs started from the page keep going "
-              "(linreg-tui runs lists them)", flush=True)
+            print(
+                "  no token: anyone who can reach this loopback port gets the dashboard", flush=True
+            )
+        print(
+            "  Ctrl+C stops the server; runs started from the page keep going "
+            "(linreg-tui runs lists them)",
+            flush=True,
+        )
         await stop.wait()
     finally:
         await runner.cleanup()  # each tab's dashboard quits; its trainer does not
 
 
-def serve(preset: str, overrides: list[str], host: str = DEFAULT_HOST,
-          port: int = DEFAULT_PORT, token: str | None = None) -> int:
+def serve(
+    preset: str,
+    overrides: list[str],
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    token: str | None = None,
+) -> int:
     """Serve the dashboard on ``preset`` with ``overrides`` until SIGINT/SIGTERM; 0 then.
 
     ``token`` None serves without one, which only a loopback ``host`` may do (else
     :class:`UsageError`). ``port`` 0 takes a free port (the printed URL names it).
     """
     if token is None and not is_loopback(host):
-        raise UsageError(f"serve: --host {host} is not a loopback address, so a token is "
-                         "required")
+        raise UsageError(f"serve: --host {host} is not a loopback address, so a token is required")
     if token is not None:
         check_token(token, "the token")
     from engine.config.presets import load_config
@@ -244,8 +260,9 @@ def serve(preset: str, overrides: list[str], host: str = DEFAULT_HOST,
     try:
         server_class = _server_class()
     except ImportError as exc:
-        raise UsageError(f"serve: needs textual-serve ({exc.name} is missing): "
-                         f"{EXTRA_HINT}") from None
+        raise UsageError(
+            f"serve: needs textual-serve ({exc.name} is missing): {EXTRA_HINT}"
+        ) from None
     server = server_class(dashboard_command(preset, overrides), Gate(token))
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve_until_signal(server, host, port, token))
@@ -255,17 +272,27 @@ def serve(preset: str, overrides: list[str], host: str = DEFAULT_HOST,
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``serve``."""
     add_preset_args(p)
-    p.add_argument("--host", default=DEFAULT_HOST,
-                   help=f"address to listen on (default {DEFAULT_HOST}; any non-loopback "
-                        "address requires a token)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT,
-                   help=f"port to listen on (default {DEFAULT_PORT}; 0 picks a free one)")
+    p.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help=f"address to listen on (default {DEFAULT_HOST}; any non-loopback "
+        "address requires a token)",
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port to listen on (default {DEFAULT_PORT}; 0 picks a free one)",
+    )
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--token", default=None,
-                       help=f"the token the URL must carry (default ${TOKEN_ENV}, else a new "
-                            "random one)")
-    group.add_argument("--no-token", action="store_true",
-                       help="serve without a token (loopback hosts only)")
+    group.add_argument(
+        "--token",
+        default=None,
+        help=f"the token the URL must carry (default ${TOKEN_ENV}, else a new random one)",
+    )
+    group.add_argument(
+        "--no-token", action="store_true", help="serve without a token (loopback hosts only)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -28,11 +28,10 @@ from pathlib import Path
 
 from engine.cli.trainer_process import TrainerProcess, WarmTrainer, start_trainer
 from engine.config import Config, ConfigError
+from engine.core.errors import RunError
 from engine.core.events import EpochEnded, Event, RunFinished, RunStarted
 from engine.runs.follow import RunFollower
-from engine.core.errors import RunError
 from engine.runs.store import list_runs, read_status, run_state
-
 from tui.form import FieldError
 from tui.history import RunHistory
 
@@ -55,8 +54,9 @@ class Notice:
 class RunSession:
     """The trainer, the follower and the history of the run on the dashboard (or of none)."""
 
-    def __init__(self, runs_root: Path, *, watch: Path | None = None,
-                 warm_trainer: bool = False) -> None:
+    def __init__(
+        self, runs_root: Path, *, watch: Path | None = None, warm_trainer: bool = False
+    ) -> None:
         self.runs_root = runs_root
         self.watch_dir = watch
         """The run this dashboard watches, read-only (``linreg-tui watch``), else None."""
@@ -188,8 +188,9 @@ class RunSession:
         self.follow_run(going[0], attach=True)
         return Notice(f"attached to {going[0].name} · x stops, p pauses, q leaves it running")
 
-    def follow_run(self, run_dir: Path, *, trainer: TrainerProcess | None = None,
-                   attach: bool = False) -> None:
+    def follow_run(
+        self, run_dir: Path, *, trainer: TrainerProcess | None = None, attach: bool = False
+    ) -> None:
         """Show ``run_dir`` from a fresh history: :meth:`follow` files its events. ``attach``
         takes over the signalling of its trainer when it runs on this host."""
         if attach and trainer is None:
@@ -238,8 +239,9 @@ class RunSession:
         if len(warnings) == 1:
             return Notice(f"⚠ {warnings[0]}", error=True)
         if warnings:
-            return Notice(f"⚠ {len(warnings)} warnings, ? lists them all — 1: {warnings[0]}",
-                          error=True)
+            return Notice(
+                f"⚠ {len(warnings)} warnings, ? lists them all — 1: {warnings[0]}", error=True
+            )
         if self.trainer is not None and self.trainer.popen is not None:
             return Notice(f"training {event.config.get('name')} · x stops, p pauses")
         return None
@@ -256,8 +258,13 @@ class RunSession:
             elif trainer.stop_requested:
                 return Notice("stopped before the first epoch")
             else:
-                reason, key = (trainer.log_tail().removeprefix("error: ")
-                               or "the trainer process ended before its first epoch"), None
+                reason, key = (
+                    (
+                        trainer.log_tail().removeprefix("error: ")
+                        or "the trainer process ended before its first epoch"
+                    ),
+                    None,
+                )
             return Notice(f"run failed — {reason}", error=True, field=(key, reason))
         last = self.history.last
         epoch = last.epoch if isinstance(last, EpochEnded) else 0

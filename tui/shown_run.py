@@ -15,10 +15,17 @@ from typing import Any
 from tui.form import SettingsForm
 from tui.form_fields import Values, fmt_value
 
-SHORT_LABELS = {"optim.lr": "lr", "train.epochs": "epochs", "loss.name": "loss",
-                "optim.name": "optim", "optim.batch_size": "batch",
-                "early_stopping.enabled": "early stop", "early_stopping.patience": "patience",
-                "data.val_fraction": "val", "train.device": "device"}
+SHORT_LABELS = {
+    "optim.lr": "lr",
+    "train.epochs": "epochs",
+    "loss.name": "loss",
+    "optim.name": "optim",
+    "optim.batch_size": "batch",
+    "early_stopping.enabled": "early stop",
+    "early_stopping.patience": "patience",
+    "data.val_fraction": "val",
+    "train.device": "device",
+}
 """Short names for the settings the label quotes (the rest use the key's last part)."""
 FIRST = ("loss.name", "optim.name", "optim.lr", "train.epochs", "optim.batch_size")
 """The settings quoted first when several differ (what most changes a curve)."""
@@ -37,11 +44,15 @@ def config_value(config: Mapping[str, Any], key: str) -> Any:
     return node
 
 
-def differing(values: Values, applies: Callable[[str], bool],
-              config: Mapping[str, Any]) -> list[str]:
+def differing(
+    values: Values, applies: Callable[[str], bool], config: Mapping[str, Any]
+) -> list[str]:
     """The form keys (that apply) whose value differs from the run's config."""
-    return [key for key, value in values.items()
-            if applies(key) and _norm(value) != _norm(config_value(config, key))]
+    return [
+        key
+        for key, value in values.items()
+        if applies(key) and _norm(value) != _norm(config_value(config, key))
+    ]
 
 
 def _norm(value: Any) -> Any:
@@ -67,8 +78,13 @@ def short_run_name(run_dir_name: str | None, config_name: str) -> str:
     return f"{config_name}-{m.group(1)}" if m else run_dir_name
 
 
-def shown_run_label(values: Values, applies: Callable[[str], bool], preset: str,
-                    config: Mapping[str, Any], run_dir_name: str | None) -> str | None:
+def shown_run_label(
+    values: Values,
+    applies: Callable[[str], bool],
+    preset: str,
+    config: Mapping[str, Any],
+    run_dir_name: str | None,
+) -> str | None:
     """``showing default-021516 (lr=0.05, epochs=500)`` while the form differs from the shown
     run (another preset, or an edited field), else None.
 
@@ -82,14 +98,17 @@ def shown_run_label(values: Values, applies: Callable[[str], bool], preset: str,
     if not keys:
         keys = ["loss.name", "optim.lr"]
     keys.sort(key=lambda k: FIRST.index(k) if k in FIRST else len(FIRST))
-    quoted = [f"{SHORT_LABELS.get(k, k.rsplit('.', 1)[-1])}={_shown(k, config)}"
-              for k in keys[:MAX_SETTINGS]]
+    quoted = [
+        f"{SHORT_LABELS.get(k, k.rsplit('.', 1)[-1])}={_shown(k, config)}"
+        for k in keys[:MAX_SETTINGS]
+    ]
     more = ", …" if len(keys) > MAX_SETTINGS else ""
     return f"showing {short_run_name(run_dir_name, name)} ({', '.join(quoted)}{more})"
 
 
-def form_label(form: SettingsForm, preset: str, config: Mapping[str, Any],
-               run_dir_name: str | None) -> str | None:
+def form_label(
+    form: SettingsForm, preset: str, config: Mapping[str, Any], run_dir_name: str | None
+) -> str | None:
     """:func:`shown_run_label` for the settings form as it stands: its values as the run's
     config holds them (a callable's path made absolute, a loss's terms and params as data),
     compared where they apply."""
@@ -98,5 +117,6 @@ def form_label(form: SettingsForm, preset: str, config: Mapping[str, Any],
     for key in ("callable", "terms", "params"):
         if loss is not None and f"loss.{key}" in values:
             values[f"loss.{key}"] = loss.get(key)
-    return shown_run_label(values, lambda key: form.applies(key, values), preset, config,
-                           run_dir_name)
+    return shown_run_label(
+        values, lambda key: form.applies(key, values), preset, config, run_dir_name
+    )

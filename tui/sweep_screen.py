@@ -33,9 +33,9 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
 from engine.config import ConfigError
-from engine.sweep.monitor import SORTS, StudyView, sorted_rows
 from engine.config.yaml_io import load_yaml
 from engine.core.numbers import fmt_number
+from engine.sweep.monitor import SORTS, StudyView, sorted_rows
 from tui.widgets.sweep_plots import BestSoFarPlot, ParamScatter
 
 POLL_S = 1.0
@@ -96,8 +96,7 @@ class SweepScreen(ModalScreen[None]):
         Binding("escape", "back", "Back"),
     ]
 
-    def __init__(self, bridge: FormBridge, runs_root: Path, storage_url: str | None = None
-                 ) -> None:
+    def __init__(self, bridge: FormBridge, runs_root: Path, storage_url: str | None = None) -> None:
         super().__init__()
         self.bridge, self.runs_root = bridge, runs_root
         self.storage_url = storage_url
@@ -167,8 +166,8 @@ class SweepScreen(ModalScreen[None]):
 
     @work(thread=True, exclusive=True, group="sweep-poll", exit_on_error=False)
     def _read_study(self, name: str | None) -> None:
-        from engine.sweep import monitor as mon
         from engine.runs.store import first_line
+        from engine.sweep import monitor as mon
 
         try:
             url = self._url()
@@ -205,24 +204,36 @@ class SweepScreen(ModalScreen[None]):
         if self.job is None or self.job.study_name != view.name:
             going = f"{view.running} running" if view.running else "idle"
         best = view.best()
-        shown = (f" · best {view.metric} {fmt_number(best.value)} (trial {best.number})"
-                 if best else "")
+        shown = (
+            f" · best {view.metric} {fmt_number(best.value)} (trial {best.number})" if best else ""
+        )
         return f"{view.name} · {done} done · {going}{shown}"
 
     def _fill_table(self) -> None:
         table = self.query_one(DataTable)
         view = self.view
         keys = list(view.params) if view else []
-        header = ["#", *(k.rsplit(".", 1)[-1] for k in keys),
-                  view.metric if view else "metric", "ep", "state"]
+        header = [
+            "#",
+            *(k.rsplit(".", 1)[-1] for k in keys),
+            view.metric if view else "metric",
+            "ep",
+            "state",
+        ]
         row = table.cursor_row
         table.clear(columns=True)
         table.add_columns(*header)
         if view is None:
             return
         for r in sorted_rows(view.rows, self.sort, view.direction):
-            table.add_row(str(r.number), *(fmt_number(r.params.get(k)) for k in keys),
-                          fmt_number(r.value), fmt_number(r.epochs), r.state, key=str(r.number))
+            table.add_row(
+                str(r.number),
+                *(fmt_number(r.params.get(k)) for k in keys),
+                fmt_number(r.value),
+                fmt_number(r.epochs),
+                r.state,
+                key=str(r.number),
+            )
         if table.row_count:
             table.move_cursor(row=min(row, table.row_count - 1))
 
@@ -272,8 +283,9 @@ class SweepScreen(ModalScreen[None]):
             return
         self._field_error(None)
         self.study_name = self.job.study_name
-        self._say(f"started sweep {self.study_name} (pid {self.job.pid}); trials appear as "
-                  "they finish")
+        self._say(
+            f"started sweep {self.study_name} (pid {self.job.pid}); trials appear as they finish"
+        )
         self.query_one(DataTable).focus()
         self.refresh_bindings()
 
@@ -281,8 +293,10 @@ class SweepScreen(ModalScreen[None]):
         from engine.cli.sweep_launch import stop
 
         if self.job is not None and stop(self.job):
-            self._say(f"stopping sweep {self.job.study_name}: the trial in flight is "
-                      "cancelled, the study kept")
+            self._say(
+                f"stopping sweep {self.job.study_name}: the trial in flight is "
+                "cancelled, the study kept"
+            )
 
     def action_sort(self) -> None:
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]

@@ -39,28 +39,45 @@ def builtin_params_text() -> str:
     for spec in LOSSES.values():
         for param in spec.params:
             users.setdefault(param.name, []).append(spec.name)
-    parts = [name if losses == [name] else f"{name} ({', '.join(losses)})"
-             for name, losses in users.items()]
+    parts = [
+        name if losses == [name] else f"{name} ({', '.join(losses)})"
+        for name, losses in users.items()
+    ]
     return ", ".join(parts[:-1]) + " or " + parts[-1] if len(parts) > 1 else "".join(parts)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``check-loss``."""
-    p.add_argument("spec", metavar="SPEC",
-                   help="path/to/file.py:obj (relative to the current folder), "
-                        f"package.module:obj, a built-in loss name ({', '.join(LOSSES)}) or a "
-                        "preset .yaml file whose loss is checked")
-    p.add_argument("--params", action="append", default=[], metavar="K=V|JSON",
-                   help="keyword parameters of the loss: K=V pairs (values parsed as YAML, e.g. "
-                        "lam=0.1 or name=abc) or one JSON object ('{\"lam\": 0.1}'); "
-                        f"repeatable. Built-ins take {builtin_params_text()}")
-    p.add_argument("--seed", type=int, default=0,
-                   help="seed of the random test batches (default 0)")
-    p.add_argument("--json", action="store_true",
-                   help="print the report as one JSON object instead of text")
-    p.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
-                   help="time limit for loading and checking the loss (default "
-                        f"{DEFAULT_TIMEOUT_S:g}; a loss that runs longer fails the check)")
+    p.add_argument(
+        "spec",
+        metavar="SPEC",
+        help="path/to/file.py:obj (relative to the current folder), "
+        f"package.module:obj, a built-in loss name ({', '.join(LOSSES)}) or a "
+        "preset .yaml file whose loss is checked",
+    )
+    p.add_argument(
+        "--params",
+        action="append",
+        default=[],
+        metavar="K=V|JSON",
+        help="keyword parameters of the loss: K=V pairs (values parsed as YAML, e.g. "
+        "lam=0.1 or name=abc) or one JSON object ('{\"lam\": 0.1}'); "
+        f"repeatable. Built-ins take {builtin_params_text()}",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the random test batches (default 0)"
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print the report as one JSON object instead of text"
+    )
+    p.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="SECONDS",
+        help="time limit for loading and checking the loss (default "
+        f"{DEFAULT_TIMEOUT_S:g}; a loss that runs longer fails the check)",
+    )
 
 
 def _seconds(text: str) -> float:
@@ -70,8 +87,9 @@ def _seconds(text: str) -> float:
     except ValueError:
         value = float("nan")
     if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got "
-                                         f"{one_line(text)!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected a number of seconds > 0, got {one_line(text)!r}"
+        )
     return value
 
 
@@ -84,8 +102,9 @@ def parse_params(items: list[str]) -> dict[str, Any]:
             try:
                 value = json.loads(text)
             except json.JSONDecodeError as exc:
-                raise ConfigError(f"--params {item}: not valid JSON ({exc.msg} at column "
-                                  f"{exc.colno})") from None
+                raise ConfigError(
+                    f"--params {item}: not valid JSON ({exc.msg} at column {exc.colno})"
+                ) from None
             if not isinstance(value, dict):
                 raise ConfigError(f"--params {item}: expected a JSON object")
             out.update(value)
@@ -97,8 +116,7 @@ def parse_params(items: list[str]) -> dict[str, Any]:
             key, sep, raw = pair.partition("=")
             key = key.strip()
             if not sep or not key.isidentifier():
-                raise ConfigError(f"--params {item}: expected K=V (e.g. lam=0.1) or a JSON "
-                                  "object")
+                raise ConfigError(f"--params {item}: expected K=V (e.g. lam=0.1) or a JSON object")
             try:
                 out[key] = load_yaml(raw, f"--params {key}", lines=False) if raw.strip() else None
             except ConfigError as exc:  # plain bad syntax is text, as with --set
@@ -118,12 +136,19 @@ def run(args: argparse.Namespace) -> int:
         from engine.config.presets import load_config
 
         if params:
-            raise ConfigError("--params does not apply to a preset: set loss.params in the "
-                              "preset (or use --set with 'linreg-tui train')")
+            raise ConfigError(
+                "--params does not apply to a preset: set loss.params in the "
+                "preset (or use --set with 'linreg-tui train')"
+            )
         spec = load_config(spec)
     before = set(stray_threads())
-    report = check_loss(spec, params, base_dir=os.getcwd() if isinstance(spec, str) else None,
-                        seed=args.seed, timeout=args.timeout)
+    report = check_loss(
+        spec,
+        params,
+        base_dir=os.getcwd() if isinstance(spec, str) else None,
+        seed=args.seed,
+        timeout=args.timeout,
+    )
     if report.load_error is not None:
         _exit_if_threads_left(before, EXIT_BAD_INPUT, f"error: {report.load_error}")
         raise ConfigError(report.load_error)
@@ -147,8 +172,11 @@ def _exit_if_threads_left(before: set[str], code: int, error: str = "") -> None:
         return
     if error:
         print(error, file=sys.stderr)
-    print(f"warning: the loss left thread(s) running ({one_line(', '.join(left))}); exiting "
-          "without waiting for them", file=sys.stderr)
+    print(
+        f"warning: the loss left thread(s) running ({one_line(', '.join(left))}); exiting "
+        "without waiting for them",
+        file=sys.stderr,
+    )
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError, AttributeError):
             stream.flush()

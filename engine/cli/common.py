@@ -95,14 +95,14 @@ def fit_line(line: str, limit: int = MAX_LINE) -> str:
             break
         cut = min(excess + 1, len(word) - KEEP + 1)  # characters replaced by one "…"
         keep = len(word) - cut
-        words[i] = f"{word[:keep - keep // 2]}…{word[len(word) - keep // 2:]}"
+        words[i] = f"{word[: keep - keep // 2]}…{word[len(word) - keep // 2 :]}"
         excess -= cut - 1
     out = " ".join(words)
     if len(out) <= limit:
         return out
     tail = limit // 3  # many short words: cut the middle, keeping more of the start (what
     # failed) than of the end (the advice)
-    return f"{out[:limit - tail - 1]}…{out[-tail:]}"
+    return f"{out[: limit - tail - 1]}…{out[-tail:]}"
 
 
 class Left(Interrupted):
@@ -131,18 +131,31 @@ def leave_on_signals(active: bool = True) -> Iterator[None]:
 
 def add_preset_args(p: argparse.ArgumentParser) -> None:
     """``PRESET`` and ``--set K=V`` (train, cv, sweep and the dashboard)."""
-    p.add_argument("preset", nargs="?", default=DEFAULT_PRESET,
-                   help="bundled or user preset name, or a path to a .yaml file "
-                        f"(default: {DEFAULT_PRESET})")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V",
-                   help="override a preset key, e.g. --set optim.lr=0.01 (repeatable)")
+    p.add_argument(
+        "preset",
+        nargs="?",
+        default=DEFAULT_PRESET,
+        help=f"bundled or user preset name, or a path to a .yaml file (default: {DEFAULT_PRESET})",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="override a preset key, e.g. --set optim.lr=0.01 (repeatable)",
+    )
 
 
 def add_runs_dir_arg(p: argparse.ArgumentParser) -> None:
     """``--runs-dir DIR`` (shared by every command that reads or writes runs)."""
-    p.add_argument("--runs-dir", metavar="DIR", default=None,
-                   help="where runs are kept (default $LINREG_TUI_RUNS_DIR, else "
-                        "$XDG_STATE_HOME/linreg-tui/runs, i.e. ~/.local/state/linreg-tui/runs)")
+    p.add_argument(
+        "--runs-dir",
+        metavar="DIR",
+        default=None,
+        help="where runs are kept (default $LINREG_TUI_RUNS_DIR, else "
+        "$XDG_STATE_HOME/linreg-tui/runs, i.e. ~/.local/state/linreg-tui/runs)",
+    )
 
 
 def add_run_arg(p: argparse.ArgumentParser) -> None:
@@ -174,5 +187,9 @@ def table(rows: Sequence[Sequence[str]], left: Collection[int] = (0,)) -> list[s
     n = len(rows[0])
     flush_left = {i % n for i in left}
     widths = [max(len(r[i]) for r in rows) for i in range(n)]
-    return ["  ".join(c.ljust(w) if i in flush_left else c.rjust(w)
-                      for i, (c, w) in enumerate(zip(r, widths))).rstrip() for r in rows]
+    return [
+        "  ".join(
+            c.ljust(w) if i in flush_left else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))
+        ).rstrip()
+        for r in rows
+    ]

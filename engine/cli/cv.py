@@ -36,8 +36,14 @@ def run(args: argparse.Namespace) -> int:
     last_message = [""]
 
     def line(fold: str, rows: str, epochs: str, values: list[str], note: str = "") -> None:
-        out.write("  ".join([fold.ljust(4), rows.rjust(11), epochs.rjust(6)]
-                            + [v.rjust(10) for v in values] + ([note] if note else [])) + "\n")
+        out.write(
+            "  ".join(
+                [fold.ljust(4), rows.rjust(11), epochs.rjust(6)]
+                + [v.rjust(10) for v in values]
+                + ([note] if note else [])
+            )
+            + "\n"
+        )
 
     def on_run_event(ev: Event) -> None:
         if isinstance(ev, RunFinished):
@@ -50,11 +56,18 @@ def run(args: argparse.Namespace) -> int:
             out.write(json.dumps(ev.to_dict()) + "\n")
         elif isinstance(ev, FoldFinished):
             if ev.fold == 1:
-                out.write(f"{cfg.name}: {args.folds}-fold cross-validation, validation "
-                          "metrics (rows = train/val)\n")
+                out.write(
+                    f"{cfg.name}: {args.folds}-fold cross-validation, validation "
+                    "metrics (rows = train/val)\n"
+                )
                 line("fold", "rows", "epochs", list(METRIC_KEYS))
-            line(str(ev.fold), f"{ev.n_train}/{ev.n_val}", str(ev.epochs_run),
-                 [number(ev.metrics.get(m)) for m in METRIC_KEYS], MARKS.get(ev.reason, ""))
+            line(
+                str(ev.fold),
+                f"{ev.n_train}/{ev.n_val}",
+                str(ev.epochs_run),
+                [number(ev.metrics.get(m)) for m in METRIC_KEYS],
+                MARKS.get(ev.reason, ""),
+            )
         elif isinstance(ev, CrossValidated):
             line("mean", "", "", [number(ev.mean.get(m)) for m in METRIC_KEYS])
             line("std", "", "", [number(ev.std.get(m)) for m in METRIC_KEYS])
@@ -66,9 +79,11 @@ def run(args: argparse.Namespace) -> int:
         return signals.exit_code
     if diverged:
         folds = ", ".join(str(k) for k, _ in diverged)
-        print(f"error: {len(diverged)} of {args.folds} folds diverged ({folds}); the metrics "
-              f"above are not an estimate — fold {diverged[0][0]}: {diverged[0][1]}",
-              file=sys.stderr)
+        print(
+            f"error: {len(diverged)} of {args.folds} folds diverged ({folds}); the metrics "
+            f"above are not an estimate — fold {diverged[0][0]}: {diverged[0][1]}",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     return EXIT_OK
 

@@ -20,9 +20,17 @@ from engine.config import Config, ConfigError
 from engine.core.events import Event, RunStarted
 
 
-def run_headless(cfg: Config, *, as_json: bool, out: TextIO | None, err: TextIO | None,
-                 run_dir: Path | None = None, resume_from: dict[str, Any] | None = None,
-                 resume_epoch: int | None = None, keep_failed: bool = False) -> int:
+def run_headless(
+    cfg: Config,
+    *,
+    as_json: bool,
+    out: TextIO | None,
+    err: TextIO | None,
+    run_dir: Path | None = None,
+    resume_from: dict[str, Any] | None = None,
+    resume_epoch: int | None = None,
+    keep_failed: bool = False,
+) -> int:
     """Train in this thread, printing events and writing ``run_dir`` (None: nothing saved).
 
     Returns 0 (completed / early-stopped), 1 (diverged) or 128 + signal when a signal stopped it.
@@ -91,6 +99,9 @@ def config_error_fields(exc: Exception) -> dict[str, Any]:
     if not isinstance(exc, ConfigError):
         return {}
     user_loss = sys.modules.get("engine.losses.user_loss")
-    key = exc.key or ("loss.callable" if user_loss is not None
-                      and isinstance(exc, user_loss.UserLossError) else None)
+    key = exc.key or (
+        "loss.callable"
+        if user_loss is not None and isinstance(exc, user_loss.UserLossError)
+        else None
+    )
     return {"error_key": key, "error_text": str(exc)[:300]}

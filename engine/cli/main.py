@@ -42,30 +42,44 @@ from engine.cli.common import (
 )
 
 COMMANDS: dict[str, ModuleType] = {
-    "train": train, "resume": resume, "runs": runs, "predict": predict, "watch": watch,
-    "presets": presets, "cv": cv, "sweep": sweep, "check-loss": check_loss, "path": path,
+    "train": train,
+    "resume": resume,
+    "runs": runs,
+    "predict": predict,
+    "watch": watch,
+    "presets": presets,
+    "cv": cv,
+    "sweep": sweep,
+    "check-loss": check_loss,
+    "path": path,
     "inspect": inspect,
 }
 """Subcommands: name -> module with ``HELP``, ``add_arguments`` and ``run``."""
 
 
-def build_parser(with_app: bool = True, watch_app: WatchApp | None = None
-                 ) -> argparse.ArgumentParser:
+def build_parser(
+    with_app: bool = True, watch_app: WatchApp | None = None
+) -> argparse.ArgumentParser:
     """The parser; ``with_app``: ``linreg-tui`` (the dashboard too) vs ``python -m engine``.
     ``watch_app`` opens the dashboard on a run for ``watch``."""
     prog = "linreg-tui" if with_app else "python -m engine"
     app = "[PRESET] [--set K=V ...] | " if with_app else ""
     parser = Parser(
-        prog=prog, usage=f"{prog} [-h] {app}COMMAND ...",
+        prog=prog,
+        usage=f"{prog} [-h] {app}COMMAND ...",
         description="Train linear-regression models in PyTorch from the terminal."
-                    + (" With no command, opens the dashboard on PRESET (default: default), "
-                       "with --set overrides." if with_app else ""),
-        epilog=f"'{prog} COMMAND -h' explains a command.")
+        + (
+            " With no command, opens the dashboard on PRESET (default: default), "
+            "with --set overrides."
+            if with_app
+            else ""
+        ),
+        epilog=f"'{prog} COMMAND -h' explains a command.",
+    )
     parser.set_defaults(open_run=watch_app)  # read by watch (engine.cli.watch)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name, command in COMMANDS.items():
-        p = sub.add_parser(name, help=command.HELP, description=command.HELP,
-                           prog=f"{prog} {name}")
+        p = sub.add_parser(name, help=command.HELP, description=command.HELP, prog=f"{prog} {name}")
         command.add_arguments(p)
     return parser
 
@@ -94,16 +108,18 @@ def _dispatch(argv: list[str], launch_app: LaunchApp | None, watch_app: WatchApp
     add_preset_args(app_parser)
     args = app_parser.parse_args(argv)
     if launch_app is None:
-        raise UsageError("linreg-tui: the dashboard is not available here; "
-                         "use 'linreg-tui train'")
+        raise UsageError("linreg-tui: the dashboard is not available here; use 'linreg-tui train'")
     from engine.config.presets import load_config
 
     load_config(args.preset, args.overrides)  # bad input fails here, before the screen
     return launch_app(args.preset, args.overrides)
 
 
-def main(argv: Sequence[str] | None = None, launch_app: LaunchApp | None = None,
-         watch_app: WatchApp | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    launch_app: LaunchApp | None = None,
+    watch_app: WatchApp | None = None,
+) -> int:
     """Entry point; returns the exit code. ``launch_app`` and ``watch_app`` open the dashboard
     (on a preset, on a run): ``tui.cli`` passes them; without them there is no dashboard."""
     argv = list(sys.argv[1:] if argv is None else argv)

@@ -39,42 +39,71 @@ def positive(text: str) -> int:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``path``."""
     add_preset_args(p)
-    p.add_argument("--penalty", choices=("l2", "l1", "elasticnet"), default="l2",
-                   help="l2: mean((y-ŷ)²) + λ·Σw² (ridge); l1: + λ·Σ|w| (lasso); elasticnet: "
-                        "+ λ·(R·Σ|w| + (1-R)·Σw²) (default l2)")
-    p.add_argument("--l1-ratio", type=float, default=0.5, metavar="R",
-                   help="for elasticnet, the share R of λ on Σ|w|, in (0, 1] (default 0.5)")
-    p.add_argument("--lambdas", type=positive, default=50, metavar="N",
-                   help="number of λ values on the log grid (default 50)")
-    p.add_argument("--min-ratio", type=float, default=None, metavar="F",
-                   help="smallest λ as a fraction of the largest (default 1e-6 for l2, else "
-                        "1e-4, or 1e-2 with more features than rows)")
+    p.add_argument(
+        "--penalty",
+        choices=("l2", "l1", "elasticnet"),
+        default="l2",
+        help="l2: mean((y-ŷ)²) + λ·Σw² (ridge); l1: + λ·Σ|w| (lasso); elasticnet: "
+        "+ λ·(R·Σ|w| + (1-R)·Σw²) (default l2)",
+    )
+    p.add_argument(
+        "--l1-ratio",
+        type=float,
+        default=0.5,
+        metavar="R",
+        help="for elasticnet, the share R of λ on Σ|w|, in (0, 1] (default 0.5)",
+    )
+    p.add_argument(
+        "--lambdas",
+        type=positive,
+        default=50,
+        metavar="N",
+        help="number of λ values on the log grid (default 50)",
+    )
+    p.add_argument(
+        "--min-ratio",
+        type=float,
+        default=None,
+        metavar="F",
+        help="smallest λ as a fraction of the largest (default 1e-6 for l2, else "
+        "1e-4, or 1e-2 with more features than rows)",
+    )
     p.add_argument("--json", action="store_true", help="print the path as one JSON object")
-
 
 
 def lines(result: dict[str, Any], preset: str) -> list[str]:
     """The path as text: a heading, the table, the best λ."""
     names: list[str] = result["feature_names"]
     shown = names[:MAX_COEF_COLUMNS]
-    head = [f"{preset}: {result['objective']}",
-            f"{result['n_train']} training rows, {result['n_val']} validation rows; "
-            "coefficients on the prepared (trained-on) features"]
+    head = [
+        f"{preset}: {result['objective']}",
+        f"{result['n_train']} training rows, {result['n_val']} validation rows; "
+        "coefficients on the prepared (trained-on) features",
+    ]
     rows = [["", "λ", "val MSE", "val R²", "nonzero", *shown]]
     for k, lam in enumerate(result["lambdas"]):
         val_mse = result["val_mse"][k] if result["val_mse"] is not None else None
         val_r2 = result["val_r2"][k] if result["val_r2"] is not None else None
-        rows.append(["*" if k == result["best"] else "", fmt_number(lam), fmt_number(val_mse),
-                     fmt_number(val_r2), str(result["nonzero"][k]),
-                     *(fmt_number(c) for c in result["coefs"][k][:MAX_COEF_COLUMNS])])
+        rows.append(
+            [
+                "*" if k == result["best"] else "",
+                fmt_number(lam),
+                fmt_number(val_mse),
+                fmt_number(val_r2),
+                str(result["nonzero"][k]),
+                *(fmt_number(c) for c in result["coefs"][k][:MAX_COEF_COLUMNS]),
+            ]
+        )
     out = [*head, *table(rows)]
     if len(names) > len(shown):
         out.append(f"(the first {len(shown)} of {len(names)} coefficients; --json has all)")
     if result["best"] is None:
         out.append("no validation rows: no best λ (set data.val_fraction > 0)")
     else:
-        out.append(f"* best λ = {fmt_number(result['best_lambda'])}: lowest validation MSE "
-                   f"{fmt_number(result['val_mse'][result['best']])}")
+        out.append(
+            f"* best λ = {fmt_number(result['best_lambda'])}: lowest validation MSE "
+            f"{fmt_number(result['val_mse'][result['best']])}"
+        )
     if not result["converged"]:
         out.append("warning: coordinate descent did not converge at every λ")
     return out
@@ -86,8 +115,9 @@ def run(args: argparse.Namespace) -> int:
     from engine.lab.path import config_path
 
     cfg = load_config(args.preset, args.overrides)
-    result = config_path(cfg, args.penalty, l1_ratio=args.l1_ratio, n_lambdas=args.lambdas,
-                         min_ratio=args.min_ratio).to_dict()
+    result = config_path(
+        cfg, args.penalty, l1_ratio=args.l1_ratio, n_lambdas=args.lambdas, min_ratio=args.min_ratio
+    ).to_dict()
     if args.json:
         print(json.dumps({"preset": cfg.name, **result}, ensure_ascii=False))
     else:

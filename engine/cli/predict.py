@@ -22,14 +22,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.cli.common import (
-    EXIT_FAILED,
-    EXIT_OK,
-    add_run_arg,
-    add_runs_dir_arg,
-    fit_line,
-    say,
-)
+from engine.cli.common import EXIT_FAILED, EXIT_OK, add_run_arg, add_runs_dir_arg, fit_line, say
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -42,10 +35,18 @@ HELP = "apply a run's saved model to the raw rows of a CSV file"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``predict``."""
     add_run_arg(p)
-    p.add_argument("file", metavar="FILE.csv", help="rows with the run's raw feature columns "
-                   "(its target column may be there too; it is carried through)")
-    p.add_argument("--out", metavar="FILE", default=None,
-                   help="write the CSV here (atomically) instead of to stdout")
+    p.add_argument(
+        "file",
+        metavar="FILE.csv",
+        help="rows with the run's raw feature columns "
+        "(its target column may be there too; it is carried through)",
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        default=None,
+        help="write the CSV here (atomically) instead of to stdout",
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per row")
     add_runs_dir_arg(p)
 
@@ -67,8 +68,7 @@ def run(args: argparse.Namespace) -> int:
     if out is not None:
         check_target(out, path)
     names = list(model.raw_features)
-    columns = pick_columns(path, header, names,
-                           [model.target] if model.target not in names else [])
+    columns = pick_columns(path, header, names, [model.target] if model.target not in names else [])
     blocks = table_blocks(path, header, columns)
 
     writer = BlockWriter(model, names, columns, as_json=args.json)
@@ -82,8 +82,10 @@ def run(args: argparse.Namespace) -> int:
         say(fit_line(f"error: {exc}"))
         return EXIT_FAILED
     if writer.bad_rows:
-        say(f"warning: {writer.bad_rows} prediction(s) are not finite (inf or nan: inputs near "
-            f"the float32 limit?), the first at data row {writer.first_bad}")
+        say(
+            f"warning: {writer.bad_rows} prediction(s) are not finite (inf or nan: inputs near "
+            f"the float32 limit?), the first at data row {writer.first_bad}"
+        )
     if out is not None:
         say(f"wrote {writer.rows} predictions to {out}")
     return EXIT_OK
@@ -93,8 +95,9 @@ class BlockWriter:
     """Predicts each block and writes it as CSV (pyarrow's writer: shortest float32 text, 32.1
     not 32.0999985) or JSON lines; counts rows and non-finite predictions."""
 
-    def __init__(self, model: LinearModel, names: list[str], columns: list[str], *,
-                 as_json: bool) -> None:
+    def __init__(
+        self, model: LinearModel, names: list[str], columns: list[str], *, as_json: bool
+    ) -> None:
         self.model, self.k, self.columns, self.as_json = model, len(names), columns, as_json
         target = model.target
         self.column = f"{target}_pred" if f"{target}_pred" not in columns else "prediction"
@@ -122,7 +125,7 @@ class BlockWriter:
     def encode(self, block: Tensor) -> bytes:
         import torch
 
-        pred = self.model.predict(block[:, :self.k])
+        pred = self.model.predict(block[:, : self.k])
         finite = torch.isfinite(pred)
         if not bool(finite.all()):
             if not self.bad_rows:
@@ -131,14 +134,15 @@ class BlockWriter:
         self.rows += len(block)
         if self.as_json:
             keys = [*self.columns, self.column]
-            return "".join(json.dumps(dict(zip(keys, (*row, p)))) + "\n" for row, p in
-                           zip(block.tolist(), pred.tolist())).encode()
+            return "".join(
+                json.dumps(dict(zip(keys, (*row, p)))) + "\n"
+                for row, p in zip(block.tolist(), pred.tolist())
+            ).encode()
         import pyarrow as pa
         from pyarrow import csv as pcsv
 
         cells = torch.cat((block, pred.reshape(-1, 1).to(block.dtype)), dim=1).numpy()
         table = pa.table({f"c{j}": cells[:, j] for j in range(cells.shape[1])})
         buf = pa.BufferOutputStream()
-        pcsv.write_csv(table, buf, pcsv.WriteOptions(include_header=False,
-                                                     quoting_style="needed"))
+        pcsv.write_csv(table, buf, pcsv.WriteOptions(include_header=False, quoting_style="needed"))
         return bytes(buf.getvalue().to_pybytes())

@@ -33,17 +33,29 @@ def check_target(out: Path, source: Path) -> None:
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise ConfigError(f"--out: cannot use {out}: {exc.strerror or exc}", key="--out",
-                          reason="cannot use", where=str(out)) from None
+        raise ConfigError(
+            f"--out: cannot use {out}: {exc.strerror or exc}",
+            key="--out",
+            reason="cannot use",
+            where=str(out),
+        ) from None
     if not stat.S_ISREG(st.st_mode):
-        raise ConfigError(f"--out: {out} is {file_kind(st.st_mode)}; refusing to replace it "
-                          f"(only a regular file is replaced)", key="--out",
-                          reason="not a regular file", where=str(out))
+        raise ConfigError(
+            f"--out: {out} is {file_kind(st.st_mode)}; refusing to replace it "
+            f"(only a regular file is replaced)",
+            key="--out",
+            reason="not a regular file",
+            where=str(out),
+        )
     with contextlib.suppress(OSError):
         src = os.stat(source)
         if (src.st_dev, src.st_ino) == (st.st_dev, st.st_ino):
-            raise ConfigError(f"--out: {out} is the input file; refusing to overwrite it",
-                              key="--out", reason="is the input file", where=str(out))
+            raise ConfigError(
+                f"--out: {out} is the input file; refusing to overwrite it",
+                key="--out",
+                reason="is the input file",
+                where=str(out),
+            )
 
 
 def _mode_for(out: Path) -> int:

@@ -19,8 +19,7 @@ def run(args: argparse.Namespace) -> int:
 
     infos = sorted(list_presets(), key=lambda p: (not p.bundled, p.name.split("-")))
     width = max(len(p.name) for p in infos)
-    for bundled, heading in ((True, "bundled (read-only):"),
-                             (False, f"yours, in {user_dir()}:")):
+    for bundled, heading in ((True, "bundled (read-only):"), (False, f"yours, in {user_dir()}:")):
         group = [p for p in infos if p.bundled == bundled]
         if group:
             print(heading)

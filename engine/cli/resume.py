@@ -23,8 +23,14 @@ HELP = "continue a stopped, killed or finished run from its checkpoint"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``resume``."""
     add_run_arg(p)
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V",
-                   help="change train.* or early_stopping.* keys, e.g. --set train.epochs=200")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="change train.* or early_stopping.* keys, e.g. --set train.epochs=200",
+    )
     p.add_argument("--json", action="store_true", help="print events as JSON lines")
     add_runs_dir_arg(p)
 
@@ -38,24 +44,34 @@ def run(args: argparse.Namespace) -> int:
     run_dir = resolve_run(args.run, runs_dir(args.runs_dir))
     RunStatus.read(run_dir)  # a damaged status: its own reason, before the lock file is made
     if not is_run_dir(run_dir):
-        raise RunError(f"{run_dir}: not a run directory (no status.json written by linreg-tui "
-                       "beside a config.yaml)")
+        raise RunError(
+            f"{run_dir}: not a run directory (no status.json written by linreg-tui "
+            "beside a config.yaml)"
+        )
     with lock.holding(run_dir):
         cfg, state = prepare_resume(run_dir, args.overrides)
         before = _status_bytes(run_dir)
         try:
-            return run_headless(cfg, as_json=args.json, out=sys.stdout, err=sys.stderr,
-                                run_dir=run_dir, resume_from=state,
-                                resume_epoch=state["epoch"] if state else 0)
+            return run_headless(
+                cfg,
+                as_json=args.json,
+                out=sys.stdout,
+                err=sys.stderr,
+                run_dir=run_dir,
+                resume_from=state,
+                resume_epoch=state["epoch"] if state else 0,
+            )
         except (ConfigError, KeyboardInterrupt):
             raise
         except Exception as exc:
             if _status_bytes(run_dir) != before:
                 raise  # it had started: the run is marked crashed with the error
             # the checkpoint did not fit the run (a key or shape it lacks): nothing changed
-            raise RunError(f"run {run_dir.name}: its checkpoint does not fit "
-                           f"({type(exc).__name__}: {str(exc)[:60]}); nothing was "
-                           "changed") from None
+            raise RunError(
+                f"run {run_dir.name}: its checkpoint does not fit "
+                f"({type(exc).__name__}: {str(exc)[:60]}); nothing was "
+                "changed"
+            ) from None
 
 
 def _status_bytes(run_dir: Path) -> bytes | None:

@@ -35,27 +35,38 @@ from engine.runs.table import RUN_COLUMNS, row_cells, run_row
 from engine.sweep.grouping import StudyGroup, group_runs
 
 ACTIONS = ("list", "show", "rm")
-HELP = ("list saved runs (runs), print one's summary (runs show RUN), delete runs "
-        "(runs rm [-y] RUN...)")
+HELP = (
+    "list saved runs (runs), print one's summary (runs show RUN), delete runs (runs rm [-y] RUN...)"
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``runs``."""
     # The action and its runs are one positional, re-read in run() with the options mixed in:
     # as two positionals argparse rejects an option between them ('runs rm -y RUN').
-    p.add_argument("words", nargs=argparse.REMAINDER, metavar="ACTION [RUN ...]",
-                   help="list (default), show RUN..., or rm RUN... (RUN: id, unique prefix, "
-                        "path or latest)")
+    p.add_argument(
+        "words",
+        nargs=argparse.REMAINDER,
+        metavar="ACTION [RUN ...]",
+        help="list (default), show RUN..., or rm RUN... (RUN: id, unique prefix, path or latest)",
+    )
     _add_options(p)
 
 
 def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per run")
-    p.add_argument("--all", action="store_true",
-                   help="list: every sweep trial's run under its study (by default a study's "
-                        "trial runs fold into one line)")
-    p.add_argument("-y", "--yes", action="store_true",
-                   help="rm: delete without asking (needed when stdin is not a terminal)")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="list: every sweep trial's run under its study (by default a study's "
+        "trial runs fold into one line)",
+    )
+    p.add_argument(
+        "-y",
+        "--yes",
+        action="store_true",
+        help="rm: delete without asking (needed when stdin is not a terminal)",
+    )
     add_runs_dir_arg(p)
 
 
@@ -65,9 +76,13 @@ def _words(args: argparse.Namespace) -> argparse.Namespace:
     again.add_argument("words", nargs="*")
     _add_options(again)
     more = again.parse_intermixed_args(args.words)
-    return argparse.Namespace(words=more.words, json=args.json or more.json,
-                              yes=args.yes or more.yes, all=args.all or more.all,
-                              runs_dir=more.runs_dir or args.runs_dir)
+    return argparse.Namespace(
+        words=more.words,
+        json=args.json or more.json,
+        yes=args.yes or more.yes,
+        all=args.all or more.all,
+        runs_dir=more.runs_dir or args.runs_dir,
+    )
 
 
 def _row(info: RunInfo) -> dict[str, Any]:
@@ -75,8 +90,9 @@ def _row(info: RunInfo) -> dict[str, Any]:
     row = run_row(info)
     if info.problem is not None:
         row["problem"] = info.problem
-        row["status"] = f"{info.state}: {info.problem}"[:120] if info.state == "unreadable" \
-            else info.state
+        row["status"] = (
+            f"{info.state}: {info.problem}"[:120] if info.state == "unreadable" else info.state
+        )
     return row
 
 
@@ -84,8 +100,9 @@ def _group_cells(group: StudyGroup) -> list[str]:
     """A study's folded line in the runs table: its name, trial-run count and best value."""
     best = group.best()
     cells = dict.fromkeys(RUN_COLUMNS, "")
-    cells.update(id=f"study {group.study}"[:40], preset="(sweep)",
-                 status=f"{len(group.trials)} trial runs")
+    cells.update(
+        id=f"study {group.study}"[:40], preset="(sweep)", status=f"{len(group.trials)} trial runs"
+    )
     if best is not None:
         cells["best"] = fmt_number(best.status.get("trial_value"))
     return [cells[c] for c in RUN_COLUMNS]
@@ -134,8 +151,9 @@ def _check_removable(run: Path) -> None:
     if status is not None and status.run_state == "running":
         raise RunError(f"run {run.name} is still running (pid {status.pid}): stop it first")
     if lock.held_elsewhere(run):
-        raise RunError(f"run {run.name} is still running (its writer holds the lock): stop "
-                       "it first")
+        raise RunError(
+            f"run {run.name} is still running (its writer holds the lock): stop it first"
+        )
 
 
 def _confirm(paths: list[Path], yes: bool) -> bool:
@@ -144,8 +162,10 @@ def _confirm(paths: list[Path], yes: bool) -> bool:
     if yes:
         return True
     if sys.stdin is None or not sys.stdin.isatty():
-        raise RunError(f"runs rm: not deleting {len(paths)} run(s) without a terminal to ask "
-                       "on: pass -y to delete without asking")
+        raise RunError(
+            f"runs rm: not deleting {len(paths)} run(s) without a terminal to ask "
+            "on: pass -y to delete without asking"
+        )
     names = ", ".join(p.name for p in paths[:3]) + (", …" if len(paths) > 3 else "")
     sys.stderr.write(f"delete {len(paths)} run(s) ({names})? [y/N] ")
     sys.stderr.flush()

@@ -29,9 +29,13 @@ from engine.core.report import (
 DIGITS = 6
 """Significant digits of the numbers a run prints."""
 PROGRESS_EVERY_S = 0.5
-CLI_HEADERS = {LEARNED: "learned", OPTIMUM: "optimum ({kind})",
-               LEARNED_RAW: "learned (raw units)", OPTIMUM_RAW: "optimum (raw units)",
-               TRUE: "true"}
+CLI_HEADERS = {
+    LEARNED: "learned",
+    OPTIMUM: "optimum ({kind})",
+    LEARNED_RAW: "learned (raw units)",
+    OPTIMUM_RAW: "optimum (raw units)",
+    TRUE: "true",
+}
 """The summary's header for each coefficient column of :mod:`engine.core.report`."""
 
 
@@ -49,38 +53,49 @@ def summary_lines(started: RunStarted | None, fin: RunFinished) -> list[str]:
         out.append(f"best epoch {fin.best_epoch}: {monitor} {number(fin.best_monitor)}")
     metrics = metric_table(started, fin)
     if metrics:
-        out += table([["split", *metrics.keys]]
-                     + [[split, *map(number, values)] for split, values in metrics.rows()])
+        out += table(
+            [["split", *metrics.keys]]
+            + [[split, *map(number, values)] for split, values in metrics.rows()]
+        )
     coefs = coefficient_table(started, fin)
-    header = ["coefficient"] + [CLI_HEADERS[c.key].format(kind=coefs.optimum_kind)
-                                for c in coefs.columns]
-    out += table([header] + [[row.name, *(number(c.cell(row)) for c in coefs.columns)]
-                             for row in coefs.rows])
+    header = ["coefficient"] + [
+        CLI_HEADERS[c.key].format(kind=coefs.optimum_kind) for c in coefs.columns
+    ]
+    out += table(
+        [header] + [[row.name, *(number(c.cell(row)) for c in coefs.columns)] for row in coefs.rows]
+    )
     if metrics.coef_rmse is not None:
         bias = fin.bias is not None and started is not None and started.true_bias is not None
         with_bias = " and bias" if bias else ""
-        out.append(f"coefficient error vs true: rmse {number(metrics.coef_rmse)} "
-                   f"(weights{with_bias}, raw units)")
+        out.append(
+            f"coefficient error vs true: rmse {number(metrics.coef_rmse)} "
+            f"(weights{with_bias}, raw units)"
+        )
     return out
 
 
 def progress_line(ev: EpochEnded, *, early_stopping: bool = True) -> str:
     """One throttled progress line (the wait counter only when early stopping is on)."""
     val = f"  val {number(ev.val_loss)}" if ev.val_loss is not None else ""
-    best = f"  best {number(ev.best_monitor)} @ {ev.best_epoch}" if ev.best_epoch is not None \
-        else ""
+    best = (
+        f"  best {number(ev.best_monitor)} @ {ev.best_epoch}" if ev.best_epoch is not None else ""
+    )
     if best and early_stopping:
         best += f"  wait {ev.wait}/{ev.patience}"
     width = len(str(ev.epochs))
-    return (f"epoch {ev.epoch:>{width}}/{ev.epochs}  train {number(ev.train_loss)}{val}{best}"
-            f"  {ev.samples_per_s:,.0f} samples/s")
+    return (
+        f"epoch {ev.epoch:>{width}}/{ev.epochs}  train {number(ev.train_loss)}{val}{best}"
+        f"  {ev.samples_per_s:,.0f} samples/s"
+    )
 
 
 def latest_line(ev: EpochEnded) -> str:
     """Where an unfinished run is (``runs show`` of a run still going, or one that crashed)."""
-    return (f"epoch {ev.epoch}/{ev.epochs}  train {fmt_number(ev.train_loss)}  "
-            f"val {fmt_number(ev.val_loss)}  best {fmt_number(ev.best_monitor)} @ "
-            f"{fmt_number(ev.best_epoch)}")
+    return (
+        f"epoch {ev.epoch}/{ev.epochs}  train {fmt_number(ev.train_loss)}  "
+        f"val {fmt_number(ev.val_loss)}  best {fmt_number(ev.best_monitor)} @ "
+        f"{fmt_number(ev.best_epoch)}"
+    )
 
 
 class Printer:
@@ -98,8 +113,10 @@ class Printer:
             return
         if isinstance(ev, RunStarted):
             self.started = ev
-            self.out.write(f"{ev.config['name']}: {ev.loss_formula} on {ev.device} "
-                           f"({ev.device_name}); {data_summary(ev)}\n")
+            self.out.write(
+                f"{ev.config['name']}: {ev.loss_formula} on {ev.device} "
+                f"({ev.device_name}); {data_summary(ev)}\n"
+            )
             for w in ev.warnings:
                 self.err.write(f"warning: {w}\n")
         elif isinstance(ev, EpochEnded):

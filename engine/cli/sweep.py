@@ -35,8 +35,10 @@ from engine.sweep.spec import SweepSetup
 DEFAULT_BATCH = 32
 """Trials asked at once (``engine.sweep.batch_work.DEFAULT_BATCH``; no torch import here)."""
 
-HELP = ("search hyperparameters with Optuna (grid, random or TPE; pruning; a study in SQLite "
-        "or any database URL); each trial is a run")
+HELP = (
+    "search hyperparameters with Optuna (grid, random or TPE; pruning; a study in SQLite "
+    "or any database URL); each trial is a run"
+)
 DIGITS = 6
 
 
@@ -53,23 +55,44 @@ def _positive(text: str) -> int:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``sweep``."""
     add_preset_args(p)
-    p.add_argument("--sweep", metavar="FILE",
-                   help="the sweep spec as a YAML file (default: the preset's sweep: section)")
-    p.add_argument("--trials", type=_positive, metavar="N",
-                   help="the study's total number of trials (default: the spec's; a rerun "
-                        "only runs the missing ones)")
-    p.add_argument("--parallel", type=_positive, metavar="N",
-                   help="trials at once, in worker processes (default: the spec's, else the "
-                        "number of cores)")
-    p.add_argument("--batch", type=_positive, metavar="K", default=DEFAULT_BATCH,
-                   help=f"trials asked at once and trained as one tensor program in this "
-                        f"process (default {DEFAULT_BATCH}); 1 runs each trial as its own run "
-                        f"in --parallel worker processes")
-    p.add_argument("--storage", metavar="URL",
-                   help="Optuna storage URL, e.g. postgresql://user@host/db to share a study "
-                        "between machines (default: sqlite:///RUNS/sweeps.db)")
-    p.add_argument("--json", action="store_true",
-                   help="print JSON lines: SweepStarted, TrialFinished per trial, SweepFinished")
+    p.add_argument(
+        "--sweep",
+        metavar="FILE",
+        help="the sweep spec as a YAML file (default: the preset's sweep: section)",
+    )
+    p.add_argument(
+        "--trials",
+        type=_positive,
+        metavar="N",
+        help="the study's total number of trials (default: the spec's; a rerun "
+        "only runs the missing ones)",
+    )
+    p.add_argument(
+        "--parallel",
+        type=_positive,
+        metavar="N",
+        help="trials at once, in worker processes (default: the spec's, else the number of cores)",
+    )
+    p.add_argument(
+        "--batch",
+        type=_positive,
+        metavar="K",
+        default=DEFAULT_BATCH,
+        help=f"trials asked at once and trained as one tensor program in this "
+        f"process (default {DEFAULT_BATCH}); 1 runs each trial as its own run "
+        f"in --parallel worker processes",
+    )
+    p.add_argument(
+        "--storage",
+        metavar="URL",
+        help="Optuna storage URL, e.g. postgresql://user@host/db to share a study "
+        "between machines (default: sqlite:///RUNS/sweeps.db)",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print JSON lines: SweepStarted, TrialFinished per trial, SweepFinished",
+    )
     add_runs_dir_arg(p)
 
 
@@ -95,57 +118,100 @@ class SweepPrinter:
     def started(self, job: Any, counted: int, to_run: int, workers: int) -> None:
         s = self.spec
         if self.as_json:
-            self._json({"type": "SweepStarted", "study": job.ctx.study_name,
-                        "storage": job.storage_url, "sampler": s.sampler, "trials": s.trials,
-                        "done": counted, "to_run": to_run, "parallel": workers,
-                        "metric": s.metric, "direction": s.direction, "pruning": s.pruning,
-                        "seed": s.seed, "params": [p.key for p in s.params]})
+            self._json(
+                {
+                    "type": "SweepStarted",
+                    "study": job.ctx.study_name,
+                    "storage": job.storage_url,
+                    "sampler": s.sampler,
+                    "trials": s.trials,
+                    "done": counted,
+                    "to_run": to_run,
+                    "parallel": workers,
+                    "metric": s.metric,
+                    "direction": s.direction,
+                    "pruning": s.pruning,
+                    "seed": s.seed,
+                    "params": [p.key for p in s.params],
+                }
+            )
             return
         pruning = "pruning on" if s.pruning else "pruning off"
-        self.out.write(f"sweep {job.ctx.study_name}: {s.trials} trials ({s.sampler}, seed "
-                       f"{s.seed}), {s.direction} {s.metric}, {workers} parallel, {pruning}\n")
+        self.out.write(
+            f"sweep {job.ctx.study_name}: {s.trials} trials ({s.sampler}, seed "
+            f"{s.seed}), {s.direction} {s.metric}, {workers} parallel, {pruning}\n"
+        )
         self.out.write(f"study: {job.storage_url}\n")
         if counted:
-            self.out.write(f"continuing: {counted} trial{'s' if counted != 1 else ''} already "
-                           f"in the study, {to_run} to run\n")
+            self.out.write(
+                f"continuing: {counted} trial{'s' if counted != 1 else ''} already "
+                f"in the study, {to_run} to run\n"
+            )
 
     def trial(self, r: Any) -> None:
         if self.as_json:
-            self._json({"type": "TrialFinished", "study": self.setup.study_name,
-                        "metric": self.spec.metric, **r.to_dict()})
+            self._json(
+                {
+                    "type": "TrialFinished",
+                    "study": self.setup.study_name,
+                    "metric": self.spec.metric,
+                    **r.to_dict(),
+                }
+            )
             return
         width = len(str(self.spec.trials))
         value = f"{self.spec.metric} {_fmt(r.value)}" if r.value is not None else ""
         detail = f"  {r.error}" if r.error else ""
-        self.out.write(f"trial {r.number:>{width}}  {r.state:<9}  {value:<22}  "
-                       f"{r.epochs:>5} epochs  {_params(r.params)}{detail}\n")
+        self.out.write(
+            f"trial {r.number:>{width}}  {r.state:<9}  {value:<22}  "
+            f"{r.epochs:>5} epochs  {_params(r.params)}{detail}\n"
+        )
 
     def finished(self, o: Any) -> None:
         if self.as_json:
-            self._json({"type": "SweepFinished", "study": o.study_name, "storage": o.storage_url,
-                        "metric": self.spec.metric, "direction": self.spec.direction,
-                        "ran": o.ran, "trials": [r.to_dict() for r in o.table],
-                        "best": o.best.to_dict() if o.best else None,
-                        "importances": o.importances, "importances_note": o.importances_note,
-                        "stopped_by_signal": o.signum, "errors": o.errors,
-                        "state": state_line(o.table, self.spec.trials,
-                                            o.signum is not None)})
+            self._json(
+                {
+                    "type": "SweepFinished",
+                    "study": o.study_name,
+                    "storage": o.storage_url,
+                    "metric": self.spec.metric,
+                    "direction": self.spec.direction,
+                    "ran": o.ran,
+                    "trials": [r.to_dict() for r in o.table],
+                    "best": o.best.to_dict() if o.best else None,
+                    "importances": o.importances,
+                    "importances_note": o.importances_note,
+                    "stopped_by_signal": o.signum,
+                    "errors": o.errors,
+                    "state": state_line(o.table, self.spec.trials, o.signum is not None),
+                }
+            )
             return
         keys = [p.key for p in self.spec.params]
         head = ["trial", *keys, self.spec.metric, "epochs", "state"]
-        body = [[str(r.number), *(_fmt(r.params.get(k)) for k in keys), _fmt(r.value),
-                 _fmt(r.epochs), r.state] for r in o.table]
+        body = [
+            [
+                str(r.number),
+                *(_fmt(r.params.get(k)) for k in keys),
+                _fmt(r.value),
+                _fmt(r.epochs),
+                r.state,
+            ]
+            for r in o.table
+        ]
         self.out.write("\n" + "\n".join(table([head, *body], left=(0, -1))) + "\n")
         self.out.write(f"{state_line(o.table, self.spec.trials, o.signum is not None)}\n")
         if o.best is None:
             self.out.write("best: none (no trial gave a finite value)\n")
         else:
             b = o.best
-            self.out.write(f"best: trial {b.number}  {self.spec.metric} {_fmt(b.value)}  "
-                           f"{_params(b.params)}\n")
+            self.out.write(
+                f"best: trial {b.number}  {self.spec.metric} {_fmt(b.value)}  {_params(b.params)}\n"
+            )
             if b.run:
-                self.out.write(f"  run {b.run}  (train it again: linreg-tui train "
-                               f"{b.run}/config.yaml)\n")
+                self.out.write(
+                    f"  run {b.run}  (train it again: linreg-tui train {b.run}/config.yaml)\n"
+                )
         if o.importances:
             shown = "  ".join(f"{k} {v:.2f}" for k, v in o.importances.items())
             self.out.write(f"importance (fANOVA): {shown}\n")
@@ -159,8 +225,10 @@ def capped(setup: SweepSetup) -> SweepSetup:
     cores = os.cpu_count() or 1
     if setup.spec.parallel <= cores:
         return setup
-    print(f"sweep: parallel {setup.spec.parallel} capped at {cores} (the number of CPUs)",
-          file=sys.stderr)
+    print(
+        f"sweep: parallel {setup.spec.parallel} capped at {cores} (the number of CPUs)",
+        file=sys.stderr,
+    )
     return dataclasses.replace(setup, spec=dataclasses.replace(setup.spec, parallel=cores))
 
 
@@ -169,25 +237,43 @@ def run(args: argparse.Namespace) -> int:
     from engine.runs.store import runs_dir
     from engine.sweep.spec import load_sweep
 
-    setup = capped(load_sweep(args.preset, args.sweep, args.overrides, trials=args.trials,
-                              parallel=args.parallel))
+    setup = capped(
+        load_sweep(
+            args.preset, args.sweep, args.overrides, trials=args.trials, parallel=args.parallel
+        )
+    )
     try:
         import optuna  # noqa: F401 - an optional extra: say how to get it, once
     except ImportError:
-        raise ConfigError("linreg-tui sweep needs Optuna: pip install 'linreg-tui[sweep]'",
-                          reason="Optuna is not installed") from None
-    return run_setup(setup, runs_dir(args.runs_dir), args.storage, as_json=args.json,
-                     batch=args.batch)
+        raise ConfigError(
+            "linreg-tui sweep needs Optuna: pip install 'linreg-tui[sweep]'",
+            reason="Optuna is not installed",
+        ) from None
+    return run_setup(
+        setup, runs_dir(args.runs_dir), args.storage, as_json=args.json, batch=args.batch
+    )
 
 
-def run_setup(setup: SweepSetup, runs_root: Path, storage_url: str | None, *,
-              as_json: bool = False, batch: int = DEFAULT_BATCH) -> int:
+def run_setup(
+    setup: SweepSetup,
+    runs_root: Path,
+    storage_url: str | None,
+    *,
+    as_json: bool = False,
+    batch: int = DEFAULT_BATCH,
+) -> int:
     """Run a checked sweep, printing it to stdout; the exit code (see the module docstring)."""
     from engine.sweep.run import run_sweep
 
     printer = SweepPrinter(sys.stdout, setup, as_json=as_json)
-    outcome = run_sweep(setup, runs_root, storage_url=storage_url,
-                        on_trial=printer.trial, on_start=printer.started, batch=batch)
+    outcome = run_sweep(
+        setup,
+        runs_root,
+        storage_url=storage_url,
+        on_trial=printer.trial,
+        on_start=printer.started,
+        batch=batch,
+    )
     printer.finished(outcome)
     for err in outcome.errors:
         print(f"error: a sweep worker failed: {err}", file=sys.stderr)

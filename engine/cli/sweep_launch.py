@@ -53,8 +53,14 @@ def check(base: dict[str, Any], base_dir: str, section: Any) -> SweepSetup:
     return setup_from_raw(base, base_dir, section, spec_where=SPEC_WHERE)
 
 
-def start_sweep(base: dict[str, Any], base_dir: str, section: Any, runs_root: Path,
-                storage_url: str | None = None, batch: int = 1) -> SweepJob:
+def start_sweep(
+    base: dict[str, Any],
+    base_dir: str,
+    section: Any,
+    runs_root: Path,
+    storage_url: str | None = None,
+    batch: int = 1,
+) -> SweepJob:
     """Check, write the job file, start the detached sweep process and return its job.
 
     ``batch``: trials asked at once (``linreg-tui sweep --batch``). 1 (one run directory per
@@ -64,13 +70,24 @@ def start_sweep(base: dict[str, Any], base_dir: str, section: Any, runs_root: Pa
     jobs = runs_root / JOBS_DIR
     jobs.mkdir(parents=True, exist_ok=True)
     path = jobs / f"{setup.study_name}.json"
-    job = {"base": base, "base_dir": base_dir, "section": section, "storage": storage_url,
-           "study": setup.study_name, "pid": None, "batch": batch}
+    job = {
+        "base": base,
+        "base_dir": base_dir,
+        "section": section,
+        "storage": storage_url,
+        "study": setup.study_name,
+        "pid": None,
+        "batch": batch,
+    }
     atomic_write(path, json.dumps(job).encode())
     with open(path.with_suffix(".log"), "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "engine.cli.sweep_launch", str(path),
-                                 str(runs_root)], stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "engine.cli.sweep_launch", str(path), str(runs_root)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     _children.append(proc)
     atomic_write(path, json.dumps({**job, "pid": proc.pid}).encode())
     return SweepJob(setup.study_name, proc.pid, path)
@@ -125,8 +142,12 @@ def main(argv: list[str]) -> int:
         print(f"error: sweep job {path}: {exc}", file=sys.stderr)
         return 2
     batch = job.get("batch", 1)
-    return run_setup(setup, runs_root, job.get("storage"),
-                     batch=batch if isinstance(batch, int) and batch >= 1 else 1)
+    return run_setup(
+        setup,
+        runs_root,
+        job.get("storage"),
+        batch=batch if isinstance(batch, int) and batch >= 1 else 1,
+    )
 
 
 if __name__ == "__main__":

@@ -29,14 +29,22 @@ HELP = "train headless, printing progress (or JSON events) and a summary; keeps 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``train``."""
     add_preset_args(p)
-    p.add_argument("--json", action="store_true",
-                   help="print one JSON object per event per line instead of progress text")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object per event per line instead of progress text",
+    )
     add_runs_dir_arg(p)
-    p.add_argument("--run-dir", metavar="PATH", default=None,
-                   help="write the run into this directory (created if missing) instead of a "
-                        "new one under the runs folder")
-    p.add_argument("--no-save", action="store_true",
-                   help="keep no run directory (nothing is written to disk)")
+    p.add_argument(
+        "--run-dir",
+        metavar="PATH",
+        default=None,
+        help="write the run into this directory (created if missing) instead of a "
+        "new one under the runs folder",
+    )
+    p.add_argument(
+        "--no-save", action="store_true", help="keep no run directory (nothing is written to disk)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,8 +59,14 @@ def run(args: argparse.Namespace) -> int:
         run_dir = fresh_run_dir(Path(args.run_dir).expanduser())
     else:
         run_dir = new_run_dir(runs_dir(args.runs_dir), cfg.name)
-    return run_headless(cfg, as_json=args.json, out=sys.stdout, err=sys.stderr, run_dir=run_dir,
-                        keep_failed=bool(args.run_dir))
+    return run_headless(
+        cfg,
+        as_json=args.json,
+        out=sys.stdout,
+        err=sys.stderr,
+        run_dir=run_dir,
+        keep_failed=bool(args.run_dir),
+    )
 
 
 PREPARED = frozenset({"config.yaml", "trainer.log", "writer.lock"})
@@ -83,6 +97,8 @@ def fresh_run_dir(path: Path) -> Path:
             others = ["status.json"]
     if others:
         shown = ", ".join(others[:3]) + (", …" if len(others) > 3 else "")
-        raise RunError(f"--run-dir {path.name}: not empty (holds {shown}); use a new or "
-                       "empty directory ('linreg-tui resume' continues a run)")
+        raise RunError(
+            f"--run-dir {path.name}: not empty (holds {shown}); use a new or "
+            "empty directory ('linreg-tui resume' continues a run)"
+        )
     return path

@@ -60,15 +60,23 @@ def prepare_run_dir(cfg: Config, root: Path) -> Path:
 
 def train_command(run_dir: Path) -> list[str]:
     """The headless command that trains ``run_dir/config.yaml`` into ``run_dir``."""
-    return [sys.executable, "-m", "engine", "train", str(run_dir / "config.yaml"),
-            "--run-dir", str(run_dir)]
+    return [
+        sys.executable,
+        "-m",
+        "engine",
+        "train",
+        str(run_dir / "config.yaml"),
+        "--run-dir",
+        str(run_dir),
+    ]
 
 
 class TrainerProcess:
     """A handle on the process training ``run_dir``: signals to its pid (same host only)."""
 
-    def __init__(self, run_dir: Path, pid: int,
-                 popen: subprocess.Popen[bytes] | None = None) -> None:
+    def __init__(
+        self, run_dir: Path, pid: int, popen: subprocess.Popen[bytes] | None = None
+    ) -> None:
         self.run_dir = run_dir
         self.pid = pid
         self.paused = False
@@ -81,8 +89,10 @@ class TrainerProcess:
         """The trainer of a running run, from the pid and host in its ``status.json``."""
         status = RunStatus.read(run_dir)
         if status.host != socket.gethostname():
-            raise OSError(f"run {run_dir.name} trains on {status.host}: stop and pause "
-                          "work only on the same host")
+            raise OSError(
+                f"run {run_dir.name} trains on {status.host}: stop and pause "
+                "work only on the same host"
+            )
         if not isinstance(status.pid, int):
             raise OSError(f"run {run_dir.name} has no trainer pid in its status")
         handle = cls(run_dir, status.pid)
@@ -137,8 +147,17 @@ class TrainerProcess:
 
 def _mark_running(run_dir: Path, pid: int, cfg: Config) -> None:
     """Write the status before the trainer does, so a reader knows its pid from the start."""
-    RunStatus.update(run_dir, format=FORMAT_VERSION, state="running", reason=None, pid=pid,
-                     host=socket.gethostname(), preset=cfg.name, loss=cfg.loss.name, error=None)
+    RunStatus.update(
+        run_dir,
+        format=FORMAT_VERSION,
+        state="running",
+        reason=None,
+        pid=pid,
+        host=socket.gethostname(),
+        preset=cfg.name,
+        loss=cfg.loss.name,
+        error=None,
+    )
 
 
 def start_trainer(cfg: Config, root: Path, warm: WarmTrainer | None = None) -> TrainerProcess:
@@ -149,9 +168,15 @@ def start_trainer(cfg: Config, root: Path, warm: WarmTrainer | None = None) -> T
         if handle is not None:
             return handle
     with open(run_dir / LOG_NAME, "ab") as log:
-        popen = subprocess.Popen(train_command(run_dir), stdin=subprocess.DEVNULL,
-                                 stdout=subprocess.DEVNULL, stderr=log, env=_engine_env(),
-                                 start_new_session=True, close_fds=True)
+        popen = subprocess.Popen(
+            train_command(run_dir),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            env=_engine_env(),
+            start_new_session=True,
+            close_fds=True,
+        )
     _mark_running(run_dir, popen.pid, cfg)
     return TrainerProcess(run_dir, popen.pid, popen)
 
@@ -161,9 +186,14 @@ class WarmTrainer:
 
     def __init__(self) -> None:
         self._popen: subprocess.Popen[bytes] | None = subprocess.Popen(
-            [sys.executable, "-m", "engine.cli.trainer_process"], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_engine_env(),
-            start_new_session=True, close_fds=True)
+            [sys.executable, "-m", "engine.cli.trainer_process"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=_engine_env(),
+            start_new_session=True,
+            close_fds=True,
+        )
         self._ready = False
 
     def ready(self) -> bool:
@@ -205,8 +235,11 @@ def _warm_up() -> None:
     from engine.config import parse_config
     from engine.training.run import fit
 
-    fit(parse_config({"data": {"n_samples": 32}, "train": {"epochs": 2, "device": "cpu"}},
-                     where="warm-up"))
+    fit(
+        parse_config(
+            {"data": {"n_samples": 32}, "train": {"epochs": 2, "device": "cpu"}}, where="warm-up"
+        )
+    )
     # The reference optimum of huber, smooth_l1 and log_cosh runs torch.optim.LBFGS, whose first
     # step imports torch._dynamo (~2 s): paid here, not between s and the first epoch.
     import torch

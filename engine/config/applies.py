@@ -80,8 +80,9 @@ def _loss_applies(name: str, key: str, config: Mapping[str, Any]) -> bool:
     if name in CUSTOM_ONLY_KEYS or key.startswith("loss.params."):
         return loss == "custom"
     if name == "force":  # the pre-flight check of user code: a custom loss or a custom term
-        return loss == "custom" or (loss == "combined" and any(
-            t.get("name") == "custom" for t in _terms(config)))
+        return loss == "custom" or (
+            loss == "combined" and any(t.get("name") == "custom" for t in _terms(config))
+        )
     return True
 
 

@@ -20,10 +20,16 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from engine.config.schema import (SECTIONS, Config, ConfigError, LossConfig, keyed_error,
-                                  public_fields)
-from engine.registry import LOSS_FIELD_PARAMS, LOSSES, ParamSpec, loss_names, task_of
+from engine.config.schema import (
+    SECTIONS,
+    Config,
+    ConfigError,
+    LossConfig,
+    keyed_error,
+    public_fields,
+)
 from engine.config.yaml_io import is_syntax_error, load_yaml, one_line, short_repr
+from engine.registry import LOSS_FIELD_PARAMS, LOSSES, ParamSpec, loss_names, task_of
 
 
 @functools.cache
@@ -36,17 +42,20 @@ def _type_hints(cls: type) -> dict[str, Any]:
 def _unknown_key(key: str, valid: list[str], where: str, prefix: str) -> ConfigError:
     close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5) if len(key) <= 100 else []
     key = one_line(key)
-    hint = (f" (did you mean '{prefix}{close[0]}'?)" if close
-            else f"; valid keys: {', '.join(valid)}")
+    hint = (
+        f" (did you mean '{prefix}{close[0]}'?)" if close else f"; valid keys: {', '.join(valid)}"
+    )
     reason = "unknown key" + (f" (did you mean '{prefix}{close[0]}'?)" if close else "")
     return keyed_error(where, prefix + key, reason, f"unknown key '{prefix}{key}'{hint}")
 
 
-_TYPE_NAMES = {float: ("a number", "must be a number"),
-               int: ("an integer", "must be a whole number"),
-               bool: ("true or false", "must be true or false"),
-               str: ("a string", "must be a string"),
-               dict: ("a mapping", "must be a mapping")}
+_TYPE_NAMES = {
+    float: ("a number", "must be a number"),
+    int: ("an integer", "must be a whole number"),
+    bool: ("true or false", "must be true or false"),
+    str: ("a string", "must be a string"),
+    dict: ("a mapping", "must be a mapping"),
+}
 """How a type reads in a CLI message, and the short reason shown at a form field."""
 
 
@@ -72,8 +81,9 @@ def coerce_value(value: Any, tp: Any, key: str, where: str) -> Any:
     if origin is list:
         (item_tp,) = typing.get_args(tp)
         if not isinstance(value, list):
-            raise keyed_error(where, key, "must be a list",
-                              f"{key} must be a list, got {short_repr(value)}")
+            raise keyed_error(
+                where, key, "must be a list", f"{key} must be a list, got {short_repr(value)}"
+            )
         return [coerce_value(v, item_tp, f"{key}[{i}]", where) for i, v in enumerate(value)]
     if origin is dict:  # dict[str, Any]: a mapping of anything, checked by its own rules
         tp = dict
@@ -90,14 +100,21 @@ def coerce_value(value: Any, tp: Any, key: str, where: str) -> Any:
     if not isinstance(value, tp):
         raise bad
     if tp is float and not math.isfinite(value):
-        raise keyed_error(where, key, "must be a finite number",
-                          f"{key} must be a finite number, got {short_repr(value)}")
+        raise keyed_error(
+            where,
+            key,
+            "must be a finite number",
+            f"{key} must be a finite number, got {short_repr(value)}",
+        )
     return dict(value) if tp is dict else value
 
 
 _LIMITS: tuple[tuple[str, str, Callable[[Any, Any], bool]], ...] = (
-    ("min", ">=", lambda v, b: v >= b), ("max", "<=", lambda v, b: v <= b),
-    ("gt", ">", lambda v, b: v > b), ("lt", "<", lambda v, b: v < b))
+    ("min", ">=", lambda v, b: v >= b),
+    ("max", "<=", lambda v, b: v <= b),
+    ("gt", ">", lambda v, b: v > b),
+    ("lt", "<", lambda v, b: v < b),
+)
 
 
 def choices_of(meta: Mapping[str, Any]) -> tuple[str, ...]:
@@ -114,21 +131,31 @@ def check_value(value: Any, meta: Mapping[str, Any], key: str, where: str) -> No
     if choices and value not in choices:
         close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.5)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise keyed_error(where, key, f"must be one of {', '.join(choices)}",
-                          f"{key} must be one of {', '.join(choices)}; got "
-                          f"{short_repr(value)}{hint}")
+        raise keyed_error(
+            where,
+            key,
+            f"must be one of {', '.join(choices)}",
+            f"{key} must be one of {', '.join(choices)}; got {short_repr(value)}{hint}",
+        )
     if "pattern" in meta and not meta["pattern"].match(value):
         reason = "must be auto, cpu, cuda, cuda:N or mps"
         raise keyed_error(where, key, reason, f"{key} {reason}; got {short_repr(value)}")
     for name, sym, ok in _LIMITS:
         if name in meta and not ok(value, meta[name]):
-            lo = next((f"{'[' if n == 'min' else '('}{meta[n]}" for n in ("min", "gt")
-                       if n in meta), "(-inf")
-            hi = next((f"{meta[n]}{']' if n == 'max' else ')'}" for n in ("max", "lt")
-                       if n in meta), "inf)")
-            raise keyed_error(where, key, f"must be {sym} {meta[name]:g}",
-                              f"{key} must be {sym} {meta[name]} (range {lo}, {hi}); "
-                              f"got {short_repr(value)}")
+            lo = next(
+                (f"{'[' if n == 'min' else '('}{meta[n]}" for n in ("min", "gt") if n in meta),
+                "(-inf",
+            )
+            hi = next(
+                (f"{meta[n]}{']' if n == 'max' else ')'}" for n in ("max", "lt") if n in meta),
+                "inf)",
+            )
+            raise keyed_error(
+                where,
+                key,
+                f"must be {sym} {meta[name]:g}",
+                f"{key} must be {sym} {meta[name]} (range {lo}, {hi}); got {short_repr(value)}",
+            )
 
 
 def _field_meta(cls: type, name: str) -> dict[str, Any]:
@@ -154,8 +181,9 @@ def _build_section(cls: type, raw: Any, where: str, prefix: str) -> Any:
         raw = {}
     if not isinstance(raw, dict):
         key = prefix.rstrip(".")
-        raise keyed_error(where, key, "must be a mapping",
-                          f"{key} must be a mapping, got {short_repr(raw)}")
+        raise keyed_error(
+            where, key, "must be a mapping", f"{key} must be a mapping, got {short_repr(raw)}"
+        )
     names = [f.name for f in public_fields(cls)]
     kwargs = {}
     for key, value in raw.items():
@@ -187,8 +215,11 @@ def parse_config(raw: Any, *, where: str = "config", base_dir: str | None = None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: a preset must be a mapping of keys, got {type(raw).__name__}",
-                          reason="must be a mapping of keys", where=where)
+        raise ConfigError(
+            f"{where}: a preset must be a mapping of keys, got {type(raw).__name__}",
+            reason="must be a mapping of keys",
+            where=where,
+        )
     top = [f.name for f in public_fields(Config)]
     kwargs: dict[str, Any] = {}
     for key, value in raw.items():
@@ -210,28 +241,46 @@ def parse_config(raw: Any, *, where: str = "config", base_dir: str | None = None
 def _cross_checks(cfg: Config, where: str) -> None:
     d, es = cfg.data, cfg.early_stopping
     if d.val_fraction + d.test_fraction >= 1:
-        raise keyed_error(where, "data.val_fraction", "val_fraction + test_fraction must be < 1",
-                          "data.val_fraction + data.test_fraction must be < 1 (rows are needed to "
-                          f"train); got {d.val_fraction} + {d.test_fraction}")
+        raise keyed_error(
+            where,
+            "data.val_fraction",
+            "val_fraction + test_fraction must be < 1",
+            "data.val_fraction + data.test_fraction must be < 1 (rows are needed to "
+            f"train); got {d.val_fraction} + {d.test_fraction}",
+        )
     if es.enabled and es.monitor in ("val_loss", "val_accuracy") and d.val_fraction == 0:
-        raise keyed_error(where, "early_stopping.monitor",
-                          f"{es.monitor} needs data.val_fraction > 0",
-                          f"early_stopping.monitor is {es.monitor} but data.val_fraction is 0: "
-                          "set data.val_fraction > 0 or early_stopping.monitor: train_loss")
+        raise keyed_error(
+            where,
+            "early_stopping.monitor",
+            f"{es.monitor} needs data.val_fraction > 0",
+            f"early_stopping.monitor is {es.monitor} but data.val_fraction is 0: "
+            "set data.val_fraction > 0 or early_stopping.monitor: train_loss",
+        )
     if d.source == "csv":
         if not d.path:
-            raise keyed_error(where, "data.path", "required when data.source is csv",
-                              "data.path is required when data.source is csv")
+            raise keyed_error(
+                where,
+                "data.path",
+                "required when data.source is csv",
+                "data.path is required when data.source is csv",
+            )
         if not d.target:
-            raise keyed_error(where, "data.target", "required when data.source is csv",
-                              "data.target (the column to predict) is required when data.source "
-                              "is csv")
+            raise keyed_error(
+                where,
+                "data.target",
+                "required when data.source is csv",
+                "data.target (the column to predict) is required when data.source is csv",
+            )
     else:  # a csv key with synthetic data would be silently ignored: say so instead
         for name in CSV_ONLY_KEYS:
             if getattr(d, name) is not None:
-                raise keyed_error(where, f"data.{name}", "applies only to data.source csv",
-                                  f"data.{name} applies only to data.source csv (data.source "
-                                  f"is {d.source}): remove it or set data.source: csv")
+                raise keyed_error(
+                    where,
+                    f"data.{name}",
+                    "applies only to data.source csv",
+                    f"data.{name} applies only to data.source csv (data.source "
+                    f"is {d.source}): remove it or set data.source: csv",
+                )
     _loss_checks(cfg.loss, where)
     _task_checks(cfg, where)
 
@@ -244,20 +293,31 @@ def _loss_checks(loss: LossConfig, where: str) -> None:
     if loss.params and loss.name != "custom":
         _check_own_params(loss, where)
     if loss.name == "custom" and not loss.callable:
-        raise keyed_error(where, "loss.callable", "required",
-                          "loss.callable is required when loss.name is custom (e.g. "
-                          "'my_losses.py:MyLoss')")
+        raise keyed_error(
+            where,
+            "loss.callable",
+            "required",
+            "loss.callable is required when loss.name is custom (e.g. 'my_losses.py:MyLoss')",
+        )
     if loss.name == "combined":
         if not loss.terms:
-            raise keyed_error(where, "loss.terms", "required for a combined loss",
-                              "loss.terms (a list of {name, weight, params}) is required when "
-                              "loss.name is combined")
+            raise keyed_error(
+                where,
+                "loss.terms",
+                "required for a combined loss",
+                "loss.terms (a list of {name, weight, params}) is required when "
+                "loss.name is combined",
+            )
         for i, term in enumerate(loss.terms):
             check_term(term, f"loss.terms[{i}]", where)
     elif loss.terms is not None:
-        raise keyed_error(where, "loss.terms", "needs loss.name: combined",
-                          f"loss.terms is set but loss.name is {short_repr(loss.name)}: use "
-                          "loss.name: combined (or leave name out)")
+        raise keyed_error(
+            where,
+            "loss.terms",
+            "needs loss.name: combined",
+            f"loss.terms is set but loss.name is {short_repr(loss.name)}: use "
+            "loss.name: combined (or leave name out)",
+        )
 
 
 def _task_checks(cfg: Config, where: str) -> None:
@@ -268,25 +328,40 @@ def _task_checks(cfg: Config, where: str) -> None:
     for name in named:
         wanted = task_of(str(name))
         if wanted is not None and wanted != task:
-            fix = (f"set model.task: {wanted}" if wanted != "regression" else
-                   "use log_loss, hinge or squared_hinge (binary) or cross_entropy (multiclass)")
-            raise keyed_error(where, "loss.name", f"is a {wanted} loss; model.task is {task}",
-                              f"loss.name {name} is a {wanted} loss but model.task is {task}: "
-                              f"{fix}")
+            fix = (
+                f"set model.task: {wanted}"
+                if wanted != "regression"
+                else "use log_loss, hinge or squared_hinge (binary) or cross_entropy (multiclass)"
+            )
+            raise keyed_error(
+                where,
+                "loss.name",
+                f"is a {wanted} loss; model.task is {task}",
+                f"loss.name {name} is a {wanted} loss but model.task is {task}: {fix}",
+            )
     if task == "regression":
         if cfg.early_stopping.monitor == "val_accuracy":
-            raise keyed_error(where, "early_stopping.monitor",
-                              "val_accuracy needs a classification task",
-                              "early_stopping.monitor val_accuracy needs model.task binary or "
-                              "multiclass (model.task is regression)")
+            raise keyed_error(
+                where,
+                "early_stopping.monitor",
+                "val_accuracy needs a classification task",
+                "early_stopping.monitor val_accuracy needs model.task binary or "
+                "multiclass (model.task is regression)",
+            )
         return
     d = cfg.data
-    for key, bad in (("standardize_target", d.standardize_target),
-                     ("outliers", d.outliers != "none")):
+    for key, bad in (
+        ("standardize_target", d.standardize_target),
+        ("outliers", d.outliers != "none"),
+    ):
         if bad:
-            raise keyed_error(where, f"data.{key}", "applies only to regression",
-                              f"data.{key} applies only to regression (model.task is {task}): "
-                              "a class label is not scaled or clipped")
+            raise keyed_error(
+                where,
+                f"data.{key}",
+                "applies only to regression",
+                f"data.{key} applies only to regression (model.task is {task}): "
+                "a class label is not scaled or clipped",
+            )
 
 
 def own_params(loss_name: str) -> tuple[ParamSpec, ...]:
@@ -299,11 +374,15 @@ def _check_own_params(loss: LossConfig, where: str) -> None:
     """``loss.params`` of a registered loss: only its own parameters, each in range."""
     own = {p.name: p for p in own_params(loss.name)}
     if not own:
-        raise keyed_error(where, "loss.params", "applies only to custom losses",
-                          "loss.params applies only to custom losses (loss.name is "
-                          f"{short_repr(loss.name)}); use "
-                          f"{' / '.join(f'loss.{n}' for n in LOSS_FIELD_PARAMS)}, or "
-                          "params inside loss.terms")
+        raise keyed_error(
+            where,
+            "loss.params",
+            "applies only to custom losses",
+            "loss.params applies only to custom losses (loss.name is "
+            f"{short_repr(loss.name)}); use "
+            f"{' / '.join(f'loss.{n}' for n in LOSS_FIELD_PARAMS)}, or "
+            "params inside loss.terms",
+        )
     for k, v in loss.params.items():
         if k not in own:
             raise _unknown_key(str(k), list(own), where, "loss.params.")
@@ -316,30 +395,45 @@ TERM_KEYS = ("name", "weight", "params")
 def check_term(term: Any, key: str, where: str) -> None:
     """One ``loss.terms`` entry: a mapping {name, weight, params} of a known loss, in range."""
     if not isinstance(term, dict):
-        raise keyed_error(where, key, "must be a mapping {name, weight, params}",
-                          f"{key} must be a mapping {{name, weight, params}}, got "
-                          f"{short_repr(term)}")
+        raise keyed_error(
+            where,
+            key,
+            "must be a mapping {name, weight, params}",
+            f"{key} must be a mapping {{name, weight, params}}, got {short_repr(term)}",
+        )
     for k in term:
         if k not in TERM_KEYS:
             raise _unknown_key(str(k), list(TERM_KEYS), where, key + ".")
     name, names = term.get("name"), loss_names() + ("custom",)
     if name not in names:
-        raise keyed_error(where, key + ".name", f"must be one of {', '.join(names)}",
-                          f"{key}.name must be one of {', '.join(names)}; got {short_repr(name)}")
+        raise keyed_error(
+            where,
+            key + ".name",
+            f"must be one of {', '.join(names)}",
+            f"{key}.name must be one of {', '.join(names)}; got {short_repr(name)}",
+        )
     weight = coerce_value(term.get("weight", 1.0), float, key + ".weight", where)
     check_value(weight, {"min": 0.0}, key + ".weight", where)
     params = coerce_value(term.get("params") or {}, dict, key + ".params", where)
     if name == "custom":
         if "callable" not in params:
-            raise keyed_error(where, key + ".params.callable", "required for a custom term",
-                              f"{key}.params.callable is required for a custom term")
+            raise keyed_error(
+                where,
+                key + ".params.callable",
+                "required for a custom term",
+                f"{key}.params.callable is required for a custom term",
+            )
         return
     spec = LOSSES[name]  # a built-in term's params: only its own, in range (no silent typos)
     for k, v in params.items():
         param = spec.param(str(k))
         if not spec.params:
-            raise keyed_error(where, key + ".params", f"{name} takes no parameters",
-                              f"{key}.params: {name} takes no parameters; got {short_repr(k)}")
+            raise keyed_error(
+                where,
+                key + ".params",
+                f"{name} takes no parameters",
+                f"{key}.params: {name} takes no parameters; got {short_repr(k)}",
+            )
         if param is None:
             valid = [n for p in spec.params for n in (p.name, *p.aliases)]
             raise _unknown_key(str(k), valid, where, key + ".params.")
@@ -355,11 +449,18 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key, sep, raw_value = text.partition("=")
     key = key.strip()
     if not sep or not key or any(not part for part in key.split(".")):
-        raise keyed_error(f"--set {one_line(text)}", one_line(key), "expected section.key=value",
-                          "expected section.key=value")
+        raise keyed_error(
+            f"--set {one_line(text)}",
+            one_line(key),
+            "expected section.key=value",
+            "expected section.key=value",
+        )
     try:
-        value = load_yaml(raw_value, f"--set {one_line(key)}", lines=False) \
-            if raw_value.strip() else None
+        value = (
+            load_yaml(raw_value, f"--set {one_line(key)}", lines=False)
+            if raw_value.strip()
+            else None
+        )
     except ConfigError as exc:  # plain bad syntax is text; aliases, nesting, duplicates are not
         if not is_syntax_error(exc):
             raise
@@ -379,9 +480,12 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
         if len(path) == 1:
             if path[0] in SECTIONS:
                 first = public_fields(SECTIONS[path[0]])[0].name
-                raise keyed_error(where, path[0], "is a section; set one of its keys",
-                                  f"{path[0]} is a section; set one of its keys, e.g. "
-                                  f"{path[0]}.{first}=...")
+                raise keyed_error(
+                    where,
+                    path[0],
+                    "is a section; set one of its keys",
+                    f"{path[0]} is a section; set one of its keys, e.g. {path[0]}.{first}=...",
+                )
             if path[0] not in {f.name for f in public_fields(Config)}:
                 raise _unknown_key(path[0], [f.name for f in public_fields(Config)], where, "")
             out[path[0]] = _field_value(Config, path[0], value, path[0], where)
@@ -404,8 +508,10 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
                 sect[key] = value
             out[section] = sect
         else:
-            raise keyed_error(where, ".".join(path), "expected section.key (two levels)",
-                              "expected section.key=value (two levels, e.g. optim.lr)")
+            raise keyed_error(
+                where,
+                ".".join(path),
+                "expected section.key (two levels)",
+                "expected section.key=value (two levels, e.g. optim.lr)",
+            )
     return out
-
-

@@ -22,12 +22,25 @@ from typing import Any
 
 import yaml
 
-from engine.config.checks import (NUMBER_RE, check_term, check_value, choices_of, coerce_value,
-                                  int_or_float, own_params)
-from engine.config.schema import (DEVICE_RE, SECTIONS, Config, ConfigError, field_default,
-                                  public_fields)
-from engine.registry import LOSSES, loss_names
+from engine.config.checks import (
+    NUMBER_RE,
+    check_term,
+    check_value,
+    choices_of,
+    coerce_value,
+    int_or_float,
+    own_params,
+)
+from engine.config.schema import (
+    DEVICE_RE,
+    SECTIONS,
+    Config,
+    ConfigError,
+    field_default,
+    public_fields,
+)
 from engine.config.yaml_io import LOADER_NAME, SYNTAX_ERROR, is_syntax_error, load_yaml
+from engine.registry import LOSSES, loss_names
 
 _KEY_PART = re.compile(r"[^.\[\]]+|\[(\d+)\]")
 
@@ -55,7 +68,6 @@ def key_line(text: str, key: str) -> int | None:
     return line
 
 
-
 @dataclass(frozen=True)
 class FieldInfo:
     """What a form needs to show and check one config key.
@@ -80,9 +92,11 @@ SPEC_RE = re.compile(rf"^(?:.+\.py|.*/.*|{_IDENT}(?:\.{_IDENT})*):{_IDENT}(?:\.{
 """A loss callable as the engine loads it: ``path/to/file.py:obj`` or ``package.module:obj``."""
 _KINDS = {float: "float", int: "int", bool: "bool", str: "str", dict: "params", list: "list"}
 _SPECIAL_KINDS = {"loss.callable": "spec", "loss.terms": "terms"}
-YAML_KINDS = {"params": "a mapping, e.g. {under: 3, over: 1}",
-              "terms": "a list, e.g. [{name: mse, weight: 0.7}, {name: mae, weight: 0.3}]",
-              "list": "a list, e.g. [x1, x2]"}
+YAML_KINDS = {
+    "params": "a mapping, e.g. {under: 3, over: 1}",
+    "terms": "a list, e.g. [{name: mse, weight: 0.7}, {name: mae, weight: 0.3}]",
+    "list": "a list, e.g. [x1, x2]",
+}
 """The kinds typed as YAML flow collections, and what each expects."""
 _BOUND_KEYS = ("gt", "min", "lt", "max")
 
@@ -95,8 +109,9 @@ def field_info(key: str) -> FieldInfo:
     """Kind, choices, bounds, doc and default of a dotted key (``loss.params.<p>`` included)."""
     if key.startswith("loss.params."):
         name = key.removeprefix("loss.params.")
-        p = next((p for spec in LOSSES.values() for p in own_params(spec.name) if p.name == name),
-                 None)
+        p = next(
+            (p for spec in LOSSES.values() for p in own_params(spec.name) if p.name == name), None
+        )
         if p is None:
             raise _unknown_field(key)
         return FieldInfo(key, "float", (), dict(p.bounds), p.doc, p.default, False)
@@ -109,10 +124,18 @@ def field_info(key: str) -> FieldInfo:
     args = typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else ()
     inner = next((a for a in args if a is not type(None)), tp)
     meta, choices = dict(f.metadata), choices_of(f.metadata)
-    kind = _SPECIAL_KINDS.get(key) or ("choice" if choices else
-                                       _KINDS[typing.get_origin(inner) or inner])
-    return FieldInfo(key, kind, choices, {k: meta[k] for k in _BOUND_KEYS if k in meta},
-                     meta["doc"], field_default(f), type(None) in args)
+    kind = _SPECIAL_KINDS.get(key) or (
+        "choice" if choices else _KINDS[typing.get_origin(inner) or inner]
+    )
+    return FieldInfo(
+        key,
+        kind,
+        choices,
+        {k: meta[k] for k in _BOUND_KEYS if k in meta},
+        meta["doc"],
+        field_default(f),
+        type(None) in args,
+    )
 
 
 def validate_field(key: str, text: str) -> Any:
@@ -173,8 +196,7 @@ def _typed(info: FieldInfo, text: str) -> Any:
 
 
 @functools.lru_cache(maxsize=64)
-def _yaml_field(key: str, kind: str, text: str, _losses: tuple[str, ...]
-                ) -> tuple[Any, str | None]:
+def _yaml_field(key: str, kind: str, text: str, _losses: tuple[str, ...]) -> tuple[Any, str | None]:
     """``(value, None)`` or ``(None, reason)`` for a YAML field; cached (a form re-reads its
     fields at every redraw). ``_losses`` keys the cache on the registered losses."""
     if not text:
@@ -199,4 +221,3 @@ def _yaml_field(key: str, kind: str, text: str, _losses: tuple[str, ...]
     except ConfigError as exc:
         return None, str(exc).removeprefix("field: ")
     return value, None
-

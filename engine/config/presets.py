@@ -57,8 +57,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a preset must be a mapping of keys, got "
-                          f"{type(raw).__name__}")
+        raise ConfigError(f"{path}: a preset must be a mapping of keys, got {type(raw).__name__}")
     return raw
 
 
@@ -122,8 +121,9 @@ def load_config(spec: str = DEFAULT_PRESET, overrides: list[str] | None = None) 
     raw, path = load_raw(spec)
     raw.setdefault("name", path.stem)
     raw = apply_overrides(raw, overrides or [])
-    where = (f"{path} with --set {' '.join(one_line(o) for o in overrides)}" if overrides
-             else str(path))
+    where = (
+        f"{path} with --set {' '.join(one_line(o) for o in overrides)}" if overrides else str(path)
+    )
     try:
         return parse_config(raw, where=where, base_dir=str(path.parent))
     except ConfigError as exc:  # point a form or editor at the key's line in the file
@@ -168,8 +168,10 @@ def save_preset(cfg: Config, name: str, *, overwrite: bool = False) -> Path:
     folder = user_dir()
     path = folder / f"{name}.yaml"
     if _exists(folder) and not folder.is_dir():
-        raise PresetSaveError(f"cannot save preset: {folder} is a file, not a folder "
-                              "(move it away or set XDG_CONFIG_HOME)")
+        raise PresetSaveError(
+            f"cannot save preset: {folder} is a file, not a folder "
+            "(move it away or set XDG_CONFIG_HOME)"
+        )
     if _exists(path) and not path.is_file():
         raise PresetSaveError(f"cannot save preset: {path} exists and is not a file")
     if path.is_file() and not overwrite:
@@ -197,8 +199,10 @@ def _preset_name(name: str) -> str:
         if name.lower().endswith(ext):
             name = name[: -len(ext)]
     if not name or not all(c.isalnum() or c in "-_." for c in name) or name.startswith("."):
-        raise ConfigError(f"preset name {short_repr(name)}: use letters, digits, '-', '_' or '.' "
-                          "(not as the first character)")
+        raise ConfigError(
+            f"preset name {short_repr(name)}: use letters, digits, '-', '_' or '.' "
+            "(not as the first character)"
+        )
     if (bundled_dir() / f"{name}.yaml").is_file():
         raise ConfigError(f"preset name {name!r} is a bundled preset (read-only): choose another")
     return name

@@ -21,8 +21,16 @@ from typing import Any
 
 from engine.core.errors import ConfigError as ConfigError
 from engine.core.errors import keyed_error as keyed_error
-from engine.registry import (CLASSIFICATION_LOSSES, LOSSES, OPTIMIZERS, TASKS, ParamSpec,
-                             builtin_loss_names, loss_names, optimizer_names)
+from engine.registry import (
+    CLASSIFICATION_LOSSES,
+    LOSSES,
+    OPTIMIZERS,
+    TASKS,
+    ParamSpec,
+    builtin_loss_names,
+    loss_names,
+    optimizer_names,
+)
 
 LOSS_NAMES = builtin_loss_names()
 """Built-in data losses (their declarations are in :mod:`engine.registry`)."""
@@ -74,38 +82,70 @@ def _optim_takers(name: str) -> str:
 class DataConfig:
     """Where the data comes from and how it is split and preprocessed."""
 
-    source: str = _f("synthetic", "synthetic (drawn from the seed) or csv (read from data.path).",
-                     choices=("synthetic", "csv"))
+    source: str = _f(
+        "synthetic",
+        "synthetic (drawn from the seed) or csv (read from data.path).",
+        choices=("synthetic", "csv"),
+    )
     n_samples: int = _f(1000, "Synthetic rows to draw. Default 1000; at least 3.", min=3)
     n_features: int = _f(3, "Synthetic feature columns. Default 3; at least 1.", min=1)
-    noise: float = _f(0.5, "Std of the Gaussian noise added to the synthetic target. "
-                      "Default 0.5; >= 0.", min=0.0)
+    noise: float = _f(
+        0.5, "Std of the Gaussian noise added to the synthetic target. Default 0.5; >= 0.", min=0.0
+    )
     outlier_fraction: float = _f(
-        0.0, "Fraction of synthetic rows whose target gets a gross error (y += 10·std(y)). "
-        "Default 0; in [0, 1).", min=0.0, lt=1.0)
-    path: str | None = _f(None, "CSV file for source csv; a relative path resolves from the "
-                          "preset's folder. Default null.")
+        0.0,
+        "Fraction of synthetic rows whose target gets a gross error (y += 10·std(y)). "
+        "Default 0; in [0, 1).",
+        min=0.0,
+        lt=1.0,
+    )
+    path: str | None = _f(
+        None,
+        "CSV file for source csv; a relative path resolves from the preset's folder. Default null.",
+    )
     target: str | None = _f(None, "CSV column to predict (required for source csv).")
-    features: list[str] | None = _f(None, "CSV feature columns by name; null = every column but "
-                                    "the target.")
-    val_fraction: float = _f(0.2, "Fraction of rows held out for validation. Default 0.2; "
-                             "in [0, 1).", min=0.0, lt=1.0)
-    test_fraction: float = _f(0.0, "Fraction of rows held out for a final test. Default 0; "
-                              "in [0, 1).", min=0.0, lt=1.0)
-    standardize: bool = _f(True, "Scale features to zero mean, unit std using training-split "
-                           "statistics only. Default true.")
-    standardize_target: bool = _f(False, "Scale the target likewise (losses are then in target "
-                                  "std units). Default false.")
-    poly_degree: int = _f(1, "Add powers x^2..x^d of each feature (no cross terms). Default 1 "
-                          "(none); 1 to 6.", min=1, max=6)
-    outliers: str = _f("none", "Training-split outlier handling: none, clip (winsorise the target "
-                       "to training quantiles) or drop (rows with robust z-score of the target "
-                       "above outlier_threshold). Default none.", choices=("none", "clip", "drop"))
-    clip_quantile: float = _f(0.01, "For outliers: clip, the lower quantile q (upper is 1-q). "
-                              "Default 0.01; in (0, 0.5).", gt=0.0, lt=0.5)
-    outlier_threshold: float = _f(3.5, "For outliers: drop, the robust z-score "
-                                  "0.6745*|y-median|/MAD above which a row is dropped. "
-                                  "Default 3.5; > 0.", gt=0.0)
+    features: list[str] | None = _f(
+        None, "CSV feature columns by name; null = every column but the target."
+    )
+    val_fraction: float = _f(
+        0.2, "Fraction of rows held out for validation. Default 0.2; in [0, 1).", min=0.0, lt=1.0
+    )
+    test_fraction: float = _f(
+        0.0, "Fraction of rows held out for a final test. Default 0; in [0, 1).", min=0.0, lt=1.0
+    )
+    standardize: bool = _f(
+        True,
+        "Scale features to zero mean, unit std using training-split statistics only. Default true.",
+    )
+    standardize_target: bool = _f(
+        False, "Scale the target likewise (losses are then in target std units). Default false."
+    )
+    poly_degree: int = _f(
+        1,
+        "Add powers x^2..x^d of each feature (no cross terms). Default 1 (none); 1 to 6.",
+        min=1,
+        max=6,
+    )
+    outliers: str = _f(
+        "none",
+        "Training-split outlier handling: none, clip (winsorise the target "
+        "to training quantiles) or drop (rows with robust z-score of the target "
+        "above outlier_threshold). Default none.",
+        choices=("none", "clip", "drop"),
+    )
+    clip_quantile: float = _f(
+        0.01,
+        "For outliers: clip, the lower quantile q (upper is 1-q). Default 0.01; in (0, 0.5).",
+        gt=0.0,
+        lt=0.5,
+    )
+    outlier_threshold: float = _f(
+        3.5,
+        "For outliers: drop, the robust z-score "
+        "0.6745*|y-median|/MAD above which a row is dropped. "
+        "Default 3.5; > 0.",
+        gt=0.0,
+    )
 
 
 @dataclass
@@ -113,36 +153,56 @@ class ModelConfig:
     """The linear model ``ŷ = X·w + b`` (for classification, logits ``z = X·w + b``)."""
 
     bias: bool = _f(True, "Learn an intercept b. Default true.")
-    task: str = _f("regression", "regression, binary (two target values mapped to 0/1; one "
-                   "logit per row; loss log_loss, hinge or squared_hinge) or multiclass (K "
-                   "sorted target values as classes 0..K-1; K logits per row; loss "
-                   "cross_entropy). Custom losses fit any task. Default regression.",
-                   choices=TASKS)
+    task: str = _f(
+        "regression",
+        "regression, binary (two target values mapped to 0/1; one "
+        "logit per row; loss log_loss, hinge or squared_hinge) or multiclass (K "
+        "sorted target values as classes 0..K-1; K logits per row; loss "
+        "cross_entropy). Custom losses fit any task. Default regression.",
+        choices=TASKS,
+    )
 
 
 @dataclass
 class LossConfig:
     """The objective: a data loss (or weighted terms) plus optional L1/L2 penalties on w."""
 
-    name: str = _f("mse", f"{', '.join(LOSS_NAMES)} (regression); "
-                   f"{', '.join(CLASSIFICATION_NAMES)} (classification, see model.task); "
-                   "custom (a user loss named by loss.callable) or combined (weighted "
-                   "loss.terms). Default mse.",
-                   choices=loss_choices)
+    name: str = _f(
+        "mse",
+        f"{', '.join(LOSS_NAMES)} (regression); "
+        f"{', '.join(CLASSIFICATION_NAMES)} (classification, see model.task); "
+        "custom (a user loss named by loss.callable) or combined (weighted "
+        "loss.terms). Default mse.",
+        choices=loss_choices,
+    )
     delta: float = _loss_param_field("delta")
     quantile: float = _loss_param_field("quantile")
-    l1: float = _f(0.0, "Weight of the L1 penalty l1·Σ|w| (bias not penalised). Default 0; >= 0.",
-                   min=0.0)
-    l2: float = _f(0.0, "Weight of the L2 penalty l2·Σw² (bias not penalised). Default 0; >= 0.",
-                   min=0.0)
-    terms: list[dict[str, Any]] | None = _f(None, "Combined loss: a list of {name, weight, params}; the "
-                                  "loss is Σ weight·term. Setting it implies name: combined.")
-    callable: str | None = _f(None, "For name: custom, the user loss as 'package.module:obj' or "
-                              "'path/to/file.py:obj' (relative to the preset's folder).")
-    params: dict[str, Any] = _f({}, "Keyword arguments for the custom loss, or a registered loss's own "
-                      "parameters that are not keys here. Default {}.")
-    force: bool = _f(False, "Train a custom loss even when its pre-flight check fails "
-                     "(a warning is printed). Default false.")
+    l1: float = _f(
+        0.0, "Weight of the L1 penalty l1·Σ|w| (bias not penalised). Default 0; >= 0.", min=0.0
+    )
+    l2: float = _f(
+        0.0, "Weight of the L2 penalty l2·Σw² (bias not penalised). Default 0; >= 0.", min=0.0
+    )
+    terms: list[dict[str, Any]] | None = _f(
+        None,
+        "Combined loss: a list of {name, weight, params}; the "
+        "loss is Σ weight·term. Setting it implies name: combined.",
+    )
+    callable: str | None = _f(
+        None,
+        "For name: custom, the user loss as 'package.module:obj' or "
+        "'path/to/file.py:obj' (relative to the preset's folder).",
+    )
+    params: dict[str, Any] = _f(
+        {},
+        "Keyword arguments for the custom loss, or a registered loss's own "
+        "parameters that are not keys here. Default {}.",
+    )
+    force: bool = _f(
+        False,
+        "Train a custom loss even when its pre-flight check fails "
+        "(a warning is printed). Default false.",
+    )
 
 
 @dataclass
@@ -151,13 +211,22 @@ class OptimConfig:
 
     name: str = _f("sgd", f"{_listed(OPTIM_NAMES)}. Default sgd.", choices=optimizer_names)
     lr: float = _f(0.05, "Learning rate. Default 0.05; > 0.", gt=0.0)
-    momentum: float = _f(0.0, f"Heavy-ball momentum, {_optim_takers('momentum')}. Default 0; "
-                         "in [0, 1).", min=0.0, lt=1.0)
-    weight_decay: float = _f(0.0, "Optimiser weight decay on w only (not the bias). For sgd/adam "
-                             "it adds weight_decay·w to the gradient; adamw decays decoupled. "
-                             "Default 0; >= 0.", min=0.0)
-    batch_size: int | None = _f(None, "Minibatch size; null = full batch. Default null; >= 1.",
-                                min=1)
+    momentum: float = _f(
+        0.0,
+        f"Heavy-ball momentum, {_optim_takers('momentum')}. Default 0; in [0, 1).",
+        min=0.0,
+        lt=1.0,
+    )
+    weight_decay: float = _f(
+        0.0,
+        "Optimiser weight decay on w only (not the bias). For sgd/adam "
+        "it adds weight_decay·w to the gradient; adamw decays decoupled. "
+        "Default 0; >= 0.",
+        min=0.0,
+    )
+    batch_size: int | None = _f(
+        None, "Minibatch size; null = full batch. Default null; >= 1.", min=1
+    )
 
 
 @dataclass
@@ -165,8 +234,11 @@ class TrainConfig:
     """How long and where to train."""
 
     epochs: int = _f(500, "Maximum number of epochs. Default 500; >= 1.", min=1)
-    device: str = _f("auto", "auto (cuda if present, else mps, else cpu), cpu, cuda, cuda:N or "
-                     "mps. Default auto.", pattern=DEVICE_RE)
+    device: str = _f(
+        "auto",
+        "auto (cuda if present, else mps, else cpu), cpu, cuda, cuda:N or mps. Default auto.",
+        pattern=DEVICE_RE,
+    )
 
 
 @dataclass
@@ -174,16 +246,24 @@ class EarlyStoppingConfig:
     """Stop when the monitored loss stops improving."""
 
     enabled: bool = _f(True, "Use early stopping. Default true.")
-    monitor: str = _f("val_loss", "val_loss, train_loss or val_accuracy (classification "
-                      "only; maximised). Default val_loss (val_* need data.val_fraction > 0).",
-                      choices=("val_loss", "train_loss", "val_accuracy"))
-    patience: int = _f(20, "Epochs without improvement before stopping. Default 20; >= 1.",
-                       min=1)
-    min_delta: float = _f(1e-4, "An epoch improves when monitor < best - min_delta "
-                          "(val_accuracy: monitor > best + min_delta). Default 1e-4; >= 0.",
-                          min=0.0)
-    restore_best: bool = _f(True, "With early stopping enabled, put back the best weights "
-                            "however the run ends. Default true.")
+    monitor: str = _f(
+        "val_loss",
+        "val_loss, train_loss or val_accuracy (classification "
+        "only; maximised). Default val_loss (val_* need data.val_fraction > 0).",
+        choices=("val_loss", "train_loss", "val_accuracy"),
+    )
+    patience: int = _f(20, "Epochs without improvement before stopping. Default 20; >= 1.", min=1)
+    min_delta: float = _f(
+        1e-4,
+        "An epoch improves when monitor < best - min_delta "
+        "(val_accuracy: monitor > best + min_delta). Default 1e-4; >= 0.",
+        min=0.0,
+    )
+    restore_best: bool = _f(
+        True,
+        "With early stopping enabled, put back the best weights "
+        "however the run ends. Default true.",
+    )
 
 
 SECTIONS: dict[str, type] = {
@@ -202,17 +282,26 @@ class Config:
 
     name: str = _f("unnamed", "Preset name, shown in the dashboard.")
     description: str = _f("", "One line saying what the preset shows.")
-    seed: int = _f(0, "Seed for data, split, initial weights and shuffling. Default 0; "
-                   "0 to 2^32-1.", min=0, max=2**32 - 1)
+    seed: int = _f(
+        0,
+        "Seed for data, split, initial weights and shuffling. Default 0; 0 to 2^32-1.",
+        min=0,
+        max=2**32 - 1,
+    )
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
-    base_dir: str | None = field(default=None, metadata={
-        "doc": "Folder that relative paths resolve from (the preset's folder); not a preset key.",
-        "internal": True})
+    base_dir: str | None = field(
+        default=None,
+        metadata={
+            "doc": "Folder that relative paths resolve from (the preset's folder); "
+            "not a preset key.",
+            "internal": True,
+        },
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain data (what a preset file holds), without internal fields."""

@@ -62,8 +62,9 @@ SYNTAX_ERROR = "YAML syntax error"
 """How the ``reason`` of a parse failure starts (``--set`` reads such a value as plain text)."""
 
 
-def _error(where: str, message: str, line: int | None = None, column: int | None = None
-           ) -> Exception:
+def _error(
+    where: str, message: str, line: int | None = None, column: int | None = None
+) -> Exception:
     """``ConfigError("where[:line[:column]]: message")``; ``reason`` is ``message``."""
     at = "".join([where] + [f":{n}" for n in (line, column) if n is not None])
     return ConfigError(f"{at}: {message}", reason=message, where=where, line=line)
@@ -86,8 +87,9 @@ def read_capped(path: Path, limit: int = MAX_PRESET_BYTES, what: str = "preset")
     except FileNotFoundError:
         raise _error(where, f"{what} file not found") from None
     except (OSError, ValueError) as exc:
-        raise _error(where, f"cannot read {what}: {getattr(exc, 'strerror', None) or exc}"
-                     ) from None
+        raise _error(
+            where, f"cannot read {what}: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
     if stat.S_ISDIR(info.st_mode):
         raise _error(where, f"is a folder, not a {what} file")
     if not stat.S_ISREG(info.st_mode):
@@ -102,8 +104,7 @@ def read_capped(path: Path, limit: int = MAX_PRESET_BYTES, what: str = "preset")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _error(where, f"cannot read {what}: not UTF-8 text (byte {exc.start + 1})"
-                     ) from None
+        raise _error(where, f"cannot read {what}: not UTF-8 text (byte {exc.start + 1})") from None
 
 
 def _check_tree(root: yaml.Node, source: str, lines: bool) -> None:
@@ -117,8 +118,9 @@ def _check_tree(root: yaml.Node, source: str, lines: bool) -> None:
     while stack:
         node, depth = stack.pop()
         if id(node) in seen:  # the composer hands back the anchored node for each alias
-            raise _error(source, "YAML aliases (*name) are not allowed; write the value out",
-                         line(node))
+            raise _error(
+                source, "YAML aliases (*name) are not allowed; write the value out", line(node)
+            )
         seen.add(id(node))
         if isinstance(node, yaml.ScalarNode):
             continue
@@ -131,8 +133,9 @@ def _check_tree(root: yaml.Node, source: str, lines: bool) -> None:
         for key, value in node.value:
             if isinstance(key, yaml.ScalarNode) and key.tag != _MERGE_TAG:
                 if (key.tag, key.value) in keys:
-                    raise _error(source, f"duplicate key {short_repr(key.value)} in one mapping",
-                                 line(key))
+                    raise _error(
+                        source, f"duplicate key {short_repr(key.value)} in one mapping", line(key)
+                    )
                 keys.add((key.tag, key.value))
             stack.extend(((value, depth + 1), (key, depth + 1)))
 

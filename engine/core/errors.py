@@ -18,18 +18,33 @@ class ConfigError(ValueError):
     number, each where known.
     """
 
-    def __init__(self, message: str, *, key: str | None = None, reason: str | None = None,
-                 where: str | None = None, line: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str | None = None,
+        reason: str | None = None,
+        where: str | None = None,
+        line: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.key, self.reason, self.where, self.line = key, reason, where, line
 
     def __reduce__(self) -> tuple[Any, ...]:  # keep the fields across pickling (processes)
-        return (_rebuild_error, (type(self), str(self), self.key, self.reason, self.where,
-                                 self.line))
+        return (
+            _rebuild_error,
+            (type(self), str(self), self.key, self.reason, self.where, self.line),
+        )
 
 
-def _rebuild_error(cls: type[ConfigError], message: str, key: str | None, reason: str | None,
-                   where: str | None, line: int | None) -> ConfigError:
+def _rebuild_error(
+    cls: type[ConfigError],
+    message: str,
+    key: str | None,
+    reason: str | None,
+    where: str | None,
+    line: int | None,
+) -> ConfigError:
     err = cls(message)
     err.key, err.reason, err.where, err.line = key, reason, where, line
     return err
@@ -37,8 +52,9 @@ def _rebuild_error(cls: type[ConfigError], message: str, key: str | None, reason
 
 def keyed_error(where: str, key: str, reason: str, message: str | None = None) -> ConfigError:
     """``where: <message>`` (by default ``key reason``) with the structured fields set."""
-    return ConfigError(f"{where}: {message or f'{key} {reason}'}", key=key, reason=reason,
-                       where=where)
+    return ConfigError(
+        f"{where}: {message or f'{key} {reason}'}", key=key, reason=reason, where=where
+    )
 
 
 class RunError(ConfigError):

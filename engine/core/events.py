@@ -173,4 +173,3 @@ class CrossValidated(Event):
     folds: int
     mean: dict[str, float]
     std: dict[str, float]
-

@@ -62,7 +62,12 @@ from dataclasses import dataclass, replace
 from engine.core.events import EpochEnded, RunFinished, RunStarted
 
 LEARNED, OPTIMUM, LEARNED_RAW, OPTIMUM_RAW, TRUE = (
-    "learned", "optimum", "learned_raw", "optimum_raw", "true")
+    "learned",
+    "optimum",
+    "learned_raw",
+    "optimum_raw",
+    "true",
+)
 COLUMN_KEYS = (LEARNED, OPTIMUM, LEARNED_RAW, OPTIMUM_RAW, TRUE)
 """Every coefficient column, in the order views show them."""
 
@@ -190,9 +195,13 @@ def coefficient_table(started: RunStarted | None, current: Current | None) -> Co
     rows = [CoefRow(name, i) for i, name in enumerate(names)]
     if _has_bias(started, current):
         rows.append(CoefRow("bias", None))
-    return CoefTable(columns=tuple(columns), rows=tuple(rows), standardised=standardised,
-                     same_units=not _standardised_config(started) if started else not standardised,
-                     optimum_kind=opt.get("kind"))
+    return CoefTable(
+        columns=tuple(columns),
+        rows=tuple(rows),
+        standardised=standardised,
+        same_units=not _standardised_config(started) if started else not standardised,
+        optimum_kind=opt.get("kind"),
+    )
 
 
 def _standardised_config(started: RunStarted) -> bool:
@@ -233,13 +242,18 @@ def metric_table(started: RunStarted | None, current: Current | None) -> MetricT
     values = (current.metrics if current is not None else None) or {}
     present = [s for s in SPLITS if s in values] + [s for s in values if s not in SPLITS]
     robust = any(MEDAE in v for v in values.values())
-    return MetricTable(splits=tuple(present), values=values,
-                       raw_y=standardised_target(started),
-                       keys=REPORT_KEYS if robust else METRIC_KEYS,
-                       coef_rmse=getattr(current, "coef_rmse", None))
+    return MetricTable(
+        splits=tuple(present),
+        values=values,
+        raw_y=standardised_target(started),
+        keys=REPORT_KEYS if robust else METRIC_KEYS,
+        coef_rmse=getattr(current, "coef_rmse", None),
+    )
 
 
 def data_summary(started: RunStarted) -> str:
     """The data a run trains on, in one phrase (CLI start line, dashboard metrics panel)."""
-    return (f"{started.n_train} train / {started.n_val} val / {started.n_test} test rows, "
-            f"{started.n_features} features")
+    return (
+        f"{started.n_train} train / {started.n_val} val / {started.n_test} test rows, "
+        f"{started.n_features} features"
+    )

@@ -31,8 +31,11 @@ class Interrupted(KeyboardInterrupt):
     """A second signal: leave now. ``exit_code`` is 128 + the signal number."""
 
     def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name if signum in signal.Signals._value2member_map_
-                         else str(signum))
+        super().__init__(
+            signal.Signals(signum).name
+            if signum in signal.Signals._value2member_map_
+            else str(signum)
+        )
         self.exit_code = 128 + signum
 
 

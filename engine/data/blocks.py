@@ -34,8 +34,9 @@ with 1 MB blocks, 10 MB with 256 kB, on a 111 MB file), so small blocks keep mem
 block is still ~2,300 rows of 10 numbers, plenty to amortise the per-block work."""
 
 
-def table_blocks(path: Path, header: list[str], names: list[str], *,
-                 stop: Callable[[], bool] | None = None) -> Iterator[Tensor]:
+def table_blocks(
+    path: Path, header: list[str], names: list[str], *, stop: Callable[[], bool] | None = None
+) -> Iterator[Tensor]:
     """Columns ``names`` of a checked file, as float32 blocks ``[rows, len(names)]`` in file
     order. Bad cells raise :class:`ConfigError` (possibly after earlier blocks were yielded)."""
     if is_parquet(path):
@@ -44,8 +45,9 @@ def table_blocks(path: Path, header: list[str], names: list[str], *,
     yield from _csv_blocks(path, header, names, stop)
 
 
-def _csv_blocks(path: Path, header: list[str], names: list[str],
-                stop: Callable[[], bool] | None) -> Iterator[Tensor]:
+def _csv_blocks(
+    path: Path, header: list[str], names: list[str], stop: Callable[[], bool] | None
+) -> Iterator[Tensor]:
     import pyarrow as pa
 
     want, options = csv_options(header, names, STREAM_BLOCK_BYTES)
@@ -79,5 +81,6 @@ def _csv_blocks(path: Path, header: list[str], names: list[str],
             yield rest
         return
     if rows == 0:
-        raise ConfigError(f"{path}: no data rows after the header", reason="no rows",
-                          where=str(path))
+        raise ConfigError(
+            f"{path}: no data rows after the header", reason="no rows", where=str(path)
+        )

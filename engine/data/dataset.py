@@ -19,8 +19,21 @@ from engine.config import Config, ConfigError, DataConfig
 from engine.data.synthetic import OUTLIER_STDS, synthetic
 from engine.data.tables import Stopped, Table, file_columns, is_parquet, read_columns, read_table
 
-__all__ = ["OUTLIER_STDS", "Dataset", "RawData", "Split", "Stopped", "Table", "load_dataset",
-           "read_csv", "read_source", "read_table", "synthetic", "to_original"]
+__all__ = [
+    "OUTLIER_STDS",
+    "Dataset",
+    "RawData",
+    "Split",
+    "Stopped",
+    "Table",
+    "load_dataset",
+    "read_csv",
+    "read_source",
+    "read_table",
+    "synthetic",
+    "to_original",
+]
+
 
 @dataclass
 class Split:
@@ -75,19 +88,25 @@ def class_labels(y: Tensor, task: str) -> tuple[Tensor, list[float], str | None]
     classes = values.tolist()
     k = len(classes)
     if task == "binary" and k != 2:
-        raise ConfigError(f"data.target: model.task binary needs exactly two target values; "
-                          f"found {k}" + (f" ({', '.join(f'{c:g}' for c in classes[:5])})"
-                                          if k <= 5 else "") +
-                          (": use model.task multiclass" if 2 < k <= MAX_CLASSES else ""),
-                          key="data.target", reason="needs exactly two values")
+        raise ConfigError(
+            f"data.target: model.task binary needs exactly two target values; "
+            f"found {k}"
+            + (f" ({', '.join(f'{c:g}' for c in classes[:5])})" if k <= 5 else "")
+            + (": use model.task multiclass" if 2 < k <= MAX_CLASSES else ""),
+            key="data.target",
+            reason="needs exactly two values",
+        )
     if task == "multiclass" and not 2 <= k <= MAX_CLASSES:
-        raise ConfigError(f"data.target: model.task multiclass needs 2 to {MAX_CLASSES} distinct "
-                          f"target values; found {k}", key="data.target",
-                          reason=f"needs 2 to {MAX_CLASSES} classes")
+        raise ConfigError(
+            f"data.target: model.task multiclass needs 2 to {MAX_CLASSES} distinct "
+            f"target values; found {k}",
+            key="data.target",
+            reason=f"needs 2 to {MAX_CLASSES} classes",
+        )
     message = None
     if classes != [float(i) for i in range(k)]:
         pairs = ", ".join(f"{c:g} → {i}" for i, c in enumerate(classes[:10]))
-        message = (f"{task} target: classes mapped {pairs}" + (", ..." if k > 10 else ""))
+        message = f"{task} target: classes mapped {pairs}" + (", ..." if k > 10 else "")
     return labels.to(torch.float32), classes, message
 
 
@@ -107,8 +126,9 @@ def resolve_path(path: str, base_dir: str | None) -> Path:
     return p
 
 
-def read_csv(cfg: DataConfig, base_dir: str | None, *,
-             stop: Callable[[], bool] | None = None) -> tuple[Tensor, Tensor, list[str]]:
+def read_csv(
+    cfg: DataConfig, base_dir: str | None, *, stop: Callable[[], bool] | None = None
+) -> tuple[Tensor, Tensor, list[str]]:
     """Read a header-first numeric CSV (or a Parquet file); pick target and features by name.
 
     Every problem (missing file or column, ragged row, empty or non-numeric cell) is one
@@ -119,25 +139,43 @@ def read_csv(cfg: DataConfig, base_dir: str | None, *,
     parquet = cfg.source == "parquet" or is_parquet(path)
     header = file_columns(path, parquet=parquet)
     if cfg.target not in header:
-        raise ConfigError(f"{path}: data.target column '{cfg.target}' not found; columns: "
-                          f"{', '.join(header)}", key="data.target", reason="column not found",
-                          where=str(path))
+        raise ConfigError(
+            f"{path}: data.target column '{cfg.target}' not found; columns: {', '.join(header)}",
+            key="data.target",
+            reason="column not found",
+            where=str(path),
+        )
     features = cfg.features if cfg.features is not None else [h for h in header if h != cfg.target]
     missing = [f for f in features if f not in header]
     if missing:
-        raise ConfigError(f"{path}: data.features column '{missing[0]}' not found; columns: "
-                          f"{', '.join(header)}", key="data.features", reason="column not found",
-                          where=str(path))
+        raise ConfigError(
+            f"{path}: data.features column '{missing[0]}' not found; columns: {', '.join(header)}",
+            key="data.features",
+            reason="column not found",
+            where=str(path),
+        )
     if not features:
-        raise ConfigError(f"{path}: no feature columns (data.features is empty)",
-                          key="data.features", reason="no feature columns", where=str(path))
+        raise ConfigError(
+            f"{path}: no feature columns (data.features is empty)",
+            key="data.features",
+            reason="no feature columns",
+            where=str(path),
+        )
     if len(set(features)) != len(features):
         dup = next(f for f in features if features.count(f) > 1)
-        raise ConfigError(f"{path}: data.features lists '{dup}' twice", key="data.features",
-                          reason="listed twice", where=str(path))
+        raise ConfigError(
+            f"{path}: data.features lists '{dup}' twice",
+            key="data.features",
+            reason="listed twice",
+            where=str(path),
+        )
     if cfg.target in features:
-        raise ConfigError(f"{path}: data.features includes the target '{cfg.target}'",
-                          key="data.features", reason="includes the target", where=str(path))
+        raise ConfigError(
+            f"{path}: data.features includes the target '{cfg.target}'",
+            key="data.features",
+            reason="includes the target",
+            where=str(path),
+        )
     data = read_columns(path, header, [*features, cfg.target], stop=stop, parquet=parquet)
     return data[:, :-1], data[:, -1], list(features)
 
@@ -146,11 +184,10 @@ def _check_finite(x: Tensor, names: list[str], key: str, message: str) -> None:
     """Raise ``message`` (``{}`` = the column's name) for the first column holding inf/NaN."""
     ok = torch.ones(x.shape[1], dtype=torch.bool)
     for i in range(0, x.shape[0], 65536):  # no n x d boolean temporary
-        ok &= torch.isfinite(x[i:i + 65536]).all(0)
+        ok &= torch.isfinite(x[i : i + 65536]).all(0)
     bad = torch.nonzero(~ok).flatten()
     if len(bad):
-        raise ConfigError(message.format(names[int(bad[0])]), key=key,
-                          reason="overflows float32")
+        raise ConfigError(message.format(names[int(bad[0])]), key=key, reason="overflows float32")
 
 
 def poly_features(x: Tensor, names: list[str], degree: int) -> tuple[Tensor, list[str]]:
@@ -174,8 +211,10 @@ def split_sizes(n: int, cfg: DataConfig) -> tuple[int, int, int]:
         n_val = max(n_val, 1)
     n_train = n - n_val - n_test
     if n_train < 2:
-        raise ConfigError(f"data: too few rows ({n}) for val_fraction {cfg.val_fraction} and "
-                          f"test_fraction {cfg.test_fraction}: need at least 2 training rows")
+        raise ConfigError(
+            f"data: too few rows ({n}) for val_fraction {cfg.val_fraction} and "
+            f"test_fraction {cfg.test_fraction}: need at least 2 training rows"
+        )
     return n_train, n_val, n_test
 
 
@@ -187,8 +226,9 @@ def handle_outliers(train: Split, cfg: DataConfig) -> tuple[Split, int]:
     """
     y = train.y
     if cfg.outliers == "clip":
-        lo, hi = torch.quantile(y.double(), torch.tensor([cfg.clip_quantile,
-                                                          1 - cfg.clip_quantile]).double())
+        lo, hi = torch.quantile(
+            y.double(), torch.tensor([cfg.clip_quantile, 1 - cfg.clip_quantile]).double()
+        )
         lo, hi = float(lo), float(hi)
         affected = int(((y < lo) | (y > hi)).sum())
         return Split(train.x, y.clamp(lo, hi)), affected
@@ -212,7 +252,7 @@ def column_std(x: Tensor, mean: Tensor, chunk: int = 65536) -> Tensor:
     """
     acc = torch.zeros(x.shape[1], dtype=torch.float64)
     for i in range(0, x.shape[0], chunk):
-        c = x[i:i + chunk] - mean
+        c = x[i : i + chunk] - mean
         acc += (c * c).sum(0).double()
     return (acc / max(x.shape[0], 1)).sqrt().float()
 
@@ -231,8 +271,9 @@ class RawData:
     label_message: str | None = None
 
 
-def read_source(cfg: Config, *, order: Tensor | None = None,
-                stop: Callable[[], bool] | None = None) -> RawData:
+def read_source(
+    cfg: Config, *, order: Tensor | None = None, stop: Callable[[], bool] | None = None
+) -> RawData:
     """Draw or read the data named by ``cfg.data`` and add polynomial features.
 
     ``order`` (synthetic data only) draws the rows already permuted (see :func:`synthetic`).
@@ -248,8 +289,13 @@ def read_source(cfg: Config, *, order: Tensor | None = None,
         true_w, true_b = None, None
     shape = (int(x.shape[0]), int(x.shape[1]))
     x, names = poly_features(x, names, d.poly_degree)
-    _check_finite(x, names, "data.poly_degree", "data.poly_degree: feature '{}' overflows "
-                  "float32 (beyond ±3.4e38); lower data.poly_degree or rescale the column")
+    _check_finite(
+        x,
+        names,
+        "data.poly_degree",
+        "data.poly_degree: feature '{}' overflows "
+        "float32 (beyond ±3.4e38); lower data.poly_degree or rescale the column",
+    )
     if true_w is not None:  # the true model is linear: every power has true weight 0
         true_w = true_w + [0.0] * (len(names) - len(true_w))
     task = cfg.model.task
@@ -265,24 +311,31 @@ def split_indices(n: int, cfg: Config) -> tuple[Tensor, Tensor, Tensor]:
     """Row indices of train, val and test: a permutation from the seed, test first."""
     _, n_val, n_test = split_sizes(n, cfg.data)
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed + 1))
-    return perm[n_test + n_val:], perm[n_test:n_test + n_val], perm[:n_test]
+    return perm[n_test + n_val :], perm[n_test : n_test + n_val], perm[:n_test]
 
 
 def fold_indices(rows: Tensor, folds: int, seed: int) -> list[Tensor]:
     """Split ``rows`` into ``folds`` disjoint, near-equal folds, shuffled from the seed."""
     if folds < 2 or folds > len(rows):
-        raise ConfigError(f"--folds must be between 2 and the number of rows ({len(rows)}); "
-                          f"got {folds}")
+        raise ConfigError(
+            f"--folds must be between 2 and the number of rows ({len(rows)}); got {folds}"
+        )
     perm = rows[torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed + 4))]
     return list(torch.tensor_split(perm, folds))
 
 
-def prepare_splits(cfg: Config, raw: RawData, idx_train: Tensor, idx_val: Tensor,
-            idx_test: Tensor) -> Dataset:
+def prepare_splits(
+    cfg: Config, raw: RawData, idx_train: Tensor, idx_val: Tensor, idx_test: Tensor
+) -> Dataset:
     """Outlier handling and scaling from the training rows only, applied to every split."""
     x, y = raw.x, raw.y
-    return scale_splits(cfg, raw, Split(x[idx_train], y[idx_train]),
-                        Split(x[idx_val], y[idx_val]), Split(x[idx_test], y[idx_test]))
+    return scale_splits(
+        cfg,
+        raw,
+        Split(x[idx_train], y[idx_train]),
+        Split(x[idx_val], y[idx_val]),
+        Split(x[idx_test], y[idx_test]),
+    )
 
 
 def scale_splits(cfg: Config, raw: RawData, train: Split, val: Split, test: Split) -> Dataset:
@@ -300,9 +353,13 @@ def scale_splits(cfg: Config, raw: RawData, train: Split, val: Split, test: Spli
         warnings.append(f"feature '{names[j]}' is constant on the training split")
     x_mean = x_std = None
     if d.standardize:
-        _check_finite(torch.stack([mean, std]), names, "data.standardize",
-                      "data: feature '{}' is too large to standardise in float32 (its mean or "
-                      "std overflows); rescale the column")
+        _check_finite(
+            torch.stack([mean, std]),
+            names,
+            "data.standardize",
+            "data: feature '{}' is too large to standardise in float32 (its mean or "
+            "std overflows); rescale the column",
+        )
         x_mean, x_std = mean, torch.where(std < 1e-12, torch.ones_like(std), std)
     y_mean, y_std = 0.0, 1.0
     if d.standardize_target:
@@ -312,12 +369,25 @@ def scale_splits(cfg: Config, raw: RawData, train: Split, val: Split, test: Spli
     def scale(s: Split) -> Split:
         if x_mean is not None and x_std is not None:  # in place, as (x - mean) / std
             for i in range(0, len(s), 65536):
-                s.x[i:i + 65536].sub_(x_mean).div_(x_std)
+                s.x[i : i + 65536].sub_(x_mean).div_(x_std)
         return Split(s.x.contiguous(), ((s.y - y_mean) / y_std).contiguous())
 
-    return Dataset(scale(train), scale(val), scale(test), names, raw.true_weights,
-                   raw.true_bias, x_mean, x_std, y_mean, y_std, raw.shape, affected,
-                   warnings, raw.classes)
+    return Dataset(
+        scale(train),
+        scale(val),
+        scale(test),
+        names,
+        raw.true_weights,
+        raw.true_bias,
+        x_mean,
+        x_std,
+        y_mean,
+        y_std,
+        raw.shape,
+        affected,
+        warnings,
+        raw.classes,
+    )
 
 
 def load_dataset(cfg: Config, *, stop: Callable[[], bool] | None = None) -> Dataset:
@@ -334,12 +404,12 @@ def load_dataset(cfg: Config, *, stop: Callable[[], bool] | None = None) -> Data
     raw = read_source(cfg, order=torch.cat([idx_test, idx_val, idx_train]), stop=stop)
     a, b = len(idx_test), len(idx_test) + len(idx_val)
     x, y = raw.x, raw.y
-    return scale_splits(cfg, raw, Split(x[b:], y[b:]), Split(x[a:b], y[a:b]),
-                        Split(x[:a], y[:a]))
+    return scale_splits(cfg, raw, Split(x[b:], y[b:]), Split(x[a:b], y[a:b]), Split(x[:a], y[:a]))
 
 
-def to_original(ds: Dataset, weights: list[float], bias: float | list[float] | None
-                ) -> tuple[list[float] | None, Any]:
+def to_original(
+    ds: Dataset, weights: list[float], bias: float | list[float] | None
+) -> tuple[list[float] | None, Any]:
     """Map coefficients learned on scaled data back to raw units (None if nothing was scaled).
 
     A multiclass model's K×d weights (row by row) and K biases map back row by row.
@@ -353,13 +423,16 @@ def to_original(ds: Dataset, weights: list[float], bias: float | list[float] | N
     mu = ds.x_mean.tolist() if ds.x_mean is not None else [0.0] * len(weights)
     sd = ds.x_std.tolist() if ds.x_std is not None else [1.0] * len(weights)
     w = [ds.y_std * wj / s for wj, s in zip(weights, sd)]
-    b = (ds.y_std * ((bias or 0.0) - sum(wj * m / s for wj, m, s in zip(weights, mu, sd)))
-         + ds.y_mean)
+    b = (
+        ds.y_std * ((bias or 0.0) - sum(wj * m / s for wj, m, s in zip(weights, mu, sd)))
+        + ds.y_mean
+    )
     return w, b
 
 
-def _multi_original(ds: Dataset, weights: list[float], bias: float | list[float] | None
-                    ) -> tuple[list[float] | None, list[float] | None]:
+def _multi_original(
+    ds: Dataset, weights: list[float], bias: float | list[float] | None
+) -> tuple[list[float] | None, list[float] | None]:
     """:func:`to_original` for K logits: ``weights`` is the K×d matrix row by row and ``bias``
     K values (or None); each row maps back as one binary model's does (no target scaling)."""
     d = len(ds.feature_names)
@@ -368,7 +441,7 @@ def _multi_original(ds: Dataset, weights: list[float], bias: float | list[float]
     w_out: list[float] = []
     b_out: list[float] = []
     for k in range(len(weights) // d):
-        row = weights[k * d:(k + 1) * d]
+        row = weights[k * d : (k + 1) * d]
         w_out += [wj / s for wj, s in zip(row, sd)]
         b_k = bias[k] if isinstance(bias, list) else 0.0
         b_out.append(b_k - sum(wj * m / s for wj, m, s in zip(row, mu, sd)))

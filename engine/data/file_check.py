@@ -14,9 +14,13 @@ from pathlib import Path
 
 from engine.core.errors import ConfigError
 
-KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
-         (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-         (stat.S_ISSOCK, "a socket"))
+KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 """What a non-regular file is, in words."""
 
 
@@ -40,5 +44,9 @@ def require_regular(path: Path, key: str | None) -> None:
     prefix = f"{key}: " if key else ""
     if not stat.S_ISREG(st.st_mode):
         kind = file_kind(st.st_mode)
-        raise ConfigError(f"{prefix}{path} is {kind}, not a regular file", key=key,
-                          reason="not a regular file", where=str(path))
+        raise ConfigError(
+            f"{prefix}{path} is {kind}, not a regular file",
+            key=key,
+            reason="not a regular file",
+            where=str(path),
+        )

@@ -27,8 +27,13 @@ def block_rows(d: int) -> int:
     return 16 * max(1, BLOCK_VALUES // (16 * d))
 
 
-def synthetic(cfg: DataConfig, seed: int, *, order: Tensor | None = None,
-              stop: Callable[[], bool] | None = None) -> tuple[Tensor, Tensor, Tensor, float]:
+def synthetic(
+    cfg: DataConfig,
+    seed: int,
+    *,
+    order: Tensor | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> tuple[Tensor, Tensor, Tensor, float]:
     """Draw ``X ~ N(0, 1)``, true ``w ~ N(0, 2²)``, ``b ~ N(0, 1)``, ``y = Xw + b + noise·ε``.
 
     A fraction ``outlier_fraction`` of rows get ``y += 10·std(y)`` (gross one-sided errors, so

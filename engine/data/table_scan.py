@@ -38,10 +38,18 @@ def source_error(path: Path, key: str | None, problem: str) -> ConfigError:
     kind = "Parquet" if path.suffix.lower() in (".parquet", ".pq") else "CSV"
     prefix = f"{key}: " if key else ""
     if problem == "not found":
-        return ConfigError(f"{prefix}{kind} file not found: {path}", key=key,
-                           reason="file not found", where=str(path))
-    return ConfigError(f"{prefix}{problem.replace('cannot read:', f'cannot read {path}:')}",
-                       key=key, reason="cannot read", where=str(path))
+        return ConfigError(
+            f"{prefix}{kind} file not found: {path}",
+            key=key,
+            reason="file not found",
+            where=str(path),
+        )
+    return ConfigError(
+        f"{prefix}{problem.replace('cannot read:', f'cannot read {path}:')}",
+        key=key,
+        reason="cannot read",
+        where=str(path),
+    )
 
 
 def _open(path: Path, key: str | None) -> TextIO:
@@ -61,8 +69,12 @@ def read_header(path: Path, key: str | None = "data.path") -> list[str]:
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
             raise source_error(path, key, f"cannot read: {exc}") from None
     if first is None:
-        raise ConfigError(f"{path}: the CSV is empty (expected a header row)", key=key,
-                          reason="empty file", where=str(path))
+        raise ConfigError(
+            f"{path}: the CSV is empty (expected a header row)",
+            key=key,
+            reason="empty file",
+            where=str(path),
+        )
     header = [h.strip() for h in first]
     check_header(path, header)
     return header
@@ -73,16 +85,27 @@ def check_header(path: Path, header: list[str]) -> None:
     seen: set[str] = set()
     for i, h in enumerate(header):
         if not h:
-            raise ConfigError(f"{path}:1: column {i + 1} of the header has no name",
-                              key="data.path", reason="unnamed column", where=str(path), line=1)
+            raise ConfigError(
+                f"{path}:1: column {i + 1} of the header has no name",
+                key="data.path",
+                reason="unnamed column",
+                where=str(path),
+                line=1,
+            )
         if h in seen:
-            raise ConfigError(f"{path}:1: column name '{h}' appears twice in the header",
-                              key="data.path", reason="duplicate column", where=str(path), line=1)
+            raise ConfigError(
+                f"{path}:1: column name '{h}' appears twice in the header",
+                key="data.path",
+                reason="duplicate column",
+                where=str(path),
+                line=1,
+            )
         seen.add(h)
 
 
-def exact_scan(path: Path, header: list[str], names: list[str], *,
-               stop: Callable[[], bool] | None = None) -> Tensor:
+def exact_scan(
+    path: Path, header: list[str], names: list[str], *, stop: Callable[[], bool] | None = None
+) -> Tensor:
     """Columns ``names`` as float32 [n, k], raising a ConfigError at the first bad cell or row.
 
     Blank lines (or rows of blank cells) are skipped. Values are kept as float32 in an
@@ -102,15 +125,23 @@ def exact_scan(path: Path, header: list[str], names: list[str], *,
                 if not row or all(not c.strip() for c in row):
                     continue
                 if len(row) != len(header):
-                    raise ConfigError(f"{path}:{lineno}: expected {len(header)} fields, got "
-                                      f"{len(row)}", key="data.path", reason="ragged row",
-                                      where=str(path), line=lineno)
+                    raise ConfigError(
+                        f"{path}:{lineno}: expected {len(header)} fields, got {len(row)}",
+                        key="data.path",
+                        reason="ragged row",
+                        where=str(path),
+                        line=lineno,
+                    )
                 values.extend(cell_value(row[c], path, lineno, header[c]) for c in cols)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise source_error(path, "data.path", f"cannot read: {exc}") from None
     if not values:
-        raise ConfigError(f"{path}: no data rows after the header", key="data.path",
-                          reason="no rows", where=str(path))
+        raise ConfigError(
+            f"{path}: no data rows after the header",
+            key="data.path",
+            reason="no rows",
+            where=str(path),
+        )
     return torch.frombuffer(values, dtype=torch.float32).clone().view(-1, len(names))
 
 
@@ -127,5 +158,10 @@ def cell_value(raw: str, path: Path, lineno: int, column: str) -> float:
     else:
         return float(cell)
     shown = f": {short_repr(cell)}" if cell else ""
-    raise ConfigError(f"{path}:{lineno}: column '{column}'{shown} {reason}", key="data.path",
-                      reason=reason, where=str(path), line=lineno)
+    raise ConfigError(
+        f"{path}:{lineno}: column '{column}'{shown} {reason}",
+        key="data.path",
+        reason=reason,
+        where=str(path),
+        line=lineno,
+    )

@@ -33,8 +33,15 @@ if TYPE_CHECKING:  # pyarrow and numpy load only when a file is read
     import pyarrow as pa
     from numpy.typing import NDArray
 
-__all__ = ["FLOAT32_MAX", "Stopped", "Table", "is_parquet", "pick_columns", "read_columns",
-           "read_table"]
+__all__ = [
+    "FLOAT32_MAX",
+    "Stopped",
+    "Table",
+    "is_parquet",
+    "pick_columns",
+    "read_columns",
+    "read_table",
+]
 
 StopFlag = Callable[[], bool]
 """Called between blocks; True means stop (raise :class:`Stopped`)."""
@@ -57,8 +64,9 @@ def is_parquet(path: Path) -> bool:
     return path.suffix.lower() in (".parquet", ".pq")
 
 
-def read_table(path: Path, columns: list[str], *, optional: Sequence[str] = (),
-               stop: StopFlag | None = None) -> Table:
+def read_table(
+    path: Path, columns: list[str], *, optional: Sequence[str] = (), stop: StopFlag | None = None
+) -> Table:
     """The required ``columns`` then those of ``optional`` present in the file.
 
     A missing required column or a column that is in neither list is a :class:`ConfigError`
@@ -70,20 +78,27 @@ def read_table(path: Path, columns: list[str], *, optional: Sequence[str] = (),
     return Table(read_columns(path, header, names, stop=stop), names)
 
 
-def pick_columns(path: Path, header: list[str], columns: Sequence[str],
-                 optional: Sequence[str] = ()) -> list[str]:
+def pick_columns(
+    path: Path, header: list[str], columns: Sequence[str], optional: Sequence[str] = ()
+) -> list[str]:
     """``columns`` then those of ``optional`` in ``header``; a missing required column or one in
     neither list is a :class:`ConfigError` naming the file (for :func:`read_table`, ``predict``)."""
     for name in columns:
         if name not in header:
-            raise ConfigError(f"{path}: column '{name}' not found; columns: {', '.join(header)}",
-                              key=None, reason="column not found", where=str(path))
+            raise ConfigError(
+                f"{path}: column '{name}' not found; columns: {', '.join(header)}",
+                key=None,
+                reason="column not found",
+                where=str(path),
+            )
     wanted = set(columns) | set(optional)
     for name in header:
         if name not in wanted:
-            raise ConfigError(f"{path}: unexpected column '{name}' (expected "
-                              f"{', '.join([*columns, *optional])})", reason="unexpected column",
-                              where=str(path))
+            raise ConfigError(
+                f"{path}: unexpected column '{name}' (expected {', '.join([*columns, *optional])})",
+                reason="unexpected column",
+                where=str(path),
+            )
     return list(columns) + [c for c in optional if c in header and c not in columns]
 
 
@@ -96,8 +111,9 @@ def arrow_without_signal_handlers() -> None:
     pa.enable_signal_handlers(False)
 
 
-def file_columns(path: Path, key: str | None = "data.path", *,
-                 parquet: bool | None = None) -> list[str]:
+def file_columns(
+    path: Path, key: str | None = "data.path", *, parquet: bool | None = None
+) -> list[str]:
     """The column names of a CSV header or a Parquet schema (checked: named, no duplicates).
 
     ``parquet`` None: decided by the file's suffix. A FIFO, device or directory is refused
@@ -118,8 +134,14 @@ def file_columns(path: Path, key: str | None = "data.path", *,
     return read_header(path, key)
 
 
-def read_columns(path: Path, header: list[str], names: list[str], *,
-                 stop: StopFlag | None = None, parquet: bool | None = None) -> Tensor:
+def read_columns(
+    path: Path,
+    header: list[str],
+    names: list[str],
+    *,
+    stop: StopFlag | None = None,
+    parquet: bool | None = None,
+) -> Tensor:
     """Columns ``names`` of a checked file as float32 [n_rows, len(names)]."""
     if is_parquet(path) if parquet is None else parquet:
         return _read_parquet(path, names, stop)
@@ -147,8 +169,12 @@ def _read_parquet(path: Path, names: list[str], stop: StopFlag | None) -> Tensor
         for name in names:
             kind = f.schema_arrow.field(name).type
             if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
-                raise ConfigError(f"{path}: column '{name}' has type {kind} (expected numbers)",
-                                  key="data.path", reason="not numeric", where=str(path))
+                raise ConfigError(
+                    f"{path}: column '{name}' has type {kind} (expected numbers)",
+                    key="data.path",
+                    reason="not numeric",
+                    where=str(path),
+                )
         out = torch.empty(f.metadata.num_rows, len(names))
         dest, row = out.numpy(), 0  # numpy casts each column into place
         for g in range(f.num_row_groups):
@@ -162,21 +188,25 @@ def _read_parquet(path: Path, names: list[str], stop: StopFlag | None) -> Tensor
                 def bad(i: int, why: str, at: int = row, column: str = name) -> None:
                     _parquet_cell(path, at + i, column, why)
 
-                dest[row:row + len(col), j] = _checked(col, bad)
+                dest[row : row + len(col), j] = _checked(col, bad)
             row += group.num_rows
     if row == 0:
-        raise ConfigError(f"{path}: no data rows", key="data.path", reason="no rows",
-                          where=str(path))
+        raise ConfigError(
+            f"{path}: no data rows", key="data.path", reason="no rows", where=str(path)
+        )
     return out
 
 
 def _parquet_cell(path: Path, index: int, column: str, reason: str) -> None:
-    raise ConfigError(f"{path}: row {index + 1}: column '{column}' {reason}", key="data.path",
-                      reason=reason, where=str(path))
+    raise ConfigError(
+        f"{path}: row {index + 1}: column '{column}' {reason}",
+        key="data.path",
+        reason=reason,
+        where=str(path),
+    )
 
 
-def _checked(col: pa.Array | pa.ChunkedArray, bad: Callable[[int, str], None]
-             ) -> NDArray[Any]:
+def _checked(col: pa.Array | pa.ChunkedArray, bad: Callable[[int, str], None]) -> NDArray[Any]:
     """An arrow column as numpy (no copy where possible); ``bad(i, reason)`` at the first
     non-finite or too large value."""
     import numpy as np
@@ -217,7 +247,7 @@ def _read_csv(path: Path, header: list[str], names: list[str], stop: StopFlag | 
             if row + batch.num_rows > len(out):
                 raise _Doubt("more records than line breaks")
             for j, c in enumerate(want):
-                dest[row:row + batch.num_rows, j] = _checked(batch.column(c), doubt)
+                dest[row : row + batch.num_rows, j] = _checked(batch.column(c), doubt)
             row += batch.num_rows
     except (pa.ArrowInvalid, _Doubt, UnicodeDecodeError):
         doubted = True
@@ -229,13 +259,18 @@ def _read_csv(path: Path, header: list[str], names: list[str], stop: StopFlag | 
     if doubted:
         return exact_scan(path, header, names, stop=stop)
     if row == 0:
-        raise ConfigError(f"{path}: no data rows after the header", key="data.path",
-                          reason="no rows", where=str(path))
+        raise ConfigError(
+            f"{path}: no data rows after the header",
+            key="data.path",
+            reason="no rows",
+            where=str(path),
+        )
     return out[:row]
 
 
-def csv_options(header: list[str], names: list[str], block_bytes: int | None = None
-                ) -> tuple[list[str], dict[str, Any]]:
+def csv_options(
+    header: list[str], names: list[str], block_bytes: int | None = None
+) -> tuple[list[str], dict[str, Any]]:
     """The arrow column names of ``names`` and the reader's options: blocks of ``block_bytes``
     (default :data:`BLOCK_BYTES`), the header skipped, only the wanted columns, each parsed
     straight to float32, no cell read as null."""
@@ -243,13 +278,20 @@ def csv_options(header: list[str], names: list[str], block_bytes: int | None = N
     from pyarrow import csv as pcsv
 
     arrow_without_signal_handlers()
-    read = pcsv.ReadOptions(block_size=block_bytes or BLOCK_BYTES, encoding="utf8", skip_rows=1,
-                            column_names=[f"c{i}" for i in range(len(header))])
+    read = pcsv.ReadOptions(
+        block_size=block_bytes or BLOCK_BYTES,
+        encoding="utf8",
+        skip_rows=1,
+        column_names=[f"c{i}" for i in range(len(header))],
+    )
     want = [f"c{header.index(n)}" for n in names]
-    convert = pcsv.ConvertOptions(include_columns=want,
-                                  column_types={c: pa.float32() for c in want},
-                                  null_values=[], strings_can_be_null=False,
-                                  quoted_strings_can_be_null=False)
+    convert = pcsv.ConvertOptions(
+        include_columns=want,
+        column_types={c: pa.float32() for c in want},
+        null_values=[],
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
     parse = pcsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=True)
     return want, {"read_options": read, "parse_options": parse, "convert_options": convert}
 

@@ -40,8 +40,16 @@ POLISH_EVERY = 5
 """Active-set sweeps between two tries of the exact solve on the current support."""
 
 
-def _sweep(a: Tensor, c: Sequence[float], diag: Sequence[float], w: list[float], aw: Tensor,
-           coords: Sequence[int], l1: float, l2: float) -> float:
+def _sweep(
+    a: Tensor,
+    c: Sequence[float],
+    diag: Sequence[float],
+    w: list[float],
+    aw: Tensor,
+    coords: Sequence[int],
+    l1: float,
+    l2: float,
+) -> float:
     """One cyclic pass over ``coords``, updating ``w`` and ``aw = A·w`` in place; returns the
     largest coordinate change."""
     biggest = 0.0
@@ -65,16 +73,23 @@ def _limit(w: Sequence[float], tol: float) -> float:
     return tol * max([1.0, *map(abs, w)])
 
 
-def enet_fit(a: Tensor, c: Tensor, l1: float, l2: float, w0: Tensor | None = None, *,
-             tol: float = DEFAULT_TOL, max_sweeps: int = DEFAULT_MAX_SWEEPS
-             ) -> tuple[Tensor, int, bool]:
+def enet_fit(
+    a: Tensor,
+    c: Tensor,
+    l1: float,
+    l2: float,
+    w0: Tensor | None = None,
+    *,
+    tol: float = DEFAULT_TOL,
+    max_sweeps: int = DEFAULT_MAX_SWEEPS,
+) -> tuple[Tensor, int, bool]:
     """Minimiser of ``wᵀAw - 2cᵀw + l1·Σ|w| + l2·Σw²`` from ``w0`` (default 0).
 
     Returns ``(w, sweeps, converged)``; ``converged`` is False when ``max_sweeps`` ran out.
     """
     a, c = a.double(), c.double()
     d = a.shape[0]
-    w = (w0.double().tolist() if w0 is not None else [0.0] * d)
+    w = w0.double().tolist() if w0 is not None else [0.0] * d
     aw = a @ torch.tensor(w, dtype=torch.float64)
     cl, diag = c.tolist(), a.diagonal().tolist()
     everything = range(d)
@@ -98,8 +113,9 @@ def enet_fit(a: Tensor, c: Tensor, l1: float, l2: float, w0: Tensor | None = Non
     return torch.tensor(w, dtype=torch.float64), sweeps, False
 
 
-def _on_support(a: Tensor, c: Tensor, l1: float, l2: float,
-                support: tuple[tuple[int, float], ...]) -> Tensor | None:
+def _on_support(
+    a: Tensor, c: Tensor, l1: float, l2: float, support: tuple[tuple[int, float], ...]
+) -> Tensor | None:
     """The minimiser with non-zeros exactly on ``support`` (indices and signs), if that
     satisfies the KKT conditions of the whole problem; else None."""
     d = a.shape[0]
@@ -123,9 +139,15 @@ def _on_support(a: Tensor, c: Tensor, l1: float, l2: float,
     return w
 
 
-def enet_path(a: Tensor, c: Tensor, l1s: Sequence[float], l2s: Sequence[float], *,
-              tol: float = DEFAULT_TOL, max_sweeps: int = DEFAULT_MAX_SWEEPS
-              ) -> tuple[Tensor, list[int], list[bool]]:
+def enet_path(
+    a: Tensor,
+    c: Tensor,
+    l1s: Sequence[float],
+    l2s: Sequence[float],
+    *,
+    tol: float = DEFAULT_TOL,
+    max_sweeps: int = DEFAULT_MAX_SWEEPS,
+) -> tuple[Tensor, list[int], list[bool]]:
     """Solutions for each ``(l1s[k], l2s[k])`` in order, each warm-started from the previous
     one (order the penalties from strongest to weakest). Returns the ``K×d`` coefficients, the
     sweeps each took and whether each converged."""

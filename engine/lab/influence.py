@@ -73,18 +73,29 @@ def robust_z(r: Tensor) -> Tensor:
     rd = r.double()
     med = torch.quantile(rd, 0.5)
     mad = torch.quantile((rd - med).abs(), 0.5)
-    return (rd - med) / (MAD_SCALE * mad) if float(mad) > 0 else \
-        torch.where(rd == med, 0.0, torch.sign(rd - med) * math.inf)
+    return (
+        (rd - med) / (MAD_SCALE * mad)
+        if float(mad) > 0
+        else torch.where(rd == med, 0.0, torch.sign(rd - med) * math.inf)
+    )
 
 
 def shares(c: Tensor) -> dict[str, Any]:
     """Total and top shares of one set of contributions, JSON-ready."""
-    return {"total": float(c.sum()),
-            "share_top": {f"{round(p * 100)}%": top_share(c, p) for p in TOP_FRACTIONS}}
+    return {
+        "total": float(c.sum()),
+        "share_top": {f"{round(p * 100)}%": top_share(c, p) for p in TOP_FRACTIONS},
+    }
 
 
-def row_influence(loss: ResidualLoss, y: Tensor, pred: Tensor, *, rows: Tensor | None = None,
-                  k: int = DEFAULT_TOP_K) -> dict[str, Any]:
+def row_influence(
+    loss: ResidualLoss,
+    y: Tensor,
+    pred: Tensor,
+    *,
+    rows: Tensor | None = None,
+    k: int = DEFAULT_TOP_K,
+) -> dict[str, Any]:
     """Contributions of the chosen loss and of MSE, their top shares, and the ``k`` rows with
     the largest contribution to the chosen loss.
 
@@ -98,10 +109,22 @@ def row_influence(loss: ResidualLoss, y: Tensor, pred: Tensor, *, rows: Tensor |
     z = robust_z(r)
     ids = rows if rows is not None else torch.arange(len(r))
     order = torch.topk(c, min(k, len(r))).indices if len(r) else torch.zeros(0, dtype=torch.long)
-    top = [{"row": int(ids[i]), "y": float(y[i]), "pred": float(pred[i]),
-            "residual": float(r[i]), "contribution": float(c[i]),
-            "mse_contribution": float(c_mse[i]), "robust_z": number(float(z[i]))}
-           for i in order.tolist()]
-    return {"n": len(r), "rows_from": "data" if rows is not None else "split",
-            "loss": {"name": loss.name, **shares(c)}, "mse": {"name": "mse", **shares(c_mse)},
-            "top": top}
+    top = [
+        {
+            "row": int(ids[i]),
+            "y": float(y[i]),
+            "pred": float(pred[i]),
+            "residual": float(r[i]),
+            "contribution": float(c[i]),
+            "mse_contribution": float(c_mse[i]),
+            "robust_z": number(float(z[i])),
+        }
+        for i in order.tolist()
+    ]
+    return {
+        "n": len(r),
+        "rows_from": "data" if rows is not None else "split",
+        "loss": {"name": loss.name, **shares(c)},
+        "mse": {"name": "mse", **shares(c_mse)},
+        "top": top,
+    }

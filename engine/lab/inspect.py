@@ -37,8 +37,10 @@ def source_rows(cfg: Config, ds: Dataset) -> dict[str, Tensor | None]:
     """Each split's rows as rows of the source data (None where that is lost)."""
     idx_train, idx_val, _ = split_indices(ds.shape[0], cfg)
     dropped = cfg.data.outliers == "drop" and ds.outlier_rows > 0
-    return {"train": None if dropped or len(idx_train) != len(ds.train) else idx_train,
-            "val": idx_val if len(idx_val) == len(ds.val) else None}
+    return {
+        "train": None if dropped or len(idx_train) != len(ds.train) else idx_train,
+        "val": idx_val if len(idx_val) == len(ds.val) else None,
+    }
 
 
 class LoadedRun:
@@ -51,8 +53,10 @@ class LoadedRun:
         self.data: Dataset = load_dataset(self.config)
         d = self.data.train.x.shape[1]
         if self.model.weight.shape[-1] != d:
-            raise RunError(f"run {self.path.name}: model.pt has {self.model.weight.shape[-1]} "
-                           f"weights but its config builds {d} features")
+            raise RunError(
+                f"run {self.path.name}: model.pt has {self.model.weight.shape[-1]} "
+                f"weights but its config builds {d} features"
+            )
 
     @property
     def weights(self) -> list[float]:
@@ -74,13 +78,20 @@ class LoadedRun:
         try:
             return ResidualLoss.from_config(self.config.loss), None
         except ConfigError as exc:
-            return ResidualLoss.named("mse"), (f"{exc}; the shape and contributions shown are "
-                                               "MSE's")
+            return ResidualLoss.named("mse"), (
+                f"{exc}; the shape and contributions shown are MSE's"
+            )
 
 
-def inspect_run(run: str | Path, root: str | Path | None = None, *, k: int = DEFAULT_TOP_K,
-                points: int = DEFAULT_POINTS, bins: int = DEFAULT_BINS,
-                compare: str | None = "mse") -> dict[str, Any]:
+def inspect_run(
+    run: str | Path,
+    root: str | Path | None = None,
+    *,
+    k: int = DEFAULT_TOP_K,
+    points: int = DEFAULT_POINTS,
+    bins: int = DEFAULT_BINS,
+    compare: str | None = "mse",
+) -> dict[str, Any]:
     """Residual histogram, row influence (train and val) and loss shape of a finished run, as
     one JSON-ready dict. ``compare`` names a registered loss drawn beside the run's (None: none;
     not drawn when it is the run's own)."""
@@ -92,23 +103,37 @@ def inspect_run(run: str | Path, root: str | Path | None = None, *, k: int = DEF
     preds = {name: lr.predict(s.x) for name, s in splits.items()}
     residuals = {name: s.y.double() - preds[name] for name, s in splits.items()}
     rows = source_rows(cfg, ds)
-    out: dict[str, Any] = clean({
-        "run": lr.path.name, "path": str(lr.path), "preset": cfg.name,
-        "loss": {**loss.describe(), "objective": describe(cfg.loss), "l1": cfg.loss.l1,
-                 "l2": cfg.loss.l2},
-        "note": note,
-        "feature_names": list(ds.feature_names), "weights": lr.weights, "bias": lr.bias,
-        "y_mean": ds.y_mean, "y_std": ds.y_std,
-        "n": {name: len(s) for name, s in splits.items()},
-        "shape": loss_shape(loss, residuals, compare=other, points=points, bins=bins),
-        "influence": {name: row_influence(loss, s.y, preds[name], rows=rows[name], k=k)
-                      for name, s in splits.items()},
-    })
+    out: dict[str, Any] = clean(
+        {
+            "run": lr.path.name,
+            "path": str(lr.path),
+            "preset": cfg.name,
+            "loss": {
+                **loss.describe(),
+                "objective": describe(cfg.loss),
+                "l1": cfg.loss.l1,
+                "l2": cfg.loss.l2,
+            },
+            "note": note,
+            "feature_names": list(ds.feature_names),
+            "weights": lr.weights,
+            "bias": lr.bias,
+            "y_mean": ds.y_mean,
+            "y_std": ds.y_std,
+            "n": {name: len(s) for name, s in splits.items()},
+            "shape": loss_shape(loss, residuals, compare=other, points=points, bins=bins),
+            "influence": {
+                name: row_influence(loss, s.y, preds[name], rows=rows[name], k=k)
+                for name, s in splits.items()
+            },
+        }
+    )
     return out
 
 
-def run_landscape(run: str | Path, i: int, j: int, root: str | Path | None = None, *,
-                  points: int = GRID_POINTS) -> dict[str, Any]:
+def run_landscape(
+    run: str | Path, i: int, j: int, root: str | Path | None = None, *, points: int = GRID_POINTS
+) -> dict[str, Any]:
     """The objective of a finished run over weights ``i`` and ``j`` on its training split, the
     others and the bias at the run's returned values, with the descent path from its log."""
     from engine.runs.log import RunLog
@@ -116,10 +141,19 @@ def run_landscape(run: str | Path, i: int, j: int, root: str | Path | None = Non
     lr = LoadedRun(run, root)
     loss, note = lr.loss()
     events, _ = RunLog(lr.path).read()
-    out = landscape(loss, lr.data.train.x, lr.data.train.y, lr.weights, lr.bias, i, j,
-                    l1=lr.config.loss.l1, l2=lr.config.loss.l2,
-                    path=descent_path(events, i, j), points=points,
-                    names=lr.data.feature_names)
+    out = landscape(
+        loss,
+        lr.data.train.x,
+        lr.data.train.y,
+        lr.weights,
+        lr.bias,
+        i,
+        j,
+        l1=lr.config.loss.l1,
+        l2=lr.config.loss.l2,
+        path=descent_path(events, i, j),
+        points=points,
+        names=lr.data.feature_names,
+    )
     result: dict[str, Any] = clean({"run": lr.path.name, "note": note, **out})
     return result
-

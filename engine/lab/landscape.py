@@ -32,9 +32,21 @@ MAX_CELLS = 1 << 22
 DEFAULT_POINTS = 41
 
 
-def objective_grid(loss: ResidualLoss, x: Tensor, y: Tensor, weights: Sequence[float],
-                   bias: float | None, i: int, j: int, wi: Tensor, wj: Tensor, *,
-                   l1: float = 0.0, l2: float = 0.0, max_cells: int = MAX_CELLS) -> Tensor:
+def objective_grid(
+    loss: ResidualLoss,
+    x: Tensor,
+    y: Tensor,
+    weights: Sequence[float],
+    bias: float | None,
+    i: int,
+    j: int,
+    wi: Tensor,
+    wj: Tensor,
+    *,
+    l1: float = 0.0,
+    l2: float = 0.0,
+    max_cells: int = MAX_CELLS,
+) -> Tensor:
     """``F`` at every ``(w_i, w_j) = (wi[b], wj[a])``, as a ``len(wj) × len(wi)`` tensor
     (row ``a``, column ``b``), the other weights at ``weights`` and the bias at ``bias``."""
     d = x.shape[1]
@@ -54,8 +66,8 @@ def objective_grid(loss: ResidualLoss, x: Tensor, y: Tensor, weights: Sequence[f
     data = torch.zeros(k, dtype=torch.float64)
     step = max(1, max_cells // max(k, 1))
     for s in range(0, n, step):
-        pred = base[s:s + step, None] + pair[s:s + step] @ cells.T
-        data += loss.values(yd[s:s + step, None] - pred).sum(0)
+        pred = base[s : s + step, None] + pair[s : s + step] @ cells.T
+        data += loss.values(yd[s : s + step, None] - pred).sum(0)
     data /= max(n, 1)
     penalty = torch.zeros(k, dtype=torch.float64)
     if l1:
@@ -89,15 +101,32 @@ def descent_path(events: Iterable[Event], i: int, j: int) -> dict[str, Any]:
         elif isinstance(ev, RunFinished) and ev.weights:
             final = [float(ev.weights[i]), float(ev.weights[j])]
     epochs = sorted(by_epoch)
-    return {"epochs": epochs, "wi": [by_epoch[e][0] for e in epochs],
-            "wj": [by_epoch[e][1] for e in epochs], "optimum": optimum, "final": final}
+    return {
+        "epochs": epochs,
+        "wi": [by_epoch[e][0] for e in epochs],
+        "wj": [by_epoch[e][1] for e in epochs],
+        "optimum": optimum,
+        "final": final,
+    }
 
 
-def landscape(loss: ResidualLoss, x: Tensor, y: Tensor, weights: Sequence[float],
-              bias: float | None, i: int, j: int, *, l1: float = 0.0, l2: float = 0.0,
-              path: dict[str, Any] | None = None, points: int = DEFAULT_POINTS,
-              wi: Tensor | None = None, wj: Tensor | None = None,
-              names: Sequence[str] | None = None) -> dict[str, Any]:
+def landscape(
+    loss: ResidualLoss,
+    x: Tensor,
+    y: Tensor,
+    weights: Sequence[float],
+    bias: float | None,
+    i: int,
+    j: int,
+    *,
+    l1: float = 0.0,
+    l2: float = 0.0,
+    path: dict[str, Any] | None = None,
+    points: int = DEFAULT_POINTS,
+    wi: Tensor | None = None,
+    wj: Tensor | None = None,
+    names: Sequence[str] | None = None,
+) -> dict[str, Any]:
     """The objective grid as JSON-ready lists, with the path, the lowest cell and the formula.
 
     Without explicit axes ``wi``/``wj`` each covers the given weight, the path and the
@@ -113,10 +142,15 @@ def landscape(loss: ResidualLoss, x: Tensor, y: Tensor, weights: Sequence[float]
     best = int(torch.argmin(grid))
     a, b = divmod(best, grid.shape[1])
     penalty = "".join(f" + {v:g}·{t}" for v, t in ((l2, "Σw²"), (l1, "Σ|w|")) if v)
-    return {"i": i, "j": j,
-            "names": [names[i], names[j]] if names is not None else None,
-            "objective": f"{loss.formula}{penalty}",
-            "wi": wi.tolist(), "wj": wj.tolist(), "values": grid.tolist(),
-            "lowest": {"wi": float(wi[b]), "wj": float(wj[a]), "value": float(grid[a, b])},
-            "held": {"weights": [float(v) for v in weights], "bias": bias},
-            "path": path}
+    return {
+        "i": i,
+        "j": j,
+        "names": [names[i], names[j]] if names is not None else None,
+        "objective": f"{loss.formula}{penalty}",
+        "wi": wi.tolist(),
+        "wj": wj.tolist(),
+        "values": grid.tolist(),
+        "lowest": {"wi": float(wi[b]), "wj": float(wj[a]), "value": float(grid[a, b])},
+        "held": {"weights": [float(v) for v in weights], "bias": bias},
+        "path": path,
+    }

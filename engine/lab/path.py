@@ -73,28 +73,36 @@ class PathResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Every field, plus ``best_lambda``; strict JSON (a non-finite number is None)."""
-        out: dict[str, Any] = clean({
-            **asdict(self),
-            "best_lambda": self.lambdas[self.best] if self.best is not None else None})
+        out: dict[str, Any] = clean(
+            {
+                **asdict(self),
+                "best_lambda": self.lambdas[self.best] if self.best is not None else None,
+            }
+        )
         return out
 
 
 def check_penalty(penalty: str, l1_ratio: float) -> float:
     """The ρ this penalty uses (1 for l1, 0 for l2); a ConfigError for a bad name or ratio."""
     if penalty not in PENALTIES:
-        raise ConfigError(f"--penalty must be one of {', '.join(PENALTIES)}, got '{penalty}'",
-                          key="penalty", reason="unknown penalty")
+        raise ConfigError(
+            f"--penalty must be one of {', '.join(PENALTIES)}, got '{penalty}'",
+            key="penalty",
+            reason="unknown penalty",
+        )
     if penalty == "elasticnet" and not 0 < l1_ratio <= 1:
-        raise ConfigError(f"--l1-ratio must be in (0, 1], got {l1_ratio:g}", key="l1_ratio",
-                          reason="must be in (0, 1]")
+        raise ConfigError(
+            f"--l1-ratio must be in (0, 1], got {l1_ratio:g}",
+            key="l1_ratio",
+            reason="must be in (0, 1]",
+        )
     return {"l2": 0.0, "l1": 1.0}.get(penalty, l1_ratio)
 
 
 def objective_text(penalty: str, rho: float, bias: bool = True) -> str:
     """The minimised objective as text, λ left as a symbol."""
     fit = "mean((y - Xw - b)²)" if bias else "mean((y - Xw)²)"
-    term = {"l2": "λ·Σw²", "l1": "λ·Σ|w|"}.get(penalty,
-                                              f"λ·({rho:g}·Σ|w| + {1 - rho:g}·Σw²)")
+    term = {"l2": "λ·Σw²", "l1": "λ·Σ|w|"}.get(penalty, f"λ·({rho:g}·Σ|w| + {1 - rho:g}·Σw²)")
     return f"{fit} + {term}"
 
 
@@ -110,10 +118,10 @@ def centre(x: Tensor, y: Tensor, bias: bool) -> tuple[Tensor, Tensor, Tensor, Te
 def geometric_grid(top: float, count: int, min_ratio: float) -> Tensor:
     """``count`` values from ``top`` down to ``top·min_ratio``, evenly spaced in log."""
     if count < 1 or not 0 < min_ratio < 1 or not top > 0:
-        raise ConfigError(f"need n_lambdas >= 1 and min_ratio in (0, 1), got {count} and "
-                          f"{min_ratio:g}")
-    return torch.logspace(math.log10(top), math.log10(top * min_ratio), count,
-                          dtype=torch.float64)
+        raise ConfigError(
+            f"need n_lambdas >= 1 and min_ratio in (0, 1), got {count} and {min_ratio:g}"
+        )
+    return torch.logspace(math.log10(top), math.log10(top * min_ratio), count, dtype=torch.float64)
 
 
 def ridge_path(xc: Tensor, yc: Tensor, lambdas: Tensor) -> Tensor:
@@ -126,8 +134,9 @@ def ridge_path(xc: Tensor, yc: Tensor, lambdas: Tensor) -> Tensor:
     return coefs
 
 
-def validation(coefs: Tensor, intercepts: Tensor, x: Tensor, y: Tensor, y_std: float
-               ) -> tuple[list[float | None], list[float | None]]:
+def validation(
+    coefs: Tensor, intercepts: Tensor, x: Tensor, y: Tensor, y_std: float
+) -> tuple[list[float | None], list[float | None]]:
     """Validation MSE (original units) and R² of every coefficient row, one matrix product."""
     yd = y.double().reshape(-1)
     r = yd[:, None] - (x.double() @ coefs.T + intercepts)
@@ -139,10 +148,18 @@ def validation(coefs: Tensor, intercepts: Tensor, x: Tensor, y: Tensor, y_std: f
     return [float(m) for m in mse], r2
 
 
-def coefficient_path(x: Tensor, y: Tensor, penalty: str, *, l1_ratio: float = 0.5,
-                     lambdas: Tensor | None = None, n_lambdas: int = DEFAULT_LAMBDAS,
-                     min_ratio: float | None = None, bias: bool = True, tol: float = DEFAULT_TOL
-                     ) -> tuple[Tensor, Tensor, Tensor, bool]:
+def coefficient_path(
+    x: Tensor,
+    y: Tensor,
+    penalty: str,
+    *,
+    l1_ratio: float = 0.5,
+    lambdas: Tensor | None = None,
+    n_lambdas: int = DEFAULT_LAMBDAS,
+    min_ratio: float | None = None,
+    bias: bool = True,
+    tol: float = DEFAULT_TOL,
+) -> tuple[Tensor, Tensor, Tensor, bool]:
     """``(lambdas, coefs K×d, intercepts K, converged)`` of the penalised least-squares path.
 
     ``lambdas`` (any order) replaces the default grid; ``min_ratio`` defaults to 1e-6 for
@@ -157,8 +174,7 @@ def coefficient_path(x: Tensor, y: Tensor, penalty: str, *, l1_ratio: float = 0.
     if penalty == "l2":
         if lambdas is None:
             s_max = float(torch.linalg.eigvalsh(xc.T @ xc)[-1]) if d else 0.0
-            lambdas = geometric_grid(RIDGE_MAX_FACTOR * max(s_max, 1e-12) / n, n_lambdas,
-                                     min_ratio)
+            lambdas = geometric_grid(RIDGE_MAX_FACTOR * max(s_max, 1e-12) / n, n_lambdas, min_ratio)
         lambdas = lambdas.double()
         coefs = ridge_path(xc, yc, lambdas)
     else:
@@ -169,8 +185,9 @@ def coefficient_path(x: Tensor, y: Tensor, penalty: str, *, l1_ratio: float = 0.
         lambdas = lambdas.double()
         order = torch.argsort(lambdas, descending=True)  # warm starts run from strong to weak
         ls = lambdas[order].tolist()
-        solved, _, ok = enet_path(a, c, [rho * lam for lam in ls],
-                                  [(1 - rho) * lam for lam in ls], tol=tol)
+        solved, _, ok = enet_path(
+            a, c, [rho * lam for lam in ls], [(1 - rho) * lam for lam in ls], tol=tol
+        )
         coefs = torch.empty_like(solved)
         coefs[order] = solved
         converged = all(ok)
@@ -178,26 +195,54 @@ def coefficient_path(x: Tensor, y: Tensor, penalty: str, *, l1_ratio: float = 0.
     return lambdas, coefs, intercepts, converged
 
 
-def regularisation_path(ds: Dataset, penalty: str, *, l1_ratio: float = 0.5,
-                        lambdas: Tensor | None = None, n_lambdas: int = DEFAULT_LAMBDAS,
-                        min_ratio: float | None = None, bias: bool = True) -> PathResult:
+def regularisation_path(
+    ds: Dataset,
+    penalty: str,
+    *,
+    l1_ratio: float = 0.5,
+    lambdas: Tensor | None = None,
+    n_lambdas: int = DEFAULT_LAMBDAS,
+    min_ratio: float | None = None,
+    bias: bool = True,
+) -> PathResult:
     """The path on ``ds``'s training split, scored on its validation split."""
     rho = check_penalty(penalty, l1_ratio)
     lams, coefs, intercepts, ok = coefficient_path(
-        ds.train.x, ds.train.y, penalty, l1_ratio=l1_ratio, lambdas=lambdas,
-        n_lambdas=n_lambdas, min_ratio=min_ratio, bias=bias)
+        ds.train.x,
+        ds.train.y,
+        penalty,
+        l1_ratio=l1_ratio,
+        lambdas=lambdas,
+        n_lambdas=n_lambdas,
+        min_ratio=min_ratio,
+        bias=bias,
+    )
     val_mse = val_r2 = None
     best = None
     if len(ds.val):
         val_mse, val_r2 = validation(coefs, intercepts, ds.val.x, ds.val.y, ds.y_std)
-        scored = [(m, -lam, k) for k, (m, lam) in enumerate(zip(val_mse, lams.tolist(),
-                                                                strict=True))
-                  if m is not None and math.isfinite(m)]
+        scored = [
+            (m, -lam, k)
+            for k, (m, lam) in enumerate(zip(val_mse, lams.tolist(), strict=True))
+            if m is not None and math.isfinite(m)
+        ]
         best = min(scored)[2] if scored else None
-    return PathResult(penalty, rho, objective_text(penalty, rho, bias), list(ds.feature_names),
-                      lams.tolist(), coefs.tolist(), intercepts.tolist(),
-                      [int(k) for k in (coefs != 0).sum(1).tolist()], val_mse, val_r2, best,
-                      len(ds.train), len(ds.val), ok)
+    return PathResult(
+        penalty,
+        rho,
+        objective_text(penalty, rho, bias),
+        list(ds.feature_names),
+        lams.tolist(),
+        coefs.tolist(),
+        intercepts.tolist(),
+        [int(k) for k in (coefs != 0).sum(1).tolist()],
+        val_mse,
+        val_r2,
+        best,
+        len(ds.train),
+        len(ds.val),
+        ok,
+    )
 
 
 def config_path(cfg: Config, penalty: str, **options: Any) -> PathResult:

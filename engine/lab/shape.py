@@ -41,8 +41,9 @@ DEFAULT_BINS = 30
 """Bins of the residual histogram."""
 
 
-def _elementwise(fn: Callable[..., Tensor], params: Mapping[str, float]
-                 ) -> Callable[[Tensor], Tensor]:
+def _elementwise(
+    fn: Callable[..., Tensor], params: Mapping[str, float]
+) -> Callable[[Tensor], Tensor]:
     """``r -> L(r)`` element-wise (any shape) from a mean-reducing ``fn(pred, target, **p)``."""
 
     def one(r: Tensor) -> Tensor:
@@ -92,14 +93,19 @@ class ResidualLoss:
         each checked against its range."""
         spec = LOSSES.get(name)
         if spec is None:
-            raise ConfigError(f"unknown loss '{name}'; registered: {', '.join(LOSSES)}",
-                              key="loss.name", reason="unknown loss")
+            raise ConfigError(
+                f"unknown loss '{name}'; registered: {', '.join(LOSSES)}",
+                key="loss.name",
+                reason="unknown loss",
+            )
         values = spec.values(params or {})
         for p in spec.params:
             if not p.in_range(values[p.name]):
-                raise ConfigError(f"{name}: {p.name} must be {p.range_phrase()}, got "
-                                  f"{values[p.name]:g}", key=f"loss.{p.name}",
-                                  reason=f"must be {p.range_phrase()}")
+                raise ConfigError(
+                    f"{name}: {p.name} must be {p.range_phrase()}, got {values[p.name]:g}",
+                    key=f"loss.{p.name}",
+                    reason=f"must be {p.range_phrase()}",
+                )
         return cls(name, (Term(1.0, spec, values),))
 
     @classmethod
@@ -120,10 +126,13 @@ class ResidualLoss:
     def _registered(name: str, key: str) -> LossSpec:
         spec = LOSSES.get(name)
         if spec is None:
-            raise ConfigError(f"{key}: the loss lab needs a registered loss, a function of the "
-                              f"residual r = y - ŷ alone; '{name}' is not one "
-                              f"(registered: {', '.join(LOSSES)})", key=key,
-                              reason="not a registered loss")
+            raise ConfigError(
+                f"{key}: the loss lab needs a registered loss, a function of the "
+                f"residual r = y - ŷ alone; '{name}' is not one "
+                f"(registered: {', '.join(LOSSES)})",
+                key=key,
+                reason="not a registered loss",
+            )
         return spec
 
     @property
@@ -149,9 +158,14 @@ class ResidualLoss:
 
     def describe(self) -> dict[str, Any]:
         """Name, formula and each term's parameters, JSON-ready."""
-        return {"name": self.name, "formula": self.formula,
-                "terms": [{"name": t.spec.name, "weight": t.weight, "params": dict(t.params)}
-                          for t in self.terms]}
+        return {
+            "name": self.name,
+            "formula": self.formula,
+            "terms": [
+                {"name": t.spec.name, "weight": t.weight, "params": dict(t.params)}
+                for t in self.terms
+            ],
+        }
 
 
 def residual_limit(residuals: Sequence[Tensor], floor: float = 1.0) -> float:
@@ -176,13 +190,22 @@ def histogram(r: Tensor, edges: Tensor) -> dict[str, Any]:
     r = r.detach().double().reshape(-1)
     inside = (r >= lo) & (r <= hi)
     counts = torch.histc(r[inside], bins=bins, min=lo, max=hi) if bins else r.new_zeros(0)
-    return {"counts": [int(c) for c in counts.tolist()], "below": int((r < lo).sum()),
-            "above": int((r > hi).sum())}
+    return {
+        "counts": [int(c) for c in counts.tolist()],
+        "below": int((r < lo).sum()),
+        "above": int((r > hi).sum()),
+    }
 
 
-def loss_shape(loss: ResidualLoss, residuals: Mapping[str, Tensor], *,
-               compare: ResidualLoss | None = None, points: int = DEFAULT_POINTS,
-               bins: int = DEFAULT_BINS, limit: float | None = None) -> dict[str, Any]:
+def loss_shape(
+    loss: ResidualLoss,
+    residuals: Mapping[str, Tensor],
+    *,
+    compare: ResidualLoss | None = None,
+    points: int = DEFAULT_POINTS,
+    bins: int = DEFAULT_BINS,
+    limit: float | None = None,
+) -> dict[str, Any]:
     """``L(r)`` and ``ψ(r)`` on ``points`` residuals in ``[-limit, limit]`` (default: every
     residual fits), the same for ``compare``, and the histogram of each residual set.
 
@@ -199,14 +222,25 @@ def loss_shape(loss: ResidualLoss, residuals: Mapping[str, Tensor], *,
     grid, edges = symmetric(half, points), symmetric(half, bins + 1)
 
     def curve(which: ResidualLoss) -> dict[str, Any]:
-        return {**which.describe(), "L": which.values(grid).tolist(),
-                "psi": which.psi(grid).tolist()}
+        return {
+            **which.describe(),
+            "L": which.values(grid).tolist(),
+            "psi": which.psi(grid).tolist(),
+        }
 
     shape = curve(loss)
     centres = (edges[:-1] + edges[1:]) / 2
-    return {"loss": {k: shape[k] for k in ("name", "formula", "terms")},
-            "r": grid.tolist(), "L": shape["L"], "psi": shape["psi"],
-            "compare": curve(compare) if compare is not None else None,
-            "histogram": {"edges": edges.tolist(), "centres": centres.tolist(),
-                          "L": loss.values(centres).tolist(), "psi": loss.psi(centres).tolist(),
-                          **{split: histogram(r, edges) for split, r in residuals.items()}}}
+    return {
+        "loss": {k: shape[k] for k in ("name", "formula", "terms")},
+        "r": grid.tolist(),
+        "L": shape["L"],
+        "psi": shape["psi"],
+        "compare": curve(compare) if compare is not None else None,
+        "histogram": {
+            "edges": edges.tolist(),
+            "centres": centres.tolist(),
+            "L": loss.values(centres).tolist(),
+            "psi": loss.psi(centres).tolist(),
+            **{split: histogram(r, edges) for split, r in residuals.items()},
+        },
+    }

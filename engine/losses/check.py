@@ -46,6 +46,7 @@ from typing import Any
 import torch
 
 from engine.config import Config, ConfigError, LossConfig
+from engine.losses.check_classes import class_properties
 from engine.losses.check_report import CheckReport, Property, Status
 from engine.losses.probes import (
     N_FEATURES,
@@ -61,26 +62,35 @@ from engine.losses.probes import (
     symmetry,
     values_at_residuals,
 )
-from engine.losses.check_classes import class_properties
-from engine.registry import task_of
 from engine.losses.subject import Subject, subject_of
 from engine.losses.user_code import DEFAULT_TIMEOUT_S, Stopped, TimedOut, run_limited, stray_threads
+from engine.registry import task_of
 
-__all__ = ["RESIDUALS", "CheckReport", "Property", "Status", "Stopped", "check_loss",
-           "preflight"]
+__all__ = ["RESIDUALS", "CheckReport", "Property", "Status", "Stopped", "check_loss", "preflight"]
 
 PROPERTIES = ("runs", "scalar", "finite", "differentiable", "gradcheck", "minimal")
 
 
 def _label(target: Any) -> str:
-    return str(target if isinstance(target, str) else getattr(target, "callable", None) or
-               getattr(target, "__qualname__", None) or type(target).__name__)
+    return str(
+        target
+        if isinstance(target, str)
+        else getattr(target, "callable", None)
+        or getattr(target, "__qualname__", None)
+        or type(target).__name__
+    )
 
 
-def check_loss(target: str | LossConfig | Config | Callable[..., Any],
-               params: dict[str, Any] | None = None, *, base_dir: str | None = None,
-               seed: int = 0, timeout: float | None = DEFAULT_TIMEOUT_S,
-               stop: Callable[[], bool] | None = None, task: str | None = None) -> CheckReport:
+def check_loss(
+    target: str | LossConfig | Config | Callable[..., Any],
+    params: dict[str, Any] | None = None,
+    *,
+    base_dir: str | None = None,
+    seed: int = 0,
+    timeout: float | None = DEFAULT_TIMEOUT_S,
+    stop: Callable[[], bool] | None = None,
+    task: str | None = None,
+) -> CheckReport:
     """Check a loss and return a :class:`CheckReport` (never raises for a bad loss).
 
     ``target`` is a spec (``"file.py:obj"``, ``"package.module:obj"`` or a built-in name such as
@@ -99,16 +109,28 @@ def check_loss(target: str | LossConfig | Config | Callable[..., Any],
         named = task_of(target) if isinstance(target, str) else None
         task = target.model.task if isinstance(target, Config) else named or "regression"
     try:
-        return run_limited(lambda: _check(target, params, base_dir, seed, label, phase, task),
-                           timeout, stop)
+        return run_limited(
+            lambda: _check(target, params, base_dir, seed, label, phase, task), timeout, stop
+        )
     except TimedOut as exc:
-        return CheckReport(label=label, load_error=(
-            f"loss {label!r}: {phase[0]} {exc} (an endless loop? 'check-loss --timeout "
-            "SECONDS' allows longer)"))
+        return CheckReport(
+            label=label,
+            load_error=(
+                f"loss {label!r}: {phase[0]} {exc} (an endless loop? 'check-loss --timeout "
+                "SECONDS' allows longer)"
+            ),
+        )
 
 
-def _check(target: Any, params: dict[str, Any] | None, base_dir: str | None, seed: int,
-           label: str, phase: list[str], task: str = "regression") -> CheckReport:
+def _check(
+    target: Any,
+    params: dict[str, Any] | None,
+    base_dir: str | None,
+    seed: int,
+    label: str,
+    phase: list[str],
+    task: str = "regression",
+) -> CheckReport:
     """The whole check, in the thread :func:`check_loss` waits for; ``phase[0]`` says what
     runs now (for a time-out message)."""
     try:
@@ -136,13 +158,15 @@ def _check(target: Any, params: dict[str, Any] | None, base_dir: str | None, see
     return report
 
 
-def _properties(sub: Subject, gen: torch.Generator, props: list[Property],
-                phase: list[str]) -> None:
+def _properties(
+    sub: Subject, gen: torch.Generator, props: list[Property], phase: list[str]
+) -> None:
     """Append each property's result; after a failure that makes the rest meaningless, SKIP."""
 
     def skip_rest(after: str, why: str) -> None:
-        props.extend(Property(name, "SKIP", why)
-                     for name in PROPERTIES[PROPERTIES.index(after) + 1:])
+        props.extend(
+            Property(name, "SKIP", why) for name in PROPERTIES[PROPERTIES.index(after) + 1 :]
+        )
 
     pred, target, w = make_batch(gen, torch.float32)
     phase[0] = f"calling the loss on a batch of {N_ROWS} rows"
@@ -150,12 +174,20 @@ def _properties(sub: Subject, gen: torch.Generator, props: list[Property],
         with torch.no_grad():
             out = sub.call(pred, target, w)
     except Exception as exc:  # noqa: BLE001 - user code
-        props.append(Property("runs", "FAIL", f"on a batch of {N_ROWS} (float32): "
-                              f"{err_text(exc)}", fatal=True))
+        props.append(
+            Property(
+                "runs", "FAIL", f"on a batch of {N_ROWS} (float32): {err_text(exc)}", fatal=True
+            )
+        )
         return skip_rest("runs", "the loss did not run")
-    props.append(Property("runs", "PASS", f"called on a batch of {N_ROWS} rows (float32)"
-                          + (f" with weights of shape (1, {N_FEATURES})" if sub.takes_weights
-                             else "")))
+    props.append(
+        Property(
+            "runs",
+            "PASS",
+            f"called on a batch of {N_ROWS} rows (float32)"
+            + (f" with weights of shape (1, {N_FEATURES})" if sub.takes_weights else ""),
+        )
+    )
     problem = scalar_problem(out)
     if problem:
         props.append(Property("scalar", "FAIL", problem, fatal=True))
@@ -170,16 +202,24 @@ def _properties(sub: Subject, gen: torch.Generator, props: list[Property],
     grad = check_grad(sub, pred, target, w)
     props.append(grad)
     phase[0] = "running gradcheck"
-    props.append(Property("gradcheck", "SKIP", "no usable gradient")
-                 if grad.status == "FAIL" else check_gradcheck(sub, gen))
+    props.append(
+        Property("gradcheck", "SKIP", "no usable gradient")
+        if grad.status == "FAIL"
+        else check_gradcheck(sub, gen)
+    )
     phase[0] = "checking the loss is smallest at ŷ = y"
     props.append(check_minimal(sub, gen))
     return None
 
 
-def preflight(cfg: LossConfig, base_dir: str | None = None, *,
-              timeout: float | None = DEFAULT_TIMEOUT_S,
-              stop: Callable[[], bool] | None = None, task: str = "regression") -> list[str]:
+def preflight(
+    cfg: LossConfig,
+    base_dir: str | None = None,
+    *,
+    timeout: float | None = DEFAULT_TIMEOUT_S,
+    stop: Callable[[], bool] | None = None,
+    task: str = "regression",
+) -> list[str]:
     """Check every user loss in ``cfg`` before training; return warnings (when forced).
 
     A single ``custom`` loss is checked with its ``loss.params``; a combined loss has each
@@ -205,14 +245,17 @@ def preflight(cfg: LossConfig, base_dir: str | None = None, *,
     for key, spec, params in subjects:
         before = set(stray_threads())
         try:
-            report = check_loss(spec, params, base_dir=base_dir, timeout=timeout, stop=stop,
-                                task=task)
+            report = check_loss(
+                spec, params, base_dir=base_dir, timeout=timeout, stop=stop, task=task
+            )
         except Stopped:
             return warnings
         left = [name for name in stray_threads() if name not in before]
         if left:
-            warnings.append(f"{key}: the loss started thread(s) still running ({', '.join(left)})"
-                            ": the process cannot exit until they end")
+            warnings.append(
+                f"{key}: the loss started thread(s) still running ({', '.join(left)})"
+                ": the process cannot exit until they end"
+            )
         _judge(cfg, key, report, warnings)
     return warnings
 
@@ -226,9 +269,14 @@ def _judge(cfg: LossConfig, key: str, report: CheckReport, warnings: list[str]) 
     if cfg.force and not report.fatal:
         warnings.append(f"{key}: {report.summary}; training anyway because loss.force is true")
     elif cfg.force:
-        raise ConfigError(f"{key}: {report.summary} — training cannot run with this loss, "
-                          "even with loss.force", key=key, reason=report.summary)
+        raise ConfigError(
+            f"{key}: {report.summary} — training cannot run with this loss, even with loss.force",
+            key=key,
+            reason=report.summary,
+        )
     else:
-        raise ConfigError(f"{key}: {report.summary} — not trained (fix it, or loss.force: "
-                          "true)", key=key,
-                          reason=report.summary)
+        raise ConfigError(
+            f"{key}: {report.summary} — not trained (fix it, or loss.force: true)",
+            key=key,
+            reason=report.summary,
+        )

@@ -29,8 +29,9 @@ K_PROBE = 3
 """Classes of the multiclass probe batch."""
 
 
-def class_batch(gen: torch.Generator, task: str, dtype: torch.dtype = torch.float32,
-                scale: float = 0.5) -> tuple[Tensor, Tensor, Tensor]:
+def class_batch(
+    gen: torch.Generator, task: str, dtype: torch.dtype = torch.float32, scale: float = 0.5
+) -> tuple[Tensor, Tensor, Tensor]:
     """``(logits, labels, weights)``: both (all) classes present, logits of size ~``scale``."""
     if task == "binary":
         z = scale * torch.randn(N_ROWS, generator=gen, dtype=dtype)
@@ -59,13 +60,14 @@ def towards_truth(z: Tensor, y: Tensor, step: float = 1.0) -> Tensor:
     return z + step * torch.nn.functional.one_hot(y.long(), z.shape[1]).to(z.dtype)
 
 
-def class_properties(sub: Subject, gen: torch.Generator, task: str,
-                     props: list[Property]) -> None:
+def class_properties(sub: Subject, gen: torch.Generator, task: str, props: list[Property]) -> None:
     """Append each property's result (SKIP the rest after a failure that ends the check)."""
 
     def skip_rest(after: str, why: str) -> None:
-        props.extend(Property(name, "SKIP", why)
-                     for name in CLASS_PROPERTIES[CLASS_PROPERTIES.index(after) + 1:])
+        props.extend(
+            Property(name, "SKIP", why)
+            for name in CLASS_PROPERTIES[CLASS_PROPERTIES.index(after) + 1 :]
+        )
 
     z, y, w = class_batch(gen, task)
     shape = "logits" if task == "binary" else f"rows of {K_PROBE} logits"
@@ -73,8 +75,9 @@ def class_properties(sub: Subject, gen: torch.Generator, task: str,
         with torch.no_grad():
             out = sub.call(z, y, w)
     except Exception as exc:  # noqa: BLE001 - user code
-        props.append(Property("runs", "FAIL", f"on {N_ROWS} {shape} (float32): "
-                              f"{err_text(exc)}", fatal=True))
+        props.append(
+            Property("runs", "FAIL", f"on {N_ROWS} {shape} (float32): {err_text(exc)}", fatal=True)
+        )
         return skip_rest("runs", "the loss did not run")
     props.append(Property("runs", "PASS", f"called on {N_ROWS} {shape} and labels (float32)"))
     problem = scalar_problem(out)
@@ -107,8 +110,13 @@ def _finite(sub: Subject, z: Tensor, y: Tensor, w: Tensor) -> Property:
         if math.isnan(v) or (not math.isfinite(v) and (what, logits) in cases):
             return Property("finite", "FAIL", f"returned {v} on {what}")
         values.append(v)
-    return Property("finite", "PASS", "L = " + ", ".join(
-        f"{fmt(v)} ({what})" for v, (what, _) in zip(values, cases)) + "; not NaN at ±1e3")
+    return Property(
+        "finite",
+        "PASS",
+        "L = "
+        + ", ".join(f"{fmt(v)} ({what})" for v, (what, _) in zip(values, cases))
+        + "; not NaN at ±1e3",
+    )
 
 
 def _differentiable(sub: Subject, z: Tensor, y: Tensor, w: Tensor) -> Property:
@@ -116,28 +124,42 @@ def _differentiable(sub: Subject, z: Tensor, y: Tensor, w: Tensor) -> Property:
     try:
         out = sub.call(p, y, w)
         if not isinstance(out, Tensor) or out.grad_fn is None:
-            return Property("differentiable", "FAIL", "gradient does not reach the logits: "
-                            "the output has no grad_fn", fatal=True)
+            return Property(
+                "differentiable",
+                "FAIL",
+                "gradient does not reach the logits: the output has no grad_fn",
+                fatal=True,
+            )
         (g,) = torch.autograd.grad(out.reshape(()), [p], allow_unused=True)
     except Exception as exc:  # noqa: BLE001 - user code
         return Property("differentiable", "FAIL", err_text(exc))
     if g is None or not bool(torch.isfinite(g).all()) or float(g.abs().max()) == 0.0:
-        return Property("differentiable", "FAIL", "∂L/∂z is missing, not finite or 0 for "
-                        "every logit")
-    return Property("differentiable", "PASS",
-                    f"|∂L/∂z| max {fmt(float(g.abs().max()))} over {g.numel()} logits, finite")
+        return Property(
+            "differentiable", "FAIL", "∂L/∂z is missing, not finite or 0 for every logit"
+        )
+    return Property(
+        "differentiable",
+        "PASS",
+        f"|∂L/∂z| max {fmt(float(g.abs().max()))} over {g.numel()} logits, finite",
+    )
 
 
 def _gradcheck(sub: Subject, gen: torch.Generator, task: str) -> Property:
     z, y, w = class_batch(gen, task, torch.float64, scale=2.0)
     try:
-        ok = torch.autograd.gradcheck(lambda p: sub.call(p, y, w), (z.requires_grad_(True),),
-                                      eps=1e-6, atol=1e-5, raise_exception=False)
+        ok = torch.autograd.gradcheck(
+            lambda p: sub.call(p, y, w),
+            (z.requires_grad_(True),),
+            eps=1e-6,
+            atol=1e-5,
+            raise_exception=False,
+        )
     except Exception as exc:  # noqa: BLE001 - user code
         return Property("gradcheck", "FAIL", f"in float64: {err_text(exc)}")
     if not ok:
-        return Property("gradcheck", "FAIL", "autograd's ∂L/∂z differs from finite "
-                        "differences (float64)")
+        return Property(
+            "gradcheck", "FAIL", "autograd's ∂L/∂z differs from finite differences (float64)"
+        )
     return Property("gradcheck", "PASS", "autograd matches finite differences (float64)")
 
 
@@ -147,8 +169,15 @@ def _margin(sub: Subject, z: Tensor, y: Tensor, w: Tensor) -> Property:
     except Exception as exc:  # noqa: BLE001 - user code
         return Property("margin", "FAIL", err_text(exc))
     if not after < before:
-        return Property("margin", "FAIL", f"the loss does not fall when the logits move "
-                        f"towards the true classes ({fmt(before)} → {fmt(after)}): are the "
-                        "labels or the sign swapped?")
-    return Property("margin", "PASS", f"falls when the logits move towards the true classes "
-                    f"({fmt(before)} → {fmt(after)})")
+        return Property(
+            "margin",
+            "FAIL",
+            f"the loss does not fall when the logits move "
+            f"towards the true classes ({fmt(before)} → {fmt(after)}): are the "
+            "labels or the sign swapped?",
+        )
+    return Property(
+        "margin",
+        "PASS",
+        f"falls when the logits move towards the true classes ({fmt(before)} → {fmt(after)})",
+    )

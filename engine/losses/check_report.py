@@ -25,8 +25,12 @@ class Property:
     """A failure that makes training impossible (``loss.force`` cannot override it)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "status": self.status, "detail": self.detail,
-                "fatal": self.fatal}
+        return {
+            "name": self.name,
+            "status": self.status,
+            "detail": self.detail,
+            "fatal": self.fatal,
+        }
 
 
 @dataclass
@@ -56,7 +60,8 @@ class CheckReport:
         """Whether training cannot run at all: the loss does not load, does not run, returns no
         scalar, or its output has no gradient (``backward()`` would raise)."""
         return self.load_error is not None or any(
-            p.status == "FAIL" and p.fatal for p in self.properties)
+            p.status == "FAIL" and p.fatal for p in self.properties
+        )
 
     @property
     def failures(self) -> list[str]:
@@ -69,8 +74,9 @@ class CheckReport:
         if self.ok:
             n = sum(p.status == "PASS" for p in self.properties)
             sym = "symmetric" if self.symmetric else "asymmetric" if self.symmetric is False else ""
-            return f"loss check passed for {self.label}: {n}/{len(self.properties)} properties" + \
-                (f"; {sym}" if sym else "")
+            return f"loss check passed for {self.label}: {n}/{len(self.properties)} properties" + (
+                f"; {sym}" if sym else ""
+            )
         if self.load_error is not None:
             return f"loss check failed: {self.load_error}"
         fails = self.failures
@@ -85,8 +91,11 @@ class CheckReport:
             out.append("result: FAIL (the loss could not be loaded)")
             return out
         out.append(f"formula: {self.formula}")
-        out.append("signature: (pred, target, weights)" if self.takes_weights
-                   else "signature: (pred, target)")
+        out.append(
+            "signature: (pred, target, weights)"
+            if self.takes_weights
+            else "signature: (pred, target)"
+        )
         width = max(len(p.name) for p in self.properties)
         for p in self.properties:
             out.append(f"  {p.status}  {p.name.ljust(width)}  {p.detail}")
@@ -96,20 +105,34 @@ class CheckReport:
             head = ["r = y - ŷ"] + [f"{r:g}" for r, _ in self.table]
             vals = ["L"] + [f"{v:.4g}" for _, v in self.table]
             widths = [max(len(a), len(b)) for a, b in zip(head, vals)]
-            out.append("  ".join(h.rjust(w) if i else h.ljust(w)
-                                 for i, (h, w) in enumerate(zip(head, widths))))
-            out.append("  ".join(v.rjust(w) if i else v.ljust(w)
-                                 for i, (v, w) in enumerate(zip(vals, widths))))
+            out.append(
+                "  ".join(
+                    h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(head, widths))
+                )
+            )
+            out.append(
+                "  ".join(
+                    v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(vals, widths))
+                )
+            )
         n = sum(p.status == "PASS" for p in self.properties)
-        out.append(f"result: {'PASS' if self.ok else 'FAIL'} ({n}/{len(self.properties)} "
-                   "properties passed)")
+        out.append(
+            f"result: {'PASS' if self.ok else 'FAIL'} ({n}/{len(self.properties)} "
+            "properties passed)"
+        )
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "formula": self.formula, "ok": self.ok,
-                "summary": self.summary, "failures": self.failures,
-                "takes_weights": self.takes_weights,
-                "properties": [p.to_dict() for p in self.properties],
-                "symmetric": self.symmetric, "symmetry": self.symmetry,
-                "table": [list(t) for t in self.table], "load_error": self.load_error}
-
+        return {
+            "label": self.label,
+            "formula": self.formula,
+            "ok": self.ok,
+            "summary": self.summary,
+            "failures": self.failures,
+            "takes_weights": self.takes_weights,
+            "properties": [p.to_dict() for p in self.properties],
+            "symmetric": self.symmetric,
+            "symmetry": self.symmetry,
+            "table": [list(t) for t in self.table],
+            "load_error": self.load_error,
+        }

@@ -70,8 +70,7 @@ class ClosedForm:
     @property
     def is_mse(self) -> bool:
         """A plain (possibly ridge/lasso-penalised) MSE: the sufficient-statistics case."""
-        return (len(self.terms) == 1 and self.terms[0].name == "mse"
-                and self.terms[0].weight == 1.0)
+        return len(self.terms) == 1 and self.terms[0].name == "mse" and self.terms[0].weight == 1.0
 
     def derivative(self, e: Tensor, out: Tensor) -> tuple[Tensor, float]:
         """``φ'(e) = c·t`` as ``(t, c)``; ``t`` is written into ``out`` unless it is ``e``."""
@@ -126,8 +125,10 @@ def closed_form(cfg: LossConfig) -> ClosedForm | None:
     """The objective of the ``loss`` section in closed form, or None when it needs autograd
     (a custom loss, or a registered loss whose entry names no derivative)."""
     if cfg.name == "combined":
-        terms = [_term(t["name"], t.get("params") or {}, cfg, float(t.get("weight", 1.0)))
-                 for t in cfg.terms or []]
+        terms = [
+            _term(t["name"], t.get("params") or {}, cfg, float(t.get("weight", 1.0)))
+            for t in cfg.terms or []
+        ]
     elif cfg.name == "custom":
         return None
     else:

@@ -72,8 +72,10 @@ def describe(cfg: LossConfig) -> str:
     if cfg.name == "custom":
         return f"custom {cfg.callable}(ŷ, y)" + penalty_formula(cfg.l1, cfg.l2)
     if cfg.name == "combined":
-        parts = [f"{float(term.get('weight', 1.0)):g}·"
-                 + _term_text(term["name"], term.get("params") or {}, cfg)
-                 for term in cfg.terms or []]
+        parts = [
+            f"{float(term.get('weight', 1.0)):g}·"
+            + _term_text(term["name"], term.get("params") or {}, cfg)
+            for term in cfg.terms or []
+        ]
         return " + ".join(parts) + penalty_formula(cfg.l1, cfg.l2)
     return _term_text(cfg.name, cfg.params, cfg) + penalty_formula(cfg.l1, cfg.l2)

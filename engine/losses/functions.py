@@ -144,15 +144,23 @@ class Objective:
         return out
 
     def __call__(self, pred: Tensor, target: Tensor, weight: Tensor) -> Tensor:
-        data = (self.data_loss(pred, target, weight) if self.takes_weights
-                else self.data_loss(pred, target))
+        data = (
+            self.data_loss(pred, target, weight)
+            if self.takes_weights
+            else self.data_loss(pred, target)
+        )
         if self.l1 or self.l2:
             return data + self.penalty(weight)
         return data
 
 
-def _term_loss(name: str, params: dict[str, Any], cfg: LossConfig, base_dir: str | None,
-               key: str = "loss.callable") -> tuple[Callable[..., Tensor], str, bool]:
+def _term_loss(
+    name: str,
+    params: dict[str, Any],
+    cfg: LossConfig,
+    base_dir: str | None,
+    key: str = "loss.callable",
+) -> tuple[Callable[..., Tensor], str, bool]:
     """One loss term: its function, formula and whether it takes the weights (``key``: the
     config key a custom term's load error names)."""
     if name == "custom":
@@ -178,8 +186,9 @@ def build_objective(cfg: LossConfig, base_dir: str | None = None) -> Objective:
         parts, texts = [], []
         for i, term in enumerate(cfg.terms or []):
             weight = float(term.get("weight", 1.0))
-            fn, text, takes_w = _term_loss(term["name"], term.get("params") or {}, cfg, base_dir,
-                                           key=f"loss.terms[{i}]")
+            fn, text, takes_w = _term_loss(
+                term["name"], term.get("params") or {}, cfg, base_dir, key=f"loss.terms[{i}]"
+            )
             parts.append((weight, fn, takes_w))
             texts.append(f"{weight:g}·{text}")
         text = " + ".join(texts)
@@ -190,8 +199,9 @@ def build_objective(cfg: LossConfig, base_dir: str | None = None) -> Objective:
                 total = total + w * (fn(pred, target, weight) if takes_w else fn(pred, target))
             return total
 
-        return Objective(combined, cfg.l1, cfg.l2, text + penalty_formula(cfg.l1, cfg.l2),
-                         takes_weights=True)
+        return Objective(
+            combined, cfg.l1, cfg.l2, text + penalty_formula(cfg.l1, cfg.l2), takes_weights=True
+        )
     params = dict(cfg.params)
     if cfg.name == "custom":
         params["callable"] = cfg.callable

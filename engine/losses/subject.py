@@ -53,16 +53,21 @@ def _builtin_subject(name: str, params: dict[str, Any]) -> Subject:
     accepts = [n for p in spec.params for n in (p.name, *p.aliases)]
     for key, value in params.items():
         if key not in accepts:
-            raise UserLossError(f"built-in loss {name!r}: unknown parameter {key!r} "
-                                f"(it accepts: {', '.join(accepts) or 'none'})")
+            raise UserLossError(
+                f"built-in loss {name!r}: unknown parameter {key!r} "
+                f"(it accepts: {', '.join(accepts) or 'none'})"
+            )
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise UserLossError(f"built-in loss {name!r}: parameter {key} must be a number, "
-                                f"got {short_repr(value)}")
+            raise UserLossError(
+                f"built-in loss {name!r}: parameter {key} must be a number, got {short_repr(value)}"
+            )
     values = spec.values(params)
     for p in spec.params:
         if not p.in_range(values[p.name]):
-            raise UserLossError(f"built-in loss {name!r}: {p.name} must be {p.range_phrase()}, "
-                                f"got {values[p.name]:g}")
+            raise UserLossError(
+                f"built-in loss {name!r}: {p.name} must be {p.range_phrase()}, "
+                f"got {values[p.name]:g}"
+            )
     fn = builtin(name, **values)
     return Subject(lambda p, t, w: fn(p, t), name, spec.render(values), False)
 
@@ -100,15 +105,18 @@ def subject_of(target: Any, params: dict[str, Any] | None, base_dir: str | None)
         if ":" not in target:
             close = difflib.get_close_matches(target, list(LOSSES), n=1, cutoff=0.6)
             if close:
-                raise UserLossError(f"loss spec {target!r}: unknown built-in loss (did you mean "
-                                    f"{close[0]!r}?)")
-            raise UserLossError(f"loss spec {target!r}: expected a built-in loss "
-                                f"({', '.join(LOSSES)}), 'path/to/file.py:obj' or "
-                                "'package.module:obj'")
+                raise UserLossError(
+                    f"loss spec {target!r}: unknown built-in loss (did you mean {close[0]!r}?)"
+                )
+            raise UserLossError(
+                f"loss spec {target!r}: expected a built-in loss "
+                f"({', '.join(LOSSES)}), 'path/to/file.py:obj' or "
+                "'package.module:obj'"
+            )
         return _from_user(load_user_loss(target, params, base_dir), target)
     if callable(target):
         user = wrap_loss(target, params)
         return _from_user(user, getattr(target, "__qualname__", type(target).__name__))
-    raise UserLossError(f"cannot check {short_repr(target)}: give a loss spec, a LossConfig or "
-                        "a callable")
-
+    raise UserLossError(
+        f"cannot check {short_repr(target)}: give a loss spec, a LossConfig or a callable"
+    )

@@ -79,13 +79,16 @@ class UserLoss:
 def split_spec(spec: Any) -> tuple[str, str]:
     """``"where:obj"`` -> ``(where, obj)``; the last ``:`` separates (so ``C:\\x.py:f`` works)."""
     if not isinstance(spec, str) or not spec.strip():
-        raise UserLossError(f"loss spec {spec!r}: expected 'path/to/file.py:obj' or "
-                            "'package.module:obj'")
+        raise UserLossError(
+            f"loss spec {spec!r}: expected 'path/to/file.py:obj' or 'package.module:obj'"
+        )
     spec = spec.strip()
     where, sep, attr = spec.rpartition(":")
     if not sep or not where or not attr:
-        raise UserLossError(f"loss spec {spec!r}: expected 'path/to/file.py:obj' or "
-                            "'package.module:obj' (the ':obj' part names the loss)")
+        raise UserLossError(
+            f"loss spec {spec!r}: expected 'path/to/file.py:obj' or "
+            "'package.module:obj' (the ':obj' part names the loss)"
+        )
     return where, attr
 
 
@@ -134,8 +137,9 @@ def load_module_from_file(path: Path, spec: str) -> Any:
         sys.modules.pop(name, None)
         _loaded.pop(key, None)
         where = _import_error_line(getattr(exc, "original", exc), str(path))
-        raise UserLossError(f"loss spec {spec!r}: importing {path}{where} "
-                            f"{_what_happened(exc)}") from None
+        raise UserLossError(
+            f"loss spec {spec!r}: importing {path}{where} {_what_happened(exc)}"
+        ) from None
     return module
 
 
@@ -153,13 +157,17 @@ def load_module(where: str, spec: str) -> Any:
         return guarded(importlib.import_module, where)
     except ModuleNotFoundError as exc:
         if exc.name and where.startswith(exc.name):
-            raise UserLossError(f"loss spec {spec!r}: no module named {exc.name!r} (for a file "
-                                "write 'path/to/file.py:obj')") from None
-        raise UserLossError(f"loss spec {spec!r}: importing {where} "
-                            f"{_what_happened(exc)}") from None
+            raise UserLossError(
+                f"loss spec {spec!r}: no module named {exc.name!r} (for a file "
+                "write 'path/to/file.py:obj')"
+            ) from None
+        raise UserLossError(
+            f"loss spec {spec!r}: importing {where} {_what_happened(exc)}"
+        ) from None
     except Exception as exc:  # noqa: BLE001
-        raise UserLossError(f"loss spec {spec!r}: importing {where} "
-                            f"{_what_happened(exc)}") from None
+        raise UserLossError(
+            f"loss spec {spec!r}: importing {where} {_what_happened(exc)}"
+        ) from None
 
 
 def resolve_object(spec: str, base_dir: str | None = None) -> tuple[Any, str]:
@@ -175,8 +183,9 @@ def resolve_object(spec: str, base_dir: str | None = None) -> tuple[Any, str]:
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):
-            raise UserLossError(f"loss spec {spec!r}: {where} has no attribute "
-                                f"{part!r}{_missing_hint(obj, part)}")
+            raise UserLossError(
+                f"loss spec {spec!r}: {where} has no attribute {part!r}{_missing_hint(obj, part)}"
+            )
         obj = getattr(obj, part)
     return obj, label
 
@@ -189,8 +198,9 @@ def _missing_hint(owner: Any, part: str) -> str:
     """
     own = defined_callables(owner)
     public = [n for n in dir(owner) if not n.startswith("_") and callable(getattr(owner, n))]
-    close = (difflib.get_close_matches(part, own, n=1, cutoff=0.5)
-             or difflib.get_close_matches(part, public, n=1, cutoff=0.5))
+    close = difflib.get_close_matches(part, own, n=1, cutoff=0.5) or difflib.get_close_matches(
+        part, public, n=1, cutoff=0.5
+    )
     if close:
         return f" (did you mean {close[0]!r}?)"
     return f"; callables there: {', '.join(own[:8])}" if own else ""
@@ -233,8 +243,9 @@ def _signature(fn: Any) -> inspect.Signature | None:
         return None
 
 
-def _check_kwargs(sig: inspect.Signature | None, params: dict[str, Any], what: str,
-                  spec: str, skip: int = 0) -> None:
+def _check_kwargs(
+    sig: inspect.Signature | None, params: dict[str, Any], what: str, spec: str, skip: int = 0
+) -> None:
     """Every key of ``params`` must be a parameter of ``sig`` (or ``sig`` takes ``**kwargs``).
 
     The first ``skip`` positional parameters (a function's ``pred, target``) are not offered.
@@ -249,14 +260,17 @@ def _check_kwargs(sig: inspect.Signature | None, params: dict[str, Any], what: s
     for key in params:
         if key not in names:
             close = difflib.get_close_matches(key, names, n=1, cutoff=0.5)
-            hint = (f" (did you mean {close[0]!r}?)" if close else
-                    f"; it accepts: {', '.join(names)}" if names else "; it accepts none")
-            raise UserLossError(f"loss spec {spec!r}: unknown parameter {key!r} for "
-                                f"{what}{hint}")
+            hint = (
+                f" (did you mean {close[0]!r}?)"
+                if close
+                else f"; it accepts: {', '.join(names)}"
+                if names
+                else "; it accepts none"
+            )
+            raise UserLossError(f"loss spec {spec!r}: unknown parameter {key!r} for {what}{hint}")
 
 
-def loss_arity(sig: inspect.Signature | None, bound: dict[str, Any], what: str,
-               spec: str) -> bool:
+def loss_arity(sig: inspect.Signature | None, bound: dict[str, Any], what: str, spec: str) -> bool:
     """Check a loss signature takes 2 or 3 positional tensors; return ``takes_weights``.
 
     Parameters named in ``bound`` (from ``loss.params``) are not counted.
@@ -277,18 +291,24 @@ def loss_arity(sig: inspect.Signature | None, bound: dict[str, Any], what: str,
     required = [p for p in pos if p.default is p.empty]
     shown = f"{what}{sig}"
     if required_kw:
-        raise UserLossError(f"loss spec {spec!r}: {shown} needs keyword argument(s) "
-                            f"{', '.join(required_kw)}: give them in loss.params / --params")
+        raise UserLossError(
+            f"loss spec {spec!r}: {shown} needs keyword argument(s) "
+            f"{', '.join(required_kw)}: give them in loss.params / --params"
+        )
     if len(required) > 3:
         extra = ", ".join(p.name for p in required[3:])
-        raise UserLossError(f"loss spec {spec!r}: {shown} has {len(required)} required "
-                            f"arguments; a loss takes (pred, target) or (pred, target, weights) "
-                            f"— give {extra} in loss.params / --params or a default")
+        raise UserLossError(
+            f"loss spec {spec!r}: {shown} has {len(required)} required "
+            f"arguments; a loss takes (pred, target) or (pred, target, weights) "
+            f"— give {extra} in loss.params / --params or a default"
+        )
     if len(required) == 3:
         return True
     if len(pos) < 2 and not var_pos:
-        raise UserLossError(f"loss spec {spec!r}: {shown} takes {len(pos)} positional "
-                            "argument(s); a loss takes (pred, target) or (pred, target, weights)")
+        raise UserLossError(
+            f"loss spec {spec!r}: {shown} takes {len(pos)} positional "
+            "argument(s); a loss takes (pred, target) or (pred, target, weights)"
+        )
     return len(pos) >= 3 and pos[2].name in WEIGHT_NAMES
 
 
@@ -325,10 +345,15 @@ CALLABLE_KEY = "loss.callable"
 at that field, not at the loss choice)."""
 
 
-def load_user_loss(spec: str, kwargs: dict[str, Any] | None = None,
-                   base_dir: str | None = None, *, timeout: float | None = DEFAULT_TIMEOUT_S,
-                   stop: Callable[[], bool] | None = None,
-                   key: str | None = CALLABLE_KEY) -> UserLoss:
+def load_user_loss(
+    spec: str,
+    kwargs: dict[str, Any] | None = None,
+    base_dir: str | None = None,
+    *,
+    timeout: float | None = DEFAULT_TIMEOUT_S,
+    stop: Callable[[], bool] | None = None,
+    key: str | None = CALLABLE_KEY,
+) -> UserLoss:
     """Load the loss ``spec`` names, with keyword parameters ``kwargs``.
 
     A relative file path resolves from ``base_dir`` (the preset's folder; the cwd when None).
@@ -338,6 +363,7 @@ def load_user_loss(spec: str, kwargs: dict[str, Any] | None = None,
     ``key`` is ``key``: the config key the spec came from (``loss.callable``, or a combined
     loss's ``loss.terms[i]``; ``check-loss`` shows only the text).
     """
+
     def load() -> UserLoss:
         obj, label = resolve_object(spec, base_dir)
         return wrap_loss(obj, kwargs, spec=spec, label=label)
@@ -345,8 +371,9 @@ def load_user_loss(spec: str, kwargs: dict[str, Any] | None = None,
     try:
         return run_limited(load, timeout, stop)
     except TimedOut as exc:
-        raise UserLossError(f"loss spec {spec!r}: loading it {exc} (an endless loop at "
-                            "import?)", key=key) from None
+        raise UserLossError(
+            f"loss spec {spec!r}: loading it {exc} (an endless loop at import?)", key=key
+        ) from None
     except UserLossError as exc:
         if exc.key is None:
             exc.key = key
@@ -362,8 +389,9 @@ def _format_params(params: dict[str, Any]) -> str:
     return ", ".join(f"{k}={one(v)}" for k, v in params.items())
 
 
-def wrap_loss(obj: Any, kwargs: dict[str, Any] | None = None, *, spec: str = "",
-              label: str = "") -> UserLoss:
+def wrap_loss(
+    obj: Any, kwargs: dict[str, Any] | None = None, *, spec: str = "", label: str = ""
+) -> UserLoss:
     """Turn an ``nn.Module`` class or instance, or a function, into a :class:`UserLoss`.
 
     ``kwargs`` instantiate the class (``obj(**kwargs)``) or are bound to the function
@@ -377,21 +405,26 @@ def wrap_loss(obj: Any, kwargs: dict[str, Any] | None = None, *, spec: str = "",
     if isinstance(obj, type):
         name = obj.__name__
         if not issubclass(obj, nn.Module):
-            raise UserLossError(f"loss spec {spec!r}: {name} is a class but not an nn.Module "
-                                "subclass; write the loss as an nn.Module or a function")
+            raise UserLossError(
+                f"loss spec {spec!r}: {name} is a class but not an nn.Module "
+                "subclass; write the loss as an nn.Module or a function"
+            )
         _check_kwargs(_signature(obj), params, f"{name}()", spec)
         try:
             module = guarded(obj, **params)
         except Exception as exc:  # noqa: BLE001 - user code
-            raise UserLossError(f"loss spec {spec!r}: {name}({_format_params(params)}) "
-                                f"{_what_happened(exc)}") from None
+            raise UserLossError(
+                f"loss spec {spec!r}: {name}({_format_params(params)}) {_what_happened(exc)}"
+            ) from None
         takes_w = loss_arity(_signature(module.forward), {}, f"{name}.forward", spec)
         fn = _ModuleLoss(module)
     elif isinstance(obj, nn.Module):
         name = type(obj).__name__
         if params:
-            raise UserLossError(f"loss spec {spec!r}: {label} is an nn.Module instance; it "
-                                "takes no params (name its class to pass params)")
+            raise UserLossError(
+                f"loss spec {spec!r}: {label} is an nn.Module instance; it "
+                "takes no params (name its class to pass params)"
+            )
         takes_w = loss_arity(_signature(obj.forward), {}, f"{name}.forward", spec)
         fn = _ModuleLoss(obj)
     elif callable(obj):
@@ -401,8 +434,10 @@ def wrap_loss(obj: Any, kwargs: dict[str, Any] | None = None, *, spec: str = "",
         takes_w = loss_arity(sig, params, name, spec)
         fn = functools.partial(obj, **params) if params else obj
     else:
-        raise UserLossError(f"loss spec {spec!r}: {label} is not callable (it is of type "
-                            f"{type(obj).__name__}); name an nn.Module class or a function")
+        raise UserLossError(
+            f"loss spec {spec!r}: {label} is not callable (it is of type "
+            f"{type(obj).__name__}); name an nn.Module class or a function"
+        )
     text = doc or f"custom {label}"
     if params:
         text += f" [{_format_params(params)}]"

@@ -50,8 +50,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return state
 
 
-REQUIRED = ("epoch", "config", "model", "optimizer", "shuffle_rng", "early_stopping",
-            "elapsed_s")
+REQUIRED = ("epoch", "config", "model", "optimizer", "shuffle_rng", "early_stopping", "elapsed_s")
 """What :func:`engine.training.trainer.load_training_state` reads from a checkpoint."""
 
 
@@ -62,8 +61,9 @@ def _model_problem(model: Any) -> str | None:
     weight, bias = model["weight"], model.get("bias")
     if weight.ndim != 2:
         return f"model weight has shape {tuple(weight.shape)}, expected [outputs, features]"
-    if bias is not None and (not isinstance(bias, torch.Tensor)
-                             or bias.shape != (weight.shape[0],)):
+    if bias is not None and (
+        not isinstance(bias, torch.Tensor) or bias.shape != (weight.shape[0],)
+    ):
         return f"model bias should have {weight.shape[0]} value(s)"
     return None
 

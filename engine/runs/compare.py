@@ -22,10 +22,10 @@ from typing import Any
 
 from engine.config import ConfigError, applies, field_info
 from engine.config.schema import SECTIONS, public_fields
+from engine.config.yaml_io import read_yaml_file
 from engine.core.events import EpochEnded, RunStarted
 from engine.registry import LOSS_FIELD_PARAMS, LOSSES
 from engine.runs.store import RunError, first_line, read_events
-from engine.config.yaml_io import read_yaml_file
 
 LABEL_WIDTH = 36
 """Default widest label: a legend line of marker, label and final loss fits 80 columns."""
@@ -69,8 +69,11 @@ class RunCurves:
     def series(self, which: str) -> list[tuple[float, float]]:
         """``(epoch, loss)`` of ``"train"`` or ``"val"``, finite values only (what a plot draws)."""
         ys = self.train if which == "train" else self.val
-        return [(float(e), float(y)) for e, y in zip(self.epochs, ys)
-                if y is not None and math.isfinite(y)]
+        return [
+            (float(e), float(y))
+            for e, y in zip(self.epochs, ys)
+            if y is not None and math.isfinite(y)
+        ]
 
 
 def load_curves(run: Path) -> RunCurves:
@@ -108,8 +111,9 @@ def _num(value: Any) -> str:
 
 def _flow(value: Any) -> str:
     """A list or mapping in one short line (YAML-like flow style, no spaces after commas)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True,
-                      default=str).replace('"', "")
+    return json.dumps(
+        value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=str
+    ).replace('"', "")
 
 
 def _params_text(params: Mapping[str, Any]) -> str:
@@ -144,10 +148,14 @@ def loss_label(loss: Mapping[str, Any]) -> str:
                 continue
             weight = term.get("weight", 1.0)
             tparams = _mapping(term.get("params"))
-            label = (f"custom {term.get('callable')}" if term.get("name") == "custom"
-                     else _term_label(str(term.get("name")), tparams, loss))
-            parts.append(f"{_num(float(weight)) if isinstance(weight, (int, float)) else weight}"
-                         f"·{label}")
+            label = (
+                f"custom {term.get('callable')}"
+                if term.get("name") == "custom"
+                else _term_label(str(term.get("name")), tparams, loss)
+            )
+            parts.append(
+                f"{_num(float(weight)) if isinstance(weight, (int, float)) else weight}·{label}"
+            )
         return "+".join(parts) or "combined"
     return _term_label(name, params, loss)
 
@@ -236,7 +244,7 @@ def fit(tokens: Sequence[str], width: int) -> str:
         if len(text) <= width:
             return text
     more = f" +{len(tokens) - 1}" if len(tokens) > 1 else ""
-    return tokens[0][:width - len(more) - 1] + "…" + more
+    return tokens[0][: width - len(more) - 1] + "…" + more
 
 
 def short_id(run_name: str) -> str:
@@ -246,11 +254,12 @@ def short_id(run_name: str) -> str:
 
 def _clip_name(name: str, width: int) -> str:
     """A run id cut from the left (its unique end stays)."""
-    return name if len(name) <= width else "…" + name[-(width - 1):]
+    return name if len(name) <= width else "…" + name[-(width - 1) :]
 
 
-def run_labels(configs: Sequence[Mapping[str, Any]], names: Sequence[str],
-               width: int = LABEL_WIDTH) -> list[str]:
+def run_labels(
+    configs: Sequence[Mapping[str, Any]], names: Sequence[str], width: int = LABEL_WIDTH
+) -> list[str]:
     """One short label per run naming it by what differs from the others.
 
     One run: its preset name. Settings all equal: each run's id. Two runs whose (cut) labels
@@ -272,7 +281,10 @@ def run_labels(configs: Sequence[Mapping[str, Any]], names: Sequence[str],
     for i, label in enumerate(labels):
         if label in repeated or not label:
             tag = f"#{short_id(names[i])}"
-            head = fit(tokens[i], width - len(tag) - 1) if tokens[i] and \
-                width - len(tag) - 1 >= 4 else ""
+            head = (
+                fit(tokens[i], width - len(tag) - 1)
+                if tokens[i] and width - len(tag) - 1 >= 4
+                else ""
+            )
             labels[i] = f"{head} {tag}".strip()
     return labels

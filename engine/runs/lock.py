@@ -59,13 +59,17 @@ def acquire(run: Path) -> None:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except OSError as exc:
-                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN) \
-                        or time.monotonic() >= deadline:
+                if (
+                    exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN)
+                    or time.monotonic() >= deadline
+                ):
                     os.close(fd)
                     if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                        raise RunError(f"run {run.name} is still running (another process "
-                                       f"holds its {LOCK_NAME}): stop it first, or watch "
-                                       "it") from None
+                        raise RunError(
+                            f"run {run.name} is still running (another process "
+                            f"holds its {LOCK_NAME}): stop it first, or watch "
+                            "it"
+                        ) from None
                     raise RunError(f"{run}: cannot lock the run ({exc.strerror})") from None
                 time.sleep(0.01)
     _held[key] = (fd, 1)

@@ -39,9 +39,20 @@ TAIL_BYTES = 1 << 16
 """How much of a log's end :meth:`RunLog.ends` reads for its latest event."""
 
 EVENT_CLASSES: dict[str, type[Event]] = {
-    c.__name__: c for c in (RunStarted, EpochEnded, RunFinished, FoldFinished, CrossValidated)}
-_TEXT_FIELDS = frozenset({"config", "message", "reason", "device", "device_name", "loss_formula",
-                          "feature_names", "warnings"})
+    c.__name__: c for c in (RunStarted, EpochEnded, RunFinished, FoldFinished, CrossValidated)
+}
+_TEXT_FIELDS = frozenset(
+    {
+        "config",
+        "message",
+        "reason",
+        "device",
+        "device_name",
+        "loss_formula",
+        "feature_names",
+        "warnings",
+    }
+)
 _THINNED = frozenset({"weights", "weights_original"})
 """EpochEnded fields :func:`thin` writes as null past ``FULL_WEIGHT_EPOCHS``."""
 _NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
@@ -78,8 +89,9 @@ def _fits(value: Any, hint: Any) -> bool:
     if origin in (list, tuple):
         return isinstance(value, (list, tuple)) and all(_fits(v, args[0]) for v in value)
     if origin is dict:
-        return isinstance(value, dict) and all(isinstance(k, str) and _fits(v, args[1])
-                                               for k, v in value.items())
+        return isinstance(value, dict) and all(
+            isinstance(k, str) and _fits(v, args[1]) for k, v in value.items()
+        )
     return True
 
 
@@ -99,12 +111,14 @@ def event_from_dict(data: dict[str, Any]) -> Event:
     ``"train_loss": "abc"``) raises ``ValueError`` naming the field."""
     if not isinstance(data, dict) or data.get("type") not in EVENT_CLASSES:
         kind = data.get("type") if isinstance(data, dict) else None
-        raise ValueError(f"unknown event type {json.dumps(kind)[:30]}" if kind is not None
-                         else "not an event object")
+        raise ValueError(
+            f"unknown event type {json.dumps(kind)[:30]}"
+            if kind is not None
+            else "not an event object"
+        )
     cls = EVENT_CLASSES[data["type"]]
     hints = _hints(cls)
-    kwargs = {k: (v if k in _TEXT_FIELDS else _numbers(v)) for k, v in data.items()
-              if k != "type"}
+    kwargs = {k: (v if k in _TEXT_FIELDS else _numbers(v)) for k, v in data.items() if k != "type"}
     for key, value in kwargs.items():
         if key not in hints:
             raise ValueError(f"{data['type']} has no field '{key[:40]}'")
@@ -114,8 +128,10 @@ def event_from_dict(data: dict[str, Any]) -> Event:
         if cls is EpochEnded and key in _THINNED and value is None:
             continue  # a thinned epoch (see thin): its weights are in a later event
         if not _fits(value, hint):
-            raise ValueError(f"{data['type']}.{key} is {str(json.dumps(value))[:30]}, "
-                             f"not {str(hint).replace('typing.', '')[:40]}")
+            raise ValueError(
+                f"{data['type']}.{key} is {str(json.dumps(value))[:30]}, "
+                f"not {str(hint).replace('typing.', '')[:40]}"
+            )
     if "data_shape" in kwargs:
         kwargs["data_shape"] = tuple(kwargs["data_shape"])
     return cls(**kwargs)
@@ -130,8 +146,12 @@ def thin(event: Event) -> dict[str, Any]:
     metrics are always in RunFinished.
     """
     data = event.to_dict()
-    if isinstance(event, EpochEnded) and event.epoch > FULL_WEIGHT_EPOCHS \
-            and event.epoch % WEIGHT_STRIDE and not event.improved:
+    if (
+        isinstance(event, EpochEnded)
+        and event.epoch > FULL_WEIGHT_EPOCHS
+        and event.epoch % WEIGHT_STRIDE
+        and not event.improved
+    ):
         data.update(weights=None, weights_original=None, metrics={})
     return data
 
@@ -213,8 +233,10 @@ class RunLog:
             try:
                 events.append(event_from_dict(json.loads(line)))
             except (ValueError, TypeError, KeyError, RecursionError) as exc:
-                raise RunError(f"{self.where}: bad event line {self._line_number(offset) + i + 1} "
-                               f"({str(exc)[:80]}): the log is damaged") from None
+                raise RunError(
+                    f"{self.where}: bad event line {self._line_number(offset) + i + 1} "
+                    f"({str(exc)[:80]}): the log is damaged"
+                ) from None
         self._lines_at = (offset + end, self._line_number(offset) + data[:end].count(b"\n"))
         return events, offset + end
 
@@ -256,8 +278,10 @@ class RunLog:
                 event = event_from_dict(json.loads(raw))
             except (ValueError, TypeError, KeyError, RecursionError) as exc:
                 if strict:
-                    raise RunError(f"{self.where}: bad event line, the {where} "
-                                   f"({str(exc)[:80]}): the log is damaged") from None
+                    raise RunError(
+                        f"{self.where}: bad event line, the {where} "
+                        f"({str(exc)[:80]}): the log is damaged"
+                    ) from None
                 continue
             if isinstance(event, RunStarted):
                 started = event
@@ -271,7 +295,7 @@ class RunLog:
         kept = []
         self.read()  # a damaged line anywhere but a torn last one: RunError naming it
         raw = self.path.read_bytes() if self.path.exists() else b""
-        for line in raw[:raw.rfind(b"\n") + 1].split(b"\n")[:-1]:
+        for line in raw[: raw.rfind(b"\n") + 1].split(b"\n")[:-1]:
             line += b"\n"
             if not line.strip():
                 continue

@@ -99,11 +99,15 @@ class LinearModel:
     def predict(self, x_raw: Tensor) -> Tensor:
         """Predictions for raw rows ``[n, len(raw_features)]``, in the target's own units."""
         if x_raw.ndim != 2 or x_raw.shape[1] != len(self.raw_features):
-            raise RunError(f"predict: expected rows of {len(self.raw_features)} features "
-                           f"({', '.join(self.raw_features)}), got shape {tuple(x_raw.shape)}")
+            raise RunError(
+                f"predict: expected rows of {len(self.raw_features)} features "
+                f"({', '.join(self.raw_features)}), got shape {tuple(x_raw.shape)}"
+            )
         if self.task != "regression":
-            raise RunError(f"predict: this is a {self.task} classifier; predicting its "
-                           "probabilities and classes is not built yet")
+            raise RunError(
+                f"predict: this is a {self.task} classifier; predicting its "
+                "probabilities and classes is not built yet"
+            )
         pred = torch.nn.functional.linear(self.features(x_raw), self.weight, self.bias)
         return pred.squeeze(-1) * self.y_std + self.y_mean
 
@@ -117,19 +121,30 @@ def load_model(path: Path) -> LinearModel:
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
         raise RunError(f"{path}: not a readable model file ({first_line(exc)})") from None
     except Exception as exc:  # noqa: BLE001 - the unpickler refusing a global: UnpicklingError
-        raise RunError(f"{path}: refused to load ({type(exc).__name__}: "
-                       f"{first_line(exc)})") from None
+        raise RunError(
+            f"{path}: refused to load ({type(exc).__name__}: {first_line(exc)})"
+        ) from None
     if not isinstance(blob, dict) or "weight" not in blob:
         raise RunError(f"{path}: not a linreg-tui model file")
     if blob.get("format", 0) > MODEL_FORMAT:
         raise RunError(f"{path}: written by a newer linreg-tui (model format {blob['format']})")
     try:
-        model = LinearModel(blob["weight"], blob["bias"], list(blob["raw_features"]),
-                            list(blob["feature_names"]), int(blob["poly_degree"]),
-                            blob["x_mean"], blob["x_std"], float(blob["y_mean"]),
-                            float(blob["y_std"]), str(blob["target"]), blob["config"],
-                            blob["metrics"], str(blob.get("task") or "regression"),
-                            blob.get("classes"))
+        model = LinearModel(
+            blob["weight"],
+            blob["bias"],
+            list(blob["raw_features"]),
+            list(blob["feature_names"]),
+            int(blob["poly_degree"]),
+            blob["x_mean"],
+            blob["x_std"],
+            float(blob["y_mean"]),
+            float(blob["y_std"]),
+            str(blob["target"]),
+            blob["config"],
+            blob["metrics"],
+            str(blob.get("task") or "regression"),
+            blob.get("classes"),
+        )
     except KeyError as exc:
         raise RunError(f"{path}: not a complete model file (no '{exc.args[0]}')") from None
     except (TypeError, ValueError) as exc:
@@ -145,8 +160,9 @@ def _shape_problem(m: LinearModel) -> str | None:
     d = len(m.feature_names)
     if not isinstance(m.weight, Tensor) or m.weight.ndim != 2 or m.weight.shape[1] != d:
         return f"weight should be [outputs, {d}]"
-    if m.bias is not None and (not isinstance(m.bias, Tensor)
-                               or m.bias.shape != (m.weight.shape[0],)):
+    if m.bias is not None and (
+        not isinstance(m.bias, Tensor) or m.bias.shape != (m.weight.shape[0],)
+    ):
         return f"bias should have {m.weight.shape[0]} value(s)"
     for name, t in (("x_mean", m.x_mean), ("x_std", m.x_std)):
         if t is not None and (not isinstance(t, Tensor) or t.shape != (d,)):

@@ -38,27 +38,38 @@ def prepare_resume(run: Path, overrides: list[str]) -> tuple[Config, dict[str, A
 
     status = RunStatus.read(run)
     if status.run_state == "running":
-        raise RunError(f"run {run.name} is still running (pid {status.pid} on "
-                       f"{status.host}): stop it first, or watch it")
+        raise RunError(
+            f"run {run.name} is still running (pid {status.pid} on "
+            f"{status.host}): stop it first, or watch it"
+        )
     for text in overrides:
         path, _ = parse_override(text)
         if path[0] not in RESUMABLE_SECTIONS:
-            raise RunError(f"--set {text[:80]}: resume may change only train.* and "
-                           "early_stopping.* keys; start a new run with 'linreg-tui train "
-                           f"{run / 'config.yaml'} --set ...'")
+            raise RunError(
+                f"--set {text[:80]}: resume may change only train.* and "
+                "early_stopping.* keys; start a new run with 'linreg-tui train "
+                f"{run / 'config.yaml'} --set ...'"
+            )
     cfg = load_config(str(run / "config.yaml"), overrides)
     state = load_checkpoint(run / "checkpoint.pt") if (run / "checkpoint.pt").exists() else None
     if state is not None:
-        if not isinstance(state.get("epoch"), int) or isinstance(state["epoch"], bool) \
-                or state["epoch"] < 0:
-            raise RunError(f"{run.name}/checkpoint.pt: not a linreg-tui checkpoint (its epoch "
-                           f"is {str(state.get('epoch'))[:20]})")
+        if (
+            not isinstance(state.get("epoch"), int)
+            or isinstance(state["epoch"], bool)
+            or state["epoch"] < 0
+        ):
+            raise RunError(
+                f"{run.name}/checkpoint.pt: not a linreg-tui checkpoint (its epoch "
+                f"is {str(state.get('epoch'))[:20]})"
+            )
         _check_same_run(run, cfg, state)
     RunLog(run).read()  # a damaged line (not a torn last one): refused, naming its line
     if state is not None and state["epoch"] >= cfg.train.epochs:
         done = state["epoch"]
-        raise RunError(f"run {run.name} already ran {done} epochs (train.epochs is "
-                       f"{cfg.train.epochs}): resume with --set train.epochs=N, N > {done}")
+        raise RunError(
+            f"run {run.name} already ran {done} epochs (train.epochs is "
+            f"{cfg.train.epochs}): resume with --set train.epochs=N, N > {done}"
+        )
     return cfg, state
 
 
@@ -82,7 +93,9 @@ def _check_same_run(run: Path, cfg: Config, state: dict[str, Any]) -> None:
     changed = _differences(saved, cfg.to_dict())
     if changed:
         key = changed[0]
-        raise RunError(f"{run.name}/config.yaml: {key} differs from the checkpoint's config"
-                       f"{f' (and {len(changed) - 1} more)' if len(changed) > 1 else ''}; "
-                       "resume may change only train.* and early_stopping.* (start a new run "
-                       "with 'linreg-tui train')")
+        raise RunError(
+            f"{run.name}/config.yaml: {key} differs from the checkpoint's config"
+            f"{f' (and {len(changed) - 1} more)' if len(changed) > 1 else ''}; "
+            "resume may change only train.* and early_stopping.* (start a new run "
+            "with 'linreg-tui train')"
+        )

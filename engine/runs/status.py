@@ -34,10 +34,21 @@ STATUS_NAME = "status.json"
 STATES = ("running", "finished", "crashed")
 _TEXT = (str,)
 _KINDS: dict[str, tuple[type, ...]] = {
-    "reason": _TEXT, "message": _TEXT, "pid": (int,), "pid_start": (int,), "host": _TEXT,
-    "preset": _TEXT, "loss": _TEXT, "started_at": _TEXT, "ended_at": _TEXT,
-    "epochs_run": (int,), "paused": (bool,), "error": _TEXT, "error_key": _TEXT,
-    "error_text": _TEXT}
+    "reason": _TEXT,
+    "message": _TEXT,
+    "pid": (int,),
+    "pid_start": (int,),
+    "host": _TEXT,
+    "preset": _TEXT,
+    "loss": _TEXT,
+    "started_at": _TEXT,
+    "ended_at": _TEXT,
+    "epochs_run": (int,),
+    "paused": (bool,),
+    "error": _TEXT,
+    "error_key": _TEXT,
+    "error_text": _TEXT,
+}
 """The type each named key must have when present and not null (else the file is unreadable)."""
 
 
@@ -79,16 +90,22 @@ class RunStatus:
         """The status a ``status.json`` mapping holds (values as written, missing ones default)."""
         named = {f.name for f in fields(cls)} - {"extra", "written", "where"}
         known = {k: v for k, v in data.items() if k in named}
-        return cls(**known, extra={k: v for k, v in data.items() if k not in named},
-                   written=tuple(data))
+        return cls(
+            **known, extra={k: v for k, v in data.items() if k not in named}, written=tuple(data)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The mapping the file holds: the keys it was read with, in their order (in memory:
         every named field that differs from its default, then ``extra``)."""
         keys = self.written or (
-            *(f.name for f in fields(self) if f.name not in ("extra", "written", "where")
-              and getattr(self, f.name) != f.default),
-            *self.extra)
+            *(
+                f.name
+                for f in fields(self)
+                if f.name not in ("extra", "written", "where")
+                and getattr(self, f.name) != f.default
+            ),
+            *self.extra,
+        )
         return {k: self.extra[k] if k in self.extra else getattr(self, k) for k in keys}
 
     @classmethod
@@ -147,17 +164,24 @@ def _read_mapping(run: Path) -> dict[str, Any]:
         raise RunError(f"{run}: unreadable {STATUS_NAME} (not a mapping)")
     for key, kinds in _KINDS.items():
         value = data.get(key)
-        if value is not None and (not isinstance(value, kinds) or
-                                  (isinstance(value, bool) and bool not in kinds)):
-            raise RunError(f"{run}: unreadable {STATUS_NAME} ({key} is "
-                           f"{type(value).__name__}, not {kinds[0].__name__})")
+        if value is not None and (
+            not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds)
+        ):
+            raise RunError(
+                f"{run}: unreadable {STATUS_NAME} ({key} is "
+                f"{type(value).__name__}, not {kinds[0].__name__})"
+            )
     if data.get("state", "crashed") not in STATES:
-        raise RunError(f"{run}: unreadable {STATUS_NAME} (state '{str(data['state'])[:40]}' is "
-                       f"not one of {', '.join(STATES)})")
+        raise RunError(
+            f"{run}: unreadable {STATUS_NAME} (state '{str(data['state'])[:40]}' is "
+            f"not one of {', '.join(STATES)})"
+        )
     version = data.get("format", FORMAT_VERSION)
     if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise RunError(f"{run}: written by a newer linreg-tui (run format {version}, this "
-                       f"version reads {FORMAT_VERSION}); upgrade to read it")
+        raise RunError(
+            f"{run}: written by a newer linreg-tui (run format {version}, this "
+            f"version reads {FORMAT_VERSION}); upgrade to read it"
+        )
     return data
 
 

@@ -54,11 +54,33 @@ from engine.runs.status import (
 from engine.runs.writer import RunWriter, preset_yaml
 
 __all__ = [
-    "EVENT_CLASSES", "FORMAT_VERSION", "FULL_WEIGHT_EPOCHS", "RUNS_ENV", "RUN_FILES",
-    "WEIGHT_STRIDE", "RunError", "RunInfo", "RunLog", "RunStatus", "RunWriter", "atomic_write",
-    "check_root", "epochs_until", "event_from_dict", "first_line", "is_run_dir", "list_runs",
-    "new_run_dir", "pid_alive", "preset_yaml",
-    "read_events", "read_status", "resolve_run", "run_state", "runs_dir", "thin",
+    "EVENT_CLASSES",
+    "FORMAT_VERSION",
+    "FULL_WEIGHT_EPOCHS",
+    "RUNS_ENV",
+    "RUN_FILES",
+    "WEIGHT_STRIDE",
+    "RunError",
+    "RunInfo",
+    "RunLog",
+    "RunStatus",
+    "RunWriter",
+    "atomic_write",
+    "check_root",
+    "epochs_until",
+    "event_from_dict",
+    "first_line",
+    "is_run_dir",
+    "list_runs",
+    "new_run_dir",
+    "pid_alive",
+    "preset_yaml",
+    "read_events",
+    "read_status",
+    "resolve_run",
+    "run_state",
+    "runs_dir",
+    "thin",
     "write_status",
 ]
 
@@ -75,8 +97,9 @@ def runs_dir(override: str | os.PathLike[str] | None = None) -> Path:
         return Path(override).expanduser()
     if os.environ.get(RUNS_ENV):
         return Path(os.environ[RUNS_ENV]).expanduser()
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local",
-                                                            "state")
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state"
+    )
     return Path(base) / "linreg-tui" / "runs"
 
 
@@ -85,16 +108,24 @@ def _slug(name: str) -> str:
     return keep[:40] or "run"
 
 
-RUN_FILES = frozenset({"status.json", "config.yaml", "events.jsonl", "model.pt",
-                       "checkpoint.pt", "trainer.log", LOCK_NAME})
+RUN_FILES = frozenset(
+    {
+        "status.json",
+        "config.yaml",
+        "events.jsonl",
+        "model.pt",
+        "checkpoint.pt",
+        "trainer.log",
+        LOCK_NAME,
+    }
+)
 """What a run directory holds; a folder of nothing else (or of its temp files) is a run's."""
 
 
 def check_root(root: Path) -> None:
     """One line when the runs folder cannot hold runs: a file, or not a folder."""
     if root.exists() and not root.is_dir():
-        raise RunError(f"runs folder {root} is not a directory (set --runs-dir or "
-                       f"${RUNS_ENV})")
+        raise RunError(f"runs folder {root} is not a directory (set --runs-dir or ${RUNS_ENV})")
 
 
 def new_run_dir(root: Path, preset: str) -> Path:
@@ -219,28 +250,35 @@ def resolve_run(spec: str, root: Path, *, for_delete: bool = False) -> Path:
             raise RunError(f"no runs yet in {root}")
         return runs[0].path
     as_path = Path(spec).expanduser()
-    if "/" in spec or spec.startswith((".", "~")) or (
-            not for_delete and as_path.is_dir() and (as_path / "status.json").exists()):
+    if (
+        "/" in spec
+        or spec.startswith((".", "~"))
+        or (not for_delete and as_path.is_dir() and (as_path / "status.json").exists())
+    ):
         return _by_path(spec, as_path, root, for_delete)
     check_root(root)
     if not root.is_dir():
         raise RunError(f"unknown run '{spec[:80]}': no runs yet in {root}")
     names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    hits = [n for n in names if n == spec] or [n for n in names if n.startswith(spec)] or \
-        [n for n in names if n.endswith(f"-{spec}")]
+    hits = (
+        [n for n in names if n == spec]
+        or [n for n in names if n.startswith(spec)]
+        or [n for n in names if n.endswith(f"-{spec}")]
+    )
     loose = [n for n in names if n.endswith(spec) or f"-{spec}" in n]
     if not hits and loose and not for_delete:
         hits = loose
     if not hits:
-        hint = (f" ({len(loose)} runs have it in their name: name one by its id)"
-                if loose else "")
+        hint = f" ({len(loose)} runs have it in their name: name one by its id)" if loose else ""
         raise RunError(f"unknown run '{spec[:80]}' in {root}{hint} (see 'linreg-tui runs')")
     if len(hits) > 1:
         shown = ", ".join(hits[:3]) + (", …" if len(hits) > 3 else "")
         raise RunError(f"run '{spec[:80]}' is ambiguous: {len(hits)} runs match ({shown})")
     if for_delete and hits[0] != spec and not hits[0].endswith(f"-{spec}") and len(spec) < 6:
-        raise RunError(f"run '{spec[:80]}': name a run to delete by its id, short id or a "
-                       "prefix of 6 characters or more (see 'linreg-tui runs')")
+        raise RunError(
+            f"run '{spec[:80]}': name a run to delete by its id, short id or a "
+            "prefix of 6 characters or more (see 'linreg-tui runs')"
+        )
     return root / hits[0]
 
 
@@ -252,10 +290,16 @@ def _by_path(spec: str, as_path: Path, root: Path, for_delete: bool) -> Path:
         return as_path
     real = Path(os.path.realpath(as_path))
     cwd = Path(os.path.realpath(os.getcwd()))
-    if real == cwd or real in cwd.parents or real == Path(os.path.realpath(root)) \
-            or Path(os.path.realpath(root)).is_relative_to(real):
-        raise RunError(f"{spec[:100]}: refusing to delete the working directory, the runs "
-                       "folder or a folder above them")
+    if (
+        real == cwd
+        or real in cwd.parents
+        or real == Path(os.path.realpath(root))
+        or Path(os.path.realpath(root)).is_relative_to(real)
+    ):
+        raise RunError(
+            f"{spec[:100]}: refusing to delete the working directory, the runs "
+            "folder or a folder above them"
+        )
     if as_path.is_symlink() or not as_path.is_dir():
         raise RunError(f"{spec[:100]}: not a run directory")
     if _inside(as_path, root):
@@ -263,7 +307,9 @@ def _by_path(spec: str, as_path: Path, root: Path, for_delete: bool) -> Path:
             return as_path
         raise RunError(f"{spec[:100]}: not a run directory (no status.json)")
     if not is_run_dir(as_path):
-        raise RunError(f"{spec[:100]}: outside the runs folder {root} and not a run directory "
-                       "(no status.json written by linreg-tui beside a config.yaml): not "
-                       "deleting it")
+        raise RunError(
+            f"{spec[:100]}: outside the runs folder {root} and not a run directory "
+            "(no status.json written by linreg-tui beside a config.yaml): not "
+            "deleting it"
+        )
     return as_path

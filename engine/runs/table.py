@@ -48,15 +48,33 @@ def run_row(info: RunInfo) -> dict[str, Any]:
     status = info.state + (f" ({reason})" if info.state == "finished" and reason else "")
     if info.state == "crashed" and epochs is not None:
         status += f" at epoch {epochs}"
-    return {"id": info.id, "path": str(info.path), "preset": st.get("preset"),
-            "loss": st.get("loss"), "status": status, "state": info.state, "reason": reason,
-            "epochs": epochs, "total_epochs": started.epochs if started else None,
-            "best_monitor": best, "r2": r2, "started_at": info.started_at,
-            "pid": st.get("pid"), "host": st.get("host")}
+    return {
+        "id": info.id,
+        "path": str(info.path),
+        "preset": st.get("preset"),
+        "loss": st.get("loss"),
+        "status": status,
+        "state": info.state,
+        "reason": reason,
+        "epochs": epochs,
+        "total_epochs": started.epochs if started else None,
+        "best_monitor": best,
+        "r2": r2,
+        "started_at": info.started_at,
+        "pid": st.get("pid"),
+        "host": st.get("host"),
+    }
 
 
 def row_cells(r: dict[str, Any]) -> list[str]:
     """One :func:`run_row` as the text of :data:`RUN_COLUMNS` (numbers to 4 digits)."""
-    return [r["id"], fmt_number(r["preset"]), fmt_number(r["loss"]), r["status"],
-            fmt_number(r["epochs"]), fmt_number(r["best_monitor"]), fmt_number(r["r2"]),
-            age(r["started_at"])]
+    return [
+        r["id"],
+        fmt_number(r["preset"]),
+        fmt_number(r["loss"]),
+        r["status"],
+        fmt_number(r["epochs"]),
+        fmt_number(r["best_monitor"]),
+        fmt_number(r["r2"]),
+        age(r["started_at"]),
+    ]

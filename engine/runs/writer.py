@@ -44,8 +44,9 @@ class RunWriter:
     :meth:`close`: a second writer of the same run is refused before it changes anything.
     """
 
-    def __init__(self, path: Path, config: dict[str, Any], *,
-                 resume_epoch: int | None = None) -> None:
+    def __init__(
+        self, path: Path, config: dict[str, Any], *, resume_epoch: int | None = None
+    ) -> None:
         from engine.runs.checkpoint import Throttle
 
         self.path, self.config = path, config
@@ -78,12 +79,21 @@ class RunWriter:
         atomic_write(self.path / "config.yaml", preset_yaml(self.config).encode())
         if self.resumed:
             self._log.replace(history or b"")
-        RunStatus.update(self.path, format=FORMAT_VERSION, state="running", reason=None,
-                         message=None, pid=os.getpid(),
-                         pid_start=lock.process_start(os.getpid()), host=socket.gethostname(),
-                         preset=self.config.get("name"),
-                         loss=self.config.get("loss", {}).get("name"), started_at=now_text(),
-                         ended_at=None, error=None)
+        RunStatus.update(
+            self.path,
+            format=FORMAT_VERSION,
+            state="running",
+            reason=None,
+            message=None,
+            pid=os.getpid(),
+            pid_start=lock.process_start(os.getpid()),
+            host=socket.gethostname(),
+            preset=self.config.get("name"),
+            loss=self.config.get("loss", {}).get("name"),
+            started_at=now_text(),
+            ended_at=None,
+            error=None,
+        )
         self._log.open()
 
     def __call__(self, event: Event) -> None:
@@ -105,9 +115,14 @@ class RunWriter:
 
                 save_model(self.path / "model.pt", self.started, event)
             self._log.sync()
-            RunStatus.update(self.path, state="finished", reason=event.reason,
-                             message=event.message, epochs_run=event.epochs_run,
-                             ended_at=now_text())
+            RunStatus.update(
+                self.path,
+                state="finished",
+                reason=event.reason,
+                message=event.message,
+                epochs_run=event.epochs_run,
+                ended_at=now_text(),
+            )
 
     def due(self) -> bool:
         """Whether a checkpoint is due (at most one per ``CHECKPOINT_EVERY_S``, see
@@ -125,8 +140,9 @@ class RunWriter:
         plus ``fields``, in one write; a resume that never started changes nothing."""
         if self.untouched:
             return
-        RunStatus.update(self.path, state="crashed", error=error[:300], ended_at=now_text(),
-                         **fields)
+        RunStatus.update(
+            self.path, state="crashed", error=error[:300], ended_at=now_text(), **fields
+        )
 
     def discard_if_empty(self, error: str) -> None:
         """Set-up failed before the first event: remove a new run's directory (nothing ran);

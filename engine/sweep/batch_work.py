@@ -48,8 +48,11 @@ class StudyPruner:
     def prune(self, progress: Any) -> Collection[int]:
         out = []
         for index in progress.running:
-            losses = (progress.val_losses(index) if self.metric == "val_loss"
-                      else progress.train_losses(index)) or []
+            losses = (
+                progress.val_losses(index)
+                if self.metric == "val_loss"
+                else progress.train_losses(index)
+            ) or []
             best = best_of(losses, self.sign)
             if best is None:
                 continue
@@ -72,8 +75,14 @@ def batchable(ctx: TrialContext) -> bool:
     return ctx.spec.metric in ("val_loss", "train_loss")
 
 
-def result_of(number: int, params: dict[str, Any], run: Any, metric: str, sign: float,
-              pruned: dict[int, float]) -> TrialResult:
+def result_of(
+    number: int,
+    params: dict[str, Any],
+    run: Any,
+    metric: str,
+    sign: float,
+    pruned: dict[int, float],
+) -> TrialResult:
     """A batched trial's :class:`TrialResult`, as :func:`engine.sweep.trial.run_trial` would
     say it for the same run."""
     out = TrialResult(number, params, "failed", epochs=run.epochs_run, message=run.message)
@@ -86,8 +95,11 @@ def result_of(number: int, params: dict[str, Any], run: Any, metric: str, sign: 
         out.state = "cancelled"
     else:
         monitor = run.config.early_stopping.monitor
-        value = (run.best_monitor if metric == monitor and run.best_monitor is not None
-                 else best_of(losses or [], sign))
+        value = (
+            run.best_monitor
+            if metric == monitor and run.best_monitor is not None
+            else best_of(losses or [], sign)
+        )
         if value is None or math.isnan(value):
             out.error = f"{metric} is not available for this run"
         else:
@@ -95,8 +107,14 @@ def result_of(number: int, params: dict[str, Any], run: Any, metric: str, sign: 
     return out
 
 
-def run_batch(trials: list[Any], ctx: TrialContext, switch: StopSwitch, base: Config,
-              dataset: Any, best: float | None) -> list[TrialResult]:
+def run_batch(
+    trials: list[Any],
+    ctx: TrialContext,
+    switch: StopSwitch,
+    base: Config,
+    dataset: Any,
+    best: float | None,
+) -> list[TrialResult]:
     """Train ``trials`` (asked Optuna trials): the batchable together, the refused alone as
     runs; the batch's best, if it beats ``best``, again alone as a run (its directory)."""
     from engine.sweep.batched import train_batched
@@ -105,8 +123,11 @@ def run_batch(trials: list[Any], ctx: TrialContext, switch: StopSwitch, base: Co
     spec = ctx.spec
     sign = 1.0 if spec.direction == "minimize" else -1.0
     values = [dict(t.params) for t in trials]
-    pruner = StudyPruner(dict(enumerate(trials)), spec.metric, sign,
-                         spec.warmup_epochs) if spec.pruning else None
+    pruner = (
+        StudyPruner(dict(enumerate(trials)), spec.metric, sign, spec.warmup_epochs)
+        if spec.pruning
+        else None
+    )
     control = Control()
     switch.current = control
     if switch.stopping:
@@ -118,8 +139,7 @@ def run_batch(trials: list[Any], ctx: TrialContext, switch: StopSwitch, base: Co
     pruned = pruner.pruned_best if pruner is not None else {}
     results: list[TrialResult | None] = [None] * len(trials)
     for run in batch.trials:
-        r = result_of(trials[run.index].number, values[run.index], run, spec.metric, sign,
-                      pruned)
+        r = result_of(trials[run.index].number, values[run.index], run, spec.metric, sign, pruned)
         r.train_s = batch.elapsed_s / max(1, len(batch.trials))
         results[run.index] = r
     for refused in batch.refused:
@@ -129,12 +149,24 @@ def run_batch(trials: list[Any], ctx: TrialContext, switch: StopSwitch, base: Co
     return done
 
 
-def _keep_best(trials: list[Any], results: list[TrialResult], ctx: TrialContext,
-               switch: StopSwitch, sign: float, best: float | None) -> None:
+def _keep_best(
+    trials: list[Any],
+    results: list[TrialResult],
+    ctx: TrialContext,
+    switch: StopSwitch,
+    sign: float,
+    best: float | None,
+) -> None:
     """Give the batch's best complete trial a run directory when it beats the study's best
     so far (a single run of its config; its trial's ``run`` attribute names it)."""
-    scored = [(sign * r.value, i) for i, r in enumerate(results) if r.state == "complete"
-              and r.run is None and r.value is not None and math.isfinite(r.value)]
+    scored = [
+        (sign * r.value, i)
+        for i, r in enumerate(results)
+        if r.state == "complete"
+        and r.run is None
+        and r.value is not None
+        and math.isfinite(r.value)
+    ]
     if not scored or switch.stopping:
         return
     top, i = min(scored)
@@ -148,8 +180,7 @@ def _keep_best(trials: list[Any], results: list[TrialResult], ctx: TrialContext,
     trials[i].set_user_attr("run", r.run)
 
 
-def write_run(ctx: TrialContext, number: int, params: dict[str, Any],
-              switch: StopSwitch) -> str:
+def write_run(ctx: TrialContext, number: int, params: dict[str, Any], switch: StopSwitch) -> str:
     """Train one trial's config alone as a normal run in the store; its directory."""
     from engine.config.presets import portable_dict
     from engine.runs.store import RunWriter, new_run_dir, write_status
@@ -171,8 +202,9 @@ def write_run(ctx: TrialContext, number: int, params: dict[str, Any],
     return str(run_dir)
 
 
-def work_batched(job: Any, on_trial: Callable[[TrialResult], None], switch: StopSwitch,
-                 storage: Any, batch: int) -> int:
+def work_batched(
+    job: Any, on_trial: Callable[[TrialResult], None], switch: StopSwitch, storage: Any, batch: int
+) -> int:
     """Take trials ``batch`` at a time until the study has its total or ``switch`` stops;
     return how many ran."""
     from engine.data.dataset import load_dataset
@@ -200,8 +232,11 @@ def work_batched(job: Any, on_trial: Callable[[TrialResult], None], switch: Stop
             tell(study, t, r)
             ran += 1
             on_trial(r)
-            if r.state == "complete" and r.value is not None and math.isfinite(r.value) and \
-                    (best is None or sign * r.value < sign * best):
+            if (
+                r.state == "complete"
+                and r.value is not None
+                and math.isfinite(r.value)
+                and (best is None or sign * r.value < sign * best)
+            ):
                 best = r.value
     return ran
-

@@ -88,14 +88,14 @@ class Progress:
     def train_losses(self, trial: int) -> list[float]:
         """A running trial's per-epoch train losses up to this epoch."""
         col = self._columns[trial]
-        return [row[col] for row in self._rows[0][:self.epoch]]
+        return [row[col] for row in self._rows[0][: self.epoch]]
 
     def val_losses(self, trial: int) -> list[float] | None:
         """A running trial's per-epoch validation losses (None without a validation split)."""
         if not self._has_val:
             return None
         col = self._columns[trial]
-        return [row[col] for row in self._rows[1][:self.epoch]]
+        return [row[col] for row in self._rows[1][: self.epoch]]
 
 
 class Pruner(Protocol):
@@ -147,17 +147,28 @@ class _History:
         """Read the rows up to ``epoch`` not yet read and the active mask, in one sync."""
         p, start = self.program, len(self.train)
         rows = epoch - start
-        host = torch.cat((p.hist_train[start:epoch].reshape(-1), p.hist_val[start:epoch]
-                          .reshape(-1), p.active.to(p.hist_train.dtype))).tolist()
+        host = torch.cat(
+            (
+                p.hist_train[start:epoch].reshape(-1),
+                p.hist_val[start:epoch].reshape(-1),
+                p.active.to(p.hist_train.dtype),
+            )
+        ).tolist()
         k = p.k
-        self.train += [host[i * k:(i + 1) * k] for i in range(rows)]
-        self.val += [host[(rows + i) * k:(rows + i + 1) * k] for i in range(rows)]
-        return [bool(a) for a in host[2 * rows * k:]]
+        self.train += [host[i * k : (i + 1) * k] for i in range(rows)]
+        self.val += [host[(rows + i) * k : (rows + i + 1) * k] for i in range(rows)]
+        return [bool(a) for a in host[2 * rows * k :]]
 
 
-def train_batched(base: Config, trials: Sequence[Mapping[str, Any]], *,
-                  control: Control | None = None, pruner: Pruner | None = None,
-                  dataset: Dataset | None = None, check_every: int = 8) -> BatchedResult:
+def train_batched(
+    base: Config,
+    trials: Sequence[Mapping[str, Any]],
+    *,
+    control: Control | None = None,
+    pruner: Pruner | None = None,
+    dataset: Dataset | None = None,
+    check_every: int = 8,
+) -> BatchedResult:
     """Train the batchable ``trials`` (dotted values applied to ``base``) as one program and
     return each one's outcome; the others come back refused, with the reason.
 
@@ -195,8 +206,9 @@ def train_batched(base: Config, trials: Sequence[Mapping[str, Any]], *,
                 reads += 1
                 active = history.read(epoch)
                 running = tuple(sorted(p.index for p, a in zip(program.plans, active) if a))
-                progress = Progress(epoch, running, (history.train, history.val), columns,
-                                    program.has_val)
+                progress = Progress(
+                    epoch, running, (history.train, history.val), columns, program.has_val
+                )
                 stop = set(pruner.prune(progress)) & set(running)
                 if stop:
                     pruned |= stop
@@ -210,13 +222,27 @@ def train_batched(base: Config, trials: Sequence[Mapping[str, Any]], *,
                     break
         elapsed = time.perf_counter() - started
         outcomes = _outcomes(program, ds, history, epoch, control, pruned)
-    return BatchedResult(sorted(outcomes, key=lambda t: t.index), refused, epochs=epoch,
-                         elapsed_s=elapsed, setup_s=setup_s, checks_s=checks_s,
-                         device=str(device), host_reads=reads, pruned=frozenset(pruned))
+    return BatchedResult(
+        sorted(outcomes, key=lambda t: t.index),
+        refused,
+        epochs=epoch,
+        elapsed_s=elapsed,
+        setup_s=setup_s,
+        checks_s=checks_s,
+        device=str(device),
+        host_reads=reads,
+        pruned=frozenset(pruned),
+    )
 
 
-def _outcomes(program: Program, ds: Dataset, history: _History, epochs: int,
-              control: Control, pruned: set[int]) -> list[TrialRun]:
+def _outcomes(
+    program: Program,
+    ds: Dataset,
+    history: _History,
+    epochs: int,
+    control: Control,
+    pruned: set[int],
+) -> list[TrialRun]:
     """Read everything back (the history's last rows, the final weights and the stopping
     state) and describe each trial as its single run would."""
     if epochs > len(history.train):
@@ -226,8 +252,11 @@ def _outcomes(program: Program, ds: Dataset, history: _History, epochs: int,
     train = p.objective(p.train, final)
     val = p.objective(p.val, final) if p.has_val else None
     host_final = final.t().tolist()
-    ints = torch.stack((st.epochs_run, st.reason, st.best_epoch, st.has_best.long(),
-                        changed.long())).t().tolist()
+    ints = (
+        torch.stack((st.epochs_run, st.reason, st.best_epoch, st.has_best.long(), changed.long()))
+        .t()
+        .tolist()
+    )
     best = st.best.tolist()
     losses = torch.stack((train, val if val is not None else train)).t().tolist()
     out = []
@@ -242,16 +271,35 @@ def _outcomes(program: Program, ds: Dataset, history: _History, epochs: int,
         detail = _divergence(tl, vl) if code == DIVERGED else ""
         by = "the pruner" if plan_.index in pruned else control.stopped_by
         restored_epoch = best_epoch if restored else None
-        out.append(TrialRun(
-            index=plan_.index, values=plan_.values, config=plan_.config, reason=reason,
-            epochs_run=ran, best_epoch=best_epoch if has_best else None,
-            best_monitor=best[col] if has_best else None, restored_epoch=restored_epoch,
-            weights=weights, bias=bias, weights_original=w_orig, bias_original=b_orig,
-            train_loss=losses[col][0] if ran else None,
-            val_loss=losses[col][1] if ran and val is not None else None,
-            train_losses=tl, val_losses=vl, detail=detail,
-            message=finish_message(reason, ran, plan_.config, restored_epoch,
-                                   detail, by if code == CANCELLED else "you")))
+        out.append(
+            TrialRun(
+                index=plan_.index,
+                values=plan_.values,
+                config=plan_.config,
+                reason=reason,
+                epochs_run=ran,
+                best_epoch=best_epoch if has_best else None,
+                best_monitor=best[col] if has_best else None,
+                restored_epoch=restored_epoch,
+                weights=weights,
+                bias=bias,
+                weights_original=w_orig,
+                bias_original=b_orig,
+                train_loss=losses[col][0] if ran else None,
+                val_loss=losses[col][1] if ran and val is not None else None,
+                train_losses=tl,
+                val_losses=vl,
+                detail=detail,
+                message=finish_message(
+                    reason,
+                    ran,
+                    plan_.config,
+                    restored_epoch,
+                    detail,
+                    by if code == CANCELLED else "you",
+                ),
+            )
+        )
     return out
 
 
@@ -262,4 +310,3 @@ def _divergence(train: list[float], val: list[float] | None) -> str:
     if val and not math.isfinite(val[-1]):
         return f"validation loss became {val[-1]}"
     return "weights became non-finite"
-

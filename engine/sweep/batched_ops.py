@@ -81,13 +81,16 @@ def _clamp(e: Tensor, d: Row, out: Tensor) -> Tensor:
 
 LOSS_OPS: dict[str, LossOps] = {
     "mse": LossOps(lambda e, p: e * e, lambda e, p, out: e, lambda p: 2.0),
-    "mae": LossOps(lambda e, p: e.abs(), lambda e, p, out: torch.sign(e, out=out),
-                   lambda p: 1.0),
+    "mae": LossOps(lambda e, p: e.abs(), lambda e, p, out: torch.sign(e, out=out), lambda p: 1.0),
     "huber": LossOps(_huber, _clamp, lambda p: 1.0, "delta"),
     "smooth_l1": LossOps(_smooth_l1, _clamp, lambda p: 1.0 / p, "delta"),
     "log_cosh": LossOps(_log_cosh, lambda e, p, out: torch.tanh(e, out=out), lambda p: 1.0),
-    "quantile": LossOps(_quantile, lambda e, p, out: torch.sign(e, out=out).add_(1.0 - 2.0 * p),
-                        lambda p: 0.5, "quantile"),
+    "quantile": LossOps(
+        _quantile,
+        lambda e, p, out: torch.sign(e, out=out).add_(1.0 - 2.0 * p),
+        lambda p: 0.5,
+        "quantile",
+    ),
 }
 """The built-in losses the batched program can train, by registry name (a loss not here, a
 custom or a combined loss trains alone)."""
@@ -150,12 +153,21 @@ class ColumnRule:
 class ColumnSGD(ColumnRule):
     """sgd, with per-column lr, momentum and weight decay (see the module docstring)."""
 
-    def __init__(self, theta: Tensor, n_weights: int, penalty: Penalty, lr: list[float],
-                 momentum: list[float], weight_decay: list[float]) -> None:
+    def __init__(
+        self,
+        theta: Tensor,
+        n_weights: int,
+        penalty: Penalty,
+        lr: list[float],
+        momentum: list[float],
+        weight_decay: list[float],
+    ) -> None:
         super().__init__(theta, n_weights, penalty)
         penalised = [bool(a or b) for a, b in zip(penalty.l1_values, penalty.l2_values)]
-        self.lr, self.plain = lr, [not (m or wd or p) for m, wd, p in
-                                   zip(momentum, weight_decay, penalised)]
+        self.lr, self.plain = (
+            lr,
+            [not (m or wd or p) for m, wd, p in zip(momentum, weight_decay, penalised)],
+        )
         self.mu, self.wd = _row(momentum, theta), _row(weight_decay, theta)
         self.uses_momentum, self.decays = any(momentum), any(weight_decay)
         self.buf: Tensor | None = None
@@ -186,15 +198,24 @@ class ColumnAdam(ColumnRule):
     """adam and adamw side by side (``decoupled`` per column), torch's β = (0.9, 0.999),
     ε = 1e-8; the step count is shared (every trial of a batch starts together)."""
 
-    def __init__(self, theta: Tensor, n_weights: int, penalty: Penalty, lr: list[float],
-                 weight_decay: list[float], decoupled: list[bool]) -> None:
+    def __init__(
+        self,
+        theta: Tensor,
+        n_weights: int,
+        penalty: Penalty,
+        lr: list[float],
+        weight_decay: list[float],
+        decoupled: list[bool],
+    ) -> None:
         super().__init__(theta, n_weights, penalty)
         self.beta1, self.beta2, self.eps = 0.9, 0.999, 1e-8
         coupled = [0.0 if dec else wd for wd, dec in zip(weight_decay, decoupled)]
         self.wd = _row(coupled, theta)
         self.couples = any(coupled)
-        self.decay = _row([1.0 - lr_ * wd if dec else 1.0 for lr_, wd, dec in
-                           zip(lr, weight_decay, decoupled)], theta)
+        self.decay = _row(
+            [1.0 - lr_ * wd if dec else 1.0 for lr_, wd, dec in zip(lr, weight_decay, decoupled)],
+            theta,
+        )
         self.decouples = any(w and dec for w, dec in zip(weight_decay, decoupled))
         wide = torch.float64 if theta.device.type != "mps" else torch.float32
         self.neg_lr = torch.tensor([[-x for x in lr]], dtype=wide, device=theta.device)
@@ -219,8 +240,8 @@ class ColumnAdam(ColumnRule):
         b1, b2 = self.beta1, self.beta2
         self.m.lerp_(g, 1 - b1)
         self.v.mul_(b2).addcmul_(g, g, value=1 - b2)
-        denom = (self.v.sqrt() / (1 - b2 ** self.t) ** 0.5).add_(self.eps)
-        step_size = (self.neg_lr / (1 - b1 ** self.t)).to(self.theta.dtype)
+        denom = (self.v.sqrt() / (1 - b2**self.t) ** 0.5).add_(self.eps)
+        step_size = (self.neg_lr / (1 - b1**self.t)).to(self.theta.dtype)
         self.theta.add_(self.m / denom * step_size)
 
 

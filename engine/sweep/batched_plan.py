@@ -80,8 +80,10 @@ def refusal(cfg: Config, shared: Mapping[str, Any], n_train: int | None = None) 
     if task != "regression":
         return f"model.task {task} has no batched program (regression only): run it alone"
     if cfg.early_stopping.monitor not in MONITORS:
-        return (f"early_stopping.monitor {cfg.early_stopping.monitor} is not batched "
-                f"({' or '.join(MONITORS)}): run it alone")
+        return (
+            f"early_stopping.monitor {cfg.early_stopping.monitor} is not batched "
+            f"({' or '.join(MONITORS)}): run it alone"
+        )
     if loss == "custom":
         return "a custom loss trains through autograd: run it alone"
     if loss == "combined" or cfg.loss.terms:
@@ -93,14 +95,17 @@ def refusal(cfg: Config, shared: Mapping[str, Any], n_train: int | None = None) 
     own = shared_settings(cfg, n_train)
     differ = [k for k, v in own.items() if shared.get(k) != v]
     if differ:
-        return (f"{', '.join(differ)} differ{'s' if len(differ) == 1 else ''} from the batch's "
-                "(a batch shares its data, model, split, seed, device and batch size): "
-                "run it alone")
+        return (
+            f"{', '.join(differ)} differ{'s' if len(differ) == 1 else ''} from the batch's "
+            "(a batch shares its data, model, split, seed, device and batch size): "
+            "run it alone"
+        )
     return None
 
 
-def plan(base: Config, trials: Sequence[Mapping[str, Any]], n_train: int | None = None
-         ) -> tuple[list[Planned], list[Refused]]:
+def plan(
+    base: Config, trials: Sequence[Mapping[str, Any]], n_train: int | None = None
+) -> tuple[list[Planned], list[Refused]]:
     """Split ``trials`` (dotted key → value, as a sweep spec produces) into those that train
     together on ``base``'s data and those refused, each with its reason. ``n_train`` (the
     training rows, once known) lets a minibatch size that covers them count as full batch."""

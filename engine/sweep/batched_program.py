@@ -43,8 +43,17 @@ large on an accelerator (fewer kernel launches)."""
 class Group:
     """Contiguous columns sharing a loss and an optimizer family (and the gradient's kind)."""
 
-    def __init__(self, start: int, offset: int, plans: list[Planned], gram: bool,
-                 theta: Tensor, n_weights: int, rows: int, penalty: Penalty) -> None:
+    def __init__(
+        self,
+        start: int,
+        offset: int,
+        plans: list[Planned],
+        gram: bool,
+        theta: Tensor,
+        n_weights: int,
+        rows: int,
+        penalty: Penalty,
+    ) -> None:
         self.sl = slice(start, start + len(plans))
         self.local = slice(start - offset, start - offset + len(plans))
         """The columns within the residual matrix (which leaves the gram columns out)."""
@@ -52,8 +61,9 @@ class Group:
         self.ops = LOSS_OPS[cfgs[0].loss.name]
         self.gram = gram
         param = self.ops.param
-        values = [loss_values(c.loss.name, c.loss.params, c.loss)[param] if param else 0.0
-                  for c in cfgs]
+        values = [
+            loss_values(c.loss.name, c.loss.params, c.loss)[param] if param else 0.0 for c in cfgs
+        ]
         self.factor = [self.ops.factor(v) for v in values]
         self.p: Row = torch.tensor([values], dtype=theta.dtype, device=theta.device)
         self.t_buf = theta.new_empty(0 if gram else rows, len(plans))
@@ -99,8 +109,14 @@ class Program:
         mode = os.environ.get(STEPS_ENV, "auto")
 
         def gram(p: Planned) -> bool:
-            return self.full and p.config.loss.name == "mse" and (mode == "gram" or (
-                mode == "auto" and gram_pays(n, d, p.config.train.epochs, device)))
+            return (
+                self.full
+                and p.config.loss.name == "mse"
+                and (
+                    mode == "gram"
+                    or (mode == "auto" and gram_pays(n, d, p.config.train.epochs, device))
+                )
+            )
 
         def key(p: Planned) -> tuple[bool, str, str]:
             return gram(p), p.config.loss.name, family(p.config.optim.name)
@@ -127,8 +143,7 @@ class Program:
         start = 0
         for (is_gram, _, _), members in itertools.groupby(self.plans, key=key):
             group = list(members)
-            self.groups.append(Group(start, ng, group, is_gram, self.theta, d, rows,
-                                     self.penalty))
+            self.groups.append(Group(start, ng, group, is_gram, self.theta, d, rows, self.penalty))
             start += len(group)
         self.tail = [g for g in self.groups if not g.gram]
         """The groups whose columns the residual matrix holds."""
@@ -145,8 +160,9 @@ class Program:
     # -- the passes ---------------------------------------------------------------------------
     def _residuals(self, zb: Tensor, yb: Tensor, theta: Tensor) -> Tensor:
         """``E = ZΘ - y`` of the non-gram columns for a block of rows, in the reused buffer."""
-        return torch.addmm(yb.reshape(-1, 1), zb, theta[:, self.n_gram:], beta=-1.0,
-                           out=self.e_buf[:zb.shape[0]])
+        return torch.addmm(
+            yb.reshape(-1, 1), zb, theta[:, self.n_gram :], beta=-1.0, out=self.e_buf[: zb.shape[0]]
+        )
 
     def _loss_sums(self, e: Tensor, out: Tensor) -> None:
         """``out += Σ_rows φ(E)`` per non-gram column, each group with its own loss."""
@@ -156,7 +172,7 @@ class Program:
     def _derivatives(self, e: Tensor, zb: Tensor, accumulate: bool) -> None:
         """``grad (+)= Zᵀt`` per non-gram group, with ``φ'(E) = c·t``."""
         for g in self.tail:
-            t = g.ops.derivative(e[:, g.local], g.p, g.t_buf[:e.shape[0]])
+            t = g.ops.derivative(e[:, g.local], g.p, g.t_buf[: e.shape[0]])
             dst = self.grad[:, g.sl]
             if accumulate:  # not addmm_: MKL takes a slow path for it with one column
                 dst.add_(zb.t() @ t)
@@ -172,8 +188,8 @@ class Program:
         if self.tail:
             self.grad[:, ng:].zero_()
             for start in range(0, split.n, self.block_rows):
-                zb = split.z[start:start + self.block_rows]
-                e = self._residuals(zb, split.y[start:start + self.block_rows], self.theta)
+                zb = split.z[start : start + self.block_rows]
+                e = self._residuals(zb, split.y[start : start + self.block_rows], self.theta)
                 self._loss_sums(e, sums)
                 self._derivatives(e, zb, accumulate=True)
         if self.gram is not None and split.moments is not None:
@@ -193,10 +209,10 @@ class Program:
         z, y = split.z.index_select(0, perm), split.y.index_select(0, perm)
         sums = self.theta.new_zeros(self.k)
         for start in range(0, n, batch):
-            zb, yb = z[start:start + batch], y[start:start + batch]
+            zb, yb = z[start : start + batch], y[start : start + batch]
             m = int(zb.shape[0])
             e = self._residuals(zb, yb, self.theta)
-            penalty = self.penalty.value(self.theta[:self.d])
+            penalty = self.penalty.value(self.theta[: self.d])
             if penalty is not None:
                 sums.add_(penalty, alpha=m)
             self._loss_sums(e, sums)
@@ -213,14 +229,18 @@ class Program:
         sums = theta.new_zeros(self.k)
         if self.tail:
             for start in range(0, split.n, rows):
-                self._loss_sums(self._residuals(split.z[start:start + rows],
-                                                split.y[start:start + rows], theta), sums)
+                self._loss_sums(
+                    self._residuals(
+                        split.z[start : start + rows], split.y[start : start + rows], theta
+                    ),
+                    sums,
+                )
         if ng and split.moments is not None:
             sums[:ng] = split.moments.squared_errors(theta[:, :ng])
         return self._plus_penalty(sums / split.n, theta)
 
     def _plus_penalty(self, loss: Tensor, theta: Tensor) -> Tensor:
-        penalty = self.penalty.value(theta[:self.d])
+        penalty = self.penalty.value(theta[: self.d])
         return loss if penalty is None else loss + penalty
 
     # -- one epoch ----------------------------------------------------------------------------

@@ -31,8 +31,8 @@ class Gram:
         self.gram = torch.zeros(cols, cols, dtype=torch.float64, device=z.device)
         self.zty = torch.zeros(cols, 1, dtype=torch.float64, device=z.device)
         for start in range(0, z.shape[0], BLOCK_ROWS):
-            zb = z[start:start + BLOCK_ROWS].double()
-            yb = y[start:start + BLOCK_ROWS].double()
+            zb = z[start : start + BLOCK_ROWS].double()
+            yb = y[start : start + BLOCK_ROWS].double()
             self.gram.addmm_(zb.t(), zb)
             self.zty.addmm_(zb.t(), yb.reshape(-1, 1))
 
@@ -51,16 +51,16 @@ class Moments:
         self.x_mean = torch.zeros(d, dtype=f64, device=x.device)
         y_sum = torch.zeros((), dtype=f64, device=x.device)
         for start in range(0, self.n, BLOCK_ROWS):
-            self.x_mean += x[start:start + BLOCK_ROWS].double().sum(0)
-            y_sum += y[start:start + BLOCK_ROWS].double().sum()
+            self.x_mean += x[start : start + BLOCK_ROWS].double().sum(0)
+            y_sum += y[start : start + BLOCK_ROWS].double().sum()
         self.x_mean /= max(self.n, 1)
         self.y_mean = y_sum / max(self.n, 1)
         self.xtx = torch.zeros(d, d, dtype=f64, device=x.device)
         self.xty = torch.zeros(d, dtype=f64, device=x.device)
         self.yty = torch.zeros((), dtype=f64, device=x.device)
         for start in range(0, self.n, BLOCK_ROWS):
-            xc = x[start:start + BLOCK_ROWS].double() - self.x_mean
-            yc = y[start:start + BLOCK_ROWS].double() - self.y_mean
+            xc = x[start : start + BLOCK_ROWS].double() - self.x_mean
+            yc = y[start : start + BLOCK_ROWS].double() - self.y_mean
             self.xtx.addmm_(xc.t(), xc)
             self.xty.addmv_(xc.t(), yc)
             self.yty += torch.dot(yc, yc)
@@ -68,7 +68,7 @@ class Moments:
     def squared_errors(self, theta: Tensor) -> Tensor:
         """``Σ(Xw + b - y)²`` of each column of ``Θ`` (float64, length K)."""
         th = theta.double()
-        w = th[:self.d]
+        w = th[: self.d]
         c = self.x_mean @ w - self.y_mean
         if self.bias:
             c = c + th[self.d]

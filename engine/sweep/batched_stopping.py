@@ -56,15 +56,23 @@ class ColumnStopping:
         self.wait = torch.zeros(k, dtype=torch.int64, device=device)
         self.best_theta = theta.clone()
 
-    def update(self, epoch: int, train: Tensor, val: Tensor | None, start: Tensor,
-               end: Tensor, n_weights: int) -> None:
+    def update(
+        self,
+        epoch: int,
+        train: Tensor,
+        val: Tensor | None,
+        start: Tensor,
+        end: Tensor,
+        n_weights: int,
+    ) -> None:
         """Fold in one epoch of every active column: its losses, the weights it started from
         (``start``) and ended at (``end``)."""
         active = self.active
         other = val if val is not None else torch.full_like(train, math.nan)
         monitor = torch.where(self.on_train, train, other).to(self.wide)
-        improved = active & ((monitor < self.best - self.min_delta)
-                             | (~self.has_best & ~torch.isnan(monitor)))
+        improved = active & (
+            (monitor < self.best - self.min_delta) | (~self.has_best & ~torch.isnan(monitor))
+        )
         self.best = torch.where(improved, monitor, self.best)
         self.best_epoch = torch.where(improved, epoch, self.best_epoch)
         self.has_best |= improved
@@ -78,8 +86,9 @@ class ColumnStopping:
         early = active & finite & self.enabled & (self.wait >= self.patience)
         done = active & (self.epochs <= epoch)
         self.epochs_run += active
-        self.reason = torch.where(diverged, DIVERGED,
-                                  torch.where(early, EARLY_STOPPED, self.reason))
+        self.reason = torch.where(
+            diverged, DIVERGED, torch.where(early, EARLY_STOPPED, self.reason)
+        )
         self.active = active & ~(diverged | early | done)
 
     def cancel(self, columns: Tensor) -> None:

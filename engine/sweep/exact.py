@@ -36,9 +36,14 @@ def exact_applies(ctx: TrialContext, base: Config) -> bool:
     searched, a plain MSE loss on a regression, a loss metric (``val_loss`` needs a
     validation split: checked by the caller's data)."""
     keys = {p.key for p in ctx.spec.params}
-    return bool(keys) and keys <= EXACT_KEYS and base.loss.name == "mse" and \
-        not base.loss.terms and base.model.task == "regression" and \
-        ctx.spec.metric in ("val_loss", "train_loss")
+    return (
+        bool(keys)
+        and keys <= EXACT_KEYS
+        and base.loss.name == "mse"
+        and not base.loss.terms
+        and base.model.task == "regression"
+        and ctx.spec.metric in ("val_loss", "train_loss")
+    )
 
 
 class ExactSolver:
@@ -78,8 +83,9 @@ class ExactSolver:
         return obj, ok
 
 
-def exact_result(solver: ExactSolver, number: int, params: dict[str, Any], base: Config,
-                 metric: str) -> TrialResult:
+def exact_result(
+    solver: ExactSolver, number: int, params: dict[str, Any], base: Config, metric: str
+) -> TrialResult:
     """One trial's result from the exact solve."""
     l1 = float(params.get("loss.l1", base.loss.l1))
     l2 = float(params.get("loss.l2", base.loss.l2))
@@ -94,8 +100,9 @@ def exact_result(solver: ExactSolver, number: int, params: dict[str, Any], base:
     return out
 
 
-def work_exact(job: Any, on_trial: Callable[[TrialResult], None], switch: StopSwitch,
-               storage: Any, batch: int) -> int:
+def work_exact(
+    job: Any, on_trial: Callable[[TrialResult], None], switch: StopSwitch, storage: Any, batch: int
+) -> int:
     """Take trials ``batch`` at a time and solve each exactly; return how many ran."""
     from engine.data.dataset import load_dataset
     from engine.sweep.study import next_trials, open_study, tell

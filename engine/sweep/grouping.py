@@ -31,9 +31,11 @@ class StudyGroup:
 
     def best(self) -> Any | None:
         """The trial run with the lowest finite ``trial_value`` (None when none has one)."""
-        scored = [(float(v), i.status.get("trial", 0), n) for n, i in enumerate(self.trials)
-                  if isinstance(v := i.status.get("trial_value"), (int, float))
-                  and math.isfinite(v)]
+        scored = [
+            (float(v), i.status.get("trial", 0), n)
+            for n, i in enumerate(self.trials)
+            if isinstance(v := i.status.get("trial_value"), (int, float)) and math.isfinite(v)
+        ]
         return self.trials[min(scored)[2]] if scored else None
 
     def line(self) -> str:
@@ -42,14 +44,19 @@ class StudyGroup:
         text = f"study {self.study}: {n} trial run{'s' if n != 1 else ''}"
         best = self.best()
         if best is not None:
-            text += (f", best trial {best.status.get('trial')} value "
-                     f"{fmt_number(best.status.get('trial_value'), 6)} ({best.id})")
+            text += (
+                f", best trial {best.status.get('trial')} value "
+                f"{fmt_number(best.status.get('trial_value'), 6)} ({best.id})"
+            )
         return text
 
     def to_dict(self) -> dict[str, Any]:
         best = self.best()
-        return {"study": self.study, "trial_runs": [i.id for i in self.trials],
-                "best_run": best.id if best is not None else None}
+        return {
+            "study": self.study,
+            "trial_runs": [i.id for i in self.trials],
+            "best_run": best.id if best is not None else None,
+        }
 
 
 def group_runs(infos: list[Any], *, show_all: bool = False) -> list[Any]:

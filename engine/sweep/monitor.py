@@ -59,8 +59,7 @@ def sign(direction: str) -> float:
     return 1.0 if direction == "minimize" else -1.0
 
 
-def best_so_far(rows: tuple[Any, ...] | list[Any], direction: str
-                ) -> list[tuple[int, float]]:
+def best_so_far(rows: tuple[Any, ...] | list[Any], direction: str) -> list[tuple[int, float]]:
     """``(trial number, best value of the complete trials up to it)`` per complete trial, in
     trial order: the curve a sweep's progress is judged by."""
     s, out = sign(direction), []
@@ -145,5 +144,6 @@ def read_study(storage: Any, name: str) -> StudyView | None:
     table = rows(study)
     attrs = study.user_attrs
     params = tuple(attrs.get("params") or sorted({k for r in table for k in r.params}))
-    return StudyView(name, str(attrs.get("metric", "value")), study.direction.name.lower(),
-                     params, tuple(table))
+    return StudyView(
+        name, str(attrs.get("metric", "value")), study.direction.name.lower(), params, tuple(table)
+    )

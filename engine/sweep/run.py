@@ -79,8 +79,13 @@ def pending(job: SweepJob, storage: Any) -> tuple[int, int]:
     return counted, max(0, job.ctx.spec.trials - counted)
 
 
-def work(job: SweepJob, on_trial: OnTrial, switch: StopSwitch,
-         parent_pid: int | None = None, storage: Any = None) -> int:
+def work(
+    job: SweepJob,
+    on_trial: OnTrial,
+    switch: StopSwitch,
+    parent_pid: int | None = None,
+    storage: Any = None,
+) -> int:
     """Take trials until the study has its total or ``switch`` stops; return how many ran.
     ``storage``: an open one (this process's), else the job's is opened here."""
     from engine.sweep.study import next_trial, open_storage, open_study, tell
@@ -146,8 +151,9 @@ class _Forward:
                     os.kill(p.pid, signal.SIGTERM)
 
 
-def _run_parallel(job: SweepJob, workers: int, on_trial: OnTrial) -> tuple[int, int | None,
-                                                                             list[str]]:
+def _run_parallel(
+    job: SweepJob, workers: int, on_trial: OnTrial
+) -> tuple[int, int | None, list[str]]:
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     # A parent whose torch already ran ops in its OpenMP pool (a script or a test that trained
     # before sweeping) hangs a forked worker's first multi-threaded op: its workers get one
@@ -158,8 +164,12 @@ def _run_parallel(job: SweepJob, workers: int, on_trial: OnTrial) -> tuple[int, 
     ctx = mp.get_context("fork") if method == "fork" else mp.get_context("spawn")
     results = ctx.Queue()
     threads = 1 if torch_ran else max(1, (os.cpu_count() or 1) // workers)
-    procs = [ctx.Process(target=_worker_main, args=(job, results, os.getpid(), threads),
-                         name=f"sweep-worker-{i}") for i in range(workers)]
+    procs = [
+        ctx.Process(
+            target=_worker_main, args=(job, results, os.getpid(), threads), name=f"sweep-worker-{i}"
+        )
+        for i in range(workers)
+    ]
     forward = _Forward(procs)
     handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     previous = {s: signal.signal(s, forward) for s in handled}
@@ -190,7 +200,7 @@ def _run_parallel(job: SweepJob, workers: int, on_trial: OnTrial) -> tuple[int, 
             signal.signal(s, h)
         _reap(procs)  # the loop above failed: no worker outlives the sweep
         if prewarm is not None:  # no thread outlives it either: a later fork must not copy
-            prewarm.join()       # an import lock that thread holds
+            prewarm.join()  # an import lock that thread holds
     return ran, forward.signum, errors
 
 
@@ -201,8 +211,12 @@ def _overlap_summary(spec: Any) -> bool:
     same: one worker takes the trials in the same order. Only in a process that has not
     imported torch yet (the CLI): a fork of one whose torch already ran ops in its thread pool
     hangs in the worker's first multi-threaded op (OpenMP is not fork-safe)."""
-    return len(spec.params) > 1 and (os.cpu_count() or 1) > 1 and \
-        sys.platform.startswith("linux") and "torch" not in sys.modules
+    return (
+        len(spec.params) > 1
+        and (os.cpu_count() or 1) > 1
+        and sys.platform.startswith("linux")
+        and "torch" not in sys.modules
+    )
 
 
 def _prewarm_importances() -> None:
@@ -248,15 +262,19 @@ def _batchable(setup: SweepSetup) -> bool:
 
     cfg = setup.config
     searched = {p.key for p in setup.spec.params}
-    loss_ok = (cfg.loss.name in BATCHED_LOSSES and not cfg.loss.terms) or \
-        "loss.name" in searched
+    loss_ok = (cfg.loss.name in BATCHED_LOSSES and not cfg.loss.terms) or "loss.name" in searched
     return loss_ok and cfg.model.task == "regression"
 
 
-def run_sweep(setup: SweepSetup, runs_root: Path, *, storage_url: str | None = None,
-              on_trial: OnTrial = lambda r: None,
-              on_start: Callable[[SweepJob, int, int, int], None] | None = None,
-              batch: int = 1) -> SweepOutcome:
+def run_sweep(
+    setup: SweepSetup,
+    runs_root: Path,
+    *,
+    storage_url: str | None = None,
+    on_trial: OnTrial = lambda r: None,
+    on_start: Callable[[SweepJob, int, int, int], None] | None = None,
+    batch: int = 1,
+) -> SweepOutcome:
     """Run the sweep to the study's total (or a signal) and read the study back.
 
     ``on_start(job, counted, to_run, workers)`` is called once the study is open (``workers``
@@ -305,8 +323,9 @@ def run_sweep(setup: SweepSetup, runs_root: Path, *, storage_url: str | None = N
         storage.engine.dispose()
 
 
-def _work_in_process(mode: str, job: SweepJob, on_trial: OnTrial, switch: StopSwitch,
-                     storage: Any, batch: int) -> int:
+def _work_in_process(
+    mode: str, job: SweepJob, on_trial: OnTrial, switch: StopSwitch, storage: Any, batch: int
+) -> int:
     from engine.sweep.batch_work import work_batched
     from engine.sweep.exact import work_exact
 
@@ -314,14 +333,27 @@ def _work_in_process(mode: str, job: SweepJob, on_trial: OnTrial, switch: StopSw
     return work_fn(job, on_trial, switch, storage, max(1, batch))
 
 
-def summarize(job: SweepJob, storage: Any, ran: int, signum: int | None = None,
-              errors: list[str] | None = None) -> SweepOutcome:
+def summarize(
+    job: SweepJob,
+    storage: Any,
+    ran: int,
+    signum: int | None = None,
+    errors: list[str] | None = None,
+) -> SweepOutcome:
     """The study as it stands: the table, the best trial and the importances."""
     from engine.sweep.study import best_row, importances, open_study, rows
 
     study = open_study(storage, job.ctx.study_name, job.ctx.spec)
     table = rows(study)
     found, note = importances(study, table, job.ctx.spec)
-    return SweepOutcome(job.ctx.study_name, job.storage_url, table,
-                        best_row(table, job.ctx.spec.direction), found, note, ran, signum,
-                        list(errors or []))
+    return SweepOutcome(
+        job.ctx.study_name,
+        job.storage_url,
+        table,
+        best_row(table, job.ctx.spec.direction),
+        found,
+        note,
+        ran,
+        signum,
+        list(errors or []),
+    )

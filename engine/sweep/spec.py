@@ -56,8 +56,9 @@ SAMPLERS = ("grid", "random", "tpe")
 Direction = Literal["minimize", "maximize"]
 DIRECTIONS: tuple[Direction, ...] = ("minimize", "maximize")
 LOSS_METRICS = ("val_loss", "train_loss")
-SPLIT_METRICS = tuple(f"{s}.{m}" for s in ("train", "val", "test") for m in
-                      ("mse", "rmse", "mae", "r2"))
+SPLIT_METRICS = tuple(
+    f"{s}.{m}" for s in ("train", "val", "test") for m in ("mse", "rmse", "mae", "r2")
+)
 DEFAULT_TRIALS = 20
 MAX_GRID = 10_000
 """The largest grid accepted (a typo like step: 1e-6 would otherwise enumerate millions)."""
@@ -145,8 +146,9 @@ def with_values(raw: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
 def searchable_keys() -> list[str]:
     """Every config key a sweep may search (for "did you mean")."""
     keys = [k for k, _, _ in field_docs() if k not in ("name", "description")]
-    keys += sorted({f"loss.params.{p.name}" for spec in LOSSES.values()
-                    for p in own_params(spec.name)})
+    keys += sorted(
+        {f"loss.params.{p.name}" for spec in LOSSES.values() for p in own_params(spec.name)}
+    )
     return keys
 
 
@@ -157,14 +159,18 @@ def searchable_keys() -> list[str]:
 def _unknown(key: str, valid: tuple[str, ...] | list[str], where: str, what: str) -> ConfigError:
     close = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.5)
     hint = f" (did you mean '{close[0]}'?)" if close else f"; valid: {', '.join(valid)}"
-    return ConfigError(f"{where}: unknown {what} {short_repr(key)}{hint}", key=str(key),
-                       reason="unknown key")
+    return ConfigError(
+        f"{where}: unknown {what} {short_repr(key)}{hint}", key=str(key), reason="unknown key"
+    )
 
 
 def _int(value: Any, where: str, key: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{where}: {key} must be a whole number >= {minimum}, got "
-                          f"{short_repr(value)}", key=key, reason=f"must be >= {minimum}")
+        raise ConfigError(
+            f"{where}: {key} must be a whole number >= {minimum}, got {short_repr(value)}",
+            key=key,
+            reason=f"must be >= {minimum}",
+        )
     return value
 
 
@@ -173,8 +179,11 @@ def _number(value: Any, where: str, key: str) -> float:
         with contextlib.suppress(ValueError):
             value = float(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{where}: {key} must be a finite number, got {short_repr(value)}",
-                          key=key, reason="must be a number")
+        raise ConfigError(
+            f"{where}: {key} must be a finite number, got {short_repr(value)}",
+            key=key,
+            reason="must be a number",
+        )
     return value
 
 
@@ -190,8 +199,11 @@ class _Checker:
             cfg = parse_config(with_values(self.base, {key: value}), where="sweep")
         except ConfigError as exc:
             reason = str(exc).removeprefix("sweep: ")
-            raise ConfigError(f"{self.where}: params.{key} {what} {short_repr(value)}: {reason}",
-                              key=f"sweep.params.{key}", reason=exc.reason) from None
+            raise ConfigError(
+                f"{self.where}: params.{key} {what} {short_repr(value)}: {reason}",
+                key=f"sweep.params.{key}",
+                reason=exc.reason,
+            ) from None
         return _get(cfg, key)
 
 
@@ -204,60 +216,85 @@ def _get(cfg: Config, key: str) -> Any:
 
 def _param(key: Any, value: Any, checker: _Checker, where: str) -> Param:
     if not isinstance(key, str):
-        raise ConfigError(f"{where}: params keys must be config keys like optim.lr, got "
-                          f"{short_repr(key)}")
+        raise ConfigError(
+            f"{where}: params keys must be config keys like optim.lr, got {short_repr(key)}"
+        )
     try:
         info = field_info(key)
     except ConfigError:
         raise _unknown(key, searchable_keys(), where, "config key in params") from None
     if key in ("name", "description") or info.kind in UNSEARCHABLE_KINDS:
-        raise ConfigError(f"{where}: params.{key} cannot be searched (search a number or a "
-                          "choice, e.g. loss.params.<name> for a loss parameter)", key=key)
+        raise ConfigError(
+            f"{where}: params.{key} cannot be searched (search a number or a "
+            "choice, e.g. loss.params.<name> for a loss parameter)",
+            key=key,
+        )
     if isinstance(value, list):
         if not value:
-            raise ConfigError(f"{where}: params.{key} is an empty list (give the choices)",
-                              key=key)
+            raise ConfigError(f"{where}: params.{key} is an empty list (give the choices)", key=key)
         choices = tuple(checker.check(key, v, "choice") for v in value)
         if len(set(map(repr, choices))) != len(choices):
-            raise ConfigError(f"{where}: params.{key} lists a choice twice: {short_repr(value)}",
-                              key=key)
+            raise ConfigError(
+                f"{where}: params.{key} lists a choice twice: {short_repr(value)}", key=key
+            )
         return Param(key, "choice", choices=choices)
     if not isinstance(value, dict):
-        raise ConfigError(f"{where}: params.{key} must be a list of choices or a range "
-                          f"{{low, high, log}} / {{low, high, step}}, got {short_repr(value)}",
-                          key=key)
+        raise ConfigError(
+            f"{where}: params.{key} must be a list of choices or a range "
+            f"{{low, high, log}} / {{low, high, step}}, got {short_repr(value)}",
+            key=key,
+        )
     if info.kind not in ("float", "int"):
         shown = f" of {', '.join(info.choices)}" if info.choices else ""
-        raise ConfigError(f"{where}: params.{key} is a choice{shown}: give a list, e.g. "
-                          f"{key}: [a, b] (a range needs a number key)", key=key)
+        raise ConfigError(
+            f"{where}: params.{key} is a choice{shown}: give a list, e.g. "
+            f"{key}: [a, b] (a range needs a number key)",
+            key=key,
+        )
     for k in value:
         if k not in RANGE_KEYS:
             raise _unknown(k, RANGE_KEYS, f"{where}: params.{key}", "range key")
     for k in ("low", "high"):
         if k not in value:
-            raise ConfigError(f"{where}: params.{key} needs {k} (a range is "
-                              "{low, high} with optional log: true or step)", key=key)
+            raise ConfigError(
+                f"{where}: params.{key} needs {k} (a range is "
+                "{low, high} with optional log: true or step)",
+                key=key,
+            )
     low, high = (_number(value[k], where, f"params.{key}.{k}") for k in ("low", "high"))
     log = value.get("log", False)
     if not isinstance(log, bool):
-        raise ConfigError(f"{where}: params.{key}.log must be true or false, got "
-                          f"{short_repr(log)}", key=key)
-    step = None if value.get("step") is None else _number(value["step"], where,
-                                                          f"params.{key}.step")
+        raise ConfigError(
+            f"{where}: params.{key}.log must be true or false, got {short_repr(log)}", key=key
+        )
+    step = (
+        None if value.get("step") is None else _number(value["step"], where, f"params.{key}.step")
+    )
     if not low < high:
-        raise ConfigError(f"{where}: params.{key} needs low < high, got low {low:g}, "
-                          f"high {high:g}", key=key, reason="low must be < high")
+        raise ConfigError(
+            f"{where}: params.{key} needs low < high, got low {low:g}, high {high:g}",
+            key=key,
+            reason="low must be < high",
+        )
     if log and step is not None:
-        raise ConfigError(f"{where}: params.{key}: log and step cannot be combined (Optuna "
-                          "samples a log range continuously)", key=key)
+        raise ConfigError(
+            f"{where}: params.{key}: log and step cannot be combined (Optuna "
+            "samples a log range continuously)",
+            key=key,
+        )
     if log and low <= 0:
-        raise ConfigError(f"{where}: params.{key}: a log range needs low > 0, got {low:g}",
-                          key=key, reason="log range needs low > 0")
+        raise ConfigError(
+            f"{where}: params.{key}: a log range needs low > 0, got {low:g}",
+            key=key,
+            reason="log range needs low > 0",
+        )
     if step is not None and step <= 0:
         raise ConfigError(f"{where}: params.{key}.step must be > 0, got {step:g}", key=key)
     if info.kind == "int" and not all(float(v).is_integer() for v in (low, high, step or 1)):
-        raise ConfigError(f"{where}: params.{key} is a whole number: low, high and step must "
-                          "be whole numbers", key=key)
+        raise ConfigError(
+            f"{where}: params.{key} is a whole number: low, high and step must be whole numbers",
+            key=key,
+        )
     low, high = checker.check(key, low, "low"), checker.check(key, high, "high")
     if info.kind == "int":
         return Param(key, "int", int(low), int(high), log, int(step) if step else None)
@@ -270,28 +307,36 @@ def _metric(value: Any, cfg: Config, where: str) -> str:
     if not isinstance(value, str) or value not in LOSS_METRICS + SPLIT_METRICS:
         raise _unknown(value, LOSS_METRICS + SPLIT_METRICS, where, "metric")
     split = value.split(".")[0].split("_")[0]
-    need = {"val": ("val_fraction", cfg.data.val_fraction),
-            "test": ("test_fraction", cfg.data.test_fraction)}.get(split)
+    need = {
+        "val": ("val_fraction", cfg.data.val_fraction),
+        "test": ("test_fraction", cfg.data.test_fraction),
+    }.get(split)
     if need and need[1] == 0:
-        raise ConfigError(f"{where}: metric {value} needs data.{need[0]} > 0 (it is 0 in the "
-                          "preset)", key="sweep.metric")
+        raise ConfigError(
+            f"{where}: metric {value} needs data.{need[0]} > 0 (it is 0 in the preset)",
+            key="sweep.metric",
+        )
     return value
 
 
-def parse_spec(raw: Any, base: dict[str, Any], cfg: Config, *, where: str = "sweep",
-               cores: int | None = None) -> SweepSpec:
+def parse_spec(
+    raw: Any, base: dict[str, Any], cfg: Config, *, where: str = "sweep", cores: int | None = None
+) -> SweepSpec:
     """Check a sweep mapping against the preset mapping ``base`` (whose config is ``cfg``)."""
     if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: a sweep spec must be a mapping with params, got "
-                          f"{short_repr(raw)}")
+        raise ConfigError(
+            f"{where}: a sweep spec must be a mapping with params, got {short_repr(raw)}"
+        )
     for k in raw:
         if k not in SPEC_KEYS:
             raise _unknown(k, SPEC_KEYS, where, "sweep key")
     params_raw = raw.get("params")
     if not isinstance(params_raw, dict) or not params_raw:
-        raise ConfigError(f"{where}: params must map config keys to ranges or choices, e.g. "
-                          "params: {optim.lr: {low: 1.0e-4, high: 1, log: true}}",
-                          key="sweep.params")
+        raise ConfigError(
+            f"{where}: params must map config keys to ranges or choices, e.g. "
+            "params: {optim.lr: {low: 1.0e-4, high: 1, log: true}}",
+            key="sweep.params",
+        )
     checker = _Checker(base, where)
     params = tuple(_param(k, v, checker, where) for k, v in params_raw.items())
     sampler = raw.get("sampler", "tpe")
@@ -312,8 +357,9 @@ def parse_spec(raw: Any, base: dict[str, Any], cfg: Config, *, where: str = "swe
     pruning, startup, warmup = _pruning(raw.get("pruning", True), where)
     seed = raw.get("seed", cfg.seed)
     seed = _int(seed, where, "seed", 0)
-    return SweepSpec(params, sampler, trials, metric, direction, parallel, pruning, startup,
-                     warmup, seed, grid)
+    return SweepSpec(
+        params, sampler, trials, metric, direction, parallel, pruning, startup, warmup, seed, grid
+    )
 
 
 def _pruning(value: Any, where: str) -> tuple[bool, int, int]:
@@ -321,25 +367,36 @@ def _pruning(value: Any, where: str) -> tuple[bool, int, int]:
     if isinstance(value, bool):
         return value, startup, warmup
     if not isinstance(value, dict):
-        raise ConfigError(f"{where}: pruning must be true, false or {{startup_trials, "
-                          f"warmup_epochs}}, got {short_repr(value)}", key="sweep.pruning")
+        raise ConfigError(
+            f"{where}: pruning must be true, false or {{startup_trials, "
+            f"warmup_epochs}}, got {short_repr(value)}",
+            key="sweep.pruning",
+        )
     for k in value:
         if k not in PRUNING_KEYS:
             raise _unknown(k, PRUNING_KEYS, f"{where}: pruning", "key")
-    return (True, _int(value.get("startup_trials", startup), where, "pruning.startup_trials", 0),
-            _int(value.get("warmup_epochs", warmup), where, "pruning.warmup_epochs", 0))
+    return (
+        True,
+        _int(value.get("startup_trials", startup), where, "pruning.startup_trials", 0),
+        _int(value.get("warmup_epochs", warmup), where, "pruning.warmup_epochs", 0),
+    )
 
 
 def _grid(params: tuple[Param, ...], where: str) -> tuple[dict[str, Any], ...]:
     for p in params:
         if not p.choices and p.step is None:
-            raise ConfigError(f"{where}: the grid sampler needs a list or {{low, high, step}} "
-                              f"for params.{p.key} (a continuous range has no grid)",
-                              key=f"sweep.params.{p.key}")
+            raise ConfigError(
+                f"{where}: the grid sampler needs a list or {{low, high, step}} "
+                f"for params.{p.key} (a continuous range has no grid)",
+                key=f"sweep.params.{p.key}",
+            )
     size = math.prod(p.grid_size() for p in params)
     if size > MAX_GRID:
-        raise ConfigError(f"{where}: the grid has {size} points (at most {MAX_GRID}): use "
-                          "fewer values or sampler: random / tpe", key="sweep.params")
+        raise ConfigError(
+            f"{where}: the grid has {size} points (at most {MAX_GRID}): use "
+            "fewer values or sampler: random / tpe",
+            key="sweep.params",
+        )
     axes = [p.grid_values() for p in params]
     return tuple(dict(zip([p.key for p in params], point)) for point in itertools.product(*axes))
 
@@ -368,8 +425,14 @@ class SweepSetup:
         return f"{slug or 'sweep'}-{digest.hexdigest()[:10]}"
 
 
-def load_sweep(preset: str, sweep_file: str | None = None, overrides: list[str] | None = None,
-               *, trials: int | None = None, parallel: int | None = None) -> SweepSetup:
+def load_sweep(
+    preset: str,
+    sweep_file: str | None = None,
+    overrides: list[str] | None = None,
+    *,
+    trials: int | None = None,
+    parallel: int | None = None,
+) -> SweepSetup:
     """Read ``preset``, take its ``sweep:`` section (or ``sweep_file``'s spec), apply the
     ``--set`` overrides to the rest and check both. ``trials``/``parallel`` override the spec's.
     """
@@ -393,8 +456,10 @@ def load_sweep(preset: str, sweep_file: str | None = None, overrides: list[str] 
     else:
         spec_where = f"{path} sweep"
         if section is None:
-            raise ConfigError(f"{path}: no sweep: section in the preset; add one or pass "
-                              "--sweep FILE (see 'linreg-tui sweep --help')")
+            raise ConfigError(
+                f"{path}: no sweep: section in the preset; add one or pass "
+                "--sweep FILE (see 'linreg-tui sweep --help')"
+            )
     if trials is not None:
         section = {**section, "trials": trials} if isinstance(section, dict) else section
     if parallel is not None:
@@ -402,9 +467,15 @@ def load_sweep(preset: str, sweep_file: str | None = None, overrides: list[str] 
     return setup_from_raw(base, str(path.parent), section, spec_where=spec_where, cfg=cfg)
 
 
-def setup_from_raw(base: dict[str, Any], base_dir: str, section: Any, *,
-                   spec_where: str = "sweep", where: str = "settings",
-                   cfg: Config | None = None) -> SweepSetup:
+def setup_from_raw(
+    base: dict[str, Any],
+    base_dir: str,
+    section: Any,
+    *,
+    spec_where: str = "sweep",
+    where: str = "settings",
+    cfg: Config | None = None,
+) -> SweepSetup:
     """A sweep from a preset mapping already in hand (the dashboard's form) and a spec
     mapping: both checked, each refusal one ConfigError line. ``cfg``: ``base`` already parsed.
     """
@@ -415,5 +486,13 @@ def setup_from_raw(base: dict[str, Any], base_dir: str, section: Any, *,
     return SweepSetup(base_for_checks, cfg, spec, base_dir)
 
 
-__all__ = ["Param", "SweepSetup", "SweepSpec", "load_sweep", "parse_spec",
-           "searchable_keys", "setup_from_raw", "with_values"]
+__all__ = [
+    "Param",
+    "SweepSetup",
+    "SweepSpec",
+    "load_sweep",
+    "parse_spec",
+    "searchable_keys",
+    "setup_from_raw",
+    "with_values",
+]

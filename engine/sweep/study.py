@@ -83,25 +83,34 @@ def open_storage(url: str, *, checked: bool = False) -> optuna.storages.RDBStora
         _install_sqlite_pragmas()
         kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs,
-                                          skip_compatibility_check=checked,
-                                          skip_table_creation=checked)
+        return optuna.storages.RDBStorage(
+            url, engine_kwargs=kwargs, skip_compatibility_check=checked, skip_table_creation=checked
+        )
     except Exception as exc:  # noqa: BLE001 - sqlalchemy/driver errors of every kind
         from engine.runs.store import first_line
 
-        raise ConfigError(f"--storage {url}: cannot open the study database "
-                          f"({first_line(exc, 120)})") from None
+        raise ConfigError(
+            f"--storage {url}: cannot open the study database ({first_line(exc, 120)})"
+        ) from None
 
 
 def open_study(storage: Any, name: str, spec: SweepSpec) -> optuna.Study:
     """Create the study, or load it when it exists (a rerun continues it)."""
     pruner: optuna.pruners.BasePruner = (
-        optuna.pruners.MedianPruner(n_startup_trials=spec.startup_trials,
-                                    n_warmup_steps=spec.warmup_epochs)
-        if spec.pruning else optuna.pruners.NopPruner())
-    return optuna.create_study(storage=storage, study_name=name, direction=spec.direction,
-                               pruner=pruner, sampler=make_sampler(spec, spec.seed),
-                               load_if_exists=True)
+        optuna.pruners.MedianPruner(
+            n_startup_trials=spec.startup_trials, n_warmup_steps=spec.warmup_epochs
+        )
+        if spec.pruning
+        else optuna.pruners.NopPruner()
+    )
+    return optuna.create_study(
+        storage=storage,
+        study_name=name,
+        direction=spec.direction,
+        pruner=pruner,
+        sampler=make_sampler(spec, spec.seed),
+        load_if_exists=True,
+    )
 
 
 def describe(study: optuna.Study, spec: SweepSpec) -> None:
@@ -213,8 +222,9 @@ def next_trial(study: optuna.Study, spec: SweepSpec, runs_root: Path) -> optuna.
     return found[0] if found else None
 
 
-def next_trials(study: optuna.Study, spec: SweepSpec, runs_root: Path, k: int
-                ) -> list[optuna.Trial]:
+def next_trials(
+    study: optuna.Study, spec: SweepSpec, runs_root: Path, k: int
+) -> list[optuna.Trial]:
     """Up to ``k`` next trials with their values suggested (fewer when the study reaches its
     total): one lock and one read of the study for the lot, so a batch costs its asks only.
     The ``j``-th gets the sampler seeded as the ``j``-th counted trial, so a random sweep asks
@@ -255,8 +265,7 @@ def suggest(trial: optuna.Trial, p: Param) -> Any:
         return trial.suggest_categorical(p.key, list(p.choices))
     assert p.low is not None and p.high is not None  # a range (parse_spec checked it)
     if p.kind == "int":
-        return trial.suggest_int(p.key, int(p.low), int(p.high), step=int(p.step or 1),
-                                 log=p.log)
+        return trial.suggest_int(p.key, int(p.low), int(p.high), step=int(p.step or 1), log=p.log)
     return trial.suggest_float(p.key, float(p.low), float(p.high), step=p.step, log=p.log)
 
 
@@ -297,9 +306,15 @@ class Row:
     def to_dict(self) -> dict[str, Any]:
         from engine.sweep.trial import _json_number
 
-        return {"trial": self.number, "params": self.params, "value": _json_number(self.value),
-                "epochs": self.epochs, "state": self.state, "run": self.run,
-                "error": self.error}
+        return {
+            "trial": self.number,
+            "params": self.params,
+            "value": _json_number(self.value),
+            "epochs": self.epochs,
+            "state": self.state,
+            "run": self.run,
+            "error": self.error,
+        }
 
 
 def rows(study: optuna.Study) -> list[Row]:
@@ -309,36 +324,54 @@ def rows(study: optuna.Study) -> list[Row]:
         value = t.value
         if value is None and t.intermediate_values:
             value = t.intermediate_values[max(t.intermediate_values)]
-        out.append(Row(t.number, dict(t.params), value, t.user_attrs.get("epochs"),
-                       trial_state(t), t.user_attrs.get("run"), t.user_attrs.get("error")))
+        out.append(
+            Row(
+                t.number,
+                dict(t.params),
+                value,
+                t.user_attrs.get("epochs"),
+                trial_state(t),
+                t.user_attrs.get("run"),
+                t.user_attrs.get("error"),
+            )
+        )
     return out
 
 
 def best_row(table: list[Row], direction: str) -> Row | None:
     """The complete trial with the best finite value (None when there is none)."""
-    done = [(r.value, r) for r in table if r.state == "complete" and r.value is not None
-            and math.isfinite(r.value)]
+    done = [
+        (r.value, r)
+        for r in table
+        if r.state == "complete" and r.value is not None and math.isfinite(r.value)
+    ]
     if not done:
         return None
     sign = 1.0 if direction == "minimize" else -1.0
     return min(done, key=lambda vr: (sign * vr[0], vr[1].number))[1]
 
 
-def importances(study: optuna.Study, table: list[Row], spec: SweepSpec
-                ) -> tuple[dict[str, float] | None, str | None]:
+def importances(
+    study: optuna.Study, table: list[Row], spec: SweepSpec
+) -> tuple[dict[str, float] | None, str | None]:
     """Optuna's fANOVA parameter importances, or None and the reason they are not shown."""
-    done = [r for r in table if r.state == "complete" and r.value is not None
-            and math.isfinite(r.value)]
+    done = [
+        r for r in table if r.state == "complete" and r.value is not None and math.isfinite(r.value)
+    ]
     if len(spec.params) < 2:
-        return None, (f"importances need more than one searched parameter (only "
-                      f"{spec.params[0].key})")
+        return None, (
+            f"importances need more than one searched parameter (only {spec.params[0].key})"
+        )
     if len(done) < 2:
         return None, f"importances need at least 2 complete trials (have {len(done)})"
     from optuna.importance import FanovaImportanceEvaluator, get_param_importances
 
     try:
-        found = get_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=spec.seed),
-                                      params=[p.key for p in spec.params])
+        found = get_param_importances(
+            study,
+            evaluator=FanovaImportanceEvaluator(seed=spec.seed),
+            params=[p.key for p in spec.params],
+        )
     except (ValueError, RuntimeError) as exc:
         return None, f"importances not available: {exc}"
     return {k: float(v) for k, v in found.items()}, None

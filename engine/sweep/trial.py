@@ -60,10 +60,17 @@ class TrialResult:
     to the pruner took (``benchmarks/bench_sweep.py`` adds these up)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"trial": self.number, "state": self.state, "value": _json_number(self.value),
-                "params": self.params, "epochs": self.epochs, "run": self.run,
-                "error": self.error, "message": self.message,
-                "train_s": round(self.train_s, 4)}
+        return {
+            "trial": self.number,
+            "state": self.state,
+            "value": _json_number(self.value),
+            "params": self.params,
+            "epochs": self.epochs,
+            "run": self.run,
+            "error": self.error,
+            "message": self.message,
+            "train_s": round(self.train_s, 4),
+        }
 
 
 def _json_number(v: float | None) -> Any:
@@ -92,8 +99,11 @@ class MetricTracker:
     def update(self, ev: EpochEnded) -> float | None:
         """Fold in one epoch; return the best value so far."""
         value = self.epoch_value(ev)
-        if value is not None and math.isfinite(value) and (
-                self.best is None or self.sign * value < self.sign * self.best):
+        if (
+            value is not None
+            and math.isfinite(value)
+            and (self.best is None or self.sign * value < self.sign * self.best)
+        ):
             self.best = value
         return self.best
 
@@ -188,8 +198,9 @@ def run_trial(trial: Any, ctx: TrialContext, switch: StopSwitch) -> TrialResult:
         fin = run_training(cfg, emit, control, checkpoints=writer)
     except BaseException as exc:  # a second signal (Interrupted), or the run itself failed
         cancelled = isinstance(exc, KeyboardInterrupt)
-        writer.crashed("interrupted by a second signal" if cancelled
-                       else f"{type(exc).__name__}: {exc}")
+        writer.crashed(
+            "interrupted by a second signal" if cancelled else f"{type(exc).__name__}: {exc}"
+        )
         write_status(run_dir, trial_state="cancelled" if cancelled else "failed")
         if cancelled:
             raise

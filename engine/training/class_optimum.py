@@ -37,21 +37,35 @@ def _logits(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
     return z.squeeze(-1) if w.shape[0] == 1 else z
 
 
-def lbfgs_fit(loss: Callable[[Tensor, Tensor], Tensor], x: Tensor, outputs: int, bias: bool,
-              stop: Stop, chunks: int = 20,
-              done: Callable[[Tensor, Tensor], bool] | None = None,
-              start: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+def lbfgs_fit(
+    loss: Callable[[Tensor, Tensor], Tensor],
+    x: Tensor,
+    outputs: int,
+    bias: bool,
+    stop: Stop,
+    chunks: int = 20,
+    done: Callable[[Tensor, Tensor], bool] | None = None,
+    start: tuple[Tensor, Tensor] | None = None,
+) -> tuple[Tensor, Tensor]:
     """Minimise ``loss(w, b)`` over ``w`` (outputs×d) and ``b`` (outputs) by float64 L-BFGS
-    from zero (or ``start``), in chunks of at most 50 iterations so a stop is seen quickly; it ends when a
-    chunk lowers the loss by less than 1e-13 (relative), or when ``done(w, b)``."""
+    from zero (or ``start``), in chunks of at most 50 iterations so a stop is seen quickly; it
+    ends when a chunk lowers the loss by less than 1e-13 (relative), or when ``done(w, b)``."""
     if start is None:
-        start = (torch.zeros(outputs, x.shape[1], dtype=torch.float64),
-                 torch.zeros(outputs, dtype=torch.float64))
+        start = (
+            torch.zeros(outputs, x.shape[1], dtype=torch.float64),
+            torch.zeros(outputs, dtype=torch.float64),
+        )
     w = start[0].clone().requires_grad_(True)
     b = start[1].clone().requires_grad_(bias)
-    opt = torch.optim.LBFGS([w, b] if bias else [w], lr=1.0, max_iter=50,
-                            tolerance_grad=1e-12, tolerance_change=1e-16, history_size=50,
-                            line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        [w, b] if bias else [w],
+        lr=1.0,
+        max_iter=50,
+        tolerance_grad=1e-12,
+        tolerance_change=1e-16,
+        history_size=50,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure() -> Tensor:
         opt.zero_grad()
@@ -75,8 +89,9 @@ SMOOTHING = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
 """Temperatures of the smoothed hinge, each fit starting from the previous one's optimum."""
 
 
-def _smoothed_hinge(x: Tensor, y: Tensor, objective: Objective, bias: bool, stop: Stop
-                    ) -> tuple[Tensor, Tensor]:
+def _smoothed_hinge(
+    x: Tensor, y: Tensor, objective: Objective, bias: bool, stop: Stop
+) -> tuple[Tensor, Tensor]:
     """A start for the hinge's L-BFGS: its kink at margin 1 defeats a quasi-Newton method
     (it stalls ~1e-3 above the minimum), so the hinge ``max(0, m)``, ``m = 1 - s·z``, is
     replaced by ``τ·softplus(m/τ)`` (at most ``τ·log 2`` above it) and minimised for
@@ -84,6 +99,7 @@ def _smoothed_hinge(x: Tensor, y: Tensor, objective: Objective, bias: bool, stop
     s = 2 * y - 1
     w, b = torch.zeros(1, x.shape[1], dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
     for tau in SMOOTHING:
+
         def smooth(w: Tensor, b: Tensor, tau: float = tau) -> Tensor:
             m = 1 - s * _logits(x, w, b)
             return tau * torch.nn.functional.softplus(m / tau).mean() + objective.penalty(w)
@@ -100,13 +116,21 @@ def separable(x: Tensor, y: Tensor, outputs: int, bias: bool, stop: Stop) -> boo
     def all_right(w: Tensor, b: Tensor) -> bool:
         return bool((predicted_class(_logits(x, w, b)) == labels).all())
 
-    w, b = lbfgs_fit(lambda w, b: cross_entropy_sum(_logits(x, w, b), y) / n, x, outputs,
-                     bias, stop, chunks=10, done=all_right)
+    w, b = lbfgs_fit(
+        lambda w, b: cross_entropy_sum(_logits(x, w, b), y) / n,
+        x,
+        outputs,
+        bias,
+        stop,
+        chunks=10,
+        done=all_right,
+    )
     return all_right(w, b)
 
 
-def class_optimum(ds: Dataset, cfg: Config, objective: Objective, stop: Stop,
-                  warnings: list[str]) -> dict[str, Any] | None:
+def class_optimum(
+    ds: Dataset, cfg: Config, objective: Objective, stop: Stop, warnings: list[str]
+) -> dict[str, Any] | None:
     """``{kind: reference, method, loss, weights, bias}`` (multiclass: weights K×d row by row,
     bias K values), or None (stopped, a failing user loss, or no minimum); appends the
     separable-classes warning to ``warnings``."""
@@ -114,21 +138,31 @@ def class_optimum(ds: Dataset, cfg: Config, objective: Objective, stop: Stop,
     outputs, bias, loss = ds.n_outputs, cfg.model.bias, cfg.loss
     if separable(x, y, outputs, bias, stop) and not stop():
         if loss.name in NO_MINIMUM and not loss.l2:
-            warnings.append(f"classes are separable on the training split: {loss.name} has no "
-                            "minimum without l2 (the weights grow without bound); set "
-                            "loss.l2 > 0 for a finite optimum")
+            warnings.append(
+                f"classes are separable on the training split: {loss.name} has no "
+                "minimum without l2 (the weights grow without bound); set "
+                "loss.l2 > 0 for a finite optimum"
+            )
             return None
-        warnings.append("classes are separable on the training split" + (
-            ": without l2 the minimum is not unique" if not loss.l2 else ""))
+        warnings.append(
+            "classes are separable on the training split"
+            + (": without l2 the minimum is not unique" if not loss.l2 else "")
+        )
     try:
         start = _smoothed_hinge(x, y, objective, bias, stop) if loss.name == "hinge" else None
-        w, b = lbfgs_fit(lambda w, b: objective(_logits(x, w, b), y, w), x, outputs, bias, stop,
-                         start=start)
+        w, b = lbfgs_fit(
+            lambda w, b: objective(_logits(x, w, b), y, w), x, outputs, bias, stop, start=start
+        )
         value = float(objective(_logits(x, w, b), y, w))
     except (RuntimeError, ValueError, TypeError):  # a user loss that fails in float64
         return None
     if stop() or not math.isfinite(value):
         return None
     bias_out: Any = (b.tolist() if outputs > 1 else float(b[0])) if bias else None
-    return {"kind": "reference", "method": "L-BFGS (float64, full batch)", "loss": value,
-            "weights": w.reshape(-1).tolist(), "bias": bias_out}
+    return {
+        "kind": "reference",
+        "method": "L-BFGS (float64, full batch)",
+        "loss": value,
+        "weights": w.reshape(-1).tolist(),
+        "bias": bias_out,
+    }

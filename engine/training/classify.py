@@ -83,8 +83,7 @@ def _auc(score: Tensor, positive: Tensor) -> float:
     n = int(positive.numel()) - p
     if p == 0 or n == 0:
         return math.nan
-    _, inverse, counts = torch.unique(score, sorted=True, return_inverse=True,
-                                      return_counts=True)
+    _, inverse, counts = torch.unique(score, sorted=True, return_inverse=True, return_counts=True)
     ends = counts.cumsum(0).double()
     ranks = (ends - (counts.double() - 1) / 2)[inverse]
     return float((ranks[positive].sum() - p * (p + 1) / 2) / (p * n))
@@ -101,8 +100,7 @@ def roc_auc(logits: Tensor, y: Tensor) -> float:
 
 
 @torch.no_grad()
-def evaluate_classes(logits: Tensor, y: Tensor, k: int) -> tuple[dict[str, float],
-                                                                  list[list[int]]]:
+def evaluate_classes(logits: Tensor, y: Tensor, k: int) -> tuple[dict[str, float], list[list[int]]]:
     """Every metric of one split's logits, the AUC and the confusion matrix (host syncs: for
     the end of a run, not the hot loop)."""
     n = int(y.shape[0])

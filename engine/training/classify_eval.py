@@ -20,10 +20,13 @@ from engine.training.epoch import DeviceSplit, params_on_host, predict
 
 
 @torch.no_grad()
-def evaluate_class_splits(model: nn.Linear, splits: dict[str, DeviceSplit], k: int,
-                          objective: Objective | None = None, loss_of: tuple[str, ...] = ()
-                          ) -> tuple[dict[str, float], dict[str, dict[str, float]],
-                                     dict[str, list[list[int]]], Params]:
+def evaluate_class_splits(
+    model: nn.Linear,
+    splits: dict[str, DeviceSplit],
+    k: int,
+    objective: Objective | None = None,
+    loss_of: tuple[str, ...] = (),
+) -> tuple[dict[str, float], dict[str, dict[str, float]], dict[str, list[list[int]]], Params]:
     """``({split: objective}, {split: metrics}, {split: confusion matrix}, params)`` over the
     non-empty splits; the objective (maybe user code) only on those in ``loss_of``."""
     losses: dict[str, float] = {}

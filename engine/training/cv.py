@@ -21,9 +21,13 @@ from engine.data.dataset import fold_indices, prepare_splits, read_source, split
 from engine.training.trainer import run_training
 
 
-def cross_validate(cfg: Config, folds: int, emit: Callable[[Event], None],
-                   control: Control | None = None,
-                   on_run_event: Callable[[Event], None] | None = None) -> CrossValidated:
+def cross_validate(
+    cfg: Config,
+    folds: int,
+    emit: Callable[[Event], None],
+    control: Control | None = None,
+    on_run_event: Callable[[Event], None] | None = None,
+) -> CrossValidated:
     """Run every fold, emitting :class:`FoldFinished` each and :class:`CrossValidated` last."""
     control = control or Control()
     raw = read_source(cfg)
@@ -38,8 +42,17 @@ def cross_validate(cfg: Config, folds: int, emit: Callable[[Event], None],
         fin = run_training(cfg, on_run_event or (lambda ev: None), control, dataset=ds)
         metrics = fin.metrics.get("val", {})
         results.append(metrics)
-        emit(FoldFinished(fold=k, folds=folds, n_train=len(ds.train), n_val=len(ds.val),
-                          reason=fin.reason, epochs_run=fin.epochs_run, metrics=metrics))
+        emit(
+            FoldFinished(
+                fold=k,
+                folds=folds,
+                n_train=len(ds.train),
+                n_val=len(ds.val),
+                reason=fin.reason,
+                epochs_run=fin.epochs_run,
+                metrics=metrics,
+            )
+        )
         if control.stopped:
             break
     mean, std = {}, {}

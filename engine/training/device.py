@@ -10,8 +10,12 @@ from engine.config import ConfigError
 
 
 def _unavailable(spec: str, reason: str) -> ConfigError:
-    return ConfigError(f"train.device: {spec} requested but {reason}", key="train.device",
-                       reason=reason, where="train.device")
+    return ConfigError(
+        f"train.device: {spec} requested but {reason}",
+        key="train.device",
+        reason=reason,
+        where="train.device",
+    )
 
 
 def resolve_device(spec: str) -> torch.device:

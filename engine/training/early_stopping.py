@@ -3,11 +3,11 @@ divergence check.
 
 Early stopping semantics (Keras, Lightning, skorch, scikit-learn agree): an epoch improves when
 ``value < best - min_delta`` (for a maximised monitor, ``val_accuracy``, when
-``value > best + min_delta``, Keras' ``mode="max"``); NaN never improves; ``wait`` counts epochs since the last
-improvement and the run should stop once ``wait >= patience``. Like Keras' ``EarlyStopping``
-with ``restore_best_weights``, the policy is one object: it remembers the weights of its best
-epoch and puts them back at the end *however* the run ended (early stop, divergence, a stop by
-the user, even in the middle of an epoch, or running out of epochs; keras#12511 was a
+``value > best + min_delta``, Keras' ``mode="max"``); NaN never improves; ``wait`` counts
+epochs since the last improvement and the run should stop once ``wait >= patience``. Like
+Keras' ``EarlyStopping`` with ``restore_best_weights``, the policy is one object: it
+remembers the weights of its best epoch and puts them back at the end *however* the run
+ended (early stop, divergence, a stop by the user, even in the middle of an epoch, or running out of epochs; keras#12511 was a
 years-long bug about exactly that). Stopping is a flag the loop reads, not an exception, so the
 end-of-run work always happens.
 
@@ -57,8 +57,14 @@ class EarlyStopping:
     @classmethod
     def from_config(cls, es: Any, *, monitors_start: bool = False) -> EarlyStopping:
         """From ``Config.early_stopping``; restoring happens only when early stopping is on."""
-        return cls(es.patience, es.min_delta, es.enabled, es.enabled and es.restore_best,
-                   monitors_start, es.monitor)
+        return cls(
+            es.patience,
+            es.min_delta,
+            es.enabled,
+            es.enabled and es.restore_best,
+            monitors_start,
+            es.monitor,
+        )
 
     def remember(self, params: Params) -> None:
         """Record the weights training starts from (the best ones if the first epoch, measured
@@ -68,9 +74,14 @@ class EarlyStopping:
     def update(self, epoch: int, value: float, params: Params | None = None) -> bool:
         """Record ``value`` for ``epoch``, whose steps ended at ``params``; return whether it
         is an improvement."""
-        improved = not math.isnan(value) and (self.best is None or (
-            value > self.best + self.min_delta if self.maximised
-            else value < self.best - self.min_delta))
+        improved = not math.isnan(value) and (
+            self.best is None
+            or (
+                value > self.best + self.min_delta
+                if self.maximised
+                else value < self.best - self.min_delta
+            )
+        )
         if improved:
             self.best, self.best_epoch, self.wait = value, epoch, 0
             self.best_params = self._last if self.monitors_start else params
@@ -81,8 +92,13 @@ class EarlyStopping:
 
     def state(self) -> dict[str, Any]:
         """Plain values for a checkpoint (see :meth:`load_state`)."""
-        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
-                "best_params": _plain(self.best_params), "last": _plain(self._last)}
+        return {
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "wait": self.wait,
+            "best_params": _plain(self.best_params),
+            "last": _plain(self._last),
+        }
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Continue from :meth:`state` (a resumed run)."""

@@ -24,8 +24,8 @@ from engine.core.control import Control
 from engine.data.dataset import Split
 from engine.losses.derivatives import ClosedForm
 from engine.losses.functions import Objective
-from engine.training.early_stopping import Params
 from engine.training.classify import class_sums, from_class_sums
+from engine.training.early_stopping import Params
 from engine.training.metrics import from_sums, residual_sums
 from engine.training.steps import (
     AutogradSteps,
@@ -43,8 +43,19 @@ STEPS_ENV = "LINREG_TUI_STEPS"
 """Force a step strategy: ``autograd``, ``closed_form`` (no sufficient statistics) or
 ``gram``; unset or ``auto`` lets :func:`choose_steps` pick. For benchmarks and tests."""
 
-__all__ = ["Clock", "DeviceSplit", "EpochResult", "EpochRunner", "EpochSums", "Interrupted",
-           "choose_steps", "evaluate_splits", "load_params", "params_on_host", "predict"]
+__all__ = [
+    "Clock",
+    "DeviceSplit",
+    "EpochResult",
+    "EpochRunner",
+    "EpochSums",
+    "Interrupted",
+    "choose_steps",
+    "evaluate_splits",
+    "load_params",
+    "params_on_host",
+    "predict",
+]
 
 
 class DeviceSplit:
@@ -104,9 +115,13 @@ def _eval_sums(model: nn.Linear, objective: Objective, s: DeviceSplit) -> Tensor
 
 
 @torch.no_grad()
-def evaluate_splits(model: nn.Linear, splits: dict[str, DeviceSplit], y_std: float,
-                    objective: Objective | None = None, loss_of: tuple[str, ...] = ()
-                    ) -> tuple[dict[str, float], dict[str, dict[str, float]], Params]:
+def evaluate_splits(
+    model: nn.Linear,
+    splits: dict[str, DeviceSplit],
+    y_std: float,
+    objective: Objective | None = None,
+    loss_of: tuple[str, ...] = (),
+) -> tuple[dict[str, float], dict[str, dict[str, float]], Params]:
     """The metrics (``medae`` included) and parameters of the current weights on each
     non-empty split, and the objective on the splits named in ``loss_of``, in one host read
     (the end of a run, not the hot loop).
@@ -119,8 +134,11 @@ def evaluate_splits(model: nn.Linear, splits: dict[str, DeviceSplit], y_std: flo
     parts = []
     for name, s in named:
         pred = predict(model, s.x)
-        loss = (objective(pred, s.y, model.weight).reshape(1)
-                if objective is not None and name in loss_of else s.y.new_full((1,), math.nan))
+        loss = (
+            objective(pred, s.y, model.weight).reshape(1)
+            if objective is not None and name in loss_of
+            else s.y.new_full((1,), math.nan)
+        )
         parts += [loss, residual_sums(pred, s.y, median=True), s.ss_tot.reshape(1)]
     parts.append(model.weight.detach().reshape(-1))
     if model.bias is not None:
@@ -128,11 +146,11 @@ def evaluate_splits(model: nn.Linear, splits: dict[str, DeviceSplit], y_std: flo
     host = torch.cat(parts).tolist()
     losses, metrics = {}, {}
     for i, (name, s) in enumerate(named):
-        loss, sq, ab, med, tot = host[5 * i:5 * i + 5]
+        loss, sq, ab, med, tot = host[5 * i : 5 * i + 5]
         if objective is not None and name in loss_of:
             losses[name] = loss
         metrics[name] = from_sums(sq, ab, s.n, tot, y_std, medae=med)
-    return losses, metrics, split_params(host[5 * len(named):], model)
+    return losses, metrics, split_params(host[5 * len(named) :], model)
 
 
 class Clock:
@@ -175,17 +193,30 @@ class EpochResult:
         return self.val_loss if self.val_loss is not None else math.nan  # never improves
 
 
-STEPS_MODES = {"AutogradSteps": "autograd", "MinibatchSteps": "closed_form",
-               "FullBatchSteps": "closed_form", "GramSteps": "gram"}
+STEPS_MODES = {
+    "AutogradSteps": "autograd",
+    "MinibatchSteps": "closed_form",
+    "FullBatchSteps": "closed_form",
+    "GramSteps": "gram",
+}
 """The mode that picks each strategy again (a resumed run keeps its checkpoint's strategy: the
 choice depends on ``train.epochs``, which ``resume`` may change, and strategies agree only to
 float rounding)."""
 
 
-def choose_steps(model: nn.Linear, rule: UpdateRule, objective: Objective,
-                 closed: ClosedForm | None, train: DeviceSplit, batch: int, epochs: int,
-                 shuffle: torch.Generator, control: Control, clock: Clock,
-                 mode: str | None = None) -> Steps:
+def choose_steps(
+    model: nn.Linear,
+    rule: UpdateRule,
+    objective: Objective,
+    closed: ClosedForm | None,
+    train: DeviceSplit,
+    batch: int,
+    epochs: int,
+    shuffle: torch.Generator,
+    control: Control,
+    clock: Clock,
+    mode: str | None = None,
+) -> Steps:
     """The fastest step strategy that gives this run's iterates (see :mod:`engine.training.steps`);
     ``mode`` (else ``$LINREG_TUI_STEPS``, else auto) forces one."""
     mode = mode or os.environ.get(STEPS_ENV, "auto")
@@ -194,8 +225,9 @@ def choose_steps(model: nn.Linear, rule: UpdateRule, objective: Objective,
         return AutogradSteps(model, rule, objective, x, y, batch, shuffle, control, clock)
     if batch < train.n:
         return MinibatchSteps(rule, closed, x, y, batch, bias, shuffle, control, clock)
-    if closed.is_mse and (mode == "gram" or (mode == "auto" and gram_pays(
-            train.n, int(x.shape[1]), epochs, x.device))):
+    if closed.is_mse and (
+        mode == "gram" or (mode == "auto" and gram_pays(train.n, int(x.shape[1]), epochs, x.device))
+    ):
         return GramSteps(rule, closed, x, y, bias, control, clock)
     return FullBatchSteps(rule, closed, x, y, bias, control, clock)
 
@@ -203,11 +235,24 @@ def choose_steps(model: nn.Linear, rule: UpdateRule, objective: Objective,
 class EpochRunner:
     """Runs epochs of one model: steps over shuffled batches, then one read of the results."""
 
-    def __init__(self, model: nn.Linear, optimizer: UpdateRule, objective: Objective,
-                 train: DeviceSplit, val: DeviceSplit, *, batch_size: int | None, seed: int,
-                 y_std: float, control: Control, clock: Clock,
-                 closed: ClosedForm | None = None, epochs: int = 1,
-                 steps_mode: str | None = None, classes: int = 0) -> None:
+    def __init__(
+        self,
+        model: nn.Linear,
+        optimizer: UpdateRule,
+        objective: Objective,
+        train: DeviceSplit,
+        val: DeviceSplit,
+        *,
+        batch_size: int | None,
+        seed: int,
+        y_std: float,
+        control: Control,
+        clock: Clock,
+        closed: ClosedForm | None = None,
+        epochs: int = 1,
+        steps_mode: str | None = None,
+        classes: int = 0,
+    ) -> None:
         self.model, self.optimizer, self.objective = model, optimizer, objective
         self.classes = classes
         """Classification: the number of classes K (0: regression)."""
@@ -218,8 +263,19 @@ class EpochRunner:
         self._shuffle = torch.Generator(device=device).manual_seed(seed)
         self._zero = torch.zeros(1, device=device)
         self.y_std, self.control, self.clock = y_std, control, clock
-        self.steps = choose_steps(model, optimizer, objective, closed, train, max(self.batch, 1),
-                                  epochs, self._shuffle, control, clock, steps_mode)
+        self.steps = choose_steps(
+            model,
+            optimizer,
+            objective,
+            closed,
+            train,
+            max(self.batch, 1),
+            epochs,
+            self._shuffle,
+            control,
+            clock,
+            steps_mode,
+        )
         if classes and isinstance(self.steps, AutogradSteps):
             self.steps.sums = lambda pred, y: class_sums(pred, y, classes)
 
@@ -254,23 +310,36 @@ class EpochRunner:
         if train_sums is None:  # minibatch: one no-grad pass at the epoch's final weights
             with torch.no_grad():
                 train_sums = residual_sums(predict(model, train.x), train.y)
-        val_sums = (_eval_sums(model, self.objective, val) if val.n
-                    else self._zero.new_full((3,), math.nan))
+        val_sums = (
+            _eval_sums(model, self.objective, val) if val.n else self._zero.new_full((3,), math.nan)
+        )
         params = [model.weight.detach().reshape(-1)]
         if model.bias is not None:
             params.append(model.bias.detach())
         # The one host sync of the epoch: every read-back waits for the device's queue to
         # drain, so everything the event needs comes back in one tolist().
-        host = torch.cat((sums.loss_sum.reshape(1), train_sums, val_sums,
-                          train.ss_tot.reshape(1),
-                          val.ss_tot.reshape(1) if val.n else self._zero, *params)).tolist()
+        host = torch.cat(
+            (
+                sums.loss_sum.reshape(1),
+                train_sums,
+                val_sums,
+                train.ss_tot.reshape(1),
+                val.ss_tot.reshape(1) if val.n else self._zero,
+                *params,
+            )
+        ).tolist()
         (loss_sum, sq, ab, val_loss, vsq, vab, tot, vtot), flat = host[:8], host[8:]
         weights, bias = (flat[:-1], flat[-1]) if model.bias is not None else (flat, None)
         metrics = {"train": from_sums(sq, ab, train.n, tot, self.y_std)}
         if val.n:
             metrics["val"] = from_sums(vsq, vab, val.n, vtot, self.y_std)
-        return EpochResult(train_loss=loss_sum / train.n, val_loss=val_loss if val.n else None,
-                           weights=weights, bias=bias, metrics=metrics)
+        return EpochResult(
+            train_loss=loss_sum / train.n,
+            val_loss=val_loss if val.n else None,
+            weights=weights,
+            bias=bias,
+            metrics=metrics,
+        )
 
     def _read_classes(self, sums: EpochSums) -> EpochResult:
         """:meth:`read` for classification: ``[Σ log loss, confusion counts]`` per split
@@ -285,18 +354,27 @@ class EpochRunner:
         if val.n:
             with torch.no_grad():
                 pred = predict(model, val.x)
-                val_sums = torch.cat((self.objective(pred, val.y, model.weight).reshape(1),
-                                      class_sums(pred, val.y, k)))
+                val_sums = torch.cat(
+                    (
+                        self.objective(pred, val.y, model.weight).reshape(1),
+                        class_sums(pred, val.y, k),
+                    )
+                )
         else:
             val_sums = self._zero.new_full((1 + width,), math.nan)
         params = [model.weight.detach().reshape(-1)]
         if model.bias is not None:
             params.append(model.bias.detach())
         host = torch.cat((sums.loss_sum.reshape(1), train_sums, val_sums, *params)).tolist()
-        t, v = host[1:1 + width], host[1 + width:2 + 2 * width]
-        weights, bias = split_params(host[2 + 2 * width:], model)
+        t, v = host[1 : 1 + width], host[1 + width : 2 + 2 * width]
+        weights, bias = split_params(host[2 + 2 * width :], model)
         metrics = {"train": from_class_sums(t, train.n, k)}
         if val.n:
             metrics["val"] = from_class_sums(v[1:], val.n, k)
-        return EpochResult(train_loss=host[0] / train.n, val_loss=v[0] if val.n else None,
-                           weights=weights, bias=bias, metrics=metrics)
+        return EpochResult(
+            train_loss=host[0] / train.n,
+            val_loss=v[0] if val.n else None,
+            weights=weights,
+            bias=bias,
+            metrics=metrics,
+        )

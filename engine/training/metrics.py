@@ -43,8 +43,9 @@ def residual_sums(pred: Tensor, y: Tensor, *, median: bool = False) -> Tensor:
     return torch.cat(parts)
 
 
-def from_sums(sq: float, ab: float, n: int, ss_tot: float, y_std: float = 1.0,
-              medae: float | None = None) -> dict[str, float]:
+def from_sums(
+    sq: float, ab: float, n: int, ss_tot: float, y_std: float = 1.0, medae: float | None = None
+) -> dict[str, float]:
     """Metrics from ``Σr²``, ``Σ|r|`` and ``Σ(y - ȳ)²`` over ``n`` rows (scaled by ``y_std``),
     with ``medae`` when the median ``median|r|`` (in the same scaled units) is given.
 
@@ -66,13 +67,18 @@ def evaluate(pred: Tensor, y: Tensor, y_std: float = 1.0) -> dict[str, float]:
     if n == 0:
         return {}
     yc = y - y.mean()
-    sq, ab, med, tot = torch.cat((residual_sums(pred, y, median=True),
-                                  torch.dot(yc, yc).reshape(1))).tolist()
+    sq, ab, med, tot = torch.cat(
+        (residual_sums(pred, y, median=True), torch.dot(yc, yc).reshape(1))
+    ).tolist()
     return from_sums(sq, ab, n, tot, y_std, medae=med)
 
 
-def coef_rmse(weights: Sequence[float], bias: float | None,
-              true_weights: Sequence[float] | None, true_bias: float | None) -> float | None:
+def coef_rmse(
+    weights: Sequence[float],
+    bias: float | None,
+    true_weights: Sequence[float] | None,
+    true_bias: float | None,
+) -> float | None:
     """``sqrt(mean((learned - true)²))`` over the coefficients that have a true value: each
     weight the truth covers and the bias when the model has one. None without a truth.
 

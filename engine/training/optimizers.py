@@ -29,9 +29,11 @@ def optimizer_spec(name: str) -> OptimizerSpec:
     try:
         return OPTIMIZERS[name]
     except KeyError:
-        raise ConfigError(f"optim.name must be one of {', '.join(OPTIMIZERS)}; got {name!r}",
-                          key="optim.name",
-                          reason=f"must be one of {', '.join(OPTIMIZERS)}") from None
+        raise ConfigError(
+            f"optim.name must be one of {', '.join(OPTIMIZERS)}; got {name!r}",
+            key="optim.name",
+            reason=f"must be one of {', '.join(OPTIMIZERS)}",
+        ) from None
 
 
 def optimizer_class(spec: OptimizerSpec) -> type[torch.optim.Optimizer]:

@@ -60,8 +60,9 @@ def _never() -> bool:
     return False
 
 
-def gram(x: Tensor, y: Tensor, center: bool, stop: Stop = _never
-         ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def gram(
+    x: Tensor, y: Tensor, center: bool, stop: Stop = _never
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """``(XᵀX, Xᵀy, x̄, ȳ)`` in float64, centred when ``center``; chunked to bound memory."""
     n, d = x.shape
     g = torch.zeros(d, d, dtype=torch.float64)
@@ -71,7 +72,7 @@ def gram(x: Tensor, y: Tensor, center: bool, stop: Stop = _never
     for i in range(0, n, CHUNK):
         if stop():
             raise _Stopped()
-        xc, yc = x[i:i + CHUNK].double(), y[i:i + CHUNK].double()
+        xc, yc = x[i : i + CHUNK].double(), y[i : i + CHUNK].double()
         g += xc.T @ xc
         xy += xc.T @ yc
         sx += xc.sum(0)
@@ -127,8 +128,9 @@ def min_norm_lstsq(a: Tensor, b: Tensor) -> Tensor:
     return solution.squeeze(1)
 
 
-def ridge_solution(g: Tensor, xy: Tensor, n: int, l2: float, xc: Tensor | None = None,
-                   yc: Tensor | None = None) -> tuple[Tensor, str]:
+def ridge_solution(
+    g: Tensor, xy: Tensor, n: int, l2: float, xc: Tensor | None = None, yc: Tensor | None = None
+) -> tuple[Tensor, str]:
     """Exact minimiser ``w`` of ``mean((y - Xw - b)²) + l2·Σw²`` from the (centred) Gram matrix:
     ``(XᵀX/n + l2·I) w = Xᵀy/n``, and how it was found.
 
@@ -166,8 +168,15 @@ def centred(x: Tensor, y: Tensor, center: bool) -> tuple[Tensor, Tensor, Tensor,
     return (xd - mx, yd - my, mx, my) if center else (xd, yd, mx, my)
 
 
-def elastic_net_cd(a: Tensor, c: Tensor, l1: float, l2: float, tol: float = 1e-13,
-                   max_sweeps: int = 100_000, stop: Stop = _never) -> Tensor:
+def elastic_net_cd(
+    a: Tensor,
+    c: Tensor,
+    l1: float,
+    l2: float,
+    tol: float = 1e-13,
+    max_sweeps: int = 100_000,
+    stop: Stop = _never,
+) -> Tensor:
     """Exact minimiser of ``wᵀAw - 2cᵀw + l1·Σ|w| + l2·Σw²`` by cyclic coordinate descent.
 
     With ``A = XcᵀXc/n`` and ``c = Xcᵀyc/n`` this is ``mean((y - Xw - b)²) + l1·Σ|w| + l2·Σw²``
@@ -198,8 +207,9 @@ def elastic_net_cd(a: Tensor, c: Tensor, l1: float, l2: float, tol: float = 1e-1
     return w
 
 
-def pinball_irls(x: Tensor, y: Tensor, q: float, bias: bool,
-                 iters: int = 200, stop: Stop = _never) -> tuple[Tensor, float]:
+def pinball_irls(
+    x: Tensor, y: Tensor, q: float, bias: bool, iters: int = 200, stop: Stop = _never
+) -> tuple[Tensor, float]:
     """Quantile (pinball) regression by iteratively reweighted least squares, as statsmodels'
     QuantReg does: weights ``q/|r|`` above the fit and ``(1-q)/|r|`` below (|r| floored).
     MAE has the same minimiser as q = 0.5."""
@@ -231,18 +241,31 @@ def objective_value(objective: Objective, x: Tensor, y: Tensor, w: Tensor, b: fl
         return float(objective(pred, y.double(), w.double().unsqueeze(0)))
 
 
-def lbfgs_reference(objective: Objective, x: Tensor, y: Tensor, w0: Tensor, b0: float,
-                    bias: bool, steps: int = 40,
-                    stop: Stop = _never) -> tuple[Tensor, float]:
+def lbfgs_reference(
+    objective: Objective,
+    x: Tensor,
+    y: Tensor,
+    w0: Tensor,
+    b0: float,
+    bias: bool,
+    steps: int = 40,
+    stop: Stop = _never,
+) -> tuple[Tensor, float]:
     """Minimise the objective by full-batch L-BFGS (strong Wolfe) in float64, in ``steps``
     chunks of at most 50 iterations (the history carries over) so a stop is seen quickly."""
     xd, yd = x.double(), y.double()
     w = w0.clone().double().requires_grad_(True)
     b = torch.tensor(b0, dtype=torch.float64, requires_grad=bias)
     params = [w, b] if bias else [w]
-    opt = torch.optim.LBFGS(params, lr=1.0, max_iter=50, tolerance_grad=1e-12,
-                            tolerance_change=1e-15, history_size=50,
-                            line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        params,
+        lr=1.0,
+        max_iter=50,
+        tolerance_grad=1e-12,
+        tolerance_change=1e-15,
+        history_size=50,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure() -> Tensor:
         opt.zero_grad()
@@ -274,9 +297,13 @@ def _irls_level(loss: LossConfig) -> float:
     return loss_values(loss.name, loss.params, loss).get("quantile", 0.5)
 
 
-def optimum_info(ds: Dataset, cfg: Config, objective: Objective, stop: Stop = _never,
-                 warnings: list[str] | None = None
-                 ) -> tuple[dict[str, Any] | None, float | None]:
+def optimum_info(
+    ds: Dataset,
+    cfg: Config,
+    objective: Objective,
+    stop: Stop = _never,
+    warnings: list[str] | None = None,
+) -> tuple[dict[str, Any] | None, float | None]:
     """``({kind, method, loss, weights, bias}, condition number)`` for the training split.
 
     The optimum is None when there is none to show: stopped meanwhile, too big for a reference,
@@ -289,16 +316,18 @@ def optimum_info(ds: Dataset, cfg: Config, objective: Objective, stop: Stop = _n
 
         if ds.train.x.shape[0] * ds.train.x.shape[1] > REFERENCE_MAX_CELLS:
             return None, None
-        return class_optimum(ds, cfg, objective, stop, warnings if warnings is not None
-                             else []), None
+        return class_optimum(
+            ds, cfg, objective, stop, warnings if warnings is not None else []
+        ), None
     try:
         return _optimum_info(ds, cfg, objective, stop)
     except _Stopped:
         return None, None
 
 
-def _optimum_info(ds: Dataset, cfg: Config, objective: Objective, stop: Stop
-                  ) -> tuple[dict[str, Any] | None, float | None]:
+def _optimum_info(
+    ds: Dataset, cfg: Config, objective: Objective, stop: Stop
+) -> tuple[dict[str, Any] | None, float | None]:
     x, y = ds.train.x, ds.train.y
     bias, loss, (n, d) = cfg.model.bias, cfg.loss, x.shape
     method = optimum_method(loss)
@@ -347,5 +376,10 @@ def _optimum_info(ds: Dataset, cfg: Config, objective: Objective, stop: Stop
     value = objective_value(objective, x, y, w, b)
     if not math.isfinite(value):
         return None, cond
-    return {"kind": kind, "method": how, "loss": value, "weights": w.tolist(),
-            "bias": b if bias else None}, cond
+    return {
+        "kind": kind,
+        "method": how,
+        "loss": value,
+        "weights": w.tolist(),
+        "bias": b if bias else None,
+    }, cond

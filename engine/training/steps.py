@@ -88,9 +88,9 @@ def flatten_params(model: nn.Linear) -> Tensor:
     if model.bias is not None:
         parts.append(model.bias.detach().reshape(-1))
     theta = torch.cat(parts)
-    model.weight = nn.Parameter(theta[:k * d].view(k, d))
+    model.weight = nn.Parameter(theta[: k * d].view(k, d))
     if model.bias is not None:
-        model.bias = nn.Parameter(theta[k * d:])
+        model.bias = nn.Parameter(theta[k * d :])
     return theta
 
 
@@ -115,9 +115,18 @@ class Steps:
 class AutogradSteps(Steps):
     """Forward, ``torch.autograd.grad``, update rule: any objective, including user losses."""
 
-    def __init__(self, model: nn.Linear, rule: UpdateRule, objective: Objective, x: Tensor,
-                 y: Tensor, batch: int, shuffle: torch.Generator, control: Control,
-                 clock: Clock) -> None:
+    def __init__(
+        self,
+        model: nn.Linear,
+        rule: UpdateRule,
+        objective: Objective,
+        x: Tensor,
+        y: Tensor,
+        batch: int,
+        shuffle: torch.Generator,
+        control: Control,
+        clock: Clock,
+    ) -> None:
         super().__init__(rule, control, clock)
         self.model, self.objective, self.x, self.y = model, objective, x, y
         self.batch, self.shuffle = batch, shuffle
@@ -137,13 +146,18 @@ class AutogradSteps(Steps):
             if perm is None:
                 xb, yb = x, y
             else:
-                idx = perm[start:start + batch]
+                idx = perm[start : start + batch]
                 xb, yb = x.index_select(0, idx), y.index_select(0, idx)
             pred = model(xb).squeeze(-1)
             loss = self.objective(pred, yb, model.weight)
             grads = torch.autograd.grad(loss, self.params, allow_unused=True)
-            torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1)
-                       for g, p in zip(grads, self.params)], out=self.rule.grad)
+            torch.cat(
+                [
+                    (g if g is not None else torch.zeros_like(p)).reshape(-1)
+                    for g, p in zip(grads, self.params)
+                ],
+                out=self.rule.grad,
+            )
             self.rule.step()
             loss_sum.add_(loss.detach(), alpha=yb.shape[0])
             if perm is None:  # full batch: the step's own forward pass gives the metrics
@@ -154,12 +168,28 @@ class AutogradSteps(Steps):
 class MinibatchSteps(Steps):
     """Built-in losses in shuffled minibatches with closed-form gradients (see module doc)."""
 
-    def __init__(self, rule: UpdateRule, loss: ClosedForm, x: Tensor, y: Tensor, batch: int,
-                 bias: bool, shuffle: torch.Generator, control: Control, clock: Clock) -> None:
+    def __init__(
+        self,
+        rule: UpdateRule,
+        loss: ClosedForm,
+        x: Tensor,
+        y: Tensor,
+        batch: int,
+        bias: bool,
+        shuffle: torch.Generator,
+        control: Control,
+        clock: Clock,
+    ) -> None:
         super().__init__(rule, control, clock)
         n, d = x.shape
         self.loss, self.x, self.y, self.batch, self.bias, self.shuffle = (
-            loss, x, y, batch, bias, shuffle)
+            loss,
+            x,
+            y,
+            batch,
+            bias,
+            shuffle,
+        )
         cols = d + 1 if bias else d
         self.rows = min(n, max(batch, CHUNK_BYTES // (4 * cols) // batch * batch))
         new: Placement = {"device": x.device, "dtype": x.dtype}
@@ -191,10 +221,13 @@ class MinibatchSteps(Steps):
         for c0 in range(0, n, rows):
             k = min(rows, n - c0)
             z = self.z[:k]
-            views = zip(torch.split(z, batch), torch.split(z.t(), batch, 1),
-                        torch.split(self.y_chunk[:k], batch),
-                        torch.split(self.residuals[c0:c0 + k], batch),
-                        torch.split(self.deriv[:k], batch))
+            views = zip(
+                torch.split(z, batch),
+                torch.split(z.t(), batch, 1),
+                torch.split(self.y_chunk[:k], batch),
+                torch.split(self.residuals[c0 : c0 + k], batch),
+                torch.split(self.deriv[:k], batch),
+            )
             chunks.append((c0, k, [(*v, 1.0 / v[0].shape[0]) for v in views]))
         return chunks
 
@@ -207,7 +240,7 @@ class MinibatchSteps(Steps):
         penalties: list[tuple[Tensor, int]] = []
         started = False
         for c0, k, batches in self.views:
-            self._gather(perm[c0:c0 + k])
+            self._gather(perm[c0 : c0 + k])
             for zb, zb_t, yb, eb, db, inv_m in batches:
                 if control.busy:
                     halt = self.halted(started)
@@ -233,8 +266,9 @@ class MinibatchSteps(Steps):
         loss_sum = loss.data_sum(self.residuals)
         if penalties:
             values = torch.stack([p for p, _ in penalties])
-            sizes = torch.tensor([m for _, m in penalties], dtype=values.dtype,
-                                 device=values.device)
+            sizes = torch.tensor(
+                [m for _, m in penalties], dtype=values.dtype, device=values.device
+            )
             loss_sum = loss_sum + torch.dot(values, sizes)
         return EpochSums(loss_sum, None)
 
@@ -242,8 +276,16 @@ class MinibatchSteps(Steps):
 class FullBatchSteps(Steps):
     """Built-in losses on the full batch: one pass over cache-sized row blocks per epoch."""
 
-    def __init__(self, rule: UpdateRule, loss: ClosedForm, x: Tensor, y: Tensor, bias: bool,
-                 control: Control, clock: Clock) -> None:
+    def __init__(
+        self,
+        rule: UpdateRule,
+        loss: ClosedForm,
+        x: Tensor,
+        y: Tensor,
+        bias: bool,
+        control: Control,
+        clock: Clock,
+    ) -> None:
         super().__init__(rule, control, clock)
         n, d = x.shape
         self.loss, self.x, self.y, self.bias = loss, x, y, bias
@@ -251,9 +293,15 @@ class FullBatchSteps(Steps):
         self.residuals = torch.empty_like(self.offset)
         self.deriv = self.residuals if loss.is_mse else torch.empty_like(self.offset)
         rows = max(1, BLOCK_BYTES // (x.element_size() * max(d, 1)))
-        self.blocks = list(zip(torch.split(x, rows), torch.split(x.t(), rows, 1),
-                               torch.split(self.offset, rows), torch.split(self.residuals, rows),
-                               torch.split(self.deriv, rows)))
+        self.blocks = list(
+            zip(
+                torch.split(x, rows),
+                torch.split(x.t(), rows, 1),
+                torch.split(self.offset, rows),
+                torch.split(self.residuals, rows),
+                torch.split(self.deriv, rows),
+            )
+        )
 
     def _offset(self) -> None:
         """``b - y`` (or ``-y``): the residuals are then one ``addmv`` per block."""
@@ -308,8 +356,16 @@ class GramSteps(FullBatchSteps):
     O(d²) for the gradient, instead of a full forward and backward pass.
     """
 
-    def __init__(self, rule: UpdateRule, loss: ClosedForm, x: Tensor, y: Tensor, bias: bool,
-                 control: Control, clock: Clock) -> None:
+    def __init__(
+        self,
+        rule: UpdateRule,
+        loss: ClosedForm,
+        x: Tensor,
+        y: Tensor,
+        bias: bool,
+        control: Control,
+        clock: Clock,
+    ) -> None:
         super().__init__(rule, loss, x, y, bias, control, clock)
         self.blocks = []  # the residuals are one addmv over all of X
         self.gram: Tensor | None = None
@@ -325,8 +381,8 @@ class GramSteps(FullBatchSteps):
         for start in range(0, n, GRAM_BLOCK_ROWS):
             if self.control.stopped:
                 return False
-            xb = self.x[start:start + GRAM_BLOCK_ROWS].double()
-            yb = self.y[start:start + GRAM_BLOCK_ROWS].double()
+            xb = self.x[start : start + GRAM_BLOCK_ROWS].double()
+            yb = self.y[start : start + GRAM_BLOCK_ROWS].double()
             xtx.addmm_(xb.t(), xb)
             xty[:d].addmv_(xb.t(), yb)
             if self.bias:
@@ -343,8 +399,9 @@ class GramSteps(FullBatchSteps):
         self._offset()
         torch.addmv(self.offset, self.x, self.rule.w, out=self.residuals)
         assert self.gram is not None and self.xty is not None
-        self.rule.grad.copy_(torch.addmv(self.xty, self.gram, self.rule.theta.double(),
-                                         beta=-1.0))  # ZᵀZθ - Zᵀy = Zᵀe
+        self.rule.grad.copy_(
+            torch.addmv(self.xty, self.gram, self.rule.theta.double(), beta=-1.0)
+        )  # ZᵀZθ - Zᵀy = Zᵀe
         return 2.0
 
     def run(self) -> EpochSums | Interrupted:

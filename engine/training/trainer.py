@@ -1,11 +1,11 @@
 """The training loop in named steps: set up → ``RunStarted``, epochs → ``EpochEnded``, finish.
 
 :func:`run_training` reads top to bottom: :func:`set_up` loads the data, finds the optimum and
-builds the model; each epoch runs on the device (:class:`engine.training.epoch.EpochRunner`: no host
-sync per batch, one per epoch) and becomes an event (:func:`epoch_event`); two rules may end
-the run early (:mod:`engine.training.early_stopping`: early stopping, which also owns the best weights
-and their restore, and the divergence check); :func:`finish` evaluates the weights the run
-leaves and says how it ended. Synchronous: it runs in a worker thread under
+builds the model; each epoch runs on the device (:class:`engine.training.epoch.EpochRunner`: no
+host sync per batch, one per epoch) and becomes an event (:func:`epoch_event`); two rules may
+end the run early (:mod:`engine.training.early_stopping`: early stopping, which also owns the
+best weights and their restore, and the divergence check); :func:`finish` evaluates the
+weights the run leaves and says how it ended. Synchronous: it runs in a worker thread under
 :func:`engine.train`, directly under :func:`engine.fit`, emits events through a callback and
 obeys a :class:`~engine.core.control.Control`.
 """
@@ -22,15 +22,23 @@ from torch import nn
 
 from engine.config import Config
 from engine.core.control import Control
-from engine.data.dataset import Dataset, load_dataset, to_original
-from engine.training.device import device_name, resolve_device
-from engine.training.early_stopping import DivergenceCheck, EarlyStopping
-from engine.training.epoch import (Clock, DeviceSplit, EpochResult, EpochRunner, EpochSums,
-                          evaluate_splits, load_params, params_on_host)
 from engine.core.events import EpochEnded, Event, Reason, RunFinished, RunStarted
+from engine.data.dataset import Dataset, load_dataset, to_original
 from engine.losses.derivatives import closed_form
 from engine.losses.functions import Objective, build_objective
 from engine.training.classify import n_classes
+from engine.training.device import device_name, resolve_device
+from engine.training.early_stopping import DivergenceCheck, EarlyStopping
+from engine.training.epoch import (
+    Clock,
+    DeviceSplit,
+    EpochResult,
+    EpochRunner,
+    EpochSums,
+    evaluate_splits,
+    load_params,
+    params_on_host,
+)
 from engine.training.metrics import coef_rmse
 from engine.training.optimizers import make_update_rule
 from engine.training.steps import flatten_params
@@ -39,23 +47,22 @@ from engine.training.update_rules import UpdateRule
 Emit = Callable[[Event], None]
 
 
-def make_model(n_features: int, cfg: Config, device: torch.device, outputs: int = 1
-               ) -> nn.Linear:
+def make_model(n_features: int, cfg: Config, device: torch.device, outputs: int = 1) -> nn.Linear:
     """``nn.Linear(d, outputs)`` initialised like PyTorch's default, but from the run's seed
     (``outputs`` = K logits for multiclass, else 1)."""
     model = nn.Linear(n_features, outputs, bias=cfg.model.bias)
     gen = torch.Generator().manual_seed(cfg.seed + 2)
     bound = 1.0 / math.sqrt(n_features)
     with torch.no_grad():
-        model.weight.copy_(torch.empty(outputs, n_features).uniform_(-bound, bound,
-                                                                     generator=gen))
+        model.weight.copy_(torch.empty(outputs, n_features).uniform_(-bound, bound, generator=gen))
         if model.bias is not None:
             model.bias.copy_(torch.empty(outputs).uniform_(-bound, bound, generator=gen))
     return model.to(device)
 
 
-def prepare(cfg: Config, dataset: Dataset | None = None, control: Control | None = None
-            ) -> tuple[Dataset, Objective, list[str]]:
+def prepare(
+    cfg: Config, dataset: Dataset | None = None, control: Control | None = None
+) -> tuple[Dataset, Objective, list[str]]:
     """Load data and build the objective (running a custom loss's pre-flight check).
 
     A stop requested during set-up skips the pre-flight check: the run then ends at once. A stop
@@ -77,7 +84,8 @@ def prepare(cfg: Config, dataset: Dataset | None = None, control: Control | None
 def uses_user_code(cfg: Config) -> bool:
     """Whether the loss is (or has a term that is) a user's callable."""
     return cfg.loss.name == "custom" or any(
-        t.get("name") == "custom" for t in (cfg.loss.terms or []))
+        t.get("name") == "custom" for t in (cfg.loss.terms or [])
+    )
 
 
 @dataclass
@@ -104,56 +112,93 @@ def set_up(cfg: Config, control: Control, dataset: Dataset | None = None) -> Set
     ds, objective, warnings = prepare(cfg, dataset, control)
     from engine.training.optimum import optimum_info
 
-    optimum, cond = optimum_info(ds, cfg, objective, stop=lambda: control.stopped,
-                                 warnings=warnings)
+    optimum, cond = optimum_info(
+        ds, cfg, objective, stop=lambda: control.stopped, warnings=warnings
+    )
     if optimum is not None:
         optimum["weights_original"], optimum["bias_original"] = to_original(
-            ds, optimum["weights"], optimum["bias"])
+            ds, optimum["weights"], optimum["bias"]
+        )
     if cond is not None and cond > 1e3:
-        warnings.append(f"feature matrix is ill-conditioned (condition number {cond:.3g} > 1e3): "
-                        "gradient descent will be slow; standardise or drop correlated features")
+        warnings.append(
+            f"feature matrix is ill-conditioned (condition number {cond:.3g} > 1e3): "
+            "gradient descent will be slow; standardise or drop correlated features"
+        )
     train, val, test = (DeviceSplit(s, device) for s in (ds.train, ds.val, ds.test))
     model = make_model(train.x.shape[1], cfg, device, ds.n_outputs)
     started = RunStarted(
-        config=cfg.to_dict(), device=str(device), device_name=device_name(device),
-        n_train=train.n, n_val=val.n, n_test=test.n, n_features=int(train.x.shape[1]),
-        feature_names=ds.feature_names, epochs=cfg.train.epochs,
-        loss_formula=objective.formula, true_weights=ds.true_weights, true_bias=ds.true_bias,
-        data_shape=ds.shape, outlier_rows=ds.outlier_rows,
+        config=cfg.to_dict(),
+        device=str(device),
+        device_name=device_name(device),
+        n_train=train.n,
+        n_val=val.n,
+        n_test=test.n,
+        n_features=int(train.x.shape[1]),
+        feature_names=ds.feature_names,
+        epochs=cfg.train.epochs,
+        loss_formula=objective.formula,
+        true_weights=ds.true_weights,
+        true_bias=ds.true_bias,
+        data_shape=ds.shape,
+        outlier_rows=ds.outlier_rows,
         x_mean=ds.x_mean.tolist() if ds.x_mean is not None else None,
         x_std=ds.x_std.tolist() if ds.x_std is not None else None,
-        y_mean=ds.y_mean, y_std=ds.y_std, optimum=optimum, condition_number=cond,
-        warnings=warnings, full_batch=(cfg.optim.batch_size or train.n) >= train.n,
-        task=cfg.model.task, classes=ds.classes)
+        y_mean=ds.y_mean,
+        y_std=ds.y_std,
+        optimum=optimum,
+        condition_number=cond,
+        warnings=warnings,
+        full_batch=(cfg.optim.batch_size or train.n) >= train.n,
+        task=cfg.model.task,
+        classes=ds.classes,
+    )
     rule = make_update_rule(flatten_params(model), model, cfg)
     return Setup(cfg, ds, objective, train, val, test, model, rule, optimum, started)
 
 
-def epoch_event(run: Setup, epoch: int, result: EpochResult, stopper: EarlyStopping,
-                improved: bool, clock: Clock) -> EpochEnded:
+def epoch_event(
+    run: Setup,
+    epoch: int,
+    result: EpochResult,
+    stopper: EarlyStopping,
+    improved: bool,
+    clock: Clock,
+) -> EpochEnded:
     """The event of one finished epoch, from its host numbers."""
     elapsed = clock.elapsed_s
     w_raw, b_raw = to_original(run.ds, result.weights, result.bias)
     return EpochEnded(
-        epoch=epoch, epochs=run.cfg.train.epochs, train_loss=result.train_loss,
-        val_loss=result.val_loss, best_epoch=stopper.best_epoch,
-        best_monitor=stopper.best, improved=improved, wait=stopper.wait,
-        patience=stopper.patience, lr=run.optimizer.param_groups[0]["lr"],
-        weights=result.weights, bias=result.bias, elapsed_s=elapsed,
+        epoch=epoch,
+        epochs=run.cfg.train.epochs,
+        train_loss=result.train_loss,
+        val_loss=result.val_loss,
+        best_epoch=stopper.best_epoch,
+        best_monitor=stopper.best,
+        improved=improved,
+        wait=stopper.wait,
+        patience=stopper.patience,
+        lr=run.optimizer.param_groups[0]["lr"],
+        weights=result.weights,
+        bias=result.bias,
+        elapsed_s=elapsed,
         samples_per_s=run.train.n * epoch / elapsed if elapsed > 0 else 0.0,
         metrics=result.metrics,
         gap=optimality_gap(result.train_loss, run.optimum),
-        weights_original=w_raw, bias_original=b_raw,
-        coef_rmse=truth_error(run, result.weights, result.bias, w_raw, b_raw))
+        weights_original=w_raw,
+        bias_original=b_raw,
+        coef_rmse=truth_error(run, result.weights, result.bias, w_raw, b_raw),
+    )
 
 
-def truth_error(run: Setup, weights: list[float], bias: Any,
-                w_raw: list[float] | None, b_raw: Any) -> float | None:
+def truth_error(
+    run: Setup, weights: list[float], bias: Any, w_raw: list[float] | None, b_raw: Any
+) -> float | None:
     """:func:`engine.training.metrics.coef_rmse` of these parameters in raw units (the units of the
     coefficient table's ``true`` column), or None when the data has no true weights."""
     raw_w, raw_b = (w_raw, b_raw) if w_raw is not None else (weights, bias)
-    return coef_rmse(raw_w, raw_b if bias is not None else None, run.ds.true_weights,
-                     run.ds.true_bias)
+    return coef_rmse(
+        raw_w, raw_b if bias is not None else None, run.ds.true_weights, run.ds.true_bias
+    )
 
 
 def optimality_gap(train_loss: float, optimum: dict[str, Any] | None) -> float | None:
@@ -185,20 +230,27 @@ class Checkpointer(Protocol):
     def save(self, state: dict[str, Any]) -> None: ...
 
 
-def training_state(run: Setup, runner: EpochRunner, stopper: EarlyStopping, clock: Clock,
-                   epoch: int) -> dict[str, Any]:
+def training_state(
+    run: Setup, runner: EpochRunner, stopper: EarlyStopping, clock: Clock, epoch: int
+) -> dict[str, Any]:
     """Everything ``resume`` needs to repeat the epochs after ``epoch`` exactly (tensors and
     plain values only, so it loads with ``weights_only=True``)."""
-    return {"epoch": epoch, "config": run.cfg.to_dict(),
-            "model": {k: v.detach().cpu().clone() for k, v in run.model.state_dict().items()},
-            "optimizer": run.optimizer.state_dict(),
-            "shuffle_rng": runner.shuffle_state(),
-            "early_stopping": stopper.state(), "elapsed_s": clock.elapsed_s,
-            "device": run.model.weight.device.type, "steps": runner.steps_mode}
+    return {
+        "epoch": epoch,
+        "config": run.cfg.to_dict(),
+        "model": {k: v.detach().cpu().clone() for k, v in run.model.state_dict().items()},
+        "optimizer": run.optimizer.state_dict(),
+        "shuffle_rng": runner.shuffle_state(),
+        "early_stopping": stopper.state(),
+        "elapsed_s": clock.elapsed_s,
+        "device": run.model.weight.device.type,
+        "steps": runner.steps_mode,
+    }
 
 
-def load_training_state(run: Setup, runner: EpochRunner, stopper: EarlyStopping, clock: Clock,
-                        state: dict[str, Any]) -> int:
+def load_training_state(
+    run: Setup, runner: EpochRunner, stopper: EarlyStopping, clock: Clock, state: dict[str, Any]
+) -> int:
     """Put a checkpoint back into a freshly set-up run; return the epoch it was taken after.
 
     A checkpoint from another kind of device is refused: its shuffling generator's state cannot
@@ -209,8 +261,10 @@ def load_training_state(run: Setup, runner: EpochRunner, stopper: EarlyStopping,
     if saved != device.type:
         from engine.core.errors import RunError
 
-        raise RunError(f"the checkpoint was taken on {saved} and this run would train on "
-                       f"{device.type}: resume with --set train.device={saved}")
+        raise RunError(
+            f"the checkpoint was taken on {saved} and this run would train on "
+            f"{device.type}: resume with --set train.device={saved}"
+        )
     run.model.load_state_dict({k: v.to(device) for k, v in state["model"].items()})
     run.optimizer.load_state_dict(state["optimizer"])
     runner.set_shuffle_state(state["shuffle_rng"])
@@ -219,14 +273,22 @@ def load_training_state(run: Setup, runner: EpochRunner, stopper: EarlyStopping,
     return int(state["epoch"])
 
 
-def finish_message(reason: Reason, epoch: int, cfg: Config, restored: int | None,
-                   detail: str = "", stopped_by: str = "you") -> str:
+def finish_message(
+    reason: Reason,
+    epoch: int,
+    cfg: Config,
+    restored: int | None,
+    detail: str = "",
+    stopped_by: str = "you",
+) -> str:
     """The one line a run ends with (the CLI prints it; the README quotes it)."""
     es = cfg.early_stopping
     tail = f"; restored epoch {restored}" if restored is not None else ""
     if reason == "early_stopped":
-        return (f"early stopped at epoch {epoch}: no {es.monitor} improvement > {es.min_delta:g} "
-                f"for {es.patience} epochs{tail}")
+        return (
+            f"early stopped at epoch {epoch}: no {es.monitor} improvement > {es.min_delta:g} "
+            f"for {es.patience} epochs{tail}"
+        )
     if reason == "diverged":
         return f"diverged at epoch {epoch}: {detail} — lower lr (was {cfg.optim.lr:g}){tail}"
     if reason == "cancelled":
@@ -234,8 +296,14 @@ def finish_message(reason: Reason, epoch: int, cfg: Config, restored: int | None
     return f"completed {epoch} epoch{'s' if epoch != 1 else ''}{tail}"
 
 
-def finish(run: Setup, ending: Ending, stopper: EarlyStopping, clock: Clock,
-           stopped_by: str = "you", first_epoch: int = 1) -> RunFinished:
+def finish(
+    run: Setup,
+    ending: Ending,
+    stopper: EarlyStopping,
+    clock: Clock,
+    stopped_by: str = "you",
+    first_epoch: int = 1,
+) -> RunFinished:
     """Restore the best weights (if early stopping says so) and report what the run leaves:
     its losses, metrics (``medae`` too) and truth error, all of the weights it returns (after
     a restore, the restored epoch's numbers, not the last epoch's), in one host read."""
@@ -247,22 +315,35 @@ def finish(run: Setup, ending: Ending, stopper: EarlyStopping, clock: Clock,
         from engine.training.classify_eval import evaluate_class_splits
 
         losses, final, confusion, (weights, bias) = evaluate_class_splits(
-            run.model, splits, n_classes(run.ds.n_outputs), run.objective, loss_of)
+            run.model, splits, n_classes(run.ds.n_outputs), run.objective, loss_of
+        )
     else:
         losses, final, (weights, bias) = evaluate_splits(
-            run.model, splits, run.ds.y_std, run.objective, loss_of=loss_of)
+            run.model, splits, run.ds.y_std, run.objective, loss_of=loss_of
+        )
     w_orig, b_orig = to_original(run.ds, weights, bias)
     train_loss = losses.get("train")
     return RunFinished(
-        reason=ending.reason, epochs_run=ending.epoch, best_epoch=stopper.best_epoch,
-        best_monitor=stopper.best, weights=weights, bias=bias,
-        message=finish_message(ending.reason, ending.epoch, run.cfg, restored, ending.detail,
-                               stopped_by),
-        restored_epoch=restored, elapsed_s=clock.elapsed_s, metrics=final,
-        weights_original=w_orig, bias_original=b_orig,
-        train_loss=train_loss, val_loss=losses.get("val"),
+        reason=ending.reason,
+        epochs_run=ending.epoch,
+        best_epoch=stopper.best_epoch,
+        best_monitor=stopper.best,
+        weights=weights,
+        bias=bias,
+        message=finish_message(
+            ending.reason, ending.epoch, run.cfg, restored, ending.detail, stopped_by
+        ),
+        restored_epoch=restored,
+        elapsed_s=clock.elapsed_s,
+        metrics=final,
+        weights_original=w_orig,
+        bias_original=b_orig,
+        train_loss=train_loss,
+        val_loss=losses.get("val"),
         gap=optimality_gap(train_loss, run.optimum) if train_loss is not None else None,
-        coef_rmse=truth_error(run, weights, bias, w_orig, b_orig), confusion=confusion)
+        coef_rmse=truth_error(run, weights, bias, w_orig, b_orig),
+        confusion=confusion,
+    )
 
 
 def _losses_wanted(run: Setup, ending: Ending, first_epoch: int) -> bool:
@@ -275,9 +356,15 @@ def _losses_wanted(run: Setup, ending: Ending, first_epoch: int) -> bool:
     return not (ending.reason == "cancelled" and uses_user_code(run.cfg))
 
 
-def run_training(cfg: Config, emit: Emit, control: Control | None = None,
-                 dataset: Dataset | None = None, *, checkpoints: Checkpointer | None = None,
-                 resume_from: dict[str, Any] | None = None) -> RunFinished:
+def run_training(
+    cfg: Config,
+    emit: Emit,
+    control: Control | None = None,
+    dataset: Dataset | None = None,
+    *,
+    checkpoints: Checkpointer | None = None,
+    resume_from: dict[str, Any] | None = None,
+) -> RunFinished:
     """Train ``cfg`` to the end, calling ``emit`` for every event; return the last event.
 
     ``dataset`` replaces the config's own split (cross-validation passes each fold's).
@@ -289,17 +376,28 @@ def run_training(cfg: Config, emit: Emit, control: Control | None = None,
     run = set_up(cfg, control, dataset)
 
     clock = Clock()  # speed and elapsed time count training, not set-up
-    runner = EpochRunner(run.model, run.optimizer, run.objective, run.train, run.val,
-                         batch_size=cfg.optim.batch_size, seed=cfg.seed + 3, y_std=run.ds.y_std,
-                         control=control, clock=clock, closed=closed_form(cfg.loss),
-                         epochs=cfg.train.epochs,
-                         steps_mode=resume_from.get("steps") if resume_from else None,
-                         classes=n_classes(run.ds.n_outputs) if run.ds.classes else 0)
+    runner = EpochRunner(
+        run.model,
+        run.optimizer,
+        run.objective,
+        run.train,
+        run.val,
+        batch_size=cfg.optim.batch_size,
+        seed=cfg.seed + 3,
+        y_std=run.ds.y_std,
+        control=control,
+        clock=clock,
+        closed=closed_form(cfg.loss),
+        epochs=cfg.train.epochs,
+        steps_mode=resume_from.get("steps") if resume_from else None,
+        classes=n_classes(run.ds.n_outputs) if run.ds.classes else 0,
+    )
     # In full batch, train_loss is measured at the weights the epoch *started* from, so when it
     # is the monitor the best weights are those start weights (the previous epoch's end).
     stopper = EarlyStopping.from_config(
         cfg.early_stopping,
-        monitors_start=runner.full_batch and cfg.early_stopping.monitor == "train_loss")
+        monitors_start=runner.full_batch and cfg.early_stopping.monitor == "train_loss",
+    )
     stopper.remember(params_on_host(run.model))
     first = 1
     if resume_from is not None:  # before RunStarted: a checkpoint that does not fit changes nothing

@@ -33,13 +33,15 @@ from torch import Tensor
 class UpdateRule:
     """Base: the flat parameters, their gradient buffer and the hyperparameters (one group)."""
 
-    def __init__(self, theta: Tensor, n_weights: int, lr: float, weight_decay: float,
-                 **hyper: Any) -> None:
+    def __init__(
+        self, theta: Tensor, n_weights: int, lr: float, weight_decay: float, **hyper: Any
+    ) -> None:
         self.theta = theta
         self.grad = torch.zeros_like(theta)
         self.w, self.grad_w = theta[:n_weights], self.grad[:n_weights]
         self.param_groups: list[dict[str, Any]] = [
-            {"lr": lr, "weight_decay": weight_decay, **hyper, "params": [0]}]
+            {"lr": lr, "weight_decay": weight_decay, **hyper, "params": [0]}
+        ]
         self.state: dict[str, Any] = {}
 
     @property
@@ -62,8 +64,10 @@ class UpdateRule:
     def state_dict(self) -> dict[str, Any]:
         """Like ``torch.optim.Optimizer.state_dict()``: tensors and plain values only."""
         state = {k: v.detach().clone() for k, v in self.state.items()}
-        groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()}
-                  for g in self.param_groups]
+        groups = [
+            {k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()}
+            for g in self.param_groups
+        ]
         return {"state": {0: state} if state else {}, "param_groups": groups}
 
     def load_state_dict(self, saved: dict[str, Any]) -> None:
@@ -74,15 +78,23 @@ class UpdateRule:
             group["betas"] = tuple(group["betas"])
         self.param_groups = [group]
         state = saved["state"].get(0, saved["state"].get("0", {}))
-        self.state = {k: v.to(self.theta.device, self.theta.dtype)
-                      if k != "step" else v.detach().clone() for k, v in state.items()}
+        self.state = {
+            k: v.to(self.theta.device, self.theta.dtype) if k != "step" else v.detach().clone()
+            for k, v in state.items()
+        }
 
 
 class SGD(UpdateRule):
     """Stochastic gradient descent with optional (heavy-ball, undampened) momentum."""
 
-    def __init__(self, theta: Tensor, n_weights: int, lr: float, weight_decay: float = 0.0,
-                 momentum: float = 0.0) -> None:
+    def __init__(
+        self,
+        theta: Tensor,
+        n_weights: int,
+        lr: float,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+    ) -> None:
         super().__init__(theta, n_weights, lr, weight_decay, momentum=momentum)
 
     def step(self, scale: float = 1.0) -> None:
@@ -107,8 +119,14 @@ class SGD(UpdateRule):
 class Adam(UpdateRule):
     """Adam (``decoupled=True``: AdamW), torch's defaults β = (0.9, 0.999), ε = 1e-8."""
 
-    def __init__(self, theta: Tensor, n_weights: int, lr: float, weight_decay: float = 0.0,
-                 decoupled: bool = False) -> None:
+    def __init__(
+        self,
+        theta: Tensor,
+        n_weights: int,
+        lr: float,
+        weight_decay: float = 0.0,
+        decoupled: bool = False,
+    ) -> None:
         super().__init__(theta, n_weights, lr, weight_decay, betas=(0.9, 0.999), eps=1e-8)
         self.decoupled = decoupled
 
@@ -117,8 +135,11 @@ class Adam(UpdateRule):
         lr, wd, eps = group["lr"], group["weight_decay"], group["eps"]
         beta1, beta2 = group["betas"]
         if not self.state:
-            self.state = {"step": torch.tensor(0.0), "exp_avg": torch.zeros_like(self.theta),
-                          "exp_avg_sq": torch.zeros_like(self.theta)}
+            self.state = {
+                "step": torch.tensor(0.0),
+                "exp_avg": torch.zeros_like(self.theta),
+                "exp_avg_sq": torch.zeros_like(self.theta),
+            }
         g = self._scaled_grad(scale)
         if wd:
             if self.decoupled:
@@ -130,9 +151,9 @@ class Adam(UpdateRule):
         step = float(step_t)  # a CPU tensor: no device sync
         m.lerp_(g, 1 - beta1)
         v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-        bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
+        bias_correction2_sqrt = (1 - beta2**step) ** 0.5
         denom = (v.sqrt() / bias_correction2_sqrt).add_(eps)
-        self.theta.addcdiv_(m, denom, value=-lr / (1 - beta1 ** step))
+        self.theta.addcdiv_(m, denom, value=-lr / (1 - beta1**step))
 
 
 # The update rule of each built-in optimizer, named by its registry entry's ``rule``; each takes
@@ -140,8 +161,9 @@ class Adam(UpdateRule):
 # and the other hyperparameters the entry lists, by name.
 
 
-def sgd(theta: Tensor, n_weights: int, lr: float, weight_decay: float,
-        momentum: float = 0.0) -> UpdateRule:
+def sgd(
+    theta: Tensor, n_weights: int, lr: float, weight_decay: float, momentum: float = 0.0
+) -> UpdateRule:
     """The ``sgd`` entry's rule."""
     return SGD(theta, n_weights, lr, weight_decay, momentum)
 

@@ -18,9 +18,15 @@ from textual_plotext import PlotextPlot
 from tui.series import Downsampler, Point, fmt_num, linear_ticks, log_ticks, to_log10
 
 STYLES: tuple[tuple[str, str, str], ...] = (
-    ("cyan", "cyan", "•"), ("orange", "dark_orange", "+"), ("green+", "bright_green", "x"),
-    ("magenta", "magenta", "*"), ("yellow", "yellow", "o"), ("blue+", "bright_blue", "#"),
-    ("red+", "bright_red", "%"), ("white", "white", "@"))
+    ("cyan", "cyan", "•"),
+    ("orange", "dark_orange", "+"),
+    ("green+", "bright_green", "x"),
+    ("magenta", "magenta", "*"),
+    ("yellow", "yellow", "o"),
+    ("blue+", "bright_blue", "#"),
+    ("red+", "bright_red", "%"),
+    ("white", "white", "@"),
+)
 """``(plotext colour, the same colour in Rich's names, marker)`` per series, in order."""
 MAX_SERIES = len(STYLES)
 
@@ -73,7 +79,7 @@ class ComparePlot(PlotextPlot):
     }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
+    def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.series: list[Series] = []
         self.log_y = False
@@ -112,7 +118,7 @@ class ComparePlot(PlotextPlot):
             self.drawn.append(s)
             all_y += ys
             x_hi = max(x_hi, max(xs))
-        last = max(int(round(x_hi)), 2)
+        last = max(round(x_hi), 2)
         plt.xlim(1, last)
         step = max(1, round((last - 1) / 4))
         plt.xticks(sorted(set(range(1, last + 1, step)) | {last}))
@@ -131,7 +137,7 @@ class CompareLegend(Static):
 
     DEFAULT_CSS = "CompareLegend { height: auto; padding: 0 1; }"
 
-    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
+    def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id, markup=False)
 
     def show(self, series: list[Series], which: str) -> None:
@@ -145,7 +151,9 @@ class CompareLegend(Static):
                 text.append(f"  ({s.note})", style="dim")
             elif s.points:
                 best = min(s.points, key=lambda p: p[1])
-                text.append(f"  {which} {fmt_num(s.points[-1][1], 4)} @ {s.points[-1][0]:.0f}"
-                            f" · best {fmt_num(best[1], 4)}", style="dim")
+                text.append(
+                    f"  {which} {fmt_num(s.points[-1][1], 4)} @ {s.points[-1][0]:.0f}"
+                    f" · best {fmt_num(best[1], 4)}",
+                    style="dim",
+                )
         self.update(text)
-

@@ -15,18 +15,30 @@ from rich.table import Table
 from rich.text import Text
 from textual.widget import Widget
 
-from engine.core.report import (LEARNED, LEARNED_RAW, OPTIMUM, OPTIMUM_RAW, TRUE, CoefRow,
-                                coefficient_table, data_summary, metric_table)
-
+from engine.core.report import (
+    LEARNED,
+    LEARNED_RAW,
+    OPTIMUM,
+    OPTIMUM_RAW,
+    TRUE,
+    CoefRow,
+    coefficient_table,
+    data_summary,
+    metric_table,
+)
 from tui.history import RunHistory
 from tui.series import fmt_num
 from tui.view import View
 from tui.widgets.panels import Panel
 
-
 COLUMN_HEADERS = {LEARNED: "learned", OPTIMUM: "optimum", TRUE: "true"}
-STD_COLUMN_HEADERS = {LEARNED: "w std", OPTIMUM: "opt std", LEARNED_RAW: "w raw",
-                      OPTIMUM_RAW: "opt raw", TRUE: "true"}
+STD_COLUMN_HEADERS = {
+    LEARNED: "w std",
+    OPTIMUM: "opt std",
+    LEARNED_RAW: "w raw",
+    OPTIMUM_RAW: "opt raw",
+    TRUE: "true",
+}
 """Column headers with one set of units, and with standardised and raw ones side by side."""
 
 
@@ -57,27 +69,33 @@ class CoefficientsPanel(Panel):
             self.border_title = Text("Coefficients")
         headers = STD_COLUMN_HEADERS if table.standardised else COLUMN_HEADERS
         features = [r for r in table.rows if r.index is not None]
-        rows: list[CoefRow | None] = list(features[:self.MAX_ROWS])
+        rows: list[CoefRow | None] = list(features[: self.MAX_ROWS])
         if len(features) > self.MAX_ROWS:
             rows.append(None)  # "…"
         rows += [r for r in table.rows if r.index is None]
         room = self._room()
         for narrower in table.narrowings():
             columns = narrower.columns
-            cells = [[r.name, *(fmt_num(c.cell(r)) for c in columns)] if r else ["…"]
-                     for r in rows]
-            if room <= 0 or _table_width(["coef", *(headers[c.key] for c in columns)],
-                                         cells) <= room:
+            cells = [[r.name, *(fmt_num(c.cell(r)) for c in columns)] if r else ["…"] for r in rows]
+            if (
+                room <= 0
+                or _table_width(["coef", *(headers[c.key] for c in columns)], cells) <= room
+            ):
                 break
-        grid = Table(box=None, padding=(0, 1), collapse_padding=True, pad_edge=False,
-                     show_edge=False, expand=False)
+        grid = Table(
+            box=None,
+            padding=(0, 1),
+            collapse_padding=True,
+            pad_edge=False,
+            show_edge=False,
+            expand=False,
+        )
         grid.add_column("coef")
         for column in columns:
             grid.add_column(headers[column.key], justify="right")
         for row in cells:
             grid.add_row(*(Text(cell) for cell in row))  # feature names are not markup
         self.update(grid)
-
 
     def _room(self) -> int:
         """Cells the table may take: the row less the Metrics panel's least width."""
@@ -141,11 +159,20 @@ class MetricsPanel(Panel):
             # = 33 cells, the panel's inner width (width 34, padding-left 1). The table never
             # shrinks to "tra…" beside the coefficient table, and no two numbers touch
             # ("6.0550.00838").
-            table = Table(box=None, padding=(0, 0, 0, 1), pad_edge=False, show_edge=False,
-                          collapse_padding=True)
+            table = Table(
+                box=None,
+                padding=(0, 0, 0, 1),
+                pad_edge=False,
+                show_edge=False,
+                collapse_padding=True,
+            )
             for col in ("", *metrics.keys):
-                table.add_column(col, justify="left" if not col else "right", no_wrap=True,
-                                 min_width=5 if not col else METRIC_WIDTH)
+                table.add_column(
+                    col,
+                    justify="left" if not col else "right",
+                    no_wrap=True,
+                    min_width=5 if not col else METRIC_WIDTH,
+                )
             for split, values in metrics.rows():
                 table.add_row(Text(split), *(_fit(v, METRIC_WIDTH) for v in values))
             parts.append(table)

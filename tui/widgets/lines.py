@@ -15,7 +15,6 @@ from tui.history import RunHistory
 from tui.view import View
 from tui.widgets.quiet import QuietStatic
 
-
 FLASH_S = 3.0
 """How long a passing note (log-y on, smoothing, window) covers the top bar's message."""
 
@@ -37,7 +36,7 @@ class TopBar(QuietStatic):
     }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
+    def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id, markup=False)
         self.message, self.error = "", False
         self._note: str | None = None
@@ -76,8 +75,9 @@ class TopBar(QuietStatic):
         if n:
             plural = "s" if n > 1 else ""
             text.append(f" · ⚠ {n} warning{plural} (? lists)", style="bold yellow")
-        message, error = (self._note, False) if self._note is not None else \
-            (self.message, self.error)
+        message, error = (
+            (self._note, False) if self._note is not None else (self.message, self.error)
+        )
         if message:
             text.append(" │ ")
             text.append(message, style="bold red" if error else "")
@@ -94,7 +94,7 @@ class FormulaLine(QuietStatic):
 
     DEFAULT_CSS = "FormulaLine { height: auto; padding: 0 1; color: $accent; }"
 
-    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
+    def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id, markup=False)
 
     def render_history(self, history: RunHistory, view: View) -> None:

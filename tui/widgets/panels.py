@@ -17,9 +17,17 @@ from typing import Any
 from rich.cells import cell_len
 from rich.text import Text
 
-from engine.core.report import (LEARNED, LEARNED_RAW, OPTIMUM, OPTIMUM_RAW, TRUE, MetricTable,
-                                coefficient_table, metric_table, standardised_target)
-
+from engine.core.report import (
+    LEARNED,
+    LEARNED_RAW,
+    OPTIMUM,
+    OPTIMUM_RAW,
+    TRUE,
+    MetricTable,
+    coefficient_table,
+    metric_table,
+    standardised_target,
+)
 from tui.history import EpochLosses, RunHistory
 from tui.series import fmt_num
 from tui.view import View
@@ -53,8 +61,12 @@ def fmt_list(values: list[float] | None, limit: int, digits: int = 4) -> str:
     return text + (" …" if len(values) > limit else "")
 
 
-STATE_OF_REASON = {"early_stopped": "stopped", "completed": "completed", "diverged": "diverged",
-                   "cancelled": "cancelled"}
+STATE_OF_REASON = {
+    "early_stopped": "stopped",
+    "completed": "completed",
+    "diverged": "diverged",
+    "cancelled": "cancelled",
+}
 """The early-stopping panel's state for each way a run ends (``RunFinished.reason``): only an
 early stop is "stopped"; a run that used all its epochs "completed"; one stopped with x
 "cancelled" (the message under it says "stopped by you")."""
@@ -76,9 +88,14 @@ class EarlyStoppingPanel(Panel):
             if running:
                 lines.append(Text.assemble(_state("starting"), "  waiting for the first epoch…"))
             elif enabled:
-                lines.append(Text.assemble(_state("ready"), f"  {es.get('monitor')}, patience "
-                                           f"{es.get('patience')}, min_delta "
-                                           f"{fmt_num(es.get('min_delta'))}"))
+                lines.append(
+                    Text.assemble(
+                        _state("ready"),
+                        f"  {es.get('monitor')}, patience "
+                        f"{es.get('patience')}, min_delta "
+                        f"{fmt_num(es.get('min_delta'))}",
+                    )
+                )
             else:
                 lines.append(Text.assemble(_state("off"), "  runs all epochs"))
             self.update(Text("\n").join(lines))
@@ -97,16 +114,19 @@ class EarlyStoppingPanel(Panel):
         lines.append(self._head(state, last if enabled else None, best, best_epoch))
         if fin is not None:
             rows = 2 if view.rows < 24 else None  # a short screen keeps its plot rows
-            lines.append(Text(clip_rows(fin.message, self.content_size.width, rows),
-                              style="bold"))
+            lines.append(Text(clip_rows(fin.message, self.content_size.width, rows), style="bold"))
         elif not running:
             lines.append(Text("run ended without a result", style="red"))
         elif not enabled:
             lines.append(Text(f"runs all {started.epochs} epochs", style="dim"))
         else:
-            lines.append(Text(f"monitor {monitor}, min_delta "
-                              f"{fmt_num(started.config['early_stopping']['min_delta'])}",
-                              style="dim"))
+            lines.append(
+                Text(
+                    f"monitor {monitor}, min_delta "
+                    f"{fmt_num(started.config['early_stopping']['min_delta'])}",
+                    style="dim",
+                )
+            )
         self.update(Text("\n").join(lines))
 
     def _head(self, state: str, last: Any, best: float | None, best_epoch: int | None) -> Text:
@@ -128,8 +148,10 @@ class EarlyStoppingPanel(Panel):
         room = width - used - len(waits[0]) - 1 - len(bests[0])
         if last is not None and room >= 4:
             head.append(waits[0] + " ")
-            head.append(bar(last.wait / max(last.patience, 1), min(room, 20)),
-                        style="yellow" if last.wait else "green")
+            head.append(
+                bar(last.wait / max(last.patience, 1), min(room, 20)),
+                style="yellow" if last.wait else "green",
+            )
             head.append(bests[0])
         elif used + len(waits[0]) + len(bests[0]) <= width:
             head.append(waits[0] + bests[0])
@@ -148,14 +170,22 @@ def clip_rows(text: str, width: int, rows: int | None) -> str:
     if len(wrapped) <= rows:
         return text
     kept = wrapped[:rows]
-    kept[-1] = kept[-1][:width - 1].rstrip() + "…"
+    kept[-1] = kept[-1][: width - 1].rstrip() + "…"
     return "\n".join(kept)
 
 
 def _state(state: str) -> Text:
-    style = {"improving": "bold green", "waiting": "bold yellow", "stopped": "bold red",
-             "completed": "bold green", "diverged": "bold red", "cancelled": "bold yellow",
-             "off": "dim", "ready": "dim", "starting": "dim"}.get(state, "")
+    style = {
+        "improving": "bold green",
+        "waiting": "bold yellow",
+        "stopped": "bold red",
+        "completed": "bold green",
+        "diverged": "bold red",
+        "cancelled": "bold yellow",
+        "off": "dim",
+        "ready": "dim",
+        "starting": "dim",
+    }.get(state, "")
     return Text(f"● {state}", style=style)
 
 
@@ -173,8 +203,14 @@ class RunStatsPanel(Panel):
         # as many weights as the line has room for ("w raw " + ~10 cells each + the bias)
         n_coef = max(1, (self.content_size.width - 12) // (digits + 7))
         if started is None:
-            self.update(Text("starting… (the first epoch shows here)" if view.running else
-                             "no run yet — s starts, ? shows the keys", style="dim"))
+            self.update(
+                Text(
+                    "starting… (the first epoch shows here)"
+                    if view.running
+                    else "no run yet — s starts, ? shows the keys",
+                    style="dim",
+                )
+            )
             return
         epoch = last.epoch if last else 0
         total = started.epochs
@@ -182,12 +218,17 @@ class RunStatsPanel(Panel):
             speeds = ["— ep/s  — s", "— s"]
         elif last is not None:
             secs = fin.elapsed_s if fin and fin.elapsed_s else last.elapsed_s
-            speeds = [f"{last.epoch / secs if secs > 0 else 0:,.0f} ep/s  {secs:.1f} s",
-                      f"{secs:.1f} s"]
+            speeds = [
+                f"{last.epoch / secs if secs > 0 else 0:,.0f} ep/s  {secs:.1f} s",
+                f"{secs:.1f} s",
+            ]
         else:
             speeds = ["starting…"]
-        self.border_title = Text(f"Run on {started.device}" if frozen_clock
-                                 else f"Run on {started.device} ({started.device_name})")
+        self.border_title = Text(
+            f"Run on {started.device}"
+            if frozen_clock
+            else f"Run on {started.device} ({started.device_name})"
+        )
         shown = history.shown_losses()
         restored = shown is not None and last is not None and shown.epoch != last.epoch
         if restored:  # the numbers below are that epoch's: say so where it always fits
@@ -226,8 +267,10 @@ def loss_line(losses: EpochLosses, has_val: bool, width: int = 0) -> Text:
 def metrics_line(metrics: MetricTable) -> str:
     """``R² a/b/c  RMSE a/b/c`` over the splits present (train/val, and test at the end),
     saying when RMSE is in y's own units while the losses are not."""
-    parts = [f"{name} " + "/".join(fmt_num(metrics.value(s, key), 3) for s in metrics.splits)
-             for name, key in (("R²", "r2"), ("RMSE", "rmse"))]
+    parts = [
+        f"{name} " + "/".join(fmt_num(metrics.value(s, key), 3) for s in metrics.splits)
+        for name, key in (("R²", "r2"), ("RMSE", "rmse"))
+    ]
     raw = ", raw y" if metrics.raw_y else ""
     return "  ".join(parts) + f" ({'/'.join(metrics.splits)}{raw})"
 

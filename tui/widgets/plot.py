@@ -25,8 +25,14 @@ from tui.widgets.quiet import QuietStatic
 TRAIN_COLOR, VAL_COLOR = "cyan", "orange"
 SMOOTH_TRAIN_COLOR, SMOOTH_VAL_COLOR = "blue+", "red+"
 BEST_COLOR, OPTIMUM_COLOR = "green+", "magenta"
-RICH_COLORS = {"cyan": "cyan", "orange": "dark_orange", "blue+": "bright_blue",
-               "red+": "bright_red", "green+": "bright_green", "magenta": "magenta"}
+RICH_COLORS = {
+    "cyan": "cyan",
+    "orange": "dark_orange",
+    "blue+": "bright_blue",
+    "red+": "bright_red",
+    "green+": "bright_green",
+    "magenta": "magenta",
+}
 """The same colours in Rich's names, for the legend line above the plot."""
 
 
@@ -50,7 +56,7 @@ class LossPlot(PlotextPlot):
     }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
+    def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.history = RunHistory()
         """The history last drawn (a resize redraws it)."""
@@ -81,8 +87,11 @@ class LossPlot(PlotextPlot):
         """Smoothing off → each of SMOOTHING_BETAS → off."""
         betas = (None, *SMOOTHING_BETAS)
         self.smoothing = betas[(betas.index(self.smoothing) + 1) % len(betas)]
-        return ("smoothing off" if self.smoothing is None else
-                f"smoothing: debiased EMA β={self.smoothing:g} over the raw curve")
+        return (
+            "smoothing off"
+            if self.smoothing is None
+            else f"smoothing: debiased EMA β={self.smoothing:g} over the raw curve"
+        )
 
     def next_window(self, n_epochs: int) -> str | None:
         """All epochs → the last 100 / 1,000 / 10,000 (those shorter than the ``n_epochs`` run
@@ -93,8 +102,11 @@ class LossPlot(PlotextPlot):
             return None
         later = [w for w in choices if self.window is None or w > self.window]
         self.window = later[0] if later else None
-        return ("plot: all epochs" if self.window is None
-                else f"plot: last {self.window:,} epochs (z: next window)")
+        return (
+            "plot: all epochs"
+            if self.window is None
+            else f"plot: last {self.window:,} epochs (z: next window)"
+        )
 
     def render_history(self, history: RunHistory, view: View) -> None:
         """Draw ``history``; while a run goes, at most every :data:`PLOT_EVERY_S` (else
@@ -151,8 +163,9 @@ class LossPlot(PlotextPlot):
         try:
             while self.live and built != self._generation:
                 built, size, theme = self._generation, self.size, self._theme_name()
-                text = await loop.run_in_executor(None, build_frame, self._calls, size.width,
-                                                  size.height, theme)
+                text = await loop.run_in_executor(
+                    None, build_frame, self._calls, size.width, size.height, theme
+                )
                 if self.live:
                     self._frame = (size, theme, text)
                     self.refresh()
@@ -205,8 +218,10 @@ class LossPlot(PlotextPlot):
             plt.plot([x_lo, x_hi], [pt[1], pt[1]], color=OPTIMUM_COLOR, marker="braille")
             all_y.append(pt[1])
         points = history.curve_points(self.window, n_points)
-        curves = [(points[0], history.train_curve, TRAIN_COLOR, SMOOTH_TRAIN_COLOR),
-                  (points[1], history.val_curve, VAL_COLOR, SMOOTH_VAL_COLOR)]
+        curves = [
+            (points[0], history.train_curve, TRAIN_COLOR, SMOOTH_TRAIN_COLOR),
+            (points[1], history.val_curve, VAL_COLOR, SMOOTH_VAL_COLOR),
+        ]
         for curve_points, curve, color, smooth_color in curves:
             raw = self._series(curve_points)
             self._draw(plt, raw, color)
@@ -215,8 +230,12 @@ class LossPlot(PlotextPlot):
                 smooth = [p for p in curve.smooth[beta].points(n_points) if p[0] >= x_lo]
                 self._draw(plt, self._series(smooth), smooth_color)
         last = history.last
-        if last is not None and last.best_epoch is not None and last.best_monitor is not None \
-                and last.best_epoch >= x_lo:
+        if (
+            last is not None
+            and last.best_epoch is not None
+            and last.best_monitor is not None
+            and last.best_epoch >= x_lo
+        ):
             (pt,) = self._series([(float(last.best_epoch), float(last.best_monitor))])
             plt.scatter([pt[0]], [pt[1]], color=BEST_COLOR, marker="◆")
         plt.xlim(x_lo, x_hi)
@@ -260,8 +279,9 @@ class Legend(QuietStatic):
             items = self._items(history, view, raw_labels=False)
         self.update(fit_items(items, width))
 
-    def _items(self, history: RunHistory, view: View, *,
-               raw_labels: bool) -> list[tuple[int, Text]]:
+    def _items(
+        self, history: RunHistory, view: View, *, raw_labels: bool
+    ) -> list[tuple[int, Text]]:
         """The legend's items as (priority: lower stays longer, text)."""
         items: list[tuple[int, Text]] = []
         if history.started is None:
@@ -283,9 +303,16 @@ class Legend(QuietStatic):
         if history.started.n_val:  # no validation split: no val curve, so no key for one
             key(2, "━", VAL_COLOR, f"val{raw}")
         if smooth:  # a state the user chose, as log-y: it stays longest
-            items.append((1, Text.assemble(("━", RICH_COLORS[SMOOTH_TRAIN_COLOR]),
-                                           ("━", RICH_COLORS[SMOOTH_VAL_COLOR]),
-                                           f" EMA β={view.smoothing:g}")))
+            items.append(
+                (
+                    1,
+                    Text.assemble(
+                        ("━", RICH_COLORS[SMOOTH_TRAIN_COLOR]),
+                        ("━", RICH_COLORS[SMOOTH_VAL_COLOR]),
+                        f" EMA β={view.smoothing:g}",
+                    ),
+                )
+            )
         opt = history.started.optimum
         if opt is not None and opt.get("loss") is not None:
             key(5, "━", OPTIMUM_COLOR, f"opt ({opt.get('kind', 'reference')})")

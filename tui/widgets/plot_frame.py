@@ -45,6 +45,6 @@ def build_frame(calls: list[Call], width: int, height: int, theme: str) -> Text:
         getattr(plot, name)(*args, **kwargs)
     # As textual-plotext's own render does: size twice (textual-plotext#5), then the theme.
     plot.plotsize(width, height)
-    plot._set_size(width, height)  # noqa: SLF001 - the widget's own workaround, kept
+    plot._set_size(width, height)
     plot.theme(theme)
     return Text.from_ansi(plot.build())

@@ -33,8 +33,12 @@ class QuietStatic(Static):
     _shown_rows: int | None = None
 
     def update(self, content: Any = "", *, layout: bool = True) -> None:
-        if self._shown is not None and type(content) is type(self._shown) \
-                and isinstance(content, (str, Text)) and content == self._shown:
+        if (
+            self._shown is not None
+            and type(content) is type(self._shown)
+            and isinstance(content, (str, Text))
+            and content == self._shown
+        ):
             return
         rows = _rows(content, self.content_size.width)
         relayout = layout and (rows is None or rows != self._shown_rows)

@@ -18,7 +18,6 @@ from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from engine.config import Config, apply_overrides
 from engine.config.presets import is_bundled, list_presets, load_raw
-
 from tui.form import FieldError, FormField, SettingsForm, fmt_value
 from tui.messages import PresetChosen, SettingsEdited
 
@@ -43,7 +42,7 @@ class ErrorLine(Label):
     one more row), so the panel re-scrolls it into view whenever its size changes.
     """
 
-    def __init__(self, *, id: str) -> None:  # noqa: A002
+    def __init__(self, *, id: str) -> None:
         super().__init__("", classes="error", id=id, markup=False)
 
     def on_resize(self) -> None:
@@ -85,7 +84,7 @@ class SettingsPanel(VerticalScroll):
     }
     """
 
-    def __init__(self, preset: str, overrides: list[str], *, id: str | None = None) -> None:  # noqa: A002
+    def __init__(self, preset: str, overrides: list[str], *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.launch_preset = preset
         self.launch_overrides = list(overrides)
@@ -99,8 +98,13 @@ class SettingsPanel(VerticalScroll):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="row"):
             yield Label("preset", classes="label")
-            yield Select(self._preset_options(), value=self.preset, allow_blank=False,
-                         compact=True, id="preset")
+            yield Select(
+                self._preset_options(),
+                value=self.preset,
+                allow_blank=False,
+                compact=True,
+                id="preset",
+            )
         yield Static("", id="preset-desc", classes="hint", markup=False)
         for f in self.form.fields:
             with Horizontal(classes="row", id=f"row-{field_id(f.key)}"):
@@ -113,8 +117,9 @@ class SettingsPanel(VerticalScroll):
     def _make_widget(self, f: FormField) -> Input | Select | Checkbox:
         wid, entry = field_id(f.key), self.form.entries[f.key]
         if f.kind == "choice":
-            return Select(self._options(f.key), value=entry, allow_blank=False, compact=True,
-                          id=wid)
+            return Select(
+                self._options(f.key), value=entry, allow_blank=False, compact=True, id=wid
+            )
         if f.kind == "bool":
             return Checkbox(on_off(bool(entry)), value=bool(entry), compact=True, id=wid)
         return Input(entry, placeholder=f.placeholder, compact=True, id=wid)
@@ -124,12 +129,14 @@ class SettingsPanel(VerticalScroll):
 
     def _preset_options(self) -> list[tuple[Text, str]]:
         """The presets to pick from; names are files' names, shown as plain text."""
-        out = [(Text(p.name if p.bundled else f"{p.name} (yours)"), p.name)
-               for p in list_presets()]
+        out = [(Text(p.name if p.bundled else f"{p.name} (yours)"), p.name) for p in list_presets()]
         if self.preset not in {v for _, v in out}:  # a preset given as a path
             path = Path(self.preset)
-            label = (f"run {path.parent.name.rsplit('-', 1)[-1]}" if path.name == "config.yaml"
-                     else path.stem)  # a run's settings (the runs screen's o, or watch)
+            label = (
+                f"run {path.parent.name.rsplit('-', 1)[-1]}"
+                if path.name == "config.yaml"
+                else path.stem
+            )  # a run's settings (the runs screen's o, or watch)
             out.append((Text(label), self.preset))
         return out
 
@@ -278,8 +285,7 @@ class SettingsPanel(VerticalScroll):
         if not label.display:
             self.revealing = None
             return
-        region = self.query_one(f"#row-{field_id(key)}").virtual_region.union(
-            label.virtual_region)
+        region = self.query_one(f"#row-{field_id(key)}").virtual_region.union(label.virtual_region)
         self.scroll_to_region(region, animate=False, immediate=True)
 
     def on_resize(self) -> None:
@@ -309,7 +315,8 @@ class SettingsPanel(VerticalScroll):
         if key == "loss.name":  # choosing combined may have written example terms in
             with self.prevent(Input.Changed):
                 self.query_one("#" + field_id("loss.terms"), Input).value = str(
-                    self.form.entries["loss.terms"])
+                    self.form.entries["loss.terms"]
+                )
         self.show_form()
         self.post_message(SettingsEdited(key))
 

@@ -24,7 +24,7 @@ class _SweepPlot(PlotextPlot):
 
     DEFAULT_CSS = "_SweepPlot { height: 1fr; min-height: 5; }"
 
-    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
+    def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.view: Any = None
         self.points: list[tuple[float, float]] = []
@@ -78,7 +78,7 @@ class BestSoFarPlot(_SweepPlot):
 class ParamScatter(_SweepPlot):
     """The metric of each complete trial against one searched parameter (``key``)."""
 
-    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
+    def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.key: str | None = None
 
@@ -88,8 +88,12 @@ class ParamScatter(_SweepPlot):
     def _points(self) -> list[tuple[float, float]]:
         points = scatter(self.view.rows, self.key) if self.key else []
         xs = [x for x, _ in points]
-        self.log_x = bool(xs) and min(xs) > 0 and max(xs) >= 100 * min(xs) and \
-            not choice_labels(self.view.rows, self.key or "")
+        self.log_x = (
+            bool(xs)
+            and min(xs) > 0
+            and max(xs) >= 100 * min(xs)
+            and not choice_labels(self.view.rows, self.key or "")
+        )
         return [(math.log10(x), y) for x, y in points] if self.log_x else points
 
     def _draw(self) -> None:
