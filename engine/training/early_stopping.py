@@ -7,9 +7,9 @@ Early stopping semantics (Keras, Lightning, skorch, scikit-learn agree): an epoc
 epochs since the last improvement and the run should stop once ``wait >= patience``. Like
 Keras' ``EarlyStopping`` with ``restore_best_weights``, the policy is one object: it
 remembers the weights of its best epoch and puts them back at the end *however* the run
-ended (early stop, divergence, a stop by the user, even in the middle of an epoch, or running out of epochs; keras#12511 was a
-years-long bug about exactly that). Stopping is a flag the loop reads, not an exception, so the
-end-of-run work always happens.
+ended (early stop, divergence, a stop by the user, even in the middle of an epoch, or
+running out of epochs; keras#12511 was a years-long bug about exactly that). Stopping is a
+flag the loop reads, not an exception, so the end-of-run work always happens.
 
 Divergence (Lightning's ``check_finite``): a non-finite loss or weight ends the run at once.
 
