@@ -32,8 +32,8 @@ from engine.sweep.batched_plan import Planned
 from engine.sweep.batched_stats import Gram, Moments
 from engine.sweep.batched_stopping import ColumnStopping
 from engine.training.epoch import STEPS_ENV
-from engine.training.steps import gram_pays
-from engine.training.trainer import make_model
+from engine.training.gram_steps import gram_pays
+from engine.training.run_setup import make_model
 
 BLOCK_BYTES = {"cpu": 1 << 21, "other": 1 << 28}
 """Size of one block of the ``rows×K`` residual matrix: about a core's L2 cache on the CPU,

@@ -1,7 +1,7 @@
 """Sufficient statistics of a split, so MSE trials of a batch need no pass over the data.
 
 For MSE on the full batch the single run takes its gradient from ``ZᵀZ`` and ``Zᵀy``
-(:class:`engine.training.steps.GramSteps`); :class:`Gram` is the same, for K columns at once.
+(:class:`engine.training.gram_steps.GramSteps`); :class:`Gram` is the same, for K columns at once.
 Its loss still needs the residuals, one pass over X per epoch; here it comes from the split's
 centred moments instead, in float64: with ``x̄``, ``ȳ`` the split's means, ``X_c = X - x̄``,
 ``y_c = y - ȳ`` and per trial ``c = b + x̄·w - ȳ`` (``b = 0`` without a bias)::

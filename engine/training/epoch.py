@@ -26,16 +26,15 @@ from engine.losses.derivatives import ClosedForm
 from engine.losses.functions import Objective
 from engine.training.classify import class_sums, from_class_sums
 from engine.training.early_stopping import Params
+from engine.training.gram_steps import GramSteps, gram_pays
 from engine.training.metrics import from_sums, residual_sums
 from engine.training.steps import (
     AutogradSteps,
     EpochSums,
     FullBatchSteps,
-    GramSteps,
     Interrupted,
     MinibatchSteps,
     Steps,
-    gram_pays,
 )
 from engine.training.update_rules import UpdateRule
 

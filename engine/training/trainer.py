@@ -1,37 +1,31 @@
 """The training loop in named steps: set up → ``RunStarted``, epochs → ``EpochEnded``, finish.
 
-:func:`run_training` reads top to bottom: :func:`set_up` loads the data, finds the optimum and
-builds the model; each epoch runs on the device (:class:`engine.training.epoch.EpochRunner`: no
-host sync per batch, one per epoch) and becomes an event (:func:`epoch_event`); two rules may
-end the run early (:mod:`engine.training.early_stopping`: early stopping, which also owns the
-best weights and their restore, and the divergence check); :func:`finish` evaluates the
-weights the run leaves and says how it ended. Synchronous: it runs in a worker thread under
-:func:`engine.train`, directly under :func:`engine.fit`, emits events through a callback and
-obeys a :class:`~engine.core.control.Control`.
+:func:`run_training` reads top to bottom: :func:`engine.training.run_setup.set_up` loads the
+data, finds the optimum and builds the model; each epoch runs on the device
+(:class:`engine.training.epoch.EpochRunner`: no host sync per batch, one per epoch) and becomes
+an event (:func:`epoch_event`); two rules may end the run early
+(:mod:`engine.training.early_stopping`: early stopping, which also owns the best weights and
+their restore, and the divergence check); :func:`finish` evaluates the weights the run leaves
+and says how it ended. Synchronous: it runs in a worker thread under :func:`engine.train`,
+directly under :func:`engine.fit`, emits events through a callback and obeys a
+:class:`~engine.core.control.Control`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import torch
-from torch import nn
-
 from engine.config import Config
 from engine.core.control import Control
-from engine.core.events import EpochEnded, Event, Reason, RunFinished, RunStarted
-from engine.data.dataset import Dataset, load_dataset, to_original
+from engine.core.events import EpochEnded, Event, Reason, RunFinished
+from engine.data.dataset import Dataset, to_original
 from engine.losses.derivatives import closed_form
-from engine.losses.functions import Objective, build_objective
 from engine.training.classify import n_classes
-from engine.training.device import device_name, resolve_device
 from engine.training.early_stopping import DivergenceCheck, EarlyStopping
 from engine.training.epoch import (
     Clock,
-    DeviceSplit,
     EpochResult,
     EpochRunner,
     EpochSums,
@@ -40,120 +34,9 @@ from engine.training.epoch import (
     params_on_host,
 )
 from engine.training.metrics import coef_rmse
-from engine.training.optimizers import make_update_rule
-from engine.training.steps import flatten_params
-from engine.training.update_rules import UpdateRule
+from engine.training.run_setup import Setup, set_up, uses_user_code
 
 Emit = Callable[[Event], None]
-
-
-def make_model(n_features: int, cfg: Config, device: torch.device, outputs: int = 1) -> nn.Linear:
-    """``nn.Linear(d, outputs)`` initialised like PyTorch's default, but from the run's seed
-    (``outputs`` = K logits for multiclass, else 1)."""
-    model = nn.Linear(n_features, outputs, bias=cfg.model.bias)
-    gen = torch.Generator().manual_seed(cfg.seed + 2)
-    bound = 1.0 / math.sqrt(n_features)
-    with torch.no_grad():
-        model.weight.copy_(torch.empty(outputs, n_features).uniform_(-bound, bound, generator=gen))
-        if model.bias is not None:
-            model.bias.copy_(torch.empty(outputs).uniform_(-bound, bound, generator=gen))
-    return model.to(device)
-
-
-def prepare(
-    cfg: Config, dataset: Dataset | None = None, control: Control | None = None
-) -> tuple[Dataset, Objective, list[str]]:
-    """Load data and build the objective (running a custom loss's pre-flight check).
-
-    A stop requested during set-up skips the pre-flight check: the run then ends at once. A stop
-    while the data load (in chunks that check it) raises :class:`engine.data.dataset.Stopped`.
-    """
-    stop = (lambda: control.stopped) if control is not None else None
-    ds = dataset if dataset is not None else load_dataset(cfg, stop=stop)
-    objective = build_objective(cfg.loss, cfg.base_dir)
-    warnings = list(ds.warnings)
-    if control is not None and control.stopped:
-        return ds, objective, warnings
-    if uses_user_code(cfg):
-        from engine.losses.check import preflight
-
-        warnings += preflight(cfg.loss, cfg.base_dir, stop=stop, task=cfg.model.task)
-    return ds, objective, warnings
-
-
-def uses_user_code(cfg: Config) -> bool:
-    """Whether the loss is (or has a term that is) a user's callable."""
-    return cfg.loss.name == "custom" or any(
-        t.get("name") == "custom" for t in (cfg.loss.terms or [])
-    )
-
-
-@dataclass
-class Setup:
-    """Everything a run needs once its data, optimum and model are ready."""
-
-    cfg: Config
-    ds: Dataset
-    objective: Objective
-    train: DeviceSplit
-    val: DeviceSplit
-    test: DeviceSplit
-    model: nn.Linear
-    """Its weight and bias are views of ``optimizer.theta`` (see
-    :func:`engine.training.steps.flatten_params`)."""
-    optimizer: UpdateRule
-    optimum: dict[str, Any] | None
-    started: RunStarted
-
-
-def set_up(cfg: Config, control: Control, dataset: Dataset | None = None) -> Setup:
-    """Data, objective, optimum and warnings; the splits, model and optimizer on the device."""
-    device = resolve_device(cfg.train.device)
-    ds, objective, warnings = prepare(cfg, dataset, control)
-    from engine.training.optimum import optimum_info
-
-    optimum, cond = optimum_info(
-        ds, cfg, objective, stop=lambda: control.stopped, warnings=warnings
-    )
-    if optimum is not None:
-        optimum["weights_original"], optimum["bias_original"] = to_original(
-            ds, optimum["weights"], optimum["bias"]
-        )
-    if cond is not None and cond > 1e3:
-        warnings.append(
-            f"feature matrix is ill-conditioned (condition number {cond:.3g} > 1e3): "
-            "gradient descent will be slow; standardise or drop correlated features"
-        )
-    train, val, test = (DeviceSplit(s, device) for s in (ds.train, ds.val, ds.test))
-    model = make_model(train.x.shape[1], cfg, device, ds.n_outputs)
-    started = RunStarted(
-        config=cfg.to_dict(),
-        device=str(device),
-        device_name=device_name(device),
-        n_train=train.n,
-        n_val=val.n,
-        n_test=test.n,
-        n_features=int(train.x.shape[1]),
-        feature_names=ds.feature_names,
-        epochs=cfg.train.epochs,
-        loss_formula=objective.formula,
-        true_weights=ds.true_weights,
-        true_bias=ds.true_bias,
-        data_shape=ds.shape,
-        outlier_rows=ds.outlier_rows,
-        x_mean=ds.x_mean.tolist() if ds.x_mean is not None else None,
-        x_std=ds.x_std.tolist() if ds.x_std is not None else None,
-        y_mean=ds.y_mean,
-        y_std=ds.y_std,
-        optimum=optimum,
-        condition_number=cond,
-        warnings=warnings,
-        full_batch=(cfg.optim.batch_size or train.n) >= train.n,
-        task=cfg.model.task,
-        classes=ds.classes,
-    )
-    rule = make_update_rule(flatten_params(model), model, cfg)
-    return Setup(cfg, ds, objective, train, val, test, model, rule, optimum, started)
 
 
 def epoch_event(
