@@ -12,7 +12,7 @@ from sklearn import metrics as skm
 
 import engine
 from engine.config import ConfigError
-from engine.data.dataset import class_labels
+from engine.data.raw_source import class_labels
 from engine.losses.check import check_loss
 from engine.training.classify import evaluate_classes, from_class_sums, class_sums
 from engine.training.early_stopping import EarlyStopping

@@ -105,7 +105,7 @@ def test_a_long_bad_cell_is_quoted_short(tmp_path):
 @pytest.mark.parametrize("cell, value", [("+1.5", 1.5), (".5", 0.5), ("3.4e38", 3.4e38),
                                          ("1E-3", 1e-3), (" 7 ", 7.0), ("-0", 0.0)])
 def test_plain_numbers_still_read(tmp_path, cell, value):
-    from engine.data.dataset import read_csv
+    from engine.data.raw_source import read_csv
 
     x, _, _ = read_csv(csv_config(tmp_path, f"a,y\n{cell},1\n2,3\n").data, None)
     assert float(x[0, 0]) == float(torch.tensor(value, dtype=torch.float32))

@@ -13,7 +13,8 @@ from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 import engine
 from engine.cli.main import main
 from engine.config import ConfigError
-from engine.data.dataset import fold_indices, load_dataset, read_source, split_indices
+from engine.data.dataset import fold_indices, load_dataset, split_indices
+from engine.data.raw_source import read_source
 from engine.losses.functions import build_objective
 from engine.training.metrics import evaluate
 from engine.training.optimum import objective_value, optimum_info

@@ -13,8 +13,9 @@ import torch
 
 from engine.config import ConfigError
 from engine.data.table_scan import FLOAT32_MAX
-from engine.data.dataset import (Stopped, load_dataset, prepare_splits, read_source, read_table,
+from engine.data.dataset import (Stopped, load_dataset, prepare_splits, read_table,
                          split_indices)
+from engine.data.raw_source import read_source
 from engine.data.table_scan import exact_scan
 from tests.conftest import make_config
 

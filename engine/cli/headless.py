@@ -98,10 +98,10 @@ def config_error_fields(exc: Exception) -> dict[str, Any]:
     """
     if not isinstance(exc, ConfigError):
         return {}
-    user_loss = sys.modules.get("engine.losses.user_loss")
+    user_spec = sys.modules.get("engine.losses.user_spec")
     key = exc.key or (
         "loss.callable"
-        if user_loss is not None and isinstance(exc, user_loss.UserLossError)
+        if user_spec is not None and isinstance(exc, user_spec.UserLossError)
         else None
     )
     return {"error_key": key, "error_text": str(exc)[:300]}

@@ -15,7 +15,8 @@ from torch import Tensor
 from engine.config import Config, LossConfig
 from engine.config.yaml_io import short_repr
 from engine.losses.user_code import guarded
-from engine.losses.user_loss import UserLoss, UserLossError, load_user_loss, wrap_loss
+from engine.losses.user_loss import UserLoss, load_user_loss, wrap_loss
+from engine.losses.user_spec import UserLossError
 from engine.registry import CLASSIFICATION_LOSSES, LOSSES
 
 

@@ -89,7 +89,7 @@ class LinearModel:
 
     def features(self, x_raw: Tensor) -> Tensor:
         """The model's input columns from raw rows: powers, then the training scaling."""
-        from engine.data.dataset import poly_features
+        from engine.data.raw_source import poly_features
 
         x, _ = poly_features(x_raw.to(torch.float32), self.raw_features, self.poly_degree)
         if self.x_mean is not None and self.x_std is not None:

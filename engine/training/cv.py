@@ -17,7 +17,8 @@ from engine.config import Config
 from engine.core.control import Control
 from engine.core.events import CrossValidated, Event, FoldFinished
 from engine.core.report import METRIC_KEYS
-from engine.data.dataset import fold_indices, prepare_splits, read_source, split_indices
+from engine.data.dataset import fold_indices, prepare_splits, split_indices
+from engine.data.raw_source import read_source
 from engine.training.trainer import run_training
 
 
