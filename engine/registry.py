@@ -1,22 +1,19 @@
-"""The loss and optimizer registries: each built-in declared once, torch-free at import.
+"""The loss registry: each built-in loss declared once, torch-free at import.
 
 A :class:`LossSpec` says everything the rest of the program needs to know about a loss: its
 name, formula template (README, ``check-loss``, help screen, dashboard), parameters with their
 defaults and valid ranges, whether it is smooth, how its exact or reference optimum is found,
 where its torch function and its closed-form derivative live (``"module:attr"``, imported only
-when a run starts), and so its form keys. Config choices and docs, combined-loss term
-parameters, formulas, ``check-loss``'s parameter checks, the optimum dispatch, the fast path's
-gradient, the "does this setting apply" rule (:mod:`engine.config.applies`) and the dashboard's
-form all read from :data:`LOSSES`.
+when a run starts, by :func:`resolve`), and so its form keys. Config choices and docs,
+combined-loss term parameters, formulas, ``check-loss``'s parameter checks, the optimum
+dispatch, the fast path's gradient, the "does this setting apply" rule
+(:mod:`engine.config.applies`) and the dashboard's form all read from :data:`LOSSES`.
 
-An :class:`OptimizerSpec` likewise carries its update rule (``"module:attr"``), its
-hyperparameters (the ``optim.*`` keys it reads, hence its form keys), the ``torch.optim`` class
-it is checked against, and its update formula.
+The optimizers are declared likewise, in :mod:`engine.optimizer_registry`.
 
 Adding a built-in loss is one :class:`LossSpec` entry here plus its torch function (and
-derivative) and a README row; adding an optimizer is one :class:`OptimizerSpec` entry plus its
-update rule and a README row. :func:`register_loss` / :func:`register_optimizer` add one at run
-time (a test's toy, a plugin).
+derivative) and a README row. :func:`register_loss` adds one at run time (a test's toy, a
+plugin).
 """
 
 from __future__ import annotations
@@ -315,94 +312,6 @@ def param_key(loss_name: str, param_name: str) -> str:
     """
     del loss_name  # the key depends on the parameter only; kept for callers' readability
     return f"loss.{param_name}" if param_name in LOSS_FIELD_PARAMS else f"loss.params.{param_name}"
-
-
-@dataclass(frozen=True)
-class OptimizerSpec:
-    """An optimizer: its update rule, the ``optim.*`` keys it reads, and its torch class.
-
-    ``hyperparams`` are the ``OptimConfig`` fields it takes besides the parameter groups
-    (``lr`` always; ``momentum`` only for sgd): passed to the torch class as keyword arguments,
-    and to the update rule after ``lr``. They are its form keys (``optim.<name>``) and the
-    ``optim.*`` settings that apply only where it is chosen. Weight decay is set per parameter
-    group so the bias is never decayed; every optimizer takes it.
-
-    ``rule`` is ``"module:attr"`` of its update rule on the flat parameter vector,
-    ``rule(theta, n_weights, lr, weight_decay, **hyperparams_but_lr)`` (see
-    :mod:`engine.training.update_rules`), or None to step the ``torch.optim`` class instead.
-    ``torch_class`` (``"torch.optim.SGD"``) is the reference the rule is tested against.
-    ``formula`` is the update written out (README, help).
-    """
-
-    name: str
-    torch_class: str
-    hyperparams: tuple[str, ...]
-    doc: str
-    rule: str | None = None
-    formula: str = ""
-
-    def form_keys(self) -> tuple[str, ...]:
-        """The config keys of its hyperparameters: ``optim.lr``, ``optim.momentum``."""
-        return tuple(f"optim.{name}" for name in self.hyperparams)
-
-
-_BUILTIN_OPTIMIZERS = (
-    OptimizerSpec(
-        "sgd",
-        "torch.optim.SGD",
-        ("lr", "momentum"),
-        "stochastic gradient descent, optionally with momentum",
-        "engine.training.update_rules:sgd",
-        "g = ∇L + wd·w; b = μ·b + g (b = g at the first step); θ -= lr·b",
-    ),
-    OptimizerSpec(
-        "adam",
-        "torch.optim.Adam",
-        ("lr",),
-        "Adam; weight_decay adds weight_decay·w to the gradient",
-        "engine.training.update_rules:adam",
-        "g = ∇L + wd·w; m = β1·m + (1-β1)·g; v = β2·v + (1-β2)·g²; "
-        "θ -= lr·m̂/(√v̂ + ε), β = (0.9, 0.999), ε = 1e-8",
-    ),
-    OptimizerSpec(
-        "adamw",
-        "torch.optim.AdamW",
-        ("lr",),
-        "Adam with decoupled weight decay",
-        "engine.training.update_rules:adamw",
-        "w -= lr·wd·w, then adam's step with g = ∇L",
-    ),
-)
-
-OPTIMIZERS: dict[str, OptimizerSpec] = {spec.name: spec for spec in _BUILTIN_OPTIMIZERS}
-"""Every optimizer by name (the built-ins, then any registered with
-:func:`register_optimizer`); ``optim.name`` must be one of these."""
-
-_BUILTIN_OPTIMIZER_NAMES = tuple(OPTIMIZERS)
-
-
-def register_optimizer(spec: OptimizerSpec) -> None:
-    """Add an optimizer to :data:`OPTIMIZERS` (it becomes an ``optim.name`` choice)."""
-    if spec.name in OPTIMIZERS:
-        raise ValueError(f"an optimizer called {spec.name!r} already exists")
-    OPTIMIZERS[spec.name] = spec
-
-
-def unregister_optimizer(name: str) -> None:
-    """Remove an optimizer added with :func:`register_optimizer` (built-ins cannot be removed)."""
-    if name in _BUILTIN_OPTIMIZER_NAMES:
-        raise ValueError(f"{name!r} is a built-in optimizer")
-    OPTIMIZERS.pop(name, None)
-
-
-def optimizer_names() -> tuple[str, ...]:
-    """Every registered optimizer, built-ins first in declaration order."""
-    return tuple(OPTIMIZERS)
-
-
-def builtin_optimizer_names() -> tuple[str, ...]:
-    """The built-in optimizers only, in declaration order."""
-    return _BUILTIN_OPTIMIZER_NAMES
 
 
 def resolve(pointer: str) -> Any:

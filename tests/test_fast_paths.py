@@ -24,13 +24,14 @@ import torch
 import engine
 from engine.core.control import Control
 from engine.data.dataset import load_dataset
-from engine.training.epoch import STEPS_ENV, Clock, DeviceSplit, EpochRunner
 from engine.losses.derivatives import closed_form, derivative_of
 from engine.losses.functions import build_objective
+from engine.optimizer_registry import OPTIMIZERS
+from engine.registry import LOSSES, ParamSpec, builtin_loss_names, resolve
+from engine.training.epoch import STEPS_ENV, Clock, DeviceSplit, EpochRunner
 from engine.training.optimizers import make_optimizer, make_update_rule
-from engine.registry import LOSSES, OPTIMIZERS, ParamSpec, builtin_loss_names, resolve
+from engine.training.run_setup import make_model
 from engine.training.steps import flatten_params
-from engine.training.trainer import make_model
 from tests.conftest import make_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -252,7 +253,7 @@ def test_training_never_imports_torch_dynamo():
         "import json, sys\n"
         "import engine\n"
         "from engine.config.presets import load_config\n"
-        "from engine.registry import OPTIMIZERS\n"
+        "from engine.optimizer_registry import OPTIMIZERS\n"
         "cfg = load_config('default')\n"
         "cfg.train.epochs = 3\n"
         "for batch in (None, 64):\n"

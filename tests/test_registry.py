@@ -14,13 +14,13 @@ from torch import nn
 import engine
 from engine.config import ConfigError, loss_choices, parse_config
 from engine.data.dataset import load_dataset
-from engine.losses.formulas import describe, formula, loss_values
 from engine.losses.check import check_loss
+from engine.losses.formulas import describe, formula, loss_values
 from engine.losses.functions import build_objective
+from engine.optimizer_registry import OPTIMIZERS, register_optimizer, unregister_optimizer
+from engine.registry import LOSSES, builtin_loss_names, param_key, register_loss, unregister_loss
 from engine.training.optimizers import make_optimizer
 from engine.training.optimum import objective_value
-from engine.registry import (LOSSES, OPTIMIZERS, builtin_loss_names, param_key, register_loss,
-                             register_optimizer, unregister_loss, unregister_optimizer)
 from tests.conftest import make_config
 from tests.toy_loss import TOY_LOSS, TOY_OPTIMIZER
 

@@ -11,7 +11,8 @@ import engine
 from engine.config import applies, nest
 from engine.config.presets import list_presets, load_raw
 from engine.losses.formulas import describe
-from engine.registry import LOSSES, OPTIMIZERS
+from engine.optimizer_registry import OPTIMIZERS
+from engine.registry import LOSSES
 from tui.form import SettingsForm
 
 

@@ -21,11 +21,12 @@ from engine.data.dataset import load_dataset
 from engine.losses.check import check_loss
 from engine.losses.derivatives import closed_form
 from engine.losses.formulas import describe
-from engine.registry import LOSSES, OPTIMIZERS, LossSpec, OptimizerSpec
+from engine.optimizer_registry import OPTIMIZERS, OptimizerSpec
+from engine.registry import LOSSES, LossSpec
 from engine.runs.compare import run_labels
 from engine.training.optimizers import make_update_rule
+from engine.training.run_setup import make_model
 from engine.training.steps import flatten_params
-from engine.training.trainer import make_model
 from tests.test_fast_paths import OPTIMS, PENALTIES, assert_same, config
 from tests.toy_loss import (
     TOY_LOSS,

@@ -14,15 +14,8 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor
 
-from engine.registry import (
-    LossSpec,
-    OptimizerSpec,
-    ParamSpec,
-    register_loss,
-    register_optimizer,
-    unregister_loss,
-    unregister_optimizer,
-)
+from engine.optimizer_registry import OptimizerSpec, register_optimizer, unregister_optimizer
+from engine.registry import LossSpec, ParamSpec, register_loss, unregister_loss
 from engine.training.update_rules import UpdateRule
 
 

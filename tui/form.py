@@ -5,7 +5,9 @@ Nothing here re-declares the schema: kinds, choices, ranges and defaults come fr
 ``engine.config.field_info``, the loss and optimizer fields from the registries' form keys, and
 which fields apply from ``engine.config.applies`` (the rule run comparison uses too). A field's
 text is checked by ``engine.config.validate_field``; the whole form by
-``engine.config.parse_config``, whose ``ConfigError.key`` names the field to mark.
+``engine.config.parse_config``, whose ``ConfigError.key`` names the field to mark. What the
+values mean for the loss (the preset with them written in, the formula line) is worked out by
+:mod:`tui.form_loss`; this module tracks the fields, their edits and their error lines.
 """
 
 from __future__ import annotations
@@ -14,20 +16,7 @@ import copy
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from engine.config import (
-    Config,
-    ConfigError,
-    LossConfig,
-    applies,
-    nest,
-    own_params,
-    parse_config,
-    parse_loss_section,
-    validate_field,
-)
-from engine.config.presets import portable_dict
-from engine.losses.formulas import describe
-from engine.registry import param_key
+from engine.config import Config, ConfigError, applies, nest, parse_config, validate_field
 from tui.form_fields import (
     DEFAULT_DEVICES,
     DEVICE_KEY,
@@ -38,20 +27,10 @@ from tui.form_fields import (
     form_fields,
     read_key,
 )
+from tui.form_loss import formula_line, merged_raw, params_hint, portable_loss, settings_message
 
-__all__ = [
-    "COMBINED_NEEDS_TERMS",
-    "CUSTOM_NEEDS_CALLABLE",
-    "EXAMPLE_TERMS",
-    "FieldError",
-    "FormField",
-    "SettingsForm",
-    "fmt_value",
-    "form_fields",
-]
+__all__ = ["EXAMPLE_TERMS", "FieldError", "FormField", "SettingsForm", "fmt_value", "form_fields"]
 
-CUSTOM_NEEDS_CALLABLE = "custom: give its callable (file.py:obj or package.module:obj)"
-COMBINED_NEEDS_TERMS = "combined: give its terms, e.g. [{name: mse, weight: 1}]"
 ANSWERS_LOSS = ("loss.callable", "loss.params", "loss.terms")
 """Editing one of these answers an engine complaint shown at the loss choice."""
 
@@ -65,11 +44,6 @@ class FieldError(ValueError):
         super().__init__(f"{key}: {reason}" if key else reason)
         self.key = key
         self.reason = reason
-
-
-def _message(exc: ConfigError) -> str:
-    """An engine refusal of the form as a field line shows it (without the "settings:" source)."""
-    return str(exc).removeprefix("settings: ")
 
 
 class SettingsForm:
@@ -147,7 +121,7 @@ class SettingsForm:
         try:
             return validate_field(key, str(self.entries[key])), None
         except ConfigError as exc:
-            return None, exc.reason or _message(exc)
+            return None, exc.reason or settings_message(exc)
 
     def read(self) -> tuple[Values, dict[str, str]]:
         """Every field's value and, per field whose text is invalid, the reason.
@@ -202,41 +176,9 @@ class SettingsForm:
         return values
 
     def merged_raw(self, values: Values) -> dict[str, Any]:
-        """The preset's raw mapping with the form's values written in.
-
-        What belongs to another kind of loss is dropped (a combined loss's terms, a custom
-        loss's callable and params), so switching the loss never carries it along; a
-        registered loss's own parameters are written into ``loss.params``.
-        """
-        raw = copy.deepcopy(self.base_raw)
-        for key, value in values.items():
-            if key.startswith("loss.params."):
-                continue
-            *sections, name = key.split(".")
-            node = raw
-            for section in sections:
-                node[section] = node = (
-                    dict(node[section]) if isinstance(node.get(section), dict) else {}
-                )
-            node[name] = value
-        loss = raw.get("loss")
-        if not isinstance(loss, dict):
-            return raw
-        name = loss.get("name")
-        if name != "combined":
-            loss.pop("terms", None)
-        if name != "custom":
-            loss.pop("callable", None)
-            own = {
-                p.name: values[k]
-                for p in own_params(str(name))
-                if (k := param_key(str(name), p.name)) in values
-            }
-            if own:
-                loss["params"] = own
-            else:
-                loss.pop("params", None)
-        return raw
+        """The preset's raw mapping with the form's values written in (what a start parses):
+        :func:`tui.form_loss.merged_raw`, which drops what belongs to another kind of loss."""
+        return merged_raw(self.base_raw, values)
 
     # -- checking -----------------------------------------------------------------------------
     def build_config(self) -> Config:
@@ -251,10 +193,10 @@ class SettingsForm:
             self.mark(exc.key, exc.reason)
             raise
         except ConfigError as exc:
-            key = self.mark(exc.key, _message(exc))
+            key = self.mark(exc.key, settings_message(exc))
             if key is not None:
                 self._engine_marked = {key}
-            raise FieldError(key, _message(exc)) from None
+            raise FieldError(key, settings_message(exc)) from None
         self._clear_stale(set(self._by_key))
         return cfg
 
@@ -347,11 +289,8 @@ class SettingsForm:
     def _loss_config(self) -> dict[str, Any] | None:
         """The loss config a start would use, as plain data (None while a loss field is bad).
 
-        The app compares it with the running run's ``config["loss"]``: formula *texts* cannot be
-        compared, as the engine writes a custom loss's docstring where the form names the
-        callable. It is normalised as the run directory's ``config.yaml`` is
-        (:func:`engine.config.presets.portable_dict`: a relative ``file.py:obj`` made absolute
-        from the preset's folder), so the same loss compares equal however its path was written.
+        The app compares it with the running run's ``config["loss"]``; it is normalised as the
+        run directory's ``config.yaml`` is (:func:`tui.form_loss.portable_loss`).
         """
         try:
             values = self.raw_values()
@@ -359,12 +298,7 @@ class SettingsForm:
             if exc.key is None or exc.key.startswith("loss."):
                 return None
             values = self.values()  # a bad field elsewhere: not the loss's
-        raw = self.merged_raw(values).get("loss") or {}
-        try:
-            loss = parse_loss_section(raw, "settings")
-        except (ConfigError, TypeError, ValueError):
-            return None
-        return portable_dict(Config(loss=loss, base_dir=self.base_dir), "")["loss"]
+        return portable_loss(self.merged_raw(values).get("loss") or {}, self.base_dir)
 
     def loss_formula(self) -> str:
         """The formula of the form's loss, for the formula line (see :meth:`_loss_formula`)."""
@@ -377,37 +311,22 @@ class SettingsForm:
         stopping monitors val_loss) is the start's business, not the formula's.
         """
         values, own = self.read()
-        for key, reason in own.items():
-            if key.startswith("loss.") and self.applies(key, values):
-                return f"(fix {key}: {reason})"
-        raw = self.merged_raw(values).get("loss") or {}
-        try:
-            loss: LossConfig = parse_loss_section(raw, "settings")
-        except ConfigError as exc:
-            return f"(fix the loss fields: {_message(exc)})"
-        if loss.name == "custom" and not loss.callable:
-            return CUSTOM_NEEDS_CALLABLE
-        if loss.name == "combined" and not loss.terms:
-            return COMBINED_NEEDS_TERMS
-        try:
-            return describe(loss)
-        except (KeyError, TypeError, ValueError):  # malformed combined terms
-            return "(fix the loss terms in the preset)"
+        bad = next(
+            (
+                (key, reason)
+                for key, reason in own.items()
+                if key.startswith("loss.") and self.applies(key, values)
+            ),
+            None,
+        )
+        return formula_line(self.merged_raw(values).get("loss") or {}, bad)
 
     def params_hint(self) -> tuple[str, bool]:
         """Under a custom loss's params, what their YAML was read as (``params: under=3``), and
-        whether that line is worth showing.
-
-        YAML flow style has traps (``{under:3}`` is one key "under:3" with no value), so when
-        the text is not already the plain ``{key: value}`` form the line shows the keyword
-        arguments the loss will get. Combined terms need no such line: the formula line writes
-        them out.
+        whether that line is worth showing (:func:`tui.form_loss.params_hint`). Combined terms
+        need no such line: the formula line writes them out.
         """
         if self.entries.get("loss.name") != "custom":
             return "", False
-        typed = str(self.entries["loss.params"]).strip()
         params = self._typed_value("loss.params")[0] or {}
-        if not params:
-            return "", False
-        text = "params: " + ", ".join(f"{k}={v}" for k, v in params.items())
-        return text, typed != fmt_value(params)
+        return params_hint(str(self.entries["loss.params"]), params)

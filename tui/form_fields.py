@@ -15,7 +15,8 @@ from typing import Any
 import yaml
 
 from engine.config import Config, field_info, own_params
-from engine.registry import LOSSES, OPTIMIZERS
+from engine.optimizer_registry import OPTIMIZERS
+from engine.registry import LOSSES
 
 Values = dict[str, Any]
 

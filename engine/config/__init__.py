@@ -4,12 +4,13 @@ The names here are a public contract: presets, ``--set section.key=value`` overr
 ``config`` field of JSON events all use them. This package of modules never imports torch, so
 a dashboard can load and validate a preset and paint before torch (2-3 s to import) is loaded.
 
-It is four modules, re-exported here so ``from engine.config import ...`` is all a caller
+It is five modules, re-exported here so ``from engine.config import ...`` is all a caller
 needs:
 
 - :mod:`engine.config.schema`: the sections and fields, each with its doc and declarative
   checks, and :class:`ConfigError` (one line for the CLI, plus ``key``/``reason``/``where``/
   ``line`` for a form);
+- :mod:`engine.config.value_checks`: one value against its field (type, choices, range);
 - :mod:`engine.config.checks`: checking a preset (types, ranges, combinations) and applying
   ``--set`` overrides;
 - :mod:`engine.config.fields`: one field at a time for the dashboard's form
@@ -26,9 +27,6 @@ from engine.config.checks import (
     TERM_KEYS,
     apply_overrides,
     check_term,
-    check_value,
-    choices_of,
-    coerce_value,
     own_params,
     parse_config,
     parse_loss_section,
@@ -63,6 +61,7 @@ from engine.config.schema import (
     loss_choices,
     public_fields,
 )
+from engine.config.value_checks import check_value, choices_of, coerce_value
 
 __all__ = [
     "CSV_ONLY_KEYS",

@@ -19,7 +19,8 @@ from typing import Any
 
 from engine.config.checks import CSV_ONLY_KEYS
 from engine.config.schema import SECTIONS, field_default, public_fields
-from engine.registry import LOSS_FIELD_PARAMS, LOSSES, OPTIMIZERS
+from engine.optimizer_registry import OPTIMIZERS
+from engine.registry import LOSS_FIELD_PARAMS, LOSSES
 
 SYNTHETIC_ONLY_KEYS = ("n_samples", "n_features", "noise", "outlier_fraction")
 """``data`` keys that only a synthetic source reads."""

@@ -1,5 +1,9 @@
 """Checking a preset against the schema: types, ranges, combinations, and ``--set`` overrides.
 
+One value against its field (type, choices, range) is :mod:`engine.config.value_checks`; this
+module checks a whole preset with it: its sections, the combinations of keys no single field
+can judge (splits, early stopping, a loss and its task, combined-loss terms), and overrides.
+
 Every refusal is a :class:`~engine.config.schema.ConfigError` whose text is one line for the CLI
 (``where: key must be > 0 (range (0, inf)); got -1``) and which also carries the dotted key and
 a short reason, so a form can show it at the right field. A message quotes at most ~80
@@ -11,13 +15,6 @@ Import it as :mod:`engine.config` (which re-exports everything public). No torch
 
 from __future__ import annotations
 
-import difflib
-import functools
-import math
-import re
-import types
-import typing
-from collections.abc import Callable, Mapping
 from typing import Any
 
 from engine.config.schema import (
@@ -28,176 +25,23 @@ from engine.config.schema import (
     keyed_error,
     public_fields,
 )
+from engine.config.value_checks import (
+    build_section,
+    check_value,
+    coerce_value,
+    field_value,
+    param_value,
+    unknown_key,
+)
 from engine.config.yaml_io import is_syntax_error, load_yaml, one_line, short_repr
 from engine.registry import LOSS_FIELD_PARAMS, LOSSES, ParamSpec, loss_names, task_of
-
-
-@functools.cache
-def _type_hints(cls: type) -> dict[str, Any]:
-    """A dataclass's resolved field types, once per class: ``typing.get_type_hints`` evaluates
-    every annotation string each call (~23 ms a config, which a sweep pays per trial)."""
-    return typing.get_type_hints(cls)
-
-
-def _unknown_key(key: str, valid: list[str], where: str, prefix: str) -> ConfigError:
-    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5) if len(key) <= 100 else []
-    key = one_line(key)
-    hint = (
-        f" (did you mean '{prefix}{close[0]}'?)" if close else f"; valid keys: {', '.join(valid)}"
-    )
-    reason = "unknown key" + (f" (did you mean '{prefix}{close[0]}'?)" if close else "")
-    return keyed_error(where, prefix + key, reason, f"unknown key '{prefix}{key}'{hint}")
-
-
-_TYPE_NAMES = {
-    float: ("a number", "must be a number"),
-    int: ("an integer", "must be a whole number"),
-    bool: ("true or false", "must be true or false"),
-    str: ("a string", "must be a string"),
-    dict: ("a mapping", "must be a mapping"),
-}
-"""How a type reads in a CLI message, and the short reason shown at a form field."""
-
-
-NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-"""A plain number. YAML 1.1 (PyYAML) reads ``1e-3`` (no dot) as a string; we accept it."""
-
-
-def int_or_float(text: str) -> int | float:
-    """A number's text as an int when it is a whole number that fits, else a float."""
-    value = float(text)
-    return int(value) if value.is_integer() and abs(value) < 2**63 else value
-
-
-def coerce_value(value: Any, tp: Any, key: str, where: str) -> Any:
-    """Check ``value`` against the annotation ``tp`` (ints are accepted as floats)."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return coerce_value(value, inner[0], key, where)
-    if origin is list:
-        (item_tp,) = typing.get_args(tp)
-        if not isinstance(value, list):
-            raise keyed_error(
-                where, key, "must be a list", f"{key} must be a list, got {short_repr(value)}"
-            )
-        return [coerce_value(v, item_tp, f"{key}[{i}]", where) for i, v in enumerate(value)]
-    if origin is dict:  # dict[str, Any]: a mapping of anything, checked by its own rules
-        tp = dict
-    name, reason = _TYPE_NAMES.get(tp, (str(tp).replace("typing.", ""), "has the wrong type"))
-    bad = keyed_error(where, key, reason, f"{key} must be {name}, got {short_repr(value)}")
-    if tp in (int, float) and isinstance(value, str) and NUMBER_RE.match(value.strip()):
-        value = float(value) if tp is float else int_or_float(value)
-    if tp is int and isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) != (tp is bool):
-        raise bad
-    if tp is float and isinstance(value, int):
-        value = float(value)
-    if not isinstance(value, tp):
-        raise bad
-    if tp is float and not math.isfinite(value):
-        raise keyed_error(
-            where,
-            key,
-            "must be a finite number",
-            f"{key} must be a finite number, got {short_repr(value)}",
-        )
-    return dict(value) if tp is dict else value
-
-
-_LIMITS: tuple[tuple[str, str, Callable[[Any, Any], bool]], ...] = (
-    ("min", ">=", lambda v, b: v >= b),
-    ("max", "<=", lambda v, b: v <= b),
-    ("gt", ">", lambda v, b: v > b),
-    ("lt", "<", lambda v, b: v < b),
-)
-
-
-def choices_of(meta: Mapping[str, Any]) -> tuple[str, ...]:
-    """A field's choices (a registry-backed field holds a function returning them)."""
-    choices = meta.get("choices", ())
-    return tuple(choices() if callable(choices) else choices)
-
-
-def check_value(value: Any, meta: Mapping[str, Any], key: str, where: str) -> None:
-    """Check a coerced value against a field's choices, pattern and bounds."""
-    if value is None:
-        return
-    choices = choices_of(meta)
-    if choices and value not in choices:
-        close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.5)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise keyed_error(
-            where,
-            key,
-            f"must be one of {', '.join(choices)}",
-            f"{key} must be one of {', '.join(choices)}; got {short_repr(value)}{hint}",
-        )
-    if "pattern" in meta and not meta["pattern"].match(value):
-        reason = "must be auto, cpu, cuda, cuda:N or mps"
-        raise keyed_error(where, key, reason, f"{key} {reason}; got {short_repr(value)}")
-    for name, sym, ok in _LIMITS:
-        if name in meta and not ok(value, meta[name]):
-            lo = next(
-                (f"{'[' if n == 'min' else '('}{meta[n]}" for n in ("min", "gt") if n in meta),
-                "(-inf",
-            )
-            hi = next(
-                (f"{meta[n]}{']' if n == 'max' else ')'}" for n in ("max", "lt") if n in meta),
-                "inf)",
-            )
-            raise keyed_error(
-                where,
-                key,
-                f"must be {sym} {meta[name]:g}",
-                f"{key} must be {sym} {meta[name]} (range {lo}, {hi}); got {short_repr(value)}",
-            )
-
-
-def _field_meta(cls: type, name: str) -> dict[str, Any]:
-    return dict(next(f.metadata for f in public_fields(cls) if f.name == name))
-
-
-def _field_value(cls: type, name: str, value: Any, key: str, where: str) -> Any:
-    """Coerce and range-check one field of ``cls``; ``key`` is its dotted name for messages."""
-    value = coerce_value(value, _type_hints(cls)[name], key, where)
-    check_value(value, _field_meta(cls, name), key, where)
-    return value
-
-
-def _param_value(param: ParamSpec, value: Any, key: str, where: str) -> float:
-    """A loss parameter from the registry: a finite number within its bounds."""
-    number = float(coerce_value(value, float, key, where))
-    check_value(number, param.bounds, key, where)
-    return number
-
-
-def _build_section(cls: type, raw: Any, where: str, prefix: str) -> Any:
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        key = prefix.rstrip(".")
-        raise keyed_error(
-            where, key, "must be a mapping", f"{key} must be a mapping, got {short_repr(raw)}"
-        )
-    names = [f.name for f in public_fields(cls)]
-    kwargs = {}
-    for key, value in raw.items():
-        if key not in names:
-            raise _unknown_key(str(key), names, where, prefix)
-        kwargs[key] = _field_value(cls, key, value, prefix + key, where)
-    return cls(**kwargs)
 
 
 def parse_loss_section(raw: Any, where: str = "loss") -> LossConfig:
     """Validate the ``loss`` section alone (the dashboard's formula line needs no other field)."""
     if isinstance(raw, dict) and raw.get("terms") is not None and "name" not in raw:
         raw = {**raw, "name": "combined"}
-    section: LossConfig = _build_section(LossConfig, raw, where, "loss.")
+    section: LossConfig = build_section(LossConfig, raw, where, "loss.")
     return section
 
 
@@ -226,13 +70,13 @@ def parse_config(raw: Any, *, where: str = "config", base_dir: str | None = None
         if key in SECTION_OWNED_ELSEWHERE:
             continue
         if key not in top:
-            raise _unknown_key(str(key), top, where, "")
+            raise unknown_key(str(key), top, where, "")
         if key == "loss":
             kwargs[key] = parse_loss_section(value, where)
         elif key in SECTIONS:
-            kwargs[key] = _build_section(SECTIONS[key], value, where, key + ".")
+            kwargs[key] = build_section(SECTIONS[key], value, where, key + ".")
         else:
-            kwargs[key] = _field_value(Config, key, value, key, where)
+            kwargs[key] = field_value(Config, key, value, key, where)
     cfg = Config(**kwargs, base_dir=base_dir)
     _cross_checks(cfg, where)
     return cfg
@@ -385,8 +229,8 @@ def _check_own_params(loss: LossConfig, where: str) -> None:
         )
     for k, v in loss.params.items():
         if k not in own:
-            raise _unknown_key(str(k), list(own), where, "loss.params.")
-        loss.params[k] = _param_value(own[k], v, f"loss.params.{k}", where)
+            raise unknown_key(str(k), list(own), where, "loss.params.")
+        loss.params[k] = param_value(own[k], v, f"loss.params.{k}", where)
 
 
 TERM_KEYS = ("name", "weight", "params")
@@ -403,7 +247,7 @@ def check_term(term: Any, key: str, where: str) -> None:
         )
     for k in term:
         if k not in TERM_KEYS:
-            raise _unknown_key(str(k), list(TERM_KEYS), where, key + ".")
+            raise unknown_key(str(k), list(TERM_KEYS), where, key + ".")
     name, names = term.get("name"), loss_names() + ("custom",)
     if name not in names:
         raise keyed_error(
@@ -436,8 +280,8 @@ def check_term(term: Any, key: str, where: str) -> None:
             )
         if param is None:
             valid = [n for p in spec.params for n in (p.name, *p.aliases)]
-            raise _unknown_key(str(k), valid, where, key + ".params.")
-        _param_value(param, v, f"{key}.params.{k}", where)
+            raise unknown_key(str(k), valid, where, key + ".params.")
+        param_value(param, v, f"{key}.params.{k}", where)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -487,17 +331,17 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
                     f"{path[0]} is a section; set one of its keys, e.g. {path[0]}.{first}=...",
                 )
             if path[0] not in {f.name for f in public_fields(Config)}:
-                raise _unknown_key(path[0], [f.name for f in public_fields(Config)], where, "")
-            out[path[0]] = _field_value(Config, path[0], value, path[0], where)
+                raise unknown_key(path[0], [f.name for f in public_fields(Config)], where, "")
+            out[path[0]] = field_value(Config, path[0], value, path[0], where)
         elif len(path) == 2 or (len(path) == 3 and path[:2] == ["loss", "params"]):
             section, key = path[0], path[1]
             if section not in SECTIONS:
-                raise _unknown_key(section, list(SECTIONS), where, "")
+                raise unknown_key(section, list(SECTIONS), where, "")
             names = [f.name for f in public_fields(SECTIONS[section])]
             if key not in names:
-                raise _unknown_key(key, names, where, section + ".")
+                raise unknown_key(key, names, where, section + ".")
             if len(path) == 2 and key not in ("terms", "params"):
-                value = _field_value(SECTIONS[section], key, value, f"{section}.{key}", where)
+                value = field_value(SECTIONS[section], key, value, f"{section}.{key}", where)
             sect = out.get(section)
             sect = dict(sect) if isinstance(sect, dict) else {}
             if len(path) == 3:

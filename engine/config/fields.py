@@ -2,8 +2,8 @@
 
 :func:`field_info` describes a dotted key (kind, choices, bounds, doc, default) from the schema
 and the registries; :func:`validate_field` turns a field's text into a typed value with the
-same coercion and range checks a preset gets (:mod:`engine.config.checks`), refusing with a
-:class:`~engine.config.schema.ConfigError` that carries the key and a short reason.
+same coercion and range checks a preset gets (:mod:`engine.config.value_checks`), refusing
+with a :class:`~engine.config.schema.ConfigError` that carries the key and a short reason.
 :func:`key_line` finds a key's line in a preset's text, so a loader can point at it.
 
 Import it as :mod:`engine.config` (which re-exports everything public). No torch import.
@@ -22,15 +22,7 @@ from typing import Any
 
 import yaml
 
-from engine.config.checks import (
-    NUMBER_RE,
-    check_term,
-    check_value,
-    choices_of,
-    coerce_value,
-    int_or_float,
-    own_params,
-)
+from engine.config.checks import check_term, own_params
 from engine.config.schema import (
     DEVICE_RE,
     SECTIONS,
@@ -38,6 +30,13 @@ from engine.config.schema import (
     ConfigError,
     field_default,
     public_fields,
+)
+from engine.config.value_checks import (
+    NUMBER_RE,
+    check_value,
+    choices_of,
+    coerce_value,
+    int_or_float,
 )
 from engine.config.yaml_io import LOADER_NAME, SYNTAX_ERROR, is_syntax_error, load_yaml
 from engine.registry import LOSSES, loss_names

@@ -21,15 +21,14 @@ from typing import Any
 
 from engine.core.errors import ConfigError as ConfigError
 from engine.core.errors import keyed_error as keyed_error
+from engine.optimizer_registry import OPTIMIZERS, optimizer_names
 from engine.registry import (
     CLASSIFICATION_LOSSES,
     LOSSES,
-    OPTIMIZERS,
     TASKS,
     ParamSpec,
     builtin_loss_names,
     loss_names,
-    optimizer_names,
 )
 
 LOSS_NAMES = builtin_loss_names()

@@ -20,7 +20,7 @@ from typing import Any
 
 from engine.config import Config, ConfigError, parse_config
 from engine.registry import LOSSES
-from engine.sweep.spec import with_values
+from engine.sweep.spec_params import with_values
 
 BATCHED_LOSSES = ("mse", "mae", "huber", "smooth_l1", "log_cosh", "quantile")
 """Losses with batched arithmetic (:data:`engine.sweep.batched_ops.LOSS_OPS`)."""
@@ -52,7 +52,7 @@ class Refused:
 
 def trial_config(base: Config, values: Mapping[str, Any], index: int) -> Config:
     """The config of a trial: ``base`` with the dotted ``values`` set, checked (as a sweep
-    builds it with :func:`engine.sweep.spec.with_values`)."""
+    builds it with :func:`engine.sweep.spec_params.with_values`)."""
     raw = with_values(base.to_dict(), dict(values))
     return parse_config(raw, where=f"trial {index}", base_dir=base.base_dir)
 

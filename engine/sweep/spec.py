@@ -19,15 +19,13 @@ A spec lives in a preset's ``sweep:`` section or in its own YAML file (``--sweep
 Checked like a preset, each refusal one :class:`~engine.config.ConfigError` line: unknown keys
 (with the closest name), a parameter that is not a config key, wrong or empty ranges, and every
 range end and choice validated by building the preset's config with that value (so a loss that
-does not accept a choice, or an lr of 0, is refused before any trial runs). No torch or Optuna
+does not accept a choice, or an lr of 0, is refused before any trial runs; the ``params:``
+entries are :mod:`engine.sweep.spec_params`, this module the rest). No torch or Optuna
 import: a bad spec fails in a fraction of a second.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import difflib
 import hashlib
 import itertools
 import json
@@ -37,20 +35,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from engine.config import (
-    Config,
-    ConfigError,
-    apply_overrides,
-    field_docs,
-    field_info,
-    own_params,
-    parse_config,
-)
+from engine.config import Config, ConfigError, apply_overrides, parse_config
 from engine.config.yaml_io import one_line, read_yaml_file, short_repr
-from engine.registry import LOSSES
+from engine.sweep.spec_params import Param, parse_params, unknown
 
 SPEC_KEYS = ("params", "sampler", "trials", "metric", "direction", "parallel", "pruning", "seed")
-RANGE_KEYS = ("low", "high", "log", "step")
 PRUNING_KEYS = ("startup_trials", "warmup_epochs")
 SAMPLERS = ("grid", "random", "tpe")
 Direction = Literal["minimize", "maximize"]
@@ -62,38 +51,6 @@ SPLIT_METRICS = tuple(
 DEFAULT_TRIALS = 20
 MAX_GRID = 10_000
 """The largest grid accepted (a typo like step: 1e-6 would otherwise enumerate millions)."""
-UNSEARCHABLE_KINDS = ("params", "terms", "list")
-"""Config fields that are YAML collections: search their parts (``loss.params.<p>``) instead."""
-
-
-@dataclass(frozen=True)
-class Param:
-    """One searched config key: a range (``low``..``high``, optionally ``log`` or ``step``) or
-    a list of ``choices``. ``kind`` is float, int or choice."""
-
-    key: str
-    kind: str
-    low: float | None = None
-    high: float | None = None
-    log: bool = False
-    step: float | None = None
-    choices: tuple[Any, ...] = ()
-
-    def grid_size(self) -> int:
-        """How many values :meth:`grid_values` has (counted, not enumerated)."""
-        if self.choices:
-            return len(self.choices)
-        assert self.low is not None and self.high is not None and self.step is not None
-        return math.floor((self.high - self.low) / self.step + 1e-9) + 1
-
-    def grid_values(self) -> list[Any]:
-        """Every value of a list or a stepped range (the grid sampler's axis)."""
-        if self.choices:
-            return list(self.choices)
-        assert self.low is not None and self.step is not None
-        if self.kind == "int":
-            return [int(self.low + i * self.step) for i in range(self.grid_size())]
-        return [round(self.low + i * self.step, 12) for i in range(self.grid_size())]
 
 
 @dataclass(frozen=True)
@@ -125,43 +82,7 @@ class SweepSpec:
 
 
 # ---------------------------------------------------------------------------------------------
-# Setting config values by dotted key
-
-
-def with_values(raw: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
-    """A copy of the preset mapping ``raw`` with dotted ``values`` set (``optim.lr``,
-    ``seed``, ``loss.params.under``)."""
-    out = copy.deepcopy(raw)
-    for key, value in values.items():
-        parts = key.split(".")
-        node = out
-        for part in parts[:-1]:
-            if not isinstance(node.get(part), dict):
-                node[part] = {}
-            node = node[part]
-        node[parts[-1]] = value
-    return out
-
-
-def searchable_keys() -> list[str]:
-    """Every config key a sweep may search (for "did you mean")."""
-    keys = [k for k, _, _ in field_docs() if k not in ("name", "description")]
-    keys += sorted(
-        {f"loss.params.{p.name}" for spec in LOSSES.values() for p in own_params(spec.name)}
-    )
-    return keys
-
-
-# ---------------------------------------------------------------------------------------------
 # Parsing
-
-
-def _unknown(key: str, valid: tuple[str, ...] | list[str], where: str, what: str) -> ConfigError:
-    close = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.5)
-    hint = f" (did you mean '{close[0]}'?)" if close else f"; valid: {', '.join(valid)}"
-    return ConfigError(
-        f"{where}: unknown {what} {short_repr(key)}{hint}", key=str(key), reason="unknown key"
-    )
 
 
 def _int(value: Any, where: str, key: str, minimum: int) -> int:
@@ -174,138 +95,11 @@ def _int(value: Any, where: str, key: str, minimum: int) -> int:
     return value
 
 
-def _number(value: Any, where: str, key: str) -> float:
-    if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
-        with contextlib.suppress(ValueError):
-            value = float(value)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(
-            f"{where}: {key} must be a finite number, got {short_repr(value)}",
-            key=key,
-            reason="must be a number",
-        )
-    return value
-
-
-class _Checker:
-    """Validates values of searched keys by building the base config with each one."""
-
-    def __init__(self, base: dict[str, Any], where: str) -> None:
-        self.base, self.where = base, where
-
-    def check(self, key: str, value: Any, what: str) -> Any:
-        """``value`` for ``key`` as the config types it; one ConfigError line otherwise."""
-        try:
-            cfg = parse_config(with_values(self.base, {key: value}), where="sweep")
-        except ConfigError as exc:
-            reason = str(exc).removeprefix("sweep: ")
-            raise ConfigError(
-                f"{self.where}: params.{key} {what} {short_repr(value)}: {reason}",
-                key=f"sweep.params.{key}",
-                reason=exc.reason,
-            ) from None
-        return _get(cfg, key)
-
-
-def _get(cfg: Config, key: str) -> Any:
-    node: Any = cfg
-    for part in key.split("."):
-        node = node.get(part) if isinstance(node, dict) else getattr(node, part)
-    return node
-
-
-def _param(key: Any, value: Any, checker: _Checker, where: str) -> Param:
-    if not isinstance(key, str):
-        raise ConfigError(
-            f"{where}: params keys must be config keys like optim.lr, got {short_repr(key)}"
-        )
-    try:
-        info = field_info(key)
-    except ConfigError:
-        raise _unknown(key, searchable_keys(), where, "config key in params") from None
-    if key in ("name", "description") or info.kind in UNSEARCHABLE_KINDS:
-        raise ConfigError(
-            f"{where}: params.{key} cannot be searched (search a number or a "
-            "choice, e.g. loss.params.<name> for a loss parameter)",
-            key=key,
-        )
-    if isinstance(value, list):
-        if not value:
-            raise ConfigError(f"{where}: params.{key} is an empty list (give the choices)", key=key)
-        choices = tuple(checker.check(key, v, "choice") for v in value)
-        if len(set(map(repr, choices))) != len(choices):
-            raise ConfigError(
-                f"{where}: params.{key} lists a choice twice: {short_repr(value)}", key=key
-            )
-        return Param(key, "choice", choices=choices)
-    if not isinstance(value, dict):
-        raise ConfigError(
-            f"{where}: params.{key} must be a list of choices or a range "
-            f"{{low, high, log}} / {{low, high, step}}, got {short_repr(value)}",
-            key=key,
-        )
-    if info.kind not in ("float", "int"):
-        shown = f" of {', '.join(info.choices)}" if info.choices else ""
-        raise ConfigError(
-            f"{where}: params.{key} is a choice{shown}: give a list, e.g. "
-            f"{key}: [a, b] (a range needs a number key)",
-            key=key,
-        )
-    for k in value:
-        if k not in RANGE_KEYS:
-            raise _unknown(k, RANGE_KEYS, f"{where}: params.{key}", "range key")
-    for k in ("low", "high"):
-        if k not in value:
-            raise ConfigError(
-                f"{where}: params.{key} needs {k} (a range is "
-                "{low, high} with optional log: true or step)",
-                key=key,
-            )
-    low, high = (_number(value[k], where, f"params.{key}.{k}") for k in ("low", "high"))
-    log = value.get("log", False)
-    if not isinstance(log, bool):
-        raise ConfigError(
-            f"{where}: params.{key}.log must be true or false, got {short_repr(log)}", key=key
-        )
-    step = (
-        None if value.get("step") is None else _number(value["step"], where, f"params.{key}.step")
-    )
-    if not low < high:
-        raise ConfigError(
-            f"{where}: params.{key} needs low < high, got low {low:g}, high {high:g}",
-            key=key,
-            reason="low must be < high",
-        )
-    if log and step is not None:
-        raise ConfigError(
-            f"{where}: params.{key}: log and step cannot be combined (Optuna "
-            "samples a log range continuously)",
-            key=key,
-        )
-    if log and low <= 0:
-        raise ConfigError(
-            f"{where}: params.{key}: a log range needs low > 0, got {low:g}",
-            key=key,
-            reason="log range needs low > 0",
-        )
-    if step is not None and step <= 0:
-        raise ConfigError(f"{where}: params.{key}.step must be > 0, got {step:g}", key=key)
-    if info.kind == "int" and not all(float(v).is_integer() for v in (low, high, step or 1)):
-        raise ConfigError(
-            f"{where}: params.{key} is a whole number: low, high and step must be whole numbers",
-            key=key,
-        )
-    low, high = checker.check(key, low, "low"), checker.check(key, high, "high")
-    if info.kind == "int":
-        return Param(key, "int", int(low), int(high), log, int(step) if step else None)
-    return Param(key, "float", float(low), float(high), log, step)
-
-
 def _metric(value: Any, cfg: Config, where: str) -> str:
     if value is None:
         return cfg.early_stopping.monitor
     if not isinstance(value, str) or value not in LOSS_METRICS + SPLIT_METRICS:
-        raise _unknown(value, LOSS_METRICS + SPLIT_METRICS, where, "metric")
+        raise unknown(value, LOSS_METRICS + SPLIT_METRICS, where, "metric")
     split = value.split(".")[0].split("_")[0]
     need = {
         "val": ("val_fraction", cfg.data.val_fraction),
@@ -329,7 +123,7 @@ def parse_spec(
         )
     for k in raw:
         if k not in SPEC_KEYS:
-            raise _unknown(k, SPEC_KEYS, where, "sweep key")
+            raise unknown(k, SPEC_KEYS, where, "sweep key")
     params_raw = raw.get("params")
     if not isinstance(params_raw, dict) or not params_raw:
         raise ConfigError(
@@ -337,15 +131,14 @@ def parse_spec(
             "params: {optim.lr: {low: 1.0e-4, high: 1, log: true}}",
             key="sweep.params",
         )
-    checker = _Checker(base, where)
-    params = tuple(_param(k, v, checker, where) for k, v in params_raw.items())
+    params = parse_params(params_raw, base, where)
     sampler = raw.get("sampler", "tpe")
     if sampler not in SAMPLERS:
-        raise _unknown(sampler, SAMPLERS, where, "sampler")
+        raise unknown(sampler, SAMPLERS, where, "sampler")
     metric = _metric(raw.get("metric"), cfg, where)
     direction = raw.get("direction", "maximize" if metric.endswith(".r2") else "minimize")
     if direction not in DIRECTIONS:
-        raise _unknown(direction, DIRECTIONS, where, "direction")
+        raise unknown(direction, DIRECTIONS, where, "direction")
     grid: tuple[dict[str, Any], ...] = ()
     if sampler == "grid":
         grid = _grid(params, where)
@@ -374,7 +167,7 @@ def _pruning(value: Any, where: str) -> tuple[bool, int, int]:
         )
     for k in value:
         if k not in PRUNING_KEYS:
-            raise _unknown(k, PRUNING_KEYS, f"{where}: pruning", "key")
+            raise unknown(k, PRUNING_KEYS, f"{where}: pruning", "key")
     return (
         True,
         _int(value.get("startup_trials", startup), where, "pruning.startup_trials", 0),
@@ -486,13 +279,4 @@ def setup_from_raw(
     return SweepSetup(base_for_checks, cfg, spec, base_dir)
 
 
-__all__ = [
-    "Param",
-    "SweepSetup",
-    "SweepSpec",
-    "load_sweep",
-    "parse_spec",
-    "searchable_keys",
-    "setup_from_raw",
-    "with_values",
-]
+__all__ = ["SweepSetup", "SweepSpec", "load_sweep", "parse_spec", "setup_from_raw"]

@@ -32,7 +32,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from engine.config import ConfigError
 from engine.runs.store import pid_alive
-from engine.sweep.spec import Param, SweepSpec
+from engine.sweep.spec import SweepSpec
+from engine.sweep.spec_params import Param
 from engine.sweep.trial import TrialResult, owner_attrs
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

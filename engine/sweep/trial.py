@@ -30,7 +30,8 @@ from typing import Any
 from engine.config import Config, ConfigError, parse_config
 from engine.core.control import Control
 from engine.core.events import EpochEnded, Event, RunFinished
-from engine.sweep.spec import SweepSpec, with_values
+from engine.sweep.spec import SweepSpec
+from engine.sweep.spec_params import with_values
 
 STATES = ("complete", "pruned", "diverged", "failed", "cancelled")
 

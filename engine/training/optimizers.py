@@ -1,4 +1,4 @@
-"""Build the optimizer a config names, from :data:`engine.registry.OPTIMIZERS`.
+"""Build the optimizer a config names, from :data:`engine.optimizer_registry.OPTIMIZERS`.
 
 Training uses :func:`make_update_rule`: the registry's optimizers as plain update rules on the
 flat parameter vector (:mod:`engine.training.update_rules`; no ``torch.optim``, hence no
@@ -20,7 +20,8 @@ import torch
 from torch import nn
 
 from engine.config import Config, ConfigError
-from engine.registry import OPTIMIZERS, OptimizerSpec, resolve
+from engine.optimizer_registry import OPTIMIZERS, OptimizerSpec
+from engine.registry import resolve
 from engine.training.update_rules import UpdateRule
 
 

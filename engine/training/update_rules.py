@@ -6,7 +6,7 @@ parameter groups, ``_use_grad``) costs more than the update itself for a model o
 numbers. These rules apply the same arithmetic as torch's single-tensor implementations, in the
 same order, so they give the same iterates (``tests/test_fast_paths.py`` checks them against
 ``torch.optim`` for every registered optimizer). Each registry entry names its rule
-(:attr:`engine.registry.OptimizerSpec.rule`, e.g. ``"engine.training.update_rules:sgd"``):
+(:attr:`engine.optimizer_registry.OptimizerSpec.rule`, e.g. ``"engine.training.update_rules:sgd"``):
 
 - sgd: ``g += wd·w``; with momentum ``buf = g`` on the first step, then ``buf = μ·buf + g``;
   ``θ -= lr·buf`` (or ``lr·g`` without momentum);

@@ -9,7 +9,8 @@ import pytest
 
 from engine.config import loss_choices
 from engine.config.presets import load_raw
-from engine.registry import LOSSES, OPTIMIZERS, LossSpec, param_key
+from engine.optimizer_registry import OPTIMIZERS
+from engine.registry import LOSSES, LossSpec, param_key
 from tests.toy_loss import registered_toys
 from tui.form import EXAMPLE_TERMS, FieldError, SettingsForm, fmt_value
 
