@@ -1,19 +1,37 @@
-"""Shared fixtures: isolated preset and run folders and a quick way to build configs.
+"""Shared fixtures: isolated preset and run folders and a quick way to build configs; the
+suite's tiers.
 
-Event builders for tests live in :mod:`tests.builders`.
+Event builders for tests live in :mod:`tests.builders`; waiting for a condition (never a fixed
+sleep) in :mod:`tests.eventually`. Tiers (:mod:`tests.tiers`, markers registered in
+``pyproject.toml``): ``pytest`` runs everything; ``pytest -m "not e2e and not slow"`` is the
+quick tier (no tmux, none of the tests measured slow).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from engine.config import Config, parse_config
+from tests import tiers
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    tiers.add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    tiers.configure(config)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tiers.mark(items)
 
 
 @pytest.fixture(autouse=True)
-def isolated_config_home(tmp_path, monkeypatch):
+def isolated_config_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Never read or write the real ~/.config/linreg-tui or ~/.local/state/linreg-tui (child
     processes inherit the environment, so they are isolated too)."""
     home = tmp_path / "xdg"
@@ -24,7 +42,7 @@ def isolated_config_home(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def user_presets(isolated_config_home):
+def user_presets(isolated_config_home: Path) -> Path:
     """This test's user preset folder (the one ``isolated_config_home`` points at)."""
     return isolated_config_home
 

@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # ~15 s: it times every case against its anchor, however quick the mode
 def test_benchmark_quick_mode_prints_every_case_with_its_anchor():
     proc = subprocess.run([sys.executable, "benchmarks/bench_engine.py", "--quick",
                            "--repeats", "1"], cwd=ROOT, capture_output=True, text=True,

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from engine.losses.functions import functions as losses
 from engine.config import LossConfig
+from engine.losses import functions as losses
 from engine.losses.functions import build_objective
 
 PRED = torch.tensor([0.0, 1.0, 2.0, 4.0])

@@ -7,6 +7,7 @@ loop, a non-daemon thread) or passed (NaN only beyond residuals of ±50) — iss
 
 from __future__ import annotations
 
+import inspect
 import os
 import signal
 import subprocess
@@ -19,8 +20,11 @@ import pytest
 
 from engine.config import parse_config
 from engine.core.control import Control
-from engine.losses.check import check_loss, preflight
 from engine.core.signals import StopOnSignals
+from engine.losses import user_code
+from engine.losses.check import check_loss, preflight
+from engine.losses.user_code import DEFAULT_TIMEOUT_S, TIMEOUT_ENV
+from tests.eventually import eventually
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,14 +44,19 @@ LOSSES = {
               "threading.Thread(target=time.sleep, args=(3600,), daemon=False,\n"
               "                 name='sleeper').start()\n"
               "def loss(pred, target):\n    return (pred - target).pow(2).mean()\n",
-    "slow_call": "import time\n"
-                 "def loss(pred, target):\n    time.sleep(30)\n    return pred.sum()\n",
+    "slow_call": "import pathlib, time\n"
+                 "def loss(pred, target):\n"
+                 "    pathlib.Path(__file__ + '.called').touch()\n"
+                 "    time.sleep(30)\n    return pred.sum()\n",
 }
-"""Loss files by name; each defines ``loss``."""
+"""Loss files by name; each defines ``loss``. ``slow_call`` leaves ``slow_call.py.called``
+beside itself when it is called, so a test can wait for the loss to be running."""
 
 
-def engine(*argv: str, cwd: Path, timeout: float = 90) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "LINREG_TUI_RUNS_DIR": str(cwd / "runs")}
+def engine(*argv: str, cwd: Path, timeout: float = 90,
+           **extra: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LINREG_TUI_RUNS_DIR": str(cwd / "runs"),
+           **extra}
     return subprocess.run([sys.executable, "-m", "engine", *argv], capture_output=True,
                           text=True, cwd=cwd, env=env, timeout=timeout)
 
@@ -103,12 +112,23 @@ def test_check_loss_times_out_an_endless_loop(tmp_path, name, says):
 
 
 @pytest.mark.parametrize("name, says", [
-    ("loop_call", "calling the loss on a batch of 8 rows did not finish within 10 s"),
-    ("loop_import", "loading it did not finish within 10 s"),
+    ("loop_call", "calling the loss on a batch of 8 rows did not finish within 2 s"),
+    ("loop_import", "loading it did not finish within 2 s"),
 ])
 def test_train_times_out_an_endless_loop_in_its_pre_flight(tmp_path, name, says):
-    proc = engine("train", str(write_preset(tmp_path, name)), "--no-save", cwd=tmp_path)
+    """The pre-flight's limit (10 s by default, shortened here through its variable)."""
+    proc = engine("train", str(write_preset(tmp_path, name)), "--no-save", cwd=tmp_path,
+                  **{TIMEOUT_ENV: "2"})
     assert says in error_line(proc)
+
+
+def test_the_pre_flight_limit_is_10_s_unless_the_variable_says_otherwise(monkeypatch):
+    assert inspect.signature(preflight).parameters["timeout"].default == DEFAULT_TIMEOUT_S
+    monkeypatch.delenv(TIMEOUT_ENV, raising=False)
+    assert user_code._default_timeout() == 10.0
+    for value, seconds in (("2.5", 2.5), ("0", 10.0), ("-1", 10.0), ("soon", 10.0)):
+        monkeypatch.setenv(TIMEOUT_ENV, value)
+        assert user_code._default_timeout() == seconds, value
 
 
 def test_check_loss_refuses_a_bad_timeout(tmp_path):
@@ -152,12 +172,19 @@ def test_the_first_ctrl_c_stops_the_pre_flight_at_once(tmp_path):
                                  "callable": write_loss(tmp_path, "slow_call")}},
                        base_dir=str(tmp_path))
     control = Control()
-    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
-    start = time.monotonic()
+    called = tmp_path / "slow_call.py.called"
+    sent: list[float] = []
+
+    def interrupt_once_called() -> None:  # Ctrl-C while the loss call is sleeping
+        eventually(called.exists, timeout=60, message="the pre-flight to call the loss")
+        sent.append(time.monotonic())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_once_called, daemon=True).start()
     with StopOnSignals(control):
         warnings = preflight(cfg.loss, cfg.base_dir, stop=lambda: control.stopped)
     assert control.stopped and warnings == []
-    assert time.monotonic() - start < 3
+    assert sent and time.monotonic() - sent[0] < 3
 
 
 @pytest.mark.timing
@@ -166,10 +193,12 @@ def test_ctrl_c_during_the_pre_flight_of_train_stops_the_run(tmp_path):
         [sys.executable, "-m", "engine", "train", str(write_preset(tmp_path, "slow_call")),
          "--no-save"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
-    time.sleep(8)  # torch imported, the pre-flight's loss call sleeping
+    eventually(lambda: (tmp_path / "slow_call.py.called").exists() or proc.poll() is not None,
+               timeout=90, message="the pre-flight to call the loss (torch imported)")
+    assert proc.poll() is None, proc.communicate()
     start = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err[-2000:]
     assert time.monotonic() - start < 5
     assert "Traceback" not in err

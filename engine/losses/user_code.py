@@ -22,6 +22,7 @@ No torch import.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -29,9 +30,21 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-DEFAULT_TIMEOUT_S = 10.0
+TIMEOUT_ENV = "LINREG_TUI_LOSS_TIMEOUT_S"
+"""A number of seconds > 0 replacing the 10 s default (the tests' endless loops use 2 s)."""
+
+
+def _default_timeout() -> float:
+    try:
+        seconds = float(os.environ.get(TIMEOUT_ENV, ""))
+    except ValueError:
+        return 10.0
+    return seconds if seconds > 0 else 10.0
+
+
+DEFAULT_TIMEOUT_S = _default_timeout()
 """How long loading and checking a user loss may take (``check-loss --timeout``; the training
-pre-flight uses this default)."""
+pre-flight uses this default): 10 s, or ``$LINREG_TUI_LOSS_TIMEOUT_S``."""
 POLL_S = 0.05
 """How often the waiting thread looks at the stop flag."""
 

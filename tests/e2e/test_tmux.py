@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from engine.runs.store import list_runs, read_status, run_state
+from tests.eventually import NeverHappened, eventually
 from tests.runs_helpers import epochs_logged
 
 TMUX = shutil.which("tmux")
@@ -54,14 +55,18 @@ class Tmux:
         return int(self("display-message", "-p", "-t", "app", "#{pane_pid}").strip())
 
     def wait_for(self, cond: Callable[[str], bool], timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        text = ""
-        while time.monotonic() < deadline:
-            text = self.screen()
-            if cond(text):
-                return text
-            time.sleep(0.2)
-        raise AssertionError(f"timed out; the screen was:\n{text}")
+        """The screen, once ``cond(screen)`` holds; fails showing the last screen."""
+        seen = [""]
+
+        def shows() -> str | None:
+            seen[0] = self.screen()
+            return seen[0] if cond(seen[0]) else None
+
+        try:
+            return eventually(shows, timeout=timeout, interval=0.1, message="the screen")
+        except NeverHappened:
+            raise AssertionError(f"timed out after {timeout:g} s; the screen was:\n"
+                                 f"{seen[0]}") from None
 
 
 @pytest.fixture
@@ -95,11 +100,7 @@ def test_dashboard_trains_in_a_real_terminal(tmux: Tmux) -> None:
 
 
 def _wait(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
+    eventually(cond, timeout=timeout, interval=0.1, message=what)
 
 
 @pytest.mark.skipif(not SCRIPT.exists(), reason=f"{SCRIPT} not installed")
@@ -178,7 +179,7 @@ def test_two_dashboards_follow_one_run_to_its_end(tmux: Tmux, tmp_path: Path) ->
     _wait(lambda: read_status(run_dir).get("state") == "finished", 120, "the run to finish")
     last = f"epoch {epochs}/{epochs}"
     for session in ("app", "watch"):
-        _wait(lambda: last in screen(session), 15, f"{session} to show {last}")
+        _wait(lambda session=session: last in screen(session), 15, f"{session} to show {last}")
         assert "┤" in screen(session), "the plot is drawn"
 
 
@@ -237,18 +238,20 @@ def test_esc_then_a_letter_in_a_field_during_a_run_never_types_the_letter(tmux: 
     for i in range(20):
         for row in ("preset ", "loss ", "l1 "):  # Esc left the focus on the plot
             tmux("send-keys", "-t", "app", "Tab")
-            tmux.wait_for(lambda s: _focused_row(s).startswith(row), timeout=5)
+            tmux.wait_for(lambda s, row=row: _focused_row(s).startswith(row), timeout=5)
         tmux("send-keys", "-t", "app", "7")
         tmux.wait_for(lambda s: _field_value(s, "l1") == (True, "7"), timeout=5)
         if i % 2:
             tmux("send-keys", "-t", "app", "Escape")
-            time.sleep(0.03)
+            time.sleep(0.03)  # part of the test: two writes a moment apart, as a person types
             tmux("send-keys", "-t", "app", "l")
         else:
             tmux("send-keys", "-t", "app", "Escape", "l")
-        screen = tmux.wait_for(lambda s: _focused_row(s) == "", timeout=5)
-        time.sleep(0.2)
-        screen = tmux.screen()
+        # The l has been handled once its note shows (each press flips log-y, and a note
+        # replaces the one before): only then is "it never landed in the field" a fact.
+        toggled = "log-y on" if i % 2 == 0 else "log-y off"
+        screen = tmux.wait_for(lambda s, note=toggled: _focused_row(s) == "" and note in s,
+                               timeout=5)
         assert _field_value(screen, "l1") == (False, "7"), f"press {i + 1}:\n{screen}"
         assert "running" in screen and _focused_row(screen) == "", "the focus is on the plot"
     tmux("send-keys", "-t", "app", "x")

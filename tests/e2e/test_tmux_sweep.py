@@ -18,8 +18,8 @@ from pathlib import Path
 import optuna
 import pytest
 
-from engine.runs.store import pid_alive
 from engine.cli.sweep_launch import latest_job
+from engine.runs.store import pid_alive
 from tests.e2e.test_tmux import SCRIPT, TMUX, Tmux, _ended, _wait, tmux  # noqa: F401
 
 pytestmark = [pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
