@@ -35,23 +35,44 @@ def config_dict(settings: Mapping[str, Any] | None = None, name: str = "test") -
     return cfg
 
 
-def optimum(weights: Sequence[float], bias: float | None = 0.0, *, kind: str = "exact",
-            loss: float = 0.0, weights_original: Sequence[float] | None = None,
-            bias_original: float | None = None, method: str = "lstsq") -> dict[str, Any]:
+def optimum(
+    weights: Sequence[float],
+    bias: float | None = 0.0,
+    *,
+    kind: str = "exact",
+    loss: float = 0.0,
+    weights_original: Sequence[float] | None = None,
+    bias_original: float | None = None,
+    method: str = "lstsq",
+) -> dict[str, Any]:
     """A ``RunStarted.optimum`` dict (raw-unit pair None: nothing standardised)."""
-    return {"kind": kind, "method": method, "loss": loss, "weights": list(weights),
-            "bias": bias, "weights_original": (list(weights_original)
-                                               if weights_original is not None else None),
-            "bias_original": bias_original}
+    return {
+        "kind": kind,
+        "method": method,
+        "loss": loss,
+        "weights": list(weights),
+        "bias": bias,
+        "weights_original": (list(weights_original) if weights_original is not None else None),
+        "bias_original": bias_original,
+    }
 
 
-def started(features: Sequence[str] = ("x1",), *, settings: Mapping[str, Any] | None = None,
-            **fields: Any) -> RunStarted:
+def started(
+    features: Sequence[str] = ("x1",), *, settings: Mapping[str, Any] | None = None, **fields: Any
+) -> RunStarted:
     """``RunStarted`` of a small CPU run on ``features`` (800/200/0 rows, 10 epochs)."""
     values: dict[str, Any] = dict(
-        config=config_dict(settings), device="cpu", device_name="cpu", n_train=800, n_val=200,
-        n_test=0, n_features=len(features), feature_names=list(features), epochs=10,
-        loss_formula="mean((y - ŷ)²)")
+        config=config_dict(settings),
+        device="cpu",
+        device_name="cpu",
+        n_train=800,
+        n_val=200,
+        n_test=0,
+        n_features=len(features),
+        feature_names=list(features),
+        epochs=10,
+        loss_formula="mean((y - ŷ)²)",
+    )
     values.update(fields)
     return RunStarted(**values)
 
@@ -59,9 +80,21 @@ def started(features: Sequence[str] = ("x1",), *, settings: Mapping[str, Any] | 
 def epoch(i: int = 1, **fields: Any) -> EpochEnded:
     """``EpochEnded`` number ``i`` of 10: improving, one weight 1.0, bias 0.0."""
     values: dict[str, Any] = dict(
-        epoch=i, epochs=10, train_loss=1.0, val_loss=1.2, best_epoch=i, best_monitor=1.2,
-        improved=True, wait=0, patience=5, lr=0.1, weights=[1.0], bias=0.0,
-        elapsed_s=i / 10, samples_per_s=8000.0)
+        epoch=i,
+        epochs=10,
+        train_loss=1.0,
+        val_loss=1.2,
+        best_epoch=i,
+        best_monitor=1.2,
+        improved=True,
+        wait=0,
+        patience=5,
+        lr=0.1,
+        weights=[1.0],
+        bias=0.0,
+        elapsed_s=i / 10,
+        samples_per_s=8000.0,
+    )
     values.update(fields)
     if "best_monitor" not in fields and values["best_epoch"] == i:
         values["best_monitor"] = values["val_loss"]
@@ -69,27 +102,41 @@ def epoch(i: int = 1, **fields: Any) -> EpochEnded:
 
 
 MESSAGES: dict[str, str] = {
-    "completed": "completed {n} epochs", "early_stopped": "early stopped at epoch {n}",
-    "diverged": "diverged at epoch {n}", "cancelled": "stopped by you at epoch {n}"}
+    "completed": "completed {n} epochs",
+    "early_stopped": "early stopped at epoch {n}",
+    "diverged": "diverged at epoch {n}",
+    "cancelled": "stopped by you at epoch {n}",
+}
 """A plausible ``RunFinished.message`` per reason (the trainer's exact wording is its own)."""
 
 
 def finished(reason: Reason = "completed", **fields: Any) -> RunFinished:
     """``RunFinished`` after 3 epochs, best at the last, one weight 1.0, bias 0.0."""
     values: dict[str, Any] = dict(
-        reason=reason, epochs_run=3, best_epoch=3, best_monitor=1.2, weights=[1.0], bias=0.0,
-        elapsed_s=0.3)
+        reason=reason,
+        epochs_run=3,
+        best_epoch=3,
+        best_monitor=1.2,
+        weights=[1.0],
+        bias=0.0,
+        elapsed_s=0.3,
+    )
     values.update(fields)
     values.setdefault("message", MESSAGES[reason].format(n=values["epochs_run"]))
     return RunFinished(**values)
 
 
-def run_events(n: int = 3, features: Sequence[str] = ("x1",),
-               reason: Reason = "completed") -> list[RunStarted | EpochEnded | RunFinished]:
+def run_events(
+    n: int = 3, features: Sequence[str] = ("x1",), reason: Reason = "completed"
+) -> list[RunStarted | EpochEnded | RunFinished]:
     """A whole run: ``started``, ``n`` improving epochs with falling losses, ``finished``."""
     width = len(features)
-    epochs = [epoch(i, epochs=n, train_loss=1.0 / i, val_loss=1.2 / i, weights=[1.0] * width)
-              for i in range(1, n + 1)]
-    return [started(features, epochs=n), *epochs,
-            finished(reason, epochs_run=n, best_epoch=n, best_monitor=1.2 / n,
-                     weights=[1.0] * width)]
+    epochs = [
+        epoch(i, epochs=n, train_loss=1.0 / i, val_loss=1.2 / i, weights=[1.0] * width)
+        for i in range(1, n + 1)
+    ]
+    return [
+        started(features, epochs=n),
+        *epochs,
+        finished(reason, epochs_run=n, best_epoch=n, best_monitor=1.2 / n, weights=[1.0] * width),
+    ]

@@ -35,12 +35,18 @@ class NeverHappened(AssertionError):
 
 
 def _failure(message: str, timeout: float, last: object) -> NeverHappened:
-    return NeverHappened(f"timed out after {timeout:g} s waiting for {message} "
-                         f"(the condition last returned {last!r:.200})")
+    return NeverHappened(
+        f"timed out after {timeout:g} s waiting for {message} "
+        f"(the condition last returned {last!r:.200})"
+    )
 
 
-def eventually(condition: Callable[[], T | None], timeout: float = TIMEOUT_S,
-               interval: float = INTERVAL_S, message: str = "the condition") -> T:
+def eventually(
+    condition: Callable[[], T | None],
+    timeout: float = TIMEOUT_S,
+    interval: float = INTERVAL_S,
+    message: str = "the condition",
+) -> T:
     """Call ``condition()`` every ``interval`` seconds until it returns something truthy, and
     return that; raise :class:`NeverHappened` naming ``message`` after ``timeout`` seconds.
 
@@ -56,9 +62,12 @@ def eventually(condition: Callable[[], T | None], timeout: float = TIMEOUT_S,
         time.sleep(max(0.0, min(interval, deadline - time.monotonic())))
 
 
-async def eventually_async(condition: Callable[[], T | Awaitable[T | None] | None],
-                           timeout: float = TIMEOUT_S, interval: float = INTERVAL_S,
-                           message: str = "the condition") -> T:
+async def eventually_async(
+    condition: Callable[[], T | Awaitable[T | None] | None],
+    timeout: float = TIMEOUT_S,
+    interval: float = INTERVAL_S,
+    message: str = "the condition",
+) -> T:
     """:func:`eventually` for async tests: yields to the event loop between polls, so the
     tasks that make the condition true (an app's workers, a trainer's events) keep running.
     ``condition`` may be a plain function or a coroutine function."""

@@ -15,8 +15,14 @@ import pytest
 
 from tests.runs_helpers import only_run, run
 
-SHORT = ["--set", "train.epochs=6", "--set", "train.device=cpu", "--set",
-         "early_stopping.enabled=false"]
+SHORT = [
+    "--set",
+    "train.epochs=6",
+    "--set",
+    "train.device=cpu",
+    "--set",
+    "early_stopping.enabled=false",
+]
 """A default-preset run that finishes in a moment (it keeps a checkpoint and a model)."""
 
 

@@ -10,8 +10,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LONG = ["--set", "train.epochs=1000000", "--set", "early_stopping.enabled=false",
-        "--set", "train.device=cpu"]
+LONG = [
+    "--set",
+    "train.epochs=1000000",
+    "--set",
+    "early_stopping.enabled=false",
+    "--set",
+    "train.device=cpu",
+]
 """A default-preset run that goes on until something stops it."""
 
 
@@ -21,19 +27,31 @@ def engine_cmd(*args: str) -> list[str]:
 
 def env(runs: Path, **extra: str) -> dict[str, str]:
     """The environment of a child: its own runs folder, a checkpoint after every epoch."""
-    return {**os.environ, "LINREG_TUI_RUNS_DIR": str(runs), "LINREG_TUI_CHECKPOINT_S": "0",
-            **extra}
+    return {**os.environ, "LINREG_TUI_RUNS_DIR": str(runs), "LINREG_TUI_CHECKPOINT_S": "0", **extra}
 
 
-def start(runs: Path, *args: str, stdout: int | None = subprocess.PIPE,
-          **extra: str) -> subprocess.Popen:
-    return subprocess.Popen(engine_cmd(*args), cwd=ROOT, env=env(runs, **extra), text=True,
-                            stdout=stdout, stderr=subprocess.PIPE)
+def start(
+    runs: Path, *args: str, stdout: int | None = subprocess.PIPE, **extra: str
+) -> subprocess.Popen:
+    return subprocess.Popen(
+        engine_cmd(*args),
+        cwd=ROOT,
+        env=env(runs, **extra),
+        text=True,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+    )
 
 
 def run(runs: Path, *args: str, timeout: float = 120, **extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(engine_cmd(*args), cwd=ROOT, env=env(runs, **extra), text=True,
-                          capture_output=True, timeout=timeout)
+    return subprocess.run(
+        engine_cmd(*args),
+        cwd=ROOT,
+        env=env(runs, **extra),
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+    )
 
 
 def only_run(runs: Path, timeout: float = 60) -> Path:
@@ -52,8 +70,9 @@ def epochs_logged(run_dir: Path) -> int:
     path = run_dir / "events.jsonl"
     if not path.exists():
         return 0
-    return sum(1 for line in path.read_bytes().splitlines()
-               if line.startswith(b'{"type":"EpochEnded"'))
+    return sum(
+        1 for line in path.read_bytes().splitlines() if line.startswith(b'{"type":"EpochEnded"')
+    )
 
 
 def wait_for_epochs(run_dir: Path, n: int, proc: subprocess.Popen, timeout: float = 90) -> None:

@@ -28,8 +28,9 @@ def test_engine_source_never_imports_textual_or_tui():
 
 
 def run_python(code: str) -> str:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True, cwd=ENGINE.parent).stdout.strip()
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ENGINE.parent
+    ).stdout.strip()
 
 
 def test_a_whole_run_loads_no_textual():
@@ -39,16 +40,19 @@ def test_a_whole_run_loads_no_textual():
         "engine.fit(cfg)\n"
         "import engine.cli.main\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('textual', 'tui', 'plotext', 'textual_plotext')))")
+        "('textual', 'tui', 'plotext', 'textual_plotext')))"
+    )
     assert out == "[]"
 
 
 def test_config_presets_and_formulas_do_not_import_torch():
     out = run_python(
-        "import sys, engine, engine.config, engine.config.presets, engine.config.yaml_io, engine.losses.formulas\n"
+        "import sys, engine, engine.config, engine.config.presets, engine.config.yaml_io\n"
+        "import engine.losses.formulas\n"
         "import engine.core.events\n"
         "import engine.training.run, engine.cli.main\n"
         "cfg = engine.load_config('ridge')\n"
         "engine.losses.formulas.describe(cfg.loss)\n"
-        "print('torch' in sys.modules)")
+        "print('torch' in sys.modules)"
+    )
     assert out == "False"

@@ -19,8 +19,14 @@ def big_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("big") / "big.csv"
     rng = np.random.default_rng(0)
     x = rng.standard_normal((600_000, 10)).astype(np.float32)
-    np.savetxt(path, np.c_[x, x.sum(1)], delimiter=",", fmt="%.7g",
-               header=",".join([f"x{i}" for i in range(10)] + ["y"]), comments="")
+    np.savetxt(
+        path,
+        np.c_[x, x.sum(1)],
+        delimiter=",",
+        fmt="%.7g",
+        header=",".join([f"x{i}" for i in range(10)] + ["y"]),
+        comments="",
+    )
     return path
 
 
@@ -37,15 +43,29 @@ def _loading(proc: subprocess.Popen[str], path: Path, deadline: float) -> bool:
     return False
 
 
-@pytest.mark.parametrize("sig, code, who", [(signal.SIGINT, 130, "Ctrl-C"),
-                                            (signal.SIGTERM, 143, "SIGTERM")])
-def test_the_first_signal_during_loading_stops_the_command(big_csv: Path, tmp_path: Path,
-                                                           sig: int, code: int,
-                                                           who: str) -> None:
+@pytest.mark.parametrize(
+    "sig, code, who", [(signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 143, "SIGTERM")]
+)
+def test_the_first_signal_during_loading_stops_the_command(
+    big_csv: Path, tmp_path: Path, sig: int, code: int, who: str
+) -> None:
     proc = subprocess.Popen(
-        engine_cmd("train", "--no-save", "--set", "data.source=csv", "--set",
-                   f"data.path={big_csv}", "--set", "data.target=y"),
-        cwd=ROOT, env=env(tmp_path), text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        engine_cmd(
+            "train",
+            "--no-save",
+            "--set",
+            "data.source=csv",
+            "--set",
+            f"data.path={big_csv}",
+            "--set",
+            "data.target=y",
+        ),
+        cwd=ROOT,
+        env=env(tmp_path),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert _loading(proc, big_csv, time.monotonic() + 60), "the load never started"
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=30)
@@ -62,8 +82,14 @@ def test_ctrl_c_right_after_start_prints_no_traceback(tmp_path: Path) -> None:
     ours = (str(ROOT / "engine"), str(ROOT / "tui"))
     quiet = 0
     for delay in (0.03, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3, 0.5):
-        proc = subprocess.Popen(engine_cmd("train", "--no-save"), cwd=ROOT, env=env(tmp_path),
-                                text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            engine_cmd("train", "--no-save"),
+            cwd=ROOT,
+            env=env(tmp_path),
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)

@@ -14,7 +14,7 @@ import engine
 from engine.config import ConfigError
 from engine.data.raw_source import class_labels
 from engine.losses.check import check_loss
-from engine.training.classify import evaluate_classes, from_class_sums, class_sums
+from engine.training.classify import class_sums, evaluate_classes, from_class_sums
 from engine.training.early_stopping import EarlyStopping
 from tests.conftest import make_config
 
@@ -50,8 +50,7 @@ def test_multiclass_metrics_equal_sklearn() -> None:
     assert got["accuracy"] == pytest.approx(skm.accuracy_score(yt, pred), abs=1e-12)
     assert got["log_loss"] == pytest.approx(skm.log_loss(yt, p), rel=1e-9)
     assert got["f1"] == pytest.approx(skm.f1_score(yt, pred, average="macro"), abs=1e-12)
-    assert got["roc_auc"] == pytest.approx(
-        skm.roc_auc_score(yt, p, multi_class="ovr"), abs=1e-12)
+    assert got["roc_auc"] == pytest.approx(skm.roc_auc_score(yt, p, multi_class="ovr"), abs=1e-12)
     assert cm == skm.confusion_matrix(yt, pred).tolist()
 
 
@@ -60,8 +59,9 @@ def test_a_class_never_predicted_scores_f1_zero_as_sklearn() -> None:
     z = torch.tensor([[2.0, 0, 0], [2.0, 0, 0], [0, 0, 2.0], [0, 0, 2.0]])
     sums = class_sums(z, y, 3).tolist()
     got = from_class_sums(sums, 4, 3)
-    assert got["f1"] == pytest.approx(skm.f1_score([0, 1, 2, 2], [0, 0, 2, 2], average="macro",
-                                                   zero_division=0))
+    assert got["f1"] == pytest.approx(
+        skm.f1_score([0, 1, 2, 2], [0, 0, 2, 2], average="macro", zero_division=0)
+    )
 
 
 def test_a_run_reports_the_metrics_of_its_weights_as_sklearn_does() -> None:
@@ -96,18 +96,24 @@ def test_binary_targets_are_mapped_with_a_message() -> None:
 def test_a_csv_target_with_other_values_says_how_it_was_mapped(tmp_path) -> None:
     rows = "\n".join(f"{i % 7},{i % 5},{2 + 2 * (i % 2)}" for i in range(40))
     (tmp_path / "d.csv").write_text("a,b,label\n" + rows + "\n")
-    cfg = engine.load_config("logistic", [f"data.path={tmp_path / 'd.csv'}",
-                                          "data.target=label", "train.epochs=2"])
+    cfg = engine.load_config(
+        "logistic", [f"data.path={tmp_path / 'd.csv'}", "data.target=label", "train.epochs=2"]
+    )
     res = engine.fit(cfg)
     assert "binary target: classes mapped 2 → 0, 4 → 1" in res.started.warnings
     assert res.started.classes == [2.0, 4.0]
 
 
-@pytest.mark.parametrize(("task", "loss", "wanted"), [
-    ("binary", "mse", "regression"), ("regression", "log_loss", "binary"),
-    ("multiclass", "hinge", "binary"), ("binary", "cross_entropy", "multiclass")])
-def test_a_loss_of_another_task_is_refused_in_one_line(task: str, loss: str,
-                                                       wanted: str) -> None:
+@pytest.mark.parametrize(
+    ("task", "loss", "wanted"),
+    [
+        ("binary", "mse", "regression"),
+        ("regression", "log_loss", "binary"),
+        ("multiclass", "hinge", "binary"),
+        ("binary", "cross_entropy", "multiclass"),
+    ],
+)
+def test_a_loss_of_another_task_is_refused_in_one_line(task: str, loss: str, wanted: str) -> None:
     with pytest.raises(ConfigError) as err:
         make_config(model={"task": task}, loss={"name": loss})
     assert err.value.key == "loss.name" and "\n" not in str(err.value)
@@ -116,14 +122,18 @@ def test_a_loss_of_another_task_is_refused_in_one_line(task: str, loss: str,
 
 def test_classification_refuses_target_scaling_and_regression_refuses_val_accuracy() -> None:
     with pytest.raises(ConfigError) as err:
-        make_config(model={"task": "binary"}, loss={"name": "log_loss"},
-                    data={"standardize_target": True})
+        make_config(
+            model={"task": "binary"}, loss={"name": "log_loss"}, data={"standardize_target": True}
+        )
     assert err.value.key == "data.standardize_target"
     with pytest.raises(ConfigError) as err:
         make_config(early_stopping={"monitor": "val_accuracy"})
     assert err.value.key == "early_stopping.monitor"
-    make_config(model={"task": "multiclass"}, loss={"name": "cross_entropy"},
-                early_stopping={"monitor": "val_accuracy"})
+    make_config(
+        model={"task": "multiclass"},
+        loss={"name": "cross_entropy"},
+        early_stopping={"monitor": "val_accuracy"},
+    )
 
 
 def test_early_stopping_maximises_val_accuracy() -> None:
@@ -136,11 +146,14 @@ def test_early_stopping_maximises_val_accuracy() -> None:
 
 
 def test_a_run_stops_on_val_accuracy_and_restores_its_best_epoch() -> None:
-    cfg = make_config(model={"task": "binary"}, loss={"name": "log_loss"},
-                      data={"n_samples": 300, "n_features": 3},
-                      optim={"name": "adam", "lr": 0.05}, train={"epochs": 400, "device": "cpu"},
-                      early_stopping={"monitor": "val_accuracy", "patience": 15,
-                                      "min_delta": 0.0})
+    cfg = make_config(
+        model={"task": "binary"},
+        loss={"name": "log_loss"},
+        data={"n_samples": 300, "n_features": 3},
+        optim={"name": "adam", "lr": 0.05},
+        train={"epochs": 400, "device": "cpu"},
+        early_stopping={"monitor": "val_accuracy", "patience": 15, "min_delta": 0.0},
+    )
     res = engine.fit(cfg)
     fin, epochs = res.finished, res.epochs
     accs = [e.metrics["val"]["accuracy"] for e in epochs]
@@ -159,7 +172,7 @@ def test_softmax_trains_with_k_outputs() -> None:
     assert res.finished.metrics["train"]["accuracy"] > 0.9
 
 
-USER = '''
+USER = """
 import torch.nn.functional as F
 
 
@@ -169,7 +182,7 @@ def my_log_loss(z, y):
 
 def swapped(z, y):
     return F.binary_cross_entropy_with_logits(-z, y)
-'''
+"""
 
 
 def test_check_loss_judges_a_user_loss_given_logits(tmp_path) -> None:
@@ -180,7 +193,10 @@ def test_check_loss_judges_a_user_loss_given_logits(tmp_path) -> None:
     bad = check_loss(f"{tmp_path / 'cl.py'}:swapped", task="binary")
     assert not bad.ok and "margin" in bad.summary
     # the same user loss trains a binary run (its pre-flight check uses the logits)
-    cfg = make_config(model={"task": "binary"},
-                      loss={"name": "custom", "callable": f"{tmp_path / 'cl.py'}:my_log_loss"},
-                      data={"n_samples": 200}, train={"epochs": 5, "device": "cpu"})
+    cfg = make_config(
+        model={"task": "binary"},
+        loss={"name": "custom", "callable": f"{tmp_path / 'cl.py'}:my_log_loss"},
+        data={"n_samples": 200},
+        train={"epochs": 5, "device": "cpu"},
+    )
     assert engine.fit(cfg).finished.reason == "completed"

@@ -44,9 +44,18 @@ def test_log_loss_with_l2_is_logistic_regression() -> None:
 
 
 def test_a_trained_logistic_run_comes_close_to_the_reference() -> None:
-    cfg = engine.load_config("logistic", [
-        f"loss.l2={L2}", "early_stopping.monitor=train_loss", "early_stopping.patience=2000",
-        "early_stopping.min_delta=0", "train.epochs=1500", "optim.lr=0.02", "train.device=cpu"])
+    cfg = engine.load_config(
+        "logistic",
+        [
+            f"loss.l2={L2}",
+            "early_stopping.monitor=train_loss",
+            "early_stopping.patience=2000",
+            "early_stopping.min_delta=0",
+            "train.epochs=1500",
+            "optim.lr=0.02",
+            "train.device=cpu",
+        ],
+    )
     res = engine.fit(cfg)
     opt, fin = res.started.optimum, res.finished
     assert opt is not None and fin.train_loss is not None
@@ -69,8 +78,9 @@ def test_hinge_with_l2_is_a_linear_svm() -> None:
     and the weights loosely (5e-3): L-BFGS on a kinked function stops near, not at, a kink."""
     ds, opt, _, _ = reference("svm-hinge")
     x, y = ds.train.x.double().numpy(), ds.train.y.numpy().astype(int)
-    sk = LinearSVC(loss="hinge", C=c_of(ds), intercept_scaling=100, tol=1e-10,
-                   max_iter=1_000_000, dual=True).fit(x, y)
+    sk = LinearSVC(
+        loss="hinge", C=c_of(ds), intercept_scaling=100, tol=1e-10, max_iter=1_000_000, dual=True
+    ).fit(x, y)
     ours = hinge_objective(x, y, np.array(opt["weights"]), opt["bias"])
     theirs = hinge_objective(x, y, sk.coef_[0], float(sk.intercept_[0]))
     assert ours == pytest.approx(opt["loss"], rel=1e-9)
@@ -99,7 +109,7 @@ def test_separable_classes_without_l2_warn_and_show_no_optimum() -> None:
     assert res.started.optimum is None
     assert any("separable" in w and "no minimum without l2" in w for w in res.started.warnings)
     # with l2 the optimum is finite, and the warning says the classes are separable only
-    ds, opt, warnings, _ = reference("softmax")
+    _ds, _opt, warnings, _ = reference("softmax")
     assert warnings == ["classes are separable on the training split"]
 
 
@@ -109,12 +119,14 @@ def test_overlapping_classes_are_not_called_separable(tmp_path) -> None:
     y = (x[:, 0] + 1.5 * torch.randn(200, generator=g, dtype=torch.float64) > 0).long()
     rows = "\n".join(f"{a:.6f},{b:.6f},{int(c)}" for (a, b), c in zip(x.tolist(), y.tolist()))
     (tmp_path / "d.csv").write_text("a,b,label\n" + rows + "\n")
-    cfg = engine.load_config("logistic", [f"data.path={tmp_path / 'd.csv'}",
-                                          "data.target=label", "loss.l2=0"])
+    cfg = engine.load_config(
+        "logistic", [f"data.path={tmp_path / 'd.csv'}", "data.target=label", "loss.l2=0"]
+    )
     ds = load_dataset(cfg)
     warnings: list[str] = []
     opt = class_optimum(ds, cfg, build_objective(cfg.loss), lambda: False, warnings)
     assert warnings == [] and opt is not None
     sk = LogisticRegression(C=np.inf, tol=1e-12, max_iter=100_000).fit(
-        ds.train.x.double().numpy(), ds.train.y.numpy().astype(int))
+        ds.train.x.double().numpy(), ds.train.y.numpy().astype(int)
+    )
     np.testing.assert_allclose(opt["weights"], sk.coef_[0], atol=1e-4)

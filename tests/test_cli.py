@@ -66,13 +66,15 @@ def test_presets_lists_bundled_with_descriptions(capsys):
 
 
 def test_diverged_exits_1(capsys):
-    code, out, _ = run_cli(capsys, "train", "--set", "optim.lr=100", *QUICK[2:],
-                           "--set", "train.epochs=200")
+    code, out, _ = run_cli(
+        capsys, "train", "--set", "optim.lr=100", *QUICK[2:], "--set", "train.epochs=200"
+    )
     assert code == 1
     assert "diverged at epoch" in out
 
 
 # --- bad input: exit 2, one line ---------------------------------------------------------------
+
 
 def test_unknown_preset(capsys):
     assert "unknown preset 'defualt' (did you mean 'default'?)" in bad(capsys, "train", "defualt")
@@ -102,19 +104,22 @@ def test_unknown_key_in_override_suggests_closest(capsys):
     assert "did you mean 'early_stopping.patience'" in line
 
 
-@pytest.mark.parametrize("override, expected", [
-    ("optim.lr=abc", "optim.lr must be a number, got 'abc'"),
-    ("train.epochs=2.5", "train.epochs must be an integer, got 2.5"),
-    ("model.bias=maybe", "model.bias must be true or false"),
-    ("optim.lr=0", "optim.lr must be > 0.0"),
-    ("optim.lr=-1", "optim.lr must be > 0.0"),
-    ("data.val_fraction=1", "data.val_fraction must be < 1.0"),
-    ("data.val_fraction=-0.1", "data.val_fraction must be >= 0.0"),
-    ("loss.name=hubber", "did you mean 'huber'"),
-    ("train.device=gpu", "train.device must be auto, cpu, cuda, cuda:N or mps"),
-    ("data.val_fraction=0", "early_stopping.monitor is val_loss but data.val_fraction is 0"),
-    ("optim.lr", "expected section.key=value"),
-])
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("optim.lr=abc", "optim.lr must be a number, got 'abc'"),
+        ("train.epochs=2.5", "train.epochs must be an integer, got 2.5"),
+        ("model.bias=maybe", "model.bias must be true or false"),
+        ("optim.lr=0", "optim.lr must be > 0.0"),
+        ("optim.lr=-1", "optim.lr must be > 0.0"),
+        ("data.val_fraction=1", "data.val_fraction must be < 1.0"),
+        ("data.val_fraction=-0.1", "data.val_fraction must be >= 0.0"),
+        ("loss.name=hubber", "did you mean 'huber'"),
+        ("train.device=gpu", "train.device must be auto, cpu, cuda, cuda:N or mps"),
+        ("data.val_fraction=0", "early_stopping.monitor is val_loss but data.val_fraction is 0"),
+        ("optim.lr", "expected section.key=value"),
+    ],
+)
 def test_bad_values(capsys, override, expected):
     assert expected in bad(capsys, "train", "--set", override)
 
@@ -122,9 +127,10 @@ def test_bad_values(capsys, override, expected):
 def csv_preset(tmp_path: Path, csv_text: str, **data: str) -> Path:
     (tmp_path / "d.csv").write_text(csv_text)
     extra = "".join(f"  {k}: {v}\n" for k, v in data.items())
-    return write(tmp_path / "p.yaml",
-                 "data:\n  source: csv\n  path: d.csv\n  target: y\n" + extra
-                 + "train:\n  epochs: 3\n")
+    return write(
+        tmp_path / "p.yaml",
+        "data:\n  source: csv\n  path: d.csv\n  target: y\n" + extra + "train:\n  epochs: 3\n",
+    )
 
 
 GOOD_ROWS = "a,b,y\n" + "".join(f"{i},{i % 3},{2 * i + 1}\n" for i in range(20))
@@ -166,19 +172,33 @@ def test_empty_cell(capsys, tmp_path):
 
 
 def test_too_few_rows_for_the_split(capsys, tmp_path):
-    line = bad(capsys, "train", str(csv_preset(tmp_path, "a,y\n1,2\n2,3\n",
-                                               val_fraction=0.5)))
+    line = bad(capsys, "train", str(csv_preset(tmp_path, "a,y\n1,2\n2,3\n", val_fraction=0.5)))
     assert "too few rows (2)" in line
 
 
 # --- real processes: exit codes and Ctrl-C -----------------------------------------------------
 
+
 def test_ctrl_c_stops_cleanly_reports_and_exits_130(tmp_path):
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "engine", "train", "--json", "--set", "train.epochs=1000000",
-         "--set", "early_stopping.enabled=false"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "engine",
+            "train",
+            "--json",
+            "--set",
+            "train.epochs=1000000",
+            "--set",
+            "early_stopping.enabled=false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     for line in proc.stdout:  # wait for training to be under way
         if json.loads(line)["type"] == "EpochEnded":
             break
@@ -192,17 +212,25 @@ def test_ctrl_c_stops_cleanly_reports_and_exits_130(tmp_path):
 
 
 def test_bad_input_in_a_real_process_has_no_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "engine", "train", "--set", "optim.lr=-1"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "engine", "train", "--set", "optim.lr=-1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("override, key, value", [
-    ("optim.lr=1e-3", "lr", 0.001),  # YAML 1.1 reads 1e-3 as a string; still a number here
-    ("early_stopping.min_delta=1e-4", "min_delta", 0.0001),
-    ("train.epochs=2e1", "epochs", 20),
-])
+@pytest.mark.parametrize(
+    "override, key, value",
+    [
+        ("optim.lr=1e-3", "lr", 0.001),  # YAML 1.1 reads 1e-3 as a string; still a number here
+        ("early_stopping.min_delta=1e-4", "min_delta", 0.0001),
+        ("train.epochs=2e1", "epochs", 20),
+    ],
+)
 def test_scientific_notation_is_a_number(capsys, override, key, value):
     from engine.config.presets import load_config
 
@@ -211,11 +239,17 @@ def test_scientific_notation_is_a_number(capsys, override, key, value):
     assert getattr(getattr(cfg, section), key) == value
 
 
-@pytest.mark.parametrize("override, expected", [
-    ("seed=99999999999999999999999", "--set seed=99999999999999999999999: seed must be <="),
-    ("loss.params.q=0.9", "loss.params applies only to custom losses"),
-    ("data.val_fraction=0", "with --set data.val_fraction=0: early_stopping.monitor is val_loss"),
-])
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("seed=99999999999999999999999", "--set seed=99999999999999999999999: seed must be <="),
+        ("loss.params.q=0.9", "loss.params applies only to custom losses"),
+        (
+            "data.val_fraction=0",
+            "with --set data.val_fraction=0: early_stopping.monitor is val_loss",
+        ),
+    ],
+)
 def test_more_bad_values(capsys, override, expected):
     assert expected in bad(capsys, "train", "--set", override)
 
@@ -232,13 +266,15 @@ def test_duplicate_or_unnamed_csv_columns(capsys, tmp_path):
 def test_progress_shows_the_wait_counter_only_with_early_stopping(capsys):
     code, out, _ = run_cli(capsys, "train", *QUICK, "--no-save")
     assert code == 0 and "wait 0/" in out
-    code, out, _ = run_cli(capsys, "train", *QUICK, "--no-save",
-                           "--set", "early_stopping.enabled=false")
+    code, out, _ = run_cli(
+        capsys, "train", *QUICK, "--no-save", "--set", "early_stopping.enabled=false"
+    )
     progress = [ln for ln in out.splitlines() if ln.startswith("epoch ")]
     assert code == 0 and progress and not any("wait" in ln for ln in progress)
 
 
 # --- the command package: one module per command, watch listed, the shared helpers ------------
+
 
 def test_help_lists_every_command_with_watch(capsys):
     from tui.cli import main as linreg_tui
@@ -248,8 +284,17 @@ def test_help_lists_every_command_with_watch(capsys):
     out = capsys.readouterr().out
     assert done.value.code == 0
     listed = {line.split()[0] for line in out.splitlines() if line.startswith("    ")}
-    assert {"watch", "train", "resume", "runs", "predict", "presets", "cv", "sweep",
-            "check-loss"} <= listed
+    assert {
+        "watch",
+        "train",
+        "resume",
+        "runs",
+        "predict",
+        "presets",
+        "cv",
+        "sweep",
+        "check-loss",
+    } <= listed
 
 
 def test_watch_finds_the_run_then_hands_it_to_the_dashboard(capsys, tmp_path):
@@ -266,8 +311,9 @@ def test_watch_finds_the_run_then_hands_it_to_the_dashboard(capsys, tmp_path):
     assert opened == [(next(runs.iterdir()), runs)]
     assert "unknown run 'nope'" in bad(capsys, "watch", "nope", "--runs-dir", str(runs))
     assert opened == [(next(runs.iterdir()), runs)]  # a bad run never opens the dashboard
-    assert "the dashboard is not available here" in bad(capsys, "watch", "latest", "--runs-dir",
-                                                        str(runs))
+    assert "the dashboard is not available here" in bad(
+        capsys, "watch", "latest", "--runs-dir", str(runs)
+    )
 
 
 def test_no_command_module_imports_another_command_or_main():
@@ -278,12 +324,20 @@ def test_no_command_module_imports_another_command_or_main():
     commands = {m.__name__ for m in COMMANDS.values()} | {"engine.cli.main"}
     for module in COMMANDS.values():
         tree = ast.parse(Path(module.__file__).read_text())
-        imported = {node.module for node in ast.walk(tree)
-                    if isinstance(node, ast.ImportFrom) and node.module}
-        imported |= {f"{node.module}.{a.name}" for node in ast.walk(tree)
-                     if isinstance(node, ast.ImportFrom) and node.module for a in node.names}
-        imported |= {a.name for node in ast.walk(tree) if isinstance(node, ast.Import)
-                     for a in node.names}
+        imported = {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module
+        }
+        imported |= {
+            f"{node.module}.{a.name}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module
+            for a in node.names
+        }
+        imported |= {
+            a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names
+        }
         assert not imported & (commands - {module.__name__}), module.__name__
 
 
@@ -306,7 +360,15 @@ def test_runs_lists_numbers_with_the_shared_formatter(capsys, tmp_path):
     row = json.loads(rows)
     header, line = out.splitlines()
     cells = line.split()
-    assert code == code_json == 0 and header.split() == ["id", "preset", "loss", "status",
-                                                         "epochs", "best", "r2", "age"]
+    assert code == code_json == 0 and header.split() == [
+        "id",
+        "preset",
+        "loss",
+        "status",
+        "epochs",
+        "best",
+        "r2",
+        "age",
+    ]
     assert row["status"] == "finished (completed)" and cells[3:5] == ["finished", "(completed)"]
     assert cells[5:8] == ["5", fmt_number(row["best_monitor"]), fmt_number(row["r2"])]

@@ -77,24 +77,27 @@ def test_runs_show_prints_the_train_summary(diabetes_run: Path) -> None:
     assert "coefficient" in proc.stdout and "test" in proc.stdout
 
 
-def test_predict_writes_rows_with_the_models_predictions(diabetes_run: Path,
-                                                          tmp_path: Path) -> None:
+def test_predict_writes_rows_with_the_models_predictions(
+    diabetes_run: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "pred.csv"
-    proc = run(diabetes_run.parent, "predict", diabetes_run.name[-6:], str(DIABETES),
-               "--out", str(out))
+    proc = run(
+        diabetes_run.parent, "predict", diabetes_run.name[-6:], str(DIABETES), "--out", str(out)
+    )
     assert proc.returncode == 0, proc.stderr
     rows = list(csv.reader(io.StringIO(out.read_text())))
     model = load_model(diabetes_run / "model.pt")
     assert rows[0] == [*model.raw_features, model.target, f"{model.target}_pred"]
     table = read_table(DIABETES, model.raw_features, optional=[model.target])
-    expected = model.predict(table.values[:, :len(model.raw_features)])
+    expected = model.predict(table.values[:, : len(model.raw_features)])
     got = torch.tensor([float(r[-1]) for r in rows[1:]])
     assert len(rows) - 1 == len(table.values)
     assert torch.allclose(got, expected, rtol=1e-6)
 
 
-def test_predict_refuses_wrong_columns_and_bad_cells_with_one_line(diabetes_run: Path,
-                                                                    tmp_path: Path) -> None:
+def test_predict_refuses_wrong_columns_and_bad_cells_with_one_line(
+    diabetes_run: Path, tmp_path: Path
+) -> None:
     lines = DIABETES.read_text().splitlines()
     header = lines[0].split(",")
     missing = tmp_path / "missing.csv"
@@ -102,10 +105,14 @@ def test_predict_refuses_wrong_columns_and_bad_cells_with_one_line(diabetes_run:
     extra = tmp_path / "extra.csv"
     extra.write_text(lines[0] + ",zz\n" + "\n".join(r + ",1" for r in lines[1:5]) + "\n")
     bad = tmp_path / "bad.csv"
-    bad.write_text("\n".join(lines[:3] + [lines[3].replace(lines[3].split(",")[2], "abc", 1)])
-                   + "\n")
-    cases = {missing: f"column '{header[0]}' not found", extra: "unexpected column 'zz'",
-             bad: f"{bad}:4"}
+    bad.write_text(
+        "\n".join(lines[:3] + [lines[3].replace(lines[3].split(",")[2], "abc", 1)]) + "\n"
+    )
+    cases = {
+        missing: f"column '{header[0]}' not found",
+        extra: "unexpected column 'zz'",
+        bad: f"{bad}:4",
+    }
     for path, expected in cases.items():
         proc = run(diabetes_run.parent, "predict", "latest", str(path))
         assert proc.returncode == 2, (path, proc.stderr)
@@ -113,10 +120,10 @@ def test_predict_refuses_wrong_columns_and_bad_cells_with_one_line(diabetes_run:
         assert "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("spec, message", [("nope", "unknown run 'nope'"),
-                                           ("2", "is ambiguous")])
-def test_unknown_or_ambiguous_run_is_one_line_exit_2(tmp_path: Path, spec: str,
-                                                     message: str) -> None:
+@pytest.mark.parametrize("spec, message", [("nope", "unknown run 'nope'"), ("2", "is ambiguous")])
+def test_unknown_or_ambiguous_run_is_one_line_exit_2(
+    tmp_path: Path, spec: str, message: str
+) -> None:
     for i in range(2):
         run_dir = tmp_path / f"2026010{i}-000000-default-abc{i}"
         run_dir.mkdir(parents=True)
@@ -126,8 +133,9 @@ def test_unknown_or_ambiguous_run_is_one_line_exit_2(tmp_path: Path, spec: str,
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_a_truncated_model_file_is_one_line_and_deletes_nothing(diabetes_run: Path,
-                                                                tmp_path: Path) -> None:
+def test_a_truncated_model_file_is_one_line_and_deletes_nothing(
+    diabetes_run: Path, tmp_path: Path
+) -> None:
     import shutil
 
     copy = tmp_path / diabetes_run.name

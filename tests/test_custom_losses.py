@@ -18,8 +18,9 @@ from engine.losses.user_loss import load_user_loss, wrap_loss
 EXAMPLES = bundled_dir() / "examples"
 
 
-def _batch(seed: int = 0, n: int = 50, d: int = 4) -> tuple[torch.Tensor, torch.Tensor,
-                                                             torch.Tensor]:
+def _batch(
+    seed: int = 0, n: int = 50, d: int = 4
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     target = 3 * torch.randn(n, generator=g, dtype=torch.float64)
     pred = target + 2 * torch.randn(n, generator=g, dtype=torch.float64)
@@ -29,11 +30,14 @@ def _batch(seed: int = 0, n: int = 50, d: int = 4) -> tuple[torch.Tensor, torch.
 
 def _quick(tmp_path: Path, loss: dict, *, seed: int = 5, epochs: int = 150) -> dict:
     """A small, fast, deterministic run description (full-batch SGD on synthetic data)."""
-    return {"seed": seed,
-            "data": {"source": "synthetic", "n_samples": 300, "n_features": 3, "noise": 1.0},
-            "loss": loss, "optim": {"name": "sgd", "lr": 0.1},
-            "train": {"epochs": epochs, "device": "cpu"},
-            "early_stopping": {"enabled": False, "monitor": "train_loss"}}
+    return {
+        "seed": seed,
+        "data": {"source": "synthetic", "n_samples": 300, "n_features": 3, "noise": 1.0},
+        "loss": loss,
+        "optim": {"name": "sgd", "lr": 0.1},
+        "train": {"epochs": epochs, "device": "cpu"},
+        "early_stopping": {"enabled": False, "monitor": "train_loss"},
+    }
 
 
 def _fit(raw: dict, base_dir: Path | str | None = None) -> engine.RunFinished:
@@ -47,29 +51,40 @@ def _fit(raw: dict, base_dir: Path | str | None = None) -> engine.RunFinished:
 def test_combined_loss_equals_the_weighted_sum_of_its_terms():
     pred, target, w = _batch()
     r = target - pred
-    cfg = parse_config({"loss": {"terms": [
-        {"name": "mse", "weight": 0.7},
-        {"name": "mae", "weight": 0.3},
-        {"name": "huber", "weight": 0.5, "params": {"delta": 2.0}},
-        {"name": "quantile", "weight": 0.25, "params": {"quantile": 0.9}},
-    ]}}).loss
+    cfg = parse_config(
+        {
+            "loss": {
+                "terms": [
+                    {"name": "mse", "weight": 0.7},
+                    {"name": "mae", "weight": 0.3},
+                    {"name": "huber", "weight": 0.5, "params": {"delta": 2.0}},
+                    {"name": "quantile", "weight": 0.25, "params": {"quantile": 0.9}},
+                ]
+            }
+        }
+    ).loss
     assert cfg.name == "combined"  # implied by terms
     got = build_objective(cfg)(pred, target, w)
     a = r.abs()
-    huber2 = torch.where(a <= 2.0, 0.5 * r ** 2, 2.0 * (a - 1.0)).mean()
+    huber2 = torch.where(a <= 2.0, 0.5 * r**2, 2.0 * (a - 1.0)).mean()
     pinball = torch.maximum(0.9 * r, -0.1 * r).mean()
-    expected = 0.7 * (r ** 2).mean() + 0.3 * a.mean() + 0.5 * huber2 + 0.25 * pinball
+    expected = 0.7 * (r**2).mean() + 0.3 * a.mean() + 0.5 * huber2 + 0.25 * pinball
     torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
 
 
 def test_penalties_apply_on_top_of_a_combined_loss_and_skip_the_bias():
     pred, target, w = _batch(1)
     r = target - pred
-    cfg = LossConfig(name="combined", terms=[{"name": "mse", "weight": 0.7},
-                                             {"name": "mae", "weight": 0.3}], l1=0.2, l2=0.05)
+    cfg = LossConfig(
+        name="combined",
+        terms=[{"name": "mse", "weight": 0.7}, {"name": "mae", "weight": 0.3}],
+        l1=0.2,
+        l2=0.05,
+    )
     objective = build_objective(cfg)
-    expected = (0.7 * (r ** 2).mean() + 0.3 * r.abs().mean()
-                + 0.2 * w.abs().sum() + 0.05 * (w ** 2).sum())
+    expected = (
+        0.7 * (r**2).mean() + 0.3 * r.abs().mean() + 0.2 * w.abs().sum() + 0.05 * (w**2).sum()
+    )
     torch.testing.assert_close(objective(pred, target, w), expected, rtol=1e-12, atol=1e-12)
     assert objective.formula == "0.7·mean((y-ŷ)²) + 0.3·mean(|y-ŷ|) + 0.05·Σw² + 0.2·Σ|w|"
 
@@ -77,20 +92,30 @@ def test_penalties_apply_on_top_of_a_combined_loss_and_skip_the_bias():
 def test_combined_with_a_custom_term_adds_the_user_loss(tmp_path):
     pred, target, w = _batch(2)
     r = target - pred
-    cfg = LossConfig(name="combined", terms=[
-        {"name": "mse", "weight": 0.5},
-        {"name": "custom", "weight": 2.0, "params": {
-            "callable": "examples/asymmetric_loss.py:asymmetric_mse", "under": 4.0}}])
+    cfg = LossConfig(
+        name="combined",
+        terms=[
+            {"name": "mse", "weight": 0.5},
+            {
+                "name": "custom",
+                "weight": 2.0,
+                "params": {"callable": "examples/asymmetric_loss.py:asymmetric_mse", "under": 4.0},
+            },
+        ],
+    )
     got = build_objective(cfg, str(bundled_dir()))(pred, target, w)
-    asym = torch.where(r > 0, 4.0 * r ** 2, r ** 2).mean()
-    torch.testing.assert_close(got, 0.5 * (r ** 2).mean() + 2.0 * asym, rtol=1e-12, atol=1e-12)
+    asym = torch.where(r > 0, 4.0 * r**2, r**2).mean()
+    torch.testing.assert_close(got, 0.5 * (r**2).mean() + 2.0 * asym, rtol=1e-12, atol=1e-12)
 
 
 def test_a_combined_loss_trains_like_the_single_loss_it_adds_up_to(tmp_path):
     """0.5·mse + 0.5·mse is mse: same trajectory, same weights."""
     single = _fit(_quick(tmp_path, {"name": "mse"}))
-    doubled = _fit(_quick(tmp_path, {"terms": [{"name": "mse", "weight": 0.5},
-                                               {"name": "mse", "weight": 0.5}]}))
+    doubled = _fit(
+        _quick(
+            tmp_path, {"terms": [{"name": "mse", "weight": 0.5}, {"name": "mse", "weight": 0.5}]}
+        )
+    )
     assert doubled.weights == pytest.approx(single.weights, abs=1e-6)
     assert doubled.bias == pytest.approx(single.bias, abs=1e-6)
 
@@ -111,19 +136,23 @@ def test_user_losses_load_as_module_class_instance_or_function():
     assert ridge.takes_weights and ridge.formula.startswith("mean((y-ŷ)²) + λ·Σw²")
     assert "lam=0.3" in ridge.formula
     pred, target, w = _batch(3)
-    torch.testing.assert_close(ridge.fn(pred, target, w),
-                               ((target - pred) ** 2).mean() + 0.3 * (w ** 2).sum())
+    torch.testing.assert_close(
+        ridge.fn(pred, target, w), ((target - pred) ** 2).mean() + 0.3 * (w**2).sum()
+    )
 
-    asym = load_user_loss(str(EXAMPLES / "asymmetric_loss.py") + ":asymmetric_mse",
-                          {"under": 2.0, "over": 0.5})
+    asym = load_user_loss(
+        str(EXAMPLES / "asymmetric_loss.py") + ":asymmetric_mse", {"under": 2.0, "over": 0.5}
+    )
     assert not asym.takes_weights
     r = target - pred
-    torch.testing.assert_close(asym.fn(pred, target),
-                               torch.where(r > 0, 2.0 * r ** 2, 0.5 * r ** 2).mean())
+    torch.testing.assert_close(
+        asym.fn(pred, target), torch.where(r > 0, 2.0 * r**2, 0.5 * r**2).mean()
+    )
 
     mod = load_user_loss("torch.nn:HuberLoss", {"delta": 2.0})  # package.module:Class
-    torch.testing.assert_close(mod.fn(pred, target),
-                               torch.nn.functional.huber_loss(pred, target, delta=2.0))
+    torch.testing.assert_close(
+        mod.fn(pred, target), torch.nn.functional.huber_loss(pred, target, delta=2.0)
+    )
     inst = wrap_loss(torch.nn.L1Loss())  # an nn.Module instance
     torch.testing.assert_close(inst.fn(pred, target), r.abs().mean())
 
@@ -131,15 +160,18 @@ def test_user_losses_load_as_module_class_instance_or_function():
 def test_relative_loss_file_resolves_from_the_preset_folder(tmp_path):
     sub = tmp_path / "project"
     (sub / "losses").mkdir(parents=True)
-    (sub / "losses" / "mine.py").write_text(textwrap.dedent('''
+    (sub / "losses" / "mine.py").write_text(
+        textwrap.dedent('''
         import torch
 
         def my_mse(pred, target):
             """mean((y-ŷ)²), written by hand"""
             return torch.mean((target - pred) ** 2)
-    '''))
-    (sub / "p.yaml").write_text("loss: {name: custom, callable: losses/mine.py:my_mse}\n"
-                                "train: {epochs: 2, device: cpu}\n")
+    ''')
+    )
+    (sub / "p.yaml").write_text(
+        "loss: {name: custom, callable: losses/mine.py:my_mse}\ntrain: {epochs: 2, device: cpu}\n"
+    )
     cfg = load_config(str(sub / "p.yaml"))
     assert build_objective(cfg.loss, cfg.base_dir).formula == "mean((y-ŷ)²), written by hand"
     with pytest.raises(ConfigError, match="not found"):
@@ -188,17 +220,23 @@ def test_both_ridge_presets_as_shipped_reach_the_exact_ridge_optimum():
 
 def test_user_file_loss_trains_like_the_same_builtin(tmp_path):
     """A hand-written Huber in a file next to the preset trains to the built-in's weights."""
-    (tmp_path / "my_huber.py").write_text(textwrap.dedent('''
+    (tmp_path / "my_huber.py").write_text(
+        textwrap.dedent('''
         import torch
 
         def huber(pred, target, delta=1.0):
             """mean(½r² if |r|≤δ else δ(|r|-½δ))"""
             a = torch.abs(target - pred)
             return torch.mean(torch.where(a <= delta, 0.5 * a ** 2, delta * (a - 0.5 * delta)))
-    '''))
+    ''')
+    )
     builtin = _fit(_quick(tmp_path, {"name": "huber", "delta": 0.5}))
-    custom = _fit(_quick(tmp_path, {"name": "custom", "callable": "my_huber.py:huber",
-                                    "params": {"delta": 0.5}}), base_dir=tmp_path)
+    custom = _fit(
+        _quick(
+            tmp_path, {"name": "custom", "callable": "my_huber.py:huber", "params": {"delta": 0.5}}
+        ),
+        base_dir=tmp_path,
+    )
     assert custom.weights == pytest.approx(builtin.weights, abs=1e-5)
     assert custom.bias == pytest.approx(builtin.bias, abs=1e-5)
 
@@ -251,8 +289,11 @@ def half_grad(pred, target):
 def _preset(tmp_path: Path, extra: str = "", obj: str = "detached") -> Path:
     (tmp_path / "broken.py").write_text(BROKEN)
     path = tmp_path / "broken.yaml"
-    path.write_text(f"loss:\n  name: custom\n  callable: broken.py:{obj}\n" + extra +
-                    "train: {epochs: 3, device: cpu}\n")
+    path.write_text(
+        f"loss:\n  name: custom\n  callable: broken.py:{obj}\n"
+        + extra
+        + "train: {epochs: 3, device: cpu}\n"
+    )
     return path
 
 
@@ -262,8 +303,10 @@ def test_a_loss_that_fails_its_check_does_not_train(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert out == ""  # not a single epoch
     assert err.count("\n") == 1 and "Traceback" not in err
-    assert err.startswith("error: loss.callable: loss check failed for broken.py:detached: "
-                          "differentiable: gradient does not reach the predictions")
+    assert err.startswith(
+        "error: loss.callable: loss check failed for broken.py:detached: "
+        "differentiable: gradient does not reach the predictions"
+    )
     assert "loss.force" in err
     with pytest.raises(ConfigError, match="differentiable"):
         engine.fit(load_config(str(path)))
@@ -282,17 +325,24 @@ def test_force_trains_anyway_with_a_warning(tmp_path, capsys):
     path = _preset(tmp_path, "  force: true\n", obj="half_grad")
     assert main(["train", str(path), "--no-save"]) == 0
     out, err = capsys.readouterr()
-    assert err.startswith("warning: loss.callable: loss check failed for broken.py:half_grad: "
-                          "gradcheck")
+    assert err.startswith(
+        "warning: loss.callable: loss check failed for broken.py:half_grad: gradcheck"
+    )
     assert "training anyway because loss.force is true" in err
     assert "completed 3 epochs" in out
 
 
 def test_a_custom_term_of_a_combined_loss_is_checked_too(tmp_path):
     (tmp_path / "broken.py").write_text(BROKEN)
-    raw = _quick(tmp_path, {"terms": [
-        {"name": "mse", "weight": 1.0},
-        {"name": "custom", "weight": 0.1, "params": {"callable": "broken.py:detached"}}]})
+    raw = _quick(
+        tmp_path,
+        {
+            "terms": [
+                {"name": "mse", "weight": 1.0},
+                {"name": "custom", "weight": 0.1, "params": {"callable": "broken.py:detached"}},
+            ]
+        },
+    )
     with pytest.raises(ConfigError, match=r"^loss.terms\[1\]: loss check failed .*differentiable"):
         _fit(raw, base_dir=tmp_path)
 
@@ -314,15 +364,22 @@ def test_force_cannot_train_a_loss_without_any_gradient(tmp_path, capsys):
     assert "cannot run with this loss, even with loss.force" in err
 
 
-@pytest.mark.parametrize("term, words", [
-    ({"name": "huber", "params": {"delt": 2}},
-     "unknown key 'loss.terms[0].params.delt' (did you mean 'loss.terms[0].params.delta'?)"),
-    ({"name": "quantile", "params": {"quantile": 1.5}},
-     "loss.terms[0].params.quantile must be < 1.0"),
-    ({"name": "mse", "params": {"delta": 1}}, "loss.terms[0].params: mse takes no parameters"),
-    ({"name": "custom", "params": {}}, "loss.terms[0].params.callable is required"),
-    ({"name": "hubber"}, "loss.terms[0].name must be one of"),
-])
+@pytest.mark.parametrize(
+    "term, words",
+    [
+        (
+            {"name": "huber", "params": {"delt": 2}},
+            "unknown key 'loss.terms[0].params.delt' (did you mean 'loss.terms[0].params.delta'?)",
+        ),
+        (
+            {"name": "quantile", "params": {"quantile": 1.5}},
+            "loss.terms[0].params.quantile must be < 1.0",
+        ),
+        ({"name": "mse", "params": {"delta": 1}}, "loss.terms[0].params: mse takes no parameters"),
+        ({"name": "custom", "params": {}}, "loss.terms[0].params.callable is required"),
+        ({"name": "hubber"}, "loss.terms[0].name must be one of"),
+    ],
+)
 def test_a_bad_term_is_named_in_one_line(term, words):
     with pytest.raises(ConfigError) as info:
         parse_config({"loss": {"terms": [term]}}, where="p.yaml")
@@ -363,14 +420,18 @@ half = functools.partial(my_loss)
 '''
 
 
-@pytest.mark.parametrize("name, words", [
-    ("nosuch", "has no attribute 'nosuch'; callables there: MyLoss, half, inst, my_loss"),
-    ("my_los", "has no attribute 'my_los' (did you mean 'my_loss'?)"),
-    ("SCALE", "SCALE is not callable (it is of type float)"),
-    ("Tensor", "Tensor is a class but not an nn.Module subclass"),
-])
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("nosuch", "has no attribute 'nosuch'; callables there: MyLoss, half, inst, my_loss"),
+        ("my_los", "has no attribute 'my_los' (did you mean 'my_loss'?)"),
+        ("SCALE", "SCALE is not callable (it is of type float)"),
+        ("Tensor", "Tensor is a class but not an nn.Module subclass"),
+    ],
+)
 def test_a_wrong_callable_is_the_callables_fault_and_lists_only_what_the_file_defines(
-        tmp_path, name, words):
+    tmp_path, name, words
+):
     """Issue 13 item 9: the error belongs to ``loss.callable`` (a form shows it at that field,
     not at the loss choice), and the names offered are the file's own losses: not ``Tensor``,
     ``nn``, ``dataclass``, torch's ``mse_loss`` or a plain class."""
@@ -393,8 +454,10 @@ def test_a_spec_without_an_object_is_the_callables_fault_too(tmp_path):
 
 def test_a_wrong_custom_term_of_a_combined_loss_names_that_term(tmp_path):
     (tmp_path / "mine.py").write_text(LOSS_FILE)
-    terms = [{"name": "mse", "weight": 0.5},
-             {"name": "custom", "weight": 0.5, "params": {"callable": "mine.py:Tensor"}}]
+    terms = [
+        {"name": "mse", "weight": 0.5},
+        {"name": "custom", "weight": 0.5, "params": {"callable": "mine.py:Tensor"}},
+    ]
     raw = _quick(tmp_path, {"name": "combined", "terms": terms}, epochs=2)
     with pytest.raises(ConfigError, match="not an nn.Module subclass") as info:
         _fit(raw, base_dir=tmp_path)
@@ -417,12 +480,17 @@ def test_a_trainer_that_fails_on_the_callable_records_its_key(tmp_path):
 
     (tmp_path / "mine.py").write_text(LOSS_FILE)
     preset = tmp_path / "p.yaml"
-    preset.write_text("loss: {name: custom, callable: 'mine.py:nosuch'}\n"
-                      "train: {epochs: 2, device: cpu}\n")
+    preset.write_text(
+        "loss: {name: custom, callable: 'mine.py:nosuch'}\ntrain: {epochs: 2, device: cpu}\n"
+    )
     run = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "engine", "train", str(preset), "--run-dir",
-                           str(run)], capture_output=True, text=True, timeout=120,
-                          cwd=Path(__file__).resolve().parents[1])
+    proc = subprocess.run(
+        [sys.executable, "-m", "engine", "train", str(preset), "--run-dir", str(run)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert proc.returncode == 2, proc.stderr
     status = json.loads((run / "status.json").read_text())
     assert status["error_key"] == "loss.callable"

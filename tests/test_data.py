@@ -10,8 +10,9 @@ from tests.conftest import make_config
 
 
 def test_split_sizes_and_disjoint_rows():
-    cfg = make_config(data={"n_samples": 100, "val_fraction": 0.2, "test_fraction": 0.1,
-                            "standardize": False})
+    cfg = make_config(
+        data={"n_samples": 100, "val_fraction": 0.2, "test_fraction": 0.1, "standardize": False}
+    )
     ds = load_dataset(cfg)
     assert (len(ds.train), len(ds.val), len(ds.test)) == (70, 20, 10)
     rows = torch.cat([ds.train.x, ds.val.x, ds.test.x])
@@ -28,12 +29,23 @@ def test_standardisation_uses_training_statistics_only():
 
 
 def test_synthetic_outliers_hit_the_requested_fraction():
-    clean = load_dataset(make_config(data={"n_samples": 1000, "val_fraction": 0.0,
-                                           "standardize": False},
-                                     early_stopping={"monitor": "train_loss"}))
-    dirty = load_dataset(make_config(data={"n_samples": 1000, "val_fraction": 0.0,
-                                           "standardize": False, "outlier_fraction": 0.1},
-                                     early_stopping={"monitor": "train_loss"}))
+    clean = load_dataset(
+        make_config(
+            data={"n_samples": 1000, "val_fraction": 0.0, "standardize": False},
+            early_stopping={"monitor": "train_loss"},
+        )
+    )
+    dirty = load_dataset(
+        make_config(
+            data={
+                "n_samples": 1000,
+                "val_fraction": 0.0,
+                "standardize": False,
+                "outlier_fraction": 0.1,
+            },
+            early_stopping={"monitor": "train_loss"},
+        )
+    )
     changed = (clean.train.y != dirty.train.y).sum().item()
     assert changed == 100
     assert clean.true_weights == dirty.true_weights
@@ -53,8 +65,9 @@ def test_coefficients_map_back_to_raw_units():
 
 def test_constant_feature_is_warned_by_name(tmp_path):
     (tmp_path / "c.csv").write_text("a,k,y\n" + "".join(f"{i},7,{i}\n" for i in range(10)))
-    ds = load_dataset(make_config(data={"source": "csv", "path": str(tmp_path / "c.csv"),
-                                        "target": "y"}))
+    ds = load_dataset(
+        make_config(data={"source": "csv", "path": str(tmp_path / "c.csv"), "target": "y"})
+    )
     assert ds.warnings == ["feature 'k' is constant on the training split"]
     assert torch.isfinite(ds.train.x).all()
 
@@ -64,8 +77,9 @@ def test_too_small_split_is_rejected(frac):
     from engine.config import ConfigError
 
     with pytest.raises(ConfigError, match="too few rows"):
-        load_dataset(make_config(data={"n_samples": 3, "val_fraction": 0.5,
-                                       "test_fraction": frac or 0.0}))
+        load_dataset(
+            make_config(data={"n_samples": 3, "val_fraction": 0.5, "test_fraction": frac or 0.0})
+        )
 
 
 def csv_config(tmp_path, text: str):
@@ -73,17 +87,20 @@ def csv_config(tmp_path, text: str):
     return make_config(data={"source": "csv", "path": str(tmp_path / "d.csv"), "target": "y"})
 
 
-@pytest.mark.parametrize("cell, reason", [
-    ("1_000", "is not a number"),  # float() reads it as 1000
-    ("١٢٣", "is not a number"),  # so are Arabic-Indic digits
-    ("0x10", "is not a number"),
-    ("two", "is not a number"),
-    ("nan", "is not a finite number"),
-    ("-inf", "is not a finite number"),
-    ("1e39", "is too large (beyond ±3.4e38, the float32 range)"),
-    ("-1e308", "is too large (beyond ±3.4e38, the float32 range)"),
-    ("1e999", "is too large (beyond ±3.4e38, the float32 range)"),
-])
+@pytest.mark.parametrize(
+    "cell, reason",
+    [
+        ("1_000", "is not a number"),  # float() reads it as 1000
+        ("١٢٣", "is not a number"),  # so are Arabic-Indic digits
+        ("0x10", "is not a number"),
+        ("two", "is not a number"),
+        ("nan", "is not a finite number"),
+        ("-inf", "is not a finite number"),
+        ("1e39", "is too large (beyond ±3.4e38, the float32 range)"),
+        ("-1e308", "is too large (beyond ±3.4e38, the float32 range)"),
+        ("1e999", "is too large (beyond ±3.4e38, the float32 range)"),
+    ],
+)
 def test_a_bad_cell_names_file_line_and_column(tmp_path, cell, reason):
     from engine.config import ConfigError
 
@@ -102,8 +119,10 @@ def test_a_long_bad_cell_is_quoted_short(tmp_path):
     assert len(str(info.value)) < 200
 
 
-@pytest.mark.parametrize("cell, value", [("+1.5", 1.5), (".5", 0.5), ("3.4e38", 3.4e38),
-                                         ("1E-3", 1e-3), (" 7 ", 7.0), ("-0", 0.0)])
+@pytest.mark.parametrize(
+    "cell, value",
+    [("+1.5", 1.5), (".5", 0.5), ("3.4e38", 3.4e38), ("1E-3", 1e-3), (" 7 ", 7.0), ("-0", 0.0)],
+)
 def test_plain_numbers_still_read(tmp_path, cell, value):
     from engine.data.raw_source import read_csv
 

@@ -116,7 +116,12 @@ def test_from_config_restores_only_when_early_stopping_is_on():
     es = make_config(early_stopping={"patience": 7, "min_delta": 0.01}).early_stopping
     s = EarlyStopping.from_config(es)
     assert (s.patience, s.min_delta, s.enabled, s.restore_best, s.monitor) == (
-        7, 0.01, True, es.restore_best, "val_loss")
+        7,
+        0.01,
+        True,
+        es.restore_best,
+        "val_loss",
+    )
     off = make_config(early_stopping={"enabled": False, "restore_best": True}).early_stopping
     s = EarlyStopping.from_config(off, monitors_start=True)
     assert not s.restore_best and s.monitors_start

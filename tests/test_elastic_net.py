@@ -32,14 +32,16 @@ def test_conversion_gives_the_same_objective_up_to_a_factor_2():
     l1, l2 = 0.3, 0.2
     alpha, rho = sklearn_params(l1, l2)
     r = y - x @ w - b
-    ours = np.mean(r ** 2) + l1 * np.abs(w).sum() + l2 * (w ** 2).sum()
-    theirs = (r @ r) / (2 * len(y)) + alpha * rho * np.abs(w).sum() \
-        + 0.5 * alpha * (1 - rho) * (w @ w)
+    ours = np.mean(r**2) + l1 * np.abs(w).sum() + l2 * (w**2).sum()
+    theirs = (
+        (r @ r) / (2 * len(y)) + alpha * rho * np.abs(w).sum() + 0.5 * alpha * (1 - rho) * (w @ w)
+    )
     assert ours == pytest.approx(2 * theirs, rel=1e-12)
 
 
-def _fit(tmp_path: Path, coefs: list[float], l1: float, l2: float, *, lr: float,
-         epochs: int) -> tuple[np.ndarray, float, np.ndarray, float, np.ndarray, np.ndarray]:
+def _fit(
+    tmp_path: Path, coefs: list[float], l1: float, l2: float, *, lr: float, epochs: int
+) -> tuple[np.ndarray, float, np.ndarray, float, np.ndarray, np.ndarray]:
     """Train on fixed data (y = X·coefs + 1 + 0.5·ε, n = 200), full-batch SGD, no early stop.
 
     Returns our (w, b), scikit-learn's (w, b) on exactly the training matrix the engine used
@@ -49,15 +51,24 @@ def _fit(tmp_path: Path, coefs: list[float], l1: float, l2: float, *, lr: float,
     x = g.normal(size=(200, len(coefs)))
     y = x @ np.array(coefs) + 1.0 + 0.5 * g.normal(size=200)
     names = [f"x{i}" for i in range(len(coefs))]
-    np.savetxt(tmp_path / "d.csv", np.column_stack([x, y]), delimiter=",",
-               header=",".join(names + ["y"]), comments="")
-    cfg = parse_config({
-        "data": {"source": "csv", "path": "d.csv", "target": "y", "val_fraction": 0.0},
-        "loss": {"name": "mse", "l1": l1, "l2": l2},
-        "optim": {"name": "sgd", "lr": lr},
-        "train": {"epochs": epochs, "device": "cpu"},
-        "early_stopping": {"enabled": False, "monitor": "train_loss"}},
-        where="test", base_dir=str(tmp_path))
+    np.savetxt(
+        tmp_path / "d.csv",
+        np.column_stack([x, y]),
+        delimiter=",",
+        header=",".join(names + ["y"]),
+        comments="",
+    )
+    cfg = parse_config(
+        {
+            "data": {"source": "csv", "path": "d.csv", "target": "y", "val_fraction": 0.0},
+            "loss": {"name": "mse", "l1": l1, "l2": l2},
+            "optim": {"name": "sgd", "lr": lr},
+            "train": {"epochs": epochs, "device": "cpu"},
+            "early_stopping": {"enabled": False, "monitor": "train_loss"},
+        },
+        where="test",
+        base_dir=str(tmp_path),
+    )
     fin = engine.fit(cfg).finished
     ds = load_dataset(cfg)
     xt, yt = ds.train.x.double().numpy(), ds.train.y.double().numpy()
@@ -66,10 +77,11 @@ def _fit(tmp_path: Path, coefs: list[float], l1: float, l2: float, *, lr: float,
     return np.array(fin.weights), fin.bias, sk.coef_, float(sk.intercept_), xt, yt
 
 
-def _objective(x: np.ndarray, y: np.ndarray, w: np.ndarray, b: float, l1: float,
-               l2: float) -> float:
+def _objective(
+    x: np.ndarray, y: np.ndarray, w: np.ndarray, b: float, l1: float, l2: float
+) -> float:
     r = y - x @ w - b
-    return float(np.mean(r ** 2) + l1 * np.abs(w).sum() + l2 * (w ** 2).sum())
+    return float(np.mean(r**2) + l1 * np.abs(w).sum() + l2 * (w**2).sum())
 
 
 def test_elastic_net_matches_sklearn_when_no_coefficient_is_zeroed(tmp_path):
@@ -80,8 +92,9 @@ def test_elastic_net_matches_sklearn_when_no_coefficient_is_zeroed(tmp_path):
     assert np.all(np.abs(sk_w) > 0.3)  # the premise: nothing zeroed
     assert w == pytest.approx(sk_w, abs=1e-5)
     assert b == pytest.approx(sk_b, abs=1e-5)
-    assert _objective(x, y, w, b, l1, l2) == pytest.approx(_objective(x, y, sk_w, sk_b, l1, l2),
-                                                           rel=1e-9)
+    assert _objective(x, y, w, b, l1, l2) == pytest.approx(
+        _objective(x, y, sk_w, sk_b, l1, l2), rel=1e-9
+    )
 
 
 def test_lasso_is_elastic_net_without_l2(tmp_path):
@@ -96,8 +109,9 @@ def test_elastic_net_with_zeroed_coefficients_is_close_but_not_exactly_sparse(tm
     is still the optimum up to that jitter: the objective is within 1e-3 of scikit-learn's
     (never below it: theirs is the exact minimum) and each coefficient within 2e-3."""
     l1, l2 = 0.2, 0.1
-    w, b, sk_w, sk_b, x, y = _fit(tmp_path, [3.0, -2.0, 1.5, 0.05, 0.0], l1, l2, lr=0.005,
-                                  epochs=4000)
+    w, b, sk_w, sk_b, x, y = _fit(
+        tmp_path, [3.0, -2.0, 1.5, 0.05, 0.0], l1, l2, lr=0.005, epochs=4000
+    )
     assert sk_w[3] == 0.0 and sk_w[4] == 0.0  # the premise: the lasso part zeroes two
     assert np.abs(w[3:]).max() < 2e-3
     assert w[3:].tolist() != [0.0, 0.0]  # honest: no exact zeros from gradient descent

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -36,8 +37,10 @@ def test_metrics_equal_scikit_learn():
 
 
 def test_run_metrics_equal_scikit_learn_on_the_runs_own_predictions():
-    cfg = make_config(data={"n_samples": 300, "test_fraction": 0.2, "standardize_target": True},
-                      train={"epochs": 50})
+    cfg = make_config(
+        data={"n_samples": 300, "test_fraction": 0.2, "standardize_target": True},
+        train={"epochs": 50},
+    )
     res = engine.fit(cfg)
     ds = load_dataset(cfg)
     fin = res.finished
@@ -45,21 +48,25 @@ def test_run_metrics_equal_scikit_learn_on_the_runs_own_predictions():
         pred = (split.x @ torch.tensor(fin.weights) + fin.bias) * ds.y_std + ds.y_mean
         y = split.y * ds.y_std + ds.y_mean
         assert fin.metrics[name]["mse"] == pytest.approx(
-            mean_squared_error(np64(y), np64(pred)), rel=1e-4)
+            mean_squared_error(np64(y), np64(pred)), rel=1e-4
+        )
         assert fin.metrics[name]["mae"] == pytest.approx(
-            mean_absolute_error(np64(y), np64(pred)), rel=1e-4)
+            mean_absolute_error(np64(y), np64(pred)), rel=1e-4
+        )
         assert fin.metrics[name]["r2"] == pytest.approx(r2_score(np64(y), np64(pred)), abs=1e-5)
     # per-epoch validation metrics are at the epoch's final weights: the last epoch's equal the
     # final ones when nothing was restored
     if fin.restored_epoch is None:
-        assert res.epochs[-1].metrics["val"]["mse"] == pytest.approx(fin.metrics["val"]["mse"],
-                                                                     rel=1e-5)
+        assert res.epochs[-1].metrics["val"]["mse"] == pytest.approx(
+            fin.metrics["val"]["mse"], rel=1e-5
+        )
 
 
 @pytest.mark.parametrize("bias", [True, False])
 def test_mse_optimum_equals_lstsq_and_linear_regression(bias):
-    cfg = make_config(data={"n_samples": 300, "n_features": 5, "standardize": False},
-                      model={"bias": bias})
+    cfg = make_config(
+        data={"n_samples": 300, "n_features": 5, "standardize": False}, model={"bias": bias}
+    )
     ds = load_dataset(cfg)
     opt, cond = optimum_info(ds, cfg, build_objective(cfg.loss))
     assert opt["kind"] == "exact" and cond >= 1
@@ -88,27 +95,35 @@ def test_mse_plus_l2_optimum_equals_ridge_with_converted_scaling():
 
 
 def test_gradient_descent_gap_shrinks_to_zero():
-    cfg = make_config(data={"n_samples": 400, "n_features": 4}, optim={"lr": 0.2},
-                      train={"epochs": 200}, early_stopping={"enabled": False})
+    cfg = make_config(
+        data={"n_samples": 400, "n_features": 4},
+        optim={"lr": 0.2},
+        train={"epochs": 200},
+        early_stopping={"enabled": False},
+    )
     res = engine.fit(cfg)
     gaps = [e.gap for e in res.epochs]
     assert res.started.optimum["kind"] == "exact"
     assert all(g >= -1e-6 for g in gaps)  # full batch: never below the optimum
-    assert all(b <= a + 1e-7 for a, b in zip(gaps, gaps[1:]))  # GD on a quadratic: monotone
+    assert all(b <= a + 1e-7 for a, b in itertools.pairwise(gaps))  # GD on a quadratic: monotone
     assert gaps[0] > 1.0 and gaps[-1] < 1e-5 * res.started.optimum["loss"]
 
 
 def test_quantile_reference_matches_quantile_regressor():
-    cfg = make_config(data={"n_samples": 400, "n_features": 2, "noise": 2.0},
-                      loss={"name": "quantile", "quantile": 0.9})
+    cfg = make_config(
+        data={"n_samples": 400, "n_features": 2, "noise": 2.0},
+        loss={"name": "quantile", "quantile": 0.9},
+    )
     ds = load_dataset(cfg)
     obj = build_objective(cfg.loss)
     opt, _ = optimum_info(ds, cfg, obj)
     assert opt["kind"] == "reference"
     ref = QuantileRegressor(quantile=0.9, alpha=0, solver="highs").fit(
-        np64(ds.train.x), np64(ds.train.y))
-    ref_loss = objective_value(obj, ds.train.x, ds.train.y, torch.tensor(ref.coef_),
-                               float(ref.intercept_))
+        np64(ds.train.x), np64(ds.train.y)
+    )
+    ref_loss = objective_value(
+        obj, ds.train.x, ds.train.y, torch.tensor(ref.coef_), float(ref.intercept_)
+    )
     assert opt["loss"] == pytest.approx(ref_loss, rel=1e-5)
     assert opt["weights"] == pytest.approx(ref.coef_.tolist(), abs=0.05)
     assert opt["bias"] == pytest.approx(float(ref.intercept_), abs=0.05)
@@ -129,19 +144,24 @@ def test_huber_reference_is_a_minimum():
 
 def test_polynomial_features_add_exactly_the_powers():
     base = load_dataset(make_config(data={"n_samples": 50, "standardize": False}))
-    poly = load_dataset(make_config(data={"n_samples": 50, "standardize": False,
-                                          "poly_degree": 3}))
-    assert poly.feature_names == ["x1", "x2", "x3", "x1^2", "x2^2", "x3^2",
-                                  "x1^3", "x2^3", "x3^3"]
+    poly = load_dataset(make_config(data={"n_samples": 50, "standardize": False, "poly_degree": 3}))
+    assert poly.feature_names == ["x1", "x2", "x3", "x1^2", "x2^2", "x3^2", "x1^3", "x2^3", "x3^3"]
     assert torch.equal(poly.train.x[:, :3], base.train.x)
-    assert torch.allclose(poly.train.x[:, 3:6], base.train.x ** 2)
-    assert torch.allclose(poly.train.x[:, 6:], base.train.x ** 3)
+    assert torch.allclose(poly.train.x[:, 3:6], base.train.x**2)
+    assert torch.allclose(poly.train.x[:, 6:], base.train.x**3)
     assert torch.equal(poly.train.y, base.train.y)
 
 
 def outlier_cfg(mode: str, **extra):
-    return make_config(data={"n_samples": 500, "outlier_fraction": 0.1, "outliers": mode,
-                             "standardize": False, **extra})
+    return make_config(
+        data={
+            "n_samples": 500,
+            "outlier_fraction": 0.1,
+            "outliers": mode,
+            "standardize": False,
+            **extra,
+        }
+    )
 
 
 def test_clip_winsorises_only_training_targets_to_training_quantiles():
@@ -169,6 +189,7 @@ def test_drop_makes_mse_robust_to_synthetic_outliers():
     def bias_error(mode):
         res = engine.fit(outlier_cfg(mode, standardize=True))
         return abs(res.finished.bias_original - res.started.true_bias)
+
     assert bias_error("drop") < 0.2 < bias_error("none")
 
 
@@ -188,8 +209,9 @@ def test_cv_folds_partition_the_non_test_rows():
 
 
 def test_cv_cli_reports_each_fold_and_mean_std(capsys):
-    code = main(["cv", "--folds", "3", "--json", "--set", "data.n_samples=150",
-                 "--set", "train.epochs=30"])
+    code = main(
+        ["cv", "--folds", "3", "--json", "--set", "data.n_samples=150", "--set", "train.epochs=30"]
+    )
     assert code == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     folds = [x for x in lines if x["type"] == "FoldFinished"]
@@ -208,8 +230,9 @@ def test_ill_conditioned_and_constant_features_are_warned(tmp_path):
     b = a + 1e-4 * torch.randn(200, generator=g)
     rows = "a,b,k,y\n" + "".join(f"{x},{z},3,{2 * x}\n" for x, z in zip(a.tolist(), b.tolist()))
     (tmp_path / "d.csv").write_text(rows)
-    cfg = make_config(data={"source": "csv", "path": str(tmp_path / "d.csv"), "target": "y"},
-                      train={"epochs": 2})
+    cfg = make_config(
+        data={"source": "csv", "path": str(tmp_path / "d.csv"), "target": "y"}, train={"epochs": 2}
+    )
     started = engine.fit(cfg).started
     assert "feature 'k' is constant on the training split" in started.warnings
     assert any("ill-conditioned" in w for w in started.warnings)
@@ -234,7 +257,15 @@ def test_the_gap_to_an_exact_optimum_is_never_negative_but_to_a_reference_it_may
     assert optimality_gap(0.5 - 1e-3, {"kind": "reference", "loss": 0.5}) == pytest.approx(-1e-3)
     assert optimality_gap(0.5, None) is None
     # a converged full-batch MSE run: every reported gap is >= 0
-    fin = engine.fit(engine.load_config("default", ["train.epochs=400", "train.device=cpu",
-                                                    "early_stopping.enabled=false",
-                                                    "optim.lr=0.5"]))
+    fin = engine.fit(
+        engine.load_config(
+            "default",
+            [
+                "train.epochs=400",
+                "train.device=cpu",
+                "early_stopping.enabled=false",
+                "optim.lr=0.5",
+            ],
+        )
+    )
     assert all(e.gap >= 0 for e in fin.epochs) and min(e.gap for e in fin.epochs) < 1e-6

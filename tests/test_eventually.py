@@ -36,8 +36,9 @@ def test_a_condition_that_never_holds_fails_naming_what_was_awaited():
     with pytest.raises(NeverHappened) as info:
         eventually(lambda: 0, timeout=0.2, interval=0.05, message="the run directory")
     assert time.monotonic() - start >= 0.2
-    assert str(info.value) == ("timed out after 0.2 s waiting for the run directory "
-                               "(the condition last returned 0)")
+    assert str(info.value) == (
+        "timed out after 0.2 s waiting for the run directory (the condition last returned 0)"
+    )
     assert isinstance(info.value, AssertionError)  # a failed test, not an error
 
 

@@ -1,8 +1,8 @@
 """Every fast path gives the iterates of the plain autograd + ``torch.optim`` loop.
 
 The reference is the textbook loop written out here: ``nn.Linear``, the objective of
-:mod:`engine.losses.functions` through autograd, the ``torch.optim`` class the registry names, the same
-initial weights and the same on-device permutation. The engine's step strategies
+:mod:`engine.losses.functions` through autograd, the ``torch.optim`` class the registry names,
+the same initial weights and the same on-device permutation. The engine's step strategies
 (:mod:`engine.training.steps`: closed-form minibatch, blocked full batch, sufficient statistics,
 autograd) must end at the same weights and report the same per-epoch train losses: 1e-5
 relative in float32, for every built-in loss, penalty, optimizer, bias on/off, full batch and
@@ -49,8 +49,11 @@ def optim_cases() -> dict[str, dict]:
     cases = {}
     for name, spec in OPTIMIZERS.items():
         cases[name] = {"name": name, "lr": 0.05}
-        cases[f"{name}_tuned"] = {"name": name, "weight_decay": 0.05,
-                                  **{h: TUNED[h] for h in spec.hyperparams if h in TUNED}}
+        cases[f"{name}_tuned"] = {
+            "name": name,
+            "weight_decay": 0.05,
+            **{h: TUNED[h] for h in spec.hyperparams if h in TUNED},
+        }
     return cases
 
 
@@ -77,8 +80,12 @@ def config(loss: dict, optim: dict, *, bias: bool = True, batch: int | None = No
     return make_config(
         seed=3,
         data={"n_samples": 300, "n_features": 4, "noise": 0.5, "val_fraction": 0.2},
-        model={"bias": bias}, loss=loss, optim={**optim, "batch_size": batch},
-        train={"epochs": EPOCHS, "device": "cpu"}, early_stopping={"enabled": False})
+        model={"bias": bias},
+        loss=loss,
+        optim={**optim, "batch_size": batch},
+        train={"epochs": EPOCHS, "device": "cpu"},
+        early_stopping={"enabled": False},
+    )
 
 
 def reference(cfg) -> tuple[torch.Tensor, list[float]]:
@@ -96,7 +103,7 @@ def reference(cfg) -> tuple[torch.Tensor, list[float]]:
         perm = torch.randperm(n, generator=shuffle) if batch < n else torch.arange(n)
         total = 0.0
         for start in range(0, n, batch):
-            idx = perm[start:start + batch]
+            idx = perm[start : start + batch]
             loss = objective(model(x[idx]).squeeze(-1), y[idx], model.weight)
             opt.zero_grad()
             loss.backward()
@@ -116,11 +123,20 @@ def engine_run(cfg, steps: str, monkeypatch) -> tuple[torch.Tensor, list[float],
     cpu = torch.device("cpu")
     model = make_model(ds.train.x.shape[1], cfg, cpu)
     rule = make_update_rule(flatten_params(model), model, cfg)
-    runner = EpochRunner(model, rule, build_objective(cfg.loss, cfg.base_dir),
-                         DeviceSplit(ds.train, cpu), DeviceSplit(ds.val, cpu),
-                         batch_size=cfg.optim.batch_size, seed=cfg.seed + 3, y_std=1.0,
-                         control=Control(), clock=Clock(), closed=closed_form(cfg.loss),
-                         epochs=EPOCHS)
+    runner = EpochRunner(
+        model,
+        rule,
+        build_objective(cfg.loss, cfg.base_dir),
+        DeviceSplit(ds.train, cpu),
+        DeviceSplit(ds.val, cpu),
+        batch_size=cfg.optim.batch_size,
+        seed=cfg.seed + 3,
+        y_std=1.0,
+        control=Control(),
+        clock=Clock(),
+        closed=closed_form(cfg.loss),
+        epochs=EPOCHS,
+    )
     losses = [runner.read(runner.run()).train_loss for _ in range(EPOCHS)]
     return rule.theta.clone(), losses, type(runner.steps).__name__
 
@@ -164,8 +180,7 @@ def test_every_registered_entry_has_its_code():
 @pytest.mark.parametrize("name", builtin_loss_names())
 def test_each_loss_closed_form_equals_autograd(name, batch, bias, monkeypatch):
     cfg = config(loss_section(name, "both"), OPTIMS["sgd"], bias=bias, batch=batch)
-    assert_same(cfg, "closed_form", monkeypatch,
-                "MinibatchSteps" if batch else "FullBatchSteps")
+    assert_same(cfg, "closed_form", monkeypatch, "MinibatchSteps" if batch else "FullBatchSteps")
 
 
 @pytest.mark.parametrize("batch", [None, 32], ids=["full", "minibatch"])
@@ -189,9 +204,11 @@ def test_sufficient_statistics_equal_the_data_pass(optim, penalty, bias, monkeyp
 @pytest.mark.parametrize("batch", [None, 32], ids=["full", "minibatch"])
 def test_the_autograd_path_equals_torch_optim(batch, optim, monkeypatch):
     """The path user losses take (here with a combined built-in loss) with the update rules."""
-    loss = {"name": "combined", "terms": [{"name": "mse", "weight": 0.5},
-                                          {"name": "huber", "params": {"delta": 0.5}}],
-            "l2": 0.01}
+    loss = {
+        "name": "combined",
+        "terms": [{"name": "mse", "weight": 0.5}, {"name": "huber", "params": {"delta": 0.5}}],
+        "l2": 0.01,
+    }
     cfg = config(loss, OPTIMS[optim], batch=batch)
     assert_same(cfg, "autograd", monkeypatch, "AutogradSteps")
     assert_same(cfg, "auto", monkeypatch, "MinibatchSteps" if batch else "FullBatchSteps")
@@ -204,8 +221,7 @@ def test_a_single_weighted_term_equals_autograd(name, batch, monkeypatch):
     summing an unwritten buffer for mse)."""
     term = {"name": name, "weight": 0.5, "params": term_params(name)}
     cfg = config({"name": "combined", "terms": [term]}, OPTIMS["sgd"], batch=batch)
-    assert_same(cfg, "closed_form", monkeypatch,
-                "MinibatchSteps" if batch else "FullBatchSteps")
+    assert_same(cfg, "closed_form", monkeypatch, "MinibatchSteps" if batch else "FullBatchSteps")
 
 
 @pytest.mark.parametrize("batch", [None, 16], ids=["full", "minibatch"])
@@ -238,8 +254,11 @@ def test_update_rule_state_round_trips_through_weights_only_load(tmp_path):
     rule.grad.fill_(0.3)
     rule.step()
     torch.save(rule.state_dict(), tmp_path / "opt.pt")
-    other = make_update_rule(flatten_params(make_model(4, cfg, torch.device("cpu"))),
-                             make_model(4, cfg, torch.device("cpu")), cfg)
+    other = make_update_rule(
+        flatten_params(make_model(4, cfg, torch.device("cpu"))),
+        make_model(4, cfg, torch.device("cpu")),
+        cfg,
+    )
     other.load_state_dict(torch.load(tmp_path / "opt.pt", weights_only=True))
     assert other.param_groups[0]["lr"] == OPTIMS["adam_tuned"]["lr"]
     for key in ("exp_avg", "exp_avg_sq", "step"):
@@ -261,10 +280,12 @@ def test_training_never_imports_torch_dynamo():
         "    for name in OPTIMIZERS:\n"
         "        cfg.optim.name = name\n"
         "        engine.fit(cfg)\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('torch._dynamo'))))\n")
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('torch._dynamo'))))\n"
+    )
     env = {k: v for k, v in os.environ.items() if k != STEPS_ENV}
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
 
@@ -273,4 +294,5 @@ def test_losses_without_a_closed_form_keep_autograd():
     assert closed_form(make_config(loss={"name": "mse"}).loss) is not None
     for name, spec in LOSSES.items():
         assert (closed_form(make_config(loss=loss_section(name)).loss) is None) == (
-            spec.derivative is None)
+            spec.derivative is None
+        )

@@ -27,13 +27,20 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def engine(*argv: str, tmp: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "LINREG_TUI_RUNS_DIR": str(tmp / "runs")}
-    return subprocess.run([sys.executable, "-m", "engine", *argv], capture_output=True,
-                          text=True, cwd=ROOT, env=env, timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "engine", *argv],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=180,
+    )
 
 
 def test_cv_exits_1_and_marks_the_folds_that_diverged(tmp_path):
-    proc = engine("cv", "--folds", "3", "--set", "optim.lr=1e6", "--set", "train.epochs=5",
-                  tmp=tmp_path)
+    proc = engine(
+        "cv", "--folds", "3", "--set", "optim.lr=1e6", "--set", "train.epochs=5", tmp=tmp_path
+    )
     assert proc.returncode == 1, proc.stderr
     rows = [ln for ln in proc.stdout.splitlines() if ln[:1].isdigit()]
     assert len(rows) == 3 and all(ln.endswith("  diverged") for ln in rows), proc.stdout
@@ -43,8 +50,17 @@ def test_cv_exits_1_and_marks_the_folds_that_diverged(tmp_path):
 
 
 def test_cv_json_names_the_divergence_and_exits_1(tmp_path):
-    proc = engine("cv", "--folds", "2", "--set", "optim.lr=1e6", "--set", "train.epochs=5",
-                  "--json", tmp=tmp_path)
+    proc = engine(
+        "cv",
+        "--folds",
+        "2",
+        "--set",
+        "optim.lr=1e6",
+        "--set",
+        "train.epochs=5",
+        "--json",
+        tmp=tmp_path,
+    )
     assert proc.returncode == 1
     assert proc.stdout.count('"reason": "diverged"') == 2
 
@@ -57,8 +73,13 @@ def test_cv_that_converges_still_exits_0_without_marks(tmp_path):
 
 @pytest.mark.parametrize("l2", [0.0, 0.1])
 def test_the_exact_optimum_with_more_features_than_rows_is_the_minimum_norm_solution(l2):
-    cfg = parse_config({"data": {"n_samples": 100, "n_features": 2000},
-                        "loss": {"l2": l2}, "early_stopping": {"enabled": False}})
+    cfg = parse_config(
+        {
+            "data": {"n_samples": 100, "n_features": 2000},
+            "loss": {"l2": l2},
+            "early_stopping": {"enabled": False},
+        }
+    )
     ds = load_dataset(cfg)
     opt, cond = optimum_info(ds, cfg, build_objective(cfg.loss))
     x, y = ds.train.x.double().numpy(), ds.train.y.double().numpy()
@@ -76,8 +97,12 @@ def test_the_exact_optimum_with_more_features_than_rows_is_the_minimum_norm_solu
 
 
 def test_a_duplicated_column_gets_the_minimum_norm_least_squares_solution():
-    cfg = parse_config({"data": {"n_samples": 200, "n_features": 3, "standardize": False},
-                        "early_stopping": {"enabled": False}})
+    cfg = parse_config(
+        {
+            "data": {"n_samples": 200, "n_features": 3, "standardize": False},
+            "early_stopping": {"enabled": False},
+        }
+    )
     ds = load_dataset(cfg)
     ds.train.x = torch.cat([ds.train.x, ds.train.x[:, :1]], 1)  # column 0 twice: singular Gram
     opt, cond = optimum_info(ds, cfg, build_objective(cfg.loss))
@@ -95,8 +120,13 @@ def test_an_eigen_solver_failure_is_an_infinite_condition_number_not_an_error():
 
 @pytest.mark.timing
 def test_a_stop_during_the_optimum_is_honoured_within_a_second():
-    cfg = parse_config({"data": {"n_samples": 400, "n_features": 1500},
-                        "loss": {"l1": 0.01}, "early_stopping": {"enabled": False}})
+    cfg = parse_config(
+        {
+            "data": {"n_samples": 400, "n_features": 1500},
+            "loss": {"l1": 0.01},
+            "early_stopping": {"enabled": False},
+        }
+    )
     ds = load_dataset(cfg)
     objective = build_objective(cfg.loss)
     flag = threading.Event()
@@ -107,8 +137,7 @@ def test_a_stop_during_the_optimum_is_honoured_within_a_second():
     assert time.monotonic() - start < 0.5 + 1.5
 
 
-@pytest.mark.parametrize("override", ["data.features=[a, b]", "data.target=y",
-                                      "data.path=x.csv"])
+@pytest.mark.parametrize("override", ["data.features=[a, b]", "data.target=y", "data.path=x.csv"])
 def test_csv_only_keys_are_refused_with_synthetic_data(override):
     with pytest.raises(ConfigError) as err:
         parse_config(apply_overrides({}, [override]), where="--set")

@@ -18,23 +18,34 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 LINE_LIMIT = 300
 
-ALIAS_BOMB = "\n".join([
-    'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
-    "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]",
-    "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]",
-    "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]",
-    "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]",
-    "f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]",
-    "description: [*f,*f,*f,*f,*f,*f,*f,*f,*f]",
-]) + "\n"
+ALIAS_BOMB = (
+    "\n".join(
+        [
+            'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+            "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]",
+            "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]",
+            "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]",
+            "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]",
+            "f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]",
+            "description: [*f,*f,*f,*f,*f,*f,*f,*f,*f]",
+        ]
+    )
+    + "\n"
+)
 """~400 bytes that expand to 9^7 = 4.8 million strings (the issue's case took 8 GB)."""
 
 
 def engine(*argv: str, home: Path, timeout: float = 60) -> subprocess.CompletedProcess:
     """``python -m engine ARGV`` with the user preset folder and the run store under ``home``."""
     env = {**os.environ, "XDG_CONFIG_HOME": str(home), "LINREG_TUI_RUNS_DIR": str(home / "runs")}
-    return subprocess.run([sys.executable, "-m", "engine", *argv], capture_output=True,
-                          text=True, cwd=ROOT, env=env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "engine", *argv],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=timeout,
+    )
 
 
 def refused(*argv: str, home: Path) -> str:
@@ -64,7 +75,8 @@ def test_an_alias_bomb_is_refused_at_once_naming_file_and_line(tmp_path, home):
 
 
 def test_presets_listing_survives_a_bomb_a_device_and_a_long_description(
-        isolated_config_home, home):
+    isolated_config_home, home
+):
     folder = isolated_config_home
     folder.mkdir(parents=True)
     (folder / "bomb.yaml").write_text(ALIAS_BOMB)
@@ -84,8 +96,9 @@ def test_a_preset_symlinked_to_dev_zero_is_not_read(isolated_config_home, home):
     assert "zero.yaml: not a regular file" in refused("train", "zero", home=home)
 
 
-def test_a_folder_named_like_a_preset_is_not_an_unknown_preset(isolated_config_home, home,
-                                                                 tmp_path):
+def test_a_folder_named_like_a_preset_is_not_an_unknown_preset(
+    isolated_config_home, home, tmp_path
+):
     (isolated_config_home / "adir.yaml").mkdir(parents=True)
     line = refused("train", "adir", home=home)
     assert line.endswith("adir.yaml: is a folder, not a preset file"), line

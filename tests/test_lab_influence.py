@@ -30,8 +30,7 @@ def test_contributions_sum_to_the_registered_loss(name):
     loss = ResidualLoss.named(name)
     c = contributions(loss, y - pred)
     fn = loss_function(LOSSES[name])
-    assert float(c.sum()) == pytest.approx(float(fn(pred, y, **LOSSES[name].values())),
-                                           rel=1e-12)
+    assert float(c.sum()) == pytest.approx(float(fn(pred, y, **LOSSES[name].values())), rel=1e-12)
     assert bool((c >= 0).all())
 
 
@@ -52,8 +51,9 @@ def test_robust_z_matches_numpy_median_and_mad():
     assert np.allclose(robust_z(torch.from_numpy(r)).numpy(), expected, rtol=1e-12)
     even = r[:300]  # an even count: numpy averages the two middle values, and so must we
     med, mad = np.median(even), np.median(np.abs(even - np.median(even)))
-    assert np.allclose(robust_z(torch.from_numpy(even)).numpy(),
-                       (even - med) / (1.4826 * mad), rtol=1e-12)
+    assert np.allclose(
+        robust_z(torch.from_numpy(even)).numpy(), (even - med) / (1.4826 * mad), rtol=1e-12
+    )
 
 
 def test_robust_z_with_zero_mad_is_infinite_off_the_median():
@@ -83,8 +83,7 @@ def test_row_influence_huber_beside_mse():
     # the 4 outliers are 1% of the rows: they carry most of MSE's loss, far less of Huber's
     assert out["mse"]["share_top"]["1%"] > 0.9
     assert out["loss"]["share_top"]["1%"] < out["mse"]["share_top"]["1%"]
-    assert out["loss"]["share_top"]["1%"] == pytest.approx(np.sort(huber)[-4:].sum()
-                                                          / huber.sum())
+    assert out["loss"]["share_top"]["1%"] == pytest.approx(np.sort(huber)[-4:].sum() / huber.sum())
     json.dumps(out, allow_nan=False)
 
 

@@ -38,15 +38,22 @@ def csv_run(tmp_path_factory):
     x = g.normal(size=(300, 3))
     y = x @ np.array([2.0, -1.0, 0.5]) + 1.0 + 0.3 * g.normal(size=300)
     y[[11, 50, 123, 200, 251, 299]] += [30.0, -25.0, 40.0, 22.0, -35.0, 28.0]
-    np.savetxt(root / "d.csv", np.column_stack([x, y]), delimiter=",", header="a,b,c,y",
-               comments="")
-    cfg = parse_config({
-        "name": "lab-csv", "seed": 3,
-        "data": {"source": "csv", "path": "d.csv", "target": "y", "val_fraction": 0.25},
-        "loss": {"name": "huber", "delta": 0.5, "l2": 0.01},
-        "optim": {"name": "sgd", "lr": 0.2},
-        "train": {"epochs": 40, "device": "cpu"},
-        "early_stopping": {"enabled": False}}, where="test", base_dir=str(root))
+    np.savetxt(
+        root / "d.csv", np.column_stack([x, y]), delimiter=",", header="a,b,c,y", comments=""
+    )
+    cfg = parse_config(
+        {
+            "name": "lab-csv",
+            "seed": 3,
+            "data": {"source": "csv", "path": "d.csv", "target": "y", "val_fraction": 0.25},
+            "loss": {"name": "huber", "delta": 0.5, "l2": 0.01},
+            "optim": {"name": "sgd", "lr": 0.2},
+            "train": {"epochs": 40, "device": "cpu"},
+            "early_stopping": {"enabled": False},
+        },
+        where="test",
+        base_dir=str(root),
+    )
     run = engine.record(cfg, root / "runs")
     return run, x, y
 
@@ -61,13 +68,15 @@ def test_contributions_sum_to_the_data_loss_the_run_logged(csv_run):
     train = report["influence"]["train"]
     assert train["loss"]["total"] == pytest.approx(finished.train_loss - penalty, rel=1e-5)
     assert report["influence"]["val"]["loss"]["total"] == pytest.approx(
-        finished.val_loss - penalty, rel=1e-5)
+        finished.val_loss - penalty, rel=1e-5
+    )
     # and exactly the engine's data loss on the model's float64 predictions
     lr = LoadedRun(run)
     data_loss = build_objective(lr.config.loss).data_loss
     pred = lr.predict(lr.data.train.x)
     assert train["loss"]["total"] == pytest.approx(
-        float(data_loss(pred, lr.data.train.y.double())), rel=1e-12)
+        float(data_loss(pred, lr.data.train.y.double())), rel=1e-12
+    )
     assert report["weights"] == pytest.approx(finished.weights)
     assert report["n"] == {"train": 225, "val": 75}
     json.dumps(report, allow_nan=False)
@@ -102,8 +111,9 @@ def test_shape_and_histogram_of_the_run(csv_run):
     assert sum(shape["histogram"]["train"]["counts"]) == 225
     assert sum(shape["histogram"]["val"]["counts"]) == 75
     assert max(shape["psi"]) == pytest.approx(0.5) and min(shape["psi"]) == pytest.approx(-0.5)
-    biggest = max(abs(r["residual"]) for s in ("train", "val")
-                  for r in report["influence"][s]["top"])
+    biggest = max(
+        abs(r["residual"]) for s in ("train", "val") for r in report["influence"][s]["top"]
+    )
     assert shape["r"][-1] == pytest.approx(biggest)
     assert inspect_run(run, compare="huber")["shape"]["compare"] is None  # the run's own
 
@@ -129,8 +139,10 @@ def test_landscape_of_the_run_holds_its_logged_path(csv_run):
 
 
 def test_dropped_outliers_lose_the_training_row_numbers_only(tmp_path):
-    cfg = engine.load_config("huber-outliers", ["train.epochs=3", "train.device=cpu",
-                                                "data.outliers=drop", "optim.batch_size=null"])
+    cfg = engine.load_config(
+        "huber-outliers",
+        ["train.epochs=3", "train.device=cpu", "data.outliers=drop", "optim.batch_size=null"],
+    )
     run = engine.record(cfg, tmp_path / "runs")
     report = inspect_run(run, k=3)
     assert report["influence"]["train"]["rows_from"] == "split"
@@ -184,8 +196,9 @@ def test_path_command_json_and_text(capsys):
     argv = ["path", "default", "--penalty", "elasticnet", "--l1-ratio", "0.4", "--lambdas", "7"]
     assert cli_path.run(_parser().parse_args([*argv, "--json"])) == 0
     printed = json.loads(capsys.readouterr().out)
-    expected = config_path(engine.load_config("default"), "elasticnet", l1_ratio=0.4,
-                           n_lambdas=7).to_dict()
+    expected = config_path(
+        engine.load_config("default"), "elasticnet", l1_ratio=0.4, n_lambdas=7
+    ).to_dict()
     assert printed == {"preset": "default", **json.loads(json.dumps(expected))}
     assert cli_path.run(_parser().parse_args(argv)) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -196,13 +209,21 @@ def test_path_command_json_and_text(capsys):
 
 
 def test_path_command_with_set_and_no_validation_rows(capsys):
-    args = _parser().parse_args(["path", "default", "--set", "data.val_fraction=0", "--set",
-                                 "early_stopping.enabled=false",
-                                 "--lambdas", "3"])
+    args = _parser().parse_args(
+        [
+            "path",
+            "default",
+            "--set",
+            "data.val_fraction=0",
+            "--set",
+            "early_stopping.enabled=false",
+            "--lambdas",
+            "3",
+        ]
+    )
     assert cli_path.run(args) == 0
     out = capsys.readouterr().out
     assert "no validation rows: no best λ" in out and "*" not in out
-    args = _parser().parse_args(["path", "default", "--penalty", "elasticnet",
-                                 "--l1-ratio", "1.5"])
+    args = _parser().parse_args(["path", "default", "--penalty", "elasticnet", "--l1-ratio", "1.5"])
     assert guarded(lambda: cli_path.run(args)) == 2
     assert "--l1-ratio must be in (0, 1]" in capsys.readouterr().err

@@ -32,8 +32,9 @@ def _sklearn(penalty: str, lam: float, n: int, rho: float, bias: bool = True):
         return Lasso(alpha=lam / 2, fit_intercept=bias, tol=1e-14, max_iter=1_000_000)
     l1, l2 = rho * lam, (1 - rho) * lam
     alpha = l1 / 2 + l2
-    return ElasticNet(alpha=alpha, l1_ratio=(l1 / 2) / alpha, fit_intercept=bias, tol=1e-14,
-                      max_iter=1_000_000)
+    return ElasticNet(
+        alpha=alpha, l1_ratio=(l1 / 2) / alpha, fit_intercept=bias, tol=1e-14, max_iter=1_000_000
+    )
 
 
 def test_the_scalings_give_the_same_objective_up_to_a_constant_factor():
@@ -41,15 +42,21 @@ def test_the_scalings_give_the_same_objective_up_to_a_constant_factor():
     x, y, w, b = g.normal(size=(40, 3)), g.normal(size=40), g.normal(size=3), 0.3
     n, lam, rho = 40, 0.37, 0.3
     r = y - x @ w - b
-    ours = {"l2": r @ r / n + lam * w @ w, "l1": r @ r / n + lam * np.abs(w).sum(),
-            "elasticnet": r @ r / n + lam * (rho * np.abs(w).sum() + (1 - rho) * w @ w)}
+    ours = {
+        "l2": r @ r / n + lam * w @ w,
+        "l1": r @ r / n + lam * np.abs(w).sum(),
+        "elasticnet": r @ r / n + lam * (rho * np.abs(w).sum() + (1 - rho) * w @ w),
+    }
     theirs_ridge = r @ r + n * lam * w @ w
     assert ours["l2"] == pytest.approx(theirs_ridge / n)
     lasso = _sklearn("l1", lam, n, rho)
     assert ours["l1"] == pytest.approx(2 * (r @ r / (2 * n) + lasso.alpha * np.abs(w).sum()))
     en = _sklearn("elasticnet", lam, n, rho)
-    theirs_en = (r @ r / (2 * n) + en.alpha * en.l1_ratio * np.abs(w).sum()
-                 + 0.5 * en.alpha * (1 - en.l1_ratio) * w @ w)
+    theirs_en = (
+        r @ r / (2 * n)
+        + en.alpha * en.l1_ratio * np.abs(w).sum()
+        + 0.5 * en.alpha * (1 - en.l1_ratio) * w @ w
+    )
     assert ours["elasticnet"] == pytest.approx(2 * theirs_en)
 
 
@@ -59,8 +66,9 @@ def prepared(request):
     return load_dataset(engine.load_config(request.param))
 
 
-@pytest.mark.parametrize("penalty,rho", [("l2", 0.0), ("l1", 1.0), ("elasticnet", 0.3),
-                                         ("elasticnet", 0.8)])
+@pytest.mark.parametrize(
+    "penalty,rho", [("l2", 0.0), ("l1", 1.0), ("elasticnet", 0.3), ("elasticnet", 0.8)]
+)
 def test_path_equals_scikit_learn_at_every_lambda(prepared, penalty, rho):
     path = regularisation_path(prepared, penalty, l1_ratio=rho, n_lambdas=30)
     x = prepared.train.x.double().numpy()
@@ -94,8 +102,9 @@ def test_ridge_without_a_bias_and_given_lambdas_in_any_order():
     ds = load_dataset(engine.load_config("default", ["model.bias=false"]))
     lambdas = torch.tensor([0.01, 3.0, 0.2], dtype=torch.float64)
     for penalty in ("l2", "l1"):
-        got, coefs, intercepts, ok = coefficient_path(ds.train.x, ds.train.y, penalty,
-                                                      lambdas=lambdas, bias=False)
+        got, coefs, intercepts, ok = coefficient_path(
+            ds.train.x, ds.train.y, penalty, lambdas=lambdas, bias=False
+        )
         assert ok and got.tolist() == lambdas.tolist() and intercepts.tolist() == [0.0] * 3
         x, y = ds.train.x.double().numpy(), ds.train.y.double().numpy()
         for lam, row in zip(lambdas.tolist(), coefs.tolist(), strict=True):

@@ -39,8 +39,9 @@ def _one_by_one(name: str, params: dict[str, float], r: torch.Tensor) -> torch.T
     """``fn(ŷ = 0, y = r_i)`` called once per residual: the registered function, no batching."""
     fn = loss_function(LOSSES[name])
     full = LOSSES[name].values(params)
-    return torch.stack([fn(torch.zeros(1, dtype=r.dtype), r[i:i + 1], **full)
-                        for i in range(len(r))])
+    return torch.stack(
+        [fn(torch.zeros(1, dtype=r.dtype), r[i : i + 1], **full) for i in range(len(r))]
+    )
 
 
 @pytest.mark.parametrize("name", _names())
@@ -53,7 +54,8 @@ def test_values_are_the_registered_function_row_by_row(name):
     pred = y - R
     fn = loss_function(LOSSES[name])
     assert float(loss.values(y - pred).mean()) == pytest.approx(
-        float(fn(pred, y, **LOSSES[name].values(params))), rel=1e-12)
+        float(fn(pred, y, **LOSSES[name].values(params))), rel=1e-12
+    )
 
 
 @pytest.mark.parametrize("name", _names())
@@ -65,7 +67,7 @@ def test_psi_equals_autograd_closed_form_and_finite_difference(name):
     fn = loss_function(LOSSES[name])
     full = LOSSES[name].values(params)
     for i in range(len(R)):
-        r = R[i:i + 1].clone().requires_grad_(True)
+        r = R[i : i + 1].clone().requires_grad_(True)
         (g,) = torch.autograd.grad(fn(torch.zeros(1, dtype=R.dtype), r, **full), r)
         assert float(psi[i]) == pytest.approx(float(g), abs=1e-12)
     # the registry's closed form is φ'(e) of e = ŷ - y = -r, so ψ(r) = -φ'(-r)
@@ -102,15 +104,22 @@ def test_a_loss_registered_at_run_time_has_a_shape(toy_registered):
 
 
 def test_combined_loss_is_the_weighted_sum_the_engine_trains():
-    cfg = make_config(loss={"terms": [{"name": "mse", "weight": 0.7},
-                                      {"name": "huber", "weight": 0.5,
-                                       "params": {"delta": 2.0}},
-                                      {"name": "quantile", "weight": 0.3, "params": {"q": 0.2}}]})
+    cfg = make_config(
+        loss={
+            "terms": [
+                {"name": "mse", "weight": 0.7},
+                {"name": "huber", "weight": 0.5, "params": {"delta": 2.0}},
+                {"name": "quantile", "weight": 0.3, "params": {"q": 0.2}},
+            ]
+        }
+    )
     loss = ResidualLoss.from_config(cfg.loss)
     assert loss.name == "combined" and len(loss.terms) == 3
-    expected = (0.7 * ResidualLoss.named("mse").values(R)
-                + 0.5 * ResidualLoss.named("huber", {"delta": 2.0}).values(R)
-                + 0.3 * ResidualLoss.named("quantile", {"q": 0.2}).values(R))
+    expected = (
+        0.7 * ResidualLoss.named("mse").values(R)
+        + 0.5 * ResidualLoss.named("huber", {"delta": 2.0}).values(R)
+        + 0.3 * ResidualLoss.named("quantile", {"q": 0.2}).values(R)
+    )
     assert torch.allclose(loss.values(R), expected, atol=1e-14)
     # the mean over rows is the data loss of the engine's own objective
     y = torch.linspace(-1, 1, len(R), dtype=torch.float64)
@@ -142,8 +151,13 @@ def test_shape_grid_covers_the_residuals_and_the_histogram_counts_them():
     g = torch.Generator().manual_seed(0)
     train = torch.randn(500, generator=g, dtype=torch.float64) * 2
     val = torch.randn(120, generator=g, dtype=torch.float64)
-    shape = loss_shape(ResidualLoss.named("huber"), {"train": train, "val": val},
-                       compare=ResidualLoss.named("mse"), points=101, bins=20)
+    shape = loss_shape(
+        ResidualLoss.named("huber"),
+        {"train": train, "val": val},
+        compare=ResidualLoss.named("mse"),
+        points=101,
+        bins=20,
+    )
     top = float(torch.cat([train, val]).abs().max())
     assert shape["r"][0] == pytest.approx(-top) and shape["r"][-1] == pytest.approx(top)
     assert shape["r"][50] == 0.0 and len(shape["L"]) == len(shape["psi"]) == 101

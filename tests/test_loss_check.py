@@ -13,8 +13,8 @@ import torch
 
 from engine.cli.main import main
 from engine.config import LOSS_NAMES, ConfigError, LossConfig
-from engine.losses.check import RESIDUALS, check_loss, preflight
 from engine.config.presets import bundled_dir
+from engine.losses.check import RESIDUALS, check_loss, preflight
 
 LOSSES = textwrap.dedent('''
     import torch
@@ -136,18 +136,21 @@ def test_worked_examples_pass_and_report_their_shape():
     assert dict(asym.table)[-1.0] == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("obj, prop, words", [
-    ("detaches", "differentiable", "output has no grad_fn"),
-    ("uses_item", "differentiable", "output has no grad_fn"),
-    ("returns_float", "scalar", "returned a float, not a tensor"),
-    ("returns_vector", "scalar", "returned a tensor of shape (8,), not a scalar"),
-    ("detached_plus_zero", "differentiable", "∂L/∂ŷ is 0 for all 8 predictions"),
-    ("wrong_backward", "gradcheck", "autograd's gradient differs from finite differences"),
-    ("returns_nan", "finite", "returned nan on a random batch"),
-    ("maximised", "minimal", "is lower"),
-    ("ignores_weights", "differentiable", "gradient does not reach the weights"),
-    ("raises", "runs", "raised ValueError: shapes do not match"),
-])
+@pytest.mark.parametrize(
+    "obj, prop, words",
+    [
+        ("detaches", "differentiable", "output has no grad_fn"),
+        ("uses_item", "differentiable", "output has no grad_fn"),
+        ("returns_float", "scalar", "returned a float, not a tensor"),
+        ("returns_vector", "scalar", "returned a tensor of shape (8,), not a scalar"),
+        ("detached_plus_zero", "differentiable", "∂L/∂ŷ is 0 for all 8 predictions"),
+        ("wrong_backward", "gradcheck", "autograd's gradient differs from finite differences"),
+        ("returns_nan", "finite", "returned nan on a random batch"),
+        ("maximised", "minimal", "is lower"),
+        ("ignores_weights", "differentiable", "gradient does not reach the weights"),
+        ("raises", "runs", "raised ValueError: shapes do not match"),
+    ],
+)
 def test_a_broken_loss_fails_the_property_it_breaks(losses, obj, prop, words):
     report = check_loss(f"losses.py:{obj}")
     assert not report.ok
@@ -162,18 +165,27 @@ def test_gradcheck_failure_gives_the_numbers(losses):
     report = check_loss("losses.py:wrong_backward")
     detail = next(p.detail for p in report.properties if p.name == "gradcheck")
     # "∂L/∂ŷ[i]: autograd A vs finite difference B" with A = 2·B (the backward doubles it)
-    a, b = (float(x) for x in
-            detail.split(": autograd ")[1].split(" vs finite difference "))
+    a, b = (float(x) for x in detail.split(": autograd ")[1].split(" vs finite difference "))
     assert a == pytest.approx(2 * b, rel=1e-3)
 
 
 def test_check_accepts_loss_objects_and_configs(losses):
     assert check_loss(torch.nn.MSELoss()).ok
     assert check_loss(lambda pred, target: torch.mean(torch.abs(target - pred))).ok
-    report = check_loss(LossConfig(name="combined", terms=[
-        {"name": "mse", "weight": 0.5},
-        {"name": "custom", "weight": 1.0, "params": {"callable": "losses.py:Scaled",
-                                                     "scale": 2.0}}]), base_dir=str(losses))
+    report = check_loss(
+        LossConfig(
+            name="combined",
+            terms=[
+                {"name": "mse", "weight": 0.5},
+                {
+                    "name": "custom",
+                    "weight": 1.0,
+                    "params": {"callable": "losses.py:Scaled", "scale": 2.0},
+                },
+            ],
+        ),
+        base_dir=str(losses),
+    )
     assert report.ok
     assert report.formula == "0.5·mean((y-ŷ)²) + 1·scale·mean((y-ŷ)²) [scale=2]"
     assert dict(report.table)[1.0] == pytest.approx(2.5)
@@ -181,8 +193,11 @@ def test_check_accepts_loss_objects_and_configs(losses):
 
 def test_preflight_raises_or_warns_when_forced(losses):
     cfg = LossConfig(name="custom", callable="losses.py:maximised")
-    with pytest.raises(ConfigError, match=r"^loss.callable: loss check failed for "
-                                          r"losses.py:maximised: minimal: "):
+    with pytest.raises(
+        ConfigError,
+        match=r"^loss.callable: loss check failed for "
+        r"losses.py:maximised: minimal: ",
+    ):
         preflight(cfg, str(losses))
     cfg.force = True
     (warning,) = preflight(cfg, str(losses))
@@ -229,24 +244,30 @@ def test_check_loss_command_fails_with_report_and_one_line(losses, capsys):
     assert err.startswith("error: loss check failed for losses.py:wrong_backward: gradcheck: ")
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["missing.py:f"], "file {cwd}/missing.py not found"),
-    (["losses.py:my_mes"], "losses.py has no attribute 'my_mes' (did you mean 'my_mse'?)"),
-    (["losses.py:CONSTANT"], "losses.py:CONSTANT is not callable (it is of type int)"),
-    (["losses.py:one_arg"], "one_arg(pred) takes 1 positional argument(s); a loss takes "
-                            "(pred, target) or (pred, target, weights)"),
-    (["losses.py:NotAModule"], "NotAModule is a class but not an nn.Module subclass"),
-    (["losses.py:Scaled"], "Scaled() raised TypeError"),
-    (["losses.py:my_mse", "--params", "lam=1"], "unknown parameter 'lam' for my_mse()"),
-    (["losses.py:returns_nan"], "finite: returned nan on a random batch"),
-    (["boom.py:f"], "importing {cwd}/boom.py:2 raised ZeroDivisionError: division by zero"),
-    (["syntax.py:f"], "importing {cwd}/syntax.py:1 raised SyntaxError"),
-    (["no_such_pkg_xyz.mod:f"], "no module named 'no_such_pkg_xyz'"),
-    (["hubr"], "unknown built-in loss (did you mean 'huber'?)"),
-    (["huber", "--params", "q=0.3"], "built-in loss 'huber': unknown parameter 'q'"),
-    (["losses.py:my_mse", "--params", "oops"], "--params oops: expected K=V"),
-    (["losses.py:my_mse", "--params", "{bad json"], "--params {bad json: not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["missing.py:f"], "file {cwd}/missing.py not found"),
+        (["losses.py:my_mes"], "losses.py has no attribute 'my_mes' (did you mean 'my_mse'?)"),
+        (["losses.py:CONSTANT"], "losses.py:CONSTANT is not callable (it is of type int)"),
+        (
+            ["losses.py:one_arg"],
+            "one_arg(pred) takes 1 positional argument(s); a loss takes "
+            "(pred, target) or (pred, target, weights)",
+        ),
+        (["losses.py:NotAModule"], "NotAModule is a class but not an nn.Module subclass"),
+        (["losses.py:Scaled"], "Scaled() raised TypeError"),
+        (["losses.py:my_mse", "--params", "lam=1"], "unknown parameter 'lam' for my_mse()"),
+        (["losses.py:returns_nan"], "finite: returned nan on a random batch"),
+        (["boom.py:f"], "importing {cwd}/boom.py:2 raised ZeroDivisionError: division by zero"),
+        (["syntax.py:f"], "importing {cwd}/syntax.py:1 raised SyntaxError"),
+        (["no_such_pkg_xyz.mod:f"], "no module named 'no_such_pkg_xyz'"),
+        (["hubr"], "unknown built-in loss (did you mean 'huber'?)"),
+        (["huber", "--params", "q=0.3"], "built-in loss 'huber': unknown parameter 'q'"),
+        (["losses.py:my_mse", "--params", "oops"], "--params oops: expected K=V"),
+        (["losses.py:my_mse", "--params", "{bad json"], "--params {bad json: not valid JSON"),
+    ],
+)
 def test_every_bad_spec_is_one_clear_line_and_exit_2(losses, capsys, argv, words):
     assert main(["check-loss", *argv]) == 2
     err = capsys.readouterr().err
@@ -256,8 +277,10 @@ def test_every_bad_spec_is_one_clear_line_and_exit_2(losses, capsys, argv, words
 
 
 def test_import_engine_cli_does_not_import_torch():
-    code = ("import sys, engine.cli.main, engine.cli.check_loss; "
-            "sys.exit(1 if 'torch' in sys.modules else 0)")
+    code = (
+        "import sys, engine.cli.main, engine.cli.check_loss; "
+        "sys.exit(1 if 'torch' in sys.modules else 0)"
+    )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
@@ -276,6 +299,7 @@ def test_an_edited_loss_file_is_reloaded(losses):
     (losses / "edit.py").write_text("def f(pred, target):\n    return (target - pred).mean()\n")
     assert not check_loss("edit.py:f").ok  # a signed mean: not minimal at ŷ = y
     (losses / "edit.py").write_text(
-        "def f(pred, target):\n    return ((target - pred) ** 2).mean()\n")
+        "def f(pred, target):\n    return ((target - pred) ** 2).mean()\n"
+    )
     assert check_loss("edit.py:f").ok
     assert sum(m.endswith("_edit") for m in sys.modules if m.startswith("linreg_user_loss_")) == 1

@@ -35,7 +35,8 @@ def test_smooth_l1_is_huber_over_delta():
     # δ = 2: 0.25/4, 0, 3 - 1, 3 - 1
     assert losses.smooth_l1(PRED, Y, 2.0).item() == pytest.approx((0.0625 + 0 + 2 + 2) / 4)
     assert losses.smooth_l1(PRED, Y, 2.0).item() == pytest.approx(
-        losses.huber(PRED, Y, 2.0).item() / 2.0)
+        losses.huber(PRED, Y, 2.0).item() / 2.0
+    )
 
 
 def test_log_cosh_matches_definition_and_is_stable():

@@ -9,10 +9,18 @@ import pytest
 import yaml
 
 from engine.config import Config, ConfigError, field_docs
-from engine.data.dataset import load_dataset
-from engine.config.presets import (DESCRIPTION_CHARS, PresetExistsError, PresetSaveError, list_presets,
-                            load_config, load_raw, save_preset, user_dir)
+from engine.config.presets import (
+    DESCRIPTION_CHARS,
+    PresetExistsError,
+    PresetSaveError,
+    list_presets,
+    load_config,
+    load_raw,
+    save_preset,
+    user_dir,
+)
 from engine.config.yaml_io import LOADER_NAME, MAX_PRESET_BYTES
+from engine.data.dataset import load_dataset
 
 
 def test_every_bundled_preset_validates_and_has_a_description():
@@ -108,8 +116,11 @@ def test_only_an_existing_preset_file_asks_to_overwrite(isolated_config_home):
 
 
 def test_an_alias_under_loss_params_is_refused_before_validation(tmp_path):
-    path = write_preset(tmp_path, "p", "loss:\n  name: custom\n  callable: m.py:f\n"
-                        "  params:\n    a: &x [1, 2]\n    b: [*x, *x]\n")
+    path = write_preset(
+        tmp_path,
+        "p",
+        "loss:\n  name: custom\n  callable: m.py:f\n  params:\n    a: &x [1, 2]\n    b: [*x, *x]\n",
+    )
     with pytest.raises(ConfigError, match=r"p\.yaml:5: YAML aliases"):
         load_config(str(path))
 
@@ -126,14 +137,17 @@ def test_a_preset_over_the_size_cap_is_refused_without_parsing(tmp_path):
         load_config(str(path))
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("seed: 2001-13-01\n", "cannot read a value"),  # PyYAML raises a bare ValueError here
-    ("seed: !!python/object/apply:os.system [echo hi]\n", "YAML syntax error"),
-    ("optim:\n  lr: 0.1\n  lr: 0.2\n", ":3: duplicate key 'lr'"),
-    ("? [1, 2]\n: 3\n", "YAML syntax error"),
-    ("description: " + "{a: " * 12 + "1" + "}" * 12 + "\n", "nested deeper than 10 levels"),
-    ("description: a\x07b\n", "YAML syntax error"),  # a control character
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("seed: 2001-13-01\n", "cannot read a value"),  # PyYAML raises a bare ValueError here
+        ("seed: !!python/object/apply:os.system [echo hi]\n", "YAML syntax error"),
+        ("optim:\n  lr: 0.1\n  lr: 0.2\n", ":3: duplicate key 'lr'"),
+        ("? [1, 2]\n: 3\n", "YAML syntax error"),
+        ("description: " + "{a: " * 12 + "1" + "}" * 12 + "\n", "nested deeper than 10 levels"),
+        ("description: a\x07b\n", "YAML syntax error"),  # a control character
+    ],
+)
 def test_hostile_yaml_is_one_config_error(tmp_path, text, expected):
     path = write_preset(tmp_path, "p", text)
     with pytest.raises(ConfigError) as info:
@@ -150,22 +164,24 @@ def test_non_utf8_bytes_are_named(tmp_path):
 
 
 def test_the_c_loader_is_used_where_pyyaml_has_libyaml():
-    assert LOADER_NAME == ("CSafeLoader" if yaml.__with_libyaml__ else "SafeLoader")
+    assert ("CSafeLoader" if yaml.__with_libyaml__ else "SafeLoader") == LOADER_NAME
 
 
 @pytest.mark.timing
 def test_a_preset_near_the_cap_parses_in_seconds(tmp_path):
     values = ", ".join(f"{i}.5" for i in range(100_000))  # ~0.9 MB, ~100k nodes
-    path = write_preset(tmp_path, "p", f"loss:\n  name: custom\n  callable: m.py:f\n"
-                        f"  params:\n    w: [{values}]\n")
+    path = write_preset(
+        tmp_path, "p", f"loss:\n  name: custom\n  callable: m.py:f\n  params:\n    w: [{values}]\n"
+    )
     start = time.monotonic()
     assert len(load_raw(str(path))[0]["loss"]["params"]["w"]) == 100_000
     assert time.monotonic() - start < 8  # the pure-Python loader takes ~8 s per MB alone
 
 
 def test_listing_cuts_a_user_description_to_one_short_line(isolated_config_home):
-    write_preset(isolated_config_home, "chatty", 'description: "line one\\n\\x1b[2J' +
-                 "x" * 500 + '"\n')
+    write_preset(
+        isolated_config_home, "chatty", 'description: "line one\\n\\x1b[2J' + "x" * 500 + '"\n'
+    )
     info = next(p for p in list_presets() if p.name == "chatty")
     assert len(info.description) == DESCRIPTION_CHARS and info.description.endswith("…")
     assert info.description.startswith("line one [2J") and "\x1b" not in info.description

@@ -29,7 +29,9 @@ def _value(default: Any) -> str:
 
 def test_every_key_row_is_the_schemas_doc() -> None:
     rows = set(README.read_text(encoding="utf-8").splitlines())
-    missing = [f"| `{key}` | `{_value(default)}` | {doc.replace('|', '&#124;')} |"
-               for key, default, doc in field_docs()]
+    missing = [
+        f"| `{key}` | `{_value(default)}` | {doc.replace('|', '&#124;')} |"
+        for key, default, doc in field_docs()
+    ]
     missing = [row for row in missing if row not in rows]
     assert not missing, "README key table differs from the schema:\n" + "\n".join(missing)

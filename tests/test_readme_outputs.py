@@ -33,8 +33,8 @@ CHECKED = {
     "linreg-tui train diabetes": ROOT,
     "linreg-tui train --set early_stopping.patiense=3": ROOT,
     "linreg-tui cv diabetes --folds 5": ROOT,
-    "linreg-tui check-loss examples/asymmetric_loss.py:asymmetric_mse --params under=3,over=1":
-        ROOT / "presets",
+    "linreg-tui check-loss examples/asymmetric_loss.py:asymmetric_mse --params under=3,over=1": ROOT
+    / "presets",
 }
 """Documented commands whose output is deterministic, and the folder each runs from."""
 
@@ -107,22 +107,31 @@ def test_the_readme_shows_what_the_command_prints(command: str, tmp_path: Path) 
     expected, code = _blocks()[command]
     argv = shlex.split(command)[1:]
     env = {**os.environ, "LINREG_TUI_RUNS_DIR": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-m", "engine", *argv], cwd=CHECKED[command],
-                          capture_output=True, text=True, timeout=300, env=env)
-    printed = [_mask(ln) for ln in (proc.stdout + proc.stderr).splitlines()
-               if not ln.startswith("run: ")]
+    proc = subprocess.run(
+        [sys.executable, "-m", "engine", *argv],
+        cwd=CHECKED[command],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    printed = [
+        _mask(ln) for ln in (proc.stdout + proc.stderr).splitlines() if not ln.startswith("run: ")
+    ]
     expected = [_mask(ln) for ln in expected]
     if "..." in expected:
         cut = expected.index("...")
-        head, tail = expected[:cut], expected[cut + 1:]
+        head, tail = expected[:cut], expected[cut + 1 :]
     else:
         head, tail = expected, []
         assert len(printed) == len(head), "\n".join(printed)
     shown = "\n".join(printed)
-    assert _same_lines(printed[:len(head)], head), f"documented:\n{chr(10).join(head)}\n" \
-        f"printed:\n{shown}"
+    assert _same_lines(printed[: len(head)], head), (
+        f"documented:\n{chr(10).join(head)}\nprinted:\n{shown}"
+    )
     if tail:
-        assert _same_lines(printed[-len(tail):], tail), f"documented:\n{chr(10).join(tail)}\n" \
-            f"printed:\n{shown}"
+        assert _same_lines(printed[-len(tail) :], tail), (
+            f"documented:\n{chr(10).join(tail)}\nprinted:\n{shown}"
+        )
     if code is not None:
         assert str(proc.returncode) == code

@@ -87,18 +87,20 @@ def train_to_optimum(loss: dict) -> None:
     """Full-batch Adam, best train-loss weights restored: the objective there is within 1e-4
     (relative) of the exact/reference optimum; the weights within 1e-3 for a smooth loss and
     0.05 (the quantile-regression tolerance of test_evaluation) for a non-smooth one."""
-    cfg = make_config(data={"n_samples": 200, "n_features": 3, "noise": 0.5,
-                            "val_fraction": 0.0},
-                      loss=loss, optim={"name": "adam", "lr": 0.02},
-                      train={"epochs": 1000, "device": "cpu"},
-                      early_stopping={"monitor": "train_loss", "patience": 1000,
-                                      "min_delta": 0.0})
+    cfg = make_config(
+        data={"n_samples": 200, "n_features": 3, "noise": 0.5, "val_fraction": 0.0},
+        loss=loss,
+        optim={"name": "adam", "lr": 0.02},
+        train={"epochs": 1000, "device": "cpu"},
+        early_stopping={"monitor": "train_loss", "patience": 1000, "min_delta": 0.0},
+    )
     res = engine.fit(cfg)
     fin, opt = res.finished, res.started.optimum
     assert opt is not None and opt["kind"] == ("exact" if loss["name"] == "mse" else "reference")
     ds = load_dataset(cfg)
-    value = objective_value(build_objective(cfg.loss), ds.train.x, ds.train.y,
-                            torch.tensor(fin.weights), fin.bias)
+    value = objective_value(
+        build_objective(cfg.loss), ds.train.x, ds.train.y, torch.tensor(fin.weights), fin.bias
+    )
     assert (value - opt["loss"]) / opt["loss"] < 1e-4
     tol = 1e-3 if LOSSES[loss["name"]].smooth else 0.05
     assert fin.weights == pytest.approx(opt["weights"], abs=tol)
@@ -169,8 +171,7 @@ def test_a_registered_toy_loss_is_in_the_config_the_formula_and_check_loss(toy):
     with pytest.raises(ConfigError) as err:
         make_config(loss={"name": "toy", "params": {"scael": 3}})
     assert err.value.key == "loss.params.scael" and "loss.params.scale" in str(err.value)
-    combined = make_config(loss={"terms": [{"name": "toy", "weight": 0.5,
-                                            "params": {"scale": 2}}]})
+    combined = make_config(loss={"terms": [{"name": "toy", "weight": 0.5, "params": {"scale": 2}}]})
     assert describe(combined.loss) == "0.5·2·mean((y-ŷ)²)"
     report = check_loss("toy", {"scale": 2.0})
     assert report.ok, report.summary
@@ -206,7 +207,10 @@ def test_built_ins_cannot_be_replaced_or_removed():
 
 
 def test_loss_params_on_a_builtin_without_own_params_keeps_its_message():
-    with pytest.raises(ConfigError, match=r"loss.params applies only to custom losses "
-                                          r"\(loss.name is 'huber'\)") as err:
+    with pytest.raises(
+        ConfigError,
+        match=r"loss.params applies only to custom losses "
+        r"\(loss.name is 'huber'\)",
+    ) as err:
         make_config(loss={"name": "huber", "params": {"delta": 2}})
     assert err.value.key == "loss.params"

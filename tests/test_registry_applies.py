@@ -40,8 +40,9 @@ def test_a_combined_loss_reads_a_loss_field_only_for_a_term_that_leaves_it_unset
     # what the engine trains agrees: the unset term reads loss.delta, the set one does not
     unset = engine.load_config("combined", ["loss.terms=[{name: huber}]", "loss.delta=2"])
     assert describe(unset.loss) == "1·mean(½r² if |r|≤δ else δ(|r|-½δ)), r=y-ŷ, δ=2"
-    given = engine.load_config("combined", ["loss.terms=[{name: huber, params: {delta: 3}}]",
-                                            "loss.delta=2"])
+    given = engine.load_config(
+        "combined", ["loss.terms=[{name: huber, params: {delta: 3}}]", "loss.delta=2"]
+    )
     assert describe(given.loss).endswith("δ=3")
 
 
@@ -52,16 +53,19 @@ def test_loss_kind_keys() -> None:
     assert applies("loss.params.lam", custom) and not applies("loss.params.lam", combined)
     assert applies("loss.terms", combined) and not applies("loss.terms", custom)
     assert applies("loss.force", custom) and not applies("loss.force", combined)
-    with_custom_term = {"loss": {"name": "combined", "terms": [
-        {"name": "custom", "params": {"callable": "x.py:f"}}]}}
+    with_custom_term = {
+        "loss": {
+            "name": "combined",
+            "terms": [{"name": "custom", "params": {"callable": "x.py:f"}}],
+        }
+    }
     assert applies("loss.force", with_custom_term)
     for key in ("loss.l1", "loss.l2", "loss.name"):
         assert all(applies(key, c) for c in (custom, combined, {"loss": {"name": "mae"}}))
 
 
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
-def test_an_optimizer_hyperparameter_applies_only_to_the_optimizers_that_take_it(name: str
-                                                                                ) -> None:
+def test_an_optimizer_hyperparameter_applies_only_to_the_optimizers_that_take_it(name: str) -> None:
     config = {"optim": {"name": name}}
     for key in {k for spec in OPTIMIZERS.values() for k in spec.form_keys()}:
         assert applies(key, config) == (key in OPTIMIZERS[name].form_keys()), (name, key)
@@ -92,10 +96,18 @@ def test_data_keys_follow_the_source_and_the_outlier_mode() -> None:
 
 
 def test_nest_turns_the_forms_dotted_values_into_a_config() -> None:
-    values = {"loss.params.scale": 2.0, "loss.name": "toy", "loss.params": {"a": 1},
-              "optim.name": "adam", "seed": 3}
-    assert nest(values) == {"loss": {"name": "toy", "params": {"a": 1, "scale": 2.0}},
-                            "optim": {"name": "adam"}, "seed": 3}
+    values = {
+        "loss.params.scale": 2.0,
+        "loss.name": "toy",
+        "loss.params": {"a": 1},
+        "optim.name": "adam",
+        "seed": 3,
+    }
+    assert nest(values) == {
+        "loss": {"name": "toy", "params": {"a": 1, "scale": 2.0}},
+        "optim": {"name": "adam"},
+        "seed": 3,
+    }
     assert values["loss.params"] == {"a": 1}  # the caller's mapping is not changed
     assert nest({"loss.params": None, "loss.params.x": 1}) == {"loss": {"params": {"x": 1}}}
 

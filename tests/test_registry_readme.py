@@ -20,13 +20,13 @@ def section(title: str) -> str:
     """The README's text from ``title`` to the next ``## `` heading."""
     start = README.index(f"\n{title}\n")
     end = README.find("\n## ", start + 1)
-    return README[start:end if end != -1 else None]
+    return README[start : end if end != -1 else None]
 
 
 def table(text: str, header: str) -> dict[str, str]:
     """The rows of the table under the header line starting with ``header``, by first cell
     (backticks stripped), with Markdown's escaped ``\\|`` read back as ``|``."""
-    lines = text[text.index("\n" + header):].splitlines()[3:]  # skip header and ---
+    lines = text[text.index("\n" + header) :].splitlines()[3:]  # skip header and ---
     rows: dict[str, str] = {}
     for line in lines:
         if not line.startswith("|"):

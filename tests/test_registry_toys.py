@@ -84,8 +84,10 @@ def test_unregistered_toys_are_refused_again() -> None:
     with registered_toys():
         pass
     assert "toy" not in LOSSES and "toy_heavy_ball" not in OPTIMIZERS
-    for override, key in (("loss.name=toy", "loss.name"),
-                          ("optim.name=toy_heavy_ball", "optim.name")):
+    for override, key in (
+        ("loss.name=toy", "loss.name"),
+        ("optim.name=toy_heavy_ball", "optim.name"),
+    ):
         with pytest.raises(ConfigError) as err:
             engine.load_config("default", [override])
         assert err.value.key == key and err.value.reason.startswith("must be one of")
@@ -135,8 +137,9 @@ def test_the_applies_rule_and_comparison_know_the_toys(toys: Toys) -> None:
     heavy = {"optim": {"name": "toy_heavy_ball"}}
     assert applies("optim.momentum", heavy) and applies("optim.lr", heavy)
     assert applies("optim.momentum", nest({"optim.name": "toy_heavy_ball"}))
-    a = engine.load_config("default", ["loss.name=toy", "loss.params.scale=3",
-                                       "optim.name=toy_heavy_ball"]).to_dict()
+    a = engine.load_config(
+        "default", ["loss.name=toy", "loss.params.scale=3", "optim.name=toy_heavy_ball"]
+    ).to_dict()
     b = engine.load_config("default", ["loss.name=toy", "optim.name=toy_heavy_ball"]).to_dict()
     assert run_labels([a, b], ["x-ab0000", "x-ab0001"]) == ["toy s=3", "toy s=1"]
 
@@ -152,13 +155,24 @@ def test_check_loss_passes_the_toy_loss(toys: Toys) -> None:
 
 
 def test_the_reference_optimum_of_the_toy_loss_is_least_squares(toys: Toys) -> None:
-    cfg = engine.load_config("default", [
-        "loss.name=toy", "loss.params.scale=3", "optim.name=toy_heavy_ball",
-        "optim.momentum=0.5", "train.epochs=5", "train.device=cpu", "data.n_samples=200"])
+    cfg = engine.load_config(
+        "default",
+        [
+            "loss.name=toy",
+            "loss.params.scale=3",
+            "optim.name=toy_heavy_ball",
+            "optim.momentum=0.5",
+            "train.epochs=5",
+            "train.device=cpu",
+            "data.n_samples=200",
+        ],
+    )
     run = engine.fit(cfg)
     opt = run.started.optimum
     assert opt is not None and (opt["kind"], opt["method"]) == (
-        "reference", "L-BFGS (float64, full batch)")
+        "reference",
+        "L-BFGS (float64, full batch)",
+    )
     ds = load_dataset(cfg)
     x = torch.cat([ds.train.x.double(), torch.ones(len(ds.train), 1, dtype=torch.float64)], 1)
     exact = torch.linalg.lstsq(x, ds.train.y.double().unsqueeze(1)).solution.squeeze(1)
@@ -170,8 +184,9 @@ def test_the_reference_optimum_of_the_toy_loss_is_least_squares(toys: Toys) -> N
 
 
 @pytest.mark.parametrize("batch", [None, 32], ids=["full", "minibatch"])
-def test_the_toy_loss_takes_the_fast_path_and_equals_autograd(toys: Toys, batch: int | None,
-                                                              monkeypatch) -> None:
+def test_the_toy_loss_takes_the_fast_path_and_equals_autograd(
+    toys: Toys, batch: int | None, monkeypatch
+) -> None:
     loss = {"name": "toy", "params": {"scale": 2.5}, **PENALTIES["both"]}
     cfg = config(loss, OPTIMS["sgd_tuned"], batch=batch)
     closed = closed_form(cfg.loss)
@@ -182,9 +197,9 @@ def test_the_toy_loss_takes_the_fast_path_and_equals_autograd(toys: Toys, batch:
 
 
 @pytest.mark.parametrize("batch", [None, 32], ids=["full", "minibatch"])
-def test_the_toy_optimizer_is_its_update_rule_and_equals_torch_sgd(toys: Toys,
-                                                                   batch: int | None,
-                                                                   monkeypatch) -> None:
+def test_the_toy_optimizer_is_its_update_rule_and_equals_torch_sgd(
+    toys: Toys, batch: int | None, monkeypatch
+) -> None:
     optim = {"name": "toy_heavy_ball", "lr": 0.02, "momentum": 0.9, "weight_decay": 0.05}
     cfg = config({"name": "huber", "delta": 0.7}, optim, batch=batch)
     model = make_model(4, cfg, torch.device("cpu"))

@@ -13,8 +13,15 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine.core.report import (COLUMN_KEYS, METRIC_KEYS, REPORT_KEYS, coefficient_table,
-                           data_summary, latest, metric_table)
+from engine.core.report import (
+    COLUMN_KEYS,
+    METRIC_KEYS,
+    REPORT_KEYS,
+    coefficient_table,
+    data_summary,
+    latest,
+    metric_table,
+)
 from tests.builders import epoch, finished, optimum, started
 
 QUICK = ["train.epochs=5", "data.n_samples=200", "train.device=cpu"]
@@ -41,11 +48,13 @@ def test_synthetic_standardised_run_has_every_column(synthetic):
     assert table.standardised and not table.same_units and table.optimum_kind == "exact"
     assert [r.name for r in table.rows] == [*s.feature_names, "bias"]
     x1, bias = table.rows[0], table.rows[-1]
-    expected = {"learned": (fin.weights[0], fin.bias),
-                "optimum": (s.optimum["weights"][0], s.optimum["bias"]),
-                "learned_raw": (fin.weights_original[0], fin.bias_original),
-                "optimum_raw": (s.optimum["weights_original"][0], s.optimum["bias_original"]),
-                "true": (s.true_weights[0], s.true_bias)}
+    expected = {
+        "learned": (fin.weights[0], fin.bias),
+        "optimum": (s.optimum["weights"][0], s.optimum["bias"]),
+        "learned_raw": (fin.weights_original[0], fin.bias_original),
+        "optimum_raw": (s.optimum["weights_original"][0], s.optimum["bias_original"]),
+        "true": (s.true_weights[0], s.true_bias),
+    }
     assert {c.key: (c.cell(x1), c.cell(bias)) for c in table.columns} == expected
     # the stats lines compare learned and true weights, both in raw units
     assert [c.key for c in table.comparison()] == ["learned_raw", "true"]
@@ -85,22 +94,34 @@ def test_model_without_bias_has_no_bias_row():
 
 
 def test_without_an_optimum_there_are_no_optimum_columns():
-    s = started(["a", "b"], true_weights=[1.0, 2.0], true_bias=0.5, x_mean=[0.0, 0.0],
-                x_std=[1.0, 1.0])
-    table = coefficient_table(s, epoch(weights=[0.9, 1.9], weights_original=[1.1, 2.1],
-                                       bias_original=0.4))
+    s = started(
+        ["a", "b"], true_weights=[1.0, 2.0], true_bias=0.5, x_mean=[0.0, 0.0], x_std=[1.0, 1.0]
+    )
+    table = coefficient_table(
+        s, epoch(weights=[0.9, 1.9], weights_original=[1.1, 2.1], bias_original=0.4)
+    )
     assert keys(table) == ["learned", "learned_raw", "true"] and table.optimum_kind is None
-    assert [keys(t) for t in table.narrowings()] == [["learned", "learned_raw", "true"],
-                                                     ["learned_raw", "true"],
-                                                     ["learned_raw", "true"]]
+    assert [keys(t) for t in table.narrowings()] == [
+        ["learned", "learned_raw", "true"],
+        ["learned_raw", "true"],
+        ["learned_raw", "true"],
+    ]
 
 
 def test_narrowings_drop_standardised_columns_then_the_raw_optimum():
-    s = started(optimum=optimum([1.0], 0.0, weights_original=[2.0], bias_original=1.0),
-                true_weights=[2.1], true_bias=0.9, x_mean=[0.5], x_std=[2.0])
+    s = started(
+        optimum=optimum([1.0], 0.0, weights_original=[2.0], bias_original=1.0),
+        true_weights=[2.1],
+        true_bias=0.9,
+        x_mean=[0.5],
+        x_std=[2.0],
+    )
     table = coefficient_table(s, epoch(weights_original=[1.8], bias_original=0.8))
     assert [keys(t) for t in table.narrowings()] == [
-        list(COLUMN_KEYS), ["learned_raw", "optimum_raw", "true"], ["learned_raw", "true"]]
+        list(COLUMN_KEYS),
+        ["learned_raw", "optimum_raw", "true"],
+        ["learned_raw", "true"],
+    ]
 
 
 def test_truth_shorter_than_the_features_leaves_empty_cells():
@@ -113,8 +134,9 @@ def test_truth_shorter_than_the_features_leaves_empty_cells():
 
 def test_learned_in_standardised_units_is_compared_with_the_optimum_not_the_truth():
     """Standardised features but no raw-unit weights in the event: the truth is not comparable."""
-    s = started(optimum=optimum([1.5], 0.2), true_weights=[3.0], true_bias=0.5, x_mean=[0.5],
-                x_std=[2.0])
+    s = started(
+        optimum=optimum([1.5], 0.2), true_weights=[3.0], true_bias=0.5, x_mean=[0.5], x_std=[2.0]
+    )
     table = coefficient_table(s, epoch(weights=[1.4]))
     assert [c.key for c in table.comparison()] == ["learned", "optimum"]
 
@@ -185,8 +207,15 @@ def test_data_summary_names_the_split_sizes(synthetic):
 
 def test_the_report_model_loads_without_torch_or_textual():
     """The dashboard paints before torch loads, and the CLI summary needs no terminal UI."""
-    code = ("import sys, engine.core.report\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'textual')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=Path(__file__).resolve().parents[1]).stdout.strip()
+    code = (
+        "import sys, engine.core.report\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'textual')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    ).stdout.strip()
     assert out == "[]"

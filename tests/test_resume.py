@@ -9,10 +9,28 @@ import pytest
 from engine.runs import store
 from tests.runs_helpers import epochs_logged, last_event, only_run, run, start, wait_for_epochs
 
-FULL = ["--set", "data.n_samples=100000", "--set", "data.n_features=40", "--set",
-        "early_stopping.enabled=false", "--set", "optim.lr=0.01"]
-MINI = ["--set", "data.n_samples=20000", "--set", "optim.batch_size=64", "--set",
-        "optim.name=adam", "--set", "optim.lr=0.001", "--set", "early_stopping.patience=1000"]
+FULL = [
+    "--set",
+    "data.n_samples=100000",
+    "--set",
+    "data.n_features=40",
+    "--set",
+    "early_stopping.enabled=false",
+    "--set",
+    "optim.lr=0.01",
+]
+MINI = [
+    "--set",
+    "data.n_samples=20000",
+    "--set",
+    "optim.batch_size=64",
+    "--set",
+    "optim.name=adam",
+    "--set",
+    "optim.lr=0.001",
+    "--set",
+    "early_stopping.patience=1000",
+]
 
 
 def _final(runs: Path, *args: str) -> dict:
@@ -21,10 +39,14 @@ def _final(runs: Path, *args: str) -> dict:
     return last_event(only_run(runs))
 
 
-@pytest.mark.parametrize("setting, epochs, kill_at", [(FULL, 150, 60), (MINI, 40, 15)],
-                         ids=["full-batch", "minibatch-adam-early-stopping"])
-def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path: Path, setting: list[str],
-                                                          epochs: int, kill_at: int) -> None:
+@pytest.mark.parametrize(
+    "setting, epochs, kill_at",
+    [(FULL, 150, 60), (MINI, 40, 15)],
+    ids=["full-batch", "minibatch-adam-early-stopping"],
+)
+def test_resume_after_kill_9_equals_an_uninterrupted_run(
+    tmp_path: Path, setting: list[str], epochs: int, kill_at: int
+) -> None:
     args = [*setting, "--set", f"train.epochs={epochs}", "--set", "train.device=cpu"]
     reference = _final(tmp_path / "ref", *args)
 
@@ -63,8 +85,9 @@ def test_a_finished_run_resumed_with_more_epochs_equals_a_longer_run(tmp_path: P
 
 
 def test_resume_refuses_a_running_run_a_changed_problem_and_a_done_run(tmp_path: Path) -> None:
-    proc = start(tmp_path, "train", "--set", "train.epochs=1000000", "--set",
-                 "early_stopping.enabled=false")
+    proc = start(
+        tmp_path, "train", "--set", "train.epochs=1000000", "--set", "early_stopping.enabled=false"
+    )
     run_dir = only_run(tmp_path)
     try:
         wait_for_epochs(run_dir, 3, proc)
@@ -76,8 +99,16 @@ def test_resume_refuses_a_running_run_a_changed_problem_and_a_done_run(tmp_path:
         proc.communicate(timeout=30)
     changed = run(tmp_path, "resume", "latest", "--set", "optim.lr=0.5")
     assert changed.returncode == 2 and "only train.* and early_stopping.*" in changed.stderr
-    done = run(tmp_path, "train", "--set", "train.epochs=5", "--set",
-               "early_stopping.enabled=false", "--runs-dir", str(tmp_path / "done"))
+    done = run(
+        tmp_path,
+        "train",
+        "--set",
+        "train.epochs=5",
+        "--set",
+        "early_stopping.enabled=false",
+        "--runs-dir",
+        str(tmp_path / "done"),
+    )
     assert done.returncode == 0
     again = run(tmp_path / "done", "resume", "latest")
     assert again.returncode == 2 and "already ran 5 epochs" in again.stderr
@@ -91,11 +122,21 @@ def test_a_resume_that_cannot_start_leaves_the_run_exactly_as_it_was(tmp_path: P
     """The data file is gone, or the checkpoint is from another kind of device: exit 2, one
     line, and not a byte of the run directory changes (found in review)."""
     data = tmp_path / "d.csv"
-    data.write_text((Path(__file__).resolve().parents[1] / "presets" / "data" /
-                     "diabetes.csv").read_text())
+    data.write_text(
+        (Path(__file__).resolve().parents[1] / "presets" / "data" / "diabetes.csv").read_text()
+    )
     runs = tmp_path / "runs"
-    first = run(runs, "train", "diabetes", "--set", f"data.path={data}", "--set",
-                "train.epochs=5", "--set", "early_stopping.enabled=false")
+    first = run(
+        runs,
+        "train",
+        "diabetes",
+        "--set",
+        f"data.path={data}",
+        "--set",
+        "train.epochs=5",
+        "--set",
+        "early_stopping.enabled=false",
+    )
     assert first.returncode == 0, first.stderr
     run_dir = only_run(runs)
     before = _snapshot(run_dir)
@@ -111,18 +152,22 @@ def test_a_resume_that_cannot_start_leaves_the_run_exactly_as_it_was(tmp_path: P
     state["device"] = "cuda"  # as if taken on a GPU
     torch.save(state, run_dir / "checkpoint.pt")
     before = _snapshot(run_dir)
-    data.write_text((Path(__file__).resolve().parents[1] / "presets" / "data" /
-                     "diabetes.csv").read_text())
-    moved = run(runs, "resume", "latest", "--set", "train.epochs=10", "--set",
-                "train.device=cpu")
+    data.write_text(
+        (Path(__file__).resolve().parents[1] / "presets" / "data" / "diabetes.csv").read_text()
+    )
+    moved = run(runs, "resume", "latest", "--set", "train.epochs=10", "--set", "train.device=cpu")
     assert moved.returncode == 2 and "taken on cuda" in moved.stderr, moved.stderr
     assert _snapshot(run_dir) == before
 
 
 def test_a_resumed_log_is_one_history_with_the_new_total(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
-    assert run(runs, "train", "--set", "train.epochs=5", "--set",
-               "early_stopping.enabled=false").returncode == 0
+    assert (
+        run(
+            runs, "train", "--set", "train.epochs=5", "--set", "early_stopping.enabled=false"
+        ).returncode
+        == 0
+    )
     assert run(runs, "resume", "latest", "--set", "train.epochs=12").returncode == 0
     events, _ = store.read_events(only_run(runs))
     kinds = [type(e).__name__ for e in events]

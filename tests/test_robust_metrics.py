@@ -21,11 +21,11 @@ from sklearn.metrics import median_absolute_error
 
 import engine
 from engine.cli.train import summary_lines
-from engine.data.dataset import load_dataset
 from engine.core.events import RunFinished
-from engine.training.metrics import coef_rmse, evaluate, median_abs
 from engine.core.report import coefficient_table
+from engine.data.dataset import load_dataset
 from engine.runs.store import event_from_dict
+from engine.training.metrics import coef_rmse, evaluate, median_abs
 from tests.conftest import make_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,16 +59,23 @@ def test_median_abs_is_scikit_learns_median_absolute_error(n):
 
 def test_a_runs_medae_is_scikit_learns_on_its_own_predictions():
     """Every split, in the target's raw units (the target was standardised for training)."""
-    cfg = make_config(data={"n_samples": 301, "test_fraction": 0.2, "standardize_target": True,
-                            "outlier_fraction": 0.1},
-                      train={"epochs": 40, "device": "cpu"})
+    cfg = make_config(
+        data={
+            "n_samples": 301,
+            "test_fraction": 0.2,
+            "standardize_target": True,
+            "outlier_fraction": 0.1,
+        },
+        train={"epochs": 40, "device": "cpu"},
+    )
     fin = engine.fit(cfg).finished
     ds = load_dataset(cfg)
     for name, split in (("train", ds.train), ("val", ds.val), ("test", ds.test)):
         pred = (split.x @ torch.tensor(fin.weights) + fin.bias) * ds.y_std + ds.y_mean
         y = split.y * ds.y_std + ds.y_mean
         assert fin.metrics[name]["medae"] == pytest.approx(
-            median_absolute_error(np64(y), np64(pred)), rel=1e-4)
+            median_absolute_error(np64(y), np64(pred)), rel=1e-4
+        )
 
 
 def test_epochs_carry_no_median_so_the_hot_loop_pays_nothing():
@@ -99,9 +106,15 @@ def test_coef_rmse_is_the_tables_learned_vs_true_in_raw_units(huber_vs_mse):
         expected = math.sqrt(sum((a - t) ** 2 for a, t in pairs) / len(pairs))
         assert res.finished.coef_rmse == pytest.approx(expected, rel=1e-9)
         last = res.epochs[-1]
-        assert last.coef_rmse == pytest.approx(coef_rmse(
-            last.weights_original, last.bias_original, res.started.true_weights,
-            res.started.true_bias), rel=1e-12)
+        assert last.coef_rmse == pytest.approx(
+            coef_rmse(
+                last.weights_original,
+                last.bias_original,
+                res.started.true_weights,
+                res.started.true_bias,
+            ),
+            rel=1e-12,
+        )
 
 
 # --- the lesson: Huber beats MSE where it should --------------------------------------------------
@@ -119,9 +132,22 @@ def test_on_huber_outliers_huber_wins_on_median_error_and_coefficients(huber_vs_
 
 
 def test_the_cli_summary_shows_medae_and_the_coefficient_error(huber_vs_mse):
-    proc = subprocess.run([sys.executable, "-m", "engine", "train", "huber-outliers",
-                           "--no-save", "--set", "train.device=cpu"],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "engine",
+            "train",
+            "huber-outliers",
+            "--no-save",
+            "--set",
+            "train.device=cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     header = next(ln for ln in lines if ln.startswith("split"))
@@ -156,8 +182,9 @@ def test_a_restored_run_reports_the_losses_of_the_weights_it_returns():
     fin = res.finished
     assert fin.restored_epoch is not None and fin.restored_epoch < res.epochs[-1].epoch
     ds = load_dataset(cfg)
-    assert fin.train_loss == pytest.approx(_objective_mse(ds.train, fin.weights, fin.bias),
-                                           rel=1e-5)
+    assert fin.train_loss == pytest.approx(
+        _objective_mse(ds.train, fin.weights, fin.bias), rel=1e-5
+    )
     assert fin.val_loss == pytest.approx(_objective_mse(ds.val, fin.weights, fin.bias), rel=1e-5)
     assert fin.val_loss == pytest.approx(fin.best_monitor, rel=1e-6)
     assert fin.train_loss != pytest.approx(res.epochs[-1].train_loss, rel=1e-4)
@@ -183,8 +210,9 @@ def test_old_logs_without_the_new_fields_still_load():
     assert event_from_dict(data) == fin
     for key in ("train_loss", "val_loss", "gap", "coef_rmse"):
         data.pop(key)
-    data["metrics"] = {s: {k: v for k, v in m.items() if k != "medae"}
-                       for s, m in data["metrics"].items()}
+    data["metrics"] = {
+        s: {k: v for k, v in m.items() if k != "medae"} for s, m in data["metrics"].items()
+    }
     old = event_from_dict(data)
     assert isinstance(old, RunFinished)
     assert (old.train_loss, old.val_loss, old.gap, old.coef_rmse) == (None, None, None, None)
@@ -208,9 +236,15 @@ def _counting_run(tmp_path: Path, stop_at: int | None) -> tuple[RunFinished, lis
 
     log = tmp_path / f"calls-{stop_at}.txt"
     (tmp_path / "counting.py").write_text(COUNTING_LOSS.format(log=str(log)))
-    cfg = parse_config({"data": {"n_samples": 100}, "loss": {"name": "custom",
-                        "callable": "counting.py:loss"}, "train": {"epochs": 4, "device": "cpu"}},
-                       where="test", base_dir=str(tmp_path))
+    cfg = parse_config(
+        {
+            "data": {"n_samples": 100},
+            "loss": {"name": "custom", "callable": "counting.py:loss"},
+            "train": {"epochs": 4, "device": "cpu"},
+        },
+        where="test",
+        base_dir=str(tmp_path),
+    )
     control, seen = Control(), []
 
     def calls() -> list[int]:

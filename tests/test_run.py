@@ -12,9 +12,12 @@ import engine
 from engine.core.events import EpochEnded, RunFinished, RunStarted
 from tests.conftest import make_config
 
-LONG = make_config(data={"n_samples": 2000, "n_features": 8},
-                   optim={"lr": 0.01, "batch_size": 16}, train={"epochs": 10_000},
-                   early_stopping={"enabled": False})
+LONG = make_config(
+    data={"n_samples": 2000, "n_features": 8},
+    optim={"lr": 0.01, "batch_size": 16},
+    train={"epochs": 10_000},
+    early_stopping={"enabled": False},
+)
 
 
 def training_threads() -> list[threading.Thread]:
@@ -22,8 +25,9 @@ def training_threads() -> list[threading.Thread]:
 
 
 async def test_event_order_and_finish():
-    cfg = make_config(data={"n_samples": 200}, train={"epochs": 4},
-                      early_stopping={"enabled": False})
+    cfg = make_config(
+        data={"n_samples": 200}, train={"epochs": 4}, early_stopping={"enabled": False}
+    )
     run = engine.train(cfg)
     events = [ev async for ev in run]
     assert isinstance(events[0], RunStarted) and isinstance(events[-1], RunFinished)
@@ -109,8 +113,12 @@ async def test_cancelling_the_consumer_task_stops_the_worker():
 
 @pytest.mark.timing
 async def test_event_loop_stays_responsive_during_full_speed_training():
-    cfg = make_config(data={"n_samples": 500}, optim={"lr": 0.01}, train={"epochs": 3000},
-                      early_stopping={"enabled": False})
+    cfg = make_config(
+        data={"n_samples": 500},
+        optim={"lr": 0.01},
+        train={"epochs": 3000},
+        early_stopping={"enabled": False},
+    )
     ticks = 0
     stop = asyncio.Event()
 

@@ -41,8 +41,13 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, engine.Conf
 
 def test_run_directory_holds_config_log_status_and_model(trained) -> None:
     run, cfg, fin = trained
-    assert sorted(p.name for p in run.iterdir()) == ["config.yaml", "events.jsonl", "model.pt",
-                                                      "status.json", "writer.lock"]
+    assert sorted(p.name for p in run.iterdir()) == [
+        "config.yaml",
+        "events.jsonl",
+        "model.pt",
+        "status.json",
+        "writer.lock",
+    ]
     again = engine.load_config(str(run / "config.yaml"), ["train.device=cpu"])
     assert again.to_dict() == cfg.to_dict()  # the saved config reproduces the run
     events, _ = read_events(run)
@@ -61,10 +66,23 @@ def test_saved_config_trains_to_the_same_numbers(trained, tmp_path: Path) -> Non
 
 
 def test_events_round_trip_through_json_lines_including_non_finite_values() -> None:
-    ev = EpochEnded(epoch=3, epochs=9, train_loss=math.inf, val_loss=math.nan, best_epoch=None,
-                    best_monitor=None, improved=False, wait=2, patience=5, lr=0.1,
-                    weights=[1.0, -math.inf], bias=None, elapsed_s=0.5, samples_per_s=10.0,
-                    metrics={"train": {"mse": math.nan}})
+    ev = EpochEnded(
+        epoch=3,
+        epochs=9,
+        train_loss=math.inf,
+        val_loss=math.nan,
+        best_epoch=None,
+        best_monitor=None,
+        improved=False,
+        wait=2,
+        patience=5,
+        lr=0.1,
+        weights=[1.0, -math.inf],
+        bias=None,
+        elapsed_s=0.5,
+        samples_per_s=10.0,
+        metrics={"train": {"mse": math.nan}},
+    )
     back = event_from_dict(json.loads(json.dumps(ev.to_dict())))
     assert back.to_dict() == ev.to_dict() and math.isinf(back.train_loss)
     assert math.isnan(back.val_loss) and back.weights[1] == -math.inf
@@ -92,23 +110,47 @@ def test_a_corrupt_complete_line_names_the_file(tmp_path: Path) -> None:
 
 def test_late_epochs_are_thinned_but_never_their_losses() -> None:
     w = [0.123456789] * 20
-    base = dict(epochs=100_000, train_loss=0.5, val_loss=0.6, best_epoch=1, best_monitor=0.6,
-                wait=3, patience=10, lr=0.1, weights=w, bias=0.1, elapsed_s=1.0,
-                samples_per_s=1e6, metrics={"train": {"mse": 0.5, "rmse": 0.7, "mae": 0.4,
-                                                      "r2": 0.9}},
-                weights_original=w, bias_original=0.2, gap=1e-3)
+    base = dict(
+        epochs=100_000,
+        train_loss=0.5,
+        val_loss=0.6,
+        best_epoch=1,
+        best_monitor=0.6,
+        wait=3,
+        patience=10,
+        lr=0.1,
+        weights=w,
+        bias=0.1,
+        elapsed_s=1.0,
+        samples_per_s=1e6,
+        metrics={"train": {"mse": 0.5, "rmse": 0.7, "mae": 0.4, "r2": 0.9}},
+        weights_original=w,
+        bias_original=0.2,
+        gap=1e-3,
+    )
     late = store.thin(EpochEnded(epoch=54_321, improved=False, **base))
     assert late["weights"] is None and late["metrics"] == {}
     assert late["train_loss"] == 0.5 and late["val_loss"] == 0.6
     assert store.thin(EpochEnded(epoch=54_320, improved=False, **base))["weights"] == w
     assert store.thin(EpochEnded(epoch=54_321, improved=True, **base))["weights"] == w
-    size = sum(len(json.dumps(store.thin(EpochEnded(epoch=e, improved=False, **base)),
-                              separators=(",", ":"))) + 1 for e in range(1, 100_001, 7)) * 7
+    size = (
+        sum(
+            len(
+                json.dumps(
+                    store.thin(EpochEnded(epoch=e, improved=False, **base)), separators=(",", ":")
+                )
+            )
+            + 1
+            for e in range(1, 100_001, 7)
+        )
+        * 7
+    )
     assert size < 50e6, f"a 100,000-epoch log with 20 features would be {size / 1e6:.0f} MB"
 
 
 def test_atomic_write_keeps_the_old_file_when_the_rename_never_happens(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = tmp_path / "checkpoint.pt"
     save_checkpoint(target, {"epoch": 1, "w": torch.ones(3)})
 
@@ -149,8 +191,12 @@ def test_a_running_status_whose_process_is_gone_reads_as_crashed(tmp_path: Path)
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     gone = int(proc.stdout)
     status = store.write_status(tmp_path, state="running", pid=gone, host=socket.gethostname())
     assert store.run_state(status) == "crashed"
@@ -164,9 +210,10 @@ def test_predict_equals_the_trained_models_predictions_on_training_rows(trained)
     idx_train, _, _ = split_indices(int(raw.x.shape[0]), cfg)
     ds = load_dataset(cfg)
     expected = torch.nn.functional.linear(
-        ds.train.x, torch.tensor([fin.weights]), torch.tensor([fin.bias])).squeeze(-1)
+        ds.train.x, torch.tensor([fin.weights]), torch.tensor([fin.bias])
+    ).squeeze(-1)
     expected = expected * ds.y_std + ds.y_mean
-    got = model.predict(raw.x[idx_train][:, :len(model.raw_features)])
+    got = model.predict(raw.x[idx_train][:, : len(model.raw_features)])
     assert torch.equal(got, expected)
 
 
@@ -178,7 +225,8 @@ def test_predict_undoes_polynomial_features_and_target_scaling(tmp_path: Path) -
     idx_train, _, _ = split_indices(int(raw.x.shape[0]), cfg)
     ds = load_dataset(cfg)
     expected = torch.nn.functional.linear(
-        ds.train.x, torch.tensor([fin.weights]), torch.tensor([fin.bias])).squeeze(-1)
+        ds.train.x, torch.tensor([fin.weights]), torch.tensor([fin.bias])
+    ).squeeze(-1)
     assert torch.equal(model.predict(raw.x[idx_train][:, :3]), expected * ds.y_std + ds.y_mean)
 
 
@@ -200,8 +248,13 @@ def test_a_corrupt_model_file_is_one_clear_error(trained, tmp_path: Path, damage
     run, _, _ = trained
     path = tmp_path / "model.pt"
     data = (run / "model.pt").read_bytes()
-    path.write_bytes({"truncate": data[: len(data) // 2], "garbage": b"not a model",
-                      "pickle": pickle.dumps([1, 2, 3])}[damage])
+    path.write_bytes(
+        {
+            "truncate": data[: len(data) // 2],
+            "garbage": b"not a model",
+            "pickle": pickle.dumps([1, 2, 3]),
+        }[damage]
+    )
     with pytest.raises(RunError, match=str(path)):
         load_model(path)
 

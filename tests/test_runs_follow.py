@@ -88,8 +88,9 @@ def test_a_run_killed_mid_way_ends_the_stream_as_crashed(tmp_path: Path) -> None
     assert follower.status["state"] == "running"  # as written; its process is gone
 
 
-def test_a_closed_follower_stops_and_a_deleted_run_is_one_error(finished_run: Path,
-                                                                tmp_path: Path) -> None:
+def test_a_closed_follower_stops_and_a_deleted_run_is_one_error(
+    finished_run: Path, tmp_path: Path
+) -> None:
     follower = RunFollower(finished_run)
     follower.close()
     assert list(follower) == [] and follower.poll() == []

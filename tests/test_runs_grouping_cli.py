@@ -10,13 +10,27 @@ from pathlib import Path
 
 def _cli(*argv: str, runs: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "LINREG_TUI_RUNS_DIR": str(runs)}
-    return subprocess.run([sys.executable, "-m", "engine", *argv], capture_output=True,
-                          text=True, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "engine", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 def test_a_sweeps_trials_fold_under_their_study(tmp_path: Path) -> None:
-    sweep = _cli("sweep", "default", "--batch", "1", "--trials", "3", "--set",
-                 "train.epochs=20", runs=tmp_path)
+    sweep = _cli(
+        "sweep",
+        "default",
+        "--batch",
+        "1",
+        "--trials",
+        "3",
+        "--set",
+        "train.epochs=20",
+        runs=tmp_path,
+    )
     assert sweep.returncode == 0, sweep.stderr
     alone = _cli("train", "default", "--set", "train.epochs=5", runs=tmp_path)
     assert alone.returncode == 0, alone.stderr

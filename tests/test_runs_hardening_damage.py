@@ -30,22 +30,26 @@ def _lines(run_dir: Path) -> list[bytes]:
     return (run_dir / "events.jsonl").read_bytes().splitlines(keepends=True)
 
 
-def test_resume_after_config_yaml_was_edited_changes_nothing(tmp_path: Path, finished: Path,
-                                                            canary: Path) -> None:
+def test_resume_after_config_yaml_was_edited_changes_nothing(
+    tmp_path: Path, finished: Path, canary: Path
+) -> None:
     runs = tmp_path / "runs"
     run_dir = copy_run(finished, runs)
     text = (run_dir / "config.yaml").read_text()
     assert "  name: sgd\n" in text
     (run_dir / "config.yaml").write_text(text.replace("  name: sgd\n", "  name: adam\n"))
     before = tree_hash(run_dir)
-    line = refused(run(runs, "resume", run_dir.name, "--set", "train.epochs=20"),
-                   "optim.name differs from the checkpoint's config")
+    line = refused(
+        run(runs, "resume", run_dir.name, "--set", "train.epochs=20"),
+        "optim.name differs from the checkpoint's config",
+    )
     assert "KeyError" not in line
     assert tree_hash(run_dir) == before  # log, config and status as they were
 
 
-def test_a_garbage_line_inside_the_log_is_refused_naming_its_line(tmp_path: Path,
-                                                                  finished: Path) -> None:
+def test_a_garbage_line_inside_the_log_is_refused_naming_its_line(
+    tmp_path: Path, finished: Path
+) -> None:
     runs = tmp_path / "runs"
     run_dir = copy_run(finished, runs)
     lines = _lines(run_dir)
@@ -54,13 +58,15 @@ def test_a_garbage_line_inside_the_log_is_refused_naming_its_line(tmp_path: Path
     with pytest.raises(RunError, match=r"events.jsonl: bad event line 4 "):
         RunLog(run_dir).read()
     before = tree_hash(run_dir)
-    refused(run(runs, "resume", run_dir.name, "--set", "train.epochs=20"),
-            "bad event line 4", "the log is damaged")
+    refused(
+        run(runs, "resume", run_dir.name, "--set", "train.epochs=20"),
+        "bad event line 4",
+        "the log is damaged",
+    )
     assert tree_hash(run_dir) == before  # no epoch silently dropped, nothing cut
 
 
-def test_a_line_number_is_right_when_read_from_an_offset(tmp_path: Path,
-                                                        finished: Path) -> None:
+def test_a_line_number_is_right_when_read_from_an_offset(tmp_path: Path, finished: Path) -> None:
     run_dir = copy_run(finished, tmp_path / "runs")
     lines = _lines(run_dir)
     (run_dir / "events.jsonl").write_bytes(b"".join(lines[:3]))
@@ -72,8 +78,7 @@ def test_a_line_number_is_right_when_read_from_an_offset(tmp_path: Path,
         log.read(offset)
 
 
-def test_a_torn_last_line_is_tolerated_and_a_resume_goes_on(tmp_path: Path,
-                                                           finished: Path) -> None:
+def test_a_torn_last_line_is_tolerated_and_a_resume_goes_on(tmp_path: Path, finished: Path) -> None:
     runs = tmp_path / "runs"
     run_dir = copy_run(finished, runs)
     lines = _lines(run_dir)
@@ -87,15 +92,19 @@ def test_a_torn_last_line_is_tolerated_and_a_resume_goes_on(tmp_path: Path,
     assert kinds == ["RunStarted", *["EpochEnded"] * 9, "RunFinished"]
 
 
-@pytest.mark.parametrize("content, reason", [
-    ('{"format": 1, "state": ["x"]}', "is not one of running, finished, crashed"),
-    ("not json at all", "unreadable status.json"),
-    ('{"format": 1, "state": "finished", "pid": "12"}', "pid is str, not int"),
-    ('["a list"]', "not a mapping"),
-    (None, "no status.json"),
-])
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        ('{"format": 1, "state": ["x"]}', "is not one of running, finished, crashed"),
+        ("not json at all", "unreadable status.json"),
+        ('{"format": 1, "state": "finished", "pid": "12"}', "pid is str, not int"),
+        ('["a list"]', "not a mapping"),
+        (None, "no status.json"),
+    ],
+)
 def test_one_bad_status_is_listed_as_unreadable_and_the_rest_still_list(
-        tmp_path: Path, finished: Path, content: str | None, reason: str) -> None:
+    tmp_path: Path, finished: Path, content: str | None, reason: str
+) -> None:
     runs = tmp_path / "runs"
     good = copy_run(finished, runs)
     bad = copy_run(finished, runs, "20990101-000000-default-badbad")
@@ -116,16 +125,18 @@ def test_one_bad_status_is_listed_as_unreadable_and_the_rest_still_list(
     assert proc.returncode == 0 and not bad.exists(), proc.stderr
 
 
-def test_a_wrong_type_in_the_log_is_one_line_for_show_and_watch(tmp_path: Path,
-                                                                finished: Path) -> None:
+def test_a_wrong_type_in_the_log_is_one_line_for_show_and_watch(
+    tmp_path: Path, finished: Path
+) -> None:
     runs = tmp_path / "runs"
     run_dir = copy_run(finished, runs)
     lines = _lines(run_dir)
     epoch = json.loads(lines[-2])
     assert epoch["type"] == "EpochEnded"
     epoch["train_loss"] = "abc"
-    (run_dir / "events.jsonl").write_bytes(b"".join(lines[:-2]) + json.dumps(epoch).encode()
-                                           + b"\n")  # now the last line
+    (run_dir / "events.jsonl").write_bytes(
+        b"".join(lines[:-2]) + json.dumps(epoch).encode() + b"\n"
+    )  # now the last line
     for command in ("show", "watch"):
         argv = ("runs", "show", run_dir.name) if command == "show" else ("watch", run_dir.name)
         refused(run(runs, *argv), "events.jsonl", "EpochEnded.train_loss")
@@ -138,8 +149,13 @@ def test_a_wrong_type_in_the_log_is_one_line_for_show_and_watch(tmp_path: Path,
 def test_a_runs_folder_that_is_a_file_is_one_line(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     runs.write_text("not a folder\n")
-    for argv in (("runs",), ("runs", "show", "latest"), ("train", "--set", "train.epochs=2"),
-                 ("resume", "latest"), ("runs", "rm", "-y", "abcdef")):
+    for argv in (
+        ("runs",),
+        ("runs", "show", "latest"),
+        ("train", "--set", "train.epochs=2"),
+        ("resume", "latest"),
+        ("runs", "rm", "-y", "abcdef"),
+    ):
         refused(run(runs, *argv), "is not a directory")
     assert runs.read_text() == "not a folder\n"
 

@@ -24,13 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.cli.main import main
-from tests.runs_hardening_kit import (  # noqa: F401 - fixtures
-    canary,
-    copy_run,
-    finished,
-    make_canary,
-    tree_hash,
-)
+from tests.runs_hardening_kit import canary, copy_run, finished, make_canary, tree_hash  # noqa: F401 - fixtures
 from tests.runs_helpers import run
 
 FILES = ("status.json", "config.yaml", "events.jsonl", "model.pt", "checkpoint.pt")
@@ -85,10 +79,15 @@ def damage(path: Path, kind: str, draw: st.DrawFn) -> None:
 
 def _commands(run_dir: Path, runs: Path, csv: Path) -> list[list[str]]:
     at = ["--runs-dir", str(runs)]
-    return [["runs", *at], ["runs", "--json", *at], ["runs", "show", run_dir.name, *at],
-            ["watch", run_dir.name, *at], ["predict", run_dir.name, str(csv), *at],
-            ["resume", run_dir.name, "--set", "train.epochs=8", *at],
-            ["runs", "rm", "-y", run_dir.name, *at]]
+    return [
+        ["runs", *at],
+        ["runs", "--json", *at],
+        ["runs", "show", run_dir.name, *at],
+        ["watch", run_dir.name, *at],
+        ["predict", run_dir.name, str(csv), *at],
+        ["resume", run_dir.name, "--set", "train.epochs=8", *at],
+        ["runs", "rm", "-y", run_dir.name, *at],
+    ]
 
 
 def _in_process(argv: list[str]) -> tuple[int, str]:
@@ -113,11 +112,15 @@ def _rows_csv(where: Path) -> Path:
     return csv
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.data(), name=st.sampled_from(FILES), kind=st.sampled_from(KINDS))
 def test_every_command_works_or_refuses_in_one_line_on_any_damaged_file(
-        finished: Path, canary: Path, data: st.DataObject, name: str, kind: str) -> None:
+    finished: Path, canary: Path, data: st.DataObject, name: str, kind: str
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         runs = Path(tmp) / "runs"
         run_dir = copy_run(finished, runs)
@@ -130,8 +133,9 @@ def test_every_command_works_or_refuses_in_one_line_on_any_damaged_file(
 
 
 @pytest.mark.parametrize("name", FILES)
-def test_real_processes_refuse_a_damaged_file_in_one_line(tmp_path: Path, finished: Path,
-                                                          canary: Path, name: str) -> None:
+def test_real_processes_refuse_a_damaged_file_in_one_line(
+    tmp_path: Path, finished: Path, canary: Path, name: str
+) -> None:
     runs = tmp_path / "runs"
     run_dir = copy_run(finished, runs)
     data = (run_dir / name).read_bytes()
@@ -148,11 +152,13 @@ def test_the_canary_is_not_a_run_to_any_command(tmp_path: Path, finished: Path) 
     before = tree_hash(folder)
     runs = tmp_path / "runs"
     copy_run(finished, runs)
-    for argv in (["runs", "rm", "-y", str(folder)], ["resume", str(folder)],
-                 ["train", "--set", "train.epochs=2", "--run-dir", str(folder)],
-                 ["predict", str(folder), str(_rows_csv(tmp_path))],
-                 ["runs", "show", str(folder)]):
+    for argv in (
+        ["runs", "rm", "-y", str(folder)],
+        ["resume", str(folder)],
+        ["train", "--set", "train.epochs=2", "--run-dir", str(folder)],
+        ["predict", str(folder), str(_rows_csv(tmp_path))],
+        ["runs", "show", str(folder)],
+    ):
         proc = run(runs, *argv)
         check(proc.returncode, proc.stderr, argv)
     assert tree_hash(folder) == before
-

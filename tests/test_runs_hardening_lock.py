@@ -30,13 +30,15 @@ from tests.runs_hardening_kit import (  # noqa: F401 - fixtures
 from tests.runs_helpers import LONG, epochs_logged, run, start, wait_for_epochs
 
 
-def test_train_run_dir_refuses_a_finished_run_and_a_folder_of_files(tmp_path: Path,
-                                                                     finished: Path) -> None:
+def test_train_run_dir_refuses_a_finished_run_and_a_folder_of_files(
+    tmp_path: Path, finished: Path
+) -> None:
     runs = tmp_path / "runs"
     existing = copy_run(finished, runs)
     before = tree_hash(existing)
-    refused(run(runs, "train", *SHORT, "--run-dir", str(existing)), "not empty",
-            "linreg-tui resume")
+    refused(
+        run(runs, "train", *SHORT, "--run-dir", str(existing)), "not empty", "linreg-tui resume"
+    )
     assert tree_hash(existing) == before  # its model is not lost
     notes = tmp_path / "notes"
     notes.mkdir()
@@ -62,14 +64,14 @@ def test_train_run_dir_accepts_a_new_an_empty_and_a_prepared_directory(tmp_path:
     assert first.returncode == 0, first.stderr
     (prepared / "config.yaml").write_bytes((tmp_path / "src" / "config.yaml").read_bytes())
     (prepared / "trainer.log").touch()
-    proc = run(tmp_path / "runs", "train", str(prepared / "config.yaml"), "--run-dir",
-               str(prepared))
+    proc = run(
+        tmp_path / "runs", "train", str(prepared / "config.yaml"), "--run-dir", str(prepared)
+    )
     assert proc.returncode == 0, proc.stderr
     assert status_of(prepared)["state"] == "finished"
 
 
-def test_a_second_resume_of_a_running_run_is_refused_at_once(tmp_path: Path,
-                                                              canary: Path) -> None:
+def test_a_second_resume_of_a_running_run_is_refused_at_once(tmp_path: Path, canary: Path) -> None:
     runs = tmp_path / "runs"
     first = start(runs, "train", *LONG, "--set", "train.epochs=4")
     assert first.wait(timeout=120) == 0, first.communicate()
@@ -118,8 +120,12 @@ def test_the_lock_tells_a_live_writer_from_a_dead_one(tmp_path: Path) -> None:
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     _status(run_dir, pid=gone.pid)
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(run_dir / lock.LOCK_NAME)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(run_dir / lock.LOCK_NAME)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
         # the pid in the status is gone, but a process holds the run's lock: a live writer
@@ -138,8 +144,9 @@ def test_the_lock_tells_a_live_writer_from_a_dead_one(tmp_path: Path) -> None:
 
 
 def test_a_reused_pid_is_not_the_runs_process(tmp_path: Path) -> None:
-    other = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.readline()"],
-                             stdin=subprocess.PIPE)
+    other = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.readline()"], stdin=subprocess.PIPE
+    )
     try:
         start_ticks = lock.process_start(other.pid)
         if sys.platform.startswith("linux"):

@@ -12,14 +12,7 @@ import pty
 import subprocess
 from pathlib import Path
 
-from tests.runs_hardening_kit import (  # noqa: F401 - fixtures
-    canary,
-    copy_run,
-    finished,
-    refused,
-    train_finished,
-    tree_hash,
-)
+from tests.runs_hardening_kit import canary, copy_run, finished, refused, train_finished, tree_hash  # noqa: F401 - fixtures
 from tests.runs_helpers import ROOT, engine_cmd, env, run
 
 
@@ -27,26 +20,36 @@ def _names(runs: Path) -> list[str]:
     return sorted(p.name for p in runs.iterdir())
 
 
-def test_rm_dot_is_refused_and_the_working_directory_is_kept(tmp_path: Path, finished: Path,
-                                                             canary: Path) -> None:
+def test_rm_dot_is_refused_and_the_working_directory_is_kept(
+    tmp_path: Path, finished: Path, canary: Path
+) -> None:
     runs = tmp_path / "runs"
     copy_run(finished, runs)
-    proc = subprocess.run(engine_cmd("runs", "rm", "-y", "."), cwd=canary, env=env(runs),
-                          text=True, capture_output=True, timeout=60)
+    proc = subprocess.run(
+        engine_cmd("runs", "rm", "-y", "."),
+        cwd=canary,
+        env=env(runs),
+        text=True,
+        capture_output=True,
+        timeout=60,
+    )
     refused(proc, "refusing to delete the working directory")
     assert _names(runs) == [finished.name]
 
 
 def test_rm_of_a_folder_with_a_status_outside_the_runs_folder_is_refused(
-        tmp_path: Path, finished: Path, canary: Path) -> None:
+    tmp_path: Path, finished: Path, canary: Path
+) -> None:
     runs = tmp_path / "runs"
     copy_run(finished, runs)
-    refused(run(runs, "runs", "rm", "-y", str(canary)), "outside the runs folder",
-            "not deleting it")
+    refused(
+        run(runs, "runs", "rm", "-y", str(canary)), "outside the runs folder", "not deleting it"
+    )
 
 
-def test_rm_of_the_runs_folder_itself_is_refused(tmp_path: Path, finished: Path,
-                                                 canary: Path) -> None:
+def test_rm_of_the_runs_folder_itself_is_refused(
+    tmp_path: Path, finished: Path, canary: Path
+) -> None:
     runs = tmp_path / "runs"
     copy_run(finished, runs)
     refused(run(runs, "runs", "rm", "-y", str(runs)), "the runs folder")
@@ -54,8 +57,9 @@ def test_rm_of_the_runs_folder_itself_is_refused(tmp_path: Path, finished: Path,
     assert _names(runs) == [finished.name]
 
 
-def test_an_empty_name_is_refused_rather_than_matching_every_run(tmp_path: Path,
-                                                                 finished: Path) -> None:
+def test_an_empty_name_is_refused_rather_than_matching_every_run(
+    tmp_path: Path, finished: Path
+) -> None:
     runs = tmp_path / "runs"
     for i in range(2):
         copy_run(finished, runs, f"20260101-00000{i}-default-aaaaa{i}")
@@ -64,8 +68,9 @@ def test_an_empty_name_is_refused_rather_than_matching_every_run(tmp_path: Path,
     assert len(_names(runs)) == 2
 
 
-def test_a_preset_name_does_not_delete_the_runs_of_that_preset(tmp_path: Path,
-                                                               finished: Path) -> None:
+def test_a_preset_name_does_not_delete_the_runs_of_that_preset(
+    tmp_path: Path, finished: Path
+) -> None:
     runs = tmp_path / "runs"
     copy_run(finished, runs, "20260101-000000-diabetes-abc123")
     line = refused(run(runs, "runs", "rm", "-y", "diabetes"), "unknown run 'diabetes'")
@@ -89,8 +94,15 @@ def test_an_ambiguous_or_too_short_prefix_is_refused(tmp_path: Path, finished: P
 def test_without_a_terminal_rm_needs_y(tmp_path: Path, finished: Path) -> None:
     runs = tmp_path / "runs"
     copy_run(finished, runs)
-    proc = subprocess.run(engine_cmd("runs", "rm", finished.name), cwd=ROOT, env=env(runs),
-                          text=True, capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        engine_cmd("runs", "rm", finished.name),
+        cwd=ROOT,
+        env=env(runs),
+        text=True,
+        capture_output=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     refused(proc, "pass -y")
     assert _names(runs) == [finished.name]
     proc = run(runs, "runs", "rm", "-y", finished.name[-6:])  # the short id
@@ -102,8 +114,14 @@ def _rm_on_a_terminal(runs: Path, name: str, answer: bytes) -> subprocess.Comple
     """``runs rm NAME`` with a real pty as stdin, answering ``answer`` to its question."""
     master, slave = pty.openpty()
     try:
-        proc = subprocess.Popen(engine_cmd("runs", "rm", name), cwd=ROOT, env=env(runs),
-                                stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            engine_cmd("runs", "rm", name),
+            cwd=ROOT,
+            env=env(runs),
+            stdin=slave,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         os.write(master, answer)
         out, err = proc.communicate(timeout=60)
     finally:
@@ -124,7 +142,8 @@ def test_on_a_terminal_rm_asks_and_deletes_only_on_yes(tmp_path: Path, finished:
 
 
 def test_a_run_named_by_its_path_is_deleted_inside_or_outside_the_runs_folder(
-        tmp_path: Path, finished: Path, canary: Path) -> None:
+    tmp_path: Path, finished: Path, canary: Path
+) -> None:
     runs = tmp_path / "runs"
     inside = copy_run(finished, runs)
     outside = copy_run(finished, tmp_path / "kept-elsewhere")  # carries the run marker
@@ -133,8 +152,9 @@ def test_a_run_named_by_its_path_is_deleted_inside_or_outside_the_runs_folder(
     assert not inside.exists() and not outside.exists()
 
 
-def test_every_run_is_checked_before_any_is_deleted(tmp_path: Path, finished: Path,
-                                                    canary: Path) -> None:
+def test_every_run_is_checked_before_any_is_deleted(
+    tmp_path: Path, finished: Path, canary: Path
+) -> None:
     runs = tmp_path / "runs"
     good = copy_run(finished, runs)
     before = tree_hash(good)
@@ -142,8 +162,9 @@ def test_every_run_is_checked_before_any_is_deleted(tmp_path: Path, finished: Pa
     assert tree_hash(good) == before
 
 
-def test_an_empty_run_left_by_an_early_kill_is_listed_and_removable(tmp_path: Path,
-                                                                     finished: Path) -> None:
+def test_an_empty_run_left_by_an_early_kill_is_listed_and_removable(
+    tmp_path: Path, finished: Path
+) -> None:
     runs = tmp_path / "runs"
     copy_run(finished, runs)
     empty = runs / "20990101-000000-default-eeeeee"
@@ -158,8 +179,9 @@ def test_an_empty_run_left_by_an_early_kill_is_listed_and_removable(tmp_path: Pa
     assert _names(runs) == [finished.name]
 
 
-def test_a_folder_of_other_files_in_the_runs_folder_is_not_a_run(tmp_path: Path,
-                                                                  finished: Path) -> None:
+def test_a_folder_of_other_files_in_the_runs_folder_is_not_a_run(
+    tmp_path: Path, finished: Path
+) -> None:
     runs = tmp_path / "runs"
     copy_run(finished, runs)
     mine = runs / "my-notes"

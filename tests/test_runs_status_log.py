@@ -42,16 +42,24 @@ included) before RunStatus existed."""
 
 
 def _gone_pid() -> int:
-    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return int(proc.stdout)
 
 
 def test_an_old_status_reads_typed_with_its_unknown_keys(tmp_path: Path) -> None:
     (tmp_path / "status.json").write_text(OLD_STATUS)
     status = RunStatus.read(tmp_path)
-    assert (status.state, status.pid, status.host, status.preset) == \
-        ("running", 4242, "elsewhere", "default")
+    assert (status.state, status.pid, status.host, status.preset) == (
+        "running",
+        4242,
+        "elsewhere",
+        "default",
+    )
     assert status.extra == {"study": "s1", "trial": 3, "trial_state": "running"}
     assert status.run_state == "running"  # another host: taken at its word
     assert read_status(tmp_path) == json.loads(OLD_STATUS)  # the mapping, keys in file order
@@ -60,8 +68,9 @@ def test_an_old_status_reads_typed_with_its_unknown_keys(tmp_path: Path) -> None
 
 def test_a_rewrite_keeps_the_files_keys_in_place_and_adds_new_ones_last(tmp_path: Path) -> None:
     (tmp_path / "status.json").write_text(OLD_STATUS)
-    new = RunStatus.update(tmp_path, state="finished", reason="completed", epochs_run=7,
-                           trial_state="complete")
+    new = RunStatus.update(
+        tmp_path, state="finished", reason="completed", epochs_run=7, trial_state="complete"
+    )
     expected = json.loads(OLD_STATUS)
     expected.update(state="finished", reason="completed", epochs_run=7, trial_state="complete")
     assert (tmp_path / "status.json").read_text() == json.dumps(expected, indent=1) + "\n"
@@ -71,7 +80,8 @@ def test_a_rewrite_keeps_the_files_keys_in_place_and_adds_new_ones_last(tmp_path
 
 
 def test_a_status_missing_its_state_or_format_reads_as_a_crashed_format_1_run(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     (tmp_path / "status.json").write_text('{"pid": 1}')
     status = RunStatus.read(tmp_path)
     assert status.state == "crashed" and status.format == FORMAT_VERSION
@@ -79,12 +89,18 @@ def test_a_status_missing_its_state_or_format_reads_as_a_crashed_format_1_run(
     assert status.to_dict() == {"pid": 1}  # defaults are not written back as if read
 
 
-@pytest.mark.parametrize("text, message", [
-    (None, "not a run directory"), ("{\"state\": \"runn", "unreadable status.json"),
-    ("[1, 2]", "not a mapping"), (f'{{"format": {FORMAT_VERSION + 1}}}', "newer linreg-tui"),
-])
-def test_a_missing_torn_or_foreign_status_is_one_run_error(tmp_path: Path, text: str | None,
-                                                           message: str) -> None:
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (None, "not a run directory"),
+        ('{"state": "runn', "unreadable status.json"),
+        ("[1, 2]", "not a mapping"),
+        (f'{{"format": {FORMAT_VERSION + 1}}}', "newer linreg-tui"),
+    ],
+)
+def test_a_missing_torn_or_foreign_status_is_one_run_error(
+    tmp_path: Path, text: str | None, message: str
+) -> None:
     if text is not None:
         (tmp_path / "status.json").write_text(text)
     with pytest.raises(RunError, match=message):
@@ -126,8 +142,9 @@ def test_the_log_reads_what_the_writer_appended_line_by_line(run_dir: Path) -> N
     assert log.read(end) == ([], end)
 
 
-def test_ends_gives_the_start_and_the_latest_whole_event_of_a_torn_log(run_dir: Path,
-                                                                       tmp_path: Path) -> None:
+def test_ends_gives_the_start_and_the_latest_whole_event_of_a_torn_log(
+    run_dir: Path, tmp_path: Path
+) -> None:
     lines = (run_dir / "events.jsonl").read_bytes().splitlines(keepends=True)
     (tmp_path / "events.jsonl").write_bytes(b"".join(lines[:6]) + lines[6][:40])
     started, last = RunLog(tmp_path).ends()

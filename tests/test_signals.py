@@ -11,15 +11,30 @@ import pytest
 
 from engine.runs import store
 from engine.runs.checkpoint import load_checkpoint
-from tests.runs_helpers import (LONG, ROOT, engine_cmd, env, last_event, only_run, run, start,
-                                wait_for_epochs)
+from tests.runs_helpers import (
+    LONG,
+    ROOT,
+    engine_cmd,
+    env,
+    last_event,
+    only_run,
+    run,
+    start,
+    wait_for_epochs,
+)
 
 
-@pytest.mark.parametrize("sig, code, name", [(signal.SIGTERM, 143, "SIGTERM"),
-                                             (signal.SIGHUP, 129, "SIGHUP"),
-                                             (signal.SIGINT, 130, "Ctrl-C")])
+@pytest.mark.parametrize(
+    "sig, code, name",
+    [
+        (signal.SIGTERM, 143, "SIGTERM"),
+        (signal.SIGHUP, 129, "SIGHUP"),
+        (signal.SIGINT, 130, "Ctrl-C"),
+    ],
+)
 def test_a_signal_stops_the_run_cleanly_with_summary_and_complete_directory(
-        tmp_path: Path, sig: signal.Signals, code: int, name: str) -> None:
+    tmp_path: Path, sig: signal.Signals, code: int, name: str
+) -> None:
     proc = start(tmp_path, "train", *LONG)
     run_dir = only_run(tmp_path)
     wait_for_epochs(run_dir, 20, proc)
@@ -43,7 +58,7 @@ def test_a_second_signal_leaves_at_once_and_the_directory_stays_readable(tmp_pat
     wait_for_epochs(run_dir, 5, proc)
     proc.send_signal(signal.SIGTERM)
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
+    _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 143, err
     assert "Traceback" not in err
     events, _ = store.read_events(run_dir)  # whole lines only, none torn
@@ -68,8 +83,14 @@ def test_sighup_with_the_terminal_gone_still_completes_the_run_directory(tmp_pat
 def test_a_closed_stdout_is_not_an_error(tmp_path: Path) -> None:
     """``linreg-tui train >&-``: Python starts with sys.stdout None."""
     python = engine_cmd()[0]
-    proc = subprocess.run(["sh", "-c", f'exec "{python}" -m engine train --set train.epochs=20 >&-'],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120, env=env(tmp_path))
+    proc = subprocess.run(
+        ["sh", "-c", f'exec "{python}" -m engine train --set train.epochs=20 >&-'],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env(tmp_path),
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Error" not in proc.stderr
     assert json.loads((only_run(tmp_path) / "status.json").read_text())["state"] == "finished"

@@ -67,7 +67,11 @@ def assert_equals_fit(run: TrialRun) -> None:
     fin = fit.finished
     where = f"trial {run.index} {run.values}"
     assert (run.reason, run.epochs_run, run.best_epoch, run.restored_epoch) == (
-        fin.reason, fin.epochs_run, fin.best_epoch, fin.restored_epoch), where
+        fin.reason,
+        fin.epochs_run,
+        fin.best_epoch,
+        fin.restored_epoch,
+    ), where
     assert close(run.best_monitor, fin.best_monitor), where
     assert close(run.weights, fin.weights), where
     assert close(run.bias, fin.bias), where
@@ -126,24 +130,38 @@ def test_each_trial_of_the_default_preset_equals_its_run_alone():
 
 
 def test_minibatches_in_the_shared_seeds_row_order_equal_their_runs_alone():
-    base = make_config(seed=4, data={"n_samples": 500, "n_features": 5, "noise": 0.4},
-                       optim={"lr": 0.03, "batch_size": 48}, train={"epochs": 40, "device": "cpu"},
-                       early_stopping={"patience": 6})
-    trials = [{"optim.lr": 0.03}, {"optim.lr": 0.01, "optim.momentum": 0.9},
-              {"optim.name": "adamw", "optim.lr": 0.02, "optim.weight_decay": 0.2},
-              {"loss.name": "huber", "loss.delta": 0.5, "loss.l2": 0.02},
-              {"loss.name": "quantile", "loss.quantile": 0.7, "train.epochs": 8},
-              {"optim.lr": 2.5}]
+    base = make_config(
+        seed=4,
+        data={"n_samples": 500, "n_features": 5, "noise": 0.4},
+        optim={"lr": 0.03, "batch_size": 48},
+        train={"epochs": 40, "device": "cpu"},
+        early_stopping={"patience": 6},
+    )
+    trials = [
+        {"optim.lr": 0.03},
+        {"optim.lr": 0.01, "optim.momentum": 0.9},
+        {"optim.name": "adamw", "optim.lr": 0.02, "optim.weight_decay": 0.2},
+        {"loss.name": "huber", "loss.delta": 0.5, "loss.l2": 0.02},
+        {"loss.name": "quantile", "loss.quantile": 0.7, "train.epochs": 8},
+        {"optim.lr": 2.5},
+    ]
     for run in batched(base, trials).trials:
         assert_equals_fit(run)
 
 
 def test_no_bias_and_no_validation_split():
-    base = make_config(seed=2, data={"n_samples": 300, "n_features": 3, "val_fraction": 0.0},
-                       model={"bias": False}, train={"epochs": 50, "device": "cpu"},
-                       early_stopping={"monitor": "train_loss", "patience": 4})
-    trials = [{"optim.lr": 0.1}, {"optim.name": "adam", "optim.lr": 0.1},
-              {"loss.name": "log_cosh", "loss.l1": 0.05}]
+    base = make_config(
+        seed=2,
+        data={"n_samples": 300, "n_features": 3, "val_fraction": 0.0},
+        model={"bias": False},
+        train={"epochs": 50, "device": "cpu"},
+        early_stopping={"monitor": "train_loss", "patience": 4},
+    )
+    trials = [
+        {"optim.lr": 0.1},
+        {"optim.name": "adam", "optim.lr": 0.1},
+        {"loss.name": "log_cosh", "loss.l1": 0.05},
+    ]
     result = batched(base, trials)
     for run in result.trials:
         assert run.bias is None and run.val_losses is None and run.val_loss is None
@@ -152,11 +170,17 @@ def test_no_bias_and_no_validation_split():
 
 def test_trials_the_program_cannot_express_are_refused_with_the_reason():
     base = default_preset(train={"epochs": 5, "device": "cpu"})
-    trials = [{"optim.lr": 0.1}, {"seed": 7}, {"data.noise": 2.0}, {"model.bias": False},
-              {"optim.batch_size": 32}, {"loss.name": "custom", "loss.callable": "x.py:f"},
-              {"loss.name": "combined",
-               "loss.terms": [{"name": "mse"}, {"name": "mae", "weight": 0.5}]},
-              {"optim.lr": -1.0}, {"optim.batch_size": 5000}]
+    trials = [
+        {"optim.lr": 0.1},
+        {"seed": 7},
+        {"data.noise": 2.0},
+        {"model.bias": False},
+        {"optim.batch_size": 32},
+        {"loss.name": "custom", "loss.callable": "x.py:f"},
+        {"loss.name": "combined", "loss.terms": [{"name": "mse"}, {"name": "mae", "weight": 0.5}]},
+        {"optim.lr": -1.0},
+        {"optim.batch_size": 5000},
+    ]
     result = train_batched(base, trials)
     assert [t.index for t in result.trials] == [0, 8]  # 5000 rows cover the 800: full batch
     why = {r.index: r.reason for r in result.refused}
@@ -176,8 +200,9 @@ def test_trials_the_program_cannot_express_are_refused_with_the_reason():
 def test_a_registered_loss_or_optimizer_without_batched_arithmetic_is_refused():
     base = default_preset(train={"epochs": 3, "device": "cpu"})
     with registered_toys() as (loss, optimizer):
-        result = train_batched(base, [{"loss.name": loss.name}, {"optim.name": optimizer.name},
-                                      {"optim.lr": 0.1}])
+        result = train_batched(
+            base, [{"loss.name": loss.name}, {"optim.name": optimizer.name}, {"optim.lr": 0.1}]
+        )
     why = {r.index: r.reason for r in result.refused}
     assert "no batched derivative" in why[0]
     assert "no batched update rule" in why[1]
@@ -186,8 +211,9 @@ def test_a_registered_loss_or_optimizer_without_batched_arithmetic_is_refused():
 
 def test_classification_trials_are_refused():
     raw, path = load_raw("logistic")
-    base = parse_config({k: v for k, v in raw.items() if k != "sweep"}, where="test",
-                        base_dir=str(path.parent))
+    base = parse_config(
+        {k: v for k, v in raw.items() if k != "sweep"}, where="test", base_dir=str(path.parent)
+    )
     result = train_batched(base, [{"optim.lr": 0.1}])
     assert not result.trials
     assert "model.task binary has no batched program" in result.refused[0].reason
@@ -237,7 +263,11 @@ def test_pruned_trials_stop_like_a_pruned_run_and_the_others_go_on():
         run = result.trials[index]
         epochs, fin = stopped_at(trial_config(base, trials[index], index), 6)
         assert (run.reason, run.epochs_run, run.best_epoch, run.restored_epoch) == (
-            "cancelled", 6, fin.best_epoch, fin.restored_epoch)
+            "cancelled",
+            6,
+            fin.best_epoch,
+            fin.restored_epoch,
+        )
         assert run.message == fin.message and "stopped by the pruner at epoch 6" in run.message
         assert close(run.weights, fin.weights) and close(run.bias, fin.bias)
         assert close(run.train_losses, [e.train_loss for e in epochs])
@@ -271,8 +301,7 @@ def test_a_stop_ends_every_running_trial_as_cancelled_after_its_epoch():
 
 
 def test_all_trials_stopping_ends_the_program_early():
-    result = batched(default_preset(), [{"optim.lr": 50.0}, {"optim.lr": 1000.0}],
-                     check_every=4)
+    result = batched(default_preset(), [{"optim.lr": 50.0}, {"optim.lr": 1000.0}], check_every=4)
     assert all(t.reason == "diverged" for t in result.trials)
     last = max(t.epochs_run for t in result.trials)
     assert last <= result.epochs < last + 4  # within one check of the last trial's end
@@ -280,9 +309,13 @@ def test_all_trials_stopping_ends_the_program_early():
 
 
 def test_the_benchmark_prints_both_loops_their_ratio_and_their_agreement():
-    proc = subprocess.run([sys.executable, "benchmarks/bench_batched.py", "--trials", "3",
-                           "--device", "cpu"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/bench_batched.py", "--trials", "3", "--device", "cpu"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "sequential engine.fit" in out and "batched program" in out

@@ -7,8 +7,16 @@ import math
 import subprocess
 import sys
 
-from engine.sweep.monitor import (best_so_far, choice_labels, open_reader, read_study, scatter,
-                                  sorted_rows, storage_exists, study_names)
+from engine.sweep.monitor import (
+    best_so_far,
+    choice_labels,
+    open_reader,
+    read_study,
+    scatter,
+    sorted_rows,
+    storage_exists,
+    study_names,
+)
 from engine.sweep.study import Row
 from tests.test_sweep_spec import ROOT
 
@@ -17,9 +25,15 @@ def row(n: int, value: float | None, state: str = "complete", **params) -> Row:
     return Row(n, params, value, 10, state, None, None)
 
 
-ROWS = [row(0, 3.0, lr=0.1), row(1, 5.0, lr=1.0), row(2, math.inf, "diverged", lr=10.0),
-        row(3, 1.0, lr=0.01), row(4, 9.0, "pruned", lr=0.001), row(5, None, "running", lr=0.2),
-        row(6, 2.0, lr=0.05)]
+ROWS = [
+    row(0, 3.0, lr=0.1),
+    row(1, 5.0, lr=1.0),
+    row(2, math.inf, "diverged", lr=10.0),
+    row(3, 1.0, lr=0.01),
+    row(4, 9.0, "pruned", lr=0.001),
+    row(5, None, "running", lr=0.2),
+    row(6, 2.0, lr=0.05),
+]
 
 
 def test_best_so_far_follows_the_direction_and_skips_what_is_not_complete():
@@ -29,12 +43,12 @@ def test_best_so_far_follows_the_direction_and_skips_what_is_not_complete():
 
 
 def test_sorting_puts_the_best_first_and_the_trials_without_a_value_last():
-    assert [r.number for r in sorted_rows(ROWS, "best first", "minimize")] == \
-        [3, 6, 0, 1, 4, 2, 5]
+    assert [r.number for r in sorted_rows(ROWS, "best first", "minimize")] == [3, 6, 0, 1, 4, 2, 5]
     assert [r.number for r in sorted_rows(ROWS, "worst first", "minimize")][:2] == [2, 4]
     assert [r.number for r in sorted_rows(ROWS, "best first", "maximize")][:2] == [2, 4]
-    assert [r.number for r in sorted_rows(list(reversed(ROWS)), "trial", "minimize")] == \
-        list(range(7))
+    assert [r.number for r in sorted_rows(list(reversed(ROWS)), "trial", "minimize")] == list(
+        range(7)
+    )
 
 
 def test_the_scatter_has_complete_trials_and_places_choices_by_index():
@@ -50,10 +64,30 @@ def test_a_real_study_reads_back_with_its_metric_and_keys(tmp_path):
     runs = tmp_path / "runs"
     url = f"sqlite:///{runs / 'sweeps.db'}"
     assert not storage_exists(url)
-    subprocess.run([sys.executable, "-m", "engine", "sweep", "default", "--sweep", str(spec),
-                    "--runs-dir", str(runs), "--parallel", "1", "--set", "train.epochs=5",
-                    "--set", "data.n_samples=100", "--set", "train.device=cpu"],
-                   cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "engine",
+            "sweep",
+            "default",
+            "--sweep",
+            str(spec),
+            "--runs-dir",
+            str(runs),
+            "--parallel",
+            "1",
+            "--set",
+            "train.epochs=5",
+            "--set",
+            "data.n_samples=100",
+            "--set",
+            "train.device=cpu",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     assert storage_exists(url)
     storage = open_reader(url)
     (name,) = study_names(storage)

@@ -1,4 +1,4 @@
-"""Tables from CSV and Parquet: read_table's contract, exact cell locations, stops, in-place draws."""
+"""Tables from CSV and Parquet: read_table's contract, exact cell places, stops, in-place draws."""
 
 from __future__ import annotations
 
@@ -12,11 +12,9 @@ import pytest
 import torch
 
 from engine.config import ConfigError
-from engine.data.table_scan import FLOAT32_MAX
-from engine.data.dataset import (Stopped, load_dataset, prepare_splits, read_table,
-                         split_indices)
+from engine.data.dataset import Stopped, load_dataset, prepare_splits, read_table, split_indices
 from engine.data.raw_source import read_source
-from engine.data.table_scan import exact_scan
+from engine.data.table_scan import FLOAT32_MAX, exact_scan
 from tests.conftest import make_config
 
 
@@ -49,13 +47,16 @@ def test_read_table_applies_the_training_cell_rules(tmp_path):
     assert str(info.value) == f"{f}:3: column 'b': '1_000' is not a number"
 
 
-@pytest.mark.parametrize("text, first, line", [
-    ("a,y\n1,2\n\n\n2,nan\n", "a", 5),  # blank lines count as lines
-    ("a,y\r\n1,2\r\n\r\n2,nan\r\n", "a", 4),  # CRLF
-    ("\ufeffa,y\n1,2\n2,nan\n", "a", 3),  # a BOM before the header
-    ('a,y\n"1",2\n"2\n",3\n4,nan\n', "a", 5),  # a quoted cell that spans two lines
-    ('"a\nb",y\n1,2\n4,nan\n', "a\nb", 4),  # a header that spans two lines
-])
+@pytest.mark.parametrize(
+    "text, first, line",
+    [
+        ("a,y\n1,2\n\n\n2,nan\n", "a", 5),  # blank lines count as lines
+        ("a,y\r\n1,2\r\n\r\n2,nan\r\n", "a", 4),  # CRLF
+        ("\ufeffa,y\n1,2\n2,nan\n", "a", 3),  # a BOM before the header
+        ('a,y\n"1",2\n"2\n",3\n4,nan\n', "a", 5),  # a quoted cell that spans two lines
+        ('"a\nb",y\n1,2\n4,nan\n', "a\nb", 4),  # a header that spans two lines
+    ],
+)
 def test_a_bad_cell_is_named_by_its_file_line(tmp_path, text, first, line):
     f = tmp_path / "t.csv"
     f.write_bytes(text.encode())
@@ -90,8 +91,12 @@ def write_parquet(path, columns: dict, row_group_size: int = 7) -> None:
 
 def test_csv_and_parquet_give_identical_tensors(tmp_path):
     rng = np.random.default_rng(1)
-    cols = {"a": rng.standard_normal(50), "k": rng.integers(-5, 5, 50),
-            "b": rng.standard_normal(50).astype(np.float32), "y": rng.standard_normal(50)}
+    cols = {
+        "a": rng.standard_normal(50),
+        "k": rng.integers(-5, 5, 50),
+        "b": rng.standard_normal(50).astype(np.float32),
+        "y": rng.standard_normal(50),
+    }
     with (tmp_path / "d.csv").open("w") as fh:
         fh.write("a,k,b,y\n")
         for row in zip(*cols.values()):
@@ -100,19 +105,32 @@ def test_csv_and_parquet_give_identical_tensors(tmp_path):
     a = read_table(tmp_path / "d.csv", ["y", "a", "k", "b"]).values
     b = read_table(tmp_path / "d.parquet", ["y", "a", "k", "b"]).values
     assert a.shape == (50, 4) and torch.equal(a, b)
-    ds = {name: load_dataset(make_config(data={"source": "csv", "path": str(tmp_path / name),
-                                               "target": "y", "features": ["b", "a"]}))
-          for name in ("d.csv", "d.parquet")}
+    ds = {
+        name: load_dataset(
+            make_config(
+                data={
+                    "source": "csv",
+                    "path": str(tmp_path / name),
+                    "target": "y",
+                    "features": ["b", "a"],
+                }
+            )
+        )
+        for name in ("d.csv", "d.parquet")
+    }
     for split in ("train", "val"):
         assert torch.equal(getattr(ds["d.csv"], split).x, getattr(ds["d.parquet"], split).x)
         assert torch.equal(getattr(ds["d.csv"], split).y, getattr(ds["d.parquet"], split).y)
 
 
-@pytest.mark.parametrize("values, reason", [
-    ([1.0, None, 3.0], "row 2: column 'a' is empty"),
-    ([1.0, 2.0, float("nan")], "row 3: column 'a' is not a finite number"),
-    ([1.0, 1e39, 3.0], "row 2: column 'a' is too large (beyond ±3.4e38, the float32 range)"),
-])
+@pytest.mark.parametrize(
+    "values, reason",
+    [
+        ([1.0, None, 3.0], "row 2: column 'a' is empty"),
+        ([1.0, 2.0, float("nan")], "row 3: column 'a' is not a finite number"),
+        ([1.0, 1e39, 3.0], "row 2: column 'a' is too large (beyond ±3.4e38, the float32 range)"),
+    ],
+)
 def test_a_bad_parquet_cell_names_its_row_and_column(tmp_path, values, reason):
     f = tmp_path / "d.parquet"
     write_parquet(f, {"a": pa.array(values, pa.float64()), "y": [1.0, 2.0, 3.0]}, 2)
@@ -134,11 +152,14 @@ def test_a_missing_parquet_file(tmp_path):
         load_dataset(cfg)
 
 
-@pytest.mark.parametrize("data", [
-    {"n_samples": 1003, "val_fraction": 0.2, "test_fraction": 0.1, "outlier_fraction": 0.05},
-    {"n_samples": 20_011, "n_features": 7, "standardize_target": True, "outliers": "clip"},
-    {"n_samples": 500, "poly_degree": 3, "outliers": "drop", "outlier_fraction": 0.1},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"n_samples": 1003, "val_fraction": 0.2, "test_fraction": 0.1, "outlier_fraction": 0.05},
+        {"n_samples": 20_011, "n_features": 7, "standardize_target": True, "outliers": "clip"},
+        {"n_samples": 500, "poly_degree": 3, "outliers": "drop", "outlier_fraction": 0.1},
+    ],
+)
 def test_in_place_synthetic_draw_equals_the_copying_path(data):
     """The draw placed straight into split order equals draw, then index, then scale."""
     cfg = make_config(data=data)

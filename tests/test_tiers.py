@@ -12,7 +12,7 @@ from tests import tiers
 
 pytest_plugins = ["pytester"]
 
-CONFTEST = '''
+CONFTEST = """
 from pathlib import Path
 
 from tests import tiers
@@ -30,9 +30,9 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(items):
     tiers.mark(items, tiers.read_slow(HERE / "slow.json"), e2e=HERE / "e2e")
-'''
+"""
 
-TESTS = '''
+TESTS = """
 import time
 
 
@@ -47,31 +47,34 @@ def test_sleepy():
 def test_failing_and_slow():
     time.sleep(0.3)  # slow, but a failure's time is never recorded
     assert False
-'''
+"""
 
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n"
-                     "markers =\n    slow: measured slow\n    e2e: end to end\n")
+    pytester.makeini(
+        "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
+        "markers =\n    slow: measured slow\n    e2e: end to end\n"
+    )
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_things=TESTS.format(sleep=0.3))
     pytester.mkdir("e2e")
-    (pytester.path / "e2e" / "test_terminal.py").write_text("def test_in_a_terminal():\n"
-                                                            "    pass\n")
+    (pytester.path / "e2e" / "test_terminal.py").write_text("def test_in_a_terminal():\n    pass\n")
     return pytester
 
 
 def run(project: pytest.Pytester, *args: str) -> pytest.HookRecorder:
     """An inner session in this process, without the snapshot plugin (its temporary folder is
     one per process) and Hypothesis' (re-imported by every inner session: 2 s each)."""
-    return project.inline_run("-p", "no:textual-snapshot", "-p", "no:hypothesispytest",
-                              *args)
+    return project.inline_run("-p", "no:textual-snapshot", "-p", "no:hypothesispytest", *args)
 
 
 def passed(reprec: pytest.HookRecorder) -> list[str]:
-    return sorted(r.nodeid for r in reprec.getreports("pytest_runtest_logreport")
-                  if r.when == "call" and r.passed)
+    return sorted(
+        r.nodeid
+        for r in reprec.getreports("pytest_runtest_logreport")
+        if r.when == "call" and r.passed
+    )
 
 
 def test_recording_lists_the_slow_tests_that_passed(project: pytest.Pytester) -> None:

@@ -31,34 +31,38 @@ ROOT = Path(__file__).resolve().parents[1]
 LOSSES = {
     "exit_call": "import sys\ndef loss(pred, target):\n    sys.exit(0)\n",
     "exit_import": "import sys\nsys.exit(0)\n"
-                   "def loss(pred, target):\n    return (pred - target).pow(2).mean()\n",
+    "def loss(pred, target):\n    return (pred - target).pow(2).mean()\n",
     "interrupt_call": "def loss(pred, target):\n    raise KeyboardInterrupt\n",
     "base_exception": "class Odd(BaseException):\n    pass\n"
-                      "def loss(pred, target):\n    raise Odd('odd')\n",
+    "def loss(pred, target):\n    raise Odd('odd')\n",
     "loop_call": "def loss(pred, target):\n    while True:\n        pass\n",
     "loop_import": "while True:\n    pass\ndef loss(pred, target):\n    return pred.sum()\n",
     "nan_far": "import torch\ndef loss(pred, target):\n    r = target - pred\n"
-               "    nan = torch.full_like(r, float('nan'))\n"
-               "    return torch.where(r.abs() > 50, nan, r * r).mean()\n",
+    "    nan = torch.full_like(r, float('nan'))\n"
+    "    return torch.where(r.abs() > 50, nan, r * r).mean()\n",
     "thread": "import threading, time\n"
-              "threading.Thread(target=time.sleep, args=(3600,), daemon=False,\n"
-              "                 name='sleeper').start()\n"
-              "def loss(pred, target):\n    return (pred - target).pow(2).mean()\n",
+    "threading.Thread(target=time.sleep, args=(3600,), daemon=False,\n"
+    "                 name='sleeper').start()\n"
+    "def loss(pred, target):\n    return (pred - target).pow(2).mean()\n",
     "slow_call": "import pathlib, time\n"
-                 "def loss(pred, target):\n"
-                 "    pathlib.Path(__file__ + '.called').touch()\n"
-                 "    time.sleep(30)\n    return pred.sum()\n",
+    "def loss(pred, target):\n"
+    "    pathlib.Path(__file__ + '.called').touch()\n"
+    "    time.sleep(30)\n    return pred.sum()\n",
 }
 """Loss files by name; each defines ``loss``. ``slow_call`` leaves ``slow_call.py.called``
 beside itself when it is called, so a test can wait for the loss to be running."""
 
 
-def engine(*argv: str, cwd: Path, timeout: float = 90,
-           **extra: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "LINREG_TUI_RUNS_DIR": str(cwd / "runs"),
-           **extra}
-    return subprocess.run([sys.executable, "-m", "engine", *argv], capture_output=True,
-                          text=True, cwd=cwd, env=env, timeout=timeout)
+def engine(*argv: str, cwd: Path, timeout: float = 90, **extra: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LINREG_TUI_RUNS_DIR": str(cwd / "runs"), **extra}
+    return subprocess.run(
+        [sys.executable, "-m", "engine", *argv],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+    )
 
 
 def write_loss(folder: Path, name: str) -> str:
@@ -68,8 +72,10 @@ def write_loss(folder: Path, name: str) -> str:
 
 def write_preset(folder: Path, name: str) -> Path:
     path = folder / f"p_{name}.yaml"
-    path.write_text(f"name: p\ndata: {{n_samples: 60}}\ntrain: {{epochs: 3}}\n"
-                    f"loss: {{name: custom, callable: {write_loss(folder, name)}}}\n")
+    path.write_text(
+        f"name: p\ndata: {{n_samples: 60}}\ntrain: {{epochs: 3}}\n"
+        f"loss: {{name: custom, callable: {write_loss(folder, name)}}}\n"
+    )
     return path
 
 
@@ -81,13 +87,16 @@ def error_line(proc: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("name, says", [
-    ("exit_call", "called sys.exit(0)"),
-    ("exit_import", "called sys.exit(0)"),
-    ("interrupt_call", "raised KeyboardInterrupt"),
-    ("base_exception", "raised Odd: odd"),
-    ("nan_far", "returned nan on residuals of ±1000"),
-])
+@pytest.mark.parametrize(
+    "name, says",
+    [
+        ("exit_call", "called sys.exit(0)"),
+        ("exit_import", "called sys.exit(0)"),
+        ("interrupt_call", "raised KeyboardInterrupt"),
+        ("base_exception", "raised Odd: odd"),
+        ("nan_far", "returned nan on residuals of ±1000"),
+    ],
+)
 @pytest.mark.parametrize("command", ["check-loss", "train", "cv"])
 def test_a_loss_that_exits_or_is_nan_far_out_is_its_fault_exit_2(tmp_path, command, name, says):
     if command == "check-loss":
@@ -100,10 +109,13 @@ def test_a_loss_that_exits_or_is_nan_far_out_is_its_fault_exit_2(tmp_path, comma
         assert "epoch" not in proc.stdout  # not one epoch trained
 
 
-@pytest.mark.parametrize("name, says", [
-    ("loop_call", "calling the loss on a batch of 8 rows did not finish within 2 s"),
-    ("loop_import", "loading the loss did not finish within 2 s"),
-])
+@pytest.mark.parametrize(
+    "name, says",
+    [
+        ("loop_call", "calling the loss on a batch of 8 rows did not finish within 2 s"),
+        ("loop_import", "loading the loss did not finish within 2 s"),
+    ],
+)
 def test_check_loss_times_out_an_endless_loop(tmp_path, name, says):
     start = time.monotonic()
     proc = engine("check-loss", write_loss(tmp_path, name), "--timeout", "2", cwd=tmp_path)
@@ -111,14 +123,18 @@ def test_check_loss_times_out_an_endless_loop(tmp_path, name, says):
     assert time.monotonic() - start < 60
 
 
-@pytest.mark.parametrize("name, says", [
-    ("loop_call", "calling the loss on a batch of 8 rows did not finish within 2 s"),
-    ("loop_import", "loading it did not finish within 2 s"),
-])
+@pytest.mark.parametrize(
+    "name, says",
+    [
+        ("loop_call", "calling the loss on a batch of 8 rows did not finish within 2 s"),
+        ("loop_import", "loading it did not finish within 2 s"),
+    ],
+)
 def test_train_times_out_an_endless_loop_in_its_pre_flight(tmp_path, name, says):
     """The pre-flight's limit (10 s by default, shortened here through its variable)."""
-    proc = engine("train", str(write_preset(tmp_path, name)), "--no-save", cwd=tmp_path,
-                  **{TIMEOUT_ENV: "2"})
+    proc = engine(
+        "train", str(write_preset(tmp_path, name)), "--no-save", cwd=tmp_path, **{TIMEOUT_ENV: "2"}
+    )
     assert says in error_line(proc)
 
 
@@ -146,7 +162,8 @@ def test_a_loss_that_leaves_a_thread_running_does_not_hang_check_loss(tmp_path):
 def test_a_thread_started_at_import_defaults_to_a_daemon(tmp_path):
     (tmp_path / "t.py").write_text(
         "import threading, time\nthreading.Thread(target=time.sleep, args=(3600,)).start()\n"
-        "def loss(pred, target):\n    return (pred - target).abs().mean()\n")
+        "def loss(pred, target):\n    return (pred - target).abs().mean()\n"
+    )
     proc = engine("check-loss", "t.py:loss", cwd=tmp_path, timeout=60)
     assert proc.returncode == 0 and "left thread" not in proc.stderr, proc.stderr
 
@@ -159,8 +176,10 @@ def test_check_loss_reports_a_sys_exit_in_the_call_as_a_failed_runs_property(tmp
 
 
 def test_a_loss_may_overflow_to_inf_far_out_but_still_passes(tmp_path):
-    (tmp_path / "e.py").write_text("import torch\ndef loss(pred, target):\n"
-                                   "    return torch.exp((target - pred).abs()).mean()\n")
+    (tmp_path / "e.py").write_text(
+        "import torch\ndef loss(pred, target):\n"
+        "    return torch.exp((target - pred).abs()).mean()\n"
+    )
     report = check_loss("e.py:loss", base_dir=str(tmp_path))
     finite = next(p for p in report.properties if p.name == "finite")
     assert finite.status == "PASS" and "inf at ±1000, ±1e+06" in finite.detail
@@ -168,9 +187,10 @@ def test_a_loss_may_overflow_to_inf_far_out_but_still_passes(tmp_path):
 
 @pytest.mark.timing
 def test_the_first_ctrl_c_stops_the_pre_flight_at_once(tmp_path):
-    cfg = parse_config({"loss": {"name": "custom",
-                                 "callable": write_loss(tmp_path, "slow_call")}},
-                       base_dir=str(tmp_path))
+    cfg = parse_config(
+        {"loss": {"name": "custom", "callable": write_loss(tmp_path, "slow_call")}},
+        base_dir=str(tmp_path),
+    )
     control = Control()
     called = tmp_path / "slow_call.py.called"
     sent: list[float] = []
@@ -190,11 +210,25 @@ def test_the_first_ctrl_c_stops_the_pre_flight_at_once(tmp_path):
 @pytest.mark.timing
 def test_ctrl_c_during_the_pre_flight_of_train_stops_the_run(tmp_path):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "engine", "train", str(write_preset(tmp_path, "slow_call")),
-         "--no-save"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
-    eventually(lambda: (tmp_path / "slow_call.py.called").exists() or proc.poll() is not None,
-               timeout=90, message="the pre-flight to call the loss (torch imported)")
+        [
+            sys.executable,
+            "-m",
+            "engine",
+            "train",
+            str(write_preset(tmp_path, "slow_call")),
+            "--no-save",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    eventually(
+        lambda: (tmp_path / "slow_call.py.called").exists() or proc.poll() is not None,
+        timeout=90,
+        message="the pre-flight to call the loss (torch imported)",
+    )
     assert proc.poll() is None, proc.communicate()
     start = time.monotonic()
     proc.send_signal(signal.SIGINT)

@@ -32,9 +32,14 @@ SLOW_FILE = HERE / "slow_tests.json"
 
 
 def add_options(parser: pytest.Parser) -> None:
-    parser.addoption("--record-slow", type=float, default=None, metavar="SECONDS",
-                     help="after the run, list in tests/slow_tests.json the tests that took "
-                          "SECONDS or more (they are then marked slow)")
+    parser.addoption(
+        "--record-slow",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="after the run, list in tests/slow_tests.json the tests that took "
+        "SECONDS or more (they are then marked slow)",
+    )
 
 
 def read_slow(path: Path = SLOW_FILE) -> dict[str, float]:
@@ -44,8 +49,7 @@ def read_slow(path: Path = SLOW_FILE) -> dict[str, float]:
     return dict(json.loads(path.read_text())["tests"])
 
 
-def mark(items: list[pytest.Item], slow: dict[str, float] | None = None,
-         e2e: Path = E2E) -> None:
+def mark(items: list[pytest.Item], slow: dict[str, float] | None = None, e2e: Path = E2E) -> None:
     """Mark ``e2e`` the tests under ``e2e`` and ``slow`` the tests in the list."""
     slow = read_slow() if slow is None else slow
     for item in items:
@@ -79,13 +83,15 @@ class SlowRecorder:
                 slow[nodeid] = round(seconds, 2)
             else:
                 slow.pop(nodeid, None)
-        data = {"about": f"tests over {self.threshold:g} s (setup + call + teardown), marked "
-                         "slow by tests/tiers.py; rewrite with: pytest -m 'not e2e' "
-                         f"--record-slow {self.threshold:g}",
-                "recorded": f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, load "
-                            f"average {self.load_at_start:.1f} at the start, "
-                            f"{os.getloadavg()[0]:.1f} at the end",
-                "tests": dict(sorted(slow.items()))}
+        data = {
+            "about": f"tests over {self.threshold:g} s (setup + call + teardown), marked "
+            "slow by tests/tiers.py; rewrite with: pytest -m 'not e2e' "
+            f"--record-slow {self.threshold:g}",
+            "recorded": f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, load "
+            f"average {self.load_at_start:.1f} at the start, "
+            f"{os.getloadavg()[0]:.1f} at the end",
+            "tests": dict(sorted(slow.items())),
+        }
         self.path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
 
 

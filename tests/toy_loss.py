@@ -29,11 +29,16 @@ def scaled_mse_derivative(e: Tensor, out: Tensor, p: dict[str, float]) -> tuple[
     return e, 2.0 * p["scale"]
 
 
-TOY_LOSS = LossSpec("toy", "MSE times a scale", "{scale:g}·mean((y-ŷ)²)",
-                    (ParamSpec("scale", 1.0, "Factor on the MSE. Default 1; > 0.", "s",
-                               {"gt": 0.0}),),
-                    smooth=True, optimum="reference", fn="tests.toy_loss:scaled_mse",
-                    derivative="tests.toy_loss:scaled_mse_derivative")
+TOY_LOSS = LossSpec(
+    "toy",
+    "MSE times a scale",
+    "{scale:g}·mean((y-ŷ)²)",
+    (ParamSpec("scale", 1.0, "Factor on the MSE. Default 1; > 0.", "s", {"gt": 0.0}),),
+    smooth=True,
+    optimum="reference",
+    fn="tests.toy_loss:scaled_mse",
+    derivative="tests.toy_loss:scaled_mse_derivative",
+)
 """One parameter (``loss.params.scale``, > 0), a function, a derivative, a reference optimum."""
 
 
@@ -42,8 +47,9 @@ class HeavyBall(UpdateRule):
     ``g = ∇L + wd·w``; ``b = g`` at the first step, then ``b = μ·b + g``; ``θ -= lr·b``. The
     same iterates as ``torch.optim.SGD(lr, momentum)``."""
 
-    def __init__(self, theta: Tensor, n_weights: int, lr: float, weight_decay: float,
-                 momentum: float) -> None:
+    def __init__(
+        self, theta: Tensor, n_weights: int, lr: float, weight_decay: float, momentum: float
+    ) -> None:
         super().__init__(theta, n_weights, lr, weight_decay, momentum=momentum)
 
     def step(self, scale: float = 1.0) -> None:
@@ -58,10 +64,14 @@ class HeavyBall(UpdateRule):
         self.theta.add_(buf, alpha=-group["lr"])
 
 
-TOY_OPTIMIZER = OptimizerSpec("toy_heavy_ball", "torch.optim.SGD", ("lr", "momentum"),
-                              "heavy-ball gradient descent, for the registry tests",
-                              rule="tests.toy_loss:HeavyBall",
-                              formula="g = ∇L + wd·w; b = μ·b + g; θ -= lr·b")
+TOY_OPTIMIZER = OptimizerSpec(
+    "toy_heavy_ball",
+    "torch.optim.SGD",
+    ("lr", "momentum"),
+    "heavy-ball gradient descent, for the registry tests",
+    rule="tests.toy_loss:HeavyBall",
+    formula="g = ∇L + wd·w; b = μ·b + g; θ -= lr·b",
+)
 """An optimizer whose update rule lives here; checked against ``torch.optim.SGD``."""
 
 

@@ -38,8 +38,17 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 SERVE = [sys.executable, "-m", "tui.serve"]
 TOKEN_ENV = "LINREG_TUI_TOKEN"
-LONG = ["default", "--set", "data.n_samples=200", "--set", "train.epochs=100000",
-        "--set", "train.device=cpu", "--set", "early_stopping.enabled=false"]
+LONG = [
+    "default",
+    "--set",
+    "data.n_samples=200",
+    "--set",
+    "train.epochs=100000",
+    "--set",
+    "train.device=cpu",
+    "--set",
+    "early_stopping.enabled=false",
+]
 """A run that goes on until something stops it."""
 
 CATCH_TERMINAL = """
@@ -71,13 +80,20 @@ class Served:
     """A ``linreg-tui serve`` subprocess and the lines it has printed."""
 
     def __init__(self, args: list[str], env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen([*SERVE, *args], cwd=ROOT, env=env, text=True,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            [*SERVE, *args],
+            cwd=ROOT,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.lines: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
-        self.url: str = eventually(self._url, timeout=60, interval=0.05,
-                                   message="the server to print its URL")
+        self.url: str = eventually(
+            self._url, timeout=60, interval=0.05, message="the server to print its URL"
+        )
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -119,8 +135,11 @@ class Served:
 def start(tmp_path: Path) -> Iterator[Callable[..., Served]]:
     """Start servers with their own runs folder and config; stop them, and any run left
     going by a failed test, afterwards."""
-    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config"),
-           "LINREG_TUI_RUNS_DIR": str(tmp_path / "runs")}
+    env = {
+        **os.environ,
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "LINREG_TUI_RUNS_DIR": str(tmp_path / "runs"),
+    }
     env.pop(TOKEN_ENV, None)
     started: list[Served] = []
 
@@ -141,8 +160,9 @@ def start(tmp_path: Path) -> Iterator[Callable[..., Served]]:
 def http_status(url: str, headers: dict[str, str] | None = None) -> int:
     """The status of a plain GET (no browser, no cookie unless given)."""
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}),
-                                    timeout=20) as response:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=headers or {}), timeout=20
+        ) as response:
             return response.status
     except urllib.error.HTTPError as exc:
         return exc.code
@@ -154,8 +174,15 @@ def test_requests_without_the_token_are_refused(start: Callable[..., Served]) ->
     assert served.token == token
     assert urlsplit(served.url).hostname == "127.0.0.1"
     base = served.base
-    for path in ("/", "/?token=", f"/?token={token[:-1]}x", f"/?token={token}x",
-                 "/static/js/textual.js", "/ws", "/download/anything"):
+    for path in (
+        "/",
+        "/?token=",
+        f"/?token={token[:-1]}x",
+        f"/?token={token}x",
+        "/static/js/textual.js",
+        "/ws",
+        "/download/anything",
+    ):
         assert http_status(base + path) == 403, path
     assert http_status(f"{base}/?token={token}") == 200
     cookie = {"Cookie": f"linreg_tui_token_{urlsplit(base).port}={token}"}
@@ -168,7 +195,8 @@ def test_requests_without_the_token_are_refused(start: Callable[..., Served]) ->
 
 
 def test_without_a_token_only_loopback_names_and_same_site_pages_get_in(
-        start: Callable[..., Served]) -> None:
+    start: Callable[..., Served],
+) -> None:
     served = start(*LONG, "--port", "0", "--no-token")
     assert "token" not in served.url
     port = urlsplit(served.url).port
@@ -182,8 +210,14 @@ def test_without_a_token_only_loopback_names_and_same_site_pages_get_in(
 def test_a_non_loopback_host_requires_a_token() -> None:
     env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
     for args in (["--host", "0.0.0.0", "--no-token"], ["--host", "0.0.0.0", "--token", "short"]):
-        out = subprocess.run([*SERVE, *args, "--port", "0"], cwd=ROOT, env=env, text=True,
-                             capture_output=True, timeout=60)
+        out = subprocess.run(
+            [*SERVE, *args, "--port", "0"],
+            cwd=ROOT,
+            env=env,
+            text=True,
+            capture_output=True,
+            timeout=60,
+        )
         assert out.returncode == 2, out
         assert len(out.stderr.strip().splitlines()) == 1 and "token" in out.stderr, out.stderr
         assert out.stdout == ""
@@ -203,7 +237,7 @@ def descendants(pid: int) -> set[int]:
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError, ValueError, IndexError):
             text = stat.read_text()
-            fields = text[text.rindex(")") + 2:].split()
+            fields = text[text.rindex(")") + 2 :].split()
             if fields[0] != "Z":
                 parents[int(stat.parent.name)] = int(fields[1])
     found: set[int] = set()
@@ -227,7 +261,8 @@ def _browser() -> tuple[Any, str]:
 
 
 def test_the_dashboard_in_a_browser_starts_a_run_that_outlives_the_tab(
-        start: Callable[..., Served], tmp_path: Path) -> None:
+    start: Callable[..., Served], tmp_path: Path
+) -> None:
     sync_playwright, chromium = _browser()
     runs = tmp_path / "runs"
     served = start(*LONG, "--port", "0", "--token", secrets.token_urlsafe(24))
@@ -237,8 +272,10 @@ def test_the_dashboard_in_a_browser_starts_a_run_that_outlives_the_tab(
             context = browser.new_context(viewport={"width": 1280, "height": 800})
             context.add_init_script(CATCH_TERMINAL)
             # the page links a Google font; CI has no internet, so fail that request at once
-            context.route(re.compile(r"^https?://fonts\.(googleapis|gstatic)\.com/"),
-                          lambda route: route.abort())
+            context.route(
+                re.compile(r"^https?://fonts\.(googleapis|gstatic)\.com/"),
+                lambda route: route.abort(),
+            )
             page = context.new_page()
             response = page.goto(served.url)
             assert response is not None and response.status == 200
@@ -247,15 +284,20 @@ def test_the_dashboard_in_a_browser_starts_a_run_that_outlives_the_tab(
                 def shown() -> str | None:
                     text = page.evaluate(READ_SCREEN)
                     return text if text and all(t in text for t in texts) else None
+
                 try:
-                    return eventually(shown, timeout=timeout, interval=0.2,
-                                      message=f"the page to show {texts}")
+                    return eventually(
+                        shown, timeout=timeout, interval=0.2, message=f"the page to show {texts}"
+                    )
                 except AssertionError:
                     if page.evaluate("window.__linregTerminal === undefined"):
-                        raise AssertionError("textual-serve's page created no terminal where "
-                                             "this test looks for it (this.terminal)") from None
-                    raise AssertionError(f"the page never showed {texts}; it showed:\n"
-                                         f"{page.evaluate(READ_SCREEN)}") from None
+                        raise AssertionError(
+                            "textual-serve's page created no terminal where "
+                            "this test looks for it (this.terminal)"
+                        ) from None
+                    raise AssertionError(
+                        f"the page never showed {texts}; it showed:\n{page.evaluate(READ_SCREEN)}"
+                    ) from None
 
             screen = screen_shows("Settings", "ready: s starts", "s Start", timeout=90)
             assert "loss" in screen and "Early stopping" in screen
@@ -264,27 +306,48 @@ def test_the_dashboard_in_a_browser_starts_a_run_that_outlives_the_tab(
 
             page.evaluate("window.__linregTerminal.focus()")
             page.keyboard.press("s")
-            events = eventually(lambda: next(runs.glob("*/events.jsonl"), None), timeout=90,
-                                interval=0.1, message="a run's events.jsonl in the runs folder")
+            events = eventually(
+                lambda: next(runs.glob("*/events.jsonl"), None),
+                timeout=90,
+                interval=0.1,
+                message="a run's events.jsonl in the runs folder",
+            )
             run_dir = events.parent
-            eventually(lambda: epochs_logged(run_dir) >= 5, timeout=90, interval=0.1,
-                       message="epochs in the run's events.jsonl")
+            eventually(
+                lambda: epochs_logged(run_dir) >= 5,
+                timeout=90,
+                interval=0.1,
+                message="epochs in the run's events.jsonl",
+            )
             screen_shows("running", timeout=60)
             trainer = int(read_status(run_dir)["pid"])
-            assert os.getsid(trainer) == trainer != os.getsid(served.proc.pid), \
+            assert os.getsid(trainer) == trainer != os.getsid(served.proc.pid), (
                 "the trainer leads a session of its own: the tab's end does not reach it"
+            )
 
             page.close()  # the tab goes: its dashboard quits, the run does not
-            eventually(lambda: not descendants(served.proc.pid), timeout=30, interval=0.1,
-                       message="the tab's dashboard to quit once the tab was closed")
+            eventually(
+                lambda: not descendants(served.proc.pid),
+                timeout=30,
+                interval=0.1,
+                message="the tab's dashboard to quit once the tab was closed",
+            )
         finally:
             browser.close()
     before = epochs_logged(run_dir)
-    eventually(lambda: epochs_logged(run_dir) > before + 10, timeout=60, interval=0.1,
-               message="the run to keep training after its tab was closed")
+    eventually(
+        lambda: epochs_logged(run_dir) > before + 10,
+        timeout=60,
+        interval=0.1,
+        message="the run to keep training after its tab was closed",
+    )
     assert run_state(read_status(run_dir)) == "running"
     assert served.stop() == 0
     assert run_state(read_status(run_dir)) == "running", "stopping the server leaves the run"
     os.kill(trainer, signal.SIGTERM)  # a clean stop, as x in the dashboard
-    eventually(lambda: read_status(run_dir).get("state") == "finished", timeout=60,
-               interval=0.1, message="the run to finish after SIGTERM")
+    eventually(
+        lambda: read_status(run_dir).get("state") == "finished",
+        timeout=60,
+        interval=0.1,
+        message="the run to finish after SIGTERM",
+    )

@@ -26,13 +26,32 @@ from tests.runs_helpers import epochs_logged
 TMUX = shutil.which("tmux")
 pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
 SCRIPT = Path(sys.executable).with_name("linreg-tui")
-ARGS = ["default", "--set", "data.n_samples=200", "--set", "train.epochs=300",
-        "--set", "train.device=cpu", "--set", "early_stopping.patience=5",
-        "--set", "optim.lr=0.1"]
+ARGS = [
+    "default",
+    "--set",
+    "data.n_samples=200",
+    "--set",
+    "train.epochs=300",
+    "--set",
+    "train.device=cpu",
+    "--set",
+    "early_stopping.patience=5",
+    "--set",
+    "optim.lr=0.1",
+]
 
 
-LONG = ["default", "--set", "data.n_samples=200", "--set", "train.epochs=100000",
-        "--set", "train.device=cpu", "--set", "early_stopping.enabled=false"]
+LONG = [
+    "default",
+    "--set",
+    "data.n_samples=200",
+    "--set",
+    "train.epochs=100000",
+    "--set",
+    "train.device=cpu",
+    "--set",
+    "early_stopping.enabled=false",
+]
 
 
 class Tmux:
@@ -43,8 +62,13 @@ class Tmux:
         self.env = env
 
     def __call__(self, *args: str) -> str:
-        out = subprocess.run([TMUX, "-L", self.socket, *args], capture_output=True, text=True,
-                             env=self.env, timeout=20)
+        out = subprocess.run(
+            [TMUX, "-L", self.socket, *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=20,
+        )
         return out.stdout
 
     def screen(self) -> str:
@@ -65,14 +89,19 @@ class Tmux:
         try:
             return eventually(shows, timeout=timeout, interval=0.1, message="the screen")
         except NeverHappened:
-            raise AssertionError(f"timed out after {timeout:g} s; the screen was:\n"
-                                 f"{seen[0]}") from None
+            raise AssertionError(
+                f"timed out after {timeout:g} s; the screen was:\n{seen[0]}"
+            ) from None
 
 
 @pytest.fixture
 def tmux(tmp_path: Path):
-    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config"), "TERM": "xterm-256color",
-           "LINREG_TUI_RUNS_DIR": str(tmp_path / "runs")}
+    env = {
+        **os.environ,
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "TERM": "xterm-256color",
+        "LINREG_TUI_RUNS_DIR": str(tmp_path / "runs"),
+    }
     env.pop("TMUX", None)
     t = Tmux(env)
     yield t
@@ -89,8 +118,7 @@ def test_dashboard_trains_in_a_real_terminal(tmux: Tmux) -> None:
     tmux("new-session", "-d", "-s", "app", "-x", "80", "-y", "24", cmd)
     tmux.wait_for(lambda s: "Start" in s and "Settings" in s, timeout=30)
     tmux("send-keys", "-t", "app", "s")
-    screen = tmux.wait_for(lambda s: "● stopped" in s and "early stopped at epoch" in s,
-                            timeout=60)
+    screen = tmux.wait_for(lambda s: "● stopped" in s and "early stopped at epoch" in s, timeout=60)
     assert "┤" in screen, "the plot's y axis is drawn"
     assert any(0x2800 < ord(c) <= 0x28FF for c in screen), "the loss curve is drawn (braille)"
     assert "wait 5/5" in screen
@@ -104,16 +132,19 @@ def _wait(cond: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 @pytest.mark.skipif(not SCRIPT.exists(), reason=f"{SCRIPT} not installed")
-def test_hangup_leaves_the_run_going_and_a_new_dashboard_attaches(tmux: Tmux,
-                                                                  tmp_path: Path) -> None:
+def test_hangup_leaves_the_run_going_and_a_new_dashboard_attaches(
+    tmux: Tmux, tmp_path: Path
+) -> None:
     runs = tmp_path / "runs"
-    tmux("new-session", "-d", "-s", "app", "-x", "80", "-y", "24",
-         " ".join([str(SCRIPT), *LONG]))
+    tmux("new-session", "-d", "-s", "app", "-x", "80", "-y", "24", " ".join([str(SCRIPT), *LONG]))
     tmux.wait_for(lambda s: "Start" in s and "Settings" in s, timeout=30)
     dashboard = tmux.pane_pid()
     tmux("send-keys", "-t", "app", "s")
-    _wait(lambda: bool(list_runs(runs)) and epochs_logged(list_runs(runs)[0].path) >= 10, 90,
-          "epochs in the run directory")
+    _wait(
+        lambda: bool(list_runs(runs)) and epochs_logged(list_runs(runs)[0].path) >= 10,
+        90,
+        "epochs in the run directory",
+    )
     run_dir = list_runs(runs)[0].path
 
     tmux("kill-session", "-t", "app")  # the terminal goes away: SIGHUP to the dashboard
@@ -122,8 +153,7 @@ def test_hangup_leaves_the_run_going_and_a_new_dashboard_attaches(tmux: Tmux,
     _wait(lambda: epochs_logged(run_dir) > before + 10, 30, "the run to keep training")
     assert run_state(read_status(run_dir)) == "running"
 
-    tmux("new-session", "-d", "-s", "app", "-x", "80", "-y", "24",
-         " ".join([str(SCRIPT), *LONG]))
+    tmux("new-session", "-d", "-s", "app", "-x", "80", "-y", "24", " ".join([str(SCRIPT), *LONG]))
     tmux.wait_for(lambda s: "1 run in progress" in s, timeout=30)
     tmux("send-keys", "-t", "app", "a")
     tmux.wait_for(lambda s: "attached" in s, timeout=15)
@@ -153,28 +183,51 @@ def test_two_dashboards_follow_one_run_to_its_end(tmux: Tmux, tmp_path: Path) ->
     epoch once it has finished on its own."""
     runs = tmp_path / "runs"
     epochs = 20000
-    args = ["default", "--set", "data.n_samples=200", "--set", f"train.epochs={epochs}",
-            "--set", "train.device=cpu", "--set", "early_stopping.enabled=false"]
+    args = [
+        "default",
+        "--set",
+        "data.n_samples=200",
+        "--set",
+        f"train.epochs={epochs}",
+        "--set",
+        "train.device=cpu",
+        "--set",
+        "early_stopping.enabled=false",
+    ]
 
     def screen(session: str) -> str:
         return tmux("capture-pane", "-p", "-t", session)
 
-    tmux("new-session", "-d", "-s", "app", "-x", "80", "-y", "24",
-         " ".join([str(SCRIPT), *args]))
+    tmux("new-session", "-d", "-s", "app", "-x", "80", "-y", "24", " ".join([str(SCRIPT), *args]))
     tmux.wait_for(lambda s: "Start" in s and "Settings" in s, timeout=30)
     tmux("send-keys", "-t", "app", "s")
-    _wait(lambda: bool(list_runs(runs)) and epochs_logged(list_runs(runs)[0].path) >= 5, 60,
-          "epochs in the run directory")
+    _wait(
+        lambda: bool(list_runs(runs)) and epochs_logged(list_runs(runs)[0].path) >= 5,
+        60,
+        "epochs in the run directory",
+    )
     run_dir = list_runs(runs)[0].path
     tmux.wait_for(lambda s: "running" in s and f"/{epochs}" in s, timeout=15)  # p acts now
     tmux("send-keys", "-t", "app", "p")
     tmux.wait_for(lambda s: "paused" in s, timeout=15)
 
-    tmux("new-session", "-d", "-s", "watch", "-x", "80", "-y", "24",
-         " ".join([str(SCRIPT), "watch", "latest"]))
+    tmux(
+        "new-session",
+        "-d",
+        "-s",
+        "watch",
+        "-x",
+        "80",
+        "-y",
+        "24",
+        " ".join([str(SCRIPT), "watch", "latest"]),
+    )
     held = epochs_logged(run_dir)
-    _wait(lambda: f"epoch {held}/{epochs}" in screen("watch"), 30,
-          f"the watcher to show the paused run at epoch {held}")
+    _wait(
+        lambda: f"epoch {held}/{epochs}" in screen("watch"),
+        30,
+        f"the watcher to show the paused run at epoch {held}",
+    )
     tmux("send-keys", "-t", "app", "p")
     _wait(lambda: read_status(run_dir).get("state") == "finished", 120, "the run to finish")
     last = f"epoch {epochs}/{epochs}"
@@ -184,8 +237,7 @@ def test_two_dashboards_follow_one_run_to_its_end(tmux: Tmux, tmp_path: Path) ->
 
 
 @pytest.mark.skipif(not SCRIPT.exists(), reason=f"{SCRIPT} not installed")
-def test_leaving_a_run_in_the_background_says_how_to_come_back(tmux: Tmux,
-                                                               tmp_path: Path) -> None:
+def test_leaving_a_run_in_the_background_says_how_to_come_back(tmux: Tmux, tmp_path: Path) -> None:
     """q then b: the dashboard exits at once (it ends its process right after the app), the
     terminal keeps its last line — the command that comes back — and the run goes on."""
     runs = tmp_path / "runs"
@@ -194,8 +246,11 @@ def test_leaving_a_run_in_the_background_says_how_to_come_back(tmux: Tmux,
     tmux("respawn-pane", "-k", "-t", "app", " ".join([str(SCRIPT), *LONG]))
     tmux.wait_for(lambda s: "Start" in s and "Settings" in s, timeout=30)
     tmux("send-keys", "-t", "app", "s")
-    _wait(lambda: bool(list_runs(runs)) and epochs_logged(list_runs(runs)[0].path) >= 5, 60,
-          "epochs in the run directory")
+    _wait(
+        lambda: bool(list_runs(runs)) and epochs_logged(list_runs(runs)[0].path) >= 5,
+        60,
+        "epochs in the run directory",
+    )
     run_dir = list_runs(runs)[0].path
     dashboard = tmux.pane_pid()
     tmux("send-keys", "-t", "app", "q")
@@ -230,8 +285,7 @@ def test_esc_then_a_letter_in_a_field_during_a_run_never_types_the_letter(tmux: 
     """20 times during a run: focus the l1 field, type 7, then Esc and l — sent in one write
     (how a busy terminal or SSH delivers them: the parser sees alt+l) or in two. The letter
     never lands in the field: Esc leaves it, and l toggles log-y."""
-    tmux("new-session", "-d", "-s", "app", "-x", "80", "-y", "24",
-         " ".join([str(SCRIPT), *LONG]))
+    tmux("new-session", "-d", "-s", "app", "-x", "80", "-y", "24", " ".join([str(SCRIPT), *LONG]))
     tmux.wait_for(lambda s: "Start" in s and "Settings" in s, timeout=30)
     tmux("send-keys", "-t", "app", "s")
     tmux.wait_for(lambda s: "running" in s, timeout=30)
@@ -250,8 +304,9 @@ def test_esc_then_a_letter_in_a_field_during_a_run_never_types_the_letter(tmux: 
         # The l has been handled once its note shows (each press flips log-y, and a note
         # replaces the one before): only then is "it never landed in the field" a fact.
         toggled = "log-y on" if i % 2 == 0 else "log-y off"
-        screen = tmux.wait_for(lambda s, note=toggled: _focused_row(s) == "" and note in s,
-                               timeout=5)
+        screen = tmux.wait_for(
+            lambda s, note=toggled: _focused_row(s) == "" and note in s, timeout=5
+        )
         assert _field_value(screen, "l1") == (False, "7"), f"press {i + 1}:\n{screen}"
         assert "running" in screen and _focused_row(screen) == "", "the focus is on the plot"
     tmux("send-keys", "-t", "app", "x")

@@ -22,8 +22,10 @@ from engine.cli.sweep_launch import latest_job
 from engine.runs.store import pid_alive
 from tests.e2e.test_tmux import SCRIPT, TMUX, Tmux, _ended, _wait, tmux  # noqa: F401
 
-pytestmark = [pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
-              pytest.mark.skipif(not SCRIPT.exists(), reason=f"{SCRIPT} not installed")]
+pytestmark = [
+    pytest.mark.skipif(TMUX is None, reason="tmux is not installed"),
+    pytest.mark.skipif(not SCRIPT.exists(), reason=f"{SCRIPT} not installed"),
+]
 PRESET = """\
 name: sweep4
 seed: 0
@@ -52,8 +54,10 @@ def complete_trials(runs: Path) -> int:
     return sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
 
 
-def test_a_sweep_started_in_the_dashboard_outlives_it_and_shows_again(tmux: Tmux,  # noqa: F811
-                                                                       tmp_path: Path) -> None:
+def test_a_sweep_started_in_the_dashboard_outlives_it_and_shows_again(
+    tmux: Tmux,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     runs = tmp_path / "runs"
     preset = tmp_path / "sweep4.yaml"
     preset.write_text(PRESET)

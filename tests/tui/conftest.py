@@ -20,7 +20,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-
 from rich.console import Console
 from textual import events
 from textual.app import App
@@ -30,12 +29,21 @@ from textual.widgets import Label, Select, Static
 from engine.core.events import Event
 from engine.runs.store import list_runs
 
-SMALL = ["data.n_samples=200", "train.epochs=300", "train.device=cpu",
-         "early_stopping.patience=5", "optim.lr=0.1"]
+SMALL = [
+    "data.n_samples=200",
+    "train.epochs=300",
+    "train.device=cpu",
+    "early_stopping.patience=5",
+    "optim.lr=0.1",
+]
 """A run of the default preset that early-stops in about 25 epochs."""
 
-LONG = ["data.n_samples=200", "train.epochs=100000", "train.device=cpu",
-        "early_stopping.enabled=false"]
+LONG = [
+    "data.n_samples=200",
+    "train.epochs=100000",
+    "train.device=cpu",
+    "early_stopping.enabled=false",
+]
 """A run that goes on until stopped."""
 
 
@@ -51,8 +59,7 @@ async def wait_until(pilot: Pilot, cond: Callable[[], bool], timeout: float = 20
         await pilot.pause(0.02)
 
 
-def wait_for(cond: Callable[[], bool], timeout: float = 30.0,
-             what: str = "the condition") -> None:
+def wait_for(cond: Callable[[], bool], timeout: float = 30.0, what: str = "the condition") -> None:
     """Outside an app: poll ``cond`` until it holds; fail the test after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not cond():
@@ -101,8 +108,13 @@ def text_of(app: App, selector: str) -> str:
 def table_text(app: App, selector: str) -> str:
     """What a panel holding a Rich renderable (a table) shows, as plain text at its width."""
     widget = app.query_one(selector, Static)
-    console = Console(width=max(widget.content_size.width, 20), color_system=None,
-                      record=True, file=io.StringIO(), legacy_windows=False)
+    console = Console(
+        width=max(widget.content_size.width, 20),
+        color_system=None,
+        record=True,
+        file=io.StringIO(),
+        legacy_windows=False,
+    )
     console.print(widget.content)
     return console.export_text()
 

@@ -13,8 +13,18 @@ from textual._xterm_parser import XTermParser
 from textual.widgets import Input, Label, Select
 
 from engine.runs.store import read_status
-from tests.tui.conftest import (LONG, SMALL, file_events, fit_events, paste, tab_to, table_text,
-                                text_of, wait_for, wait_until)
+from tests.tui.conftest import (
+    LONG,
+    SMALL,
+    file_events,
+    fit_events,
+    paste,
+    tab_to,
+    table_text,
+    text_of,
+    wait_for,
+    wait_until,
+)
 from tui.app import make_app
 from tui.screens import QuitScreen
 from tui.widgets.settings import NEXT_RUN_NOTE
@@ -136,8 +146,12 @@ async def test_second_start_is_refused_and_edits_wait_for_the_next_run() -> None
 async def test_run_without_validation_split() -> None:
     """val_fraction 0 (early stopping off): no val loss all run long, and nothing breaks (the
     engine's own events, recorded)."""
-    no_val = [*SMALL, "data.val_fraction=0", "early_stopping.enabled=false",
-              "early_stopping.monitor=train_loss"]
+    no_val = [
+        *SMALL,
+        "data.val_fraction=0",
+        "early_stopping.enabled=false",
+        "early_stopping.monitor=train_loss",
+    ]
     app = make_app("default", no_val)
     async with app.run_test(size=(120, 40)) as pilot:
         await file_events(pilot, *fit_events("default", no_val))
@@ -236,8 +250,9 @@ async def test_failed_run_is_shown_and_app_stays_usable() -> None:
     app = make_app("default", [*SMALL, "train.device=cuda:99"])
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.session.trainer is None and "failed" in
-                         text_of(app, "#topbar"))
+        await wait_until(
+            pilot, lambda: app.session.trainer is None and "failed" in text_of(app, "#topbar")
+        )
         assert "train.device" in text_of(app, "#topbar")
         assert app.query_one("#err-f-train-device", Label).display
         app.query_one("#f-train-device", Select).value = "cpu"
@@ -267,18 +282,25 @@ def test_first_frame_comes_before_torch() -> None:
         "    async with app.run_test() as pilot:\n"
         "        pass\n"
         "    print('torch_at_mount', app.torch_at_mount)\n"
-        "asyncio.run(main())\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=60, cwd=Path(__file__).resolve().parents[2])
+        "asyncio.run(main())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert out.returncode == 0, out.stderr
     assert "torch_at_mount False" in out.stdout
 
 
 def test_cli_train_does_not_import_textual() -> None:
-    code = ("import sys\nfrom tui.cli import main\n"
-            "assert 'textual' not in sys.modules and 'torch' not in sys.modules\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=60)
+    code = (
+        "import sys\nfrom tui.cli import main\n"
+        "assert 'textual' not in sys.modules and 'torch' not in sys.modules\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
 
 
@@ -304,9 +326,14 @@ async def test_resize_after_a_run_fills_the_panels_it_shows(small_run) -> None:
         await file_events(pilot, *small_run)
         assert not app.query_one("#details").display
         await pilot.resize_terminal(120, 40)
-        await wait_until(pilot, lambda: app.query_one("#details").display
-                         and "bias" in table_text(app, "#coefficients")
-                         and "mse" in table_text(app, "#metrics"))
+        await wait_until(
+            pilot,
+            lambda: (
+                app.query_one("#details").display
+                and "bias" in table_text(app, "#coefficients")
+                and "mse" in table_text(app, "#metrics")
+            ),
+        )
 
 
 async def test_save_dialog_error_wraps_inside_the_dialog() -> None:
@@ -336,10 +363,12 @@ async def test_quit_during_slow_set_up_is_prompt(isolated_config_home: Path) -> 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "slow_loss.py").write_text(
         "import time\n\ntime.sleep(10)\n\n\ndef slow(pred, y):\n"
-        "    \"\"\"mean((y-ŷ)²)\"\"\"\n    return ((y - pred) ** 2).mean()\n")
+        '    """mean((y-ŷ)²)"""\n    return ((y - pred) ** 2).mean()\n'
+    )
     (folder / "slow.yaml").write_text(
         "name: slow\ndata:\n  n_samples: 100\nloss:\n  name: custom\n"
-        "  callable: slow_loss.py:slow\ntrain:\n  device: cpu\n")
+        "  callable: slow_loss.py:slow\ntrain:\n  device: cpu\n"
+    )
     app = make_app("slow")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")

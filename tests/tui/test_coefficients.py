@@ -29,19 +29,23 @@ async def test_raw_weights_sit_beside_the_truth_during_the_run() -> None:
             can be filed between reading the history and reading the screen)."""
             last, opt = app.session.history.last, started.optimum
             stats = text_of(app, "#stats")
-            assert (f"w raw {fmt_list(last.weights_original, 5, 4)}  "
-                    f"b {fmt_num(last.bias_original, 4)}") in stats
-            assert (f"true  {fmt_list(started.true_weights, 5, 4)}  "
-                    f"b {fmt_num(started.true_bias, 4)}") in stats
+            assert (
+                f"w raw {fmt_list(last.weights_original, 5, 4)}  b {fmt_num(last.bias_original, 4)}"
+            ) in stats
+            assert (
+                f"true  {fmt_list(started.true_weights, 5, 4)}  b {fmt_num(started.true_bias, 4)}"
+            ) in stats
             table = table_text(app, "#coefficients")
             header = table.splitlines()[0].split()
-            assert header == ["coef", "w", "std", "opt", "std", "w", "raw", "opt", "raw",
-                              "true"]
+            assert header == ["coef", "w", "std", "opt", "std", "w", "raw", "opt", "raw", "true"]
             x1 = next(line for line in table.splitlines() if line.startswith("x1 ")).split()
-            assert x1[1:] == [fmt_num(last.weights[0]), fmt_num(opt["weights"][0]),
-                              fmt_num(last.weights_original[0]),
-                              fmt_num(opt["weights_original"][0]),
-                              fmt_num(started.true_weights[0])]
+            assert x1[1:] == [
+                fmt_num(last.weights[0]),
+                fmt_num(opt["weights"][0]),
+                fmt_num(last.weights_original[0]),
+                fmt_num(opt["weights_original"][0]),
+                fmt_num(started.true_weights[0]),
+            ]
 
         def drawn() -> bool:
             try:

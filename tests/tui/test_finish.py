@@ -11,8 +11,7 @@ from textual.app import App
 from textual.widgets import Checkbox, Input, Select
 
 from tests.builders import epoch, finished, started
-from tests.tui.conftest import (SMALL, choose, file_events, tab_to, table_text, text_of,
-                                wait_until)
+from tests.tui.conftest import SMALL, choose, file_events, tab_to, table_text, text_of, wait_until
 from tui.app import make_app
 from tui.screens import DiscardEditsScreen
 from tui.series import fmt_num
@@ -53,14 +52,18 @@ async def test_run_panel_shows_the_restored_epochs_numbers_and_says_so(small_run
 async def test_a_run_without_restore_shows_its_last_epoch() -> None:
     app = make_app("default", SMALL, frozen_clock=True)
     async with app.run_test(size=(80, 24)) as pilot:
-        await file_events(pilot, started(), epoch(1, train_loss=2.0), epoch(2, train_loss=1.5),
-                          finished("completed", epochs_run=2))
+        await file_events(
+            pilot,
+            started(),
+            epoch(1, train_loss=2.0),
+            epoch(2, train_loss=1.5),
+            finished("completed", epochs_run=2),
+        )
         run = text_of(app, "#stats")
         assert "train 1.5 " in run and "restored" not in run
 
 
-async def test_top_bar_names_the_shown_run_once_the_form_no_longer_matches_it(
-        small_run) -> None:
+async def test_top_bar_names_the_shown_run_once_the_form_no_longer_matches_it(small_run) -> None:
     app = make_app("default", SMALL, frozen_clock=True)
     async with app.run_test(size=(80, 24)) as pilot:
         await file_events(pilot, *small_run, run_name=RUN_NAME)
@@ -142,7 +145,8 @@ async def test_picking_a_preset_with_edits_asks_before_discarding_them() -> None
 
 
 async def test_save_dialog_offers_an_editable_description_of_the_edits(
-        isolated_config_home) -> None:
+    isolated_config_home,
+) -> None:
     app = make_app("default", SMALL, frozen_clock=True)
     async with app.run_test(size=(80, 24)) as pilot:
         lr = app.query_one("#f-optim-lr", Input)
@@ -160,8 +164,10 @@ async def test_save_dialog_offers_an_editable_description_of_the_edits(
 
 
 def _long_run(n: int, loss=lambda i: 1.0 / i):
-    return [started(epochs=n), *(epoch(i, epochs=n, train_loss=loss(i), val_loss=loss(i) * 1.1)
-                                 for i in range(1, n + 1))]
+    return [
+        started(epochs=n),
+        *(epoch(i, epochs=n, train_loss=loss(i), val_loss=loss(i) * 1.1) for i in range(1, n + 1)),
+    ]
 
 
 async def test_z_windows_the_plot_to_the_last_epochs() -> None:
@@ -228,7 +234,7 @@ async def test_help_lines_that_wrap_keep_their_indent() -> None:
         quit_at = next(i for i, line in enumerate(lines) if line.lstrip().startswith("q "))
         start = lines[quit_at].index("quit;")
         follow = lines[quit_at + 1]  # the description goes on under itself, not at the edge
-        assert follow[:start].strip() == "" and follow[start:].strip(), lines[quit_at:quit_at + 2]
+        assert follow[:start].strip() == "" and follow[start:].strip(), lines[quit_at : quit_at + 2]
 
 
 def test_shown_run_label_quotes_the_runs_values_of_what_differs() -> None:
@@ -241,10 +247,13 @@ def test_shown_run_label_quotes_the_runs_values_of_what_differs() -> None:
     name = "20261126-021516-default-9b0f21"
     assert shown_run_label(same, always, "default", config, name) is None
     edited = {**same, "optim.lr": 0.07}
-    assert shown_run_label(edited, always, "default", config, name) == \
-        "showing default-021516 (lr=0.05)"
-    assert shown_run_label(edited, lambda key: key != "optim.lr", "default", config, name) \
-        is None  # a field that does not apply is not a difference
+    assert (
+        shown_run_label(edited, always, "default", config, name)
+        == "showing default-021516 (lr=0.05)"
+    )
+    assert (
+        shown_run_label(edited, lambda key: key != "optim.lr", "default", config, name) is None
+    )  # a field that does not apply is not a difference
     other = shown_run_label(same, always, "ridge", config, name)
     assert other == "showing default-021516 (loss=mse, lr=0.05)"
 

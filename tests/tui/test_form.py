@@ -85,8 +85,12 @@ def test_momentum_applies_only_to_optimizers_that_take_it() -> None:
 
 def test_early_stopping_fields_apply_only_when_it_is_on() -> None:
     form = form_of()
-    keys = ["early_stopping.monitor", "early_stopping.patience", "early_stopping.min_delta",
-            "early_stopping.restore_best"]
+    keys = [
+        "early_stopping.monitor",
+        "early_stopping.patience",
+        "early_stopping.min_delta",
+        "early_stopping.restore_best",
+    ]
     assert all(form.applies(k) for k in keys)
     form.edit("early_stopping.enabled", False)
     assert not any(form.applies(k) for k in keys)

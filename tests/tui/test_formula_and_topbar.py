@@ -53,8 +53,10 @@ def _warn_preset(folder: Path) -> None:
         x = rng.gauss(0, 1)
         rows.append(f"{x:.4f},1.0,2.0,{2 * x + rng.gauss(0, 0.1):.4f}")
     (folder / "warn.csv").write_text("\n".join(rows) + "\n")
-    (folder / "warn.yaml").write_text("name: warn\ndata:\n  source: csv\n  path: warn.csv\n"
-                                      "  target: y\ntrain:\n  epochs: 3\n  device: cpu\n")
+    (folder / "warn.yaml").write_text(
+        "name: warn\ndata:\n  source: csv\n  path: warn.csv\n"
+        "  target: y\ntrain:\n  epochs: 3\n  device: cpu\n"
+    )
 
 
 async def test_run_warnings_stay_counted_and_help_lists_them(isolated_config_home: Path) -> None:
@@ -75,8 +77,7 @@ async def test_long_top_bar_error_wraps_to_three_rows_at_most() -> None:
     app = make_app("default", SMALL)
     async with app.run_test(size=(80, 24)) as pilot:
         bar = app.query_one("#topbar")
-        app.say("cannot load preset — " + "a long reason that goes on " * 3 + "THE END",
-                error=True)
+        app.say("cannot load preset — " + "a long reason that goes on " * 3 + "THE END", error=True)
         await wait_until(pilot, lambda: bar.size.height in (2, 3))
         assert "THE END" in "".join(strip.text for strip in bar.render_lines(bar.size.region))
         app.say("x " * 300, error=True)
@@ -90,8 +91,12 @@ async def test_long_top_bar_error_wraps_to_three_rows_at_most() -> None:
 async def test_footer_shows_esc_while_a_field_has_focus() -> None:
     app = make_app("default", SMALL)
     async with app.run_test(size=(80, 24)) as pilot:
-        keys = lambda: {key for key, b in app.screen.active_bindings.items()  # noqa: E731
-                        if b.enabled and b.binding.show}
+
+        def keys():
+            return {
+                key for key, b in app.screen.active_bindings.items() if b.enabled and b.binding.show
+            }
+
         assert "escape" not in keys()
         app.query_one("#f-optim-lr", Input).focus()
 

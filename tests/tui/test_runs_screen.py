@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from textual.widgets import DataTable
 
 from engine.runs.store import list_runs, write_status
@@ -53,8 +52,9 @@ async def open_runs(pilot, root: Path) -> RunsScreen:
     """The dashboard's ``h`` (from the plot, where letter keys act) opens the runs screen."""
     assert pilot.app.session.runs_root == root
     await pilot.press("h")
-    await wait_until(pilot, lambda: isinstance(pilot.app.screen, RunsScreen)
-                     and pilot.app.screen.is_mounted)
+    await wait_until(
+        pilot, lambda: isinstance(pilot.app.screen, RunsScreen) and pilot.app.screen.is_mounted
+    )
     await pilot.pause()
     return pilot.app.screen
 
@@ -74,10 +74,19 @@ async def test_rows_are_the_runs_cli_table_newest_first(runs: Path) -> None:
             assert shown[2:8] == printed[1:7]  # preset, loss, status, epochs, best, r2
         assert rows[0][3] == "huber" and rows[1][3] == "mse"  # newest first
         assert "finished (completed)" in rows[0][4]
-        shown = {key: b.binding.description for key, b in app.screen.active_bindings.items()
-                 if b.binding.show}
-        assert shown == {"space": "Mark", "enter": "Open", "c": "Compare", "o": "Load settings",
-                         "r": "Refresh", "escape": "Back"}
+        shown = {
+            key: b.binding.description
+            for key, b in app.screen.active_bindings.items()
+            if b.binding.show
+        }
+        assert shown == {
+            "space": "Mark",
+            "enter": "Open",
+            "c": "Compare",
+            "o": "Load settings",
+            "r": "Refresh",
+            "escape": "Back",
+        }
 
 
 async def test_two_marked_runs_overlay_with_their_differences_in_the_legend(runs: Path) -> None:
@@ -203,9 +212,7 @@ async def test_an_empty_store_says_no_runs_yet(isolated_runs: Path) -> None:
         assert app.screen is app.default_screen
 
 
-
-async def test_an_open_run_that_is_still_going_follows_its_new_epochs(
-        isolated_runs: Path) -> None:
+async def test_an_open_run_that_is_still_going_follows_its_new_epochs(isolated_runs: Path) -> None:
     proc = start(isolated_runs, "train", "default", *LONG, stdout=subprocess.DEVNULL)
     try:
         run_dir = only_run(isolated_runs)

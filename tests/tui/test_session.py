@@ -18,12 +18,21 @@ from tui.session import RunSession
 
 @pytest.mark.parametrize(("batch_size", "full"), [(None, True), (32, False), (10_000, True)])
 def test_run_started_says_whether_each_step_sees_the_whole_training_split(
-        batch_size: int | None, full: bool) -> None:
+    batch_size: int | None, full: bool
+) -> None:
     """200 samples, 150 of them train: a batch of 32 is a minibatch, 10,000 (or null) all."""
     size = "null" if batch_size is None else str(batch_size)
-    run = engine.fit(engine.load_config("default", ["data.n_samples=200", "train.epochs=2",
-                                                    "train.device=cpu",
-                                                    f"optim.batch_size={size}"]))
+    run = engine.fit(
+        engine.load_config(
+            "default",
+            [
+                "data.n_samples=200",
+                "train.epochs=2",
+                "train.device=cpu",
+                f"optim.batch_size={size}",
+            ],
+        )
+    )
     assert run.started.n_train < 200
     assert run.started.full_batch is full
     assert event_from_dict(run.started.to_dict()) == run.started  # the JSON round trip keeps it
@@ -52,8 +61,9 @@ def test_history_takes_full_batch_from_the_run_not_from_its_config() -> None:
 
 
 @pytest.mark.parametrize(("batch_size", "full"), [(None, True), (800, True), (64, False)])
-def test_a_log_from_before_full_batch_reads_by_the_batch_size(batch_size: int | None,
-                                                              full: bool) -> None:
+def test_a_log_from_before_full_batch_reads_by_the_batch_size(
+    batch_size: int | None, full: bool
+) -> None:
     old = started(settings={"optim.batch_size": batch_size}, n_train=800).to_dict()
     del old["full_batch"]  # as an older linreg-tui wrote it
     event = event_from_dict(old)
@@ -97,8 +107,9 @@ def test_keys_with_nothing_to_act_on_say_what_would(tmp_path: Path) -> None:
 
 async def test_following_a_finished_run_replays_it_and_lets_go(tmp_path: Path) -> None:
     """A run directory written by the engine, followed as the dashboard's worker follows it."""
-    cfg = engine.load_config("default", ["data.n_samples=200", "train.epochs=5",
-                                         "train.device=cpu"])
+    cfg = engine.load_config(
+        "default", ["data.n_samples=200", "train.epochs=5", "train.device=cpu"]
+    )
     run_dir = engine.record(cfg, tmp_path)
     session = RunSession(tmp_path)
     session.follow_run(run_dir, attach=True)  # finished: nothing to signal

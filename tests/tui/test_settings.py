@@ -90,8 +90,9 @@ async def test_custom_loss_is_chosen_and_typed_in_the_form() -> None:
         await tab_to(pilot, "f-loss-callable")  # focusing selects the text: a paste replaces it
         await paste(pilot, "examples/ridge_loss.py:Nope")
         await pilot.press("escape", "s")
-        await wait_until(pilot, lambda: "run failed" in text_of(app, "#topbar")
-                         and app.session.trainer is None)
+        await wait_until(
+            pilot, lambda: "run failed" in text_of(app, "#topbar") and app.session.trainer is None
+        )
         shown = error_text(app, "loss.callable") or ""
         assert "Nope" in shown and "MSEWithL2" in shown  # the engine's "did you mean"
 
@@ -147,15 +148,17 @@ async def test_preset_description_with_brackets(isolated_config_home) -> None:
     isolated_config_home.mkdir(parents=True, exist_ok=True)
     (isolated_config_home / "tuned.yaml").write_text(
         'description: "tuned [lr=0.1, bs=64] by hand"\n'
-        "optim: {lr: 0.1, batch_size: 64}\ntrain: {device: cpu}\n")
+        "optim: {lr: 0.1, batch_size: 64}\ntrain: {device: cpu}\n"
+    )
     app = make_app("tuned")
     async with app.run_test(size=(80, 24)) as pilot:
         assert text_of(app, "#preset-desc") == "tuned [lr=0.1, bs=64] by hand"
         await choose(pilot, "preset", "default")
         await wait_until(pilot, lambda: "classic first regression" in text_of(app, "#preset-desc"))
         await choose(pilot, "preset", "tuned")
-        await wait_until(pilot, lambda: text_of(app, "#preset-desc")
-                         == "tuned [lr=0.1, bs=64] by hand")
+        await wait_until(
+            pilot, lambda: text_of(app, "#preset-desc") == "tuned [lr=0.1, bs=64] by hand"
+        )
         assert app.query_one("#f-optim-batch_size", Input).value == "64"
 
 
@@ -186,8 +189,9 @@ async def test_successful_start_clears_the_last_runs_failure() -> None:
     app = make_app("default", [*SMALL, "train.device=cuda:99"])
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")
-        await wait_until(pilot, lambda: app.session.trainer is None
-                         and "failed" in text_of(app, "#topbar"))
+        await wait_until(
+            pilot, lambda: app.session.trainer is None and "failed" in text_of(app, "#topbar")
+        )
         assert error_text(app, "train.device") is not None
         app.settings.build_config()  # what a start or a save does first: the form is fine
         assert error_text(app, "train.device") is None
@@ -203,8 +207,9 @@ async def test_custom_params_are_edited_in_the_form() -> None:
         await tab_to(pilot, "f-loss-callable")
         await paste(pilot, ASYMMETRIC)
         await pilot.press("escape", "s")
-        await wait_until(pilot, lambda: app.session.trainer is None
-                         and "run failed" in text_of(app, "#topbar"))
+        await wait_until(
+            pilot, lambda: app.session.trainer is None and "run failed" in text_of(app, "#topbar")
+        )
         assert "unknown parameter 'lam'" in (error_text(app, "loss.callable") or "")
 
         params.focus()  # focusing selects the text: a paste replaces it
@@ -222,7 +227,10 @@ async def test_custom_params_are_edited_in_the_form() -> None:
         await pilot.press("escape", "s")
         await wait_until(pilot, lambda: app.session.history.finished is not None)
         loss = app.session.history.started.config["loss"]
-        assert loss["callable"] == as_recorded(ASYMMETRIC) and loss["params"] == {"under": 3, "over": 1}
+        assert loss["callable"] == as_recorded(ASYMMETRIC) and loss["params"] == {
+            "under": 3,
+            "over": 1,
+        }
 
 
 async def test_combined_terms_are_prefilled_checked_and_used() -> None:
@@ -248,7 +256,9 @@ async def test_combined_terms_are_prefilled_checked_and_used() -> None:
         assert "δ=2" in text_of(app, "#formula")
         cfg = app.settings.build_config()
         assert cfg.loss.name == "combined" and cfg.loss.terms == [
-            {"name": "huber", "weight": 1, "params": {"delta": 2}}, {"name": "mae"}]
+            {"name": "huber", "weight": 1, "params": {"delta": 2}},
+            {"name": "mae"},
+        ]
 
         terms.value = ""  # no terms: the formula says what is missing, the start names the field
         await pilot.pause()
@@ -271,8 +281,11 @@ async def test_error_under_the_last_field_is_scrolled_into_view() -> None:
         label = app.query_one("#err-f-train-device", Label)
 
         def in_view() -> bool:
-            return (label.display and label.region.height > 0
-                    and app.settings.content_region.contains_region(label.region))
+            return (
+                label.display
+                and label.region.height > 0
+                and app.settings.content_region.contains_region(label.region)
+            )
 
         await wait_until(pilot, lambda: "failed" in text_of(app, "#topbar") and in_view())
 

@@ -31,9 +31,11 @@ def test_finished(snap_compare, small_run: list[Event], size: tuple[int, int]) -
     them). (60x20 finished is checked by its content in test_finish.py: its 6-row plot's y
     labels land one row apart between two equally valid renderings, so a pixel snapshot
     flickers.)"""
+
     async def finish(pilot: Pilot) -> None:
         await file_events(pilot, *small_run)
         assert pilot.app.session.history.finished is not None
 
-    assert snap_compare(make_app("default", SMALL, frozen_clock=True), terminal_size=size,
-                        run_before=finish)
+    assert snap_compare(
+        make_app("default", SMALL, frozen_clock=True), terminal_size=size, run_before=finish
+    )

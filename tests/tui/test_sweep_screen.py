@@ -9,11 +9,10 @@ import sys
 from pathlib import Path
 
 import optuna
-
 from textual.widgets import DataTable, Input, Label
 
-from engine.runs.store import list_runs
 from engine.cli.sweep_launch import JOBS_DIR
+from engine.runs.store import list_runs
 from tests.tui.conftest import wait_until
 from tui.app import make_app
 from tui.form_fields import fmt_value
@@ -21,8 +20,7 @@ from tui.sweep_screen import SettingsBridge, SweepScreen, flow, read_space
 from tui.widgets.sweep_plots import BestSoFarPlot, ParamScatter
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = ["data.n_samples=200", "train.epochs=30", "train.device=cpu",
-        "early_stopping.enabled=false"]
+TINY = ["data.n_samples=200", "train.epochs=30", "train.device=cpu", "early_stopping.enabled=false"]
 GRID = "{params: {optim.lr: [1.0e-3, 0.5, 0.05]}, sampler: grid, parallel: 1, pruning: false}"
 """Full-batch GD on standardised features: lr 0.5 is about optimal, 1e-3 barely moves."""
 
@@ -38,8 +36,7 @@ async def open_screen(pilot, app) -> SweepScreen:
     return screen
 
 
-async def test_a_real_sweep_fills_the_table_live_sorts_and_loads_the_best_into_the_form(
-        tmp_path):
+async def test_a_real_sweep_fills_the_table_live_sorts_and_loads_the_best_into_the_form(tmp_path):
     app = make_app("default", TINY, runs_root=tmp_path / "runs")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_screen(pilot, app)
@@ -49,8 +46,11 @@ async def test_a_real_sweep_fills_the_table_live_sorts_and_loads_the_best_into_t
         await pilot.press("enter")
         assert screen.job is not None and not screen.query_one("#space-error").display
         table = screen.query_one(DataTable)
-        await wait_until(pilot, lambda: table.row_count == 3 and
-                         column(table, 4).count("complete") == 3, timeout=120)
+        await wait_until(
+            pilot,
+            lambda: table.row_count == 3 and column(table, 4).count("complete") == 3,
+            timeout=120,
+        )
         assert column(table, 0) == ["0", "1", "2"]  # by trial number first
         assert sorted(column(table, 1)) == ["0.001", "0.05", "0.5"]
         await wait_until(pilot, lambda: not screen.job.running, timeout=30)
@@ -70,8 +70,9 @@ async def test_a_real_sweep_fills_the_table_live_sorts_and_loads_the_best_into_t
         # the trials are runs in the store, the study is in SQLite next to them
         runs = list_runs(tmp_path / "runs")
         assert len(runs) == 3 and {r.status["study"] for r in runs} == {screen.study_name}
-        study = optuna.load_study(study_name=screen.study_name,
-                                  storage=f"sqlite:///{tmp_path / 'runs' / 'sweeps.db'}")
+        study = optuna.load_study(
+            study_name=screen.study_name, storage=f"sqlite:///{tmp_path / 'runs' / 'sweeps.db'}"
+        )
         assert study.best_trial.params == {"optim.lr": 0.5}
         # leaving and coming back shows the same study, read from the database
         await pilot.press("escape")
@@ -94,10 +95,12 @@ async def test_a_bad_search_space_is_one_line_at_the_field_and_starts_nothing(tm
         screen = await open_screen(pilot, app)
         space = screen.query_one("#space", Input)
         error = screen.query_one("#space-error", Label)
-        cases = {"{optim.lr: {low: 1, high: 0.1}}": "needs low < high",
-                 "{optim.lrr: [0.1, 0.2]}": "did you mean 'optim.lr'",
-                 "{optim.lr: [0.1, 0.2": "YAML syntax error",
-                 "{optim.lr: [0.1, 0]}": "optim.lr choice 0"}
+        cases = {
+            "{optim.lr: {low: 1, high: 0.1}}": "needs low < high",
+            "{optim.lrr: [0.1, 0.2]}": "did you mean 'optim.lr'",
+            "{optim.lr: [0.1, 0.2": "YAML syntax error",
+            "{optim.lr: [0.1, 0]}": "optim.lr choice 0",
+        }
         for text, expected in cases.items():
             space.value = text
             space.focus()
@@ -119,10 +122,16 @@ async def test_a_bad_search_space_is_one_line_at_the_field_and_starts_nothing(tm
 
 async def test_the_space_starts_as_the_presets_sweep_section(tmp_path):
     preset = tmp_path / "swept.yaml"
-    section = {"params": {"optim.lr": {"low": 1e-4, "high": 1.0, "log": True},
-                          "optim.name": ["sgd", "adam"]}, "trials": 6}
-    preset.write_text("name: swept\ndata: {source: synthetic, n_samples: 100}\n"
-                      f"sweep: {json.dumps(section)}\n")
+    section = {
+        "params": {
+            "optim.lr": {"low": 1e-4, "high": 1.0, "log": True},
+            "optim.name": ["sgd", "adam"],
+        },
+        "trials": 6,
+    }
+    preset.write_text(
+        f"name: swept\ndata: {{source: synthetic, n_samples: 100}}\nsweep: {json.dumps(section)}\n"
+    )
     app = make_app(str(preset), runs_root=tmp_path / "runs")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_screen(pilot, app)
@@ -134,15 +143,21 @@ async def test_the_space_starts_as_the_presets_sweep_section(tmp_path):
 
 
 def test_flow_text_reads_back_as_the_same_space():
-    space = {"optim.lr": {"low": 1e-4, "high": 1.0, "log": True}, "loss.delta": [0.5, 1, 2],
-             "optim.name": ["sgd", "adam"], "train.epochs": {"low": 50, "high": 500, "step": 50}}
+    space = {
+        "optim.lr": {"low": 1e-4, "high": 1.0, "log": True},
+        "loss.delta": [0.5, 1, 2],
+        "optim.name": ["sgd", "adam"],
+        "train.epochs": {"low": 50, "high": 500, "step": 50},
+    }
     assert read_space(flow(space)) == {"params": space}
 
 
 def test_the_dashboard_and_the_sweep_screen_import_no_optuna():
-    code = ("import sys, tui.app, tui.sweep_screen; tui.app.make_app('default'); "
-            "print('optuna' in sys.modules, 'torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, check=True)
+    code = (
+        "import sys, tui.app, tui.sweep_screen; tui.app.make_app('default'); "
+        "print('optuna' in sys.modules, 'torch' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert out.stdout.split() == ["False", "False"]
-

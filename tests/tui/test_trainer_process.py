@@ -8,9 +8,9 @@ import signal
 import subprocess
 from pathlib import Path
 
+from engine.cli.trainer_process import WarmTrainer, start_trainer
 from engine.config.presets import load_config
 from engine.runs.store import read_status, resolve_run, run_state
-from engine.cli.trainer_process import WarmTrainer, start_trainer
 from tests.runs_helpers import LONG as LONG_ARGS
 from tests.runs_helpers import ROOT, engine_cmd, env, epochs_logged, only_run, wait_for_epochs
 from tests.tui.conftest import LONG, SMALL, text_of, wait_for, wait_until
@@ -20,13 +20,19 @@ from tui.cli import main as cli_main
 
 def _headless(runs: Path, *args: str) -> subprocess.Popen:
     """A headless trainer in its own session, as another login would have started it."""
-    return subprocess.Popen(engine_cmd("train", *args), cwd=ROOT, env=env(runs),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    return subprocess.Popen(
+        engine_cmd("train", *args),
+        cwd=ROOT,
+        env=env(runs),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 async def test_start_trains_in_its_own_process_and_the_run_directory_grows(
-        isolated_runs: Path) -> None:
+    isolated_runs: Path,
+) -> None:
     app = make_app("default", LONG)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")
@@ -47,15 +53,17 @@ async def test_start_trains_in_its_own_process_and_the_run_directory_grows(
 
 
 async def test_attach_replays_every_epoch_then_follows_with_pause_and_stop(
-        isolated_runs: Path) -> None:
+    isolated_runs: Path,
+) -> None:
     proc = _headless(isolated_runs, *LONG_ARGS)
     try:
         run_dir = only_run(isolated_runs)
         wait_for_epochs(run_dir, 20, proc)
         app = make_app("default", SMALL)
         async with app.run_test(size=(80, 24)) as pilot:
-            await wait_until(pilot, lambda: "1 run in progress — a attaches"
-                             in text_of(app, "#topbar"))
+            await wait_until(
+                pilot, lambda: "1 run in progress — a attaches" in text_of(app, "#topbar")
+            )
             await pilot.press("a")
             await wait_until(pilot, lambda: len(app.session.history.epochs) >= 20)
             assert app.session.history.started is not None
@@ -83,9 +91,13 @@ async def test_attach_replays_every_epoch_then_follows_with_pause_and_stop(
 
 
 async def test_watch_latest_shows_a_finished_run_read_only(isolated_runs: Path) -> None:
-    done = subprocess.run(engine_cmd("train", "--set", "train.epochs=40", "--set",
-                                     "train.device=cpu"), cwd=ROOT, env=env(isolated_runs),
-                          capture_output=True, timeout=120)
+    done = subprocess.run(
+        engine_cmd("train", "--set", "train.epochs=40", "--set", "train.device=cpu"),
+        cwd=ROOT,
+        env=env(isolated_runs),
+        capture_output=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     run_dir = resolve_run("latest", isolated_runs)
     app = make_app(str(run_dir / "config.yaml"), watch=run_dir)
@@ -93,8 +105,7 @@ async def test_watch_latest_shows_a_finished_run_read_only(isolated_runs: Path) 
         await wait_until(pilot, lambda: app.session.history.finished is not None)
         await app.painter.redraw_now()
         assert app.session.history.epochs == list(range(1, 41))
-        assert "completed" in text_of(app, "#early-stopping") or \
-            "40" in text_of(app, "#stats")
+        assert "completed" in text_of(app, "#early-stopping") or "40" in text_of(app, "#stats")
         assert app.settings.disabled
         await pilot.press("s")
         assert "read-only" in text_of(app, "#topbar")
@@ -108,7 +119,8 @@ def test_watch_an_unknown_run_is_one_line(isolated_runs: Path, capsys) -> None:
 
 
 async def test_watching_a_killed_run_says_crashed_at_epoch_with_the_curve(
-        isolated_runs: Path) -> None:
+    isolated_runs: Path,
+) -> None:
     proc = _headless(isolated_runs, *LONG_ARGS)
     run_dir = only_run(isolated_runs)
     wait_for_epochs(run_dir, 10, proc)
@@ -122,8 +134,7 @@ async def test_watching_a_killed_run_says_crashed_at_epoch_with_the_curve(
         assert len(app.session.history.epochs) == n and app.session.follower is None
 
 
-async def test_a_run_directory_deleted_under_a_watcher_gives_a_message(
-        isolated_runs: Path) -> None:
+async def test_a_run_directory_deleted_under_a_watcher_gives_a_message(isolated_runs: Path) -> None:
     proc = _headless(isolated_runs, *LONG_ARGS)
     try:
         run_dir = only_run(isolated_runs)
@@ -146,8 +157,11 @@ async def test_a_stop_before_the_first_epoch_leaves_nothing_behind(isolated_runs
         await pilot.press("s", "x")
         await wait_until(pilot, lambda: app.session.follower is None, timeout=60)
         assert "stopped" in text_of(app, "#topbar")
-    wait_for(lambda: not list(isolated_runs.iterdir()), timeout=10,
-             what="the failed run's directory to be removed")
+    wait_for(
+        lambda: not list(isolated_runs.iterdir()),
+        timeout=10,
+        what="the failed run's directory to be removed",
+    )
 
 
 def test_a_spare_taken_before_it_is_ready_still_trains_the_run(isolated_runs: Path) -> None:
