@@ -103,8 +103,9 @@ def guarded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise UserCodeExit.of(exc) from None
 
 
-def run_limited(fn: Callable[[], T], timeout: float | None,
-                stop: Callable[[], bool] | None = None) -> T:
+def run_limited(
+    fn: Callable[[], T], timeout: float | None, stop: Callable[[], bool] | None = None
+) -> T:
     """``fn()`` in a daemon thread, waited for at most ``timeout`` seconds (None: no limit).
 
     Raises :class:`TimedOut`, :class:`Stopped`, or what ``fn`` raised (a non-``Exception``
@@ -142,5 +143,6 @@ def stray_threads() -> list[str]:
     """Names of live non-daemon threads besides the main one (they would keep the process
     alive at exit)."""
     main = threading.main_thread()
-    return [t.name for t in threading.enumerate()
-            if t is not main and not t.daemon and t.is_alive()]
+    return [
+        t.name for t in threading.enumerate() if t is not main and not t.daemon and t.is_alive()
+    ]

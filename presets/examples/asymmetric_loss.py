@@ -26,4 +26,4 @@ def asymmetric_mse(pred: Tensor, target: Tensor, under: float = 3.0, over: float
     """mean(a·r²), r=y-ŷ, a=under if r>0 (ŷ too low) else over"""
     r = target - pred
     scale = torch.where(r > 0, torch.full_like(r, under), torch.full_like(r, over))
-    return torch.mean(scale * r ** 2)
+    return torch.mean(scale * r**2)

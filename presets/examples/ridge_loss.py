@@ -33,5 +33,5 @@ class MSEWithL2(nn.Module):
         carries the gradient back to both the predictions and the weights.
         """
         data = torch.mean((target - pred) ** 2)
-        penalty = self.lam * torch.sum(weights ** 2)
+        penalty = self.lam * torch.sum(weights**2)
         return data + penalty
