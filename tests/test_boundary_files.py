@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import torch
 
+from tests.readonly import read_only
 from tests.runs_helpers import ROOT, only_run, run
 
 DIABETES = ROOT / "presets" / "data" / "diabetes.csv"
@@ -88,21 +89,17 @@ def test_out_refuses_devices_fifos_symlinks_directories_and_the_input(
     )
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_a_failed_write_names_the_file_and_leaves_no_temp_file(
     diabetes_run: Path, tmp_path: Path
 ) -> None:
     folder = tmp_path / "ro"
     folder.mkdir()
-    folder.chmod(0o500)
-    try:
+    with read_only(folder):
         proc = run(
             diabetes_run.parent, "predict", "latest", str(DIABETES), "--out", str(folder / "p.csv")
         )
         one_line(proc, 1, f"cannot write {folder / 'p.csv'}")
         assert list(folder.iterdir()) == []
-    finally:
-        folder.chmod(0o700)
 
 
 def test_a_full_disk_names_the_file_and_leaves_no_temp_file(

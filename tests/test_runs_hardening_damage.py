@@ -14,6 +14,7 @@ import pytest
 from engine.core.errors import RunError
 from engine.runs.log import RunLog
 from engine.runs.store import list_runs
+from tests.readonly import read_only
 from tests.runs_hardening_kit import (  # noqa: F401 - fixtures
     canary,
     copy_run,
@@ -160,16 +161,12 @@ def test_a_runs_folder_that_is_a_file_is_one_line(tmp_path: Path) -> None:
     assert runs.read_text() == "not a folder\n"
 
 
-@pytest.mark.skipif(is_root(), reason="root writes into a read-only folder anyway")
 def test_a_read_only_runs_folder_is_one_line(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     runs.mkdir()
-    runs.chmod(0o555)
-    try:
+    with read_only(runs):
         refused(run(runs, "train", "--set", "train.epochs=2"), "cannot create a run in")
         assert run(runs, "runs").returncode == 0
-    finally:
-        runs.chmod(0o755)
 
 
 def test_list_runs_never_raises_for_one_damaged_run(tmp_path: Path, finished: Path) -> None:
