@@ -74,6 +74,17 @@ def guarded(command: Callable[[], int]) -> int:
         return EXIT_FAILED
 
 
+def positive(text: str) -> int:
+    """An argument that must be a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text[:40]!r}")
+    return value
+
+
 MAX_LINE = 200
 """Longest one-line error the CLI prints: long user values (a path, a quoted value) are cut in
 their middle (``…``) so the line keeps the key and the reason around them."""

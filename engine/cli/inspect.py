@@ -14,23 +14,12 @@ import argparse
 import json
 from typing import Any
 
-from engine.cli.common import EXIT_OK, add_run_arg, add_runs_dir_arg, table
+from engine.cli.common import EXIT_OK, add_run_arg, add_runs_dir_arg, positive, table
 from engine.core.numbers import fmt_number
 
 HELP = "a finished run's residual histogram, the rows that carry its loss, and its loss's shape"
 NAME = "inspect"
 BAR_WIDTH = 20
-
-
-def positive(text: str) -> int:
-    """An argument that must be a whole number >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text[:40]!r}")
-    return value
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

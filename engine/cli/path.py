@@ -16,24 +16,13 @@ import argparse
 import json
 from typing import Any
 
-from engine.cli.common import EXIT_OK, add_preset_args, table
+from engine.cli.common import EXIT_OK, add_preset_args, positive, table
 from engine.core.numbers import fmt_number
 
 HELP = "exact ridge / lasso / elastic-net coefficients over a grid of λ, with validation error"
 NAME = "path"
 MAX_COEF_COLUMNS = 6
 """Coefficient columns in the text table; ``--json`` has them all."""
-
-
-def positive(text: str) -> int:
-    """An argument that must be a whole number >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text[:40]!r}")
-    return value
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

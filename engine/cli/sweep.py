@@ -25,6 +25,7 @@ from engine.cli.common import (
     QuietWhenGone,
     add_preset_args,
     add_runs_dir_arg,
+    positive,
     table,
 )
 from engine.config import ConfigError
@@ -42,16 +43,6 @@ HELP = (
 DIGITS = 6
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
-    return value
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of ``sweep``."""
     add_preset_args(p)
@@ -62,20 +53,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--trials",
-        type=_positive,
+        type=positive,
         metavar="N",
         help="the study's total number of trials (default: the spec's; a rerun "
         "only runs the missing ones)",
     )
     p.add_argument(
         "--parallel",
-        type=_positive,
+        type=positive,
         metavar="N",
         help="trials at once, in worker processes (default: the spec's, else the number of cores)",
     )
     p.add_argument(
         "--batch",
-        type=_positive,
+        type=positive,
         metavar="K",
         default=DEFAULT_BATCH,
         help=f"trials asked at once and trained as one tensor program in this "
