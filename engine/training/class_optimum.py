@@ -26,6 +26,7 @@ from engine.config import Config
 from engine.data.dataset import Dataset
 from engine.losses.functions import Objective
 from engine.training.classify import cross_entropy_sum, predicted_class
+from engine.training.lbfgs import float64_lbfgs
 
 Stop = Callable[[], bool]
 NO_MINIMUM = ("log_loss", "cross_entropy")
@@ -57,15 +58,7 @@ def lbfgs_fit(
         )
     w = start[0].clone().requires_grad_(True)
     b = start[1].clone().requires_grad_(bias)
-    opt = torch.optim.LBFGS(
-        [w, b] if bias else [w],
-        lr=1.0,
-        max_iter=50,
-        tolerance_grad=1e-12,
-        tolerance_change=1e-16,
-        history_size=50,
-        line_search_fn="strong_wolfe",
-    )
+    opt = float64_lbfgs([w, b] if bias else [w], tolerance_change=1e-16)
 
     def closure() -> Tensor:
         opt.zero_grad()

@@ -38,6 +38,7 @@ from engine.data.dataset import Dataset
 from engine.losses.formulas import loss_values
 from engine.losses.functions import Objective
 from engine.registry import LOSSES
+from engine.training.lbfgs import float64_lbfgs
 
 CHUNK = 65536
 REFERENCE_MAX_CELLS = 5_000_000
@@ -257,15 +258,7 @@ def lbfgs_reference(
     w = w0.clone().double().requires_grad_(True)
     b = torch.tensor(b0, dtype=torch.float64, requires_grad=bias)
     params = [w, b] if bias else [w]
-    opt = torch.optim.LBFGS(
-        params,
-        lr=1.0,
-        max_iter=50,
-        tolerance_grad=1e-12,
-        tolerance_change=1e-15,
-        history_size=50,
-        line_search_fn="strong_wolfe",
-    )
+    opt = float64_lbfgs(params, tolerance_change=1e-15)
 
     def closure() -> Tensor:
         opt.zero_grad()
