@@ -372,3 +372,19 @@ def test_runs_lists_numbers_with_the_shared_formatter(capsys, tmp_path):
     ]
     assert row["status"] == "finished (completed)" and cells[3:5] == ["finished", "(completed)"]
     assert cells[5:8] == ["5", fmt_number(row["best_monitor"]), fmt_number(row["r2"])]
+
+
+def test_a_value_that_starts_with_a_dash_gets_the_equals_form_hint(capsys):
+    line = bad(capsys, "train", "--set", "-x")
+    assert "--set: expected one argument" in line
+    assert "written --set=VALUE" in line
+
+
+def test_generated_serve_tokens_can_follow_the_option_as_they_are():
+    from tui.serve import check_token, new_token
+
+    # one in 64 raw tokens starts with "-", which argparse would read as an option
+    tokens = [new_token() for _ in range(2000)]
+    assert not any(t.startswith("-") for t in tokens)
+    assert all(check_token(t, "t") == t for t in tokens)
+    assert len(set(tokens)) == len(tokens)

@@ -90,7 +90,15 @@ def choose_token(given: str | None, no_token: bool, host: str, env: dict[str, st
         return check_token(given, "--token")
     if env.get(TOKEN_ENV):
         return check_token(env[TOKEN_ENV], f"${TOKEN_ENV}")
-    return secrets.token_urlsafe(32)
+    return new_token()
+
+
+def new_token() -> str:
+    """A random URL-safe token that does not start with "-", so it can be pasted after
+    ``--token`` as it is."""
+    while (token := secrets.token_urlsafe(32)).startswith("-"):
+        pass
+    return token
 
 
 def dashboard_command(preset: str, overrides: Sequence[str]) -> str:

@@ -41,6 +41,10 @@ class Parser(argparse.ArgumentParser):
     usage dump and ``SystemExit``."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
+        if message.endswith("expected one argument"):
+            # argparse reads a value that starts with "-" (a token, a negative number) as an option
+            option = message.removeprefix("argument ").split(":")[0].split("/")[-1]
+            message += f" (a value that starts with '-' is written {option}=VALUE)"
         raise UsageError(f"{self.prog}: {message}")
 
 

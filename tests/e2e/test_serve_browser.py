@@ -101,11 +101,13 @@ class Served:
             self.lines.append(line)
 
     def _url(self) -> str | None:
-        if self.proc.poll() is not None and not self.lines:
-            raise AssertionError(f"the server exited ({self.proc.returncode}) before its URL")
         for line in self.lines:
             if found := re.search(r"open (http://\S+)", line):
                 return found.group(1)
+        if self.proc.poll() is not None:
+            raise AssertionError(
+                f"the server exited ({self.proc.returncode}) before its URL: {''.join(self.lines)}"
+            )
         return None
 
     @property
@@ -265,7 +267,7 @@ def test_the_dashboard_in_a_browser_starts_a_run_that_outlives_the_tab(
 ) -> None:
     sync_playwright, chromium = _browser()
     runs = tmp_path / "runs"
-    served = start(*LONG, "--port", "0", "--token", secrets.token_urlsafe(24))
+    served = start(*LONG, "--port", "0", f"--token={secrets.token_urlsafe(24)}")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, headless=True)
         try:
