@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import time
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from engine.data.dataset import read_table
 from engine.runs.model_file import load_model
@@ -146,3 +148,127 @@ def test_a_truncated_model_file_is_one_line_and_deletes_nothing(
     assert proc.returncode == 2 and "not a readable model file" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert sorted(p.name for p in copy.iterdir()) == sorted(p.name for p in diabetes_run.iterdir())
+
+
+@pytest.fixture(scope="module")
+def three_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three real short runs: mse lr=0.1, mse lr=0.01, huber δ=0.5 (lr 0.05, the preset's)."""
+    runs = tmp_path_factory.mktemp("three")
+    small = ["--set", "train.epochs=5", "--set", "data.n_samples=200", "--set", "train.device=cpu"]
+    for extra in (
+        ["--set", "optim.lr=0.1"],
+        ["--set", "optim.lr=0.01"],
+        ["--set", "loss.name=huber", "--set", "loss.delta=0.5"],
+    ):
+        done = run(runs, "train", "default", *small, *extra)
+        assert done.returncode == 0, done.stderr
+    return runs
+
+
+def _table(runs: Path, *args: str) -> list[list[str]]:
+    proc = run(runs, "runs", "--width", "0", *args)
+    assert proc.returncode == 0, proc.stderr
+    return [re.split(r"\s{2,}", line.strip()) for line in proc.stdout.splitlines()]
+
+
+def _json_rows(runs: Path, *args: str) -> list[dict]:
+    proc = run(runs, "runs", "--json", *args)
+    assert proc.returncode == 0, proc.stderr
+    return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+def test_the_settings_that_differ_get_columns_and_sort_and_filter_by_them(three_runs: Path) -> None:
+    table = _table(three_runs)
+    header, rows = table[0], table[1:]
+    assert "lr" in header and "seed" not in header  # only what differs
+    assert "delta" not in header  # huber's δ is no setting of the mse runs: nothing differs
+    by_id = {r["id"]: r for r in _json_rows(three_runs)}
+    for row in rows:
+        config = yaml.safe_load((three_runs / row[0] / "config.yaml").read_text())
+        assert float(row[header.index("lr")]) == config["optim"]["lr"]
+        assert by_id[row[0]]["settings"] == {"optim.lr": config["optim"]["lr"]}
+    assert len(_table(three_runs, "--filter", "delta=0.5")) == 2  # the huber run, by its δ
+    lrs = [float(r[header.index("lr")]) for r in _table(three_runs, "--sort", "lr")[1:]]
+    assert lrs == [0.01, 0.05, 0.1]
+    lrs = [float(r[header.index("lr")]) for r in _table(three_runs, "--sort", "optim.lr:desc")[1:]]
+    assert lrs == [0.1, 0.05, 0.01]
+    best = [r["best_monitor"] for r in _json_rows(three_runs, "--sort", "best")]
+    assert best == sorted(best) and len(best) == 3
+    started = [r["started_at"] for r in _json_rows(three_runs)]
+    assert started == sorted(started, reverse=True)  # newest first by default
+
+    assert [r["loss"] for r in _json_rows(three_runs, "--filter", "loss=huber")] == ["huber"]
+    assert [r["loss"] for r in _json_rows(three_runs, "--filter", "mse")] == ["mse", "mse"]
+    low = _json_rows(three_runs, "--filter", "optim.lr<0.06 state=finished")
+    assert sorted(r["settings"].get("optim.lr", 0.05) for r in low) == [0.01, 0.05]
+    assert _json_rows(three_runs, "--filter", "lr>=0.1 loss!=mse") == []
+    for bad, said in (
+        (["--filter", "lrr=1"], "unknown column 'lrr' (did you mean 'lr'?)"),
+        (["--filter", "lr<abc"], "< needs a number"),
+        (["--sort", "bogus"], "unknown column 'bogus'"),
+        (["--sort", "lr:up"], "COL:desc"),
+    ):
+        proc = run(three_runs, "runs", *bad)
+        assert proc.returncode == 2 and said in proc.stderr, (bad, proc.stderr)
+        assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_notes_and_tags_are_kept_listed_and_filtered(three_runs: Path, tmp_path: Path) -> None:
+    import shutil
+
+    runs = tmp_path / "runs"
+    shutil.copytree(three_runs, runs)
+    target = sorted(p.name for p in runs.iterdir())[0]
+    said = run(runs, "runs", "note", target[-6:], "lr too small:  slow")
+    assert said.returncode == 0 and "note 'lr too small: slow'" in said.stdout, said.stderr
+    assert run(runs, "runs", "tag", target, "slow", "baseline").returncode == 0
+    removed = run(runs, "runs", "tag", target, "baseline", "--remove")
+    assert removed.returncode == 0 and removed.stdout.strip().endswith("tags slow")
+    on_disk = json.loads((runs / target / "notes.json").read_text())
+    assert on_disk == {"note": "lr too small: slow", "tags": ["slow"]}
+    [row] = _json_rows(runs, "--filter", "tag=slow")
+    assert row["id"] == target and row["note"] == "lr too small: slow" and row["tags"] == ["slow"]
+    assert [r["id"] for r in _json_rows(runs, "--filter", "small")] == [target]
+    header = _table(runs)[0]
+    assert header[-3:] == ["tags", "note", "age"]
+    bad = run(runs, "runs", "tag", target, "a,b")
+    assert bad.returncode == 2 and "one word" in bad.stderr
+    cleared = run(runs, "runs", "note", target, "")
+    assert cleared.returncode == 0 and "note cleared" in cleared.stdout
+    assert json.loads((runs / target / "notes.json").read_text())["tags"] == ["slow"]
+
+
+def test_no_column_is_cut_at_80_columns_with_long_values(three_runs: Path, tmp_path: Path) -> None:
+    import shutil
+
+    runs = tmp_path / "runs"
+    shutil.copytree(three_runs, runs)
+    long_preset = tmp_path / ("a-preset-with-a-very-long-name-indeed-" * 2 + "x.yaml")
+    long_preset.write_text((ROOT / "presets" / "default.yaml").read_text())
+    done = run(runs, "train", str(long_preset), "--set", "train.epochs=3", "--set", "seed=7")
+    assert done.returncode == 0, done.stderr
+    newest = sorted(p.name for p in runs.iterdir())[-1]
+    note = "start " + "very long note " * 20 + "the end"
+    assert run(runs, "runs", "note", newest, note).returncode == 0
+    assert run(runs, "runs", "tag", newest, "t" * 40, "second-tag").returncode == 0
+    everything = run(runs, "runs", "--width", "0").stdout.splitlines()
+    all_headers = everything[0].split()
+    assert len(everything[1]) > 80 and "seed" in all_headers and "note" in all_headers
+    fitted = run(runs, "runs", "--width", "80")
+    lines = fitted.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), lines
+    headers = lines[0].split()
+    assert set(headers) <= set(all_headers)  # every header whole: no column cut
+    hidden = re.match(r"(\d+) columns? hidden to fit: (.*)$", lines[-1])
+    assert hidden, lines[-1]
+    assert int(hidden.group(1)) + len(headers) == len(all_headers)
+    assert headers[0] == "id" and "status" in headers
+    body = lines[1:-1]
+    assert [line.split()[0] for line in body] == [n[-6:] for n in sorted(runs_ids(runs))[::-1]]
+    wide = run(runs, "runs", "--width", "200").stdout.splitlines()
+    note_cell = next(c for c in re.split(r"\s{2,}", wide[1]) if c.startswith("start"))
+    assert note_cell.endswith("the end") and "…" in note_cell and len(note_cell) <= 24
+
+
+def runs_ids(runs: Path) -> list[str]:
+    return [p.name for p in runs.iterdir() if p.is_dir()]

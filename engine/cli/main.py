@@ -5,8 +5,10 @@ Each command lives in its own module with ``HELP``, ``add_arguments(parser)`` an
 Exit codes (:mod:`engine.cli.common`): 0 completed or early-stopped, 1 diverged or failed, 2 bad
 input (one line on stderr naming the file or field, never a traceback), 128 + N when signal N
 stopped the run (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP: the run stops cleanly and still reports).
-The dashboard (``linreg-tui [PRESET]``, ``linreg-tui watch RUN``) is opened by ``tui.cli``,
-which hands its openers in here, so the engine never imports the TUI.
+``--version`` prints the installed package's version; a mistyped command is one line with the
+closest command (``unknown command 'trian' (did you mean 'train'?)``, exit 2), unless a preset
+or file has that name. The dashboard (``linreg-tui [PRESET]``, ``linreg-tui watch RUN``) is
+opened by ``tui.cli``, which hands its openers in here, so the engine never imports the TUI.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ def build_parser(
         ),
         epilog=f"'{prog} COMMAND -h' explains a command.",
     )
+    parser.add_argument("-V", "--version", action="version", version=f"{prog} {version()}")
     parser.set_defaults(open_run=watch_app)  # read by watch (engine.cli.watch)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name, command in COMMANDS.items():
@@ -98,7 +101,45 @@ def _leave_despite_stray_threads(code: int) -> int:
     return code
 
 
+def version() -> str:
+    """The installed package's version (its metadata), ``unknown`` when not installed."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("linreg-tui")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _mistyped_command(word: str, with_app: bool) -> UsageError | None:
+    """A one-line error for a word that is no command: with the dashboard, only when it is
+    close to a command and no preset or file has that name (``linreg-tui trian``)."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(COMMANDS), n=1, cutoff=0.7)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    prog = "linreg-tui" if with_app else "python -m engine"
+    if not with_app:
+        return UsageError(f"{prog}: unknown command '{word[:80]}'{hint}; see '{prog} -h'")
+    if not close or os.path.exists(word):
+        return None
+    from engine.config.presets import list_presets
+
+    if word in {p.name for p in list_presets()}:
+        return None
+    return UsageError(f"{prog}: unknown command '{word[:80]}'{hint}; see '{prog} -h'")
+
+
 def _dispatch(argv: list[str], launch_app: LaunchApp | None, watch_app: WatchApp | None) -> int:
+    if argv[:1] in (["--version"], ["-V"]):
+        prog = "linreg-tui" if launch_app is not None else "python -m engine"
+        print(f"{prog} {version()}")
+        return 0
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+        mistyped = _mistyped_command(argv[0], launch_app is not None)
+        if mistyped is not None:
+            raise mistyped
     if (argv and argv[0] in COMMANDS) or any(a in ("-h", "--help") for a in argv[:1]):
         args = build_parser(launch_app is not None, watch_app).parse_args(argv)
         with leave_on_signals(args.command != "watch"):  # the dashboard has its own

@@ -11,32 +11,43 @@ that carries the run marker (:func:`engine.runs.store.resolve_run` with ``for_de
 checks every run before deleting any, takes each one's writer lock so a run that trains is never
 deleted under its writer, and asks on a terminal (y/N) unless ``-y``; with no terminal it needs
 ``-y``.
+
+The listing (:mod:`engine.cli.runs_listing`, :mod:`engine.runs.table`) shows, besides the fixed
+columns, the settings that differ between the runs listed, and tags and notes; ``--filter`` and
+``--sort`` take the grammar of :mod:`engine.runs.table_query`; the table is fitted to the
+terminal (``--width``; piped output is not fitted) by hiding the least important columns,
+never by cutting one, and a last line says which were hidden. ``runs note`` and ``runs tag``
+write the run's ``notes.json`` (:mod:`engine.runs.notes`), also while the run trains.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
-from engine.cli.common import EXIT_OK, Parser, add_runs_dir_arg, table
+from engine.cli.common import EXIT_OK, Parser, add_runs_dir_arg
+from engine.cli.runs_listing import listing, shown
 from engine.cli.summary import latest_line, summary_lines
 from engine.core.errors import RunError
 from engine.core.events import EpochEnded, RunFinished
-from engine.core.numbers import fmt_number
 from engine.runs import lock
 from engine.runs.log import RunLog
+from engine.runs.notes import change_tags, read_notes, set_note
 from engine.runs.status import RunStatus
-from engine.runs.store import RunInfo, list_runs, resolve_run, runs_dir
-from engine.runs.table import RUN_COLUMNS, row_cells, run_row
-from engine.sweep.grouping import StudyGroup, group_runs
+from engine.runs.store import list_runs, resolve_run, runs_dir
+from engine.runs.table import differing_settings, render
+from engine.runs.table_query import DEFAULT_SORT
 
-ACTIONS = ("list", "show", "rm")
+ACTIONS = ("list", "show", "rm", "note", "tag")
 HELP = (
-    "list saved runs (runs), print one's summary (runs show RUN), delete runs (runs rm [-y] RUN...)"
+    "list saved runs (runs [--filter TEXT] [--sort COL[:desc]] [--all]), print one's summary "
+    "(runs show RUN), delete runs (runs rm [-y] RUN...), note or tag a run (runs note RUN TEXT, "
+    "runs tag RUN TAG... [--remove])"
 )
 
 
@@ -48,7 +59,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "words",
         nargs=argparse.REMAINDER,
         metavar="ACTION [RUN ...]",
-        help="list (default), show RUN..., or rm RUN... (RUN: id, unique prefix, path or latest)",
+        help="list (default), show RUN..., rm RUN..., note RUN TEXT, or tag RUN TAG... "
+        "(RUN: id, unique prefix, path or latest)",
     )
     _add_options(p)
 
@@ -60,6 +72,32 @@ def _add_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="list: every sweep trial's run under its study (by default a study's "
         "trial runs fold into one line)",
+    )
+    p.add_argument(
+        "--filter",
+        metavar="TEXT",
+        default=None,
+        help="list: only runs matching every word: a substring of id/preset/loss/state/"
+        "tags/note, or key=value, key!=value, key<N, key>N (state=finished, loss=huber, "
+        "tag=best, optim.lr<0.01, epochs>=100)",
+    )
+    p.add_argument(
+        "--sort",
+        metavar="COL[:desc]",
+        default=None,
+        help="list: order by started (default, newest first), state, loss, best, r2, epochs, "
+        "preset, id or a setting (lr, optim.lr); :desc reverses",
+    )
+    p.add_argument(
+        "--width",
+        type=int,
+        metavar="COLS",
+        default=None,
+        help="list: fit the table to COLS columns, hiding the least important ones "
+        "(default: $COLUMNS, else the terminal's width; piped: no limit; 0: no limit)",
+    )
+    p.add_argument(
+        "--remove", action="store_true", help="tag: remove the tags instead of adding them"
     )
     p.add_argument(
         "-y",
@@ -81,50 +119,60 @@ def _words(args: argparse.Namespace) -> argparse.Namespace:
         json=args.json or more.json,
         yes=args.yes or more.yes,
         all=args.all or more.all,
+        remove=args.remove or more.remove,
+        filter=more.filter if more.filter is not None else args.filter,
+        sort=more.sort if more.sort is not None else args.sort,
+        width=more.width if more.width is not None else args.width,
         runs_dir=more.runs_dir or args.runs_dir,
     )
 
 
-def _row(info: RunInfo) -> dict[str, Any]:
-    """:func:`run_row`, with an unreadable run's reason in its status."""
-    row = run_row(info)
-    if info.problem is not None:
-        row["problem"] = info.problem
-        row["status"] = (
-            f"{info.state}: {info.problem}"[:120] if info.state == "unreadable" else info.state
-        )
-    return row
+def _json(row: dict[str, Any], settings: list[str]) -> dict[str, Any]:
+    """A row as ``--json`` prints it: the settings that differ between the listed runs only;
+    a study row as before (``study``, ``trial_runs``, ``best_run``) with its counts."""
+    if row.get("kind") == "study":
+        return {
+            "study": row["study"],
+            "trial_runs": [t["id"] for t in row["trials"]],
+            "best_run": row["best_run"],
+            "status": row["status"],
+        }
+    out = {k: v for k, v in row.items() if k not in ("settings", "under_study", "started_key")}
+    out["settings"] = {k: row["settings"][k] for k in settings if k in row["settings"]}
+    return out
 
 
-def _group_cells(group: StudyGroup) -> list[str]:
-    """A study's folded line in the runs table: its name, trial-run count and best value."""
-    best = group.best()
-    cells = dict.fromkeys(RUN_COLUMNS, "")
-    cells.update(
-        id=f"study {group.study}"[:40], preset="(sweep)", status=f"{len(group.trials)} trial runs"
-    )
-    if best is not None:
-        cells["best"] = fmt_number(best.status.get("trial_value"))
-    return [cells[c] for c in RUN_COLUMNS]
+def _width(asked: int | None) -> int:
+    """The table's width: ``--width``, else ``$COLUMNS``, else the terminal's; piped into
+    another program (no terminal), no limit, so a script or ``grep`` sees every column whole."""
+    if asked is not None:
+        if asked < 0:
+            raise RunError(f"--width {asked}: a number of columns, or 0 for no limit")
+        return asked
+    if os.environ.get("COLUMNS", "").isdigit() or sys.stdout.isatty():
+        return shutil.get_terminal_size((80, 24)).columns
+    return 0
 
 
-def _list(root: Path, as_json: bool, show_all: bool) -> int:
-    """The runs, newest first; a sweep's trial runs fold into one line per study (``--all``:
-    listed under it)."""
-    entries = group_runs(list_runs(root), show_all=show_all)
+def _list(root: Path, args: argparse.Namespace) -> int:
+    """The runs, newest first (or ``--sort``), only those matching ``--filter``; a sweep's
+    trial runs fold into one line per study (``--all``: listed under it)."""
+    rows = listing(list_runs(root), filter_text=args.filter or "", sort=args.sort or DEFAULT_SORT)
+    rows = shown(rows, lambda _study: bool(args.all))
     out = sys.stdout
-    if as_json:
-        for e in entries:
-            out.write(json.dumps(e.to_dict() if isinstance(e, StudyGroup) else _row(e)) + "\n")
+    if args.json:
+        settings = differing_settings(rows)
+        for row in rows:
+            out.write(json.dumps(_json(row, settings)) + "\n")
         return EXIT_OK
-    if not entries:
-        out.write(f"no runs yet in {root}\n")
+    if not rows:
+        out.write(
+            f"no runs match '{args.filter}' in {root}\n"
+            if args.filter
+            else f"no runs yet in {root}\n"
+        )
         return EXIT_OK
-    rows = [list(RUN_COLUMNS)]
-    for e in entries:
-        rows.append(_group_cells(e) if isinstance(e, StudyGroup) else row_cells(_row(e)))
-    lines = table(rows, left=range(len(RUN_COLUMNS)))
-    out.write("".join(line + "\n" for line in lines))
+    out.write("".join(line + "\n" for line in render(rows, _width(args.width))))
     return EXIT_OK
 
 
@@ -195,6 +243,23 @@ def _delete(run: Path) -> None:
         raise RunError(f"{run}: could not delete it all ({exc.strerror or exc})") from None
 
 
+def _annotate(action: str, run: Path, words: list[str], remove: bool) -> int:
+    """``runs note RUN TEXT`` (``""`` clears it) or ``runs tag RUN TAG... [--remove]``."""
+    if action == "note":
+        if not words:
+            note = read_notes(run).note
+            print(note if note else f"run {run.name} has no note (runs note RUN TEXT sets one)")
+            return EXIT_OK
+        notes = set_note(run, " ".join(words))
+        print(f"run {run.name}: note " + (f"'{notes.note}'" if notes.note else "cleared"))
+        return EXIT_OK
+    if not words:
+        raise RunError("runs tag: name a TAG (runs tag RUN TAG... [--remove])")
+    notes = change_tags(run, remove=tuple(words)) if remove else change_tags(run, add=tuple(words))
+    print(f"run {run.name}: tags " + (", ".join(notes.tags) if notes.tags else "(none)"))
+    return EXIT_OK
+
+
 def run(args: argparse.Namespace) -> int:
     """``runs``: RunError (bad input) is raised to the CLI, which prints one line, exit 2."""
     args = _words(args)
@@ -205,9 +270,11 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "list":
         if args.runs:
             raise RunError(f"runs: unexpected argument '{args.runs[0][:80]}' (runs show RUN?)")
-        return _list(root, args.json, args.all)
+        return _list(root, args)
     if not args.runs:
         raise RunError(f"runs {args.action}: name a RUN (id, prefix, path or latest)")
+    if args.action in ("note", "tag"):
+        return _annotate(args.action, resolve_run(args.runs[0], root), args.runs[1:], args.remove)
     paths = [resolve_run(spec, root, for_delete=args.action == "rm") for spec in args.runs]
     if args.action == "show":
         return sum(_show(p) for p in paths)

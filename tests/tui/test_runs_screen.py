@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import socket
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable
 
+from engine.runs.notes import read_notes
 from engine.runs.store import list_runs, write_status
 from tests.runs_helpers import LONG, only_run, run, start, wait_for_epochs
 from tests.tui.conftest import text_of, wait_until
@@ -59,21 +61,32 @@ async def open_runs(pilot, root: Path) -> RunsScreen:
     return pilot.app.screen
 
 
+def by_header(app) -> list[dict[str, str]]:
+    """The table's rows as {header: text} (the mark column under "")."""
+    t = table(app)
+    headers = [str(c.label) for c in t.ordered_columns]
+    return [dict(zip(headers, row)) for row in row_texts(app)]
+
+
 async def test_rows_are_the_runs_cli_table_newest_first(runs: Path) -> None:
-    cli = run(runs, "runs")
+    cli = run(runs, "runs", "--width", "0")
     assert cli.returncode == 0, cli.stderr
-    cli_rows = [re.split(r"\s{2,}", line.strip()) for line in cli.stdout.splitlines()[1:]]
+    lines = cli.stdout.splitlines()
+    header = re.split(r"\s{2,}", lines[0].strip())
+    cli_rows = [dict(zip(header, re.split(r"\s{2,}", line.strip()))) for line in lines[1:]]
     app = make_app("default", runs_root=runs)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_runs(pilot, runs)
-        rows = row_texts(app)
-        assert [r["id"] for r in screen.rows] == [r[0] for r in cli_rows]
-        assert [r[2:3] for r in rows] == [["default"], ["default"]]
+        rows = by_header(app)
+        assert [r["id"] for r in screen.rows] == [r["id"] for r in cli_rows]
         for shown, printed in zip(rows, cli_rows):
-            assert printed[0].endswith(shown[1])  # the short id ends the full one
-            assert shown[2:8] == printed[1:7]  # preset, loss, status, epochs, best, r2
-        assert rows[0][3] == "huber" and rows[1][3] == "mse"  # newest first
-        assert "finished (completed)" in rows[0][4]
+            assert printed["id"].endswith(shown["id"])  # the short id ends the full one
+            for key, text in shown.items():
+                if key not in ("", "id", "age"):  # age moves on between the two
+                    assert text == printed[key], key  # the CLI's cell, same text
+        assert rows[0]["loss"] == "huber" and rows[1]["loss"] == "mse"  # newest first
+        assert "finished (completed)" in rows[0]["status"]
+        assert [r["lr"] for r in rows] == ["0.05", "0.1"]  # the one setting that differs
         shown = {
             key: b.binding.description
             for key, b in app.screen.active_bindings.items()
@@ -83,8 +96,10 @@ async def test_rows_are_the_runs_cli_table_newest_first(runs: Path) -> None:
             "space": "Mark",
             "enter": "Open",
             "c": "Compare",
-            "o": "Load settings",
-            "r": "Refresh",
+            "o": "Load",
+            "s": "Sort",
+            "slash": "Filter",
+            "e": "Expand",
             "escape": "Back",
         }
 
@@ -110,10 +125,12 @@ async def test_two_marked_runs_overlay_with_their_differences_in_the_legend(runs
         assert len({s.color for s in plot.drawn}) == 2
         canvas = plot.plt.build()
         assert "•" in canvas and "+" in canvas
-        assert text_of(app.screen, "#compare-title").startswith("val loss per epoch · 2 runs")
+        # huber and mse: their loss values are not comparable, so the runs open on val RMSE
+        assert text_of(app.screen, "#compare-title").startswith("val RMSE per epoch · 2 runs")
+        assert "not comparable" in text_of(app.screen, "#compare-msg")
         val_points = [s.points for s in plot.drawn]
         await pilot.press("v")
-        assert text_of(app.screen, "#compare-title").startswith("train loss per epoch")
+        assert text_of(app.screen, "#compare-title").startswith("train RMSE per epoch")
         assert [s.points for s in plot.drawn] != val_points
         assert "train" in text_of(app.screen, "#compare-legend")
         await pilot.press("l")
@@ -164,7 +181,7 @@ async def test_a_run_whose_process_died_shows_crashed(runs: Path) -> None:
     app = make_app("default", runs_root=runs)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_runs(pilot, runs)
-        assert row_texts(app)[0][4] == "crashed at epoch 3"
+        assert by_header(app)[0]["status"] == "crashed at epoch 3"
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, RunScreen))
         await wait_until(pilot, lambda: "crashed at epoch 3" in text_of(app.screen, "#run-top"))
@@ -220,15 +237,135 @@ async def test_an_open_run_that_is_still_going_follows_its_new_epochs(isolated_r
         app = make_app("default", runs_root=isolated_runs)
         async with app.run_test(size=(80, 24)) as pilot:
             await open_runs(pilot, isolated_runs)
-            assert row_texts(app)[0][4] == "running"
+            assert by_header(app)[0]["status"] == "running"
             await pilot.press("enter")
             await wait_until(pilot, lambda: isinstance(app.screen, RunScreen))
             opened = app.screen
             await wait_until(pilot, lambda: len(opened.history.epochs) >= 3)
             seen = len(opened.history.epochs)
             await wait_until(pilot, lambda: len(opened.history.epochs) > seen + 5)
-            assert opened.history.epochs == list(range(1, len(opened.history.epochs) + 1))
+            history = opened.history  # the epochs before the read are in the curve summary
+            assert history.first_epoch == 1
+            assert history.epochs == list(range(history.epochs[0], history.last_epoch + 1))
+            base = history.base.last_epoch if history.base is not None else 0
+            assert history.epochs[0] == base + 1
             assert "running" in text_of(opened, "#run-top")
     finally:
         proc.kill()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real 2-trial sweep (a run directory per trial) beside one lone run."""
+    root = tmp_path_factory.mktemp("swept") / "runs"
+    sweep = run(root, "sweep", "default", "--batch", "1", "--trials", "2", *TRAIN)
+    assert sweep.returncode == 0, sweep.stderr
+    lone = run(root, "train", "default", *TRAIN)
+    assert lone.returncode == 0, lone.stderr
+    return root
+
+
+def fits(app) -> bool:
+    """Every column of the table is inside the screen (nothing cut at its right edge)."""
+    t = table(app)
+    return t.virtual_size.width <= t.scrollable_content_region.width
+
+
+async def test_s_cycles_the_sort_and_S_reverses_it(runs: Path) -> None:
+    app = make_app("default", runs_root=runs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_runs(pilot, runs)
+        newest = [r["id"] for r in screen.rows]
+        assert text_of(app.screen, "#runs-info").startswith("sort started ↓")
+        await pilot.press("s", "s")  # started -> state -> best
+        assert screen.sort == ("best", False)
+        assert text_of(app.screen, "#runs-info").startswith("sort best ↑")
+        best = [r["best_monitor"] for r in screen.rows]
+        assert best == sorted(best)
+        shown_best = [float(r["best"]) for r in by_header(app)]
+        assert shown_best == sorted(shown_best)
+        await pilot.press("S")
+        assert [r["best_monitor"] for r in screen.rows] == sorted(best, reverse=True)
+        await pilot.press("s", "s", "s", "s")  # r2, epochs, loss, then the setting: lr
+        assert screen.sort == ("optim.lr", False)
+        assert text_of(app.screen, "#runs-info").startswith("sort lr ↑")
+        assert [r["lr"] for r in by_header(app)] == ["0.05", "0.1"]
+        await pilot.press("s")  # back to newest first
+        assert [r["id"] for r in screen.rows] == newest and fits(app)
+
+
+async def test_slash_filters_with_the_cli_grammar_and_esc_cancels(runs: Path) -> None:
+    app = make_app("default", runs_root=runs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_runs(pilot, runs)
+        await pilot.press("slash")
+        assert app.focused is app.screen.query_one("#runs-input")
+        await pilot.press(*"loss=huber", "enter")
+        assert [r["loss"] for r in screen.rows] == ["huber"]
+        assert "filter loss=huber" in text_of(app.screen, "#runs-info")
+        assert app.focused is table(app)
+        await pilot.press("slash", "ctrl+u", *"lr>0.07", "enter")
+        assert [r["loss"] for r in screen.rows] == ["mse"]
+        await pilot.press("slash", "ctrl+u", *"nothing-matches", "escape")  # esc: unchanged
+        assert [r["loss"] for r in screen.rows] == ["mse"] and app.screen is screen
+        await pilot.press("slash", "ctrl+u", *"nothing-matches", "enter")
+        assert screen.rows == []
+        assert "no runs match 'nothing-matches'" in text_of(app.screen, "#runs-empty")
+        await pilot.press("slash", "ctrl+u", *"bogus=1", "enter")  # said, filter dropped
+        assert "unknown column 'bogus'" in text_of(app.screen, "#runs-msg")
+        assert len(screen.rows) == 2
+
+
+async def test_a_sweeps_trials_fold_under_their_study_and_e_unfolds_them(
+    swept: Path, isolated_runs: Path
+) -> None:
+    shutil.copytree(swept, isolated_runs)
+    trials = [i for i in list_runs(isolated_runs) if i.status.get("study")]
+    write_status(trials[0].path, trial_state="pruned")  # what a pruned trial's runner writes
+    app = make_app("default", runs_root=isolated_runs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_runs(pilot, isolated_runs)
+        rows = by_header(app)
+        assert len(rows) == 2  # the lone run and one study row: trials hidden
+        study_at = next(i for i, r in enumerate(rows) if r["id"].startswith("study "))
+        assert rows[study_at]["status"] == "2 trial runs, 1 pruned"
+        assert "1 study (e unfolds)" in text_of(app.screen, "#runs-title")
+        await pilot.press(*["down"] * study_at, "space")
+        assert "a study is not a run" in text_of(app.screen, "#runs-msg")
+        await pilot.press("enter")  # enter on a study unfolds it, like e
+        rows = by_header(app)
+        assert len(rows) == 4 and all(r["id"].startswith("└ ") for r in rows[study_at + 1 :][:2])
+        pruned = next(r for r in rows if r["id"] == f"└ {trials[0].id[-6:]}")
+        assert pruned["status"].startswith("pruned at epoch")
+        assert fits(app)
+        await pilot.press("down", "space")  # a trial run is a run: it can be marked
+        assert screen.marked == [screen.rows[study_at + 1]["id"]]
+        await pilot.press("e")  # e on a trial folds its study, the cursor on the study
+        assert len(by_header(app)) == 2
+        assert screen.current_row()["kind"] == "study"
+
+
+async def test_n_and_t_edit_the_runs_note_and_tags(runs: Path) -> None:
+    app = make_app("default", runs_root=runs)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_runs(pilot, runs)
+        target = Path(screen.rows[1]["path"])
+        await pilot.press("down", "t", *"baseline fast", "enter")
+        await wait_until(pilot, lambda: (target / "notes.json").exists())
+        assert json.loads((target / "notes.json").read_text())["tags"] == ["baseline", "fast"]
+        assert by_header(app)[1]["tags"] == "baseline,fast"
+        await pilot.press("n", *"lr 0.1 is the best so far", "enter")
+        await wait_until(pilot, lambda: read_notes(target).note == "lr 0.1 is the best so far")
+        assert "note saved" in text_of(app.screen, "#runs-msg")
+        assert screen.current_id() == target.name  # the cursor stayed on the run
+        await pilot.press("n", "ctrl+u", *"never saved", "escape")
+        assert read_notes(target).note == "lr 0.1 is the best so far"
+        info = text_of(app.screen, "#runs-info")
+        headers = [str(c.label) for c in table(app).ordered_columns]
+        assert "note" in headers or "note" in info  # shown, or counted among the hidden
+        assert fits(app)
+        await pilot.press("slash", *"tag=fast", "enter")
+        assert [r["id"] for r in screen.rows] == [target.name]
+        await pilot.press("t", "ctrl+u", *"two,words here", "enter")
+        await wait_until(pilot, lambda: read_notes(target).tags == ("two", "words", "here"))
