@@ -1,5 +1,5 @@
-"""A classifier's model.pt keeps its task, classes and K×d weights; predict says plainly that
-classifier predictions (probabilities and classes) are not built yet instead of printing logits."""
+"""A classifier's model.pt keeps its task, classes and K×d weights; predict gives its
+probabilities and classes (checked against scikit-learn in tests/test_predict_classifier.py)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,11 @@ def test_a_softmax_model_file_keeps_its_classes_and_shapes(tmp_path):
     assert model.task == "multiclass" and model.classes == started.classes
     assert model.weight.shape == (len(started.classes), len(model.feature_names))
     assert model.bias is not None and model.bias.shape == (len(started.classes),)
+    prob, classes = model.predict(torch.zeros(1, len(model.raw_features)))
+    assert prob.shape == (1, len(started.classes)) and float(prob.sum()) == pytest.approx(1)
+    assert classes.tolist()[0] in started.classes
     with pytest.raises(RunError, match="multiclass classifier"):
-        model.predict(torch.zeros(1, len(model.raw_features)))
+        model.regress(torch.zeros(1, len(model.raw_features)))
 
 
 def test_a_regression_model_file_still_predicts(tmp_path):

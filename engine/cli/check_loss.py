@@ -1,9 +1,12 @@
-"""``linreg-tui check-loss SPEC [--params K=V ...]``: check a loss before trusting it.
+"""``linreg-tui check-loss SPEC [--params K=V ...] [--task TASK]``: check a loss before trusting it.
 
 SPEC is a user loss (``path/to/file.py:obj``, relative to the current folder, or
-``package.module:obj``), a built-in loss name (``mse``, ``huber``, ...) to compare against, or a
-preset file (``*.yaml``) whose loss section is checked as it would train. The properties checked
-are listed in :mod:`engine.losses.check`.
+``package.module:obj``), a built-in loss name (``mse``, ``huber``, ``log_loss``, ...) to compare
+against, or a preset (a bundled or user preset name, or a ``*.yaml`` file) whose loss section is
+checked as it would train. The properties checked are listed in :mod:`engine.losses.check`.
+``--task binary|multiclass`` checks a user loss as a classification loss, given logits and
+labels (:mod:`engine.losses.check_classes`); a preset and a built-in loss have their own task
+(a ``--task`` that contradicts it is refused).
 
 Exit codes: 0 the check passed; 2 bad input or a failed check (the report on stdout, then one
 line on stderr naming the loss and the failed property with its numbers; never a traceback).
@@ -27,7 +30,9 @@ from engine.cli.common import EXIT_BAD_INPUT, EXIT_OK
 from engine.config import ConfigError
 from engine.config.yaml_io import is_syntax_error, load_yaml, one_line
 from engine.losses.user_code import DEFAULT_TIMEOUT_S, stray_threads
-from engine.registry import LOSSES
+from engine.registry import CLASSIFICATION_LOSSES, LOSSES, any_loss
+
+TASKS = ("regression", "binary", "multiclass")
 
 HELP = "check a loss (user file, module or built-in) before training with it"
 
@@ -52,8 +57,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "spec",
         metavar="SPEC",
         help="path/to/file.py:obj (relative to the current folder), "
-        f"package.module:obj, a built-in loss name ({', '.join(LOSSES)}) or a "
-        "preset .yaml file whose loss is checked",
+        f"package.module:obj, a built-in loss name ({', '.join([*LOSSES, *CLASSIFICATION_LOSSES])})"
+        " or a preset (a name or a .yaml file) whose loss is checked",
+    )
+    p.add_argument(
+        "--task",
+        choices=TASKS,
+        default=None,
+        help="check the loss as a regression loss (of predictions and targets: the default for "
+        "a user loss) or a binary / multiclass one (of logits and labels); a preset and a "
+        "built-in loss have their own",
     )
     p.add_argument(
         "--params",
@@ -131,16 +144,12 @@ def run(args: argparse.Namespace) -> int:
     from engine.losses.check import check_loss  # imports torch
 
     params = parse_params(args.params)
-    spec: Any = args.spec
-    if spec.endswith((".yaml", ".yml")) and ":" not in spec:
-        from engine.config.presets import load_config
-
-        if params:
-            raise ConfigError(
-                "--params does not apply to a preset: set loss.params in the "
-                "preset (or use --set with 'linreg-tui train')"
-            )
-        spec = load_config(spec)
+    spec: Any = preset_or_spec(args.spec)
+    if params and not isinstance(spec, str):
+        raise ConfigError(
+            "--params does not apply to a preset: set loss.params in the "
+            "preset (or use --set with 'linreg-tui train')"
+        )
     before = set(stray_threads())
     report = check_loss(
         spec,
@@ -148,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
         base_dir=os.getcwd() if isinstance(spec, str) else None,
         seed=args.seed,
         timeout=args.timeout,
+        task=args.task,
     )
     if report.load_error is not None:
         _exit_if_threads_left(before, EXIT_BAD_INPUT, f"error: {report.load_error}")
@@ -162,6 +172,30 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {report.summary}", file=sys.stderr)
     _exit_if_threads_left(before, code)
     return code
+
+
+def preset_or_spec(spec: str) -> Any:
+    """What SPEC names: a loss spec or built-in name (returned as is), else a preset's Config
+    (a ``.yaml`` path, or a bundled or user preset name). A name that is neither is one line
+    naming the closest preset, or (from the loss check) the closest loss."""
+    from engine.config.presets import list_presets, load_config
+
+    if ":" in spec or any_loss(spec) is not None:
+        return spec
+    if spec.endswith((".yaml", ".yml")) or os.sep in spec or "/" in spec:
+        return load_config(spec)
+    presets = [p.name for p in list_presets()]
+    if spec in presets:
+        return load_config(spec)
+    import difflib
+
+    close = difflib.get_close_matches(spec, [*LOSSES, *CLASSIFICATION_LOSSES, *presets], n=1)
+    if not close or close[0] not in presets:
+        return spec  # the loss check names the closest loss, or what a spec looks like
+    raise ConfigError(
+        f"check-loss {one_line(spec)!r}: not a built-in loss, a preset, 'path/to/file.py:obj' or "
+        f"'package.module:obj' (did you mean the preset {close[0]!r}?)"
+    )
 
 
 def _exit_if_threads_left(before: set[str], code: int, error: str = "") -> None:

@@ -13,6 +13,14 @@ import time
 from typing import TextIO
 
 from engine.cli.common import QuietWhenGone, table
+from engine.cli.summary_classes import (
+    class_label,
+    confusion_lines,
+    is_classification,
+    metric_lines,
+    multiclass_coefficient_lines,
+)
+from engine.core.eta import EpochRate, eta_text
 from engine.core.events import EpochEnded, Event, RunFinished, RunStarted
 from engine.core.numbers import fmt_number
 from engine.core.report import (
@@ -46,24 +54,27 @@ def number(value: float | None) -> str:
 
 def summary_lines(started: RunStarted | None, fin: RunFinished) -> list[str]:
     """The human summary printed at the end of ``linreg-tui train``: how it ended, the metrics
-    (``medae`` with them), the coefficients and, on synthetic data, their error vs the truth."""
+    (``medae`` with them), the coefficients and, on synthetic data, their error vs the truth.
+    A classifier's: its classification metrics, confusion matrix and (K×d) coefficients
+    (:mod:`engine.cli.summary_classes`)."""
     out = [fin.message]
     if fin.best_epoch is not None:
         monitor = started.config["early_stopping"]["monitor"] if started else "monitor"
         out.append(f"best epoch {fin.best_epoch}: {monitor} {number(fin.best_monitor)}")
+    if is_classification(started, fin):
+        multiclass = started is not None and started.task == "multiclass"
+        labels = [class_label(c) for c in (started.classes if started else None) or []]
+        out += metric_lines(fin, multiclass) + confusion_lines(fin, labels)
+        if multiclass and started is not None:
+            return out + multiclass_coefficient_lines(started, fin)
+        return out + coefficient_lines(started, fin)
     metrics = metric_table(started, fin)
     if metrics:
         out += table(
             [["split", *metrics.keys]]
             + [[split, *map(number, values)] for split, values in metrics.rows()]
         )
-    coefs = coefficient_table(started, fin)
-    header = ["coefficient"] + [
-        CLI_HEADERS[c.key].format(kind=coefs.optimum_kind) for c in coefs.columns
-    ]
-    out += table(
-        [header] + [[row.name, *(number(c.cell(row)) for c in coefs.columns)] for row in coefs.rows]
-    )
+    out += coefficient_lines(started, fin)
     if metrics.coef_rmse is not None:
         bias = fin.bias is not None and started is not None and started.true_bias is not None
         with_bias = " and bias" if bias else ""
@@ -74,8 +85,20 @@ def summary_lines(started: RunStarted | None, fin: RunFinished) -> list[str]:
     return out
 
 
-def progress_line(ev: EpochEnded, *, early_stopping: bool = True) -> str:
-    """One throttled progress line (the wait counter only when early stopping is on)."""
+def coefficient_lines(started: RunStarted | None, fin: RunFinished) -> list[str]:
+    """The coefficient table of one output: learned, optimum, raw units, truth."""
+    coefs = coefficient_table(started, fin)
+    header = ["coefficient"] + [
+        CLI_HEADERS[c.key].format(kind=coefs.optimum_kind) for c in coefs.columns
+    ]
+    return table(
+        [header] + [[row.name, *(number(c.cell(row)) for c in coefs.columns)] for row in coefs.rows]
+    )
+
+
+def progress_line(ev: EpochEnded, *, early_stopping: bool = True, eta: str | None = None) -> str:
+    """One throttled progress line (the wait counter only when early stopping is on; ``eta``,
+    from :func:`engine.core.eta.eta_text`, at its end)."""
     val = f"  val {number(ev.val_loss)}" if ev.val_loss is not None else ""
     best = (
         f"  best {number(ev.best_monitor)} @ {ev.best_epoch}" if ev.best_epoch is not None else ""
@@ -85,7 +108,7 @@ def progress_line(ev: EpochEnded, *, early_stopping: bool = True) -> str:
     width = len(str(ev.epochs))
     return (
         f"epoch {ev.epoch:>{width}}/{ev.epochs}  train {number(ev.train_loss)}{val}{best}"
-        f"  {ev.samples_per_s:,.0f} samples/s"
+        f"  {ev.samples_per_s:,.0f} samples/s" + (f"  {eta}" if eta else "")
     )
 
 
@@ -106,6 +129,8 @@ class Printer:
         self.as_json = as_json
         self.started: RunStarted | None = None
         self._last_print = 0.0
+        self.rate = EpochRate()
+        """The recent epoch rate, for the progress line's ETA."""
 
     def __call__(self, ev: Event) -> None:
         if self.as_json:
@@ -120,10 +145,12 @@ class Printer:
             for w in ev.warnings:
                 self.err.write(f"warning: {w}\n")
         elif isinstance(ev, EpochEnded):
+            self.rate.add(ev.epoch, ev.elapsed_s)
             now = time.monotonic()
             if ev.epoch == 1 or now - self._last_print >= PROGRESS_EVERY_S:
                 self._last_print = now
                 es_on = self.started is None or self.started.config["early_stopping"]["enabled"]
-                self.out.write(progress_line(ev, early_stopping=es_on) + "\n")
+                eta = eta_text(ev.epoch, ev.epochs, self.rate.rate, upper_bound=es_on)
+                self.out.write(progress_line(ev, early_stopping=es_on, eta=eta) + "\n")
         elif isinstance(ev, RunFinished):
             self.out.write("\n".join(summary_lines(self.started, ev)) + "\n")

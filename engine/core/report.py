@@ -176,6 +176,7 @@ def coefficient_table(started: RunStarted | None, current: Current | None) -> Co
     b = current.bias if current is not None else None
     raw_w = current.weights_original if current is not None else None
     raw_b = current.bias_original if current is not None else None
+    raw_b = raw_b if not isinstance(raw_b, list) else None  # a multiclass run's K biases
     raw_opt = opt.get("weights_original")
     standardised = raw_w is not None or raw_opt is not None
     # a multiclass run's bias is a list of K numbers: this one-column table shows none

@@ -72,6 +72,8 @@ PROPERTIES = ("runs", "scalar", "finite", "differentiable", "gradcheck", "minima
 
 
 def _label(target: Any) -> str:
+    if isinstance(target, Config):
+        return f"preset {target.name}"
     return str(
         target
         if isinstance(target, str)
@@ -102,12 +104,27 @@ def check_loss(
     Loading and checking take at most ``timeout`` seconds (None: no limit); past it the report's
     ``load_error`` names the time-out and what was running. When ``stop()`` turns true meanwhile
     (the first Ctrl-C of a run), :class:`~engine.losses.user_code.Stopped` is raised.
+
+    ``task`` is what the loss is checked as: ``regression`` (predictions and targets) or
+    ``binary`` / ``multiclass`` (logits and labels, :mod:`engine.losses.check_classes`). None:
+    a Config's ``model.task``, a built-in loss's own task, else regression. A task that
+    contradicts the Config's or the built-in's is a ``load_error``.
     """
     label = _label(target)
     phase = ["loading the loss"]
-    if task is None:  # a whole config says its task; a loss alone is checked as regression
-        named = task_of(target) if isinstance(target, str) else None
-        task = target.model.task if isinstance(target, Config) else named or "regression"
+    # a whole config and a built-in loss say their task; another loss is checked as regression
+    named = task_of(target) if isinstance(target, str) else None
+    own = target.model.task if isinstance(target, Config) else named
+    if task is not None and own is not None and task != own:
+        what = (
+            f"the preset's model.task is {own}"
+            if isinstance(target, Config)
+            else f"it is a {own} loss"
+        )
+        return CheckReport(
+            label=label, load_error=f"loss {label!r} cannot be checked as {task}: {what}", task=task
+        )
+    task = task or own or "regression"
     try:
         return run_limited(
             lambda: _check(target, params, base_dir, seed, label, phase, task), timeout, stop
@@ -136,8 +153,10 @@ def _check(
     try:
         sub = subject_of(target, params, base_dir)
     except ConfigError as exc:
-        return CheckReport(label=label, load_error=str(exc))
-    report = CheckReport(label=sub.label, formula=sub.formula, takes_weights=sub.takes_weights)
+        return CheckReport(label=label, load_error=str(exc), task=task)
+    report = CheckReport(
+        label=sub.label, formula=sub.formula, takes_weights=sub.takes_weights, task=task
+    )
     gen = torch.Generator().manual_seed(seed)
     if task != "regression":  # a loss of logits: its own properties, no residual table
         phase[0] = f"checking the loss on {task} logits"

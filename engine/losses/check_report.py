@@ -50,6 +50,9 @@ class CheckReport:
     symmetry: str = ""
     table: list[tuple[float, float]] = field(default_factory=list)
     load_error: str | None = None
+    task: str = "regression"
+    """What the loss was checked as: ``regression`` (of predictions and targets) or
+    ``binary`` / ``multiclass`` (of logits and labels)."""
 
     @property
     def ok(self) -> bool:
@@ -91,11 +94,11 @@ class CheckReport:
             out.append("result: FAIL (the loss could not be loaded)")
             return out
         out.append(f"formula: {self.formula}")
-        out.append(
-            "signature: (pred, target, weights)"
-            if self.takes_weights
-            else "signature: (pred, target)"
-        )
+        args = "pred, target" if self.task == "regression" else "logits, labels"
+        weights = ", weights" if self.takes_weights else ""
+        out.append(f"signature: ({args}{weights})")
+        if self.task != "regression":
+            out.append(f"task: {self.task} (checked on logits)")
         width = max(len(p.name) for p in self.properties)
         for p in self.properties:
             out.append(f"  {p.status}  {p.name.ljust(width)}  {p.detail}")
@@ -135,4 +138,5 @@ class CheckReport:
             "symmetry": self.symmetry,
             "table": [list(t) for t in self.table],
             "load_error": self.load_error,
+            "task": self.task,
         }

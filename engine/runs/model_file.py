@@ -7,7 +7,10 @@ feature names, the polynomial degree, the training split's standardisation stati
 target scaling, plus the config and the final metrics for the record.
 
 Prediction repeats training's own arithmetic — ``poly → (x - μ)/σ → x·wᵀ + b → ŷ·σ_y + μ_y`` in
-float32 — so on the training rows it gives exactly the values the trained model gives.
+float32 — so on the training rows it gives exactly the values the trained model gives. A
+classifier (``task`` binary or multiclass, its ``classes`` the training target's values) stops at
+the logits ``z = x·wᵀ + b`` and gives ``σ(z)`` / ``softmax(z)`` and the predicted class
+(:mod:`engine.runs.predictions`: rows and answers as tensors, numpy arrays or lists).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from torch import Tensor
 from engine.core.errors import RunError
 from engine.core.events import RunFinished, RunStarted
 from engine.runs.files import atomic_write, first_line
+from engine.runs.predictions import ClassPrediction, as_rows, class_tensor, in_kind
 
 MODEL_FORMAT = 1
 
@@ -39,7 +43,7 @@ def save_model(path: Path, started: RunStarted, finished: RunFinished) -> None:
 
     task = started.task or "regression"
     classes = started.classes
-    outputs = len(classes) if task == "multiclass" and classes else 1
+    outputs = max(1, len(finished.weights) // max(1, len(names)))  # K logits, or one
     bias = finished.bias
     blob = {
         "format": MODEL_FORMAT,
@@ -96,20 +100,50 @@ class LinearModel:
             x = (x - self.x_mean) / self.x_std
         return x.contiguous()
 
-    def predict(self, x_raw: Tensor) -> Tensor:
-        """Predictions for raw rows ``[n, len(raw_features)]``, in the target's own units."""
+    def logits(self, x_raw: Tensor) -> Tensor:
+        """The model's outputs for raw rows: ``[n]`` for one output, ``[n, K]`` for K (a
+        regression model's in standardised target units when the target was scaled)."""
         if x_raw.ndim != 2 or x_raw.shape[1] != len(self.raw_features):
             raise RunError(
                 f"predict: expected rows of {len(self.raw_features)} features "
                 f"({', '.join(self.raw_features)}), got shape {tuple(x_raw.shape)}"
             )
+        z = torch.nn.functional.linear(self.features(x_raw), self.weight, self.bias)
+        return z.squeeze(-1) if z.shape[-1] == 1 else z
+
+    def regress(self, x_raw: Tensor) -> Tensor:
+        """A regression model's predictions ``[n]`` for raw rows, in the target's own units."""
         if self.task != "regression":
             raise RunError(
-                f"predict: this is a {self.task} classifier; predicting its "
-                "probabilities and classes is not built yet"
+                f"predict: this is a {self.task} classifier: use classify() (or predict()) "
+                "for its probabilities and classes"
             )
-        pred = torch.nn.functional.linear(self.features(x_raw), self.weight, self.bias)
-        return pred.squeeze(-1) * self.y_std + self.y_mean
+        return self.logits(x_raw) * self.y_std + self.y_mean
+
+    def classify(self, x_raw: Tensor) -> ClassPrediction[Tensor]:
+        """A classifier's probabilities and classes for raw rows (tensors; see
+        :class:`~engine.runs.predictions.ClassPrediction`): the trainer's own definitions
+        (:mod:`engine.training.classify`), so they match the run's metrics."""
+        from engine.training.classify import predicted_class, probabilities
+
+        if self.task == "regression" or not self.classes:
+            raise RunError("predict: this is a regression model: use regress() or predict()")
+        z = self.logits(x_raw)
+        prob = probabilities(z)
+        if self.task == "multiclass" and z.dim() == 1:  # two classes on one logit
+            prob = torch.stack((1 - prob, prob), dim=1)
+        return ClassPrediction(prob, class_tensor(self.classes)[predicted_class(z)])
+
+    def predict(self, x_raw: Any) -> Any:
+        """Predictions for raw rows ``[n, len(raw_features)]`` given as a tensor, a numpy array
+        or a list of lists, returned as the same kind: a regression model's values ``[n]`` in
+        the target's own units, a classifier's :class:`ClassPrediction` (``prob``,
+        ``classes``)."""
+        x, kind = as_rows(x_raw)
+        if self.task == "regression":
+            return in_kind(self.regress(x), kind)
+        prob, classes = self.classify(x)
+        return ClassPrediction(in_kind(prob, kind), in_kind(classes, kind))
 
 
 def load_model(path: Path) -> LinearModel:
