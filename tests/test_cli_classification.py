@@ -302,3 +302,19 @@ def test_the_readme_shows_what_check_loss_task_binary_prints() -> None:
     from tests.test_readme_outputs import _same_lines
 
     assert _same_lines(proc.stdout.splitlines(), documented), proc.stdout
+
+
+def test_multiclass_on_a_two_class_target_is_one_line_pointing_to_binary(tmp_path: Path) -> None:
+    proc = run(
+        tmp_path,
+        "train",
+        "logistic",
+        *QUICK,
+        *["--set", "model.task=multiclass"],
+        *["--set", "loss.name=cross_entropy"],
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert (
+        "multiclass needs 3 to" in proc.stderr and "found 2: use model.task binary" in proc.stderr
+    )

@@ -38,12 +38,13 @@ def class_labels(y: Tensor, task: str) -> tuple[Tensor, list[float], str | None]
             key="data.target",
             reason="needs exactly two values",
         )
-    if task == "multiclass" and not 2 <= k <= MAX_CLASSES:
+    if task == "multiclass" and not 3 <= k <= MAX_CLASSES:
+        # two classes are one logit (binary): a K=2 softmax would only duplicate it
         raise ConfigError(
-            f"data.target: model.task multiclass needs 2 to {MAX_CLASSES} distinct "
-            f"target values; found {k}",
+            f"data.target: model.task multiclass needs 3 to {MAX_CLASSES} distinct "
+            f"target values; found {k}" + (": use model.task binary" if k == 2 else ""),
             key="data.target",
-            reason=f"needs 2 to {MAX_CLASSES} classes",
+            reason=f"needs 3 to {MAX_CLASSES} classes",
         )
     message = None
     if classes != [float(i) for i in range(k)]:
