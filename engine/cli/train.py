@@ -8,6 +8,10 @@ on its config is kept, marked crashed with the key, for the caller to read. That
 be new or empty — or hold only what the dashboard prepared for this very process (its
 ``config.yaml``, its ``trainer.log``, a status naming this process): an existing run there is
 never overwritten (``resume`` continues one).
+
+``--nproc N`` (or ``train.processes: N``) trains as N data-parallel ranks under torchrun's
+elastic agent (:mod:`engine.cli.launch`); a process that torchrun started (``WORLD_SIZE`` > 1,
+also from a multi-node ``torchrun ... -m engine train PRESET``) is one rank of such a run.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 
 from engine.cli.common import add_preset_args, add_runs_dir_arg
 from engine.cli.headless import run_headless
+from engine.cli.launch import add_nproc_arg, in_rank, launch, launched, nproc_overrides, run_rank
 from engine.cli.summary import summary_lines
 from engine.core.errors import RunError
 
@@ -45,6 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-save", action="store_true", help="keep no run directory (nothing is written to disk)"
     )
+    add_nproc_arg(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,21 +58,49 @@ def run(args: argparse.Namespace) -> int:
     from engine.config.presets import load_config
     from engine.runs.store import new_run_dir, runs_dir
 
-    cfg = load_config(args.preset, args.overrides)
-    if args.no_save:
-        run_dir = None
+    overrides = nproc_overrides(args)
+    cfg = load_config(args.preset, overrides)
+    ranks = in_rank()
+    run_dir: Path | None = None  # also a multi-node rank other than 0: it writes nothing
+    if ranks and launched():  # the launcher made and checked it
+        run_dir = Path(args.run_dir) if args.run_dir else None
+    elif (ranks and not _rank_zero()) or args.no_save:
+        pass
     elif args.run_dir:
         run_dir = fresh_run_dir(Path(args.run_dir).expanduser())
     else:
         run_dir = new_run_dir(runs_dir(args.runs_dir), cfg.name)
-    return run_headless(
-        cfg,
-        as_json=args.json,
-        out=sys.stdout,
-        err=sys.stderr,
-        run_dir=run_dir,
-        keep_failed=bool(args.run_dir),
-    )
+
+    def here() -> int:
+        return run_headless(
+            cfg,
+            as_json=args.json,
+            out=sys.stdout,
+            err=sys.stderr,
+            run_dir=run_dir,
+            keep_failed=bool(args.run_dir),
+        )
+
+    if ranks:
+        return run_rank(cfg, here)
+    if cfg.train.processes > 1:
+        argv = ["train", args.preset, *_set_args(overrides)]
+        argv += ["--json"] if args.json else []
+        argv += ["--run-dir", str(run_dir)] if run_dir is not None else ["--no-save"]
+        return launch(cfg.train.processes, argv, run_dir, made=not args.run_dir)
+    return here()
+
+
+def _set_args(overrides: list[str]) -> list[str]:
+    """``--set=K=V`` for each override (the ``=`` form: a value may start with '-')."""
+    return [f"--set={o}" for o in overrides]
+
+
+def _rank_zero() -> bool:
+    """Whether this torchrun rank is rank 0 (it writes the run directory)."""
+    import os
+
+    return os.environ.get("RANK", "0") == "0"
 
 
 PREPARED = frozenset({"config.yaml", "trainer.log", "writer.lock"})

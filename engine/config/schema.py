@@ -238,6 +238,13 @@ class TrainConfig:
         "auto (cuda if present, else mps, else cpu), cpu, cuda, cuda:N or mps. Default auto.",
         pattern=DEVICE_RE,
     )
+    processes: int = _f(
+        1,
+        "Data-parallel processes (torchrun ranks on this machine, gloo on CPU, NCCL on CUDA); "
+        "each trains on its share of the rows. Default 1; >= 1.",
+        min=1,
+        max=256,
+    )
 
 
 @dataclass

@@ -8,12 +8,18 @@ statistics for full-batch MSE, autograd for user losses), chosen by :func:`choos
 losses and residual sums the epoch event needs accumulate in device tensors;
 :meth:`EpochRunner.read` then reads all of them, the validation pass and the parameters in one
 ``tolist()``, the epoch's single host sync.
+
+Data-parallel (a :class:`~engine.training.distributed.Dist`), the steps compute on this rank's
+rows and :meth:`EpochRunner.read` sums the epoch's loss and metric sums over the ranks in one
+all-reduce that also carries rank 0's validation sums and every rank's stop request: all ranks
+then hold the same numbers and take the same early-stopping and stop decisions, with no
+further communication. A stop is only ever taken there, between epochs, so no rank leaves a
+collective that the others still wait in.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass
 
@@ -25,24 +31,15 @@ from engine.data.dataset import Split
 from engine.losses.derivatives import ClosedForm
 from engine.losses.functions import Objective
 from engine.training.classify import class_sums, from_class_sums
+from engine.training.distributed import Dist
 from engine.training.early_stopping import Params
-from engine.training.gram_steps import GramSteps, gram_pays
 from engine.training.metrics import from_sums, residual_sums
-from engine.training.steps import (
-    AutogradSteps,
-    EpochSums,
-    FullBatchSteps,
-    Interrupted,
-    MinibatchSteps,
-    Steps,
-)
+from engine.training.steps import AutogradSteps, EpochSums, Interrupted
+from engine.training.strategy import STEPS_ENV, STEPS_MODES, choose_steps
 from engine.training.update_rules import UpdateRule
 
-STEPS_ENV = "LINREG_TUI_STEPS"
-"""Force a step strategy: ``autograd``, ``closed_form`` (no sufficient statistics) or
-``gram``; unset or ``auto`` lets :func:`choose_steps` pick. For benchmarks and tests."""
-
 __all__ = [
+    "STEPS_ENV",
     "Clock",
     "DeviceSplit",
     "EpochResult",
@@ -177,6 +174,9 @@ class EpochResult:
     weights: list[float]
     bias: float | list[float] | None
     metrics: dict[str, dict[str, float]]
+    stopped: bool = False
+    """Data-parallel: some rank was asked to stop during this epoch (every rank stops after it;
+    the epoch is not reported, as a single process's stop during its last step is not)."""
 
     @property
     def params(self) -> Params:
@@ -190,45 +190,6 @@ class EpochResult:
         if monitor == "val_accuracy":
             return self.metrics.get("val", {}).get("accuracy", math.nan)
         return self.val_loss if self.val_loss is not None else math.nan  # never improves
-
-
-STEPS_MODES = {
-    "AutogradSteps": "autograd",
-    "MinibatchSteps": "closed_form",
-    "FullBatchSteps": "closed_form",
-    "GramSteps": "gram",
-}
-"""The mode that picks each strategy again (a resumed run keeps its checkpoint's strategy: the
-choice depends on ``train.epochs``, which ``resume`` may change, and strategies agree only to
-float rounding)."""
-
-
-def choose_steps(
-    model: nn.Linear,
-    rule: UpdateRule,
-    objective: Objective,
-    closed: ClosedForm | None,
-    train: DeviceSplit,
-    batch: int,
-    epochs: int,
-    shuffle: torch.Generator,
-    control: Control,
-    clock: Clock,
-    mode: str | None = None,
-) -> Steps:
-    """The fastest step strategy that gives this run's iterates (see :mod:`engine.training.steps`);
-    ``mode`` (else ``$LINREG_TUI_STEPS``, else auto) forces one."""
-    mode = mode or os.environ.get(STEPS_ENV, "auto")
-    x, y, bias = train.x, train.y, model.bias is not None
-    if closed is None or mode == "autograd":
-        return AutogradSteps(model, rule, objective, x, y, batch, shuffle, control, clock)
-    if batch < train.n:
-        return MinibatchSteps(rule, closed, x, y, batch, bias, shuffle, control, clock)
-    if closed.is_mse and (
-        mode == "gram" or (mode == "auto" and gram_pays(train.n, int(x.shape[1]), epochs, x.device))
-    ):
-        return GramSteps(rule, closed, x, y, bias, control, clock)
-    return FullBatchSteps(rule, closed, x, y, bias, control, clock)
 
 
 class EpochRunner:
@@ -251,6 +212,7 @@ class EpochRunner:
         epochs: int = 1,
         steps_mode: str | None = None,
         classes: int = 0,
+        dist: Dist | None = None,
     ) -> None:
         self.model, self.optimizer, self.objective = model, optimizer, objective
         self.classes = classes
@@ -262,6 +224,8 @@ class EpochRunner:
         self._shuffle = torch.Generator(device=device).manual_seed(seed)
         self._zero = torch.zeros(1, device=device)
         self.y_std, self.control, self.clock = y_std, control, clock
+        self.dist = dist
+        """Data-parallel: this rank's place (the steps never stop mid-epoch: see :meth:`read`)."""
         self.steps = choose_steps(
             model,
             optimizer,
@@ -271,9 +235,10 @@ class EpochRunner:
             max(self.batch, 1),
             epochs,
             self._shuffle,
-            control,
+            control if dist is None else Control(),
             clock,
             steps_mode,
+            dist,
         )
         if classes and isinstance(self.steps, AutogradSteps):
             self.steps.sums = lambda pred, y: class_sums(pred, y, classes)
@@ -295,7 +260,7 @@ class EpochRunner:
         """One pass over the training rows, one optimiser step per batch, no host sync."""
         self.model.train()
         sums = self.steps.run()
-        if isinstance(sums, EpochSums) and self.control.stopped:
+        if isinstance(sums, EpochSums) and self.control.stopped and self.dist is None:
             return Interrupted(partial=True)  # a stop during the last step: not reported
         return sums
 
@@ -307,26 +272,31 @@ class EpochRunner:
         model.eval()
         train_sums = sums.train_sums
         if train_sums is None:  # minibatch: one no-grad pass at the epoch's final weights
+            x, y = self._my_rows()
             with torch.no_grad():
-                train_sums = residual_sums(predict(model, train.x), train.y)
-        val_sums = (
-            _eval_sums(model, self.objective, val) if val.n else self._zero.new_full((3,), math.nan)
-        )
+                train_sums = residual_sums(predict(model, x), y)
+        if not val.n:
+            val_sums = self._zero.new_full((3,), math.nan)
+        elif self.dist is not None and not self.dist.writer:
+            val_sums = self._zero.new_zeros((3,))  # rank 0's alone count
+        else:
+            val_sums = _eval_sums(model, self.objective, val)
         params = [model.weight.detach().reshape(-1)]
         if model.bias is not None:
             params.append(model.bias.detach())
+        summed, flag = self._summed(torch.cat((sums.loss_sum.reshape(1), train_sums, val_sums)))
         # The one host sync of the epoch: every read-back waits for the device's queue to
         # drain, so everything the event needs comes back in one tolist().
         host = torch.cat(
             (
-                sums.loss_sum.reshape(1),
-                train_sums,
-                val_sums,
+                summed,
                 train.ss_tot.reshape(1),
                 val.ss_tot.reshape(1) if val.n else self._zero,
                 *params,
+                flag,
             )
         ).tolist()
+        stopped = bool(flag.numel()) and host.pop() > 0
         (loss_sum, sq, ab, val_loss, vsq, vab, tot, vtot), flat = host[:8], host[8:]
         weights, bias = (flat[:-1], flat[-1]) if model.bias is not None else (flat, None)
         metrics = {"train": from_sums(sq, ab, train.n, tot, self.y_std)}
@@ -338,7 +308,25 @@ class EpochRunner:
             weights=weights,
             bias=bias,
             metrics=metrics,
+            stopped=stopped,
         )
+
+    def _my_rows(self) -> tuple[Tensor, Tensor]:
+        """The training rows this rank evaluates (all of them in a single process)."""
+        x, y = self.train.x, self.train.y
+        if self.dist is None:
+            return x, y
+        lo, hi = self.dist.rows(self.train.n)
+        return x[lo:hi], y[lo:hi]
+
+    def _summed(self, sums: Tensor) -> tuple[Tensor, Tensor]:
+        """Data-parallel: ``sums`` summed over the ranks and the number of ranks asked to stop
+        (one all-reduce of both); single-process: ``sums`` and an empty tensor."""
+        if self.dist is None:
+            return sums, sums[:0]
+        flag = sums.new_full((1,), 1.0 if self.control.stopped else 0.0)
+        both = self.dist.sum_(torch.cat((sums, flag)))
+        return both[:-1], both[-1:]
 
     def _read_classes(self, sums: EpochSums) -> EpochResult:
         """:meth:`read` for classification: ``[Σ log loss, confusion counts]`` per split
@@ -348,9 +336,12 @@ class EpochRunner:
         width = 1 + k * k
         train_sums = sums.train_sums
         if train_sums is None:
+            x, y = self._my_rows()
             with torch.no_grad():
-                train_sums = class_sums(predict(model, train.x), train.y, k)
-        if val.n:
+                train_sums = class_sums(predict(model, x), y, k)
+        if val.n and self.dist is not None and not self.dist.writer:
+            val_sums = self._zero.new_zeros((1 + width,))  # rank 0's alone count
+        elif val.n:
             with torch.no_grad():
                 pred = predict(model, val.x)
                 val_sums = torch.cat(
@@ -364,7 +355,9 @@ class EpochRunner:
         params = [model.weight.detach().reshape(-1)]
         if model.bias is not None:
             params.append(model.bias.detach())
-        host = torch.cat((sums.loss_sum.reshape(1), train_sums, val_sums, *params)).tolist()
+        summed, flag = self._summed(torch.cat((sums.loss_sum.reshape(1), train_sums, val_sums)))
+        host = torch.cat((summed, *params, flag)).tolist()
+        stopped = bool(flag.numel()) and host.pop() > 0
         t, v = host[1 : 1 + width], host[1 + width : 2 + 2 * width]
         weights, bias = split_params(host[2 + 2 * width :], model)
         metrics = {"train": from_class_sums(t, train.n, k)}
@@ -376,4 +369,5 @@ class EpochRunner:
             weights=weights,
             bias=bias,
             metrics=metrics,
+            stopped=stopped,
         )

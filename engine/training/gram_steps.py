@@ -6,7 +6,9 @@ the same operations, and because the batched sweep (:mod:`engine.sweep.batched_p
 the same question, :func:`gram_pays`, for K models at once. For plain or penalised MSE the
 gradient is ``(2/n)·(ZᵀZ·θ - Zᵀy)`` with ``Z = [X | 1]``, so an epoch needs X only for the
 residual vector (one matrix-vector product, which the epoch's reported train loss and ``Σ|r|``
-metric need anyway).
+metric need anyway). Data-parallel, each rank builds the statistics of its rows and one
+all-reduce sums them (``ZᵀZ = Σ_ranks Z_rᵀZ_r``): after that the gradient needs no
+communication at all.
 """
 
 from __future__ import annotations
@@ -72,8 +74,13 @@ class GramSteps(FullBatchSteps):
         if self.bias:
             gram[:d, d] = gram[d, :d] = col_sums
             gram[d, d] = float(n)
+        if self.dist is not None:  # every rank's rows: one all-reduce of both, once
+            both = self.dist.sum_(torch.cat((gram.reshape(-1), xty)))
+            gram, xty = both[: cols * cols].view(cols, cols).clone(), both[cols * cols :].clone()
         self.gram, self.xty = gram, xty
         return True
+
+    grad_is_local = False
 
     def residuals_and_grad(self) -> float:
         self._offset()

@@ -23,6 +23,7 @@ from engine.core.events import RunStarted
 from engine.data.dataset import Dataset, load_dataset, to_original
 from engine.losses.functions import Objective, build_objective
 from engine.training.device import device_name, resolve_device
+from engine.training.distributed import Dist, pick_device
 from engine.training.epoch import DeviceSplit
 from engine.training.optimizers import make_update_rule
 from engine.training.steps import flatten_params
@@ -88,15 +89,22 @@ class Setup:
     started: RunStarted
 
 
-def set_up(cfg: Config, control: Control, dataset: Dataset | None = None) -> Setup:
-    """Data, objective, optimum and warnings; the splits, model and optimizer on the device."""
-    device = resolve_device(cfg.train.device)
+def set_up(
+    cfg: Config, control: Control, dataset: Dataset | None = None, dist: Dist | None = None
+) -> Setup:
+    """Data, objective, optimum and warnings; the splits, model and optimizer on the device.
+
+    Data-parallel (``dist``), each rank uses the GPU of its local rank, and only rank 0 (whose
+    ``RunStarted`` is the one kept) finds the optimum."""
+    device = resolve_device(pick_device(cfg.train.device) if dist else cfg.train.device)
     ds, objective, warnings = prepare(cfg, dataset, control)
     from engine.training.optimum import optimum_info
 
-    optimum, cond = optimum_info(
-        ds, cfg, objective, stop=lambda: control.stopped, warnings=warnings
-    )
+    optimum, cond = None, None
+    if dist is None or dist.writer:
+        optimum, cond = optimum_info(
+            ds, cfg, objective, stop=lambda: control.stopped, warnings=warnings
+        )
     if optimum is not None:
         optimum["weights_original"], optimum["bias_original"] = to_original(
             ds, optimum["weights"], optimum["bias"]

@@ -21,6 +21,11 @@ batch.
   epoch needs X only for the residual vector (one matrix-vector product, which the epoch's
   reported train loss and ``Σ|r|`` metric need anyway). It lives in its own module with
   :func:`~engine.training.gram_steps.gram_pays`, the rule for when it is worth building.
+
+Data-parallel (``dist``, :mod:`engine.training.distributed`): full batch gets this rank's rows
+and sums the gradient (or the statistics) over the ranks; minibatch gets every row, draws the
+same permutation on every rank and sums the ranks' parts of each global batch's gradient. The
+loss sums returned are this rank's share: the epoch's read sums them.
 """
 
 from __future__ import annotations
@@ -35,10 +40,12 @@ from torch import Tensor, nn
 from engine.core.control import Control
 from engine.losses.derivatives import ClosedForm
 from engine.losses.functions import Objective
+from engine.training.distributed import batch_parts, local_rows
 from engine.training.metrics import residual_sums
 from engine.training.update_rules import UpdateRule
 
 if TYPE_CHECKING:
+    from engine.training.distributed import Dist
     from engine.training.epoch import Clock
 
 CHUNK_BYTES = 4 << 20
@@ -95,10 +102,12 @@ def flatten_params(model: nn.Linear) -> Tensor:
 
 
 class Steps:
-    """Shared by the step strategies: the pause/stop check before a batch."""
+    """Shared by the step strategies: the pause/stop check before a batch, and this process's
+    place among data-parallel ranks (``dist``; None in a single-process run)."""
 
     def __init__(self, rule: UpdateRule, control: Control, clock: Clock) -> None:
         self.rule, self.control, self.clock = rule, control, clock
+        self.dist: Dist | None = None
 
     def halted(self, started: bool) -> Interrupted | None:
         """Wait out a pause; an :class:`Interrupted` if a stop came (``started``: steps ran)."""
@@ -134,35 +143,60 @@ class AutogradSteps(Steps):
         self.sums: Callable[[Tensor, Tensor], Tensor] = residual_sums
         """The full-batch step's metric sums of ``(pred, y)`` (classification: class sums)."""
 
+    total: int | None = None
+    """Data-parallel full batch: the training rows of all ranks (``x`` holds this rank's)."""
+
     def run(self) -> EpochSums | Interrupted:
-        model, n, batch, x, y = self.model, self.x.shape[0], self.batch, self.x, self.y
+        n, batch, x, y = self.x.shape[0], self.batch, self.x, self.y
         loss_sum = torch.zeros((), device=x.device)
         train_sums = None
-        perm = None if batch >= n else torch.randperm(n, device=x.device, generator=self.shuffle)
-        for start in range(0, n, batch):
+        full = batch >= n
+        perm = None if full else torch.randperm(n, device=x.device, generator=self.shuffle)
+        for start in [0] if full else range(0, n, batch):
             halt = self.halted(start > 0)
             if halt is not None:
                 return halt
+            share = 1.0
             if perm is None:
                 xb, yb = x, y
+                if self.dist is not None:  # this rank's rows: its mean counts n_r/n
+                    share = n / max(self.total or n, 1)
             else:
                 idx = perm[start : start + batch]
+                ((rows, m),) = batch_parts(idx.shape[0], idx.shape[0], self.dist)
+                share, idx = rows / m, local_rows(idx, m, self.dist)
                 xb, yb = x.index_select(0, idx), y.index_select(0, idx)
-            pred = model(xb).squeeze(-1)
-            loss = self.objective(pred, yb, model.weight)
-            grads = torch.autograd.grad(loss, self.params, allow_unused=True)
-            torch.cat(
-                [
-                    (g if g is not None else torch.zeros_like(p)).reshape(-1)
-                    for g, p in zip(grads, self.params)
-                ],
-                out=self.rule.grad,
-            )
+            pred = self._gradient(xb, yb, share)
+            if self.dist is not None:
+                self.dist.sum_(self.rule.grad)
             self.rule.step()
-            loss_sum.add_(loss.detach(), alpha=yb.shape[0])
+            if pred is not None:
+                loss_sum.add_(pred[1], alpha=yb.shape[0])
             if perm is None:  # full batch: the step's own forward pass gives the metrics
-                train_sums = self.sums(pred.detach(), yb)
+                out = pred[0] if pred is not None else yb
+                train_sums = self.sums(out, yb)
         return EpochSums(loss_sum, train_sums)
+
+    def _gradient(self, xb: Tensor, yb: Tensor, share: float) -> tuple[Tensor, Tensor] | None:
+        """``share·∇objective`` of these rows into ``rule.grad``; the detached predictions and
+        loss (None, and a zero gradient, when this rank has no rows of the batch)."""
+        if xb.shape[0] == 0:
+            self.rule.grad.zero_()
+            return None
+        model = self.model
+        pred = model(xb).squeeze(-1)
+        loss = self.objective(pred, yb, model.weight)
+        grads = torch.autograd.grad(loss, self.params, allow_unused=True)
+        torch.cat(
+            [
+                (g if g is not None else torch.zeros_like(p)).reshape(-1)
+                for g, p in zip(grads, self.params)
+            ],
+            out=self.rule.grad,
+        )
+        if share != 1.0:
+            self.rule.grad.mul_(share)
+        return pred.detach(), loss.detach()
 
 
 class MinibatchSteps(Steps):
@@ -198,9 +232,9 @@ class MinibatchSteps(Steps):
             self.z[:, d] = 1.0
             self.gathered = torch.empty(self.rows, d, **new)
         self.y_chunk = torch.empty(self.rows, **new)
-        self.residuals = torch.empty(n, **new)
         self.deriv = torch.empty(self.rows, **new)
         self.views: list[Chunk] | None = None
+        self.residuals = torch.empty(n, **new)
 
     def _gather(self, idx: Tensor) -> None:
         """Put the chunk's rows of ``X`` and ``y`` into ``[X | 1]`` and ``y`` in shuffled order."""
@@ -215,20 +249,29 @@ class MinibatchSteps(Steps):
     def _chunks(self) -> list[Chunk]:
         """Per chunk: its first row, its rows, and per batch the views a step uses
         (``Z_b``, ``Z_bᵀ``, ``y_b``, residuals, derivative, ``1/m``). The views are fixed for the
-        run (the buffers are reused every epoch), so they are made once."""
-        n, batch, rows = self.x.shape[0], self.batch, self.rows
+        run (the buffers are reused every epoch), so they are made once.
+
+        Data-parallel, a chunk holds this rank's parts of its batches (``m`` stays the global
+        batch's rows: the parts' gradients are summed before the step)."""
+        sizes = batch_parts(self.x.shape[0], self.batch, self.dist)
+        per_chunk = max(1, self.rows // self.batch)
+        self.residuals = self.residuals[: sum(local for local, _ in sizes)]
         chunks: list[Chunk] = []
-        for c0 in range(0, n, rows):
-            k = min(rows, n - c0)
+        c0 = 0
+        for first in range(0, len(sizes), per_chunk):
+            group = sizes[first : first + per_chunk]
+            local = [rows for rows, _ in group]
+            k = sum(local)
             z = self.z[:k]
             views = zip(
-                torch.split(z, batch),
-                torch.split(z.t(), batch, 1),
-                torch.split(self.y_chunk[:k], batch),
-                torch.split(self.residuals[c0 : c0 + k], batch),
-                torch.split(self.deriv[:k], batch),
+                torch.split(z, local),
+                torch.split(z.t(), local, 1),
+                torch.split(self.y_chunk[:k], local),
+                torch.split(self.residuals[c0 : c0 + k], local),
+                torch.split(self.deriv[:k], local),
             )
-            chunks.append((c0, k, [(*v, 1.0 / v[0].shape[0]) for v in views]))
+            chunks.append((c0, k, [(*v, 1.0 / m) for v, (_, m) in zip(views, group)]))
+            c0 += k
         return chunks
 
     def run(self) -> EpochSums | Interrupted:
@@ -237,6 +280,7 @@ class MinibatchSteps(Steps):
         if self.views is None:
             self.views = self._chunks()
         perm = torch.randperm(n, device=self.x.device, generator=self.shuffle)
+        perm = local_rows(perm, self.batch, self.dist)
         penalties: list[tuple[Tensor, int]] = []
         started = False
         for c0, k, batches in self.views:
@@ -255,6 +299,8 @@ class MinibatchSteps(Steps):
                     t, c = loss.derivative(eb, db)
                     torch.mv(zb_t, t, out=grad)
                     scale = c * inv_m
+                if self.dist is not None:  # the global batch's gradient: the parts summed
+                    self.dist.sum_(grad)
                 if penalised:
                     penalty = loss.penalty(rule.w)
                     assert penalty is not None  # l1 or l2 is set
@@ -289,6 +335,7 @@ class FullBatchSteps(Steps):
         super().__init__(rule, control, clock)
         n, d = x.shape
         self.loss, self.x, self.y, self.bias = loss, x, y, bias
+        self.total = n  # the training rows of all ranks (data-parallel: x holds this rank's)
         self.offset = torch.empty(n, dtype=x.dtype, device=x.device)  # b - y
         self.residuals = torch.empty_like(self.offset)
         self.deriv = self.residuals if loss.is_mse else torch.empty_like(self.offset)
@@ -302,6 +349,9 @@ class FullBatchSteps(Steps):
                 torch.split(self.deriv, rows),
             )
         )
+
+    grad_is_local = True
+    """The gradient covers this rank's rows only (the statistics path's covers all rows)."""
 
     def _offset(self) -> None:
         """``b - y`` (or ``-y``): the residuals are then one ``addmv`` per block."""
@@ -333,13 +383,15 @@ class FullBatchSteps(Steps):
             return halt
         rule, loss, n = self.rule, self.loss, self.x.shape[0]
         c = self.residuals_and_grad()
+        if self.dist is not None and self.grad_is_local:
+            self.dist.sum_(rule.grad)
         # The loss and metrics of the weights the step starts from, as the autograd path reports.
         loss_sum = loss.data_sum(self.residuals)
         penalty = loss.penalty(rule.w)
         if penalty is not None:
             loss_sum = loss_sum + penalty * n
         train_sums = residual_sums(self.residuals, torch.zeros((), device=self.x.device))
-        scale = c / n
+        scale = c / self.total
         if loss.l1 or loss.l2:
             rule.grad.mul_(scale)
             loss.add_penalty_grad(rule.grad_w, rule.w)

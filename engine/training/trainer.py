@@ -8,7 +8,10 @@ an event (:func:`epoch_event`); two rules may end the run early
 their restore, and the divergence check); :func:`finish` evaluates the weights the run leaves
 and says how it ended. Synchronous: it runs in a worker thread under :func:`engine.train`,
 directly under :func:`engine.fit`, emits events through a callback and obeys a
-:class:`~engine.core.control.Control`.
+:class:`~engine.core.control.Control`. In a data-parallel run (torchrun,
+:mod:`engine.training.distributed`) every rank runs this same loop on the same numbers: the
+epoch's read sums them over the ranks, so every decision (early stopping, divergence, a stop)
+is the same on every rank; only rank 0's events and checkpoints are kept.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from engine.core.events import EpochEnded, Event, Reason, RunFinished
 from engine.data.dataset import Dataset, to_original
 from engine.losses.derivatives import closed_form
 from engine.training.classify import n_classes
+from engine.training.distributed import Dist, current
 from engine.training.early_stopping import DivergenceCheck, EarlyStopping
 from engine.training.epoch import (
     Clock,
@@ -247,6 +251,7 @@ def run_training(
     *,
     checkpoints: Checkpointer | None = None,
     resume_from: dict[str, Any] | None = None,
+    dist: Dist | None = None,
 ) -> RunFinished:
     """Train ``cfg`` to the end, calling ``emit`` for every event; return the last event.
 
@@ -254,9 +259,12 @@ def run_training(
     ``checkpoints`` receives the training state after epochs it says are due and after the last
     one (not after a mid-epoch stop: the previous checkpoint stays the valid one);
     ``resume_from`` is such a state: training goes on from the epoch after it.
+    ``dist``: this process's place in a data-parallel run (default: the process group it has
+    joined, if any); a checkpoint does not depend on the number of ranks.
     """
     control = control or Control()
-    run = set_up(cfg, control, dataset)
+    dist = dist if dist is not None else current()
+    run = set_up(cfg, control, dataset, dist)
 
     clock = Clock()  # speed and elapsed time count training, not set-up
     runner = EpochRunner(
@@ -274,6 +282,7 @@ def run_training(
         epochs=cfg.train.epochs,
         steps_mode=resume_from.get("steps") if resume_from else None,
         classes=n_classes(run.ds.n_outputs) if run.ds.classes else 0,
+        dist=dist,
     )
     # In full batch, train_loss is measured at the weights the epoch *started* from, so when it
     # is the monitor the best weights are those start weights (the previous epoch's end).
@@ -295,6 +304,10 @@ def run_training(
             ending = Ending("cancelled", epoch - 1, moved=sums.partial)
             break
         result = runner.read(sums)
+        if result.stopped:  # data-parallel: a rank was stopped; every rank stops here
+            stopper.interrupted(partial=True)
+            ending = Ending("cancelled", epoch - 1, moved=True)
+            break
         improved = stopper.update(epoch, result.loss(stopper.monitor), result.params)
         emit(epoch_event(run, epoch, result, stopper, improved, clock))
         ending = Ending("completed", epoch)

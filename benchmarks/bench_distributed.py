@@ -1,0 +1,170 @@
+"""Data-parallel training: 2 torchrun ranks against 1 process on a large full-batch problem.
+
+Each case is a real ``linreg-tui train`` (``--nproc 2`` runs torchrun's elastic agent and two
+gloo ranks; 1 process is the plain run), timed from its own events: steady-state epochs per
+second are the epochs after the first tenth over the training time they took (each rank's
+epoch = its half of the rows, the all-reduces, rank 0's validation pass and event). Two step
+strategies: the per-epoch gradient pass (``LINREG_TUI_STEPS=closed_form``: one all-reduce of
+the gradient and one of the epoch's sums per epoch) and the sufficient statistics (MSE's
+default: ``ZᵀZ``/``Zᵀy`` all-reduced once, then one all-reduce of the sums per epoch).
+
+Threads: every process, the single one and each rank, gets ``--threads`` torch threads (default
+1), so the comparison is of the same compute per process, one process against two; on a shared
+machine a process whose threads outnumber the free cores spins and slows down many times over,
+which would say nothing about data parallelism (``--threads 0``: torch's default, every core).
+
+The all-reduce share is measured apart, in two gloo ranks that only all-reduce a vector the
+size of the epoch's (d + 1 gradient values, then 7 sums) as often as an epoch does: its time
+over the 2-rank epoch time.
+
+    python benchmarks/bench_distributed.py            # 2M x 32, 200 epochs (a few minutes)
+    python benchmarks/bench_distributed.py --quick    # tiny sizes, to check the script runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZES = {"full": (2_000_000, 32, 200), "quick": (20_000, 8, 30)}
+PROBE_CALLS = 2000
+
+
+def train(
+    nproc: int, steps: str, n: int, d: int, epochs: int, tmp: Path, threads: int
+) -> dict[str, float]:
+    """One real run; its steady-state epochs/s and wall time."""
+    run_dir = tmp / f"run-{nproc}-{steps}"
+    cmd = [
+        sys.executable,
+        "-m",
+        "engine",
+        "train",
+        "default",
+        f"--set=data.n_samples={n}",
+        f"--set=data.n_features={d}",
+        "--set=data.val_fraction=0.05",
+        f"--set=train.epochs={epochs}",
+        "--set=train.device=cpu",
+        "--set=early_stopping.enabled=false",
+        f"--set=train.processes={nproc}",
+        "--run-dir",
+        str(run_dir),
+    ]
+    env = {**os.environ, "LINREG_TUI_STEPS": steps, "PYTHONPATH": str(ROOT)}
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    else:
+        env.pop("OMP_NUM_THREADS", None)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True)
+    wall = time.perf_counter() - t0
+    times = [
+        e["elapsed_s"]
+        for e in map(json.loads, (run_dir / "events.jsonl").read_text().splitlines())
+        if e["type"] == "EpochEnded"
+    ]
+    k0 = max(1, len(times) // 10)
+    rate = (len(times) - k0) / (times[-1] - times[k0 - 1])
+    return {"epochs_per_s": rate, "wall_s": wall}
+
+
+def probe(sizes: list[int], out: Path) -> None:
+    """In a rank: time ``PROBE_CALLS`` rounds of all-reducing vectors of ``sizes`` floats."""
+    import torch
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo")
+    vecs = [torch.zeros(s) for s in sizes]
+    for _ in range(100):
+        for v in vecs:
+            dist.all_reduce(v)
+    dist.barrier()
+    t0 = time.perf_counter()
+    for _ in range(PROBE_CALLS):
+        for v in vecs:
+            dist.all_reduce(v)
+    per_round = (time.perf_counter() - t0) / PROBE_CALLS
+    if dist.get_rank() == 0:
+        out.write_text(json.dumps(per_round))
+    dist.destroy_process_group()
+
+
+def allreduce_s(sizes: list[int], tmp: Path) -> float:
+    """Seconds per epoch's worth of all-reduces between 2 gloo ranks on this machine."""
+    import uuid
+
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    out = tmp / "probe.json"
+    config = LaunchConfig(
+        min_nodes=1,
+        max_nodes=1,
+        nproc_per_node=2,
+        run_id=str(uuid.uuid4()),
+        rdzv_backend="c10d",
+        rdzv_endpoint="localhost:0",
+        max_restarts=0,
+    )
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    elastic_launch(config, sys.executable)(__file__, "--probe", json.dumps(sizes), str(out))
+    return float(json.loads(out.read_text()))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per process (0: all)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs per run (default 200)")
+    p.add_argument("--probe", nargs=2, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.probe:
+        probe(json.loads(args.probe[0]), Path(args.probe[1]))
+        return
+    n, d, epochs = SIZES["quick" if args.quick else "full"]
+    epochs = args.epochs or epochs
+    threads = f"{args.threads} thread{'s' if args.threads != 1 else ''}" if args.threads else "all"
+    print(
+        f"full batch, MSE, {n:,} rows x {d} features ({n * d * 4 / 2**20:,.0f} MB), {epochs} epochs"
+    )
+    print(
+        f"on {os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f} at the start); "
+        f"{threads} per process"
+    )
+    print()
+    print(f"{'steps':<24}{'1 process':>14}{'2 ranks':>14}{'ratio':>8}   wall 1 / 2 ranks")
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        rows = {}
+        for steps, label in (
+            ("closed_form", "gradient each epoch"),
+            ("gram", "sufficient statistics"),
+        ):
+            one = train(1, steps, n, d, epochs, tmp, args.threads)
+            two = train(2, steps, n, d, epochs, tmp, args.threads)
+            rows[steps] = two
+            print(
+                f"{label:<24}{one['epochs_per_s']:>9.1f} ep/s{two['epochs_per_s']:>9.1f} ep/s"
+                f"{two['epochs_per_s'] / one['epochs_per_s']:>7.2f}x"
+                f"   {one['wall_s']:.1f} s / {two['wall_s']:.1f} s"
+            )
+        print()
+        for steps, sizes in (("closed_form", [d + 1, 7]), ("gram", [7])):
+            per_epoch = allreduce_s(sizes, tmp)
+            share = per_epoch * rows[steps]["epochs_per_s"]
+            what = " + ".join(f"{s} floats" for s in sizes)
+            print(
+                f"all-reduce per epoch ({steps}: {what}): {per_epoch * 1e6:,.0f} us = "
+                f"{share:.1%} of the 2-rank epoch"
+            )
+
+
+if __name__ == "__main__":
+    main()

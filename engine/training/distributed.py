@@ -1,0 +1,160 @@
+"""Data-parallel training with ``torch.distributed``: who this process is among the ranks.
+
+A run started by torchrun (``linreg-tui train --nproc N`` launches its elastic agent, or a
+multi-node ``torchrun ... -m engine train PRESET``) finds ``RANK``, ``WORLD_SIZE`` and the
+rendezvous address in its environment; :func:`init_from_env` joins the process group (gloo on
+the CPU, NCCL on CUDA, each rank on the GPU of its ``LOCAL_RANK``) and returns a :class:`Dist`,
+the one object the training loop asks about ranks. Every rank loads the same split (the split
+depends on the seed only, never on the number of ranks); each computes on its own rows and
+sums what is a sum over rows with one all-reduce:
+
+- full batch: the gradient ``Σ_rows`` once per epoch (or ``ZᵀZ`` and ``Zᵀy`` once, on the
+  sufficient-statistics path); the epoch's loss and metric sums ride with the early-stopping
+  decision in one more all-reduce per epoch;
+- minibatch: each global batch of ``B`` shuffled rows (the same permutation on every rank) is
+  cut into ``N`` contiguous parts, one per rank, and the parts' gradients are summed before
+  the step, so the iterates do not depend on ``N`` beyond float rounding.
+
+A stop (Ctrl-C, SIGTERM) is agreed in that per-epoch all-reduce: any rank that was asked to
+stop makes every rank stop after the same epoch, so no rank waits in a collective for one that
+left. Rank 0 alone writes the run directory and prints.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+import torch
+import torch.distributed as tdist
+from torch import Tensor
+
+TIMEOUT_ENV = "LINREG_TUI_DIST_TIMEOUT_S"
+"""Seconds a collective may wait for a silent peer before it fails (default 60). A rank that
+dies closes its sockets, so its peers fail at once; the timeout only bounds a hung peer."""
+DEFAULT_TIMEOUT_S = 60.0
+
+_current: list[Dist] = []
+"""The process group this process has joined (:func:`process_group`), if any."""
+
+
+def world_from_env() -> int:
+    """The number of ranks torchrun started (1 when this process was not started by it)."""
+    try:
+        return max(1, int(os.environ.get("WORLD_SIZE", "1")))
+    except ValueError:
+        return 1
+
+
+def rank_from_env() -> int:
+    """This process's global rank (0 when not started by torchrun)."""
+    try:
+        return int(os.environ.get("RANK", "0"))
+    except ValueError:
+        return 0
+
+
+def part(n: int, rank: int, world: int) -> tuple[int, int]:
+    """Rows ``[lo, hi)`` of ``n`` that ``rank`` of ``world`` owns: contiguous, near-equal,
+    the first ``n mod world`` ranks one row longer (``torch.tensor_split``'s rule)."""
+    q, r = divmod(n, world)
+    lo = rank * q + min(rank, r)
+    return lo, lo + q + (1 if rank < r else 0)
+
+
+@dataclass(frozen=True)
+class Dist:
+    """This process's place in a data-parallel run: its rank among ``world`` processes."""
+
+    rank: int
+    world: int
+
+    @property
+    def writer(self) -> bool:
+        """Rank 0 writes the run directory, prints and evaluates validation."""
+        return self.rank == 0
+
+    def rows(self, n: int) -> tuple[int, int]:
+        """The rows ``[lo, hi)`` of an ``n``-row split this rank computes on."""
+        return part(n, self.rank, self.world)
+
+    def sum_(self, t: Tensor) -> Tensor:
+        """Sum ``t`` over the ranks, in place (every rank gets the same bits); returns ``t``."""
+        tdist.all_reduce(t, op=tdist.ReduceOp.SUM)
+        return t
+
+
+def batch_parts(n: int, batch: int, dist: Dist | None) -> list[tuple[int, int]]:
+    """Per global batch of an epoch over ``n`` rows: the rows this rank computes of it and the
+    batch's own rows (all of them in a single process)."""
+    out = []
+    for start in range(0, n, batch):
+        m = min(batch, n - start)
+        lo, hi = dist.rows(m) if dist is not None else (0, m)
+        out.append((hi - lo, m))
+    return out
+
+
+def local_rows(perm: Tensor, batch: int, dist: Dist | None) -> Tensor:
+    """This rank's rows of each global batch of the permutation ``perm``, in batch order (all
+    of ``perm`` in a single process); on the device, no host sync."""
+    if dist is None:
+        return perm
+    n = perm.shape[0]
+    full = n // batch * batch
+    lo, hi = dist.rows(batch)
+    parts = [perm[:full].view(-1, batch)[:, lo:hi].reshape(-1)]
+    if full < n:
+        lo, hi = dist.rows(n - full)
+        parts.append(perm[full:][lo:hi])
+    return torch.cat(parts)
+
+
+def current() -> Dist | None:
+    """The data-parallel place of this process while it is in a process group, else None (the
+    training loop asks, so the CLI's run in this process needs no extra argument)."""
+    return _current[-1] if _current else None
+
+
+def backend_for(device: torch.device) -> str:
+    """NCCL for CUDA tensors, gloo for everything else."""
+    return "nccl" if device.type == "cuda" else "gloo"
+
+
+def timeout_s() -> float:
+    """The collective timeout (:data:`TIMEOUT_ENV`, else :data:`DEFAULT_TIMEOUT_S`)."""
+    try:
+        return max(1.0, float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT_S)))
+    except ValueError:
+        return DEFAULT_TIMEOUT_S
+
+
+def pick_device(device: str) -> str:
+    """``train.device`` for this rank: on CUDA, the GPU of its ``LOCAL_RANK`` (``cuda`` or
+    ``auto`` with a GPU present) — one GPU per rank; any other device as configured."""
+    if device in ("auto", "cuda") and torch.cuda.is_available():
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local % torch.cuda.device_count())
+        return f"cuda:{torch.cuda.current_device()}"
+    return device
+
+
+@contextmanager
+def process_group(device: torch.device) -> Iterator[Dist]:
+    """Join the torchrun process group for training on ``device``; leave it on exit."""
+    world, rank = world_from_env(), rank_from_env()
+    tdist.init_process_group(
+        backend_for(device),
+        timeout=timedelta(seconds=timeout_s()),
+        device_id=device if device.type == "cuda" else None,
+    )
+    _current.append(Dist(rank, world))
+    try:
+        yield _current[-1]
+    finally:
+        _current.clear()
+        if tdist.is_initialized():
+            tdist.destroy_process_group()
