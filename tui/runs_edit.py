@@ -2,8 +2,8 @@
 (``t``).
 
 One input line at the bottom, hidden until a key opens it, so the table keeps the rows at 80x24;
-``enter`` applies, ``esc`` closes it and changes nothing. The filter applies as it is typed
-(a half-typed ``key=`` term that does not parse yet is simply not applied until it does).
+``enter`` applies, ``esc`` closes it and changes nothing (the filter, too, applies on
+``enter``: a half-typed ``key=`` term is never applied).
 """
 
 from __future__ import annotations

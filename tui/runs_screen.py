@@ -131,10 +131,12 @@ class RunsScreen(RunsModal):
         self.rows = shown(self.entries, lambda study: study in self.expanded)
         self.fit = layout(self.rows, max(20, self.size.width - SIDE), gap=2, short_ids=True)
         table.clear(columns=True)
-        table.add_column("", key="mark")
-        for col in self.fit.columns:
+        # explicit widths: without them the table's first frame cuts every column to its
+        # header until it measures the cells, and a redraw in that frame kept the cut columns
+        table.add_column("", key="mark", width=1)
+        for col, width in zip(self.fit.columns, self.fit.widths):
             table.add_column(
-                Text(col.header, justify="right" if col.right else "left"), key=col.key
+                Text(col.header, justify="right" if col.right else "left"), key=col.key, width=width
             )
         for row, texts in zip(self.rows, self.fit.cells):
             table.add_row(*self._cells(row, texts), key=self._key(row))
@@ -172,18 +174,21 @@ class RunsScreen(RunsModal):
     def _title(self) -> None:
         runs = sum(1 for r in self.rows if r.get("kind") != "study")
         studies = sum(1 for r in self.entries if r.get("kind") == "study")
-        text = f"Runs in {self.root} · {runs} run{'s' if runs != 1 else ''}"
+        text = f"Runs · {runs} run{'s' if runs != 1 else ''}"
         if studies:
             text += f" · {studies} stud{'ies' if studies != 1 else 'y'} (e unfolds)"
         if self.marked:
             text += f" · {len(self.marked)} marked (c compares)"
+        text += f" · in {self.root}"  # last: a long path is what gets cut, never the counts
         self.query_one("#runs-title", Static).update(Text(text, style="bold"))
         name, descending = self.sort
         info = f"sort {self._sort_label(name)} {'↓' if descending else '↑'}"
         if self.filter_text:
             info += f" · filter {self.filter_text}"
         if self.fit is not None and self.fit.hidden:
-            info += f" · {self.fit.hidden_line()}"
+            names = f" · {self.fit.hidden_line()}"
+            count = f" · {len(self.fit.hidden)} columns hidden to fit"
+            info += names if len(info + names) <= self.size.width - SIDE else count
         self.query_one("#runs-info", Static).update(info)
 
     def _sort_label(self, name: str) -> str:
