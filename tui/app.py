@@ -3,7 +3,7 @@
 The app lays the panels out and turns keys into calls on what owns what they act on: runs on
 the :class:`~tui.session.RunSession` (a trainer process of their own, followed by one async
 worker), plot keys on the :class:`~tui.widgets.plot.LossPlot`, messages on the
-:class:`~tui.widgets.lines.TopBar`, presets on :mod:`tui.preset_flow`; the
+:class:`~tui.widgets.lines.TopBar` (one row) and in toasts, presets on :mod:`tui.preset_flow`; the
 :class:`~tui.painter.Painter` draws. torch is never imported here: the first frame paints
 first, then a child process says which devices exist (:mod:`tui.devices`).
 """
@@ -25,17 +25,23 @@ from textual.css.query import NoMatches
 from textual.widgets import Footer, Input
 
 from engine.runs.store import runs_dir
+from tui.alerts import announce_end
 from tui.devices import available_devices
 from tui.keys import escape_then, key_after_escape
-from tui.messages import Note, PresetChosen, SettingsEdited
+from tui.messages import Note, PresetChosen, SettingsEdited, plain
 from tui.painter import Painter
 from tui.preset_flow import choose_preset, reset_preset, save_as_preset
-from tui.screens import HelpScreen, QuitScreen
+from tui.screens import DIALOGS, HelpScreen, QuitScreen, screen_keys
 from tui.session import Notice, RunSession
+from tui.spare import CHECK_S, SpareKeeper
 from tui.widgets.lines import TopBar
+from tui.widgets.panels import RunStatsPanel
 from tui.widgets.plot import LossPlot
 from tui.widgets.run_panels import run_panels
 from tui.widgets.settings import NEXT_RUN_NOTE, SettingsPanel
+
+ERROR_TOAST_S = 8.0
+"""An error's toast stays this long (the top bar keeps its first row until the next message)."""
 
 
 class LinregApp(App[None]):
@@ -53,16 +59,21 @@ class LinregApp(App[None]):
     before save and reset, so a footer cut at 60 columns still shows them."""
     BINDINGS = [
         Binding("s", "start", "Start"),
+        Binding("s", "start_refused", "Start", show=False),  # says why s cannot start now
         Binding("x", "stop", "Stop"),
         Binding("p", "pause", "Pause"),
+        Binding("p", "resume", "Resume"),  # one of the two shows (Painter.offers)
         Binding("a", "attach", "Attach"),
         Binding("l", "log_y", "Log-y", group=PLOT_KEYS),
         Binding("m", "smooth", "Smooth", group=PLOT_KEYS),
         Binding("z", "window", "Window", group=PLOT_KEYS),
-        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("question_mark", "help", "Help", key_display="?", priority=True),  # any screen
         Binding("q", "quit", "Quit"),
         Binding("h", "runs", "Runs"),
         Binding("w", "sweep", "Sweep"),
+        Binding(
+            "i", "lab", "Lab", tooltip="the loss lab: shape, influence, landscape, path, boundary"
+        ),
         Binding("ctrl+s", "save", "Save"),
         Binding("r", "reset", "Reset"),
         Binding("escape", "leave_field", "Leave field"),
@@ -85,6 +96,10 @@ class LinregApp(App[None]):
         self.frozen_clock = frozen_clock
         self.painter = Painter(self, self.session, frozen_clock=frozen_clock)
         self.torch_at_mount: bool | None = None
+        self.alerted: object = None
+        """The RunFinished the last alert (bell, notification) was for."""
+        self.spare = SpareKeeper(self.session, lambda: self.settings.form.values())
+        """Keeps a spare trainer while the dashboard is in use (see :mod:`tui.spare`)."""
 
     @property
     def detached(self) -> Path | None:
@@ -117,6 +132,7 @@ class LinregApp(App[None]):
         self.painter.start()
         self.call_after_refresh(self._load_devices)
         self.call_after_refresh(self._mount_session)
+        self.set_interval(CHECK_S, self.spare.idle)
 
     def _mount_session(self) -> None:
         """After the first frame: hangup handler, then the watched run, or a spare trainer."""
@@ -124,6 +140,7 @@ class LinregApp(App[None]):
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hangup)
         self.settings.disabled = self.session.watch_dir is not None
         notice = self.session.open()
+        self.spare.prepare()
         if self.session.watch_dir is not None:
             self._follow()  # (a key may have started a run already: that one is followed)
         elif notice is not None:
@@ -155,11 +172,14 @@ class LinregApp(App[None]):
         gc.freeze()
         try:
             async for notice in self.session.follow():
+                live = self.session.trainer is not None  # (not a finished run's replay)
                 self.tell(notice)
+                self._alert_end(live)
         finally:
             with contextlib.suppress(NoMatches):  # the app may be shutting down
                 self.settings.border_subtitle = ""
                 self.session.spare()  # (not while watching)
+                self.spare.prepare()
 
     def tell(self, notice: Notice) -> None:
         """Show the session's ``notice`` in the top bar (a failed start's also at its field)."""
@@ -167,19 +187,37 @@ class LinregApp(App[None]):
             self.settings.mark(*notice.field)
         self.say(notice.text, error=notice.error)
 
+    def _alert_end(self, live: bool) -> None:
+        """A run followed live has ended (completed, early-stopped, diverged, stopped): a toast,
+        and the bell and desktop notification of :mod:`tui.alerts` (LINREG_TUI_ALERT)."""
+        fin = self.session.history.finished
+        if fin is None or fin is self.alerted or not live:
+            return
+        self.alerted = fin
+        announce_end(self, fin, self.session.shown_run or "run")
+
     def action_start(self) -> None:
         """Start a run with the form's settings (refused, naming the field, if one is bad)."""
         following = self.session.follower
-        self.tell(self.session.start(self.settings.build_config))
+        notice = self.session.start(self.settings.build_config)
         if self.session.follower is not following:
+            self.clear_notifications()  # the last run's toasts are stale now
             self.settings.border_subtitle = ""
             self._follow()
+        self.tell(notice)
+
+    def action_start_refused(self) -> None:
+        """s while a run goes or one is watched: not in the footer, but it says why."""
+        self.action_start()
 
     def action_stop(self) -> None:
         self.tell(self.session.stop())
 
     def action_pause(self) -> None:
         self.tell(self.session.pause())
+
+    def action_resume(self) -> None:
+        self.tell(self.session.pause())  # p toggles: Resume shows while paused
 
     def action_attach(self) -> None:
         following = self.session.follower
@@ -204,10 +242,24 @@ class LinregApp(App[None]):
 
     # -- the top bar and the plot's keys ------------------------------------------------------
     def say(self, text: str, *, error: bool = False) -> None:
-        """Put a message in the top bar (errors in red); the dashboard keeps running."""
+        """Put a message in the top bar, one row (errors in red), and an error also in a toast
+        that shows it whole, without Python's reprs (:func:`~tui.messages.plain`); the
+        dashboard keeps running."""
+        text = plain(text)
         self.query_one(TopBar).say(text, error=error)
+        if error:
+            self.notify(text, severity="error", timeout=ERROR_TOAST_S, markup=False)
         self.painter.draw_topbar()
         self.painter.dirty = True  # what it says may go with a change the panels show
+
+    def clear_error(self) -> None:
+        """Forget a stale error (its field was edited, or a run started): the top bar's and
+        its toasts."""
+        bar = self.query_one(TopBar)
+        if bar.error:
+            bar.say("")
+            self.clear_notifications()
+            self.painter.draw_topbar()
 
     def flash(self, text: str) -> None:
         self.query_one(TopBar).flash(text)  # a passing note: the message it covers comes back
@@ -221,7 +273,7 @@ class LinregApp(App[None]):
         self.painter.draw_now()
 
     def action_window(self) -> None:
-        note = self.plot.next_window(len(self.session.history.epochs))
+        note = self.plot.next_window(self.session.history.n_epochs)
         self.flash(note or "the plot already shows every epoch (z windows runs over 100 epochs)")
         if note:
             self.painter.draw_now()
@@ -231,6 +283,8 @@ class LinregApp(App[None]):
     def _settings_edited(self, message: SettingsEdited) -> None:
         if self.session.follower is not None:
             self.settings.border_subtitle = NEXT_RUN_NOTE
+        self.clear_error()  # what it said about the settings is out of date
+        self.spare.prepare()  # (the loss or optimizer may now need torch.optim)
         self.painter.draw_formula()
         self.painter.dirty = True
 
@@ -253,7 +307,10 @@ class LinregApp(App[None]):
 
     # -- other screens and keys ---------------------------------------------------------------
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.session.warnings))
+        """The keys of the screen shown (as they act now), the run's warnings (the engine's at
+        its start, the fit's at its end), the formulas."""
+        fit = self.query_one("#stats", RunStatsPanel).warnings(self.session.history)
+        self.push_screen(HelpScreen(self.session.warnings + fit, screen_keys(self)))
 
     def action_leave_field(self) -> None:
         self.plot.focus()
@@ -276,11 +333,26 @@ class LinregApp(App[None]):
             )
         )
 
+    def action_lab(self) -> None:
+        """The loss lab on the run shown, else on the settings' optimum (torch loads there)."""
+        from tui.lab.screen import LabScreen
+
+        shown = self.session.shown_run
+        run = self.session.watch_dir or (self.session.runs_root / shown if shown else None)
+        self.push_screen(LabScreen(run, self.settings.build_config))
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "help":  # on the runs and sweep screens too; a field types its "?"
+            focused = self.focused
+            typing = focused is not None and focused.check_consume_key("?", "?")
+            return not typing and not isinstance(self.screen, DIALOGS)
         return self.painter.offers(action)
 
     async def on_event(self, event: events.Event) -> None:
-        """Read ``alt+<key>`` as Esc then the key (see :mod:`tui.keys`)."""
+        """Read ``alt+<key>`` as Esc then the key (see :mod:`tui.keys`); any input brings the
+        spare trainer back after an idle spell."""
+        if isinstance(event, (events.Key, events.MouseDown)) and self.is_running:
+            self.spare.touched()
         after = key_after_escape(event) if isinstance(event, events.Key) else None
         if after is None:
             await super().on_event(event)

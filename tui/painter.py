@@ -130,19 +130,25 @@ class Painter:
 
     def offers(self, action: str) -> bool:
         """The app's ``check_action``: keys that do nothing now are not offered (and do
-        nothing): stop and pause without a run of ours, attach without a run to attach to,
-        the plot keys before a curve, reset and save with nothing to reset or save. Start
-        stays: while a run goes or a run is watched it says why it cannot. Esc shows only while
-        a field takes letter keys (it is how s/x/p/q return); at 80 columns the footer has no
-        room for a key that does nothing."""
+        nothing): stop without a run of ours, pause while paused and resume while not, attach
+        without a run to attach to, the plot keys before a curve, reset and save with nothing
+        to reset or save. Start shows only when it can start: while a run goes or a run is
+        watched, ``s`` goes to ``start_refused`` (not in the footer), which says why. Esc shows
+        only while a field takes letter keys (it is how s/x/p/q return); at 80 columns the
+        footer has no room for a key that does nothing."""
         session, watching = self.session, self.session.watch_dir is not None
+        if action in ("start", "start_refused"):
+            return (session.start_refused() is None) == (action == "start")
         if action == "leave_field":
             focused = self.app.focused
             return focused is not None and focused.check_consume_key("s", "s")
         if action == "attach":
             return not watching and session.follower is None and bool(session.runs_in_progress())
-        if action in ("stop", "pause"):
+        if action == "stop":
             return session.trainer is not None
+        if action in ("pause", "resume"):
+            trainer = session.trainer
+            return trainer is not None and trainer.paused == (action == "resume")
         if action in ("log_y", "smooth", "window"):
             return session.history.started is not None
         if action == "reset":
@@ -157,6 +163,7 @@ class Painter:
         session = self.session
         state = (
             session.trainer is not None,
+            bool(session.trainer and session.trainer.paused),
             session.follower is not None,
             session.history.started is not None,
             self.settings.modified,

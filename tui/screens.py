@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 from textual import on
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
@@ -118,32 +119,100 @@ class DiscardEditsScreen(ModalScreen[bool]):
         self.dismiss(discard)
 
 
-KEYS_HELP: tuple[tuple[str, str], ...] = (
-    ("s", "start a run with the settings shown"),
-    ("x", "stop the run (it reports why it ended)"),
-    ("p", "pause / resume"),
-    ("l", "log-y on / off (zero and negative losses are drawn at a floor)"),
-    ("m", "smoothing: off → EMA 0.9 → EMA 0.99 (debiased, drawn over the raw curve)"),
-    ("ctrl+s", "save the settings as a new preset in your preset folder"),
-    ("r", "reset the settings to the preset"),
-    ("z", "plot window: all epochs → last 100 → last 1,000 → last 10,000 (when longer)"),
-    ("?", "this help"),
-    ("a", "attach to a run in progress (its curve so far, then live)"),
-    ("q", "quit; during a run: stop it, or leave it running (linreg-tui watch RUN comes back)"),
+ACTION_HELP: dict[str, str] = {
+    "start": "start a run with the settings shown",
+    "start_refused": "start (while a run goes or one is watched: says why it cannot)",
+    "stop": "stop the run (it reports why it ended)",
+    "pause": "pause the run",
+    "resume": "resume the paused run",
+    "attach": "attach to a run in progress (its curve so far, then live)",
+    "log_y": "log-y on / off (zero and negative losses are drawn at a floor)",
+    "smooth": "smoothing: off → EMA 0.9 → EMA 0.99 (debiased, drawn over the raw curve)",
+    "window": "plot window: all epochs → last 100 → last 1,000 → last 10,000 (when longer)",
+    "help": "this help: the keys of the screen shown, as they act now",
+    "quit": "quit; during a run: stop it, or leave it running (linreg-tui watch RUN comes back)",
+    "runs": "the runs screen: past runs to open, compare, or load settings from",
+    "sweep": "the sweep screen: search the settings with Optuna",
+    "save": "save the settings as a new preset in your preset folder",
+    "reset": "reset the settings to the preset",
+    "leave_field": "leave a field, so letter keys act again",
+}
+"""What each of the dashboard's own actions does, longer than its footer label; a key without
+an entry (another screen's, or one added later) shows its binding's tooltip or label."""
+FORM_KEYS: tuple[tuple[str, str], ...] = (
     ("tab / shift+tab", "move between fields; enter opens a list or moves on"),
-    ("esc", "leave a field, so letter keys act again"),
 )
 
 
-def help_sections(warnings: Sequence[str] = ()) -> list[tuple[str, list[tuple[str, str]]]]:
+@dataclass(frozen=True)
+class KeyRow:
+    """One key of a screen, as help lists it."""
+
+    key: str
+    does: str
+    now: bool = True
+    """Whether it acts now (the footer shows it); help lists the others as "(not now)"."""
+
+
+def screen_keys(app: App[Any]) -> list[tuple[str, list[KeyRow]]]:
+    """The keys of the screen shown, generated from its bindings and the app's: ``(title,
+    rows)`` sections, this screen's own first. A key acts "now" when Textual's active
+    bindings (after each ``check_action``) hold it; two bindings of one key (p: pause /
+    resume) show as one row, the one that acts now."""
+    screen = app.screen
+    active = {(key, b.binding.action) for key, b in screen.active_bindings.items()}
+    nodes: list[tuple[str, Any]] = []
+    if screen is not app.screen_stack[0]:
+        nodes.append((f"Keys of this screen ({type(screen).__name__})", screen))
+    if not screen.is_modal:  # a modal screen (runs, sweep) takes only its own keys (and ?)
+        nodes.append(("Keys" if not nodes else "Dashboard keys (from any screen)", app))
+    sections: list[tuple[str, list[KeyRow]]] = []
+    taken: set[str] = set()
+    for title, node in nodes:
+        rows: dict[str, KeyRow] = {}
+        for binding in _bindings(node):
+            if binding.key in taken:
+                continue  # the screen's own binding of this key wins
+            now = (binding.key, binding.action) in active
+            if binding.key in rows and (rows[binding.key].now or not now):
+                continue
+            does = ACTION_HELP.get(binding.action) if node is app else None
+            does = does or binding.tooltip or binding.description or binding.action
+            rows[binding.key] = KeyRow(key_name(binding), does, now)
+        taken |= set(rows)
+        extra = [KeyRow(k, d) for k, d in FORM_KEYS] if node is app else []
+        sections.append((title, list(rows.values()) + extra))
+    return sections
+
+
+KEY_NAMES = {"escape": "esc", "question_mark": "?", "space": "space", "enter": "enter"}
+
+
+def key_name(binding: Binding) -> str:
+    """A key as help writes it: ``ctrl+s`` in full (the footer's ``^s`` is for its room)."""
+    return binding.key_display or KEY_NAMES.get(binding.key, binding.key)
+
+
+def _bindings(node: Any) -> list[Binding]:
+    """A node's own bindings, in the order its class declares them (Textual's built-in ones,
+    such as ctrl+q, are not the dashboard's to document)."""
+    return [b for b in type(node).BINDINGS if isinstance(b, Binding)]
+
+
+def help_sections(
+    warnings: Sequence[str] = (), keys: Sequence[tuple[str, Sequence[KeyRow]]] = ()
+) -> list[tuple[str, list[tuple[str, str]]]]:
     """The help as ``(title, [(left, right), ...])`` sections: the run's warnings (if any), the
-    keys and every loss formula (as the README has them)."""
+    keys (:func:`screen_keys`) and every loss formula (as the README has them)."""
     sections: list[tuple[str, list[tuple[str, str]]]] = []
     if warnings:
         sections.append(
             (f"Warnings of the last run ({len(warnings)})", [("⚠", w) for w in warnings])
         )
-    sections.append(("Keys", list(KEYS_HELP)))
+    for title, rows in keys:
+        sections.append(
+            (title, [(r.key, r.does if r.now else f"{r.does} (not now)") for r in rows])
+        )
     losses = [
         (name, re.sub(r", [^,]*=[{][^}]*[}]", "", spec.formula)) for name, spec in LOSSES.items()
     ]
@@ -159,19 +228,23 @@ def help_sections(warnings: Sequence[str] = ()) -> list[tuple[str, list[tuple[st
 HELP_FOOT = "Settings edited during a run apply to the next start. Esc or ? closes this help."
 
 
-def help_text(warnings: Sequence[str] = ()) -> str:
+def help_text(
+    warnings: Sequence[str] = (), keys: Sequence[tuple[str, Sequence[KeyRow]]] = ()
+) -> str:
     """The help as plain text (what the help screen shows, unwrapped)."""
     lines: list[str] = []
-    for title, rows in help_sections(warnings):
+    for title, rows in help_sections(warnings, keys):
         lines += [title, ""] + [f"  {left:<16} {right}" for left, right in rows] + [""]
     return "\n".join(lines + [HELP_FOOT])
 
 
-def help_renderable(warnings: Sequence[str] = ()) -> Group:
+def help_renderable(
+    warnings: Sequence[str] = (), keys: Sequence[tuple[str, Sequence[KeyRow]]] = ()
+) -> Group:
     """The help laid out in two columns, so a wrapped description keeps its indent under
     itself instead of starting at the screen's edge."""
     parts: list[Any] = []
-    for title, rows in help_sections(warnings):
+    for title, rows in help_sections(warnings, keys):
         grid = Table.grid(padding=(0, 1), pad_edge=True)
         grid.add_column(no_wrap=True, min_width=16)
         grid.add_column(ratio=1)
@@ -183,7 +256,8 @@ def help_renderable(warnings: Sequence[str] = ()) -> Group:
 
 
 class HelpScreen(ModalScreen[None]):
-    """The last run's warnings, the keys and the loss formulas (plain text, never markup)."""
+    """The last run's warnings, the keys of the screen it was opened from (generated from its
+    bindings: :func:`screen_keys`) and the loss formulas (plain text, never markup)."""
 
     AUTO_FOCUS = "#help"
 
@@ -193,13 +267,16 @@ class HelpScreen(ModalScreen[None]):
         Binding("q", "close", "Close"),
     ]
 
-    def __init__(self, warnings: Sequence[str] = ()) -> None:
+    def __init__(
+        self, warnings: Sequence[str] = (), keys: Sequence[tuple[str, Sequence[KeyRow]]] = ()
+    ) -> None:
         super().__init__()
         self._warnings = list(warnings)
+        self.keys = list(keys)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
-            yield Static(help_renderable(self._warnings))
+            yield Static(help_renderable(self._warnings, self.keys))
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -229,3 +306,7 @@ class QuitScreen(ModalScreen[str | None]):
 
     def action_choose(self, choice: str) -> None:
         self.dismiss(choice or None)
+
+
+DIALOGS = (HelpScreen, QuitScreen, SavePresetScreen, DiscardEditsScreen)
+"""Screens that ask one thing: ``?`` does not open help over them (help closes itself)."""

@@ -1,11 +1,14 @@
 """A run in this thread, printed for a person and recorded in its run directory: what
 ``linreg-tui train`` and ``linreg-tui resume`` both do once they know the config.
 
-The event stream feeds the printer and the run directory alike. Ctrl-C, SIGTERM and SIGHUP stop
-the run cleanly (:mod:`engine.core.signals`): checkpoint, ``RunFinished``, the summary where
-stdout still exists, exit 128 + the signal. A closed or hung-up stdout is not an error: the run
-goes on and completes its directory. A run that fails on its config records the config key in
-``status.json`` (``error_key``) so a dashboard can show the reason at the field.
+The event stream feeds the printer and the run directory alike, through a
+:class:`~engine.core.run_watch.RunWatch` that adds the trainer's resource samples to it (at
+most one a second) and, at the end, the fit's warnings to the summary (``warning: …``).
+Ctrl-C, SIGTERM and SIGHUP stop the run cleanly (:mod:`engine.core.signals`): checkpoint,
+``RunFinished``, the summary where stdout still exists, exit 128 + the signal. A closed or
+hung-up stdout is not an error: the run goes on and completes its directory. A run that fails
+on its config records the config key in ``status.json`` (``error_key``) so a dashboard can
+show the reason at the field.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from typing import Any, TextIO
 from engine.cli.common import EXIT_FAILED, EXIT_OK
 from engine.cli.summary import Printer
 from engine.config import Config, ConfigError
-from engine.core.events import Event, RunStarted
+from engine.core.events import Event, RunFinished, RunStarted
+from engine.core.run_watch import RunWatch
 
 
 def run_headless(
@@ -52,12 +56,18 @@ def run_headless(
 
         writer = RunWriter(run_dir, portable_dict(cfg, cfg.name), resume_epoch=resume_epoch)
 
+    watch = RunWatch()
+
     def emit(ev: Event) -> None:
-        if writer is not None:
-            writer(ev)
-            if isinstance(ev, RunStarted) and not as_json:
-                printer.err.write(f"run: {run_dir}\n")
-        printer(ev)
+        for out in watch(ev):
+            if writer is not None:
+                writer(out)
+                if isinstance(out, RunStarted) and not as_json:
+                    printer.err.write(f"run: {run_dir}\n")
+            printer(out)
+            if isinstance(out, RunFinished) and not as_json:
+                for line in watch.warnings(out):
+                    printer.out.write(f"warning: {line}\n")
 
     signals = StopOnSignals(control)
     try:

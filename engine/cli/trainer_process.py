@@ -13,6 +13,16 @@ Starting Python and importing torch takes seconds, so :class:`WarmTrainer` keeps
 trainer that has already imported torch and run a tiny warm-up fit; it waits on a pipe for the
 run directory to train into. When the dashboard goes away without using it, the pipe closes and
 the spare exits. ``python -m engine.cli.trainer_process`` is that spare.
+
+What it holds resident (RSS, CPU build of torch 2.13, measured by
+``tests/test_system_samples.py``): ~225 MB once torch is imported, ~241 MB after the warm-up
+fit, ~313 MB once a ``torch.optim`` optimizer has been built: torch wraps their methods in a
+``torch._dynamo`` guard whose first call imports dynamo and sympy (~72 MB, ~1.1 s). Runs whose
+optimum and optimizer need no ``torch.optim`` (the least-squares losses with the built-in update
+rules) never pay it, so the spare loads it only when asked (:meth:`WarmTrainer.prepare`,
+which the dashboard sends while its settings name such a loss or optimizer:
+:func:`needs_torch_optim`). Threads: torch's pool starts with the first parallel op, after the
+spare is handed its run; no CUDA context is made before the run asks for the GPU.
 """
 
 from __future__ import annotations
@@ -24,10 +34,14 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from engine.config import Config
 from engine.core.signals import PAUSE, RESUME, STOP_BY_YOU
+from engine.optimizer_registry import OPTIMIZERS
+from engine.registry import LOSSES
 from engine.runs.files import atomic_write
 from engine.runs.status import FORMAT_VERSION, RunStatus, pid_alive
 from engine.runs.store import new_run_dir
@@ -195,6 +209,18 @@ class WarmTrainer:
             close_fds=True,
         )
         self._ready = False
+        self.prepared = False
+
+    def prepare(self) -> None:
+        """Have the spare load torch's optimizer machinery now (dynamo, ~1 s, ~72 MB), for a
+        run that will need it (:func:`needs_torch_optim`); once per spare."""
+        popen = self._popen
+        if self.prepared or popen is None or popen.stdin is None:
+            return
+        self.prepared = True
+        with contextlib.suppress(OSError):
+            popen.stdin.write(b'{"prepare": true}\n')
+            popen.stdin.flush()
 
     def ready(self) -> bool:
         """Whether the spare has finished warming up (never blocks)."""
@@ -230,6 +256,18 @@ class WarmTrainer:
                         pipe.close()
 
 
+def needs_torch_optim(values: Mapping[str, Any]) -> bool:
+    """Whether a run of these settings (dotted keys: ``loss.name``, ``optim.name``,
+    ``model.task``) builds a ``torch.optim`` optimizer: an optimum found by L-BFGS (every loss
+    but the least-squares ones, classification, custom and combined losses) or an optimizer
+    without an update rule of ours. When unsure: yes (preparing costs memory, not time)."""
+    loss = LOSSES.get(str(values.get("loss.name")))
+    optim = OPTIMIZERS.get(str(values.get("optim.name", "sgd")))
+    task = values.get("model.task", "regression")
+    closed = loss is not None and loss.optimum == "least_squares" and task == "regression"
+    return not (closed and optim is not None and optim.rule is not None)
+
+
 def _warm_up() -> None:
     """Import the trainer and run a tiny CPU fit, so the real run's first epoch comes at once."""
     from engine.config import parse_config
@@ -240,8 +278,11 @@ def _warm_up() -> None:
             {"data": {"n_samples": 32}, "train": {"epochs": 2, "device": "cpu"}}, where="warm-up"
         )
     )
-    # The reference optimum of huber, smooth_l1 and log_cosh runs torch.optim.LBFGS, whose first
-    # step imports torch._dynamo (~2 s): paid here, not between s and the first epoch.
+
+
+def _warm_torch_optim() -> None:
+    """Build and step a ``torch.optim`` optimizer once: its first use imports torch._dynamo
+    (~1 s, ~72 MB resident), here rather than between s and the first epoch."""
     import torch
 
     p = torch.zeros(1, requires_grad=True)
@@ -256,10 +297,30 @@ def _warm_up() -> None:
     lbfgs.step(closure)  # type: ignore[no-untyped-call]  # LBFGS.step is untyped in torch
 
 
+def _orders_while_warming() -> dict[str, Any] | None:
+    """What the dashboard sent during the warm-up (it asks at once when its settings need
+    torch.optim): a prepare is done now, before "ready", so a ready spare is ready for the
+    settings shown; a run directory is returned; ``{}`` when the dashboard has left."""
+    import select
+
+    while select.select([sys.stdin], [], [], 0)[0]:
+        line = sys.stdin.readline()
+        if not line.strip():
+            return {}
+        order: dict[str, Any] = json.loads(line)
+        if "run_dir" in order:
+            return order
+        with contextlib.suppress(Exception):  # as the warm-up: only speed is at stake
+            _warm_torch_optim()
+    return None
+
+
 def main() -> int:
-    """The spare: warm up, wait for ``{"run_dir": ...}`` on stdin, then train it headless."""
+    """The spare: warm up, say ``ready``, then read stdin: ``{"prepare": true}`` loads torch's
+    optimizer machinery, ``{"run_dir": ...}`` is the run to train headless."""
     with contextlib.suppress(Exception):  # a failed warm-up only costs the real run its speed
         _warm_up()
+    order = _orders_while_warming()
     with contextlib.suppress(OSError):
         # WarmTrainer.ready(); then stdout is /dev/null. A spare taken before it was ready has
         # its stdout closed already (EPIPE) but its run directory waiting on stdin: train it.
@@ -267,10 +328,18 @@ def main() -> int:
         print("ready", flush=True)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
-    line = sys.stdin.readline()
-    if not line.strip():
-        return 0  # the dashboard left without a run for us
-    run_dir = Path(json.loads(line)["run_dir"])
+    while order is None or "run_dir" not in order:
+        if order == {}:
+            return 0  # the dashboard left without a run for us
+        line = sys.stdin.readline()
+        if not line.strip():
+            return 0
+        order = json.loads(line)
+        if "run_dir" not in order:
+            with contextlib.suppress(Exception):
+                _warm_torch_optim()
+            order = None
+    run_dir = Path(order["run_dir"])
     fd = os.open(run_dir / LOG_NAME, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(fd, 2)
     sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115 - the process's stderr from now on

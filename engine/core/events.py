@@ -112,7 +112,7 @@ class EpochEnded(Event):
     """``train_loss - optimum loss`` when an optimum is known."""
     weights_original: list[float] | None = None
     """``weights`` in the raw feature/target units (None when nothing was standardised)."""
-    bias_original: float | None = None
+    bias_original: float | list[float] | None = None
     coef_rmse: float | None = None
     """Error of the coefficients against the data's true ones (synthetic data, else None):
     ``sqrt(mean((learned - true)²))`` over each weight the truth covers and the bias, in raw
@@ -137,7 +137,7 @@ class RunFinished(Event):
     :class:`EpochEnded` and ``medae`` (median absolute error, which epochs do not carry)."""
     weights_original: list[float] | None = None
     """Weights in the raw feature units (when features or target were standardised)."""
-    bias_original: float | None = None
+    bias_original: float | list[float] | None = None
     train_loss: float | None = None
     """The objective of the returned parameters on the whole training split (after a restore:
     the restored epoch's, which no single EpochEnded holds, since in full batch an epoch's
@@ -173,3 +173,26 @@ class CrossValidated(Event):
     folds: int
     mean: dict[str, float]
     std: dict[str, float]
+
+
+@dataclass(frozen=True)
+class SystemSampled(Event):
+    """What the trainer process uses, sampled at most once a second during a run (a run under a
+    second has none): CPU and memory from psutil, the GPU's utilisation and memory from NVML
+    (``nvidia-ml-py``) when the run trains on an NVIDIA GPU and NVML answers (else None).
+    Logs written before it existed simply have none."""
+
+    epoch: int
+    """The last epoch finished when it was taken."""
+    elapsed_s: float
+    cpu_percent: float
+    """The process's CPU time over wall time since the previous sample, in percent of one core
+    (400 = four cores busy), as ``psutil.Process.cpu_percent``."""
+    rss_bytes: int
+    """Resident memory of the process."""
+    threads: int
+    gpu_util_percent: float | None = None
+    """Percent of the last sample period in which a kernel ran on the run's GPU (whole device)."""
+    gpu_mem_bytes: int | None = None
+    """Memory in use on the run's GPU (whole device, every process)."""
+    gpu_mem_total_bytes: int | None = None

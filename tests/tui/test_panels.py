@@ -229,6 +229,7 @@ def test_coefficients_stay_on_screen_between_the_late_epochs_that_log_weights(tm
     """Past FULL_WEIGHT_EPOCHS a run's log keeps weights only on improving and every
     WEIGHT_STRIDE-th epoch: the panels show the latest epoch that has them, and never blank
     the coefficient lines (which made the run panel jump between 2 and 5 rows at 10 Hz)."""
+    from engine.core.events import EpochEnded
     from engine.runs.store import FULL_WEIGHT_EPOCHS, read_events
     from tests.runs_helpers import only_run, run
     from tui.history import RunHistory
@@ -258,7 +259,9 @@ def test_coefficients_stay_on_screen_between_the_late_epochs_that_log_weights(tm
         shown = history.current
         assert shown is not None and shown.weights is not None
         assert shown.epoch == max(
-            e.epoch for e in events[1 : history.last.epoch + 1] if e.weights is not None
+            e.epoch
+            for e in events[1:]
+            if isinstance(e, EpochEnded) and e.epoch <= history.last.epoch and e.weights is not None
         )
         assert coefficient_lines(history, 3, 3)[0].startswith("w")
     assert thinned > 0, "the run logged thinned epochs"

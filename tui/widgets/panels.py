@@ -17,6 +17,9 @@ from typing import Any
 from rich.cells import cell_len
 from rich.text import Text
 
+from engine.core.eta import EpochRate, eta_text
+from engine.core.events import RunStarted
+from engine.core.fit_warnings import LossRange, fit_warnings
 from engine.core.report import (
     LEARNED,
     LEARNED_RAW,
@@ -28,6 +31,7 @@ from engine.core.report import (
     metric_table,
     standardised_target,
 )
+from engine.core.system import system_line
 from tui.history import EpochLosses, RunHistory
 from tui.series import fmt_num
 from tui.view import View
@@ -195,10 +199,41 @@ class RunStatsPanel(Panel):
 
     BORDER_TITLE = "Run"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rate = EpochRate()
+        self._rate_run: RunStarted | None = None
+        self._warned: tuple[object, list[str]] = (None, [])
+
+    def eta(self, history: RunHistory, view: View) -> str | None:
+        """``ETA 1m12s`` from the epochs/s of the last seconds this panel has seen (``≤`` with
+        early stopping on: it may end sooner); None when the run is not going."""
+        started, last = history.started, history.last
+        if started is not self._rate_run:
+            self._rate, self._rate_run = EpochRate(), started
+        if started is None or last is None or history.finished is not None:
+            return None
+        self._rate.add(last.epoch, last.elapsed_s)
+        if view.paused or not view.running:
+            return None
+        es_on = bool(started.config.get("early_stopping", {}).get("enabled"))
+        return eta_text(last.epoch, started.epochs, self._rate.rate, upper_bound=es_on)
+
+    def warnings(self, history: RunHistory) -> list[str]:
+        """The fit's warnings once the run has ended (worked out once per run)."""
+        fin = history.finished
+        if fin is None:
+            return []
+        if self._warned[0] is not fin:
+            self._warned = (fin, fit_warnings(history.started, fin, fit_losses(history)))
+        return self._warned[1]
+
     def render_history(self, history: RunHistory, view: View) -> None:
-        """Render; ``view.frozen_clock`` hides elapsed time, speed and device name (snapshots)."""
+        """Render; ``view.frozen_clock`` hides elapsed time, speed, ETA, the device name and
+        the trainer's resource use (snapshots)."""
         started, last, fin = history.started, history.last, history.finished
         frozen_clock, paused = view.frozen_clock, view.paused
+        eta = self.eta(history, view)
         digits = 4 if view.wide else 3
         # as many weights as the line has room for ("w raw " + ~10 cells each + the bias)
         n_coef = max(1, (self.content_size.width - 12) // (digits + 7))
@@ -222,13 +257,16 @@ class RunStatsPanel(Panel):
                 f"{last.epoch / secs if secs > 0 else 0:,.0f} ep/s  {secs:.1f} s",
                 f"{secs:.1f} s",
             ]
+            if eta is not None:  # the time left matters more than the time gone
+                speeds = [f"{speeds[0]}  {eta}", f"{secs:.1f} s  {eta}", eta]
         else:
             speeds = ["starting…"]
-        self.border_title = Text(
-            f"Run on {started.device}"
-            if frozen_clock
-            else f"Run on {started.device} ({started.device_name})"
-        )
+        title = f"Run on {started.device}"
+        if not frozen_clock and history.system is not None and fin is None:
+            title += f" · {system_line(history.system)}"  # the rule's row: no row of its own
+        elif not frozen_clock:
+            title += f" ({started.device_name})"
+        self.border_title = Text(title)
         shown = history.shown_losses()
         restored = shown is not None and last is not None and shown.epoch != last.epoch
         if restored:  # the numbers below are that epoch's: say so where it always fits
@@ -246,7 +284,29 @@ class RunStatsPanel(Panel):
         metrics = metric_table(started, history.current)
         if not view.details_shown and metrics:
             lines.append(Text(metrics_line(metrics), style="dim"))
+        for warning in self.warnings(history):  # one row each, the whole text in ? help
+            line = Text(f"⚠ {warning}", style="yellow")
+            line.truncate(max(self.content_size.width, 1), overflow="ellipsis")
+            lines.append(line)
         self.update(Text("\n").join(lines))
+
+
+def fit_losses(history: RunHistory) -> LossRange:
+    """The training loss's minimum and last value over the whole run: the epochs filed, and
+    those a long run's curve summary holds (its per-bucket minima) when the history was seeded
+    from one."""
+    filed, base = history.train_range, history.base
+    if base is None or "train_loss" not in base.fields or not len(base):
+        return filed
+    out = LossRange()
+    mins, firsts = base.column("train_loss", "min"), base.column("first", "")
+    for i, low in enumerate(mins):
+        if math.isfinite(low) and low < out.minimum:
+            out.minimum, out.min_epoch = low, int(firsts[i])
+    if filed.minimum < out.minimum:
+        out.minimum, out.min_epoch = filed.minimum, filed.min_epoch
+    out.last = filed.last if filed.last is not None else base.column("train_loss", "last")[-1]
+    return out
 
 
 def loss_line(losses: EpochLosses, has_val: bool, width: int = 0) -> Text:
