@@ -12,8 +12,10 @@ three ways, side by side, as trials per minute and ratios.
 Each is timed from process start to exit. The same again with a million rows
 (``--set data.n_samples=1000000``, fewer trials). Also measured, in this process: what Optuna's
 bookkeeping of a trial costs (ask, two suggests, two user attributes, tell) on SQLite (WAL,
-as the sweep opens it) and on ``JournalStorage(JournalFileBackend)``, and what a run directory
-adds to a trial (``run_training`` with and without a ``RunWriter``).
+as the sweep opens it) and on ``JournalStorage(JournalFileBackend)`` through Optuna's API, and
+through the batched sweep's record (:mod:`engine.sweep.batch_store`: sampled in memory, two
+SQLite transactions a batch), and what a run directory adds to a trial (``run_training`` with
+and without a ``RunWriter``).
 
 Goal (issue 23): batched >= 10x per-process and >= 1.5x the in-process loop.
 
@@ -60,15 +62,24 @@ def sweep_cmd(spec: Path, runs: Path, trials: int, sets: list[str], *extra: str)
     ]
 
 
-def timed_sweep(cmd: list[str]) -> tuple[float, int]:
-    """Wall seconds of a sweep command and the trials it finished."""
-    t0 = time.perf_counter()
+def child_cpu_s() -> float:
+    """CPU seconds (user + system) of this process's finished children so far."""
+    import resource
+
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def timed_sweep(cmd: list[str]) -> tuple[float, int, float]:
+    """Wall seconds of a sweep command, the trials it finished and its CPU seconds (all its
+    processes: on a machine shared with other work the CPU seconds move less than the wall)."""
+    cpu0, t0 = child_cpu_s(), time.perf_counter()
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr[-500:]}")
     n = sum(json.loads(line)["type"] == "TrialFinished" for line in done.stdout.splitlines())
-    return wall, n
+    return wall, n, child_cpu_s() - cpu0
 
 
 def in_process_loop(spec_text: str, db: Path, trials: int, sets: list[str]) -> int:
@@ -108,7 +119,7 @@ def storage_costs(trials: int, tmp: Path) -> dict[str, float]:
         "sqlite (WAL)": lambda: open_storage(f"sqlite:///{tmp / 'cost.db'}"),
         "journal file": lambda: JournalStorage(JournalFileBackend(str(tmp / "cost.log"))),
     }
-    for name, make in stores.items():
+    for name, make in stores.items():  # Optuna's API, a trial at a time
         t0 = time.perf_counter()
         study = optuna.create_study(storage=make(), sampler=optuna.samplers.RandomSampler(0))
         for i in range(trials):
@@ -119,7 +130,30 @@ def storage_costs(trials: int, tmp: Path) -> dict[str, float]:
             t.set_user_attr("pid", i)
             study.tell(t, float(i))
         out[name] = 1000 * (time.perf_counter() - t0) / trials
+    out["sqlite, batched record (batch 32)"] = batched_record_cost(trials, tmp)
     return out
+
+
+def batched_record_cost(trials: int, tmp: Path) -> float:
+    """Milliseconds per trial of what a batched sweep does instead
+    (:class:`engine.sweep.batch_store.BatchStudy`): sample in memory, two transactions a
+    batch of 32."""
+    from engine.sweep.batch_store import BatchStudy
+    from engine.sweep.spec import load_sweep
+    from engine.sweep.study import open_storage, open_study
+    from engine.sweep.trial import TrialResult
+
+    spec_path = tmp / "cost-spec.yaml"
+    spec_path.write_text(SPEC)
+    setup = load_sweep("default", str(spec_path), BASE_SETS, trials=trials)
+    storage = open_storage(f"sqlite:///{tmp / 'cost-batched.db'}")
+    t0 = time.perf_counter()
+    asker = BatchStudy(open_study(storage, "cost", setup.spec), setup.spec, tmp)
+    while batch := asker.ask(32):
+        asker.tell(
+            batch, [TrialResult(t.number, t.params, "complete", float(t.number)) for t in batch]
+        )
+    return 1000 * (time.perf_counter() - t0) / trials
 
 
 def run_dir_cost(trials: int, tmp: Path, sets: list[str]) -> tuple[float, float]:
@@ -147,27 +181,27 @@ def side_by_side(tmp: Path, trials: int, sets: list[str], label: str) -> None:
     spec.write_text(SPEC)
     tag = str(abs(hash(label)))
     rows = {}
-    rows["batched (--batch 32)"] = timed_sweep(sweep_cmd(spec, tmp / f"b{tag}", trials, sets))
+    rows["batched (default --batch)"] = timed_sweep(sweep_cmd(spec, tmp / f"b{tag}", trials, sets))
     rows["per-process (--batch 1)"] = timed_sweep(
         sweep_cmd(spec, tmp / f"p{tag}", trials, sets, "--batch", "1", "--parallel", "1")
     )
-    t0 = time.perf_counter()
+    cpu0, t0 = child_cpu_s(), time.perf_counter()
     subprocess.run(
         [sys.executable, __file__, "--loop", str(tmp / f"l{tag}.db"), str(trials), *sets],
         cwd=ROOT,
         check=True,
     )
-    rows["in-process loop (fit)"] = (time.perf_counter() - t0, trials)
+    rows["in-process loop (fit)"] = (time.perf_counter() - t0, trials, child_cpu_s() - cpu0)
     print(
         f"\n{label}: {trials}-trial random sweep of the default preset (lr, momentum), "
-        f"{os.cpu_count()} cores, start-up included"
+        f"{os.cpu_count()} cores, start-up included (load average {os.getloadavg()[0]:.1f})"
     )
-    print(f"{'':26s} {'wall s':>7s} {'trials/min':>10s} {'batched is':>11s}")
-    batched = rows["batched (--batch 32)"]
+    print(f"{'':26s} {'wall s':>7s} {'trials/min':>10s} {'batched is':>11s} {'cpu s':>7s}")
+    batched = rows["batched (default --batch)"]
     rate_b = 60 * batched[1] / batched[0]
-    for name, (wall, n) in rows.items():
+    for name, (wall, n, cpu) in rows.items():
         rate = 60 * n / wall
-        print(f"{name:26s} {wall:7.2f} {rate:10.1f} {rate_b / rate:10.2f}x")
+        print(f"{name:26s} {wall:7.2f} {rate:10.1f} {rate_b / rate:10.2f}x {cpu:7.2f}")
 
 
 def main() -> None:

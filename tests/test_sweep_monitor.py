@@ -98,3 +98,51 @@ def test_a_real_study_reads_back_with_its_metric_and_keys(tmp_path):
     assert view.best().value == min(r.value for r in view.rows)
     assert read_study(storage, "no-such-study") is None
     storage.engine.dispose()
+
+
+def test_the_state_says_its_totals_running_complete_or_stopped():
+    from engine.sweep.monitor import StudyView
+
+    view = StudyView("s", "val_loss", "minimize", ("lr",), tuple(ROWS), total=10)
+    # 6 done (complete, diverged, pruned); one running
+    assert view.state() == "running 6/10"
+    done = tuple(r for r in ROWS if r.state != "running")
+    assert StudyView("s", "val_loss", "minimize", ("lr",), done, total=6).state() == "6/6 complete"
+    assert StudyView("s", "val_loss", "minimize", ("lr",), done, total=9).state() == (
+        "stopped at 6/9"
+    )
+    assert StudyView("s", "val_loss", "minimize", ("lr",), done, 9).state(running=True) == (
+        "running 6/9"
+    )
+    assert view.log_scaled("lr")  # 0.001 … 10
+    assert not StudyView("s", "v", "minimize", ("lr",), (row(0, 1.0, lr=0.1),)).log_scaled("lr")
+
+
+def test_the_base_line_shows_what_every_trial_shares_and_not_the_searched_keys():
+    from engine.sweep.monitor import StudyView, base_line
+    from engine.sweep.spec import base_settings
+
+    raw = {
+        "name": "p",
+        "loss": {"name": "huber", "params": {"delta": 1.5}},
+        "optim": {"name": "sgd", "lr": 0.05, "momentum": 0.9},
+        "train": {"epochs": 300},
+        "data": {"source": "synthetic", "n_samples": 2000},
+        "early_stopping": {"enabled": False},
+    }
+    shared = base_settings(raw, ["optim.lr"])
+    assert ["optim.lr", 0.05] not in shared and ["loss.params.delta", 1.5] in shared
+    view = StudyView("s", "val_loss", "minimize", ("optim.lr",), (), 5, tuple(map(tuple, shared)))
+    assert base_line(view) == (
+        "base: huber · sgd · momentum 0.9 · epochs 300 · synthetic · n_samples 2000 · "
+        "early stopping off · delta 1.5"
+    )
+
+
+def test_the_importance_line_says_why_there_is_none_yet():
+    from engine.sweep.monitor import StudyView, importance_line
+
+    one = StudyView("s", "val_loss", "minimize", ("optim.lr",), tuple(ROWS))
+    assert importance_line(None, one) == "importance: one searched parameter (lr)"
+    two = StudyView("s", "val_loss", "minimize", ("optim.lr", "optim.momentum"), tuple(ROWS[:2]))
+    assert importance_line(None, two) == "importance: after 5 complete trials (have 2)"

@@ -6,23 +6,31 @@ watch its study fill in.
   (``{params: {...}, trials: 8, sampler: random}``); it starts out as the preset's ``sweep:``
   section when it has one. Enter (or ``s``) checks it with :func:`engine.sweep.spec.parse_spec`
   against the form's settings — a refusal is one line under the field — and starts the sweep
-  detached (:mod:`engine.cli.sweep_launch`): its own session, so closing the dashboard leaves it
-  running, as for a run.
+  detached (:mod:`engine.cli.sweep_launch`, batched as ``linreg-tui sweep``): its own session,
+  so closing the dashboard leaves it running. Without Optuna it says how to get it instead.
 - **Watching.** About once a second a thread worker reads the study from the database next to
   the runs (:func:`engine.sweep.study.default_storage`): the sweep started here, else the last
   one started from a dashboard, else the newest study there (a ``linreg-tui sweep`` run).
   Reopening the screen therefore shows the sweep again. Optuna is imported by that worker,
   never at the dashboard's start-up.
-- **Keys** (footer): ``s`` start, ``x`` stop the sweep (SIGINT: clean stop), ``o`` order the
-  table by the metric, ``c`` the parameter of the scatter, ``b`` the best trial's values into
-  the form, ``e`` edit the search space, ``escape`` back (in the field: leave the field, as
-  in the form; what was typed is kept for the next time the screen opens).
+- **Reading it.** The status line says the state with its totals (``running 3/20``,
+  ``20/20 complete``, ``stopped at 32/60``: :meth:`engine.sweep.monitor.StudyView.state`);
+  under it the base settings every trial shares, and the parameters' importances (Optuna's
+  fANOVA, once a few trials are complete; recomputed only when that count changes). Values
+  are shown to 4 significant digits, plot axes in real units (a log-spaced lr axis reads
+  ``0.001 … 1``), and ``v`` swaps the scatter for parallel coordinates of every trial.
+- **Keys** (footer): ``s`` start, ``x`` stop the sweep (SIGINT: clean stop; the trials in
+  flight are cancelled and their values queued again, shown as ``queued`` until a rerun takes
+  them), ``o`` order the table by the metric, ``c`` the parameter of the scatter, ``v`` the
+  scatter or parallel coordinates, ``b`` the best trial's values into the form (rounded to 4
+  significant digits), ``e`` edit the search space, ``escape`` back (in the field: leave the
+  field, as in the form; what was typed is kept for the next time the screen opens).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -33,53 +41,25 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
 from engine.config import ConfigError
-from engine.config.yaml_io import load_yaml
 from engine.core.numbers import fmt_number
-from engine.sweep.monitor import SORTS, StudyView, sorted_rows
+from engine.sweep.monitor import SORTS, StudyView, base_line, sorted_rows
+from tui.sweep_bridge import (
+    INSTALL_HINT,
+    FormBridge,
+    SettingsBridge,
+    flow,
+    optuna_missing,
+    read_space,
+    rounded,
+)
+from tui.widgets.sweep_parallel import ParallelPlot
 from tui.widgets.sweep_plots import BestSoFarPlot, ParamScatter
 
+__all__ = ["FormBridge", "SettingsBridge", "SweepScreen", "flow", "read_space", "rounded"]
 POLL_S = 1.0
 _typed: dict[str, str] = {}
 """The search space last typed, per runs folder: reopening the screen keeps it."""
 DEFAULT_SPACE = "{optim.lr: {low: 1.0e-4, high: 1, log: true}}"
-SPACE_WHERE = "search space"
-
-
-class FormBridge(Protocol):
-    """What the screen needs from the dashboard's settings form."""
-
-    def current(self) -> tuple[dict[str, Any], str]:
-        """The form's settings as a preset mapping and the folder relative paths resolve from
-        (raises ``tui.form.FieldError`` naming a bad field)."""
-
-    def preset_sweep(self) -> Any:
-        """The form's preset's ``sweep:`` section (None when it has none)."""
-
-    def apply(self, values: dict[str, Any]) -> str:
-        """Put dotted config values into the form as edits; say what was done."""
-
-
-def flow(value: Any) -> str:
-    """``value`` as one line of YAML flow syntax (what the field shows and reads back)."""
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {flow(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(flow(v) for v in value) + "]"
-    if isinstance(value, bool) or value is None:
-        return {True: "true", False: "false", None: "null"}[value]
-    if isinstance(value, float):
-        text = repr(value)
-        return text.replace("e", ".0e") if "e" in text and "." not in text else text
-    return str(value)
-
-
-def read_space(text: str) -> Any:
-    """The field's text as a spec mapping: a whole spec (it has ``params``) or the searched
-    keys alone; ConfigError (one line) for bad YAML."""
-    raw = load_yaml(text, SPACE_WHERE, lines=False)
-    if isinstance(raw, dict) and "params" not in raw:
-        return {"params": raw}
-    return raw
 
 
 class SweepScreen(ModalScreen[None]):
@@ -91,6 +71,7 @@ class SweepScreen(ModalScreen[None]):
         Binding("x", "stop", "Stop"),
         Binding("o", "sort", "Sort"),
         Binding("c", "cycle_param", "Param"),
+        Binding("v", "toggle_view", "View"),
         Binding("b", "best", "Best→form"),
         Binding("e", "edit", "Edit space"),
         Binding("escape", "back", "Back"),
@@ -108,12 +89,20 @@ class SweepScreen(ModalScreen[None]):
         self.view: StudyView | None = None
         self.sort = SORTS[0]
         self.param_index = 0
+        self.parallel = False
+        """Whether the lower plot is parallel coordinates (else the scatter)."""
         self._reader: Any = None
+        self._importance: tuple[tuple[str, int], str] | None = None
+        """The last importance line and what it was computed for (study, complete trials)."""
+        self.missing_optuna = False
+        self._busy = self._ranking = False  # reading the study, computing importances
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         with Vertical(id="sweep"):
             yield Static(id="sweep-status", markup=False)
+            yield Static(id="sweep-base", markup=False)
+            yield Static(id="sweep-importance", markup=False)
             with Horizontal(id="space-row"):
                 yield Label("space", id="space-label")
                 yield Input(self._initial_space(), id="space", placeholder=DEFAULT_SPACE)
@@ -123,6 +112,7 @@ class SweepScreen(ModalScreen[None]):
                 with Vertical(id="sweep-plots"):
                     yield BestSoFarPlot(id="best-curve")
                     yield ParamScatter(id="scatter")
+                    yield ParallelPlot(id="parallel")
         yield Footer()
 
     def _initial_space(self) -> str:
@@ -139,11 +129,18 @@ class SweepScreen(ModalScreen[None]):
         from engine.cli.sweep_launch import latest_job
 
         self.query_one("#space-error").display = False
+        self.query_one(ParallelPlot).display = False
+        self._lines(None, "")
         self.job = latest_job(self.runs_root)
         if self.job is not None:
             self.study_name = self.job.study_name
-        self._say("reading the sweeps next to the runs…")
         self.query_one(DataTable).focus()
+        if optuna_missing():
+            self.missing_optuna = True
+            self._say(INSTALL_HINT)
+            self.refresh_bindings()
+            return
+        self._say("reading the sweeps next to the runs…")
         self.set_interval(POLL_S, self._poll)
         self._poll()
 
@@ -162,10 +159,18 @@ class SweepScreen(ModalScreen[None]):
         return self.storage_url or default_storage(self.runs_root)
 
     def _poll(self) -> None:
-        self._read_study(self.study_name)
+        if not self._busy:  # a read slower than the poll (a loaded machine) is not stacked
+            self._busy = True
+            self._read_study(self.study_name)
 
     @work(thread=True, exclusive=True, group="sweep-poll", exit_on_error=False)
     def _read_study(self, name: str | None) -> None:
+        try:
+            self._read(name)
+        finally:
+            self._busy = False
+
+    def _read(self, name: str | None) -> None:
         from engine.runs.store import first_line
         from engine.sweep import monitor as mon
 
@@ -180,14 +185,52 @@ class SweepScreen(ModalScreen[None]):
                 names = mon.study_names(self._reader)
                 name = names[0] if names else None
             view = mon.read_study(self._reader, name) if name else None
+            importance = self._importance_of(view) if view is not None else ""
+        except ImportError:
+            self.app.call_from_thread(self._say, INSTALL_HINT)
+            return
         except Exception as exc:  # noqa: BLE001 - a locked or broken database: one line
             self.app.call_from_thread(self._say, f"cannot read the sweeps: {first_line(exc)}")
             return
-        self.app.call_from_thread(self._show, view)
+        self.app.call_from_thread(self._show, view, importance)
 
-    def _show(self, view: StudyView | None) -> None:
+    def _importance_of(self, view: StudyView) -> str:
+        """The importance line as last computed; a new one is computed in a worker of its own
+        when the complete trials changed (it imports scikit-learn: seconds, never in the
+        way of the table)."""
+        done = sum(r.state == "complete" for r in view.rows)
+        key = (view.name, done)
+        stale = self._importance is None or self._importance[0] != key
+        if stale and not self._ranking:
+            self._ranking = True
+            self.app.call_from_thread(self._rank, view, key)
+        return self._importance[1] if self._importance is not None else ""
+
+    @work(thread=True, exclusive=True, group="sweep-importance", exit_on_error=False)
+    def _rank(self, view: StudyView, key: tuple[str, int]) -> None:
+        from engine.sweep import monitor as mon
+
+        try:
+            line = mon.importance_line(self._reader, view)
+        except Exception as exc:  # noqa: BLE001 - shown as the line, never a dead screen
+            line = f"importance: not available ({type(exc).__name__})"
+        finally:
+            self._ranking = False
+        self._importance = (key, line)
+        self.app.call_from_thread(self._lines, self.view, line)
+
+    def _lines(self, view: StudyView | None, importance: str) -> None:
+        base = self.query_one("#sweep-base", Static)
+        base.update(Text(base_line(view) if view is not None and view.base else ""))
+        base.display = view is not None and bool(view.base)
+        shown = self.query_one("#sweep-importance", Static)
+        shown.update(Text(importance))
+        shown.display = bool(importance)
+
+    def _show(self, view: StudyView | None, importance: str = "") -> None:
         changed = view != self.view or self.view is None
         self.view = view
+        self._lines(view, importance)
         if view is None:
             self._say("no sweep yet: type a search space, then enter starts it")
         else:
@@ -199,15 +242,16 @@ class SweepScreen(ModalScreen[None]):
         self.refresh_bindings()
 
     def _summary(self, view: StudyView) -> str:
-        done = sum(r.state not in ("running", "queued") for r in view.rows)
-        going = "running" if self.job is not None and self.job.running else "stopped"
-        if self.job is None or self.job.study_name != view.name:
-            going = f"{view.running} running" if view.running else "idle"
+        ours = self.job is not None and self.job.study_name == view.name
+        state = view.state(running=ours and self.job.running)
+        queued = sum(r.state == "queued" for r in view.rows)
+        if queued and not state.startswith("running"):
+            state += f" · {queued} queued (a rerun takes them)"
         best = view.best()
         shown = (
             f" · best {view.metric} {fmt_number(best.value)} (trial {best.number})" if best else ""
         )
-        return f"{view.name} · {done} done · {going}{shown}"
+        return f"{view.name} · {state}{shown}"
 
     def _fill_table(self) -> None:
         table = self.query_one(DataTable)
@@ -242,7 +286,13 @@ class SweepScreen(ModalScreen[None]):
         params = self.view.params if self.view else ()
         scatter.key = params[self.param_index % len(params)] if params else None
         self.query_one(BestSoFarPlot).show(self.view)
-        scatter.show(self.view)
+        scatter.display = not self.parallel
+        parallel = self.query_one(ParallelPlot)
+        parallel.display = self.parallel
+        if self.parallel:
+            parallel.show(self.view)
+        else:
+            scatter.show(self.view)
 
     # -- actions ------------------------------------------------------------------------------
     @on(Input.Submitted, "#space")
@@ -263,15 +313,21 @@ class SweepScreen(ModalScreen[None]):
     def action_start(self) -> None:
         """Check the search space against the form's settings and start the sweep."""
         from engine.cli.sweep_launch import start_sweep
+        from engine.sweep.batch_work import AUTO_BATCH
         from tui.form import FieldError
 
+        if self.missing_optuna:
+            self._field_error(INSTALL_HINT)
+            return
         if self.job is not None and self.job.running:
             self._field_error(f"sweep {self.job.study_name} is still running: x stops it")
             return
         try:
             section = read_space(self.query_one("#space", Input).value)
             base, base_dir = self.bridge.current()
-            self.job = start_sweep(base, base_dir, section, self.runs_root, self.storage_url)
+            self.job = start_sweep(
+                base, base_dir, section, self.runs_root, self.storage_url, batch=AUTO_BATCH
+            )
         except FieldError as exc:
             self._field_error(f"settings: {exc}")
             return
@@ -294,8 +350,8 @@ class SweepScreen(ModalScreen[None]):
 
         if self.job is not None and stop(self.job):
             self._say(
-                f"stopping sweep {self.job.study_name}: the trial in flight is "
-                "cancelled, the study kept"
+                f"stopping sweep {self.job.study_name}: the trials in flight are cancelled "
+                "and queued again, the study kept"
             )
 
     def action_sort(self) -> None:
@@ -307,12 +363,16 @@ class SweepScreen(ModalScreen[None]):
         self.param_index += 1
         self._draw_plots()
 
+    def action_toggle_view(self) -> None:
+        self.parallel = not self.parallel
+        self._draw_plots()
+
     def action_best(self) -> None:
         best = self.view.best() if self.view else None
         if best is None:
             self.notify("no complete trial yet", severity="warning", timeout=3)
             return
-        said = self.bridge.apply(dict(best.params))
+        said = self.bridge.apply({k: rounded(v) for k, v in best.params.items()})
         self.dismiss(None)
         self.app.notify(f"trial {best.number}: {said}", timeout=6)
 
@@ -334,58 +394,6 @@ class SweepScreen(ModalScreen[None]):
             return not running
         if action == "best":
             return self.view is not None and self.view.best() is not None
-        if action in ("sort", "cycle_param"):
+        if action in ("sort", "cycle_param", "toggle_view"):
             return self.view is not None
         return True
-
-
-class SettingsBridge:
-    """:class:`FormBridge` over the dashboard's :class:`tui.widgets.settings.SettingsPanel`:
-    reads the form as the start key does, and writes values through the widgets, so each is
-    an ordinary edit (checked, marked modified, undone by reset)."""
-
-    def __init__(self, panel: Any) -> None:
-        self.panel = panel
-        """The dashboard's SettingsPanel (typed loosely: Textual widgets are imported lazily)."""
-
-    def current(self) -> tuple[dict[str, Any], str]:
-        form = self.panel.form
-        self.panel.build_config()  # FieldError naming the field, marked there too
-        raw = form.merged_raw(form.raw_values())
-        raw.pop("sweep", None)
-        return raw, str(form.base_dir or ".")
-
-    def preset_sweep(self) -> Any:
-        from engine.config.presets import load_raw
-
-        return load_raw(self.panel.preset)[0].get("sweep")
-
-    def apply(self, values: dict[str, Any]) -> str:
-        from textual.widgets import Checkbox, Select
-
-        from engine.registry import param_key
-        from tui.form_fields import fmt_value
-        from tui.widgets.settings import field_id
-
-        form, done, missing = self.panel.form, [], []
-        for key, value in values.items():
-            field = key
-            if key.startswith("loss.params."):
-                field = param_key("", key.removeprefix("loss.params."))
-            try:
-                form.field(field)
-            except KeyError:
-                missing.append(key)
-                continue
-            widget = self.panel.query_one("#" + field_id(field))
-            if isinstance(widget, Checkbox):
-                widget.value = bool(value)
-            elif isinstance(widget, Select):
-                widget.value = value
-            else:
-                widget.value = fmt_value(value)
-            done.append(f"{field.rsplit('.', 1)[-1]}={fmt_number(value)}")
-        said = f"set {', '.join(done)} in the form" if done else "nothing to set in the form"
-        if missing:
-            said += f"; not in the form: {', '.join(missing)}"
-        return said

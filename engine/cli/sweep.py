@@ -34,7 +34,10 @@ from engine.sweep.monitor import state_line
 from engine.sweep.spec import SweepSetup
 
 DEFAULT_BATCH = 32
-"""Trials asked at once (``engine.sweep.batch_work.DEFAULT_BATCH``; no torch import here)."""
+"""Trials asked at once by TPE (``engine.sweep.batch_work.DEFAULT_BATCH``; no torch import
+here)."""
+AUTO_BATCH = 0
+"""``--batch``'s default (``engine.sweep.batch_work.batch_size``)."""
 
 HELP = (
     "search hyperparameters with Optuna (grid, random or TPE; pruning; a study in SQLite "
@@ -68,10 +71,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--batch",
         type=positive,
         metavar="K",
-        default=DEFAULT_BATCH,
-        help=f"trials asked at once and trained as one tensor program in this "
-        f"process (default {DEFAULT_BATCH}); 1 runs each trial as its own run "
-        f"in --parallel worker processes",
+        default=AUTO_BATCH,
+        help=f"trials asked at once and trained as one tensor program (default: "
+        f"{DEFAULT_BATCH} for TPE or pruning, else every remaining trial up to a memory "
+        f"cap); 1 runs each trial as its own run in --parallel worker processes",
     )
     p.add_argument(
         "--storage",
@@ -251,7 +254,7 @@ def run_setup(
     storage_url: str | None,
     *,
     as_json: bool = False,
-    batch: int = DEFAULT_BATCH,
+    batch: int = AUTO_BATCH,
 ) -> int:
     """Run a checked sweep, printing it to stdout; the exit code (see the module docstring)."""
     from engine.sweep.run import run_sweep

@@ -63,9 +63,9 @@ def start_sweep(
 ) -> SweepJob:
     """Check, write the job file, start the detached sweep process and return its job.
 
-    ``batch``: trials asked at once (``linreg-tui sweep --batch``). 1 (one run directory per
-    trial, what the sweep screen shows a trial from) until the screen reads trials that have
-    no run directory of their own; then the CLI's default."""
+    ``batch``: trials asked at once (``linreg-tui sweep --batch``); 1 is one run directory per
+    trial, 0 the CLI's default (:func:`engine.sweep.batch_work.batch_size`), which the sweep
+    screen passes: it reads trials from the study, not from their run directories."""
     setup = check(base, base_dir, section)
     jobs = runs_root / JOBS_DIR
     jobs.mkdir(parents=True, exist_ok=True)
@@ -146,7 +146,7 @@ def main(argv: list[str]) -> int:
         setup,
         runs_root,
         job.get("storage"),
-        batch=batch if isinstance(batch, int) and batch >= 1 else 1,
+        batch=batch if isinstance(batch, int) and batch >= 0 else 1,
     )
 
 

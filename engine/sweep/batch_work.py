@@ -2,10 +2,11 @@
 program in this process (:func:`engine.sweep.batched.train_batched`), the rest as single runs.
 
 Why: a trial of a small preset trains in 0.05-0.1 s, less than a process, an Optuna round trip
-or a run directory cost; K trials in one program cost about one trial's epochs. Each trial is
-still asked and told one by one (``study.ask`` under the sweep's lock, ``study.tell`` with its
-value), so the study is the same durable record a per-process sweep leaves, and a random or
-grid sweep asks the same values (the sampler is seeded per counted trial).
+or a run directory cost; K trials in one program cost about one trial's epochs. The study's
+bookkeeping is batched as well (:class:`engine.sweep.batch_store.BatchStudy`): the sampler
+and the pruner run in memory, the database gets two transactions a batch, and the study is the
+same durable record a per-process sweep leaves; a random or grid sweep asks the same values
+(the sampler is seeded per counted trial).
 
 Pruning: :class:`StudyPruner` is the batched program's :class:`~engine.sweep.batched.Pruner`
 hook: at the same report epochs as a single trial (1, 2, 3, 4, 6, 8, 12, …) it reports each
@@ -13,10 +14,10 @@ running trial's best-so-far metric (``trial.report``) and, from the warm-up epoc
 ``trial.should_prune``; the trials it names stop in the program and are told PRUNED.
 
 Inspecting trials: a batched trial has no run directory of its own (a run directory costs
-about as much as the trial's training, see ``benchmarks/bench_sweep.py``); its epochs go to the
-trial's user attributes. A batch whose best trial beats the study's best so far
-trains that trial again alone as a normal run (``runs``, ``predict``, ``runs show`` work on
-it), so the study's best trial always has a run directory.
+about as much as the trial's training, see ``benchmarks/bench_sweep.py``). When the sweep
+ends (not on a signal), the study's best trial is trained again alone as a normal run
+(:func:`keep_best`: ``runs``, ``predict``, ``runs show`` work on it), once rather than at every
+batch that improves on the best.
 """
 
 from __future__ import annotations
@@ -30,8 +31,28 @@ from engine.core.control import Control
 from engine.sweep.trial import StopSwitch, TrialContext, TrialResult, is_report_epoch
 
 DEFAULT_BATCH = 32
-"""Trials asked at once (``--batch``): enough that the program's per-epoch cost is shared,
-few enough that the sampler learns between batches (TPE) and a stop loses little."""
+"""Trials asked at once by a sampler that learns between batches (TPE) or a pruned sweep:
+enough that the program's per-epoch cost is shared, few enough that the sampler and the
+median pruner see finished trials early."""
+AUTO_BATCH = 0
+"""``--batch``'s default: :func:`batch_size` decides."""
+MAX_BATCH = 1024
+BATCH_CELLS = 1 << 24
+"""A batch's rows × trials at most (16M floats, 64 MB per rows × trials tensor), so a batch
+of a million-row preset stays at :data:`DEFAULT_BATCH`."""
+
+
+def batch_size(spec: Any, requested: int, n_train: int) -> int:
+    """Trials to ask at once. ``requested`` unless it is :data:`AUTO_BATCH`: then a random
+    or grid sweep without pruning (a sampler that does not learn from finished trials) asks
+    every remaining trial at once, up to :data:`MAX_BATCH` and :data:`BATCH_CELLS`: the
+    batched program's cost is per epoch, so one batch of 100 costs about a batch of 32
+    (``benchmarks/bench_sweep.py``); TPE and pruned sweeps ask :data:`DEFAULT_BATCH`."""
+    if requested != AUTO_BATCH:
+        return max(1, requested)
+    if spec.sampler == "tpe" or spec.pruning:
+        return DEFAULT_BATCH
+    return max(DEFAULT_BATCH, min(MAX_BATCH, BATCH_CELLS // max(1, n_train)))
 
 
 class StudyPruner:
@@ -113,10 +134,11 @@ def run_batch(
     switch: StopSwitch,
     base: Config,
     dataset: Any,
-    best: float | None,
+    best: float | None = None,
 ) -> list[TrialResult]:
     """Train ``trials`` (asked Optuna trials): the batchable together, the refused alone as
-    runs; the batch's best, if it beats ``best``, again alone as a run (its directory)."""
+    runs. (``best`` is not used any more: the study's best gets its run directory once, when
+    the sweep ends, :func:`keep_best`.)"""
     from engine.sweep.batched import train_batched
     from engine.sweep.trial import run_trial
 
@@ -144,40 +166,27 @@ def run_batch(
         results[run.index] = r
     for refused in batch.refused:
         results[refused.index] = run_trial(trials[refused.index], ctx, switch)
-    done = [r for r in results if r is not None]
-    _keep_best(trials, done, ctx, switch, sign, best)
-    return done
+    return [r for r in results if r is not None]
 
 
-def _keep_best(
-    trials: list[Any],
-    results: list[TrialResult],
-    ctx: TrialContext,
-    switch: StopSwitch,
-    sign: float,
-    best: float | None,
-) -> None:
-    """Give the batch's best complete trial a run directory when it beats the study's best
-    so far (a single run of its config; its trial's ``run`` attribute names it)."""
-    scored = [
-        (sign * r.value, i)
-        for i, r in enumerate(results)
-        if r.state == "complete"
-        and r.run is None
-        and r.value is not None
-        and math.isfinite(r.value)
-    ]
-    if not scored or switch.stopping:
-        return
-    top, i = min(scored)
-    if best is not None and math.isfinite(best) and top >= sign * best:
-        return
-    r = results[i]
+def keep_best(asker: Any, ctx: TrialContext, switch: StopSwitch) -> str | None:
+    """Give the study's best complete trial a run directory when it has none (a single run of
+    its config; its trial's ``run`` attribute names it), once, when the sweep ends: a run
+    directory costs about a batch's training, so not one per improving batch. A sweep
+    stopped by a signal leaves it to the next one (``--continue``)."""
+    from engine.sweep.study import best_row, rows
+
+    if switch.stopping:
+        return None
+    found = best_row(rows(asker.durable), ctx.spec.direction)
+    if found is None or found.run is not None:
+        return None
     try:
-        r.run = write_run(ctx, trials[i].number, r.params, switch)
+        run = write_run(ctx, found.number, found.params, switch)
     except (ConfigError, OSError):
-        return
-    trials[i].set_user_attr("run", r.run)
+        return None
+    asker.set_user_attr(found.number, "run", run)
+    return run
 
 
 def write_run(ctx: TrialContext, number: int, params: dict[str, Any], switch: StopSwitch) -> str:
@@ -206,37 +215,31 @@ def work_batched(
     job: Any, on_trial: Callable[[TrialResult], None], switch: StopSwitch, storage: Any, batch: int
 ) -> int:
     """Take trials ``batch`` at a time until the study has its total or ``switch`` stops;
-    return how many ran."""
+    return how many ran. The study's bookkeeping is two transactions a batch
+    (:class:`engine.sweep.batch_store.BatchStudy`)."""
     from engine.data.dataset import load_dataset
-    from engine.sweep.study import best_row, next_trials, open_study, rows, tell
+    from engine.sweep.batch_store import BatchStudy
+    from engine.sweep.study import open_study
 
     ctx = job.ctx
     study = open_study(storage, ctx.study_name, ctx.spec)
     base = parse_config(ctx.base, where="sweep", base_dir=ctx.base_dir)
     dataset = load_dataset(base, stop=lambda: switch.stopping)
-    found = best_row(rows(study), ctx.spec.direction)
-    best = found.value if found is not None else None
-    sign = 1.0 if ctx.spec.direction == "minimize" else -1.0
+    asker = BatchStudy(study, ctx.spec, ctx.runs_root)
+    k = batch_size(ctx.spec, batch, len(dataset.train))
     ran = 0
     while not switch.stopping:
-        trials = next_trials(study, ctx.spec, ctx.runs_root, batch)
+        trials = asker.ask(k)
         if not trials:
             break
         try:
-            results = run_batch(trials, ctx, switch, base, dataset, best)
+            results = run_batch(trials, ctx, switch, base, dataset)
         except KeyboardInterrupt:  # a second signal: the batch is cancelled, values requeued
-            for t in trials:
-                tell(study, t, TrialResult(t.number, dict(t.params), "cancelled"))
+            asker.tell(trials, [TrialResult(t.number, t.params, "cancelled") for t in trials])
             raise
-        for t, r in zip(trials, results, strict=True):
-            tell(study, t, r)
+        asker.tell(trials, results)
+        for r in results:
             ran += 1
             on_trial(r)
-            if (
-                r.state == "complete"
-                and r.value is not None
-                and math.isfinite(r.value)
-                and (best is None or sign * r.value < sign * best)
-            ):
-                best = r.value
+    keep_best(asker, ctx, switch)
     return ran

@@ -105,21 +105,27 @@ def work_exact(
 ) -> int:
     """Take trials ``batch`` at a time and solve each exactly; return how many ran."""
     from engine.data.dataset import load_dataset
-    from engine.sweep.study import next_trials, open_study, tell
+    from engine.sweep.batch_store import BatchStudy
+    from engine.sweep.batch_work import batch_size
+    from engine.sweep.study import open_study
 
     ctx = job.ctx
-    study = open_study(storage, ctx.study_name, ctx.spec)
+    asker = BatchStudy(open_study(storage, ctx.study_name, ctx.spec), ctx.spec, ctx.runs_root)
     base = parse_config(ctx.base, where="sweep", base_dir=ctx.base_dir)
-    solver = ExactSolver(load_dataset(base, stop=lambda: switch.stopping), base.model.bias)
+    dataset = load_dataset(base, stop=lambda: switch.stopping)
+    solver = ExactSolver(dataset, base.model.bias)
+    k = batch_size(ctx.spec, batch, len(dataset.train))
     ran = 0
     while not switch.stopping:
-        trials = next_trials(study, ctx.spec, ctx.runs_root, batch)
+        trials = asker.ask(k)
         if not trials:
             break
+        results = []
         for t in trials:
-            r = exact_result(solver, t.number, dict(t.params), base, ctx.spec.metric)
+            results.append(exact_result(solver, t.number, t.params, base, ctx.spec.metric))
             t.set_user_attr("solver", "exact")
-            tell(study, t, r)
+        asker.tell(trials, results)  # the batch's record: one transaction
+        for r in results:
             ran += 1
             on_trial(r)
     return ran

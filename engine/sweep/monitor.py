@@ -26,6 +26,26 @@ class StudyView:
     direction: str
     params: tuple[str, ...]
     rows: tuple[Any, ...]
+    total: int | None = None
+    """The trials the sweep asked for (None: a study written by something else)."""
+    base: tuple[tuple[str, Any], ...] = ()
+    """What every trial shares (dotted key, value), as
+    :func:`engine.sweep.spec.base_settings` wrote it."""
+
+    def state(self, running: bool = False) -> str:
+        """``running 3/20``, ``20/20 complete`` or ``stopped at 32/60`` (:func:`state_line`);
+        ``running`` when the viewer knows the sweep's process is alive."""
+        done = sum(r.state in ("complete", "pruned", "diverged", "failed") for r in self.rows)
+        total = self.total if self.total is not None else len(self.rows)
+        if running or self.running:
+            return f"running {done}/{total}"
+        return state_line(self.rows, total)
+
+    def log_scaled(self, key: str) -> bool:
+        """Whether ``key``'s values read best on a log axis: all positive, two decades or
+        more apart (a learning rate from 1e-4 to 1)."""
+        xs = [r.params[key] for r in self.rows if _is_number(r.params.get(key))]
+        return bool(xs) and min(xs) > 0 and max(xs) >= 100 * min(xs)
 
     @property
     def running(self) -> int:
@@ -48,6 +68,26 @@ def state_line(rows: tuple[Any, ...] | list[Any], total: int, stopped: bool = Fa
     if not stopped and done >= total:
         return f"{done}/{total} complete"
     return f"stopped at {done}/{total}"
+
+
+def base_line(view: StudyView) -> str:
+    """``base: mse · sgd · lr 0.05 · epochs 500 · …``: the shared settings, short."""
+    from engine.core.numbers import fmt_number
+
+    parts = []
+    for key, value in view.base:
+        name = key.rsplit(".", 1)[-1]
+        if name in ("name", "source"):
+            parts.append(str(value))
+        elif isinstance(value, bool):
+            parts.append(f"{key.split('.')[0].replace('_', ' ')} {'on' if value else 'off'}")
+        else:
+            parts.append(f"{name} {fmt_number(value)}")
+    return "base: " + (" · ".join(parts) if parts else "the preset as it is")
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _finite(r: Any) -> bool:
@@ -144,6 +184,50 @@ def read_study(storage: Any, name: str) -> StudyView | None:
     table = rows(study)
     attrs = study.user_attrs
     params = tuple(attrs.get("params") or sorted({k for r in table for k in r.params}))
+    total = attrs.get("trials")
+    base = attrs.get("base") or []
     return StudyView(
-        name, str(attrs.get("metric", "value")), study.direction.name.lower(), params, tuple(table)
+        name,
+        str(attrs.get("metric", "value")),
+        study.direction.name.lower(),
+        params,
+        tuple(table),
+        total if isinstance(total, int) else None,
+        tuple((str(k), v) for k, v in base if isinstance(k, str)),
+    )
+
+
+MIN_IMPORTANCE_TRIALS = 5
+"""Complete trials before importances are worth showing (fANOVA over fewer is noise)."""
+
+
+def importance_line(storage: Any, view: StudyView) -> str:
+    """``importance: lr 0.91 · momentum 0.09`` (Optuna's ``get_param_importances``, fANOVA as
+    the sweep's summary computes it), or one line saying why there is none yet. Imports
+    scikit-learn (seconds): call it off the UI thread, and only when the trials changed."""
+    done = [r for r in view.rows if _finite(r)]
+    if len(view.params) < 2:
+        only = view.params[0].rsplit(".", 1)[-1] if view.params else "-"
+        return f"importance: one searched parameter ({only})"
+    if len(done) < MIN_IMPORTANCE_TRIALS:
+        return f"importance: after {MIN_IMPORTANCE_TRIALS} complete trials (have {len(done)})"
+    import optuna
+    from optuna.importance import FanovaImportanceEvaluator, get_param_importances
+
+    from engine.core.numbers import fmt_number
+    from engine.sweep.study import FANOVA_DEPTH, FANOVA_TREES
+
+    try:
+        study = optuna.load_study(study_name=view.name, storage=storage)
+        found = get_param_importances(
+            study,
+            evaluator=FanovaImportanceEvaluator(
+                n_trees=FANOVA_TREES, max_depth=FANOVA_DEPTH, seed=0
+            ),
+            params=list(view.params),
+        )
+    except (ValueError, RuntimeError, KeyError) as exc:
+        return f"importance: not available ({exc})"
+    return "importance: " + " · ".join(
+        f"{k.rsplit('.', 1)[-1]} {fmt_number(v, 2)}" for k, v in found.items()
     )

@@ -3,8 +3,11 @@ its total, and a clean stop on Ctrl-C, SIGTERM and SIGHUP.
 
 This is Optuna's own pattern for parallel search: several workers share a study through its
 RDB storage (SQLite here by default, any database URL across machines), each asking for the
-next trial, training it and telling the result. With ``parallel`` 1 the trials run in this
-process (or in one forked worker, see :func:`_overlap_summary`); otherwise ``parallel`` worker
+next trial, training it and telling the result. A batched or exact sweep (:func:`sweep_mode`)
+runs its batches in this process, or in one forked worker when the summary's importances will
+import scikit-learn meanwhile (:func:`_overlap_summary`: both cores busy, the same trials). With
+``parallel`` 1 the trials of a per-process sweep run in this process (or in one forked worker,
+likewise); otherwise ``parallel`` worker
 processes do (forked on Linux after torch is imported, so start-up is paid once; spawned
 elsewhere), each with ``cores / parallel`` torch threads, and this process prints the trials
 as workers finish them, importing what the summary needs meanwhile.
@@ -18,6 +21,7 @@ trial is still marked cancelled). The study is kept: the same command continues 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import multiprocessing as mp
 import os
 import queue as queue_mod
@@ -44,6 +48,11 @@ class SweepJob:
 
     ctx: TrialContext
     storage_url: str
+    mode: str = "runs"
+    """How the trials run (:func:`sweep_mode`): a worker of a batched or exact sweep runs
+    :func:`_work_in_process` instead of one trial at a time."""
+    batch: int = 1
+    """Trials asked at once; 0: :func:`engine.sweep.batch_work.batch_size` decides."""
 
 
 @dataclass
@@ -74,7 +83,7 @@ def pending(job: SweepJob, storage: Any) -> tuple[int, int]:
     from engine.sweep.study import counts_toward_total, describe, open_study
 
     study = open_study(storage, job.ctx.study_name, job.ctx.spec)
-    describe(study, job.ctx.spec)
+    describe(study, job.ctx.spec, job.ctx.base)
     counted = sum(counts_toward_total(t) for t in study.get_trials(deepcopy=False))
     return counted, max(0, job.ctx.spec.trials - counted)
 
@@ -93,6 +102,12 @@ def work(
 
     own = storage is None
     storage = open_storage(job.storage_url, checked=True) if own else storage
+    if job.mode != "runs":
+        try:
+            return _work_in_process(job.mode, job, on_trial, switch, storage, job.batch)
+        finally:
+            if own:
+                storage.engine.dispose()
     study = open_study(storage, job.ctx.study_name, job.ctx.spec)
     ran = 0
     while not switch.stopping:
@@ -114,9 +129,12 @@ def work(
     return ran
 
 
-def _worker_main(job: SweepJob, results: Any, parent_pid: int, threads: int) -> None:
+def _worker_main(
+    job: SweepJob, results: Any, parent_pid: int, threads: int, gate: Any = None
+) -> None:
     """A worker process: SIGTERM (sent by the sweep's process) stops it; SIGINT and SIGHUP
-    reach the sweep's process, which decides."""
+    reach the sweep's process, which decides. ``gate``: an event the sweep's process sets once
+    the study is open (the worker imports torch meanwhile)."""
     from engine.core.signals import StopOnSignals
 
     switch = StopSwitch()
@@ -127,12 +145,31 @@ def _worker_main(job: SweepJob, results: Any, parent_pid: int, threads: int) -> 
         with StopOnSignals(switch):
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGHUP, signal.SIG_IGN)
+            while gate is not None and not gate.wait(POLL_S):
+                if switch.stopping or os.getppid() != parent_pid:
+                    return
+            if job.mode != "runs":  # a batch checks no parent between trials: a thread does
+                threading.Thread(
+                    target=_orphan_stop, args=(switch, parent_pid), daemon=True
+                ).start()
             work(job, lambda r: results.put(("trial", r)), switch, parent_pid)
     except KeyboardInterrupt:
         pass
     except Exception as exc:  # noqa: BLE001 - reported by the sweep's process, one line
         results.put(("error", f"{type(exc).__name__}: {exc}"[:300]))
         sys.exit(1)
+
+
+def _orphan_stop(switch: StopSwitch, parent_pid: int) -> None:
+    """Stop the worker's sweep (its batch ends cancelled, values queued again) once the
+    sweep's process is gone (``kill -9``): no worker trains on for nobody."""
+    import time
+
+    while not switch.stopping:
+        if os.getppid() != parent_pid:
+            switch.stop(by="the sweep's process is gone")
+            return
+        time.sleep(POLL_S)
 
 
 class _Forward:
@@ -152,21 +189,27 @@ class _Forward:
 
 
 def _run_parallel(
-    job: SweepJob, workers: int, on_trial: OnTrial
+    job: SweepJob, workers: int, on_trial: OnTrial, prepare: Callable[[], None] | None = None
 ) -> tuple[int, int | None, list[str]]:
+    """Run ``workers`` worker processes to the end. ``prepare``: open the study in this
+    process after the workers started (they import torch meanwhile, each on its own: not
+    first here), then let them go."""
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     # A parent whose torch already ran ops in its OpenMP pool (a script or a test that trained
     # before sweeping) hangs a forked worker's first multi-threaded op: its workers get one
     # thread each.
     torch_ran = "torch" in sys.modules
-    if method == "fork":
+    if method == "fork" and prepare is None:
         import torch  # noqa: F401 - imported once here, shared by every forked worker
     ctx = mp.get_context("fork") if method == "fork" else mp.get_context("spawn")
     results = ctx.Queue()
+    gate = ctx.Event() if prepare is not None else None
     threads = 1 if torch_ran else max(1, (os.cpu_count() or 1) // workers)
     procs = [
         ctx.Process(
-            target=_worker_main, args=(job, results, os.getpid(), threads), name=f"sweep-worker-{i}"
+            target=_worker_main,
+            args=(job, results, os.getpid(), threads, gate),
+            name=f"sweep-worker-{i}",
         )
         for i in range(workers)
     ]
@@ -178,6 +221,9 @@ def _run_parallel(
     try:
         for p in procs:
             p.start()
+        if prepare is not None and gate is not None:
+            prepare()
+            gate.set()
         if len(job.ctx.spec.params) > 1:  # this process idles while workers train
             prewarm = threading.Thread(target=_prewarm_importances, daemon=True)
             prewarm.start()
@@ -249,7 +295,11 @@ def sweep_mode(setup: SweepSetup, batch: int) -> str:
     ctx = TrialContext(setup.base, setup.base_dir, setup.spec, setup.study_name, Path("."))
     if exact_applies(ctx, setup.config):
         return "exact"
-    if batch > 1 and ctx.spec.metric in ("val_loss", "train_loss") and _batchable(setup):
+    if (
+        (batch > 1 or batch == 0)
+        and ctx.spec.metric in ("val_loss", "train_loss")
+        and _batchable(setup)
+    ):
         return "batched"
     return "runs"
 
@@ -285,10 +335,12 @@ def run_sweep(
     from engine.sweep.study import open_storage
 
     job = make_job(setup, runs_root, storage_url)
+    mode = sweep_mode(setup, batch)
+    if mode != "runs" and _overlap_summary(setup.spec):
+        return _run_forked(job, mode, batch, on_trial, on_start)
     storage = open_storage(job.storage_url)  # one connection pool for this process's part
     try:
         counted, to_run = pending(job, storage)
-        mode = sweep_mode(setup, batch)
         workers = max(1, min(setup.spec.parallel, to_run)) if mode == "runs" else 1
         if on_start is not None:
             on_start(job, counted, to_run, workers)
@@ -323,6 +375,38 @@ def run_sweep(
         storage.engine.dispose()
 
 
+def _run_forked(
+    job: SweepJob,
+    mode: str,
+    batch: int,
+    on_trial: OnTrial,
+    on_start: Callable[[SweepJob, int, int, int], None] | None,
+) -> SweepOutcome:
+    """A batched or exact sweep in one forked worker (:func:`_overlap_summary`): the worker
+    imports torch while this process opens the study, then trains the batches while this
+    process imports the importances' scikit-learn; same trials, same order."""
+    from engine.sweep.study import open_storage, preload_storage
+
+    job = dataclasses.replace(job, mode=mode, batch=max(0, batch))
+    preload_storage(job.storage_url)  # imported once, before the fork: both processes use it
+    opened: list[Any] = []
+
+    def prepare() -> None:
+        storage = open_storage(job.storage_url)
+        opened.append(storage)
+        counted, to_run = pending(job, storage)  # none to run: the worker finds none either
+        if on_start is not None:
+            on_start(job, counted, to_run, 1)
+        storage.engine.dispose()  # the worker has its own; the summary reconnects
+
+    try:
+        ran, signum, errors = _run_parallel(job, 1, on_trial, prepare=prepare)
+        return summarize(job, opened[0], ran, signum, errors)
+    finally:
+        for storage in opened:
+            storage.engine.dispose()
+
+
 def _work_in_process(
     mode: str, job: SweepJob, on_trial: OnTrial, switch: StopSwitch, storage: Any, batch: int
 ) -> int:
@@ -330,7 +414,7 @@ def _work_in_process(
     from engine.sweep.exact import work_exact
 
     work_fn = work_exact if mode == "exact" else work_batched
-    return work_fn(job, on_trial, switch, storage, max(1, batch))
+    return work_fn(job, on_trial, switch, storage, max(0, batch))
 
 
 def summarize(

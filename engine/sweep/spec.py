@@ -280,3 +280,37 @@ def setup_from_raw(
 
 
 __all__ = ["SweepSetup", "SweepSpec", "load_sweep", "parse_spec", "setup_from_raw"]
+
+
+BASE_KEYS = (
+    "loss.name",
+    "optim.name",
+    "optim.lr",
+    "optim.momentum",
+    "optim.weight_decay",
+    "optim.batch_size",
+    "train.epochs",
+    "data.source",
+    "data.n_samples",
+    "data.path",
+    "early_stopping.enabled",
+    "early_stopping.patience",
+)
+"""The settings the sweep screen's base line shows (those a sweep is most often read by)."""
+
+
+def base_settings(base: dict[str, Any], searched: list[str]) -> list[list[Any]]:
+    """``[[dotted key, value], …]`` of :data:`BASE_KEYS` (and every ``loss.params``) that the
+    preset sets and the sweep does not search (a JSON-able study attribute)."""
+    out: list[list[Any]] = []
+    params = base.get("loss", {}).get("params") if isinstance(base.get("loss"), dict) else None
+    keys = [*BASE_KEYS, *(f"loss.params.{k}" for k in (params or {}))]
+    for key in keys:
+        if key in searched:
+            continue
+        node: Any = base
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is not None and not isinstance(node, (dict, list)):
+            out.append([key, node])
+    return out

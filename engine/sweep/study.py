@@ -32,7 +32,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from engine.config import ConfigError
 from engine.runs.store import pid_alive
-from engine.sweep.spec import SweepSpec
+from engine.sweep.spec import SweepSpec, base_settings
 from engine.sweep.spec_params import Param
 from engine.sweep.trial import TrialResult, owner_attrs
 
@@ -40,6 +40,10 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 SQLITE_NAME = "sweeps.db"
 LOCK_NAME = ".sweeps.lock"
 SQLITE_TIMEOUT_S = 60
+FANOVA_TREES, FANOVA_DEPTH = 16, 8
+"""fANOVA's forest for the importances: Optuna's default (64 trees, depth 64) takes ~1.4 s over
+100 trials, after the last one; 16 trees of depth 8 take ~0.15 s and rank the parameters the
+same (default preset, lr vs momentum: 0.91/0.09 against 0.93/0.07)."""
 
 
 def default_storage(runs_root: Path) -> str:
@@ -73,6 +77,15 @@ def _install_sqlite_pragmas() -> None:
     _pragmas_installed = True
 
 
+def preload_storage(url: str) -> None:
+    """Import what opening ``url`` needs (SQLAlchemy, Optuna's RDB models) without opening it:
+    done before a fork, the worker does not import it again."""
+    if url.startswith("sqlite"):
+        _install_sqlite_pragmas()
+    import alembic.migration  # noqa: F401 - every open checks the schema's revision with it
+    import optuna.storages._rdb.models  # noqa: F401 - the tables, SQLAlchemy's ORM with them
+
+
 def open_storage(url: str, *, checked: bool = False) -> optuna.storages.RDBStorage:
     """An Optuna RDB storage for ``url``; a bad URL or an unreachable database is one line.
 
@@ -97,28 +110,35 @@ def open_storage(url: str, *, checked: bool = False) -> optuna.storages.RDBStora
 
 def open_study(storage: Any, name: str, spec: SweepSpec) -> optuna.Study:
     """Create the study, or load it when it exists (a rerun continues it)."""
-    pruner: optuna.pruners.BasePruner = (
-        optuna.pruners.MedianPruner(
-            n_startup_trials=spec.startup_trials, n_warmup_steps=spec.warmup_epochs
-        )
-        if spec.pruning
-        else optuna.pruners.NopPruner()
-    )
     return optuna.create_study(
         storage=storage,
         study_name=name,
         direction=spec.direction,
-        pruner=pruner,
+        pruner=make_pruner(spec),
         sampler=make_sampler(spec, spec.seed),
         load_if_exists=True,
     )
 
 
-def describe(study: optuna.Study, spec: SweepSpec) -> None:
-    """Write the metric and the searched keys into the study's user attributes (once), so a
-    viewer that has only the database (the dashboard's sweep screen) can label them."""
+def make_pruner(spec: SweepSpec) -> optuna.pruners.BasePruner:
+    """The median pruner when the spec prunes, else none."""
+    if spec.pruning:
+        return optuna.pruners.MedianPruner(
+            n_startup_trials=spec.startup_trials, n_warmup_steps=spec.warmup_epochs
+        )
+    return optuna.pruners.NopPruner()
+
+
+def describe(study: optuna.Study, spec: SweepSpec, base: dict[str, Any] | None = None) -> None:
+    """Write the metric, the searched keys, the total and the base settings (what every trial
+    shares, :func:`engine.sweep.spec.base_settings`) into the study's user attributes
+    (once), so a viewer that has only the database (the dashboard's sweep screen) can label
+    them."""
     keys = [p.key for p in spec.params]
     attrs = study.user_attrs
+    shared = base_settings(base, keys) if base is not None else None
+    if shared is not None and attrs.get("base") != shared:
+        study.set_user_attr("base", shared)
     if attrs.get("metric") != spec.metric:
         study.set_user_attr("metric", spec.metric)
     if attrs.get("params") != keys:
@@ -207,14 +227,17 @@ def reap_dead(study: optuna.Study, trials: list[FrozenTrial], spec: SweepSpec) -
     for t in dead:
         with contextlib.suppress(Exception):  # another worker got there first
             study.tell(t.number, state=TrialState.FAIL)
-            requeue(study, _params_of(t, spec))
+            queue_again(study, _params_of(t, spec))
     return len(dead)
 
 
-def requeue(study: optuna.Study, params: dict[str, Any] | None) -> None:
+def queue_again(study: optuna.Study, params: dict[str, Any] | None) -> None:
     """Queue a cancelled trial's values, so the next trial (here or on a rerun) redoes it."""
     if params:
         study.enqueue_trial(params, skip_if_exists=False)
+
+
+requeue = queue_again  # the name it had before batch_store.py
 
 
 def next_trial(study: optuna.Study, spec: SweepSpec, runs_root: Path) -> optuna.Trial | None:
@@ -270,9 +293,12 @@ def suggest(trial: optuna.Trial, p: Param) -> Any:
     return trial.suggest_float(p.key, float(p.low), float(p.high), step=p.step, log=p.log)
 
 
-def tell(study: optuna.Study, trial: optuna.Trial, result: TrialResult) -> None:
+def tell(
+    study: optuna.Study, trial: optuna.Trial, result: TrialResult, *, requeue: bool = True
+) -> None:
     """Record ``result``: complete/diverged as COMPLETE (diverged with the worst value),
-    pruned as PRUNED, failed and cancelled as FAIL (cancelled values queued again)."""
+    pruned as PRUNED, failed and cancelled as FAIL (cancelled values queued again unless
+    ``requeue`` is false: :mod:`engine.sweep.batch_store` queues them in the database)."""
     if result.state != "cancelled":
         trial.set_user_attr("state", result.state)
         trial.set_user_attr("epochs", result.epochs)
@@ -284,8 +310,8 @@ def tell(study: optuna.Study, trial: optuna.Trial, result: TrialResult) -> None:
         study.tell(trial, state=TrialState.PRUNED)
     else:
         study.tell(trial, state=TrialState.FAIL)
-        if result.state == "cancelled":
-            requeue(study, result.params)
+        if result.state == "cancelled" and requeue:
+            queue_again(study, result.params)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -319,16 +345,17 @@ class Row:
 
 
 def rows(study: optuna.Study) -> list[Row]:
-    """Every trial of the study, by number."""
+    """Every trial of the study, by number (a queued trial with the values it will run)."""
     out = []
     for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
         value = t.value
         if value is None and t.intermediate_values:
             value = t.intermediate_values[max(t.intermediate_values)]
+        fixed = t.system_attrs.get("fixed_params") if not t.params else None
         out.append(
             Row(
                 t.number,
-                dict(t.params),
+                dict(fixed) if isinstance(fixed, dict) else dict(t.params),
                 value,
                 t.user_attrs.get("epochs"),
                 trial_state(t),
@@ -370,7 +397,9 @@ def importances(
     try:
         found = get_param_importances(
             study,
-            evaluator=FanovaImportanceEvaluator(seed=spec.seed),
+            evaluator=FanovaImportanceEvaluator(
+                n_trees=FANOVA_TREES, max_depth=FANOVA_DEPTH, seed=spec.seed
+            ),
             params=[p.key for p in spec.params],
         )
     except (ValueError, RuntimeError) as exc:

@@ -202,9 +202,15 @@ def run_trial(trial: Any, ctx: TrialContext, switch: StopSwitch) -> TrialResult:
         writer.crashed(
             "interrupted by a second signal" if cancelled else f"{type(exc).__name__}: {exc}"
         )
-        write_status(run_dir, trial_state="cancelled" if cancelled else "failed")
+        # The sweep's stop reached the run before its first epoch (reading the data stops
+        # with ``Stopped``): cancelled like a stop mid-training, so its values are queued again.
+        stopped = not cancelled and switch.stopping and type(exc).__name__ == "Stopped"
+        write_status(run_dir, trial_state="cancelled" if cancelled or stopped else "failed")
         if cancelled:
             raise
+        if stopped:
+            result.state = "cancelled"
+            return result
         result.error = f"{type(exc).__name__}: {exc}"[:300]
         return result
     finally:

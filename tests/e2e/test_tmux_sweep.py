@@ -84,8 +84,8 @@ def test_a_sweep_started_in_the_dashboard_outlives_it_and_shows_again(
         tmux("new-session", "-d", "-s", "app", "-x", "80", "-y", "24", cmd)
         tmux.wait_for(lambda s: "Sweep" in s and "Settings" in s, timeout=30)
         tmux("send-keys", "-t", "app", "w")
-        screen = tmux.wait_for(lambda s: "4 done" in s, timeout=30)
-        assert job.study_name in screen and screen.count("complete") == 4
+        screen = tmux.wait_for(lambda s: "4/4 complete" in s, timeout=30)  # the state line
+        assert job.study_name in screen and screen.count("complete") == 5  # and 4 table rows
         tmux("send-keys", "-t", "app", "Escape")
         tmux.wait_for(lambda s: "Settings" in s, timeout=10)
         dashboard = tmux.pane_pid()

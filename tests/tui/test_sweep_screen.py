@@ -9,14 +9,17 @@ import sys
 from pathlib import Path
 
 import optuna
+import pytest
 from textual.widgets import DataTable, Input, Label
 
 from engine.cli.sweep_launch import JOBS_DIR
+from engine.core.numbers import fmt_number
 from engine.runs.store import list_runs
 from tests.tui.conftest import wait_until
 from tui.app import make_app
 from tui.form_fields import fmt_value
-from tui.sweep_screen import SettingsBridge, SweepScreen, flow, read_space
+from tui.sweep_screen import SettingsBridge, SweepScreen, flow, read_space, rounded
+from tui.widgets.sweep_parallel import ParallelPlot
 from tui.widgets.sweep_plots import BestSoFarPlot, ParamScatter
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,9 +70,14 @@ async def test_a_real_sweep_fills_the_table_live_sorts_and_loads_the_best_into_t
         assert f"{best[-1][1]:.4g}" == f"{min(values):.4g}"  # the table shows 4 digits
         assert len(screen.query_one(ParamScatter).points) == 3
         assert screen.query_one(ParamScatter).key == "optim.lr"
-        # the trials are runs in the store, the study is in SQLite next to them
+        # the sweep was batched: the best trial alone has a run in the store, the study is in
+        # SQLite next to them
         runs = list_runs(tmp_path / "runs")
-        assert len(runs) == 3 and {r.status["study"] for r in runs} == {screen.study_name}
+        assert len(runs) == 1 and runs[0].status["study"] == screen.study_name
+        best_number = column(table, 0)[column(table, 1).index("0.5")]
+        assert runs[0].status["trial"] == int(best_number)
+        status = screen.query_one("#sweep-status")
+        await wait_until(pilot, lambda: "· 3/3 complete" in str(status.render()))
         study = optuna.load_study(
             study_name=screen.study_name, storage=f"sqlite:///{tmp_path / 'runs' / 'sweeps.db'}"
         )
@@ -161,3 +169,113 @@ def test_the_dashboard_and_the_sweep_screen_import_no_optuna():
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.split() == ["False", "False"]
+
+
+SPACE_2D = (
+    "{params: {optim.lr: {low: 1.0e-3, high: 1, log: true}, optim.momentum: {low: 0, high: 0.9}},"
+    " trials: 8, sampler: random, seed: 5, parallel: 1, pruning: false}"
+)
+
+
+async def test_a_finished_sweep_reads_with_totals_base_importance_real_units_and_parallel_view(
+    tmp_path,
+):
+    app = make_app("default", TINY, runs_root=tmp_path / "runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_screen(pilot, app)
+        space = screen.query_one("#space", Input)
+        space.value = SPACE_2D
+        space.focus()
+        await pilot.press("enter")
+        table = screen.query_one(DataTable)
+        status = screen.query_one("#sweep-status")
+        await wait_until(pilot, lambda: "8/8 complete" in str(status.render()), timeout=180)
+        await wait_until(pilot, lambda: not screen.job.running, timeout=30)
+        assert table.row_count == 8
+        # the base settings every trial shares (not the searched lr and momentum)
+        base = str(screen.query_one("#sweep-base").render())
+        assert base.startswith("base: mse · sgd") and "epochs 30" in base and "lr" not in base
+        # importances from Optuna (fANOVA) once enough trials are complete, summing to 1
+        shown = screen.query_one("#sweep-importance")  # computed in a worker of its own
+        await wait_until(pilot, lambda: " · " in str(shown.render()), timeout=60)
+        importance = str(shown.render())
+        assert importance.startswith("importance: ")
+        shares = dict(part.rsplit(" ", 1) for part in importance.split(": ", 1)[1].split(" · "))
+        assert set(shares) == {"lr", "momentum"}
+        assert abs(sum(float(v) for v in shares.values()) - 1) < 0.02
+        # the scatter's lr axis is log-spaced but labelled in real units
+        scatter = screen.query_one(ParamScatter)
+        lrs = [float(v) for v in column(table, 1)]
+        assert max(lrs) >= 100 * min(lrs)  # seed 5 samples over two decades
+        assert scatter.log_x and scatter.xtick_labels
+        for x, label in scatter.xtick_labels:
+            assert float(label) == pytest.approx(10**x, rel=0.01) and float(label) > 0
+        # v: parallel coordinates, one axis per parameter and the metric, a line per trial
+        await pilot.press("v")
+        parallel = screen.query_one(ParallelPlot)
+        assert parallel.display and not scatter.display
+        assert [a[0] for a in parallel.axes] == ["lr", "momentum", "val_loss"]
+        assert len(parallel.lines) == 8
+        assert all(0 <= y <= 1 for ys in parallel.lines.values() for y in ys)
+        best = screen.view.best()
+        assert parallel.best == best.number
+        assert parallel.lines[best.number][-1] == 0.0  # the lowest val_loss sits at the foot
+        assert parallel.axes[0][1] == fmt_number(min(lrs), 2)  # the foot label, real units
+        await pilot.press("v")
+        assert scatter.display and not parallel.display
+        # b: the best trial's values, rounded to 4 significant digits, land in the form
+        await pilot.press("b")
+        await pilot.pause()
+        form = app.settings.form
+        for key in ("optim.lr", "optim.momentum"):
+            typed = form.entries[key]
+            assert typed == fmt_value(float(fmt_number(best.params[key], 4)))
+            assert len(typed.replace("0.", "").lstrip("0").split("e")[0].replace(".", "")) <= 4
+
+
+async def test_x_cancels_the_trials_in_flight_and_queues_their_values_again(tmp_path):
+    long = ["data.n_samples=20000", "train.epochs=200000", "train.device=cpu"]
+    app = make_app("default", [*long, "early_stopping.enabled=false"], runs_root=tmp_path / "r")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_screen(pilot, app)
+        space = screen.query_one("#space", Input)
+        space.value = SPACE_2D.replace("trials: 8", "trials: 4")
+        space.focus()
+        await pilot.press("enter")
+        table = screen.query_one(DataTable)
+        await wait_until(pilot, lambda: column(table, 5).count("running") == 4, timeout=120)
+        assert "running 0/4" in str(screen.query_one("#sweep-status").render())
+        running = sorted(column(table, 1))
+        await pilot.press("x")
+        await wait_until(pilot, lambda: not screen.job.running, timeout=60)
+        await wait_until(pilot, lambda: column(table, 5).count("queued") == 4, timeout=30)
+        states = column(table, 5)
+        assert states.count("cancelled") == 4 and "failed" not in states
+        queued = sorted(v for v, s in zip(column(table, 1), states, strict=True) if s == "queued")
+        assert queued == running  # the same values, queued for the next run of the sweep
+        status = screen.query_one("#sweep-status")
+        await wait_until(pilot, lambda: "stopped at 0/4 · 4 queued" in str(status.render()))
+
+
+async def test_without_optuna_the_screen_says_how_to_install_it_and_starts_nothing(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "optuna", None)  # what an environment without it sees
+    app = make_app("default", TINY, runs_root=tmp_path / "runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_screen(pilot, app)
+        status = str(screen.query_one("#sweep-status").render())
+        assert status == "sweeps need Optuna: pip install 'linreg-tui[sweep]'"
+        space = screen.query_one("#space", Input)
+        space.value = GRID
+        space.focus()
+        await pilot.press("enter")
+        error = screen.query_one("#space-error", Label)
+        assert error.display and "pip install 'linreg-tui[sweep]'" in str(error.render())
+        assert screen.job is None and not (tmp_path / "runs" / JOBS_DIR).exists()
+
+
+def test_values_for_the_form_are_rounded_to_significant_digits():
+    assert rounded(0.899172103844) == 0.8992
+    assert rounded(1.23456e-5) == 1.235e-5
+    assert rounded(3) == 3 and rounded("adam") == "adam" and rounded(True) is True

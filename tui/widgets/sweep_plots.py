@@ -13,10 +13,19 @@ from typing import Any
 
 from textual_plotext import PlotextPlot
 
+from engine.core.numbers import fmt_number
 from engine.sweep.monitor import best_so_far, choice_labels, scatter
 from tui.series import linear_ticks
 
 BEST_COLOR, POINT_COLOR = "green+", "cyan"
+
+
+def decade_ticks(lo: float, hi: float) -> list[tuple[float, str]]:
+    """Ticks of a log10-spaced axis from ``lo`` to ``hi`` (log10 units), labelled in real
+    units: every power of ten inside, or the two ends when fewer than two are."""
+    inside = list(range(math.ceil(lo - 1e-9), math.floor(hi + 1e-9) + 1))
+    places = [float(k) for k in inside] if len(inside) >= 2 else [lo, hi]
+    return [(x, fmt_number(10.0**x, 2)) for x in places]
 
 
 class _SweepPlot(PlotextPlot):
@@ -83,7 +92,10 @@ class ParamScatter(_SweepPlot):
         self.key: str | None = None
 
         self.log_x = False
-        """Whether x is log10 of the value (a positive range over two decades or more)."""
+        """Whether x is spaced by log10 of the value (a positive range over two decades or
+        more); its ticks are still labelled in real units (``0.001``, not ``-3``)."""
+        self.xtick_labels: list[tuple[float, str]] = []
+        """The log axis' ticks as drawn: (position, label in real units); tests read it."""
 
     def _points(self) -> list[tuple[float, float]]:
         points = scatter(self.view.rows, self.key) if self.key else []
@@ -100,11 +112,16 @@ class ParamScatter(_SweepPlot):
         view = self.view
         metric = view.metric if view is not None else "metric"
         xs, ys = [p[0] for p in self.points], [p[1] for p in self.points]
-        shown = f"log10 {self.key}" if self.log_x else (self.key or "-")
+        shown = f"{self.key} (log scale)" if self.log_x else (self.key or "-")
         self._axes(f"{metric} vs {shown}", xs, ys)
         if view is not None and self.key:
             labels = choice_labels(view.rows, self.key)
             if labels:
                 self.plt.xticks(list(range(len(labels))), [str(v) for v in labels])
+            elif self.log_x and xs:
+                self.xtick_labels = decade_ticks(min(xs), max(xs))
+                self.plt.xticks(
+                    [t for t, _ in self.xtick_labels], [s for _, s in self.xtick_labels]
+                )
         if self.points:
             self.plt.scatter(xs, ys, color=POINT_COLOR, marker="•")
