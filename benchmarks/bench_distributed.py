@@ -17,6 +17,11 @@ The all-reduce share is measured apart, in two gloo ranks that only all-reduce a
 size of the epoch's (d + 1 gradient values, then 7 sums) as often as an epoch does: its time
 over the 2-rank epoch time.
 
+Reading is measured apart too: a large CSV and a Parquet file read by 1 process
+(:func:`engine.data.tables.read_columns`) and by 2 gloo ranks that each read only their byte
+range or row groups and then gather the parts (:func:`engine.data.shard.read_shard`): the time
+per rank, split into its own part and the gather.
+
     python benchmarks/bench_distributed.py            # 2M x 32, 200 epochs (a few minutes)
     python benchmarks/bench_distributed.py --quick    # tiny sizes, to check the script runs
 """
@@ -31,9 +36,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = {"full": (2_000_000, 32, 200), "quick": (20_000, 8, 30)}
+READ_SIZES = {"full": (1_000_000, 16), "quick": (20_000, 8)}
 PROBE_CALLS = 2000
 
 
@@ -118,15 +125,112 @@ def allreduce_s(sizes: list[int], tmp: Path) -> float:
     return float(json.loads(out.read_text()))
 
 
+def write_tables(n: int, d: int, tmp: Path) -> list[Path]:
+    """A CSV and a Parquet file (16 row groups) of ``n`` random rows and ``d`` + 1 columns."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(0)
+    table = pa.table({f"c{j}": rng.normal(size=n).astype(np.float32) for j in range(d + 1)})
+    csv, parquet = tmp / "big.csv", tmp / "big.parquet"
+    pcsv.write_csv(table, csv, pcsv.WriteOptions(quoting_header="none"))  # no quotes: sharded
+    pq.write_table(table, parquet, row_group_size=max(1, n // 16))
+    return [csv, parquet]
+
+
+def read_once(path: Path) -> float:
+    """Seconds for one process to read every column of ``path``."""
+    from engine.data.tables import file_columns, read_columns
+
+    header = file_columns(path)
+    t0 = time.perf_counter()
+    read_columns(path, header, header)
+    return time.perf_counter() - t0
+
+
+def read_rank(path: Path, out: Path) -> None:
+    """In a rank: read ``path`` sharded; write this rank's total and gather seconds."""
+    import torch.distributed as dist
+
+    from engine.data.shard import Shard, read_shard
+    from engine.data.tables import file_columns, is_parquet
+    from engine.training.distributed import Dist
+
+    dist.init_process_group("gloo")
+    shard, spent = Dist(dist.get_rank(), dist.get_world_size()).shard(), [0.0]
+
+    def timed_gather(t: Any, counts: list[int]) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return shard.gather_rows(t, counts)
+        finally:
+            spent[0] += time.perf_counter() - t0
+
+    timed = Shard(shard.rank, shard.world, shard.gather, timed_gather)
+    header = file_columns(path)
+    dist.barrier()
+    t0 = time.perf_counter()
+    if read_shard(path, header, header, timed, parquet=is_parquet(path)) is None:
+        raise SystemExit(f"{path} has quotes: it was not read in parts")
+    total = time.perf_counter() - t0
+    Path(f"{out}-{shard.rank}").write_text(json.dumps([total, spent[0]]))
+    dist.destroy_process_group()
+
+
+def read_ranks(path: Path, tmp: Path) -> list[list[float]]:
+    """Per rank of 2: seconds to read ``path`` sharded, and of them the gather's."""
+    import uuid
+
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    out = tmp / "read"
+    config = LaunchConfig(
+        min_nodes=1,
+        max_nodes=1,
+        nproc_per_node=2,
+        run_id=str(uuid.uuid4()),
+        rdzv_backend="c10d",
+        rdzv_endpoint="localhost:0",
+        max_restarts=0,
+    )
+    elastic_launch(config, sys.executable)(__file__, "--read", str(path), str(out))
+    return [json.loads(Path(f"{out}-{r}").read_text()) for r in (0, 1)]
+
+
+def reading(n: int, d: int, tmp: Path) -> None:
+    """Print read times: 1 process against each of 2 ranks reading its own part."""
+    print()
+    for path in write_tables(n, d, tmp):
+        one = read_once(path)
+        ranks = read_ranks(path, tmp)
+        size = path.stat().st_size / 2**20
+        each = ", ".join(f"{t:.2f} s ({t - g:.2f} own part + {g:.2f} gather)" for t, g in ranks)
+        print(
+            f"read {path.suffix[1:]:<8} {n:,} x {d + 1} ({size:,.0f} MB): "
+            f"1 process {one:.2f} s; 2 ranks: {each}"
+        )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--threads", type=int, default=1, help="torch threads per process (0: all)")
     p.add_argument("--epochs", type=int, default=None, help="epochs per run (default 200)")
     p.add_argument("--probe", nargs=2, help=argparse.SUPPRESS)
+    p.add_argument("--read", nargs=2, help=argparse.SUPPRESS)
+    p.add_argument("--only-read", action="store_true", help="only the reading benchmark")
     args = p.parse_args()
     if args.probe:
         probe(json.loads(args.probe[0]), Path(args.probe[1]))
+        return
+    if args.read:
+        read_rank(Path(args.read[0]), Path(args.read[1]))
+        return
+    if args.only_read:
+        with tempfile.TemporaryDirectory() as name:
+            reading(*READ_SIZES["quick" if args.quick else "full"], Path(name))
         return
     n, d, epochs = SIZES["quick" if args.quick else "full"]
     epochs = args.epochs or epochs
@@ -164,6 +268,7 @@ def main() -> None:
                 f"all-reduce per epoch ({steps}: {what}): {per_epoch * 1e6:,.0f} us = "
                 f"{share:.1%} of the 2-rank epoch"
             )
+        reading(*READ_SIZES["quick" if args.quick else "full"], tmp)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from engine.cli.common import EXIT_FAILED, EXIT_OK
+from engine.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from engine.config import Config
 
 LAUNCHED_ENV = "LINREG_TUI_LAUNCHED"
@@ -189,6 +189,8 @@ def failed(failures: Mapping[int, Any], run_dir: Path | None) -> int:
     rank0 = failures.get(0)
     if status is not None and status.state == "finished":
         return int(rank0.exitcode) if rank0 is not None and rank0.exitcode > 0 else EXIT_FAILED
+    if status is not None and status.state == "crashed" and status.error_key is not None:
+        return EXIT_BAD_INPUT  # rank 0 refused the config or data, and said why
     line = crash_line(failures)
     if status is not None and run_dir is not None:
         from engine.runs.files import now_text
@@ -233,9 +235,11 @@ def run_rank(
 
 def _follower(cfg: Config, resume_from: dict[str, Any] | None) -> int:
     """A rank other than 0: the run's epochs with no output; a stop signal stops it cleanly."""
+    from engine.config import ConfigError
     from engine.core.control import Control
     from engine.core.signals import StopOnSignals
     from engine.data.dataset import Stopped
+    from engine.training.distributed import outlive_rank0
     from engine.training.trainer import run_training
 
     control = Control()
@@ -245,6 +249,9 @@ def _follower(cfg: Config, resume_from: dict[str, Any] | None) -> int:
             fin = run_training(cfg, lambda event: None, control, resume_from=resume_from)
     except Stopped:
         return signals.exit_code
+    except ConfigError:  # bad data: every rank finds the same first error; rank 0 says it
+        outlive_rank0()
+        return EXIT_BAD_INPUT
     if fin.reason == "cancelled" and signals.interrupted:
         return signals.exit_code
     return EXIT_FAILED if fin.reason == "diverged" else EXIT_OK

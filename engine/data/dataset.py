@@ -17,6 +17,7 @@ from torch import Tensor
 
 from engine.config import Config, ConfigError, DataConfig
 from engine.data.raw_source import RawData, check_finite, read_source
+from engine.data.shard import Shard
 from engine.data.synthetic import OUTLIER_STDS, synthetic
 from engine.data.tables import Stopped, Table, read_table
 
@@ -170,6 +171,7 @@ def scale_splits(cfg: Config, raw: RawData, train: Split, val: Split, test: Spli
         raise ConfigError("data.outliers: fewer than 2 training rows are left after dropping")
 
     warnings: list[str] = [raw.label_message] if raw.label_message else []
+    warnings += raw.notes
     mean = train.x.mean(0)
     std = column_std(train.x, mean)
     for j in torch.nonzero(std < 1e-12).flatten().tolist():
@@ -213,15 +215,19 @@ def scale_splits(cfg: Config, raw: RawData, train: Split, val: Split, test: Spli
     )
 
 
-def load_dataset(cfg: Config, *, stop: Callable[[], bool] | None = None) -> Dataset:
+def load_dataset(
+    cfg: Config, *, stop: Callable[[], bool] | None = None, shard: Shard | None = None
+) -> Dataset:
     """Build the prepared dataset for a run (deterministic from ``cfg.seed``).
 
     Synthetic rows are drawn straight into split order, so the splits are slices of one
     tensor and peak memory is about the data itself. ``stop`` is polled between blocks of
     work; when it returns True, :class:`Stopped` is raised (within well under a second).
+    ``shard``: a data-parallel rank reads only its part of a file (:mod:`engine.data.shard`);
+    the dataset is the single process's all the same.
     """
     if cfg.data.source != "synthetic":
-        raw = read_source(cfg, stop=stop)
+        raw = read_source(cfg, stop=stop, shard=shard)
         return prepare_splits(cfg, raw, *split_indices(int(raw.x.shape[0]), cfg))
     idx_train, idx_val, idx_test = split_indices(cfg.data.n_samples, cfg)
     raw = read_source(cfg, order=torch.cat([idx_test, idx_val, idx_train]), stop=stop)

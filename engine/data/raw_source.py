@@ -8,13 +8,14 @@ every row is treated alike, so these steps cannot leak validation or test rows i
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
 from engine.config import Config, ConfigError, DataConfig
+from engine.data.shard import WHOLE_NOTE, Shard, read_shard
 from engine.data.synthetic import synthetic
 from engine.data.tables import file_columns, is_parquet, read_columns
 
@@ -70,12 +71,19 @@ def resolve_path(path: str, base_dir: str | None) -> Path:
 
 
 def read_csv(
-    cfg: DataConfig, base_dir: str | None, *, stop: Callable[[], bool] | None = None
+    cfg: DataConfig,
+    base_dir: str | None,
+    *,
+    stop: Callable[[], bool] | None = None,
+    shard: Shard | None = None,
+    notes: list[str] | None = None,
 ) -> tuple[Tensor, Tensor, list[str]]:
     """Read a header-first numeric CSV (or a Parquet file); pick target and features by name.
 
     Every problem (missing file or column, ragged row, empty or non-numeric cell) is one
     :class:`ConfigError` naming the file, line and column (see :mod:`engine.data.tables`).
+    ``shard`` (several data-parallel ranks): this rank reads only its part and the parts are
+    gathered (:mod:`engine.data.shard`); a file that must be read whole adds a line to ``notes``.
     """
     assert cfg.path is not None and cfg.target is not None
     path = resolve_path(cfg.path, base_dir)
@@ -119,7 +127,14 @@ def read_csv(
             reason="includes the target",
             where=str(path),
         )
-    data = read_columns(path, header, [*features, cfg.target], stop=stop, parquet=parquet)
+    names = [*features, cfg.target]
+    data = None
+    if shard is not None and shard.world > 1:
+        data = read_shard(path, header, names, shard, parquet=parquet, stop=stop)
+        if data is None and notes is not None:
+            notes.append(WHOLE_NOTE.format(path=path))
+    if data is None:
+        data = read_columns(path, header, names, stop=stop, parquet=parquet)
     return data[:, :-1], data[:, -1], list(features)
 
 
@@ -156,23 +171,33 @@ class RawData:
     true_bias: float | None = None
     classes: list[float] | None = None
     label_message: str | None = None
+    notes: list[str] = field(default_factory=list)
+    """How the rows were read, when a user should know (a file every rank read whole)."""
 
 
 def read_source(
-    cfg: Config, *, order: Tensor | None = None, stop: Callable[[], bool] | None = None
+    cfg: Config,
+    *,
+    order: Tensor | None = None,
+    stop: Callable[[], bool] | None = None,
+    shard: Shard | None = None,
 ) -> RawData:
     """Draw or read the data named by ``cfg.data`` and add polynomial features.
 
     ``order`` (synthetic data only) draws the rows already permuted (see :func:`synthetic`).
     ``stop`` is polled between blocks; when it returns True, :class:`Stopped` is raised.
+    ``shard``: a data-parallel rank's place; a CSV or Parquet file is then read in parts
+    (:mod:`engine.data.shard`). Synthetic rows are drawn whole on every rank (they are not
+    read from anywhere, and drawing row i alone would change every synthetic value).
     """
     d = cfg.data
+    notes: list[str] = []
     if d.source == "synthetic":
         x, y, w, b = synthetic(d, cfg.seed, order=order, stop=stop)
         names = [f"x{i + 1}" for i in range(d.n_features)]
         true_w, true_b = w.tolist(), b
     else:
-        x, y, names = read_csv(d, cfg.base_dir, stop=stop)
+        x, y, names = read_csv(d, cfg.base_dir, stop=stop, shard=shard, notes=notes)
         true_w, true_b = None, None
     shape = (int(x.shape[0]), int(x.shape[1]))
     x, names = poly_features(x, names, d.poly_degree)
@@ -187,8 +212,8 @@ def read_source(
         true_w = true_w + [0.0] * (len(names) - len(true_w))
     task = cfg.model.task
     if task == "regression":
-        return RawData(x, y, names, shape, true_w, true_b)
+        return RawData(x, y, names, shape, true_w, true_b, notes=notes)
     if d.source == "synthetic":  # the regression truth does not describe the classes' logits
         y = _synthetic_classes(y, task)
     labels, classes, message = class_labels(y, task)
-    return RawData(x, labels, names, shape, None, None, classes, message)
+    return RawData(x, labels, names, shape, None, None, classes, message, notes)

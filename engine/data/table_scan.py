@@ -9,9 +9,10 @@ newlines, counted as a text editor counts them) and the column by name.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -111,28 +112,11 @@ def exact_scan(
     Blank lines (or rows of blank cells) are skipped. Values are kept as float32 in an
     ``array`` (4 bytes each), not as Python floats.
     """
-    cols = [header.index(c) for c in names]
-    values = array("f")
     try:
         with _open(path, "data.path") as fh:
             reader = csv.reader(fh)
             next(reader, None)
-            end = reader.line_num
-            for count, row in enumerate(reader):
-                lineno, end = end + 1, reader.line_num  # where the record starts
-                if count % STOP_EVERY_ROWS == 0 and stop is not None and stop():
-                    raise Stopped("stopped while reading data")
-                if not row or all(not c.strip() for c in row):
-                    continue
-                if len(row) != len(header):
-                    raise ConfigError(
-                        f"{path}:{lineno}: expected {len(header)} fields, got {len(row)}",
-                        key="data.path",
-                        reason="ragged row",
-                        where=str(path),
-                        line=lineno,
-                    )
-                values.extend(cell_value(row[c], path, lineno, header[c]) for c in cols)
+            values = _scan(reader, path, header, names, reader.line_num, stop)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise source_error(path, "data.path", f"cannot read: {exc}") from None
     if not values:
@@ -143,6 +127,60 @@ def exact_scan(
             where=str(path),
         )
     return torch.frombuffer(values, dtype=torch.float32).clone().view(-1, len(names))
+
+
+def scan_text(
+    text: str,
+    path: Path,
+    header: list[str],
+    names: list[str],
+    first_line: int,
+    *,
+    stop: Callable[[], bool] | None = None,
+) -> Tensor:
+    """:func:`exact_scan` of a piece of the file's data lines (a data-parallel rank's share,
+    :mod:`engine.data.shard`) whose first line is file line ``first_line``: the same checks and
+    messages, numbered as in the whole file. No rows is an empty ``[0, k]`` tensor."""
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""))
+        values = _scan(reader, path, header, names, first_line - 1, stop)
+    except csv.Error as exc:
+        raise source_error(path, "data.path", f"cannot read: {exc}") from None
+    if not values:
+        return torch.empty(0, len(names))
+    return torch.frombuffer(values, dtype=torch.float32).clone().view(-1, len(names))
+
+
+def _scan(
+    reader: Iterator[list[str]],
+    path: Path,
+    header: list[str],
+    names: list[str],
+    before: int,
+    stop: Callable[[], bool] | None,
+) -> array[float]:
+    """The records of ``reader`` (a ``csv.reader``) as float32 values, row after row; its
+    ``line_num`` plus ``offset`` is the file line (``before``: the file line read last)."""
+    cols = [header.index(c) for c in names]
+    values = array("f")
+    offset = before - getattr(reader, "line_num", 0)
+    end = before
+    for count, row in enumerate(reader):
+        lineno, end = end + 1, getattr(reader, "line_num", 0) + offset  # where the record starts
+        if count % STOP_EVERY_ROWS == 0 and stop is not None and stop():
+            raise Stopped("stopped while reading data")
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) != len(header):
+            raise ConfigError(
+                f"{path}:{lineno}: expected {len(header)} fields, got {len(row)}",
+                key="data.path",
+                reason="ragged row",
+                where=str(path),
+                line=lineno,
+            )
+        values.extend(cell_value(row[c], path, lineno, header[c]) for c in cols)
+    return values
 
 
 def cell_value(raw: str, path: Path, lineno: int, column: str) -> float:

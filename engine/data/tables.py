@@ -157,6 +157,18 @@ def _read_parquet(path: Path, names: list[str], stop: StopFlag | None) -> Tensor
 
     Parquet has no text lines, so a bad cell is named by its 1-based data row.
     """
+    with parquet_file(path, names) as f:
+        out = fill_row_groups(f, path, names, range(f.num_row_groups), 0, stop)
+    if len(out) == 0:
+        raise ConfigError(
+            f"{path}: no data rows", key="data.path", reason="no rows", where=str(path)
+        )
+    return out
+
+
+def parquet_file(path: Path, names: list[str]) -> Any:
+    """The open ``pyarrow.parquet.ParquetFile`` (a context manager), its ``names`` checked
+    numeric."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -165,35 +177,45 @@ def _read_parquet(path: Path, names: list[str], stop: StopFlag | None) -> Tensor
         f = pq.ParquetFile(path)
     except (OSError, ValueError) as exc:
         raise source_error(path, "data.path", f"cannot read: {exc}") from None
-    with f:
-        for name in names:
-            kind = f.schema_arrow.field(name).type
-            if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
-                raise ConfigError(
-                    f"{path}: column '{name}' has type {kind} (expected numbers)",
-                    key="data.path",
-                    reason="not numeric",
-                    where=str(path),
-                )
-        out = torch.empty(f.metadata.num_rows, len(names))
-        dest, row = out.numpy(), 0  # numpy casts each column into place
-        for g in range(f.num_row_groups):
-            _check_stop(stop)
-            group = f.read_row_group(g, columns=names)
-            for j, name in enumerate(names):
-                col = group.column(name)
-                if col.null_count:
-                    _parquet_cell(path, row + _first(col.is_null()), name, "is empty")
+    for name in names:
+        kind = f.schema_arrow.field(name).type
+        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+            f.close()
+            raise ConfigError(
+                f"{path}: column '{name}' has type {kind} (expected numbers)",
+                key="data.path",
+                reason="not numeric",
+                where=str(path),
+            )
+    return f
 
-                def bad(i: int, why: str, at: int = row, column: str = name) -> None:
-                    _parquet_cell(path, at + i, column, why)
 
-                dest[row : row + len(col), j] = _checked(col, bad)
-            row += group.num_rows
-    if row == 0:
-        raise ConfigError(
-            f"{path}: no data rows", key="data.path", reason="no rows", where=str(path)
-        )
+def fill_row_groups(
+    f: Any,
+    path: Path,
+    names: list[str],
+    groups: Sequence[int],
+    first_row: int,
+    stop: StopFlag | None,
+) -> Tensor:
+    """Row groups ``groups`` (consecutive) of the open file ``f`` as float32; ``first_row`` is
+    the 0-based file row of their first row, so a bad cell names its row in the whole file."""
+    rows = sum(f.metadata.row_group(g).num_rows for g in groups)
+    out = torch.empty(rows, len(names))
+    dest, row = out.numpy(), 0  # numpy casts each column into place
+    for g in groups:
+        _check_stop(stop)
+        group = f.read_row_group(g, columns=names)
+        for j, name in enumerate(names):
+            col = group.column(name)
+            if col.null_count:
+                _parquet_cell(path, first_row + row + _first(col.is_null()), name, "is empty")
+
+            def bad(i: int, why: str, at: int = first_row + row, column: str = name) -> None:
+                _parquet_cell(path, at + i, column, why)
+
+            dest[row : row + len(col), j] = _checked(col, bad)
+        row += group.num_rows
     return out
 
 
@@ -230,18 +252,39 @@ def _read_csv(path: Path, header: list[str], names: list[str], stop: StopFlag | 
     which raises the exact message (or, if the grammar accepts the file after all, returns
     the values).
     """
-    import pyarrow as pa
-
     want, options = csv_options(header, names)
+    try:
+        out = parse_csv(path, options, want, _max_records(path), stop)
+    except OSError as exc:
+        raise source_error(path, "data.path", f"cannot read: {exc}") from None
+    if out is None:
+        return exact_scan(path, header, names, stop=stop)
+    if len(out) == 0:
+        raise ConfigError(
+            f"{path}: no data rows after the header",
+            key="data.path",
+            reason="no rows",
+            where=str(path),
+        )
+    return out
+
+
+def parse_csv(
+    source: Any, options: dict[str, Any], want: list[str], most: int, stop: StopFlag | None
+) -> Tensor | None:
+    """The fast reader over ``source`` (a path or an arrow stream) with :func:`csv_options`
+    into one tensor of at most ``most`` rows; None when it doubts a cell (the caller's exact
+    scan then names it). An ``OSError`` is the caller's to word."""
+    import pyarrow as pa
 
     def doubt(i: int, why: str) -> None:
         raise _Doubt(why)
 
-    out = torch.empty(_max_records(path), len(names))  # pages are touched only as filled
+    out = torch.empty(most, len(want))  # pages are touched only as filled
     dest, row = out.numpy(), 0
-    reader, doubted = None, False
+    reader = None
     try:
-        reader = open_csv(path, options)
+        reader = open_csv(source, options)
         for batch in reader:
             _check_stop(stop)
             if row + batch.num_rows > len(out):
@@ -250,21 +293,10 @@ def _read_csv(path: Path, header: list[str], names: list[str], stop: StopFlag | 
                 dest[row : row + batch.num_rows, j] = _checked(batch.column(c), doubt)
             row += batch.num_rows
     except (pa.ArrowInvalid, _Doubt, UnicodeDecodeError):
-        doubted = True
-    except OSError as exc:
-        raise source_error(path, "data.path", f"cannot read: {exc}") from None
+        return None
     finally:
         if reader is not None:  # its threads read ahead: stop them before anything else runs
             reader.close()
-    if doubted:
-        return exact_scan(path, header, names, stop=stop)
-    if row == 0:
-        raise ConfigError(
-            f"{path}: no data rows after the header",
-            key="data.path",
-            reason="no rows",
-            where=str(path),
-        )
     return out[:row]
 
 
@@ -296,11 +328,12 @@ def csv_options(
     return want, {"read_options": read, "parse_options": parse, "convert_options": convert}
 
 
-def open_csv(path: Path, options: dict[str, Any]) -> Any:
-    """pyarrow's streaming CSV reader (``pyarrow.csv.open_csv``) with :func:`csv_options`."""
+def open_csv(source: Any, options: dict[str, Any]) -> Any:
+    """pyarrow's streaming CSV reader (``pyarrow.csv.open_csv``) with :func:`csv_options`, over
+    a path or an arrow input stream."""
     from pyarrow import csv as pcsv
 
-    return pcsv.open_csv(path, **options)
+    return pcsv.open_csv(source, **options)
 
 
 def _max_records(path: Path, block: int = 1 << 24) -> int:

@@ -15,6 +15,10 @@ sums what is a sum over rows with one all-reduce:
   cut into ``N`` contiguous parts, one per rank, and the parts' gradients are summed before
   the step, so the iterates do not depend on ``N`` beyond float rounding.
 
+A CSV or Parquet file is read in parts: each rank reads and parses only its byte range or row
+groups, and the parts are gathered (:meth:`Dist.shard` hands :mod:`engine.data.shard` the two
+collectives it needs), so every rank then holds the single process's table.
+
 A stop (Ctrl-C, SIGTERM) is agreed in that per-epoch all-reduce: any rank that was asked to
 stop makes every rank stop after the same epoch, so no rank waits in a collective for one that
 left. Rank 0 alone writes the run directory and prints.
@@ -27,10 +31,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import torch
 import torch.distributed as tdist
 from torch import Tensor
+
+from engine.data.shard import Shard, part
 
 TIMEOUT_ENV = "LINREG_TUI_DIST_TIMEOUT_S"
 """Seconds a collective may wait for a silent peer before it fails (default 60). A rank that
@@ -57,14 +64,6 @@ def rank_from_env() -> int:
         return 0
 
 
-def part(n: int, rank: int, world: int) -> tuple[int, int]:
-    """Rows ``[lo, hi)`` of ``n`` that ``rank`` of ``world`` owns: contiguous, near-equal,
-    the first ``n mod world`` ranks one row longer (``torch.tensor_split``'s rule)."""
-    q, r = divmod(n, world)
-    lo = rank * q + min(rank, r)
-    return lo, lo + q + (1 if rank < r else 0)
-
-
 @dataclass(frozen=True)
 class Dist:
     """This process's place in a data-parallel run: its rank among ``world`` processes."""
@@ -85,6 +84,34 @@ class Dist:
         """Sum ``t`` over the ranks, in place (every rank gets the same bits); returns ``t``."""
         tdist.all_reduce(t, op=tdist.ReduceOp.SUM)
         return t
+
+    def shard(self) -> Shard:
+        """This rank's place for sharded reading, with the process group's collectives."""
+        return Shard(self.rank, self.world, gather_objects, gather_rows)
+
+
+def gather_objects(obj: Any) -> list[Any]:
+    """Every rank's picklable ``obj``, in rank order (``all_gather_object``)."""
+    out: list[Any] = [None] * tdist.get_world_size()
+    tdist.all_gather_object(out, obj)
+    return out
+
+
+def gather_rows(t: Tensor, counts: list[int]) -> Tensor:
+    """Every rank's rows (``counts[r]`` from rank r, all with ``t``'s columns) concatenated in
+    rank order, on the CPU. Each part is padded to the longest (``all_gather`` wants one shape)
+    and gathered into one tensor, on the rank's GPU under NCCL."""
+    most, world = max(counts), len(counts)
+    nccl = tdist.get_backend() == "nccl"
+    device = torch.device("cuda", torch.cuda.current_device()) if nccl else torch.device("cpu")
+    mine = t.to(device)
+    if mine.shape[0] < most:
+        mine = torch.cat((mine, mine.new_zeros(most - mine.shape[0], *mine.shape[1:])))
+    out = torch.empty(world * most, *t.shape[1:], dtype=t.dtype, device=device)
+    tdist.all_gather(list(out.chunk(world)), mine)
+    if any(c != most for c in counts):
+        out = torch.cat([out[r * most : r * most + c] for r, c in enumerate(counts)])
+    return out.cpu()
 
 
 def batch_parts(n: int, batch: int, dist: Dist | None) -> list[tuple[int, int]]:
@@ -111,6 +138,17 @@ def local_rows(perm: Tensor, batch: int, dist: Dist | None) -> Tensor:
         lo, hi = dist.rows(n - full)
         parts.append(perm[full:][lo:hi])
     return torch.cat(parts)
+
+
+def outlive_rank0() -> None:
+    """Wait until rank 0 leaves the process group (its leaving ends a barrier it never joins),
+    at most the collective timeout. A rank other than 0 that failed as rank 0 did (bad data:
+    every rank finds the same first error) exits after it, so rank 0's message is out and the
+    launcher sees rank 0 fail first."""
+    try:
+        tdist.barrier()
+    except Exception:  # noqa: BLE001 - any failure means a peer left: that is the wait's end
+        return
 
 
 def current() -> Dist | None:

@@ -44,15 +44,23 @@ def make_model(n_features: int, cfg: Config, device: torch.device, outputs: int 
 
 
 def prepare(
-    cfg: Config, dataset: Dataset | None = None, control: Control | None = None
+    cfg: Config,
+    dataset: Dataset | None = None,
+    control: Control | None = None,
+    dist: Dist | None = None,
 ) -> tuple[Dataset, Objective, list[str]]:
     """Load data and build the objective (running a custom loss's pre-flight check).
+
+    Data-parallel (``dist`` with several ranks), each rank reads only its part of a CSV or
+    Parquet file and the parts are gathered (:mod:`engine.data.shard`): the dataset is the
+    single process's.
 
     A stop requested during set-up skips the pre-flight check: the run then ends at once. A stop
     while the data load (in chunks that check it) raises :class:`engine.data.dataset.Stopped`.
     """
     stop = (lambda: control.stopped) if control is not None else None
-    ds = dataset if dataset is not None else load_dataset(cfg, stop=stop)
+    shard = dist.shard() if dist is not None and dist.world > 1 else None
+    ds = dataset if dataset is not None else load_dataset(cfg, stop=stop, shard=shard)
     objective = build_objective(cfg.loss, cfg.base_dir)
     warnings = list(ds.warnings)
     if control is not None and control.stopped:
@@ -97,7 +105,7 @@ def set_up(
     Data-parallel (``dist``), each rank uses the GPU of its local rank, and only rank 0 (whose
     ``RunStarted`` is the one kept) finds the optimum."""
     device = resolve_device(pick_device(cfg.train.device) if dist else cfg.train.device)
-    ds, objective, warnings = prepare(cfg, dataset, control)
+    ds, objective, warnings = prepare(cfg, dataset, control, dist)
     from engine.training.optimum import optimum_info
 
     optimum, cond = None, None
