@@ -16,6 +16,16 @@ for ``l``: p95 <= 50 ms); side by side, in rounds taking turns: the dashboard as
 Textual's and Python's defaults (60 frames/s, 5 ms GIL switch interval), and with the run
 paused (no trainer load: the floor). ``q``: from writing ``q`` to an idle dashboard to its
 process ended (goal <= 0.5 s).
+
+Long runs: ``linreg-tui watch`` of a finished run of 100, 100,000 and 1,000,000 epochs, from
+starting the process on a pseudo-terminal until its top bar says "finished" (the run's end is on
+screen), and attach (what ``a`` and an opened run do: follow the run directory, in process, from
+the call until the history holds the run's end and the screen is drawn), each the median of
+``--long-repeats``, with its ratio to the 100-epoch run (goal: 100,000 epochs <= 2x). The runs
+are written by ``tests/long_run.py``: the engine's own ``RunWriter`` fed closed-form epochs at
+full speed (no training), so each directory is what a trainer writes (thinned
+``events.jsonl``, ``curve.bin``, status, model file); a 1M-epoch run takes a few minutes to
+write. ``--long-only`` runs just this part.
 """
 
 from __future__ import annotations
@@ -166,6 +176,67 @@ def quit_time(runs: Path, settle: float = 8.0) -> float | None:
         term.close()
 
 
+LONG_RUNS = (100, 100_000, 1_000_000)
+
+
+def watch_time(run: Path) -> float:
+    """From starting ``linreg-tui watch RUN`` on a pseudo-terminal to "finished" on screen."""
+    t0 = time.perf_counter()
+    term = PtyDashboard(["watch", str(run)], run.parent)
+    try:
+        return term.wait_for(b"finished", timeout=120) - t0
+    finally:
+        term.close()
+
+
+async def attach_time(run: Path) -> float:
+    """From following ``run`` (as ``a`` does) until its end is in the history and drawn."""
+    from tui.app import make_app
+
+    app = make_app("default", runs_root=run.parent)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.5)  # the first frame and the device probe are done
+        t0 = time.perf_counter()
+        app.session.follow_run(run, attach=True)
+        app._follow()
+        while app.session.history.finished is None:
+            await asyncio.sleep(0.005)
+        await app.painter.redraw_now()
+        return time.perf_counter() - t0
+
+
+def long_runs(repeats: int, sizes: tuple[int, ...] = LONG_RUNS) -> None:
+    """The watch and attach rows, each size beside the 100-epoch run."""
+    from tests.long_run import write_long_run
+
+    with tempfile.TemporaryDirectory() as tmp:
+        print(
+            f"{'epochs':>10}{'log MB':>9}{'write s':>9}{'watch s':>9}{'ratio':>7}"
+            f"{'attach s':>10}{'ratio':>7}",
+            flush=True,
+        )
+        base: tuple[float, float] | None = None
+        warm = write_long_run(Path(tmp) / "warm-up", 10)
+        watch_time(warm)  # not counted: the first start reads every module from disk
+        asyncio.run(attach_time(warm))
+        for n in sizes:
+            t0 = time.perf_counter()
+            run = write_long_run(Path(tmp) / str(n), n)
+            wrote = time.perf_counter() - t0
+            watches, attaches = [], []
+            for _ in range(repeats):  # taking turns: the machine's load drifts
+                watches.append(watch_time(run))
+                attaches.append(asyncio.run(attach_time(run)))
+            w, a = median(watches), median(attaches)
+            base = base or (w, a)
+            size = (run / "events.jsonl").stat().st_size / 1e6
+            print(
+                f"{n:>10,}{size:>9.1f}{wrote:>9.1f}{w:>9.3f}{w / base[0]:>7.2f}"
+                f"{a:>10.3f}{a / base[1]:>7.2f}",
+                flush=True,
+            )
+
+
 def p95(values: list[float]) -> float:
     ranked = sorted(values)
     return ranked[min(len(ranked) - 1, round(0.95 * (len(ranked) - 1)))]
@@ -191,7 +262,20 @@ def main() -> None:
         help="dashboards per key configuration, taking turns (default 4)",
     )
     parser.add_argument("--presses", type=int, default=40, help="l presses per dashboard")
+    parser.add_argument(
+        "--long-repeats", type=int, default=3, help="watch/attach times per long run (median)"
+    )
+    parser.add_argument(
+        "--long-sizes",
+        default=",".join(map(str, LONG_RUNS)),
+        help="epochs of the finished runs watched and attached (the first is the baseline)",
+    )
+    parser.add_argument("--long-only", action="store_true", help="only the long-run rows")
     args = parser.parse_args()
+    sizes = tuple(int(n) for n in args.long_sizes.split(","))
+    if args.long_only:
+        long_runs(args.long_repeats, sizes)
+        return
     print(
         f"{'preset':<16}{'headless ep/s':>15}{'dashboard ep/s':>16}{'ratio':>8}{'s→1st epoch':>13}"
     )
@@ -210,6 +294,7 @@ def main() -> None:
             f"{', '.join(f'{x / y:.2f}' for x, y in zip(atts, hs))})",
             flush=True,
         )
+    long_runs(args.long_repeats, sizes)
     if args.rounds < 1:
         return
     with tempfile.TemporaryDirectory() as tmp:

@@ -43,6 +43,7 @@ def test_run_directory_holds_config_log_status_and_model(trained) -> None:
     run, cfg, fin = trained
     assert sorted(p.name for p in run.iterdir()) == [
         "config.yaml",
+        "curve.bin",
         "events.jsonl",
         "model.pt",
         "status.json",

@@ -37,6 +37,7 @@ from tui.spare import CHECK_S, SpareKeeper
 from tui.widgets.lines import TopBar
 from tui.widgets.panels import RunStatsPanel
 from tui.widgets.plot import LossPlot
+from tui.widgets.plot_keys import PLOT_NAV_KEYS
 from tui.widgets.run_panels import run_panels
 from tui.widgets.settings import NEXT_RUN_NOTE, SettingsPanel
 
@@ -67,6 +68,7 @@ class LinregApp(App[None]):
         Binding("l", "log_y", "Log-y", group=PLOT_KEYS),
         Binding("m", "smooth", "Smooth", group=PLOT_KEYS),
         Binding("z", "window", "Window", group=PLOT_KEYS),
+        *PLOT_NAV_KEYS,
         Binding("question_mark", "help", "Help", key_display="?", priority=True),  # any screen
         Binding("q", "quit", "Quit"),
         Binding("h", "runs", "Runs"),
@@ -271,6 +273,10 @@ class LinregApp(App[None]):
     def action_smooth(self) -> None:
         self.flash(self.plot.next_smoothing())
         self.painter.draw_now()
+
+    async def action_plot_key(self, action: str) -> None:
+        """One of the plot's navigation keys, pressed while something else has focus."""
+        await self.plot.run_action(action)
 
     def action_window(self) -> None:
         note = self.plot.next_window(self.session.history.n_epochs)

@@ -1,44 +1,42 @@
 """The run history: the dashboard's record of one run, built only from engine events.
 
-The epoch history lives here, in plain lists outside Textual's message queue, so no epoch is ever
-dropped however the redraws are coalesced. Every panel renders from it; nothing here computes
-training numbers, it only files what the events say. (Named for what it is, so it never reads as
-the regression model.)
+The epoch history lives here, outside Textual's message queue, so no epoch is ever dropped
+however the redraws are coalesced. Every panel renders from it; nothing here computes training
+numbers, it only files what the events say. (Named for what it is, so it never reads as the
+regression model.)
+
+Its memory is bounded however long the run: each series (losses, metrics, weights, learning
+rate) keeps constant-size min/max buckets for the whole run and the raw values of the last
+:data:`RAW_KEPT` epochs only. A long run opened from its directory starts from the run's curve
+summary (:func:`engine.runs.curve_read.load_curve`, :meth:`RunHistory.seed`): the epochs it
+covers are drawn from it (read from disk at the resolution a zoomed plot needs), the epochs
+after it are filed here as they come.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
+from array import array
 from dataclasses import dataclass, field
 
-from engine.core.events import EpochEnded, Event, RunFinished, RunStarted
+from engine.core.events import EpochEnded, Event, RunFinished, RunStarted, SystemSampled
+from engine.core.fit_warnings import LossRange
 from engine.core.report import latest
-from tui.series import DebiasedEMA, Downsampler, Point, window_points
+from engine.runs.curve_read import Curve
+from tui.series import (
+    DENSE,
+    SMOOTHED_AS_FILED,
+    SMOOTHING_BETAS,
+    CurveSeries,
+    Point,
+    epoch_fields,
+    window_points,
+)
 
-SMOOTHING_BETAS: tuple[float, ...] = (0.9, 0.99)
-"""EMA strengths the smoothing key cycles through (after "off")."""
-
-
-@dataclass
-class CurveSeries:
-    """One loss curve: raw points, and one smoothed copy per EMA strength, all downsampled."""
-
-    raw: Downsampler = field(default_factory=Downsampler)
-    smooth: dict[float, Downsampler] = field(
-        default_factory=lambda: {b: Downsampler() for b in SMOOTHING_BETAS}
-    )
-    _ema: dict[float, DebiasedEMA] = field(
-        default_factory=lambda: {b: DebiasedEMA(b) for b in SMOOTHING_BETAS}
-    )
-
-    def append(self, x: float, y: float) -> None:
-        """Add a finite value (a plot cannot draw inf or nan; those stay in the history)."""
-        if not math.isfinite(y):
-            return
-        self.raw.append(x, y)
-        for beta, ema in self._ema.items():
-            self.smooth[beta].append(x, ema.update(y))
+RAW_KEPT = 20_000
+"""Epochs whose raw values the history keeps (the last ones): the z windows (up to 10,000) and
+a zoom into the run's end draw them exactly; older epochs come from the buckets or the disk."""
 
 
 @dataclass(frozen=True)
@@ -62,17 +60,30 @@ class RunHistory:
     epoch up to :data:`engine.runs.store.FULL_WEIGHT_EPOCHS`, later only for improving and every
     ``WEIGHT_STRIDE``-th epoch (see :func:`engine.runs.store.thin`)."""
     finished: RunFinished | None = None
+    system: SystemSampled | None = None
+    """The trainer's latest resource sample (its CPU, memory, GPU), if the log has one."""
+    train_range: LossRange = field(default_factory=LossRange)
+    """The minimum and last training loss of every epoch filed (the fit warnings' input)."""
     epochs: list[int] = field(default_factory=list)
+    """The last epochs filed (at most ``2 * RAW_KEPT``; all of a run up to that long)."""
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float | None] = field(default_factory=list)
     gaps: list[float | None] = field(default_factory=list)
-    train_curve: CurveSeries = field(default_factory=CurveSeries)
-    val_curve: CurveSeries = field(default_factory=CurveSeries)
+    lr: array[float] = field(default_factory=lambda: array("d"))
+    """The learning rate at each of :attr:`epochs`."""
+    rows: list[tuple[int, dict[str, float | None]]] = field(default_factory=list)
+    """The metrics and weights of the kept epochs that log them (a long run's log thins them
+    to every ``WEIGHT_STRIDE``-th and improving epoch), as ``(epoch, {series: value})``."""
+    curves: dict[str, CurveSeries] = field(default_factory=dict)
+    first_filed: int | None = None
+    """The first epoch filed here (after the seeded summary's, if any)."""
+    base: Curve | None = None
+    """The run's curve summary this history was seeded from (its epochs are not filed here)."""
     min_positive: float = math.inf
     """Smallest positive finite loss seen, for the log-scale floor (kept incrementally)."""
     has_nonpositive: bool = False
     """Whether the plot has a value <= 0 to draw (a loss, or the optimum's loss line)."""
-    _points: dict[tuple[int, int | None, int], tuple[list[Point], list[Point]]] = field(
+    _points: dict[tuple[object, ...], list[Point]] = field(
         default_factory=dict, repr=False, compare=False
     )
 
@@ -84,20 +95,139 @@ class RunHistory:
             opt_loss = (event.optimum or {}).get("loss")
             self.has_nonpositive = opt_loss is not None and opt_loss <= 0
         elif isinstance(event, EpochEnded):
-            self.last = event
-            if event.weights is not None:
-                self.last_weighted = event
-            self.epochs.append(event.epoch)
-            self.train_loss.append(event.train_loss)
-            self.val_loss.append(event.val_loss)
-            self.gaps.append(event.gap)
-            self.train_curve.append(event.epoch, event.train_loss)
-            self._note(event.train_loss)
-            if event.val_loss is not None:
-                self.val_curve.append(event.epoch, event.val_loss)
-                self._note(event.val_loss)
+            self._epoch(event)
         elif isinstance(event, RunFinished):
             self.finished = event
+        elif isinstance(event, SystemSampled):
+            self.system = event
+
+    def _epoch(self, event: EpochEnded) -> None:
+        self.last = event
+        self.train_range.add(event.train_loss)
+        if event.weights is not None:
+            self.last_weighted = event
+        if len(self.epochs) >= 2 * RAW_KEPT:
+            self._trim()
+        x = event.epoch
+        if self.first_filed is None:
+            self.first_filed = x
+        self.epochs.append(x)
+        self.train_loss.append(event.train_loss)
+        self.val_loss.append(event.val_loss)
+        self.gaps.append(event.gap)
+        self.lr.append(event.lr)
+        curves = self.curves
+        for name, value in (("train_loss", event.train_loss), ("val_loss", event.val_loss)):
+            if value is not None:
+                self._curve(name).append(x, value)
+        self._curve("lr").append(x, event.lr)
+        if event.metrics or event.weights is not None:
+            values = epoch_fields(event)
+            self.rows.append((x, values))
+            for name, value in values.items():
+                if value is not None and name not in DENSE:
+                    (curves.get(name) or self._curve(name)).append(x, value)
+        self._note(event.train_loss)
+        if event.val_loss is not None:
+            self._note(event.val_loss)
+
+    def _curve(self, name: str) -> CurveSeries:
+        curve = self.curves.get(name)
+        if curve is None:
+            curve = self.curves[name] = CurveSeries(smoothing=name in SMOOTHED_AS_FILED)
+        return curve
+
+    def _trim(self) -> None:
+        """Forget the raw values of all but the last RAW_KEPT epochs (the buckets keep them)."""
+        cut = len(self.epochs) - RAW_KEPT
+        del self.epochs[:cut], self.train_loss[:cut], self.val_loss[:cut], self.gaps[:cut]
+        del self.lr[:cut]
+        first = self.epochs[0]
+        self.rows = [r for r in self.rows if r[0] >= first]
+
+    def _raw(self, name: str, i: int, j: int) -> tuple[list[int], list[float | None]]:
+        """Epochs and values of series ``name`` in :attr:`epochs` ``[i:j]``, as filed."""
+        if name == "train_loss":
+            return self.epochs[i:j], list(self.train_loss[i:j])
+        if name == "val_loss":
+            return self.epochs[i:j], self.val_loss[i:j]
+        if name == "lr":
+            return self.epochs[i:j], list(self.lr[i:j])
+        if i >= j:
+            return [], []
+        lo, hi = self.epochs[i], self.epochs[j - 1]
+        a = bisect.bisect_left(self.rows, lo, key=lambda r: r[0])
+        b = bisect.bisect_right(self.rows, hi, key=lambda r: r[0])
+        kept = self.rows[a:b]
+        return [e for e, _ in kept], [v.get(name) for _, v in kept]
+
+    def seed(self, curve: Curve) -> None:
+        """Start from a run's curve summary: its RunStarted and its summarised epochs (the
+        events after them are then filed with :meth:`add`)."""
+        self.__init__()  # type: ignore[misc]
+        if curve.started is not None:
+            self.add(curve.started)
+        if not len(curve):
+            return
+        self.base = curve
+        for name in curve.fields:
+            series = self.curves[name] = CurveSeries(smoothing=name in SMOOTHED_AS_FILED)
+            if not series.smoothing:
+                continue
+            for beta in SMOOTHING_BETAS:
+                points, m, t = curve.smoothed(name, beta)
+                series.base_smooth[beta] = points
+                ema = series._ema[beta]
+                ema._m, ema._t = m, t
+        if "train_loss" in curve.fields:  # the fit warnings' loss range, from the summary
+            lows = curve.column("train_loss", "min")
+            low = min(lows, default=math.inf)
+            if math.isfinite(low):
+                r = list(lows).index(low)
+                self.train_range.minimum = low
+                self.train_range.min_epoch = int(curve.column("first", "")[r])
+            self.train_range.count = curve.last_epoch
+            self.train_range.last = curve.column("train_loss", "last")[-1]
+        for name in ("train_loss", "val_loss"):
+            if name in curve.fields:
+                lo = min(curve.column(name, "min"), default=math.inf)
+                hi = max(curve.column(name, "max"), default=-math.inf)
+                for y in (lo, hi):
+                    if math.isfinite(y):
+                        self._note(y)
+
+    @property
+    def train_curve(self) -> CurveSeries:
+        return self.curves.setdefault("train_loss", CurveSeries())
+
+    @property
+    def val_curve(self) -> CurveSeries:
+        return self.curves.setdefault("val_loss", CurveSeries())
+
+    @property
+    def first_epoch(self) -> int:
+        """The run's first epoch drawn (1, or where a resumed log's history starts)."""
+        if self.base is not None:
+            return int(self.base.column("first", "")[0])
+        return self.epochs[0] if self.epochs else 1
+
+    @property
+    def last_epoch(self) -> int:
+        """The latest epoch filed (0 before any)."""
+        if self.last is not None:
+            return self.last.epoch
+        return self.base.last_epoch if self.base is not None else 0
+
+    @property
+    def n_epochs(self) -> int:
+        """How many epochs the run has so far (summarised and filed)."""
+        return self.last_epoch - self.first_epoch + 1 if self.last_epoch else 0
+
+    @property
+    def fields(self) -> list[str]:
+        """The series this run has (those with at least one finite value)."""
+        names = list(self.base.fields) if self.base is not None else []
+        return names + [n for n in self.curves if n not in names]
 
     @property
     def current(self) -> EpochEnded | RunFinished | None:
@@ -150,31 +280,79 @@ class RunHistory:
             return None
         return EpochLosses(last.epoch, last.train_loss, last.val_loss, last.gap)
 
-    def window_start(self, window: int | None) -> int:
-        """Index into the epoch lists where a last-``window``-epochs plot starts (0: all)."""
-        return 0 if window is None else max(0, len(self.epochs) - window)
+    def window_range(self, window: int | None) -> tuple[int, int]:
+        """The epochs a last-``window``-epochs plot spans (None: the whole run)."""
+        last = max(self.last_epoch, 1)
+        first = self.first_epoch
+        if window is not None:
+            first = max(first, last - window + 1)
+        return first, last
 
-    def curve_points(self, window: int | None, max_points: int) -> tuple[list[Point], list[Point]]:
-        """Train and val points to draw, at most about ``max_points`` each: the whole run from
-        the constant-cost buckets, or the last ``window`` epochs from the raw values.
+    def points(self, name: str, lo: float, hi: float, max_points: int) -> list[Point]:
+        """Points of series ``name`` over epochs ``lo..hi``, at most about ``max_points``: the
+        raw values where the history keeps them, else its buckets, and for the summarised
+        epochs of a seeded run the summary (from disk, as fine as the range needs).
 
-        Kept until the next epoch: the plot and the legend's decades both ask every frame."""
-        key = (len(self.epochs), window, max_points)
+        Kept until the next epoch: the plot and the legend both ask every frame."""
+        key = (name, lo, hi, max_points, self.last_epoch, len(self.epochs))
         cached = self._points.get(key)
         if cached is None:
-            if len(self._points) > 8:
+            if len(self._points) > 16:
                 self._points.clear()
-            cached = self._points[key] = self._curve_points(window, max_points)
+            cached = self._points[key] = self._points_in(name, lo, hi, max_points)
         return cached
 
-    def _curve_points(self, window: int | None, max_points: int) -> tuple[list[Point], list[Point]]:
-        if window is None or window >= len(self.epochs):
-            return self.train_curve.raw.points(max_points), self.val_curve.raw.points(max_points)
-        i = self.window_start(window)
-        xs = self.epochs[i:]
+    def _points_in(self, name: str, lo: float, hi: float, max_points: int) -> list[Point]:
+        out: list[Point] = []
+        span = max(hi - lo, 1.0)
+        base_last = self.base.last_epoch if self.base is not None else 0
+        if self.base is not None and lo <= base_last:
+            share = max(8, round(max_points * (min(hi, base_last) - lo) / span))
+            out += self.base.points(name, lo, min(hi, base_last), share)
+        lo = max(lo, base_last + 1)
+        if hi < lo:
+            return out
+        share = max(8, round(max_points * (hi - lo) / span))
+        curve = self.curves.get(name)
+        filed = self.first_filed
+        if curve is not None and filed is not None and lo <= filed and hi >= self.last_epoch:
+            return out + curve.raw.points(share)  # all the epochs filed: O(width)
+        if self.epochs and lo >= self.epochs[0]:
+            i = bisect.bisect_left(self.epochs, lo)
+            j = bisect.bisect_right(self.epochs, hi)
+            xs, ys = self._raw(name, i, j)
+            return out + window_points(xs, ys, share)
+        if curve is not None:
+            n = max(share, round(share * (self.last_epoch - base_last) / max(hi - lo, 1)))
+            out += [p for p in curve.raw.points(min(n, 4096)) if lo <= p[0] <= hi]
+        return out
+
+    def value_at(self, epoch: int) -> dict[str, float | None] | None:
+        """Every series' value at ``epoch`` as logged (None when the run has no such epoch):
+        the raw values kept here, else that epoch's line read from the run's log."""
+        i = bisect.bisect_left(self.epochs, epoch)
+        if i < len(self.epochs) and self.epochs[i] == epoch:
+            values: dict[str, float | None] = {
+                "train_loss": self.train_loss[i],
+                "val_loss": self.val_loss[i],
+                "lr": self.lr[i],
+            }
+            k = bisect.bisect_left(self.rows, epoch, key=lambda r: r[0])
+            if k < len(self.rows) and self.rows[k][0] == epoch:
+                values.update(self.rows[k][1])
+            return values
+        if self.base is not None:
+            event = self.base.epoch(epoch)
+            if event is not None:
+                return epoch_fields(event)
+        return None
+
+    def curve_points(self, window: int | None, max_points: int) -> tuple[list[Point], list[Point]]:
+        """Train and val loss points of the whole run or of its last ``window`` epochs."""
+        lo, hi = self.window_range(window)
         return (
-            window_points(xs, self.train_loss[i:], max_points),
-            window_points(xs, self.val_loss[i:], max_points),
+            self.points("train_loss", lo, hi, max_points),
+            self.points("val_loss", lo, hi, max_points),
         )
 
     def y_range(self, window: int | None) -> tuple[float, float] | None:

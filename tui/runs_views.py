@@ -11,6 +11,7 @@ traceback.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +22,29 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from engine.core.events import RunFinished
-from engine.runs.compare import LABEL_WIDTH, RunCurves, load_curves, run_config, run_labels
+from engine.runs.compare import (
+    HIGHER_IS_BETTER,
+    LABEL_WIDTH,
+    METRICS,
+    NOT_COMPARABLE,
+    RunCurves,
+    common_metric,
+    load_curves,
+    run_config,
+    run_labels,
+)
+from engine.runs.curve_read import load_curve
+from engine.runs.log import RunLog
 from engine.runs.store import RunError, RunInfo, read_events, read_status, run_state
 from engine.runs.table import run_row
 from tui.history import RunHistory
-from tui.messages import PresetChosen
+from tui.messages import Note, PresetChosen
+from tui.series import SMOOTHING_BETAS
+from tui.session import EVENTS_UP_TO
 from tui.view import HistoryPanel, View
 from tui.widgets.compare_plot import MAX_SERIES, CompareLegend, ComparePlot, Series
 from tui.widgets.lines import TopBar
-from tui.widgets.plot import LossPlot
+from tui.widgets.plot import PLOT_WINDOWS, LossPlot
 from tui.widgets.run_panels import run_panels
 
 POLL_S = 0.25
@@ -97,6 +112,7 @@ class RunScreen(RunsModal):
     BINDINGS = [
         Binding("l", "log_y", "Log-y"),
         Binding("m", "smooth", "Smooth"),
+        Binding("z", "window", "Window"),
         Binding("o", "load", "Load settings"),
         Binding("escape", "back", "Back"),
     ]
@@ -118,10 +134,30 @@ class RunScreen(RunsModal):
 
     def on_mount(self) -> None:
         self.query_one("#run-details").styles.height = "auto"
+        _, last = RunLog(self.run_dir).ends()
+        n = last.epochs_run if isinstance(last, RunFinished) else getattr(last, "epoch", 0)
+        self.state = f"loading {n:,} epochs"
+        self.draw()
+        self.run_worker(self._load(), exclusive=True, group="run-load", exit_on_error=False)
+
+    async def _load(self) -> None:
+        """The run's curve summary (in a thread: records, not epochs), then the log's end,
+        then live every POLL_S while the run goes."""
+        try:
+            curve = await asyncio.to_thread(load_curve, self.run_dir, events_up_to=EVENTS_UP_TO)
+        except RunError as exc:
+            self.say(f"{exc} — nothing more to show", error=True)
+            self.done = True
+            return
+        self.history.seed(curve)
+        for event in curve.tail:
+            self.history.add(event)
+        self.log_offset = curve.offset
         self.query_one(TopBar).say("o loads its settings into the form · esc back")
         self.poll()
         if not self.done:
             self.set_interval(POLL_S, self.poll)
+        self.draw()
 
     def on_resize(self) -> None:
         self.draw()
@@ -168,6 +204,7 @@ class RunScreen(RunsModal):
             details_shown=details.display,
             log_y=plot.log_y,
             smoothing=plot.smoothing,
+            window=plot.window,
             next_loss=started.config.get("loss") if started else None,
         )
         for panel in self.query("*").results(HistoryPanel):
@@ -183,18 +220,34 @@ class RunScreen(RunsModal):
         self.plot.next_smoothing()
         self.draw()
 
+    def action_window(self) -> None:
+        note = self.plot.next_window(self.history.n_epochs)
+        self.say(note or "the plot already shows every epoch (z windows runs over 100 epochs)")
+
+    def on_note(self, message: Note) -> None:
+        """The plot's keys say what they did in this screen's top bar."""
+        message.stop()
+        self.query_one(TopBar).flash(message.text)
+
     def action_load(self) -> None:
         problem = self.load_settings(self.run_dir)
         if problem:
             self.say(problem, error=True)
 
 
+METRIC_LABELS = {"loss": "loss", "rmse": "RMSE", "r2": "R²", "mae": "MAE"}
+
+
 class CompareScreen(RunsModal):
-    """The marked runs' train or val loss on one plot, named by the settings that differ."""
+    """The marked runs' curves on one plot, named by the settings that differ: their loss, or
+    when they minimise different losses, a metric in target units (val RMSE by default)."""
 
     BINDINGS = [
         Binding("v", "toggle_split", "Train/val"),
+        Binding("y", "metric", "Series"),
         Binding("l", "log_y", "Log-y"),
+        Binding("m", "smooth", "Smooth"),
+        Binding("z", "window", "Window"),
         Binding("escape", "back", "Back"),
     ]
     AUTO_FOCUS = "#compare-plot"
@@ -206,7 +259,12 @@ class CompareScreen(RunsModal):
         self.curves: list[RunCurves] = []
         self.gone: list[str] = []
         self.which = "val"
+        self.metric = "loss"
+        self.differ = False
+        """The runs minimise different losses (their loss values are not comparable)."""
         self.log_y = False
+        self.smoothing: float | None = None
+        self.window: int | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="compare-title", classes="title", markup=False)
@@ -230,6 +288,8 @@ class CompareScreen(RunsModal):
         self.labels = run_labels(configs, names, width) if configs else []
         if self.curves and not all(c.has_val for c in self.curves):
             self.which = "train"
+        self.metric = common_metric(configs, self.curves)
+        self.differ = self.metric != "loss"
         self.draw()
 
     def series(self) -> list[Series]:
@@ -240,35 +300,72 @@ class CompareScreen(RunsModal):
             out.append(
                 Series(
                     label,
-                    [] if missing else curves.series(self.which),
+                    [] if missing else curves.series(self.which, self.metric),
                     i,
                     "no val split" if missing else "" if curves.epochs else "no epoch logged",
                 )
             )
         return out
 
+    @property
+    def what(self) -> str:
+        """What is plotted: ``val loss``, ``val RMSE``."""
+        return f"{self.which} {METRIC_LABELS.get(self.metric, self.metric)}"
+
     def draw(self) -> None:
         series = self.series()
-        self.query_one(ComparePlot).show(series, log_y=self.log_y)
-        self.query_one(CompareLegend).show(series, self.which)
-        title = f"{self.which} loss per epoch · {len(series)} runs"
-        if self.log_y:
-            title += " · log-y"
-        self.query_one("#compare-title", Static).update(Text(title, style="bold"))
-        msg = self.query_one("#compare-msg", Static)
-        msg.update(
-            "; ".join(self.gone)
-            if self.gone
-            else ""
-            if series
-            else "no run left to compare (esc back)"
+        plot = self.query_one(ComparePlot)
+        plot.show(series, log_y=self.log_y, smoothing=self.smoothing, window=self.window)
+        self.query_one(CompareLegend).show(
+            series, self.what, higher_is_better=self.metric in HIGHER_IS_BETTER
         )
-        msg.display = bool(self.gone) or not series
+        title = f"{self.what} per epoch · {len(series)} runs"
+        if self.metric != "loss":
+            title += " (target units)"
+        for on, note in (
+            (self.log_y, "log-y"),
+            (self.smoothing is not None, f"EMA β={self.smoothing}"),
+            (self.window is not None, f"last {self.window or 0:,} ep"),
+        ):
+            if on:
+                title += f" · {note}"
+        self.query_one("#compare-title", Static).update(Text(title, style="bold"))
+        lines = list(self.gone)
+        if not series:
+            lines.append("no run left to compare (esc back)")
+        elif self.differ:
+            lines.append(
+                f"{NOT_COMPARABLE}: y switches series"
+                if self.metric == "loss"
+                else f"{NOT_COMPARABLE}: showing {self.what} · y switches series"
+            )
+        msg = self.query_one("#compare-msg", Static)
+        msg.update("; ".join(lines))
+        msg.display = bool(lines)
 
     def action_toggle_split(self) -> None:
         self.which = "train" if self.which == "val" else "val"
         self.draw()
 
+    def action_metric(self) -> None:
+        """y: loss → RMSE → R² → MAE (those every run logged) → loss."""
+        have = [m for m in METRICS if m == "loss" or any(c.has(m, self.which) for c in self.curves)]
+        i = have.index(self.metric) if self.metric in have else -1
+        self.metric = have[(i + 1) % len(have)]
+        self.draw()
+
     def action_log_y(self) -> None:
         self.log_y = not self.log_y
+        self.draw()
+
+    def action_smooth(self) -> None:
+        betas = (None, *SMOOTHING_BETAS)
+        self.smoothing = betas[(betas.index(self.smoothing) + 1) % len(betas)]
+        self.draw()
+
+    def action_window(self) -> None:
+        last = self.query_one(ComparePlot).last_epoch
+        choices = [w for w in PLOT_WINDOWS if w < last]
+        later = [w for w in choices if self.window is None or w > self.window]
+        self.window = later[0] if later else None
         self.draw()

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
+from engine.core.events import EpochEnded
 from engine.core.numbers import fmt_number
+from engine.runs.curve import MAX_WEIGHTS
 
 Point = tuple[float, float]
 
@@ -197,3 +200,62 @@ def decades(lo: float, hi: float) -> int:
     if not (lo > 0 and hi > lo and math.isfinite(hi)):
         return 0
     return math.floor(math.log10(hi / lo))
+
+
+SMOOTHING_BETAS: tuple[float, ...] = (0.9, 0.99)
+"""EMA strengths the smoothing key cycles through (after "off")."""
+
+
+def epoch_fields(event: EpochEnded) -> dict[str, float | None]:
+    """The series an epoch feeds, named as :mod:`engine.runs.curve` names them."""
+    out: dict[str, float | None] = {
+        "train_loss": event.train_loss,
+        "val_loss": event.val_loss,
+        "lr": event.lr,
+    }
+    for split, metrics in event.metrics.items():
+        for name, value in metrics.items():
+            out[f"{split}.{name}"] = value
+    if event.weights is not None:
+        for i, w in enumerate(event.weights[:MAX_WEIGHTS]):
+            out[f"w{i + 1}"] = w if isinstance(w, (int, float)) else None
+    return out
+
+
+SMOOTHED_AS_FILED = ("train_loss", "val_loss")
+DENSE = frozenset({"train_loss", "val_loss", "lr"})
+"""Series every epoch logs (the others are thinned in a long run's log)."""
+"""Series smoothed epoch by epoch as they are filed (the others: over their drawn points)."""
+
+
+@dataclass
+class CurveSeries:
+    """One series: raw points, and one smoothed copy per EMA strength, all downsampled
+    (``smoothing=False``: smoothed only when drawn, over the drawn points)."""
+
+    smoothing: bool = True
+    raw: Downsampler = field(default_factory=Downsampler)
+    smooth: dict[float, Downsampler] = field(default_factory=dict)
+    _ema: dict[float, DebiasedEMA] = field(default_factory=dict)
+    base_smooth: dict[float, list[Point]] = field(default_factory=dict)
+    """The smoothed curve over a seeded summary's epochs (see :meth:`RunHistory.seed`)."""
+
+    def __post_init__(self) -> None:
+        if self.smoothing:
+            self.smooth = {b: Downsampler() for b in SMOOTHING_BETAS}
+            self._ema = {b: DebiasedEMA(b) for b in SMOOTHING_BETAS}
+
+    def append(self, x: float, y: float) -> None:
+        """Add a finite value (a plot cannot draw inf or nan; those stay in the history)."""
+        if not math.isfinite(y):
+            return
+        self.raw.append(x, y)
+        for beta, ema in self._ema.items():
+            self.smooth[beta].append(x, ema.update(y))
+
+    def smoothed(self, beta: float, n_points: int) -> list[Point]:
+        """The EMA curve: over the seeded summary, then over the epochs filed here."""
+        if beta not in self.smooth:
+            ema = DebiasedEMA(beta)
+            return [(x, ema.update(y)) for x, y in self.raw.points(n_points)]
+        return self.base_smooth.get(beta, []) + self.smooth[beta].points(n_points)

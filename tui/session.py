@@ -9,6 +9,12 @@ training; stop and pause are signals to its pid. Attaching to a run another dash
 headless ``linreg-tui train``) started, or watching any run, is the same follow from byte 0:
 the whole curve so far, then live.
 
+A run of any length opens in about the time of a short one: :meth:`RunSession.follow` first
+reads the run's curve summary (:func:`engine.runs.curve_read.load_curve`, in a thread: records,
+not epochs) into the history, then follows the log from where the summary ends. While it loads
+the state is ``loading N epochs`` (with a percentage when an old run's summary is rebuilt from
+its log), never ``idle``.
+
 Textual-free: the app runs :meth:`RunSession.follow` in one async worker and shows each
 :class:`Notice` it yields in the top bar; a test files events by hand with
 :meth:`RunSession.file`, as the follow does.
@@ -22,7 +28,7 @@ import os
 import shutil
 import signal
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +36,9 @@ from engine.cli.trainer_process import TrainerProcess, WarmTrainer, start_traine
 from engine.config import Config, ConfigError
 from engine.core.errors import RunError
 from engine.core.events import EpochEnded, Event, RunFinished, RunStarted
+from engine.runs.curve_read import Curve, load_curve
 from engine.runs.follow import RunFollower
+from engine.runs.log import RunLog
 from engine.runs.store import list_runs, read_status, run_state
 from tui.form import FieldError
 from tui.history import RunHistory
@@ -38,6 +46,11 @@ from tui.history import RunHistory
 HANGUP_EXIT_S = 1.5
 """After a hangup the dashboard tidies up and leaves; if the dead terminal blocks that, the
 process ends anyway after this long."""
+
+
+EVENTS_UP_TO = 2_000
+"""A run of up to this many epochs is read as events (every epoch in the history); a longer
+one from its curve summary, then its log's end."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +83,9 @@ class RunSession:
         """The run left going in the background by quit (the CLI says how to come back)."""
         self.use_warm = warm_trainer
         self.warm: WarmTrainer | None = None
+        self.loading: tuple[int, float | None] | None = None
+        """While a run's curve loads: its epochs, and the fraction read when its summary is
+        being rebuilt from the log (else None)."""
         self.changes = 0
         """Counts what changed the screen (events filed, a run's end): the app redraws when it
         moves."""
@@ -89,6 +105,9 @@ class RunSession:
     def state(self) -> str:
         """``starting``, ``running``, ``paused``, ``watching``, ``finished (reason)`` or
         ``idle``: the top bar's word for the run."""
+        if self.loading is not None:
+            n, done = self.loading
+            return f"loading {n:,} epochs" + (f" {done:.0%}" if done is not None else "")
         if self.follower is not None and self.history.started is None:
             return "starting"
         if self.trainer is not None:
@@ -201,6 +220,10 @@ class RunSession:
         self.trainer = trainer
         self.follower = RunFollower(run_dir)
         self.shown_run = run_dir.name
+        if trainer is None or trainer.popen is None:  # from now on the state says loading
+            _, last = RunLog(run_dir).ends()
+            n = last.epochs_run if isinstance(last, RunFinished) else getattr(last, "epoch", 0)
+            self.loading = (int(n or 0), None)
         self.changes += 1
 
     async def follow(self) -> AsyncIterator[Notice]:
@@ -210,6 +233,11 @@ class RunSession:
         if follower is None:
             return
         try:
+            if trainer is None or trainer.popen is None:  # a run that may be long already
+                for item in await self._load(follower):
+                    notice = item if isinstance(item, Notice) else self.file(item)
+                    if notice is not None:
+                        yield notice
             async for event in follower:
                 notice = self.file(event)
                 if notice is not None:
@@ -227,6 +255,31 @@ class RunSession:
                 trainer.reap()
             self.changes += 1
 
+    async def _load(self, follower: RunFollower) -> Sequence[Event | Notice]:
+        """Read the run's curve summary (in a thread) into the history, and have the follower
+        go on after it. The state says ``loading N epochs`` meanwhile."""
+        n = self.loading[0] if self.loading is not None else 0
+
+        def progress(done: int, total: int) -> None:
+            self.loading = (n, done / max(total, 1))
+            self.changes += 1
+
+        try:
+            curve: Curve = await asyncio.to_thread(
+                load_curve, follower.run_dir, progress, events_up_to=EVENTS_UP_TO
+            )
+        finally:
+            self.loading = None
+            self.changes += 1
+        if follower is not self.follower:
+            return []
+        self.history.seed(curve)
+        follower.skip_to(curve.offset, curve.tail)
+        if curve.started is not None and len(curve):  # the tail has no RunStarted to say it
+            notice = self._started(curve.started)
+            return [n for n in [notice] if n is not None] + curve.tail
+        return curve.tail
+
     def file(self, event: Event) -> Notice | None:
         """File one event into the history; what to say about it, if anything."""
         self.history.add(event)
@@ -235,6 +288,10 @@ class RunSession:
             return Notice(event.message, error=event.reason == "diverged")
         if not isinstance(event, RunStarted):
             return None
+        return self._started(event)
+
+    def _started(self, event: RunStarted) -> Notice | None:
+        """What to say when a run's RunStarted is read: its warnings, or that it trains."""
         warnings = event.warnings
         if len(warnings) == 1:
             return Notice(f"⚠ {warnings[0]}", error=True)

@@ -1,4 +1,7 @@
-"""Comparing runs: the settings that differ between them, as short labels, and their curves.
+"""Comparing runs: the settings that differ between them, as short labels, and their curves
+(from each run's curve summary, so runs of any length compare at once; on a common metric in
+target units when their losses differ, since the loss values of different losses are not
+comparable).
 
 A legend that says "run 1, run 2" makes the user remember which was which; one that says
 ``lr=0.05`` and ``lr=0.1`` (or ``huber δ=1`` and ``mse``) answers the question the comparison
@@ -16,16 +19,18 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from engine.config import ConfigError, applies, field_info
 from engine.config.schema import SECTIONS, public_fields
 from engine.config.yaml_io import read_yaml_file
-from engine.core.events import EpochEnded, RunStarted
+from engine.core.events import EpochEnded
 from engine.registry import LOSS_FIELD_PARAMS, LOSSES
-from engine.runs.store import RunError, first_line, read_events
+from engine.runs.curve import epoch_values
+from engine.runs.curve_read import Curve, load_curve
+from engine.runs.store import RunError, first_line
 
 LABEL_WIDTH = 36
 """Default widest label: a legend line of marker, label and final loss fits 80 columns."""
@@ -56,42 +61,91 @@ def run_config(run: Path) -> dict[str, Any]:
     return data
 
 
+METRICS = ("loss", "rmse", "r2", "mae")
+"""What a comparison can plot per epoch: the run's own loss, or a metric in target units (the
+same for every run, whatever it was trained with)."""
+HIGHER_IS_BETTER = frozenset({"r2", "accuracy", "f1"})
+COMMON_METRICS = ("rmse", "accuracy")
+"""The metric a comparison of runs with different losses opens on (the first they all have)."""
+NOT_COMPARABLE = "loss values of different losses are not comparable"
+
+
 @dataclass
 class RunCurves:
-    """A run's loss per epoch, straight from its events (non-finite values kept as logged)."""
+    """A run's curves from its summary (:func:`engine.runs.curve_read.load_curve`): any
+    series, any split, at the width a plot needs, without reading every epoch."""
 
-    epochs: list[int] = field(default_factory=list)
-    train: list[float] = field(default_factory=list)
-    val: list[float | None] = field(default_factory=list)
+    curve: Curve
     has_val: bool = False
     """Whether the run had a validation split (its RunStarted's ``n_val``)."""
 
-    def series(self, which: str) -> list[tuple[float, float]]:
-        """``(epoch, loss)`` of ``"train"`` or ``"val"``, finite values only (what a plot draws)."""
-        ys = self.train if which == "train" else self.val
-        return [
-            (float(e), float(y))
-            for e, y in zip(self.epochs, ys)
-            if y is not None and math.isfinite(y)
-        ]
+    @property
+    def epochs(self) -> int:
+        """The run's last epoch (0: none logged)."""
+        last = [e.epoch for e in self.curve.tail if isinstance(e, EpochEnded)]
+        return last[-1] if last else self.curve.last_epoch
+
+    def has(self, metric: str, which: str = "val") -> bool:
+        """Whether the run logged ``metric`` for split ``which``."""
+        name = field_name(which, metric)
+        return name in self.curve.fields or any(
+            isinstance(e, EpochEnded) and epoch_values(e.to_dict(), [name])[0] is not None
+            for e in self.curve.tail
+        )
+
+    def series(
+        self, which: str, metric: str = "loss", n_points: int = 4096
+    ) -> list[tuple[float, float]]:
+        """``(epoch, value)`` of ``metric`` on split ``"train"`` or ``"val"``, finite values
+        only (what a plot draws): every epoch when the run has at most ``n_points``, else the
+        min and max of each stretch of epochs."""
+        name = field_name(which, metric)
+        curve = self.curve
+        out = curve.points(name, 1, curve.last_epoch, n_points) if len(curve) else []
+        for event in curve.tail:
+            if isinstance(event, EpochEnded):
+                (y,) = epoch_values(event.to_dict(), [name])
+                if y is not None and math.isfinite(y):
+                    out.append((float(event.epoch), y))
+        return out
+
+
+def field_name(which: str, metric: str) -> str:
+    """The summary's name of a split's loss or metric: ``val_loss``, ``train.rmse``."""
+    return f"{which}_loss" if metric == "loss" else f"{which}.{metric}"
 
 
 def load_curves(run: Path) -> RunCurves:
-    """Train and val loss per epoch from the run's event log (RunError if it is gone or bad).
+    """A run's curves from its summary and the end of its log (RunError if it is gone or bad).
 
-    A resumed run's log starts again with its RunStarted; the last one begins the history, as
-    the dashboard's run history does.
+    A resumed run's log starts again with its RunStarted, which begins the history, as the
+    dashboard's run history does.
     """
-    events, _ = read_events(run)
-    curves = RunCurves()
-    for event in events:
-        if isinstance(event, RunStarted):
-            curves = RunCurves(has_val=bool(event.n_val))
-        elif isinstance(event, EpochEnded):
-            curves.epochs.append(event.epoch)
-            curves.train.append(event.train_loss)
-            curves.val.append(event.val_loss)
-    return curves
+    if not run.is_dir():
+        raise RunError(f"{run}: run directory is gone")
+    curve = load_curve(run)
+    return RunCurves(curve, has_val=bool(curve.started is not None and curve.started.n_val))
+
+
+def losses_differ(configs: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether the runs minimise different objectives (another loss, its parameters, or a
+    penalty): then their loss values are not comparable, epoch for epoch."""
+    objectives = set()
+    for config in configs:
+        flat = settings(config)
+        objectives.add(tuple(_comparable(flat.get(k)) for k in (LOSS_KEY, "loss.l1", "loss.l2")))
+    return len(objectives) > 1
+
+
+def common_metric(configs: Sequence[Mapping[str, Any]], curves: Sequence[RunCurves]) -> str:
+    """What a comparison opens on: the loss when every run minimises the same one, else the
+    first of :data:`COMMON_METRICS` every run logged (the loss when none is)."""
+    if not losses_differ(configs):
+        return "loss"
+    for metric in COMMON_METRICS:
+        if curves and all(c.has(metric, "val" if c.has_val else "train") for c in curves):
+            return metric
+    return "loss"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -58,6 +58,14 @@ class RunFollower:
         """Stop following at the next poll."""
         self.closed = True
 
+    def skip_to(self, offset: int, events: list[Event]) -> None:
+        """Go on from byte ``offset``: ``events`` (the log up to there) were read another way
+        (the run's curve summary, :func:`engine.runs.curve_read.load_curve`)."""
+        self.offset = offset
+        for event in events:
+            if isinstance(event, RunFinished):
+                self.finished = event
+
     def _status_ended(self) -> bool:
         try:
             self.run_status = RunStatus.read(self.run_dir)

@@ -26,6 +26,7 @@ from engine.core.events import (
     FoldFinished,
     RunFinished,
     RunStarted,
+    SystemSampled,
 )
 from engine.runs.files import atomic_write
 
@@ -39,7 +40,8 @@ TAIL_BYTES = 1 << 16
 """How much of a log's end :meth:`RunLog.ends` reads for its latest event."""
 
 EVENT_CLASSES: dict[str, type[Event]] = {
-    c.__name__: c for c in (RunStarted, EpochEnded, RunFinished, FoldFinished, CrossValidated)
+    c.__name__: c
+    for c in (RunStarted, EpochEnded, RunFinished, FoldFinished, CrossValidated, SystemSampled)
 }
 _TEXT_FIELDS = frozenset(
     {
@@ -169,7 +171,7 @@ class RunLog:
         self.run = run
         self.path = run / LOG_NAME
         self._out: BinaryIO | None = None
-        self._lines_at = (0, 0)
+        self._lines_at: tuple[int, int | None] = (0, 0)
         self.where = f"{run.name}/{LOG_NAME}"
         """The log as errors name it (run folder and file: fits one line)."""
         """(byte offset, lines before it) after the last read: a damaged line's number."""
@@ -189,12 +191,15 @@ class RunLog:
         """Open for appending (the file is created when missing)."""
         self._out = open(self.path, "ab")  # noqa: SIM115 - kept open for the run's appends
 
-    def append(self, event: Event) -> None:
-        """Write ``event``'s line and flush it: a reader (or a ``kill -9``) sees whole lines."""
+    def append(self, event: Event) -> tuple[bytes, int]:
+        """Write ``event``'s line and flush it: a reader (or a ``kill -9``) sees whole lines.
+        Returns the line and the byte offset it starts at (the curve summary indexes it)."""
         if self._out is None:
             raise RunError(f"{self.path}: the log is not open for writing")
-        self._out.write(event_line(event))
+        line, start = event_line(event), self._out.tell()
+        self._out.write(line)
         self._out.flush()
+        return line, start
 
     def sync(self) -> None:
         """Make what was appended durable (at the end of a run)."""
@@ -237,16 +242,24 @@ class RunLog:
                     f"{self.where}: bad event line {self._line_number(offset) + i + 1} "
                     f"({str(exc)[:80]}): the log is damaged"
                 ) from None
-        self._lines_at = (offset + end, self._line_number(offset) + data[:end].count(b"\n"))
+        before = self._known_lines(offset)  # counted only when known: a read from the middle
+        self._lines_at = (  # of a long log (its curve summary's end) must not read all before
+            offset + end,
+            None if before is None else before + data[:end].count(b"\n"),
+        )
         return events, offset + end
+
+    def _known_lines(self, offset: int) -> int | None:
+        if offset == 0:
+            return 0
+        return self._lines_at[1] if self._lines_at[0] == offset else None
 
     def _line_number(self, offset: int) -> int:
         """How many lines the log has before byte ``offset`` (remembered from the last read,
-        else counted)."""
-        if offset == 0:
-            return 0
-        if self._lines_at[0] == offset:
-            return self._lines_at[1]
+        else counted: only to name a damaged line)."""
+        known = self._known_lines(offset)
+        if known is not None:
+            return known
         try:
             with open(self.path, "rb") as fh:
                 return fh.read(offset).count(b"\n")

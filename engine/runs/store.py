@@ -113,6 +113,7 @@ RUN_FILES = frozenset(
         "status.json",
         "config.yaml",
         "events.jsonl",
+        "curve.bin",
         "model.pt",
         "checkpoint.pt",
         "trainer.log",

@@ -17,6 +17,7 @@ import yaml
 
 from engine.core.events import Event, RunFinished, RunStarted
 from engine.runs import lock
+from engine.runs.curve import CurveWriter
 from engine.runs.files import atomic_write, now_text
 from engine.runs.log import RunLog, event_line
 from engine.runs.status import FORMAT_VERSION, RunStatus
@@ -55,6 +56,7 @@ class RunWriter:
         self.finished: RunFinished | None = None
         self._throttle = Throttle()
         self._log = RunLog(path)
+        self._curve = CurveWriter(path)
         self._pending: bytes | None = None
         lock.acquire(path)
         self._locked = True
@@ -93,8 +95,16 @@ class RunWriter:
             started_at=now_text(),
             ended_at=None,
             error=None,
+            **self._processes(),
         )
         self._log.open()
+        self._curve.open(self._log.path)  # a resume's kept epochs, then each new one
+
+    def _processes(self) -> dict[str, int]:
+        """``processes``: how many data-parallel ranks train the run (only when more than one,
+        so a single process's status is what it always was)."""
+        n = self.config.get("train", {}).get("processes", 1)
+        return {"processes": n} if isinstance(n, int) and n > 1 else {}
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunStarted):
@@ -107,7 +117,7 @@ class RunWriter:
             self._begin(history)
         if not self._log.writing:
             return
-        self._log.append(event)
+        self._curve(event, *self._log.append(event))
         if isinstance(event, RunFinished):
             self.finished = event
             if self.started is not None:
@@ -157,6 +167,7 @@ class RunWriter:
         """Close the log and give back the writer lock; a run closed without RunFinished and
         without a crash then reads as crashed."""
         self._log.close()
+        self._curve.close()
         if self._locked:
             self._locked = False
             lock.release(self.path)

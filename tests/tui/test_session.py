@@ -113,7 +113,7 @@ async def test_following_a_finished_run_replays_it_and_lets_go(tmp_path: Path) -
     run_dir = engine.record(cfg, tmp_path)
     session = RunSession(tmp_path)
     session.follow_run(run_dir, attach=True)  # finished: nothing to signal
-    assert session.trainer is None and session.state == "starting"
+    assert session.trainer is None and session.state == "loading 5 epochs"
     said = [notice.text async for notice in session.follow()]
     history = session.history
     assert history.epochs == [1, 2, 3, 4, 5] and history.finished is not None

@@ -15,7 +15,7 @@ from rich.text import Text
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from tui.series import Downsampler, Point, fmt_num, linear_ticks, log_ticks, to_log10
+from tui.series import DebiasedEMA, Downsampler, Point, fmt_num, linear_ticks, log_ticks, to_log10
 
 STYLES: tuple[tuple[str, str, str], ...] = (
     ("cyan", "cyan", "•"),
@@ -61,6 +61,14 @@ class Series:
     def sampled(self, n_points: int) -> list[Point]:
         return self._sampler.points(n_points)
 
+    def window(self, first: float, n_points: int) -> list[Point]:
+        """The points from epoch ``first`` on, downsampled to ``n_points``."""
+        sampler = Downsampler()
+        for x, y in self.points:
+            if x >= first:
+                sampler.append(x, y)
+        return sampler.points(n_points)
+
 
 def log_floor(series: list[Series]) -> float:
     """A decade under the smallest positive loss of any series (where ≤0 is drawn on log-y)."""
@@ -83,12 +91,29 @@ class ComparePlot(PlotextPlot):
         super().__init__(id=id)
         self.series: list[Series] = []
         self.log_y = False
+        self.smoothing: float | None = None
+        """The EMA strength drawn over each run's points (m), or None."""
+        self.window: int | None = None
+        """Draw only the last this many epochs of the longest run (z), or all."""
         self.drawn: list[Series] = []
         """The series with points in the last draw (what the figure holds)."""
 
-    def show(self, series: list[Series], *, log_y: bool) -> None:
+    def show(
+        self,
+        series: list[Series],
+        *,
+        log_y: bool,
+        smoothing: float | None = None,
+        window: int | None = None,
+    ) -> None:
         self.series, self.log_y = series, log_y
+        self.smoothing, self.window = smoothing, window
         self.replot()
+
+    @property
+    def last_epoch(self) -> int:
+        """The longest run's last epoch."""
+        return max((round(s.points[-1][0]) for s in self.series if s.points), default=0)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -106,9 +131,13 @@ class ComparePlot(PlotextPlot):
         floor = log_floor(self.series)
         all_y: list[float] = []
         x_hi = 2.0
+        first = 1 if self.window is None else max(1, self.last_epoch - self.window + 1)
         self.drawn = []
         for s in self.series:
-            points = s.sampled(n_points)
+            points = s.sampled(n_points) if self.window is None else s.window(first, n_points)
+            if self.smoothing is not None:
+                ema = DebiasedEMA(self.smoothing)
+                points = [(x, ema.update(y)) for x, y in points]
             if not points:
                 continue
             if self.log_y:
@@ -118,10 +147,10 @@ class ComparePlot(PlotextPlot):
             self.drawn.append(s)
             all_y += ys
             x_hi = max(x_hi, max(xs))
-        last = max(round(x_hi), 2)
-        plt.xlim(1, last)
-        step = max(1, round((last - 1) / 4))
-        plt.xticks(sorted(set(range(1, last + 1, step)) | {last}))
+        last = max(round(x_hi), first + 1)
+        plt.xlim(first, last)
+        step = max(1, round((last - first) / 4))
+        plt.xticks(sorted(set(range(first, last + 1, step)) | {last}))
         if all_y:
             lo, hi = min(all_y), max(all_y)
             ticks, labels = (log_ticks if self.log_y else linear_ticks)(lo, hi)
@@ -140,7 +169,9 @@ class CompareLegend(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id, markup=False)
 
-    def show(self, series: list[Series], which: str) -> None:
+    def show(self, series: list[Series], which: str, *, higher_is_better: bool = False) -> None:
+        """One line per run: ``which`` (what is plotted) last and best (the highest when
+        ``higher_is_better``, as R²)."""
         text = Text(no_wrap=True, overflow="ellipsis")
         for i, s in enumerate(series):
             if i:
@@ -150,7 +181,7 @@ class CompareLegend(Static):
             if s.note:
                 text.append(f"  ({s.note})", style="dim")
             elif s.points:
-                best = min(s.points, key=lambda p: p[1])
+                best = (max if higher_is_better else min)(s.points, key=lambda p: p[1])
                 text.append(
                     f"  {which} {fmt_num(s.points[-1][1], 4)} @ {s.points[-1][0]:.0f}"
                     f" · best {fmt_num(best[1], 4)}",

@@ -1,43 +1,54 @@
-"""The live loss plot: train and validation loss per epoch, drawn with textual-plotext.
+"""The live plot: loss (or a metric, the weights, the learning rate) per epoch, drawn with
+textual-plotext, and the keys that move around it.
 
-Redraws read the run history's downsampled series, so their cost depends on the plot's width and
-not on the number of epochs. Log-y is our own log10 transform with a floor, because plotext's
-log scale breaks on zero and negative values (plotext#37). While a run goes, plotext builds the
-frames in a worker thread (:mod:`tui.widgets.plot_frame`), so keys are not held behind a build.
+Redraws ask the run history for the epochs in view at the plot's width, so their cost depends on
+the width and not on the number of epochs, and a zoom into a 1,000,000-epoch run reads from disk
+only what the width needs. Log-y is our own log10 transform with a floor, because plotext's log
+scale breaks on zero and negative values (plotext#37); log-x is ours too. While a run goes,
+plotext builds the frames in a worker thread (:mod:`tui.widgets.plot_frame`), so keys are not
+held behind a build. The plot's own keys (zoom, pan, cursor, series, log-x) work wherever it is
+focused: the dashboard, an opened run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import math
 import time
+from dataclasses import replace
 
 from rich.text import Text
 from textual.app import RenderResult
 from textual.geometry import Size
 from textual_plotext import PlotextPlot
 
-from tui.history import SMOOTHING_BETAS, RunHistory
-from tui.series import Point, decades, fmt_num, linear_ticks, log_ticks, to_log10
+from tui.history import RunHistory
+from tui.messages import Note
+from tui.plot_nav import PlotNav, series_named
+from tui.series import SMOOTHING_BETAS, DebiasedEMA, Point, linear_ticks, log_ticks, to_log10
 from tui.view import View
 from tui.widgets.plot_frame import Call, Recorder, build_frame
-from tui.widgets.quiet import QuietStatic
+from tui.widgets.plot_keys import PLOT_BINDINGS
+from tui.widgets.plot_legend import LOG_HINT_DECADES, WINDOW_LABEL, Legend, fit_items
+from tui.widgets.plot_style import (
+    BEST_COLOR,
+    CURSOR_COLOR,
+    OPTIMUM_COLOR,
+    RICH_COLORS,
+    SMOOTH_TRAIN_COLOR,
+    SMOOTH_VAL_COLOR,
+    TRAIN_COLOR,
+    VAL_COLOR,
+    WEIGHT_COLORS,
+)
 
-TRAIN_COLOR, VAL_COLOR = "cyan", "orange"
-SMOOTH_TRAIN_COLOR, SMOOTH_VAL_COLOR = "blue+", "red+"
-BEST_COLOR, OPTIMUM_COLOR = "green+", "magenta"
-RICH_COLORS = {
-    "cyan": "cyan",
-    "orange": "dark_orange",
-    "blue+": "bright_blue",
-    "red+": "bright_red",
-    "green+": "bright_green",
-    "magenta": "magenta",
-}
-"""The same colours in Rich's names, for the legend line above the plot."""
-
+__all__ = ["LOG_HINT_DECADES", "RICH_COLORS", "WINDOW_LABEL", "Legend", "LossPlot", "fit_items"]
 
 PLOT_WINDOWS: tuple[int, ...] = (100, 1_000, 10_000)
 """The last-N-epochs windows z cycles through (those shorter than the run so far), then all."""
+LOG_X_PIECES = 12
+"""On log-x the epochs in view are read in at most this many log-spaced stretches."""
 PLOT_EVERY_S = 0.2
 """While a run goes the plot is rebuilt at most 5 times a second: plotext builds its canvas in
 Python (the dashboard's costliest draw), and a curve that moves 5 times a second reads as live
@@ -48,6 +59,7 @@ class LossPlot(PlotextPlot):
     """Train/val loss curves, best-epoch marker, optimum line; focusable so keys land here."""
 
     can_focus = True
+    BINDINGS = PLOT_BINDINGS
     DEFAULT_CSS = """
     LossPlot {
         height: 1fr;
@@ -64,6 +76,10 @@ class LossPlot(PlotextPlot):
         self.smoothing: float | None = None
         self.window: int | None = None
         """Draw only the last this many epochs (None: all)."""
+        self.nav = PlotNav()
+        """Series, zoom, log-x and cursor (see :mod:`tui.plot_nav`)."""
+        self.view = View()
+        """The view last drawn with (the plot's own keys redraw with it)."""
         self.clipped = False
         """Whether the last log-y draw clipped zero or negative values to the floor."""
         self.next_plot_at = 0.0
@@ -102,17 +118,58 @@ class LossPlot(PlotextPlot):
             return None
         later = [w for w in choices if self.window is None or w > self.window]
         self.window = later[0] if later else None
+        self.nav.span = None
         return (
             "plot: all epochs"
             if self.window is None
             else f"plot: last {self.window:,} epochs (z: next window)"
         )
 
+    # -- the navigation keys: the plot and its legend redraw at once, the note is shown ------
+    def _moved(self, note: str) -> None:
+        if self.nav.span is not None:
+            self.window = None  # a zoom replaces the z window (the dashboard reads it here)
+            self.view = replace(self.view, window=None)
+        self.replot()
+        for legend in self.screen.query(Legend):
+            legend.nav = self.nav
+            legend.render_history(self.history, self.view)
+        self.post_message(Note(note, passing=True))
+
+    def action_log_x(self) -> None:
+        self._moved(self.nav.toggle_log_x())
+
+    def action_zoom(self, factor: float) -> None:
+        self._moved(self.nav.zoom(self.history, self.window, factor))
+
+    def action_pan(self, direction: int) -> None:
+        self._moved(self.nav.pan(self.history, self.window, direction))
+
+    def action_all_epochs(self) -> None:
+        self.window = None
+        self._moved(self.nav.reset())
+
+    def action_cursor(self, steps: int) -> None:
+        columns = max(self.size.width - 10, 10)  # less the y-axis labels
+        self._moved(self.nav.move_cursor(self.history, self.window, steps, columns))
+
+    def action_hide_cursor(self) -> None:
+        self._moved(self.nav.hide_cursor())
+
+    def action_series(self) -> None:
+        self._moved(self.nav.next_series(self.history))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The navigation keys do nothing before a run's first epoch."""
+        return self.history.last_epoch > 0 or action not in _NAV_ACTIONS
+
     def render_history(self, history: RunHistory, view: View) -> None:
         """Draw ``history``; while a run goes, at most every :data:`PLOT_EVERY_S` (else
         :attr:`pending` says a newer frame is owed)."""
+        if history is not self.history:
+            self.nav.cursor = self.nav.cursor if history.started is self.history.started else None
         self.history, self.log_y, self.smoothing = history, view.log_y, view.smoothing
-        self.window = view.window
+        self.window, self.view = view.window, view
         self.live = view.running
         now = time.monotonic()
         self.pending = view.running and now < self.next_plot_at
@@ -122,17 +179,24 @@ class LossPlot(PlotextPlot):
 
     def on_mount(self) -> None:
         super().on_mount()
+        for legend in self.screen.query(Legend):  # the legend reads the cursor and the zoom
+            legend.nav = self.nav
         self.replot()
 
     def on_resize(self) -> None:
         self.replot()
 
-    def _series(self, points: list[Point]) -> list[Point]:
+    def _series(self, points: list[Point], floor: float | None = None) -> list[Point]:
+        if self.nav.log_x:
+            points = [(math.log10(max(x, 1.0)), y) for x, y in points]
         if not self.log_y:
             return points
-        out, clipped = to_log10(points, self.history.log_floor)
+        out, clipped = to_log10(points, self.history.log_floor if floor is None else floor)
         self.clipped = self.clipped or clipped
         return out
+
+    def _x(self, epoch: float) -> float:
+        return math.log10(max(epoch, 1.0)) if self.nav.log_x else epoch
 
     @staticmethod
     def _draw(plt: Recorder, points: list[Point], color: str) -> None:
@@ -200,50 +264,47 @@ class LossPlot(PlotextPlot):
         self.clipped = False
         width = max(self.size.width, 10)
         n_points = 2 * width  # braille gives two dots per cell
-        if history.started is None:
+        if history.started is None or history.last_epoch == 0:
             plt.xlim(1, 10)
             plt.xticks([1, 5, 10])
             plt.ylim(0, 1)
             return
-        beta = self.smoothing
+        key, _, fields = series_named(self.nav.series)
+        x_lo, x_hi = self.nav.range(history, self.window)
+        x_hi = max(x_hi, x_lo + 1)
         all_y: list[float] = []
-        last_epoch = history.epochs[-1] if history.epochs else 1
-        start = history.window_start(self.window)
-        x_lo = history.epochs[start] if history.epochs else 1
-        x_hi = max(last_epoch, x_lo + 1)
-        opt = history.started.optimum
-        if opt is not None and opt.get("loss") is not None:
-            # Drawn first, so curves that converge onto it stay visible on top of it.
-            (pt,) = self._series([(1.0, float(opt["loss"]))])
-            plt.plot([x_lo, x_hi], [pt[1], pt[1]], color=OPTIMUM_COLOR, marker="braille")
-            all_y.append(pt[1])
-        points = history.curve_points(self.window, n_points)
-        curves = [
-            (points[0], history.train_curve, TRAIN_COLOR, SMOOTH_TRAIN_COLOR),
-            (points[1], history.val_curve, VAL_COLOR, SMOOTH_VAL_COLOR),
-        ]
-        for curve_points, curve, color, smooth_color in curves:
-            raw = self._series(curve_points)
-            self._draw(plt, raw, color)
-            all_y += [y for _, y in raw]
-            if beta is not None:
-                smooth = [p for p in curve.smooth[beta].points(n_points) if p[0] >= x_lo]
-                self._draw(plt, self._series(smooth), smooth_color)
+        floor = history.log_floor if key == "loss" else self._floor(fields, x_lo, x_hi)
+        if key == "loss":
+            opt = history.started.optimum
+            if opt is not None and opt.get("loss") is not None:
+                # Drawn first, so curves that converge onto it stay visible on top of it.
+                line = self._series([(x_lo, float(opt["loss"])), (x_hi, float(opt["loss"]))])
+                self._draw(plt, line, OPTIMUM_COLOR)
+                all_y.append(line[0][1])
+        colors = WEIGHT_COLORS if key == "weights" else (TRAIN_COLOR, VAL_COLOR)
+        smooth_colors = (SMOOTH_TRAIN_COLOR, SMOOTH_VAL_COLOR)
+        for i, name in enumerate(f for f in fields if f in history.curves or self._based(f)):
+            raw = self._points(name, x_lo, x_hi, n_points)
+            drawn = self._series(raw, floor)
+            self._draw(plt, drawn, colors[i % len(colors)])
+            all_y += [y for _, y in drawn]
+            if self.smoothing is not None:
+                smooth = self._smoothed(name, raw, self.smoothing, n_points, x_lo, x_hi)
+                self._draw(plt, self._series(smooth, floor), smooth_colors[i % 2])
         last = history.last
         if (
-            last is not None
+            key == "loss"
+            and last is not None
             and last.best_epoch is not None
             and last.best_monitor is not None
-            and last.best_epoch >= x_lo
+            and x_lo <= last.best_epoch <= x_hi
         ):
             (pt,) = self._series([(float(last.best_epoch), float(last.best_monitor))])
             plt.scatter([pt[0]], [pt[1]], color=BEST_COLOR, marker="◆")
-        plt.xlim(x_lo, x_hi)
-        step = max(1, round((x_hi - x_lo) / 4))
-        ticks = list(range(x_lo, x_hi + 1, step))
-        if x_hi - ticks[-1] > step / 2:
-            ticks.append(x_hi)
-        plt.xticks(ticks)
+        cursor = self.nav.cursor
+        if cursor is not None and x_lo <= cursor <= x_hi:
+            plt.vline(self._x(cursor), color=CURSOR_COLOR)
+        self._x_axis(plt, x_lo, x_hi)
         if all_y:
             # Our own labels on both scales: plotext's would print every digit of a diverged
             # loss (1281644738659826072141765992775680.0) and squeeze the plot to a sliver.
@@ -252,88 +313,58 @@ class LossPlot(PlotextPlot):
             if ticks:
                 plt.yticks(ticks, labels)
 
+    def _points(self, name: str, lo: int, hi: int, n_points: int) -> list[Point]:
+        """The series' points in view; on log-x, read in log-spaced stretches so the first
+        decades get as many columns as the last (one stretch would put epochs 1..1,000 of a
+        100,000-epoch run into one point)."""
+        if not self.nav.log_x or hi <= 2 * max(lo, 1):
+            return self.history.points(name, lo, hi, n_points)
+        ratio = hi / max(lo, 1)
+        pieces = max(2, min(LOG_X_PIECES, math.ceil(math.log2(ratio))))
+        edges = sorted({round(max(lo, 1) * ratio ** (k / pieces)) for k in range(pieces + 1)})
+        out: list[Point] = []
+        for a, b in itertools.pairwise(edges):
+            first = a if a == edges[0] else a + 1
+            if first <= b:
+                out += self.history.points(name, first, b, max(8, n_points // pieces))
+        return out
 
-WINDOW_LABEL = "last {:,} ep"
-"""The legend's note while the plot shows a window of the last epochs."""
-LOG_HINT_DECADES = 3
-"""From this many decades between the smallest and largest loss drawn, suggest log-y."""
+    def _based(self, name: str) -> bool:
+        base = self.history.base
+        return base is not None and name in base.fields
 
+    def _floor(self, fields: tuple[str, ...], lo: int, hi: int) -> float:
+        """The log-y floor of a series other than the loss: a decade under its smallest
+        positive value in view."""
+        ys = [y for f in fields for _, y in self.history.points(f, lo, hi, 64) if y > 0]
+        return min(ys) / 10.0 if ys else 1e-12
 
-class Legend(QuietStatic):
-    """One line above the plot: what each colour is, the scale, the window, smoothing, the ≤0
-    note and, when the range spans many decades, a hint to press l.
+    def _smoothed(
+        self, name: str, raw: list[Point], beta: float, n_points: int, lo: int, hi: int
+    ) -> list[Point]:
+        """The EMA curve in view: filed epoch by epoch for the losses, else over the points."""
+        curve = self.history.curves.get(name)
+        if curve is not None and beta in curve.smooth:
+            return [p for p in curve.smoothed(beta, n_points) if lo <= p[0] <= hi]
+        ema = DebiasedEMA(beta)
+        return [(x, ema.update(y)) for x, y in raw]
 
-    Plotext draws its legend inside the canvas, where at 80x24 it would hide the curves. The
-    line never wraps: items that do not fit are left out, least important first.
-    """
-
-    DEFAULT_CSS = "Legend { height: 1; padding: 0 1; }"
-
-    def render_history(self, history: RunHistory, view: View) -> None:
-        if history.started is None:
-            self.update(Text("train / val loss per epoch — s starts a run", style="dim"))
+    def _x_axis(self, plt: Recorder, x_lo: int, x_hi: int) -> None:
+        """Epoch ticks: about five round ones, or each decade on log-x."""
+        if self.nav.log_x:
+            a, b = math.log10(max(x_lo, 1)), math.log10(max(x_hi, 2))
+            plt.xlim(a, b)
+            decades = [d for d in range(math.ceil(a), math.floor(b) + 1)]
+            ticks = sorted({a, b, *decades})
+            ticks = [t for t in ticks if t in (a, b) or min(abs(t - a), abs(t - b)) > 0.1]
+            plt.xticks(ticks, [f"{round(10**t):,}" for t in ticks])
             return
-        width = self.content_size.width
-        items = self._items(history, view, raw_labels=True)
-        if width > 0 and _length(items) > width:  # "train raw" → "train" before dropping any
-            items = self._items(history, view, raw_labels=False)
-        self.update(fit_items(items, width))
-
-    def _items(
-        self, history: RunHistory, view: View, *, raw_labels: bool
-    ) -> list[tuple[int, Text]]:
-        """The legend's items as (priority: lower stays longer, text)."""
-        items: list[tuple[int, Text]] = []
-        if history.started is None:
-            return items
-
-        def key(priority: int, mark: str, color: str, label: str) -> None:
-            items.append((priority, Text.assemble((mark, RICH_COLORS[color]), f" {label}")))
-
-        if view.log_y:
-            log = Text("log-y", style="bold")
-            if history.has_nonpositive:
-                log.append(f" (≤0 at {fmt_num(history.log_floor, 2)})", style="yellow")
-            items.append((1, log))
-        if view.window is not None and view.window < len(history.epochs):
-            items.append((1, Text(WINDOW_LABEL.format(view.window), style="bold")))
-        smooth = view.smoothing is not None
-        raw = " raw" if smooth and raw_labels else ""
-        key(2, "━", TRAIN_COLOR, f"train{raw}")
-        if history.started.n_val:  # no validation split: no val curve, so no key for one
-            key(2, "━", VAL_COLOR, f"val{raw}")
-        if smooth:  # a state the user chose, as log-y: it stays longest
-            items.append(
-                (
-                    1,
-                    Text.assemble(
-                        ("━", RICH_COLORS[SMOOTH_TRAIN_COLOR]),
-                        ("━", RICH_COLORS[SMOOTH_VAL_COLOR]),
-                        f" EMA β={view.smoothing:g}",
-                    ),
-                )
-            )
-        opt = history.started.optimum
-        if opt is not None and opt.get("loss") is not None:
-            key(5, "━", OPTIMUM_COLOR, f"opt ({opt.get('kind', 'reference')})")
-        if history.last is not None and history.last.best_epoch is not None:
-            key(4, "◆", BEST_COLOR, "best")
-        span = 0 if view.log_y else decades(*(history.y_range(view.window) or (0.0, 0.0)))
-        if span >= LOG_HINT_DECADES:
-            items.insert(0, (0, Text(f"spans {span} decades: l for log-y", style="bold yellow")))
-        return items
+        plt.xlim(x_lo, x_hi)
+        step = max(1, round((x_hi - x_lo) / 4))
+        ticks = list(range(x_lo, x_hi + 1, step))
+        if x_hi - ticks[-1] > step / 2:
+            ticks.append(x_hi)
+        plt.xticks(ticks)
 
 
-def _length(items: list[tuple[int, Text]]) -> int:
-    return sum(len(t) for _, t in items) + 2 * (len(items) - 1)
-
-
-def fit_items(items: list[tuple[int, Text]], width: int) -> Text:
-    """The items joined by two spaces, leaving out the least important (highest priority
-    number, last first) until the line fits ``width`` cells (0: no limit yet)."""
-    kept = list(items)
-    while len(kept) > 1 and width > 0 and _length(kept) > width:
-        worst = max(p for p, _ in kept)
-        drop = max(i for i, (p, _) in enumerate(kept) if p == worst)
-        del kept[drop]
-    return Text("  ").join(t for _, t in kept)
+_NAV_ACTIONS = frozenset({"log_x", "zoom", "pan", "all_epochs", "cursor", "hide_cursor", "series"})
