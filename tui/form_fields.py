@@ -35,6 +35,7 @@ OTHER_KEYS = (
     "early_stopping.min_delta",
     "early_stopping.restore_best",
     "train.device",
+    "train.processes",
 )
 
 

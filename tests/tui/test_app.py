@@ -404,3 +404,22 @@ async def test_esc_and_a_letter_read_together_leave_the_field_then_act() -> None
             await wait_until(pilot, lambda i=i: app.plot.log_y == (i % 2 == 0))
             assert lr.value == "0.05" and app.focused is app.plot
         await app.session.stop_and_wait()
+
+
+@pytest.mark.slow
+async def test_the_processes_field_starts_a_data_parallel_run() -> None:
+    """``train.processes`` is a form field: 2 there starts the run as 2 torchrun ranks (the
+    status says so) that the dashboard follows and stops like any run."""
+    app = make_app("default", LONG)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await tab_to(pilot, "f-train-processes")
+        await pilot.press("2")
+        await pilot.press("escape", "s")
+        await wait_until(pilot, lambda: app.session.history.started is not None, timeout=60)
+        assert app.session.history.started.config["train"]["processes"] == 2
+        assert app.session.trainer is not None
+        run_dir = app.session.trainer.run_dir
+        await wait_until(pilot, lambda: len(app.session.history.epochs) >= 3, timeout=60)
+        await app.session.stop_and_wait()
+        status = read_status(run_dir)
+        assert status["processes"] == 2 and status["reason"] == "cancelled", status
