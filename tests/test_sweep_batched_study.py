@@ -20,7 +20,7 @@ from engine.sweep.monitor import state_line
 from engine.sweep.run import run_sweep, sweep_mode
 from engine.sweep.spec import load_sweep
 from engine.sweep.spec_params import with_values
-from engine.sweep.study import Row
+from engine.sweep.study_table import Row
 from engine.training.run import fit
 from tests.eventually import eventually
 from tests.test_sweep_spec import ROOT, spec_file, sweep_cmd

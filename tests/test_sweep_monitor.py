@@ -17,7 +17,7 @@ from engine.sweep.monitor import (
     storage_exists,
     study_names,
 )
-from engine.sweep.study import Row
+from engine.sweep.study_table import Row
 from tests.test_sweep_spec import ROOT
 
 

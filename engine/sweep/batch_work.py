@@ -174,7 +174,7 @@ def keep_best(asker: Any, ctx: TrialContext, switch: StopSwitch) -> str | None:
     its config; its trial's ``run`` attribute names it), once, when the sweep ends: a run
     directory costs about a batch's training, so not one per improving batch. A sweep
     stopped by a signal leaves it to the next one (``--continue``)."""
-    from engine.sweep.study import best_row, rows
+    from engine.sweep.study_table import best_row, rows
 
     if switch.stopping:
         return None

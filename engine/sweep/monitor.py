@@ -19,7 +19,7 @@ SORTS = ("trial", "best first", "worst first")
 @dataclass(frozen=True)
 class StudyView:
     """A study as a viewer shows it: labels, direction and the trials table (``rows`` are
-    :class:`engine.sweep.study.Row`)."""
+    :class:`engine.sweep.study_table.Row`)."""
 
     name: str
     metric: str
@@ -54,7 +54,7 @@ class StudyView:
 
     def best(self) -> Any | None:
         """The complete trial with the best finite value."""
-        from engine.sweep.study import best_row
+        from engine.sweep.study_table import best_row
 
         return best_row(list(self.rows), self.direction)
 
@@ -175,7 +175,7 @@ def read_study(storage: Any, name: str) -> StudyView | None:
     """The study ``name`` as it stands now (None when the storage has no such study)."""
     import optuna
 
-    from engine.sweep.study import rows
+    from engine.sweep.study_table import rows
 
     try:
         study = optuna.load_study(study_name=name, storage=storage)
@@ -215,7 +215,7 @@ def importance_line(storage: Any, view: StudyView) -> str:
     from optuna.importance import FanovaImportanceEvaluator, get_param_importances
 
     from engine.core.numbers import fmt_number
-    from engine.sweep.study import FANOVA_DEPTH, FANOVA_TREES
+    from engine.sweep.study_table import FANOVA_DEPTH, FANOVA_TREES
 
     try:
         study = optuna.load_study(study_name=view.name, storage=storage)
