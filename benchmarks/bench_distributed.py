@@ -3,7 +3,8 @@
 Each case is a real ``linreg-tui train`` (``--nproc 2`` runs torchrun's elastic agent and two
 gloo ranks; 1 process is the plain run), timed from its own events: steady-state epochs per
 second are the epochs after the first tenth over the training time they took (each rank's
-epoch = its half of the rows, the all-reduces, rank 0's validation pass and event). Two step
+epoch = its half of the rows, the only rows it holds, the all-reduces, its half of the
+validation pass, and rank 0's event). Two step
 strategies: the per-epoch gradient pass (``LINREG_TUI_STEPS=closed_form``: one all-reduce of
 the gradient and one of the epoch's sums per epoch) and the sufficient statistics (MSE's
 default: ``ZᵀZ``/``Zᵀy`` all-reduced once, then one all-reduce of the sums per epoch).

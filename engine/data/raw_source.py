@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from engine.config import Config, ConfigError, DataConfig
-from engine.data.shard import WHOLE_NOTE, Shard, read_shard
+from engine.data.shard import WHOLE_NOTE, LocalRows, Shard, read_shard, read_shard_local
 from engine.data.synthetic import synthetic
 from engine.data.tables import file_columns, is_parquet, read_columns
 
@@ -77,6 +77,7 @@ def read_csv(
     stop: Callable[[], bool] | None = None,
     shard: Shard | None = None,
     notes: list[str] | None = None,
+    rows: list[LocalRows] | None = None,
 ) -> tuple[Tensor, Tensor, list[str]]:
     """Read a header-first numeric CSV (or a Parquet file); pick target and features by name.
 
@@ -84,6 +85,8 @@ def read_csv(
     :class:`ConfigError` naming the file, line and column (see :mod:`engine.data.tables`).
     ``shard`` (several data-parallel ranks): this rank reads only its part and the parts are
     gathered (:mod:`engine.data.shard`); a file that must be read whole adds a line to ``notes``.
+    ``rows`` given: the parts are not gathered; this rank returns its own rows and appends
+    their place in the file to ``rows`` (nothing when the file was read whole).
     """
     assert cfg.path is not None and cfg.target is not None
     path = resolve_path(cfg.path, base_dir)
@@ -129,7 +132,14 @@ def read_csv(
         )
     names = [*features, cfg.target]
     data = None
-    if shard is not None and shard.world > 1:
+    if shard is not None and shard.world > 1 and rows is not None:
+        mine = read_shard_local(path, header, names, shard, parquet=parquet, stop=stop)
+        if mine is not None:
+            rows.append(mine)
+            data = mine.values
+        elif notes is not None:
+            notes.append(WHOLE_NOTE.format(path=path))
+    elif shard is not None and shard.world > 1:
         data = read_shard(path, header, names, shard, parquet=parquet, stop=stop)
         if data is None and notes is not None:
             notes.append(WHOLE_NOTE.format(path=path))
@@ -138,12 +148,19 @@ def read_csv(
     return data[:, :-1], data[:, -1], list(features)
 
 
-def check_finite(x: Tensor, names: list[str], key: str, message: str) -> None:
-    """Raise ``message`` (``{}`` = the column's name) for the first column holding inf/NaN."""
+def check_finite(
+    x: Tensor, names: list[str], key: str, message: str, shard: Shard | None = None
+) -> None:
+    """Raise ``message`` (``{}`` = the column's name) for the first column holding inf/NaN.
+
+    ``shard``: ``x`` is this rank's rows; the ranks agree on the first bad column (every rank
+    raises the same error, none is left waiting in a collective)."""
     ok = torch.ones(x.shape[1], dtype=torch.bool)
     for i in range(0, x.shape[0], 65536):  # no n x d boolean temporary
         ok &= torch.isfinite(x[i : i + 65536]).all(0)
-    bad = torch.nonzero(~ok).flatten()
+    bad = torch.nonzero(~ok).flatten().tolist()
+    if shard is not None:
+        bad = sorted(j for told in shard.gather(bad[:1]) for j in told)
     if len(bad):
         raise ConfigError(message.format(names[int(bad[0])]), key=key, reason="overflows float32")
 
@@ -173,6 +190,9 @@ class RawData:
     label_message: str | None = None
     notes: list[str] = field(default_factory=list)
     """How the rows were read, when a user should know (a file every rank read whole)."""
+    place: LocalRows | None = None
+    """Data-parallel, rank-local rows: ``x``/``y`` are the file rows ``[first, first + len)``
+    of ``total`` (its ``values`` emptied); None: all the rows are here."""
 
 
 def read_source(
@@ -181,6 +201,7 @@ def read_source(
     order: Tensor | None = None,
     stop: Callable[[], bool] | None = None,
     shard: Shard | None = None,
+    local: bool = False,
 ) -> RawData:
     """Draw or read the data named by ``cfg.data`` and add polynomial features.
 
@@ -189,17 +210,23 @@ def read_source(
     ``shard``: a data-parallel rank's place; a CSV or Parquet file is then read in parts
     (:mod:`engine.data.shard`). Synthetic rows are drawn whole on every rank (they are not
     read from anywhere, and drawing row i alone would change every synthetic value).
+    ``local`` (regression only): the parts are not gathered; see :attr:`RawData.place`.
     """
     d = cfg.data
     notes: list[str] = []
+    rows: list[LocalRows] | None = [] if local and shard is not None else None
     if d.source == "synthetic":
         x, y, w, b = synthetic(d, cfg.seed, order=order, stop=stop)
         names = [f"x{i + 1}" for i in range(d.n_features)]
         true_w, true_b = w.tolist(), b
     else:
-        x, y, names = read_csv(d, cfg.base_dir, stop=stop, shard=shard, notes=notes)
+        x, y, names = read_csv(d, cfg.base_dir, stop=stop, shard=shard, notes=notes, rows=rows)
         true_w, true_b = None, None
-    shape = (int(x.shape[0]), int(x.shape[1]))
+    place = None
+    if rows:
+        mine = rows[0]
+        place = LocalRows(x[:0], mine.first, mine.total, mine.counts)
+    shape = (place.total if place else int(x.shape[0]), int(x.shape[1]))
     x, names = poly_features(x, names, d.poly_degree)
     check_finite(
         x,
@@ -207,12 +234,13 @@ def read_source(
         "data.poly_degree",
         "data.poly_degree: feature '{}' overflows "
         "float32 (beyond ±3.4e38); lower data.poly_degree or rescale the column",
+        shard if place is not None else None,
     )
     if true_w is not None:  # the true model is linear: every power has true weight 0
         true_w = true_w + [0.0] * (len(names) - len(true_w))
     task = cfg.model.task
     if task == "regression":
-        return RawData(x, y, names, shape, true_w, true_b, notes=notes)
+        return RawData(x, y, names, shape, true_w, true_b, notes=notes, place=place)
     if d.source == "synthetic":  # the regression truth does not describe the classes' logits
         y = _synthetic_classes(y, task)
     labels, classes, message = class_labels(y, task)

@@ -9,10 +9,12 @@ cell is named by is its place in the whole file: the ranks exchange how many lin
 first. The lowest rank with an error is the first bad cell in file order, the one a single
 process names, and every rank raises it (no rank is left waiting in a collective).
 
-The parsed shards are then gathered, so every rank holds the whole table, in file order, as a
-single process reads it: the split, outlier handling, standardisation and the optimum that follow
-are exactly the single process's (bit for bit), whatever N is. What is split is the reading:
-the bytes read and the parsing, the slow part of a load.
+:func:`read_shard_local` hands each rank its own rows and their place in the file: a
+full-batch regression keeps only those (:mod:`engine.data.rank_rows`), so a rank holds about
+n/N rows. :func:`read_shard` gathers the parts instead, so every rank holds the whole table, in
+file order, as a single process reads it (minibatch, classification and outlier handling need
+it): the split, outlier handling, standardisation and the optimum that follow are then exactly
+the single process's (bit for bit), whatever N is.
 
 A CSV with a double quote anywhere, or a carriage return that is not part of CRLF, is read whole
 by every rank, with a note: a quoted cell may hold a newline, so a byte range could start inside
@@ -39,7 +41,8 @@ from engine.data.tables import csv_options, fill_row_groups, parquet_file, parse
 
 TRACE_ENV = "LINREG_TUI_SHARD_TRACE"
 """A folder: each rank writes ``shard-rank<R>.json`` there, saying which bytes (CSV) or row
-groups (Parquet) of the file it read. For tests and benchmarks."""
+groups (Parquet) of the file it read, and ``rows-rank<R>.json``, the rows of each split it kept
+(:mod:`engine.data.rank_rows`). For tests and benchmarks."""
 WHOLE_NOTE = (
     "data: {path} has quoted cells or bare carriage returns (a record may span lines), so "
     "every rank read the whole file"
@@ -53,12 +56,27 @@ class Shard:
     ``gather(obj)``: every rank's ``obj`` in rank order (``all_gather_object``).
     ``gather_rows(t, counts)``: every rank's float32 rows (``counts[r]`` rows from rank r),
     concatenated in rank order on the CPU.
+    ``sum_(t)``: a CPU tensor summed over the ranks (``all_reduce``), returned; None where no
+    process group gives one (rank-local rows then need it).
     """
 
     rank: int
     world: int
     gather: Callable[[Any], list[Any]]
     gather_rows: Callable[[Tensor, list[int]], Tensor]
+    sum_: Callable[[Tensor], Tensor] | None = None
+
+
+@dataclass(frozen=True)
+class LocalRows:
+    """This rank's rows of a file: ``values`` float32, the file rows ``[first, first + len)``
+    of ``total`` data rows in all."""
+
+    values: Tensor
+    first: int
+    total: int
+    counts: tuple[int, ...] = ()
+    """Every rank's number of rows, in rank order."""
 
 
 def part(n: int, rank: int, world: int) -> tuple[int, int]:
@@ -102,12 +120,30 @@ def read_shard(
     (see the module's docstring); None when a CSV must be read whole (:data:`WHOLE_NOTE`).
 
     Every rank calls this with the same arguments and gets the same answer or error."""
+    mine = read_shard_local(path, header, names, shard, parquet=parquet, stop=stop)
+    if mine is None:
+        return None
+    return shard.gather_rows(mine.values.contiguous(), list(mine.counts))
+
+
+def read_shard_local(
+    path: Path,
+    header: list[str],
+    names: list[str],
+    shard: Shard,
+    *,
+    parquet: bool,
+    stop: Callable[[], bool] | None = None,
+) -> LocalRows | None:
+    """:func:`read_shard` without the gather: this rank's rows and their place in the file."""
     if parquet:
         return _parquet(path, names, shard, stop)
     return _csv(path, header, names, shard, stop)
 
 
-def _parquet(path: Path, names: list[str], shard: Shard, stop: Callable[[], bool] | None) -> Tensor:
+def _parquet(
+    path: Path, names: list[str], shard: Shard, stop: Callable[[], bool] | None
+) -> LocalRows:
     error: BaseException | None = None
     local = torch.empty(0, len(names))
     with parquet_file(path, names) as f:
@@ -120,12 +156,12 @@ def _parquet(path: Path, names: list[str], shard: Shard, stop: Callable[[], bool
             error = exc
         except (OSError, ValueError) as exc:  # a damaged group (pyarrow.ArrowInvalid)
             error = source_error(path, "data.path", f"cannot read: {exc}")
-    return _gather(path, local, error, shard, "no data rows")
+    return _agree(path, local, error, shard, "no data rows")
 
 
 def _csv(
     path: Path, header: list[str], names: list[str], shard: Shard, stop: Callable[[], bool] | None
-) -> Tensor | None:
+) -> LocalRows | None:
     error: BaseException | None = None
     data, whole = b"", False
     try:
@@ -144,7 +180,7 @@ def _csv(
     except (ConfigError, Stopped) as exc:
         error = exc
     del data
-    return _gather(path, local, error, shard, "no data rows after the header")
+    return _agree(path, local, error, shard, "no data rows after the header")
 
 
 def _my_lines(path: Path, shard: Shard) -> tuple[bytes, bool]:
@@ -212,16 +248,16 @@ def _parse(
     return scan_text(text, path, header, names, first_line, stop=stop)
 
 
-def _gather(
+def _agree(
     path: Path, local: Tensor, error: BaseException | None, shard: Shard, empty: str
-) -> Tensor:
-    """Every rank's rows in file order (after every rank's error, the first one, is raised)."""
+) -> LocalRows:
+    """This rank's rows and their place, once every rank's error (the first one) is raised."""
     told = shard.gather((int(local.shape[0]), error))
     _raise_first([e for _, e in told])
     counts = [n for n, _ in told]
     if sum(counts) == 0:
         raise ConfigError(f"{path}: {empty}", key="data.path", reason="no rows", where=str(path))
-    return shard.gather_rows(local.contiguous(), counts)
+    return LocalRows(local, sum(counts[: shard.rank]), sum(counts), tuple(counts))
 
 
 def _raise_first(errors: list[BaseException | None]) -> None:
@@ -234,8 +270,13 @@ def _raise_first(errors: list[BaseException | None]) -> None:
             raise e
 
 
-def _trace(shard: Shard, what: dict[str, Any]) -> None:
+def _trace(shard: Shard, what: dict[str, Any], name: str = "shard") -> None:
     folder = os.environ.get(TRACE_ENV)
     if folder:
-        out = Path(folder) / f"shard-rank{shard.rank}.json"
+        out = Path(folder) / f"{name}-rank{shard.rank}.json"
         out.write_text(json.dumps({"rank": shard.rank, "world": shard.world, **what}))
+
+
+def trace_rows(shard: Shard, what: dict[str, Any]) -> None:
+    """With :data:`TRACE_ENV` set, write what this rank kept to ``rows-rank<R>.json``."""
+    _trace(shard, what, "rows")

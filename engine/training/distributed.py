@@ -16,8 +16,13 @@ sums what is a sum over rows with one all-reduce:
   the step, so the iterates do not depend on ``N`` beyond float rounding.
 
 A CSV or Parquet file is read in parts: each rank reads and parses only its byte range or row
-groups, and the parts are gathered (:meth:`Dist.shard` hands :mod:`engine.data.shard` the two
-collectives it needs), so every rank then holds the single process's table.
+groups (:meth:`Dist.shard` hands :mod:`engine.data.shard` the collectives it needs). A full-batch
+regression keeps only those rows (:mod:`engine.data.rank_rows`): the standardisation statistics
+come from all-reduced sums, validation and test are evaluated by every rank on its rows and
+summed in the same per-epoch all-reduce, and rank 0 alone gathers the training rows once, for
+the optimum (:func:`gather_to_root`), and the residuals at the end, for the median. Minibatch,
+classification and outlier handling gather the parts, so every rank holds the single process's
+table and rank 0 evaluates validation.
 
 A stop (Ctrl-C, SIGTERM) is agreed in that per-epoch all-reduce: any rank that was asked to
 stop makes every rank stop after the same epoch, so no rank waits in a collective for one that
@@ -73,7 +78,8 @@ class Dist:
 
     @property
     def writer(self) -> bool:
-        """Rank 0 writes the run directory, prints and evaluates validation."""
+        """Rank 0 writes the run directory, prints and finds the optimum (and evaluates
+        validation when every rank holds every row)."""
         return self.rank == 0
 
     def rows(self, n: int) -> tuple[int, int]:
@@ -87,7 +93,32 @@ class Dist:
 
     def shard(self) -> Shard:
         """This rank's place for sharded reading, with the process group's collectives."""
-        return Shard(self.rank, self.world, gather_objects, gather_rows)
+        return Shard(self.rank, self.world, gather_objects, gather_rows, reduce_sum)
+
+
+def reduce_sum(t: Tensor) -> Tensor:
+    """A CPU tensor summed over the ranks (on the rank's GPU under NCCL), back on the CPU."""
+    nccl = tdist.get_backend() == "nccl"
+    mine = t.to(torch.device("cuda", torch.cuda.current_device())) if nccl else t.clone()
+    tdist.all_reduce(mine, op=tdist.ReduceOp.SUM)
+    return mine.cpu()
+
+
+def gather_to_root(t: Tensor) -> Tensor | None:
+    """Every rank's rows of ``t`` (same columns, any count) concatenated in rank order on rank 0
+    (on ``t``'s device); None on the other ranks. Each part is padded to the longest (and goes
+    through the rank's GPU under NCCL)."""
+    counts = [int(c) for c in gather_objects(int(t.shape[0]))]
+    most, world, root = max(counts), len(counts), tdist.get_rank() == 0
+    nccl = tdist.get_backend() == "nccl"
+    mine = t.to(torch.device("cuda", torch.cuda.current_device())) if nccl else t.contiguous()
+    if mine.shape[0] < most:
+        mine = torch.cat((mine, mine.new_zeros(most - mine.shape[0], *mine.shape[1:])))
+    out = [torch.empty_like(mine) for _ in range(world)] if root else None
+    tdist.gather(mine, out, dst=0)
+    if out is None:
+        return None
+    return torch.cat([part[:c] for part, c in zip(out, counts)]).to(t.device)
 
 
 def gather_objects(obj: Any) -> list[Any]:

@@ -55,11 +55,19 @@ __all__ = [
 
 
 class DeviceSplit:
-    """A split on the device with the constants its metrics need."""
+    """A split on the device with the constants its metrics need.
+
+    Rank-local rows (``split.n_total`` set, :mod:`engine.data.rank_rows`): ``x``/``y`` hold this
+    rank's rows, ``n`` and ``ss_tot`` are the whole split's and ``local`` is True."""
 
     def __init__(self, split: Split, device: torch.device) -> None:
         self.x = split.x.to(device)
         self.y = split.y.to(device)
+        self.local = split.n_total is not None
+        if split.n_total is not None:
+            self.n = split.n_total
+            self.ss_tot = self.y.new_full((), split.ss_tot or 0.0)
+            return
         self.n = len(split)
         yc = self.y - self.y.mean() if self.n else self.y
         # Σ(y - ȳ)²; 0 for an empty split (never read: its metrics are not computed)
@@ -108,6 +116,19 @@ def _eval_sums(model: nn.Linear, objective: Objective, s: DeviceSplit) -> Tensor
     one costs 5-14% of a small full-batch epoch, so ``medae`` is reported at a run's end)."""
     pred = predict(model, s.x)
     return torch.cat((objective(pred, s.y, model.weight).reshape(1), residual_sums(pred, s.y)))
+
+
+@torch.no_grad()
+def _local_sums(model: nn.Linear, objective: Objective, s: DeviceSplit) -> Tensor:
+    """:func:`_eval_sums` of this rank's rows of ``s`` with the objective times their count
+    (``n_r · (mean + penalty)``: summed over the ranks and divided by ``n``, the objective of
+    the whole split); zeros for a rank without rows."""
+    rows = int(s.y.shape[0])
+    if not rows:
+        return s.y.new_zeros((3,))
+    pred = predict(model, s.x)
+    loss = objective(pred, s.y, model.weight).reshape(1) * rows
+    return torch.cat((loss, residual_sums(pred, s.y)))
 
 
 @torch.no_grad()
@@ -277,6 +298,8 @@ class EpochRunner:
                 train_sums = residual_sums(predict(model, x), y)
         if not val.n:
             val_sums = self._zero.new_full((3,), math.nan)
+        elif val.local:  # this rank's rows; the objective weighted by their share
+            val_sums = _local_sums(model, self.objective, val)
         elif self.dist is not None and not self.dist.writer:
             val_sums = self._zero.new_zeros((3,))  # rank 0's alone count
         else:
@@ -300,6 +323,8 @@ class EpochRunner:
         (loss_sum, sq, ab, val_loss, vsq, vab, tot, vtot), flat = host[:8], host[8:]
         weights, bias = (flat[:-1], flat[-1]) if model.bias is not None else (flat, None)
         metrics = {"train": from_sums(sq, ab, train.n, tot, self.y_std)}
+        if val.local and val.n:
+            val_loss /= val.n
         if val.n:
             metrics["val"] = from_sums(vsq, vab, val.n, vtot, self.y_std)
         return EpochResult(
@@ -314,7 +339,7 @@ class EpochRunner:
     def _my_rows(self) -> tuple[Tensor, Tensor]:
         """The training rows this rank evaluates (all of them in a single process)."""
         x, y = self.train.x, self.train.y
-        if self.dist is None:
+        if self.dist is None or self.train.local:
             return x, y
         lo, hi = self.dist.rows(self.train.n)
         return x[lo:hi], y[lo:hi]

@@ -11,7 +11,7 @@ reads.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -20,10 +20,11 @@ from torch import nn
 from engine.config import Config
 from engine.core.control import Control
 from engine.core.events import RunStarted
-from engine.data.dataset import Dataset, load_dataset, to_original
+from engine.data.dataset import Dataset, Split, load_dataset, to_original
+from engine.data.rank_rows import load_sharded
 from engine.losses.functions import Objective, build_objective
 from engine.training.device import device_name, resolve_device
-from engine.training.distributed import Dist, pick_device
+from engine.training.distributed import Dist, gather_to_root, pick_device
 from engine.training.epoch import DeviceSplit
 from engine.training.optimizers import make_update_rule
 from engine.training.steps import flatten_params
@@ -52,15 +53,20 @@ def prepare(
     """Load data and build the objective (running a custom loss's pre-flight check).
 
     Data-parallel (``dist`` with several ranks), each rank reads only its part of a CSV or
-    Parquet file and the parts are gathered (:mod:`engine.data.shard`): the dataset is the
-    single process's.
+    Parquet file; a full-batch regression keeps only its own rows of each split, anything else
+    gathers the parts into the single process's dataset (:mod:`engine.data.rank_rows`).
 
     A stop requested during set-up skips the pre-flight check: the run then ends at once. A stop
     while the data load (in chunks that check it) raises :class:`engine.data.dataset.Stopped`.
     """
     stop = (lambda: control.stopped) if control is not None else None
     shard = dist.shard() if dist is not None and dist.world > 1 else None
-    ds = dataset if dataset is not None else load_dataset(cfg, stop=stop, shard=shard)
+    if dataset is not None:
+        ds = dataset
+    elif shard is not None:
+        ds = load_sharded(cfg, shard, stop)
+    else:
+        ds = load_dataset(cfg, stop=stop)
     objective = build_objective(cfg.loss, cfg.base_dir)
     warnings = list(ds.warnings)
     if control is not None and control.stopped:
@@ -103,16 +109,24 @@ def set_up(
     """Data, objective, optimum and warnings; the splits, model and optimizer on the device.
 
     Data-parallel (``dist``), each rank uses the GPU of its local rank, and only rank 0 (whose
-    ``RunStarted`` is the one kept) finds the optimum."""
+    ``RunStarted`` is the one kept) finds the optimum; with rank-local rows, on a copy of the
+    whole training split gathered to it for that alone (the ridge, elastic-net, IRLS and L-BFGS
+    solvers all read the rows) and freed before training."""
     device = resolve_device(pick_device(cfg.train.device) if dist else cfg.train.device)
     ds, objective, warnings = prepare(cfg, dataset, control, dist)
     from engine.training.optimum import optimum_info
 
     optimum, cond = None, None
+    whole = ds
+    if dist is not None and ds.train.n_total is not None:
+        rows = gather_to_root(torch.cat((ds.train.x, ds.train.y[:, None]), 1))
+        whole = replace(ds, train=Split(rows[:, :-1], rows[:, -1])) if rows is not None else ds
+        del rows
     if dist is None or dist.writer:
         optimum, cond = optimum_info(
-            ds, cfg, objective, stop=lambda: control.stopped, warnings=warnings
+            whole, cfg, objective, stop=lambda: control.stopped, warnings=warnings
         )
+    del whole
     if optimum is not None:
         optimum["weights_original"], optimum["bias_original"] = to_original(
             ds, optimum["weights"], optimum["bias"]

@@ -57,10 +57,10 @@ def choose_steps(
     """The fastest step strategy that gives this run's iterates (see :mod:`engine.training.steps`);
     ``mode`` (else ``$LINREG_TUI_STEPS``, else auto) forces one. Data-parallel (``dist``), the
     choice is the single process's (made on all the training rows) and a full-batch strategy
-    gets this rank's rows."""
+    gets this rank's rows (all it holds, with rank-local rows)."""
     mode = mode or os.environ.get(STEPS_ENV, "auto")
     x, y, bias = train.x, train.y, model.bias is not None
-    if dist is not None and batch >= train.n:
+    if dist is not None and batch >= train.n and not train.local:
         lo, hi = dist.rows(train.n)
         x, y = x[lo:hi], y[lo:hi]
     steps: Steps

@@ -190,10 +190,12 @@ def finish(
     clock: Clock,
     stopped_by: str = "you",
     first_epoch: int = 1,
+    dist: Dist | None = None,
 ) -> RunFinished:
     """Restore the best weights (if early stopping says so) and report what the run leaves:
     its losses, metrics (``medae`` too) and truth error, all of the weights it returns (after
-    a restore, the restored epoch's numbers, not the last epoch's), in one host read."""
+    a restore, the restored epoch's numbers, not the last epoch's), in one host read. With
+    rank-local rows (``dist``), every rank's sums are added (:mod:`engine.training.rank_eval`)."""
     restored = stopper.restore(lambda params: load_params(run.model, params))
     splits = {"train": run.train, "val": run.val, "test": run.test}
     loss_of = ("train", "val") if _losses_wanted(run, ending, first_epoch) else ()
@@ -203,6 +205,12 @@ def finish(
 
         losses, final, confusion, (weights, bias) = evaluate_class_splits(
             run.model, splits, n_classes(run.ds.n_outputs), run.objective, loss_of
+        )
+    elif dist is not None and run.train.local:
+        from engine.training.rank_eval import evaluate_local_splits
+
+        losses, final, (weights, bias) = evaluate_local_splits(
+            run.model, splits, run.ds.y_std, dist, run.objective, loss_of
         )
     else:
         losses, final, (weights, bias) = evaluate_splits(
@@ -323,6 +331,6 @@ def run_training(
 
     if checkpoints is not None and not ending.moved:  # before finish() restores the best weights
         checkpoints.save(training_state(run, runner, stopper, clock, ending.epoch))
-    finished = finish(run, ending, stopper, clock, control.stopped_by, first_epoch=first)
+    finished = finish(run, ending, stopper, clock, control.stopped_by, first_epoch=first, dist=dist)
     emit(finished)
     return finished
