@@ -111,6 +111,10 @@ def test_loss_that_grew_a_thousandfold_from_its_minimum_is_diverging() -> None:
     ]
     just_under = LossRange([0.002, 0.002 * GROWTH * 0.99])
     assert fit_warnings(started(), None, just_under) == []
+    overflowing = LossRange([1.0, 0.5, 1.758e30])  # a ratio in scientific form, not 31 digits
+    assert fit_warnings(started(), None, overflowing)[0].startswith(
+        "diverging: the training loss grew 3.516e30x from its minimum 0.5"
+    )
     blown = LossRange([1.0, 0.5, math.inf])
     assert fit_warnings(started(), None, blown)[0].startswith(
         "diverging: the training loss became inf after a minimum of 0.5 at epoch 2"
@@ -170,8 +174,9 @@ def test_headless_progress_has_an_eta_and_the_summary_a_warning(tmp_path: Path) 
 
 
 def test_headless_progress_line_ends_with_the_eta_of_the_recent_rate() -> None:
-    """The printer's ETA from a real run's own clock: a 200-epoch run under 10 s has one
-    window, so at epoch 150 the rate is (150 - 1) / (t150 - t1) and 50 epochs are left."""
+    """The printer's ETA from a real run's own clock: a 2,000-epoch run under 10 s has one
+    window, so at epoch 1,500 the rate is (1500 - 1) / (t1500 - t1) and 500 epochs are left
+    (enough epochs that even a fast machine spends more than the rate's minimum span)."""
     from engine import fit
     from engine.cli.summary import Printer
     from engine.core.events import EpochEnded
@@ -179,8 +184,8 @@ def test_headless_progress_line_ends_with_the_eta_of_the_recent_rate() -> None:
     cfg = load_config(
         "default",
         [
-            "data.n_samples=200",
-            "train.epochs=200",
+            "data.n_samples=2000",
+            "train.epochs=2000",
             "train.device=cpu",
             "early_stopping.enabled=false",
         ],
@@ -190,10 +195,11 @@ def test_headless_progress_line_ends_with_the_eta_of_the_recent_rate() -> None:
     out = io.StringIO()
     printer = Printer(out, io.StringIO(), as_json=False)
     printer(next(e for e in events if isinstance(e, RunStarted)))
-    for n in range(1, 151):
-        printer._last_print = -math.inf if n == 150 else math.inf  # print epoch 150 only
+    for n in range(1, 1501):
+        printer._last_print = -math.inf if n == 1500 else math.inf  # print epoch 1,500 only
         printer(epochs[n])
-    rate = 149 / (epochs[150].elapsed_s - epochs[1].elapsed_s)
+    assert epochs[2000].elapsed_s < 10, "one window: the test's premise"
+    rate = 1499 / (epochs[1500].elapsed_s - epochs[1].elapsed_s)
     line = out.getvalue().splitlines()[-1]
-    assert line.startswith("epoch 150/200")
-    assert line.endswith(f"samples/s  ETA {fmt_duration(50 / rate)}"), line
+    assert line.startswith("epoch 1500/2000")
+    assert line.endswith(f"samples/s  ETA {fmt_duration(500 / rate)}"), line

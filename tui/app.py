@@ -175,7 +175,9 @@ class LinregApp(App[None]):
         try:
             async for notice in self.session.follow():
                 live = self.session.trainer is not None  # (not a finished run's replay)
-                self.tell(notice)
+                fin = self.session.history.finished
+                ending = live and fin is not None and fin is not self.alerted
+                self.tell(notice, toast=not ending)  # the ending's toast is the alert's own
                 self._alert_end(live)
         finally:
             with contextlib.suppress(NoMatches):  # the app may be shutting down
@@ -183,11 +185,11 @@ class LinregApp(App[None]):
                 self.session.spare()  # (not while watching)
                 self.spare.prepare()
 
-    def tell(self, notice: Notice) -> None:
+    def tell(self, notice: Notice, *, toast: bool = True) -> None:
         """Show the session's ``notice`` in the top bar (a failed start's also at its field)."""
         if notice.field is not None:
             self.settings.mark(*notice.field)
-        self.say(notice.text, error=notice.error)
+        self.say(notice.text, error=notice.error, toast=toast)
 
     def _alert_end(self, live: bool) -> None:
         """A run followed live has ended (completed, early-stopped, diverged, stopped): a toast,
@@ -243,13 +245,13 @@ class LinregApp(App[None]):
         self.push_screen(QuitScreen(trainer.run_dir.name), chosen)
 
     # -- the top bar and the plot's keys ------------------------------------------------------
-    def say(self, text: str, *, error: bool = False) -> None:
+    def say(self, text: str, *, error: bool = False, toast: bool = True) -> None:
         """Put a message in the top bar, one row (errors in red), and an error also in a toast
-        that shows it whole, without Python's reprs (:func:`~tui.messages.plain`); the
-        dashboard keeps running."""
+        that shows it whole, without Python's reprs (:func:`~tui.messages.plain`), unless
+        ``toast`` is False (one is shown already); the dashboard keeps running."""
         text = plain(text)
         self.query_one(TopBar).say(text, error=error)
-        if error:
+        if error and toast:
             self.notify(text, severity="error", timeout=ERROR_TOAST_S, markup=False)
         self.painter.draw_topbar()
         self.painter.dirty = True  # what it says may go with a change the panels show

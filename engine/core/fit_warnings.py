@@ -84,7 +84,10 @@ def _growth(losses: LossRange) -> str | None:
         )
     if last >= GROWTH * low and last > low:
         times = last / low if low > 0 else math.inf
-        grew = f"{times:,.0f}x" if math.isfinite(times) else "from 0"
+        if not math.isfinite(times):
+            grew = "from 0"
+        else:  # 5,000x reads well; 3.516e+30x beats a 31-digit count
+            grew = f"{times:,.0f}x" if times < 1e6 else f"{fmt_number(times)}x"
         return (
             f"diverging: the training loss grew {grew} from its minimum "
             f"{fmt_number(low)} at epoch {losses.min_epoch} to {fmt_number(last)}; "

@@ -170,3 +170,19 @@ async def test_the_top_bar_and_toast_say_an_oserror_plainly(tmp_path: Path) -> N
         for shown in (text_of(app, "#topbar"), toasts(app)[0]):
             assert "[Errno" not in shown and "'" not in shown
             assert "No such file or directory" in shown
+
+
+async def test_a_diverged_run_gets_one_toast_not_two(tmp_path: Path) -> None:
+    """A diverged run's ending is an error in the top bar and one red toast (the alert's),
+    not a second identical one from the top bar's error."""
+    app = make_app(
+        "default", [*SMALL, "optim.lr=10", "early_stopping.enabled=false"], runs_root=tmp_path
+    )
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.session.history.finished is not None)
+        assert app.session.history.finished.reason == "diverged"
+        await wait_until(pilot, lambda: bool(toasts(app)))
+        await pilot.pause(0.3)
+        shown = toasts(app)
+        assert len(shown) == 1 and "diverged" in shown[0], shown
