@@ -6,11 +6,11 @@ numbers, it only files what the events say. (Named for what it is, so it never r
 regression model.)
 
 Its memory is bounded however long the run: each series (losses, metrics, weights, learning
-rate) keeps constant-size min/max buckets for the whole run and the raw values of the last
-:data:`RAW_KEPT` epochs only. A long run opened from its directory starts from the run's curve
-summary (:func:`engine.runs.curve_read.load_curve`, :meth:`RunHistory.seed`): the epochs it
-covers are drawn from it (read from disk at the resolution a zoomed plot needs), the epochs
-after it are filed here as they come.
+rate, gradient norm) keeps constant-size min/max buckets for the whole run and the raw values
+of the last :data:`RAW_KEPT` epochs only. A long run opened from its directory starts from the
+run's curve summary (:func:`engine.runs.curve_read.load_curve`, :meth:`RunHistory.seed`): the
+epochs it covers are drawn from it (read from disk at the resolution a zoomed plot needs), the
+epochs after it are filed here as they come.
 """
 
 from __future__ import annotations
@@ -71,6 +71,8 @@ class RunHistory:
     gaps: list[float | None] = field(default_factory=list)
     lr: array[float] = field(default_factory=lambda: array("d"))
     """The learning rate at each of :attr:`epochs`."""
+    grad_norm: list[float | None] = field(default_factory=list)
+    """The gradient norm at each of :attr:`epochs` (None: a log from before it was logged)."""
     rows: list[tuple[int, dict[str, float | None]]] = field(default_factory=list)
     """The metrics and weights of the kept epochs that log them (a long run's log thins them
     to every ``WEIGHT_STRIDE``-th and improving epoch), as ``(epoch, {series: value})``."""
@@ -116,11 +118,15 @@ class RunHistory:
         self.val_loss.append(event.val_loss)
         self.gaps.append(event.gap)
         self.lr.append(event.lr)
+        grad = event.grad_norm
+        self.grad_norm.append(grad)
         curves = self.curves
         for name, value in (("train_loss", event.train_loss), ("val_loss", event.val_loss)):
             if value is not None:
                 self._curve(name).append(x, value)
         self._curve("lr").append(x, event.lr)
+        if grad is not None:
+            self._curve("grad_norm").append(x, grad)
         if event.metrics or event.weights is not None:
             values = epoch_fields(event)
             self.rows.append((x, values))
@@ -141,7 +147,7 @@ class RunHistory:
         """Forget the raw values of all but the last RAW_KEPT epochs (the buckets keep them)."""
         cut = len(self.epochs) - RAW_KEPT
         del self.epochs[:cut], self.train_loss[:cut], self.val_loss[:cut], self.gaps[:cut]
-        del self.lr[:cut]
+        del self.lr[:cut], self.grad_norm[:cut]
         first = self.epochs[0]
         self.rows = [r for r in self.rows if r[0] >= first]
 
@@ -153,6 +159,8 @@ class RunHistory:
             return self.epochs[i:j], self.val_loss[i:j]
         if name == "lr":
             return self.epochs[i:j], list(self.lr[i:j])
+        if name == "grad_norm":
+            return self.epochs[i:j], self.grad_norm[i:j]
         if i >= j:
             return [], []
         lo, hi = self.epochs[i], self.epochs[j - 1]
@@ -336,6 +344,7 @@ class RunHistory:
                 "train_loss": self.train_loss[i],
                 "val_loss": self.val_loss[i],
                 "lr": self.lr[i],
+                "grad_norm": self.grad_norm[i],
             }
             k = bisect.bisect_left(self.rows, epoch, key=lambda r: r[0])
             if k < len(self.rows) and self.rows[k][0] == epoch:

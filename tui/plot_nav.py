@@ -25,9 +25,11 @@ SERIES: tuple[PlotSeries, ...] = (
     ("log_loss", "log loss", ("train.log_loss", "val.log_loss")),
     ("weights", "weights", tuple(f"w{i}" for i in range(1, 7))),
     ("lr", "learning rate", ("lr",)),
+    ("grad_norm", "grad norm", ("grad_norm",)),
 )
 """``(key, label, the history's fields it draws)`` in the order ``y`` cycles through; a run
-shows those its log has (metrics are in target units, weights as trained)."""
+shows those its log has (metrics are in target units, weights as trained; the gradient norm
+``‖∇L‖₂`` of the epoch's last step, which a log from before it was logged does not have)."""
 MIN_SPAN = 10
 """The narrowest zoom, in epochs."""
 
@@ -66,11 +68,14 @@ class PlotNav:
         return max(first, lo), min(max(last, first + 1), hi)
 
     def next_series(self, history: RunHistory) -> str:
-        """y: the next series the run has (loss → RMSE → R² → MAE → weights → lr → loss)."""
+        """y: the next series the run has (loss → RMSE → R² → MAE → weights → lr → grad
+        norm → loss)."""
         keys = [s[0] for s in available(history)]
         i = keys.index(self.series) if self.series in keys else -1
         self.series = keys[(i + 1) % len(keys)]
         label = series_named(self.series)[1]
+        if self.series == "grad_norm":  # it falls over decades: say where log-y is
+            return f"plot: {label} ‖∇L‖₂ of each epoch's last step (y: next series, l: log-y)"
         return f"plot: {label} (y: next series)"
 
     def toggle_log_x(self) -> str:
@@ -145,7 +150,10 @@ class PlotNav:
 
 
 def label_of(field: str) -> str:
-    """``train_loss`` → ``train``, ``val.rmse`` → ``val``, ``w2`` → ``w2``."""
+    """``train_loss`` → ``train``, ``val.rmse`` → ``val``, ``w2`` → ``w2``, ``grad_norm`` →
+    ``‖∇L‖``."""
+    if field == "grad_norm":
+        return "‖∇L‖"
     if field.endswith("_loss") and "." not in field:
         return field.removesuffix("_loss")
     return field.split(".", 1)[0]

@@ -212,6 +212,7 @@ def epoch_fields(event: EpochEnded) -> dict[str, float | None]:
         "train_loss": event.train_loss,
         "val_loss": event.val_loss,
         "lr": event.lr,
+        "grad_norm": event.grad_norm,
     }
     for split, metrics in event.metrics.items():
         for name, value in metrics.items():
@@ -223,7 +224,7 @@ def epoch_fields(event: EpochEnded) -> dict[str, float | None]:
 
 
 SMOOTHED_AS_FILED = ("train_loss", "val_loss")
-DENSE = frozenset({"train_loss", "val_loss", "lr"})
+DENSE = frozenset({"train_loss", "val_loss", "lr", "grad_norm"})
 """Series every epoch logs (the others are thinned in a long run's log)."""
 """Series smoothed epoch by epoch as they are filed (the others: over their drawn points)."""
 

@@ -117,6 +117,12 @@ class EpochEnded(Event):
     """Error of the coefficients against the data's true ones (synthetic data, else None):
     ``sqrt(mean((learned - true)²))`` over each weight the truth covers and the bias, in raw
     units (see :func:`engine.training.metrics.coef_rmse`)."""
+    grad_norm: float | None = None
+    """``‖∇θ L‖₂``: the Euclidean norm of the objective's gradient (penalties and bias
+    included; an optimizer's weight decay not) with respect to all the parameters, at the
+    weights the epoch's last step started from (full batch: the epoch's one step), as that step
+    computed it. None in logs written before it existed, and for runs that do not measure it
+    (batched sweeps)."""
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,12 @@ Reading a 1,000,000-epoch ``events.jsonl`` means parsing a million JSON lines (s
 draw a plot 80 cells wide. So the run's writer also keeps a summary: one fixed-size record of
 float64s per :data:`BUCKET` epochs, holding the epochs it covers, the byte offsets of its lines
 in the log (an index: any epoch's own line is one seek away) and, for each series (losses,
-metrics, learning rate, the first :data:`MAX_WEIGHTS` weights), the ``min``, ``max``, ``last``,
-``sum`` and count of its finite values. A reader reads O(epochs / BUCKET) numbers with one
-``array.frombytes`` and only the few epochs after the last whole bucket from the log, then
-follows the log. The file starts with a :data:`HEADER_BYTES` JSON header (the series' names, a
-hash of the run's ``RunStarted`` line); records are appended and flushed whole, so a torn last
-record is simply not read yet.
+metrics, learning rate, gradient norm, the first :data:`MAX_WEIGHTS` weights), the ``min``,
+``max``, ``last``, ``sum`` and count of its finite values. A reader reads O(epochs / BUCKET)
+numbers with one ``array.frombytes`` and only the few epochs after the last whole bucket from
+the log, then follows the log. The file starts with a :data:`HEADER_BYTES` JSON header (the
+series' names, a hash of the run's ``RunStarted`` line); records are appended and flushed
+whole, so a torn last record is simply not read yet.
 
 A run written before this file existed, or a summary that no longer matches its log (a resume
 rewrote the log), is rebuilt from the log (:mod:`engine.runs.curve_read`). Torch-free.
@@ -55,7 +55,7 @@ def epoch_values(data: Mapping[str, Any], fields: list[str]) -> list[float | Non
     out: list[float | None] = []
     for name in fields:
         value: Any
-        if name in ("train_loss", "val_loss", "lr", "gap"):
+        if name in ("train_loss", "val_loss", "lr", "gap", "grad_norm"):
             value = data.get(name)
         elif name.startswith("w") and name[1:].isdigit():
             i = int(name[1:]) - 1
@@ -69,8 +69,13 @@ def epoch_values(data: Mapping[str, Any], fields: list[str]) -> list[float | Non
 
 def fields_for(data: Mapping[str, Any]) -> list[str]:
     """The series summarised for a run, from its first epoch as logged: the losses, the
-    learning rate, each metric of each split, the first weights."""
+    learning rate, the gradient norm (when the run logs one: a log from before
+    ``EpochEnded.grad_norm`` has none, and its summary's header lists no such series, so an
+    old ``curve.bin`` still matches its old log), each metric of each split, the first
+    weights."""
     fields = ["train_loss", "val_loss", "lr"]
+    if data.get("grad_norm") is not None:
+        fields.append("grad_norm")
     for split, metrics in sorted((data.get("metrics") or {}).items()):
         if isinstance(metrics, Mapping):
             fields += [f"{split}.{name}" for name in sorted(metrics)]

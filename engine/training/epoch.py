@@ -6,8 +6,8 @@ is a device sync that stalls the GPU's queue). The steps themselves are one of t
 of :mod:`engine.training.steps` (closed-form gradients for the built-in losses, sufficient
 statistics for full-batch MSE, autograd for user losses), chosen by :func:`choose_steps`. The
 losses and residual sums the epoch event needs accumulate in device tensors;
-:meth:`EpochRunner.read` then reads all of them, the validation pass and the parameters in one
-``tolist()``, the epoch's single host sync.
+:meth:`EpochRunner.read` then reads all of them, the validation pass, the parameters and the
+last step's gradient norm in one ``tolist()``, the epoch's single host sync.
 
 Data-parallel (a :class:`~engine.training.distributed.Dist`), the steps compute on this rank's
 rows and :meth:`EpochRunner.read` sums the epoch's loss and metric sums over the ranks in one
@@ -20,8 +20,6 @@ collective that the others still wait in.
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -33,6 +31,7 @@ from engine.losses.functions import Objective
 from engine.training.classify import class_sums, from_class_sums
 from engine.training.distributed import Dist
 from engine.training.early_stopping import Params
+from engine.training.epoch_result import Clock, EpochResult, grad_norm_of
 from engine.training.metrics import from_sums, residual_sums
 from engine.training.steps import AutogradSteps, EpochSums, Interrupted
 from engine.training.strategy import STEPS_ENV, STEPS_MODES, choose_steps
@@ -170,49 +169,6 @@ def evaluate_splits(
     return losses, metrics, split_params(host[5 * len(named) :], model)
 
 
-class Clock:
-    """Training time: starts when the loop does and leaves out the time spent paused."""
-
-    def __init__(self) -> None:
-        self._t0 = time.perf_counter()
-        self._paused_s = 0.0
-
-    def exclude(self, seconds: float) -> None:
-        self._paused_s += seconds
-
-    @property
-    def elapsed_s(self) -> float:
-        return time.perf_counter() - self._t0 - self._paused_s
-
-
-@dataclass(frozen=True)
-class EpochResult:
-    """One epoch's numbers on the host, after its one sync."""
-
-    train_loss: float
-    val_loss: float | None
-    """None when there is no validation split."""
-    weights: list[float]
-    bias: float | list[float] | None
-    metrics: dict[str, dict[str, float]]
-    stopped: bool = False
-    """Data-parallel: some rank was asked to stop during this epoch (every rank stops after it;
-    the epoch is not reported, as a single process's stop during its last step is not)."""
-
-    @property
-    def params(self) -> Params:
-        return self.weights, self.bias
-
-    def loss(self, monitor: str) -> float:
-        """The value of an early-stopping monitor ("train_loss", "val_loss" or
-        "val_accuracy")."""
-        if monitor == "train_loss":
-            return self.train_loss
-        if monitor == "val_accuracy":
-            return self.metrics.get("val", {}).get("accuracy", math.nan)
-        return self.val_loss if self.val_loss is not None else math.nan  # never improves
-
-
 class EpochRunner:
     """Runs epochs of one model: steps over shuffled batches, then one read of the results."""
 
@@ -309,17 +265,20 @@ class EpochRunner:
             params.append(model.bias.detach())
         summed, flag = self._summed(torch.cat((sums.loss_sum.reshape(1), train_sums, val_sums)))
         # The one host sync of the epoch: every read-back waits for the device's queue to
-        # drain, so everything the event needs comes back in one tolist().
+        # drain, so everything the event needs comes back in one tolist(). The gradient norm
+        # is not summed over ranks: the gradient it measures was already all-reduced.
         host = torch.cat(
             (
                 summed,
                 train.ss_tot.reshape(1),
                 val.ss_tot.reshape(1) if val.n else self._zero,
                 *params,
+                self._grad_norm(sums),
                 flag,
             )
         ).tolist()
         stopped = bool(flag.numel()) and host.pop() > 0
+        grad_norm = grad_norm_of(host.pop(), sums.grad_scale)
         (loss_sum, sq, ab, val_loss, vsq, vab, tot, vtot), flat = host[:8], host[8:]
         weights, bias = (flat[:-1], flat[-1]) if model.bias is not None else (flat, None)
         metrics = {"train": from_sums(sq, ab, train.n, tot, self.y_std)}
@@ -334,7 +293,15 @@ class EpochRunner:
             bias=bias,
             metrics=metrics,
             stopped=stopped,
+            grad_norm=grad_norm,
         )
+
+    def _grad_norm(self, sums: EpochSums) -> Tensor:
+        """The last step's ``‖grad‖₂`` as one device number for the epoch's read (NaN when no
+        step noted one)."""
+        if sums.grad_norm is None:
+            return self._zero.new_full((1,), math.nan)
+        return sums.grad_norm.reshape(1)
 
     def _my_rows(self) -> tuple[Tensor, Tensor]:
         """The training rows this rank evaluates (all of them in a single process)."""
@@ -381,8 +348,9 @@ class EpochRunner:
         if model.bias is not None:
             params.append(model.bias.detach())
         summed, flag = self._summed(torch.cat((sums.loss_sum.reshape(1), train_sums, val_sums)))
-        host = torch.cat((summed, *params, flag)).tolist()
+        host = torch.cat((summed, *params, self._grad_norm(sums), flag)).tolist()
         stopped = bool(flag.numel()) and host.pop() > 0
+        grad_norm = grad_norm_of(host.pop(), sums.grad_scale)
         t, v = host[1 : 1 + width], host[1 + width : 2 + 2 * width]
         weights, bias = split_params(host[2 + 2 * width :], model)
         metrics = {"train": from_class_sums(t, train.n, k)}
@@ -395,4 +363,5 @@ class EpochRunner:
             bias=bias,
             metrics=metrics,
             stopped=stopped,
+            grad_norm=grad_norm,
         )

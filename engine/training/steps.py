@@ -4,7 +4,8 @@ All four keep the parameters in one flat vector ``θ = [w, b]`` (the model's ``w
 ``bias`` are views of it, see :func:`flatten_params`), write the gradient into the update
 rule's buffer and call ``rule.step``; none reads anything back to the host (the epoch's one
 sync is :meth:`engine.training.epoch.EpochRunner.read`), and all check pause/stop before every
-batch.
+batch. The epoch's last step notes the norm of the gradient it steps with
+(:meth:`engine.training.step_base.Steps.note_grad`, where the shared parts live).
 
 - :class:`AutogradSteps`: a user loss (or a loss without a closed form): forward, autograd,
   step; the plain path.
@@ -31,8 +32,7 @@ loss sums returned are this rank's share: the epoch's read sums them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
@@ -42,11 +42,22 @@ from engine.losses.derivatives import ClosedForm
 from engine.losses.functions import Objective
 from engine.training.distributed import batch_parts, local_rows
 from engine.training.metrics import residual_sums
+from engine.training.step_base import EpochSums, Interrupted, Placement, Steps, flatten_params
 from engine.training.update_rules import UpdateRule
 
 if TYPE_CHECKING:
-    from engine.training.distributed import Dist
     from engine.training.epoch import Clock
+
+__all__ = [
+    "AutogradSteps",
+    "EpochSums",
+    "FullBatchSteps",
+    "Interrupted",
+    "MinibatchSteps",
+    "Placement",
+    "Steps",
+    "flatten_params",
+]
 
 CHUNK_BYTES = 4 << 20
 """Size of the minibatch gather buffer (rows of a few dozen batches)."""
@@ -57,68 +68,6 @@ BatchViews = tuple[Tensor, Tensor, Tensor, Tensor, Tensor, float]
 """One minibatch step's views: ``Z_b``, ``Z_bᵀ``, ``y_b``, residuals, derivative, and ``1/m``."""
 Chunk = tuple[int, int, list[BatchViews]]
 """A gather chunk: its first row, its rows, and its batches' views."""
-
-
-class Placement(TypedDict):
-    """Where a buffer is made: ``torch.empty(n, **placement)``."""
-
-    device: torch.device
-    dtype: torch.dtype
-
-
-@dataclass
-class EpochSums:
-    """What one epoch's steps leave on the device, not yet read."""
-
-    loss_sum: Tensor
-    """``Σ batch_loss·rows`` over the epoch's batches."""
-    train_sums: Tensor | None
-    """``[Σr², Σ|r|]`` from the full-batch step's own forward pass (None for minibatches)."""
-
-
-@dataclass(frozen=True)
-class Interrupted:
-    """A stop arrived before the epoch's steps were done."""
-
-    partial: bool
-    """Some steps of the epoch already ran: the weights moved after the last epoch event."""
-
-
-def flatten_params(model: nn.Linear) -> Tensor:
-    """Make the model's weight and bias views of one flat vector ``θ = [w, b]`` and return θ.
-
-    The model stays an ``nn.Linear`` for everyone else (checkpoints, restore, evaluation);
-    in-place updates of θ are updates of its parameters and vice versa.
-    """
-    k, d = model.out_features, model.in_features
-    parts = [model.weight.detach().reshape(-1)]
-    if model.bias is not None:
-        parts.append(model.bias.detach().reshape(-1))
-    theta = torch.cat(parts)
-    model.weight = nn.Parameter(theta[: k * d].view(k, d))
-    if model.bias is not None:
-        model.bias = nn.Parameter(theta[k * d :])
-    return theta
-
-
-class Steps:
-    """Shared by the step strategies: the pause/stop check before a batch, and this process's
-    place among data-parallel ranks (``dist``; None in a single-process run)."""
-
-    def __init__(self, rule: UpdateRule, control: Control, clock: Clock) -> None:
-        self.rule, self.control, self.clock = rule, control, clock
-        self.dist: Dist | None = None
-
-    def halted(self, started: bool) -> Interrupted | None:
-        """Wait out a pause; an :class:`Interrupted` if a stop came (``started``: steps ran)."""
-        if self.control.busy:
-            self.clock.exclude(self.control.wait_if_paused())
-            if self.control.stopped:
-                return Interrupted(partial=started)
-        return None
-
-    def run(self) -> EpochSums | Interrupted:
-        raise NotImplementedError
 
 
 class AutogradSteps(Steps):
@@ -169,13 +118,15 @@ class AutogradSteps(Steps):
             pred = self._gradient(xb, yb, share)
             if self.dist is not None:
                 self.dist.sum_(self.rule.grad)
+            if start + batch >= n:  # the epoch's last step
+                self.note_grad(1.0)
             self.rule.step()
             if pred is not None:
                 loss_sum.add_(pred[1], alpha=yb.shape[0])
             if perm is None:  # full batch: the step's own forward pass gives the metrics
                 out = pred[0] if pred is not None else yb
                 train_sums = self.sums(out, yb)
-        return EpochSums(loss_sum, train_sums)
+        return self.epoch_sums(loss_sum, train_sums)
 
     def _gradient(self, xb: Tensor, yb: Tensor, share: float) -> tuple[Tensor, Tensor] | None:
         """``share·∇objective`` of these rows into ``rule.grad``; the detached predictions and
@@ -283,6 +234,7 @@ class MinibatchSteps(Steps):
         perm = local_rows(perm, self.batch, self.dist)
         penalties: list[tuple[Tensor, int]] = []
         started = False
+        last = self.views[-1][2][-1][0] if self.views else None  # the last batch's Z_b
         for c0, k, batches in self.views:
             self._gather(perm[c0 : c0 + k])
             for zb, zb_t, yb, eb, db, inv_m in batches:
@@ -308,6 +260,8 @@ class MinibatchSteps(Steps):
                     grad.mul_(scale)
                     loss.add_penalty_grad(rule.grad_w, rule.w)
                     scale = 1.0
+                if zb is last:
+                    self.note_grad(scale)
                 rule.step(scale)
         loss_sum = loss.data_sum(self.residuals)
         if penalties:
@@ -316,7 +270,7 @@ class MinibatchSteps(Steps):
                 [m for _, m in penalties], dtype=values.dtype, device=values.device
             )
             loss_sum = loss_sum + torch.dot(values, sizes)
-        return EpochSums(loss_sum, None)
+        return self.epoch_sums(loss_sum, None)
 
 
 class FullBatchSteps(Steps):
@@ -396,5 +350,6 @@ class FullBatchSteps(Steps):
             rule.grad.mul_(scale)
             loss.add_penalty_grad(rule.grad_w, rule.w)
             scale = 1.0
+        self.note_grad(scale)
         rule.step(scale)
-        return EpochSums(loss_sum, train_sums)
+        return self.epoch_sums(loss_sum, train_sums)

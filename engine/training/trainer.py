@@ -74,6 +74,7 @@ def epoch_event(
         weights_original=w_raw,
         bias_original=b_raw,
         coef_rmse=truth_error(run, result.weights, result.bias, w_raw, b_raw),
+        grad_norm=result.grad_norm,
     )
 
 

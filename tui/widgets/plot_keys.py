@@ -37,7 +37,9 @@ PLOT_NAV_KEYS = [
     _plot_key("left_square_bracket", "pan(-1)", "[", "plot: pan the zoomed epochs left"),
     _plot_key("right_square_bracket", "pan(1)", "]", "plot: pan the zoomed epochs right"),
     _plot_key("0", "all_epochs", "0", "plot: all epochs again"),
-    _plot_key("y", "series", "y", "plot: series (loss → RMSE → R² → MAE → weights → lr)"),
+    _plot_key(
+        "y", "series", "y", "plot: series (loss → RMSE → R² → MAE → weights → lr → grad norm)"
+    ),
     _plot_key("c", "hide_cursor", "c", "plot: cursor off (← → on the plot move it)"),
 ]
 """The plot's navigation keys for the dashboard app's own bindings (``plot_key(action)`` runs

@@ -91,6 +91,8 @@ class Legend(QuietStatic):
                 key(2, "━", WEIGHT_COLORS[i % len(WEIGHT_COLORS)], name)
         elif key_name == "lr":
             key(2, "━", TRAIN_COLOR, "lr")
+        elif key_name == "grad_norm":
+            key(2, "━", TRAIN_COLOR, "‖∇L‖₂ (last step)")
         else:
             what = "" if key_name == "loss" else f" {label}"
             key(2, "━", TRAIN_COLOR, f"train{what}{raw}")
