@@ -19,8 +19,9 @@ A CSV or Parquet file is read in parts: each rank reads and parses only its byte
 groups (:meth:`Dist.shard` hands :mod:`engine.data.shard` the collectives it needs). A full-batch
 regression keeps only those rows (:mod:`engine.data.rank_rows`): the standardisation statistics
 come from all-reduced sums, validation and test are evaluated by every rank on its rows and
-summed in the same per-epoch all-reduce, and rank 0 alone gathers the training rows once, for
-the optimum (:func:`gather_to_root`), and the residuals at the end, for the median. Minibatch,
+summed in the same per-epoch all-reduce; the exact MSE optimum comes from all-reduced Gram
+sums (:mod:`engine.training.dist_optimum`), and rank 0 alone gathers the training rows once
+only for the other optima (:func:`gather_to_root`), and the residuals at the end, for the median. Minibatch,
 classification and outlier handling gather the parts, so every rank holds the single process's
 table and rank 0 evaluates validation.
 

@@ -57,6 +57,11 @@ class _Stopped(Exception):
     """``stop()`` turned true while the optimum was being computed."""
 
 
+OptimumStopped = _Stopped
+"""The public name of what a solver here raises when ``stop()`` turns true (for callers that
+run the solvers themselves, as :mod:`engine.training.dist_optimum` does)."""
+
+
 def _never() -> bool:
     return False
 

@@ -109,23 +109,33 @@ def set_up(
     """Data, objective, optimum and warnings; the splits, model and optimizer on the device.
 
     Data-parallel (``dist``), each rank uses the GPU of its local rank, and only rank 0 (whose
-    ``RunStarted`` is the one kept) finds the optimum; with rank-local rows, on a copy of the
-    whole training split gathered to it for that alone (the ridge, elastic-net, IRLS and L-BFGS
-    solvers all read the rows) and freed before training."""
+    ``RunStarted`` is the one kept) finds the optimum. With rank-local rows, the exact MSE
+    optimum (least squares, ridge, elastic net) comes from all-reduced float64 sums
+    (:mod:`engine.training.dist_optimum`); any other (IRLS and L-BFGS read the rows, as does
+    the minimum-norm solution of a rank-deficient or wide ``X``) from a copy of the whole
+    training split gathered to rank 0 for that alone and freed before training."""
     device = resolve_device(pick_device(cfg.train.device) if dist else cfg.train.device)
     ds, objective, warnings = prepare(cfg, dataset, control, dist)
     from engine.training.optimum import optimum_info
 
+    def stop() -> bool:
+        return control.stopped
+
     optimum, cond = None, None
-    whole = ds
+    whole, summed = ds, None
     if dist is not None and ds.train.n_total is not None:
-        rows = gather_to_root(torch.cat((ds.train.x, ds.train.y[:, None]), 1))
-        whole = replace(ds, train=Split(rows[:, :-1], rows[:, -1])) if rows is not None else ds
-        del rows
-    if dist is None or dist.writer:
-        optimum, cond = optimum_info(
-            whole, cfg, objective, stop=lambda: control.stopped, warnings=warnings
-        )
+        from engine.training.dist_optimum import sums_optimum, takes_sums
+
+        if takes_sums(ds, cfg):
+            summed = sums_optimum(ds, cfg, objective, dist, stop=stop)
+        if summed is None:
+            rows = gather_to_root(torch.cat((ds.train.x, ds.train.y[:, None]), 1))
+            whole = replace(ds, train=Split(rows[:, :-1], rows[:, -1])) if rows is not None else ds
+            del rows
+    if summed is not None:
+        optimum, cond = summed
+    elif dist is None or dist.writer:
+        optimum, cond = optimum_info(whole, cfg, objective, stop=stop, warnings=warnings)
     del whole
     if optimum is not None:
         optimum["weights_original"], optimum["bias_original"] = to_original(
