@@ -90,10 +90,6 @@ def launch(nproc: int, argv: list[str], run_dir: Path | None, *, made: bool = Fa
     for name in list(logging.root.manager.loggerDict):  # torch sets each module's own level
         if name.startswith("torch.distributed"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
-    os.environ[LAUNCHED_ENV] = "1"
-    # torchrun's own rule: one thread per rank unless the user says otherwise, so N ranks do
-    # not fight over the cores.
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
     config = LaunchConfig(
         min_nodes=1,
         max_nodes=1,
@@ -104,8 +100,13 @@ def launch(nproc: int, argv: list[str], run_dir: Path | None, *, made: bool = Fa
         max_restarts=0,
         monitor_interval=MONITOR_INTERVAL_S,
     )
+    # The ranks inherit this process's environment: say they were launched, and torchrun's
+    # own rule, one thread per rank unless the user says otherwise (N ranks do not fight over
+    # the cores). Only for the launch: a launcher called in-process (tests, scripts) must not
+    # leave them behind for the processes it starts later.
+    threads = os.environ.get("OMP_NUM_THREADS") or str(max(1, (os.cpu_count() or 1) // nproc))
     try:
-        with _forwarding_stop():
+        with _forwarding_stop(), _environ({LAUNCHED_ENV: "1", "OMP_NUM_THREADS": threads}):
             elastic_launch(config, sys.executable)("-m", "engine", *argv)
     except ChildFailedError as exc:
         return failed(exc.failures, run_dir)
@@ -115,6 +116,21 @@ def launch(nproc: int, argv: list[str], run_dir: Path | None, *, made: bool = Fa
         if made:
             _tidy(run_dir)
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    """``values`` in ``os.environ`` for the block; what was there before, afterwards."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _tidy(run_dir: Path | None) -> None:

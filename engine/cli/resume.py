@@ -59,7 +59,10 @@ def run(args: argparse.Namespace) -> int:
     if in_rank():
         return _rank(args, run_dir, overrides)
     if args.nproc is None or args.nproc > 1:
-        cfg, _ = prepare_resume(run_dir, overrides)  # its errors before any rank starts
+        from engine.runs import lock
+
+        with lock.holding(run_dir):  # a run another process writes: the lock's refusal
+            cfg, _ = prepare_resume(run_dir, overrides)  # its errors before any rank starts
         if cfg.train.processes > 1:
             argv = ["resume", str(run_dir.resolve()), *(f"--set={o}" for o in overrides)]
             return launch(cfg.train.processes, argv + (["--json"] if args.json else []), run_dir)
