@@ -21,9 +21,9 @@ regression keeps only those rows (:mod:`engine.data.rank_rows`): the standardisa
 come from all-reduced sums, validation and test are evaluated by every rank on its rows and
 summed in the same per-epoch all-reduce; the exact MSE optimum comes from all-reduced Gram
 sums (:mod:`engine.training.dist_optimum`), and rank 0 alone gathers the training rows once
-only for the other optima (:func:`gather_to_root`), and the residuals at the end, for the median. Minibatch,
-classification and outlier handling gather the parts, so every rank holds the single process's
-table and rank 0 evaluates validation.
+only for the other optima (:func:`gather_to_root`), and the residuals at the end, for the
+median. Minibatch, classification and outlier handling gather the parts, so every rank holds
+the single process's table and rank 0 evaluates validation.
 
 A stop (Ctrl-C, SIGTERM) is agreed in that per-epoch all-reduce: any rank that was asked to
 stop makes every rank stop after the same epoch, so no rank waits in a collective for one that
