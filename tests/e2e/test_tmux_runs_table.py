@@ -29,6 +29,7 @@ from rich.cells import cell_len
 from engine.runs.store import read_status
 from engine.runs.table import short_id
 from tests.e2e.test_tmux import SCRIPT, TMUX, Tmux, _ended, _wait, tmux  # noqa: F401 - fixture
+from tests.eventually import eventually
 
 pytestmark = [
     pytest.mark.e2e,
@@ -65,6 +66,12 @@ TRAIN = [
 NOTE = "baseline huber, try delta=2 next"
 
 
+def _next_second() -> None:
+    """Return once the wall clock's second has changed (polled, not a fixed sleep)."""
+    start = int(time.time())
+    eventually(lambda: int(time.time()) > start, timeout=5, interval=0.02, message="a new second")
+
+
 def _cli(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
         [str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=300
@@ -87,7 +94,9 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "XDG_STATE_HOME": str(base / "state"),
     }
     _cli(env, "train", *TRAIN, "--set", "train.epochs=12", "--set", "loss.name=huber")
+    _next_second()
     _cli(env, "sweep", str(preset), "--batch", "1")
+    _next_second()  # run ids (and so "started") have one-second resolution: no tie with a trial
     _cli(env, "train", *TRAIN, "--set", "train.epochs=20", "--set", "optim.lr=0.1")
     return base / "runs"
 
