@@ -107,20 +107,13 @@ def probe(sizes: list[int], out: Path) -> None:
 
 def allreduce_s(sizes: list[int], tmp: Path) -> float:
     """Seconds per epoch's worth of all-reduces between 2 gloo ranks on this machine."""
-    import uuid
 
-    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+    from torch.distributed.launcher.api import elastic_launch
+
+    from engine.cli.launch import local_config
 
     out = tmp / "probe.json"
-    config = LaunchConfig(
-        min_nodes=1,
-        max_nodes=1,
-        nproc_per_node=2,
-        run_id=str(uuid.uuid4()),
-        rdzv_backend="c10d",
-        rdzv_endpoint="localhost:0",
-        max_restarts=0,
-    )
+    config = local_config(2)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     elastic_launch(config, sys.executable)(__file__, "--probe", json.dumps(sizes), str(out))
     return float(json.loads(out.read_text()))
@@ -182,20 +175,13 @@ def read_rank(path: Path, out: Path) -> None:
 
 def read_ranks(path: Path, tmp: Path) -> list[list[float]]:
     """Per rank of 2: seconds to read ``path`` sharded, and of them the gather's."""
-    import uuid
 
-    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+    from torch.distributed.launcher.api import elastic_launch
+
+    from engine.cli.launch import local_config
 
     out = tmp / "read"
-    config = LaunchConfig(
-        min_nodes=1,
-        max_nodes=1,
-        nproc_per_node=2,
-        run_id=str(uuid.uuid4()),
-        rdzv_backend="c10d",
-        rdzv_endpoint="localhost:0",
-        max_restarts=0,
-    )
+    config = local_config(2)
     elastic_launch(config, sys.executable)(__file__, "--read", str(path), str(out))
     return [json.loads(Path(f"{out}-{r}").read_text()) for r in (0, 1)]
 

@@ -81,25 +81,15 @@ def launch(nproc: int, argv: list[str], run_dir: Path | None, *, made: bool = Fa
     launcher made ``run_dir``, and removes it if no rank wrote anything into it.
     """
     import logging
-    import uuid
 
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+    from torch.distributed.launcher.api import elastic_launch
 
     for name in list(logging.root.manager.loggerDict):  # torch sets each module's own level
         if name.startswith("torch.distributed"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
-    config = LaunchConfig(
-        min_nodes=1,
-        max_nodes=1,
-        nproc_per_node=nproc,
-        run_id=str(uuid.uuid4()),
-        rdzv_backend="c10d",
-        rdzv_endpoint="localhost:0",
-        max_restarts=0,
-        monitor_interval=MONITOR_INTERVAL_S,
-    )
+    config = local_config(nproc)
     # The ranks inherit this process's environment: say they were launched, and torchrun's
     # own rule, one thread per rank unless the user says otherwise (N ranks do not fight over
     # the cores). Only for the launch: a launcher called in-process (tests, scripts) must not
@@ -131,6 +121,26 @@ def _environ(values: dict[str, str]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def local_config(nproc: int) -> Any:
+    """torchrun's elastic-agent settings for ``nproc`` ranks on this machine: a fresh rendezvous
+    on a free loopback port, no restarts (a failed rank ends the run), ranks checked every
+    :data:`MONITOR_INTERVAL_S`."""
+    import uuid
+
+    from torch.distributed.launcher.api import LaunchConfig
+
+    return LaunchConfig(
+        min_nodes=1,
+        max_nodes=1,
+        nproc_per_node=nproc,
+        run_id=str(uuid.uuid4()),
+        rdzv_backend="c10d",
+        rdzv_endpoint="localhost:0",
+        max_restarts=0,
+        monitor_interval=MONITOR_INTERVAL_S,
+    )
 
 
 def _tidy(run_dir: Path | None) -> None:

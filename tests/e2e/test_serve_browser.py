@@ -30,6 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from engine.runs.store import list_runs, read_status, run_state
+from tests.e2e.test_tmux import LONG  # a run that goes on until something stops it
 from tests.eventually import eventually
 from tests.runs_helpers import epochs_logged
 
@@ -38,18 +39,6 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 SERVE = [sys.executable, "-m", "tui.serve"]
 TOKEN_ENV = "LINREG_TUI_TOKEN"
-LONG = [
-    "default",
-    "--set",
-    "data.n_samples=200",
-    "--set",
-    "train.epochs=100000",
-    "--set",
-    "train.device=cpu",
-    "--set",
-    "early_stopping.enabled=false",
-]
-"""A run that goes on until something stops it."""
 
 CATCH_TERMINAL = """
 Object.defineProperty(Object.prototype, "terminal", {
