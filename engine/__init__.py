@@ -9,27 +9,64 @@
     ...     print(event.to_dict())
     >>> run_dir = engine.record(cfg)          # synchronous, keeping a run directory
     >>> engine.load_model(run_dir).predict(x_raw)
+
+The public names are imported on first use (PEP 562 :func:`__getattr__`), so importing any
+``engine.*`` module runs only this file's few lines: ``linreg-tui`` installs its quiet Ctrl-C
+(:mod:`engine.core.quiet_start`) before any of the command line is imported, and ``import
+engine.core.events`` does not load the training loop.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 if sys.argv[:1] == ["-m"]:  # ``python -m engine`` starting: a Ctrl-C now prints one line
     from engine.core.quiet_start import quiet_interrupts
 
     quiet_interrupts()
 
-from engine.config import Config, ConfigError
-from engine.config.presets import list_presets, load_config
-from engine.core.events import EpochEnded, Event, RunFinished, RunStarted
-from engine.training.run import FitResult, Run, fit, train
-
+TYPE_CHECKING = False  # ``typing.TYPE_CHECKING`` without importing typing (~2 ms) at start-up
 if TYPE_CHECKING:
+    import os
+    from pathlib import Path
+
+    from engine.config import Config, ConfigError
+    from engine.config.presets import list_presets, load_config
+    from engine.core.events import EpochEnded, Event, RunFinished, RunStarted
     from engine.runs.model_file import LinearModel
+    from engine.training.run import FitResult, Run, fit, train
+
+_LAZY: dict[str, str] = {
+    "Config": "engine.config",
+    "ConfigError": "engine.config",
+    "list_presets": "engine.config.presets",
+    "load_config": "engine.config.presets",
+    "EpochEnded": "engine.core.events",
+    "Event": "engine.core.events",
+    "RunFinished": "engine.core.events",
+    "RunStarted": "engine.core.events",
+    "FitResult": "engine.training.run",
+    "Run": "engine.training.run",
+    "fit": "engine.training.run",
+    "train": "engine.training.run",
+}
+"""Public name -> the module that defines it, imported when the name is first used."""
+
+
+def __getattr__(name: str) -> object:
+    """``engine.fit``, ``from engine import load_config``: import the defining module now."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 
 def record(config: Config, runs_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -58,6 +95,8 @@ def load_model(
 ) -> LinearModel:
     """The saved model of a run (id, prefix, path or ``latest``), loaded with
     ``weights_only=True``; ``.predict(x_raw)`` maps raw feature rows to predictions."""
+    from pathlib import Path
+
     from engine.runs.model_file import load_model as load
     from engine.runs.store import resolve_run
     from engine.runs.store import runs_dir as default_runs_dir

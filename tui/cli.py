@@ -8,21 +8,27 @@ preset, and on a run directory, read-only — since the engine never imports the
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-from collections.abc import Sequence
-from pathlib import Path
-
 from engine.core.quiet_start import quiet_interrupts
 
-quiet_interrupts()  # a Ctrl-C while the console script still imports: one line, no traceback
+quiet_interrupts()  # first: a Ctrl-C while the command line still imports is one line
+
+import contextlib  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 from engine.cli.main import main as engine_main  # noqa: E402
 
 _dashboard_ran = False
 """Set once the dashboard has run in this process: :func:`entry` may then leave at once."""
 
+
+SERVE_HELP = "serve the dashboard to a web browser (textual-serve), behind a token"
+"""``serve``'s line in ``linreg-tui -h``: :data:`tui.serve.HELP`, written out here because
+importing that module (asyncio, sockets) would slow every command's start (a test compares)."""
+APP_COMMANDS = {"serve": SERVE_HELP}
+"""The commands run here rather than by the engine, handed to it for ``-h`` and did-you-mean."""
 
 KEYS_FPS = "120"
 """Textual paints a frame at most ``TEXTUAL_FPS`` times a second (60 by default), so a key's
@@ -84,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tui import serve
 
         return serve.main(argv[1:])
-    return engine_main(argv, launch_app=_launch, watch_app=_watch)
+    return engine_main(argv, launch_app=_launch, watch_app=_watch, app_commands=APP_COMMANDS)
 
 
 def entry() -> None:

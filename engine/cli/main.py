@@ -8,7 +8,9 @@ stopped the run (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP: the run stops cleanly and 
 ``--version`` prints the installed package's version; a mistyped command is one line with the
 closest command (``unknown command 'trian' (did you mean 'train'?)``, exit 2), unless a preset
 or file has that name. The dashboard (``linreg-tui [PRESET]``, ``linreg-tui watch RUN``) is
-opened by ``tui.cli``, which hands its openers in here, so the engine never imports the TUI.
+opened by ``tui.cli``, which hands its openers in here, so the engine never imports the TUI; it
+also hands in the names and one-line helps of the commands it runs itself (``serve``), which
+``-h`` lists and did-you-mean offers.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import argparse
 import contextlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import ModuleType
 
 from engine.cli import (
@@ -58,12 +60,20 @@ COMMANDS: dict[str, ModuleType] = {
 }
 """Subcommands: name -> module with ``HELP``, ``add_arguments`` and ``run``."""
 
+AppCommands = Mapping[str, str]
+"""Commands the dashboard's command line runs itself (``linreg-tui serve``): name -> its
+one-line help. ``tui.cli`` hands them in, as it does its openers, so ``-h`` lists them and a
+mistyped one gets a did-you-mean while the engine imports nothing of the TUI."""
+
 
 def build_parser(
-    with_app: bool = True, watch_app: WatchApp | None = None
+    with_app: bool = True,
+    watch_app: WatchApp | None = None,
+    app_commands: AppCommands | None = None,
 ) -> argparse.ArgumentParser:
     """The parser; ``with_app``: ``linreg-tui`` (the dashboard too) vs ``python -m engine``.
-    ``watch_app`` opens the dashboard on a run for ``watch``."""
+    ``watch_app`` opens the dashboard on a run for ``watch``; ``app_commands`` are listed in
+    ``-h`` only (their caller parses and runs them)."""
     prog = "linreg-tui" if with_app else "python -m engine"
     app = "[PRESET] [--set K=V ...] | " if with_app else ""
     parser = Parser(
@@ -84,6 +94,8 @@ def build_parser(
     for name, command in COMMANDS.items():
         p = sub.add_parser(name, help=command.HELP, description=command.HELP, prog=f"{prog} {name}")
         command.add_arguments(p)
+    for name, help_line in (app_commands or {}).items():
+        sub.add_parser(name, help=help_line, add_help=False)
     return parser
 
 
@@ -112,12 +124,16 @@ def version() -> str:
         return "unknown (not installed)"
 
 
-def _mistyped_command(word: str, with_app: bool) -> UsageError | None:
+def _mistyped_command(
+    word: str, with_app: bool, app_commands: AppCommands | None = None
+) -> UsageError | None:
     """A one-line error for a word that is no command: with the dashboard, only when it is
-    close to a command and no preset or file has that name (``linreg-tui trian``)."""
+    close to a command (its own ``app_commands`` too) and no preset or file has that name
+    (``linreg-tui trian``, ``linreg-tui serv``)."""
     import difflib
 
-    close = difflib.get_close_matches(word, list(COMMANDS), n=1, cutoff=0.7)
+    names = [*COMMANDS, *(app_commands or {})]
+    close = difflib.get_close_matches(word, names, n=1, cutoff=0.7)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     prog = "linreg-tui" if with_app else "python -m engine"
     if not with_app:
@@ -131,17 +147,22 @@ def _mistyped_command(word: str, with_app: bool) -> UsageError | None:
     return UsageError(f"{prog}: unknown command '{word[:80]}'{hint}; see '{prog} -h'")
 
 
-def _dispatch(argv: list[str], launch_app: LaunchApp | None, watch_app: WatchApp | None) -> int:
+def _dispatch(
+    argv: list[str],
+    launch_app: LaunchApp | None,
+    watch_app: WatchApp | None,
+    app_commands: AppCommands | None = None,
+) -> int:
     if argv[:1] in (["--version"], ["-V"]):
         prog = "linreg-tui" if launch_app is not None else "python -m engine"
         print(f"{prog} {version()}")
         return 0
     if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
-        mistyped = _mistyped_command(argv[0], launch_app is not None)
+        mistyped = _mistyped_command(argv[0], launch_app is not None, app_commands)
         if mistyped is not None:
             raise mistyped
     if (argv and argv[0] in COMMANDS) or any(a in ("-h", "--help") for a in argv[:1]):
-        args = build_parser(launch_app is not None, watch_app).parse_args(argv)
+        args = build_parser(launch_app is not None, watch_app, app_commands).parse_args(argv)
         with leave_on_signals(args.command != "watch"):  # the dashboard has its own
             code = COMMANDS[args.command].run(args)
         return _leave_despite_stray_threads(code)
@@ -160,11 +181,13 @@ def main(
     argv: Sequence[str] | None = None,
     launch_app: LaunchApp | None = None,
     watch_app: WatchApp | None = None,
+    app_commands: AppCommands | None = None,
 ) -> int:
     """Entry point; returns the exit code. ``launch_app`` and ``watch_app`` open the dashboard
-    (on a preset, on a run): ``tui.cli`` passes them; without them there is no dashboard."""
+    (on a preset, on a run): ``tui.cli`` passes them; without them there is no dashboard.
+    ``app_commands``: the commands ``tui.cli`` runs itself, for ``-h`` and did-you-mean."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    return guarded(lambda: _dispatch(argv, launch_app, watch_app))
+    return guarded(lambda: _dispatch(argv, launch_app, watch_app, app_commands))
 
 
 if __name__ == "__main__":

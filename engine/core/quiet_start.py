@@ -5,6 +5,11 @@ Until the command line's own handler (:func:`engine.cli.common.guarded`) runs, a
 :func:`quiet_interrupts` puts a ``sys.excepthook`` in front that prints ``stopped by Ctrl-C``
 for that one exception (Python then ends the process by SIGINT, as a shell expects) and hands
 every other exception to the hook that was there.
+
+Importing this module runs only ``engine/__init__.py`` (its public API is imported on first
+use) and ``engine/core/__init__.py``, so ``tui.cli`` (the ``linreg-tui`` script) and ``python -m
+engine`` install the hook ~1 ms after Python hands them control, before the command line loads.
+Importing :mod:`engine` alone never installs it: a user's script keeps its own handling.
 """
 
 from __future__ import annotations
