@@ -1,19 +1,18 @@
 """The dashboard app and its factory ``make_app`` (used by the CLI and by every test).
 
 The app lays the panels out and turns keys into calls on what owns what they act on: runs on
-the :class:`~tui.session.RunSession` (a trainer process of their own, followed by one async
-worker), plot keys on the :class:`~tui.widgets.plot.LossPlot`, messages on the
-:class:`~tui.widgets.lines.TopBar` (one row) and in toasts, presets on :mod:`tui.preset_flow`; the
-:class:`~tui.painter.Painter` draws. torch is never imported here: the first frame paints
-first, then a child process says which devices exist (:mod:`tui.devices`).
+the :class:`~tui.session.RunSession` (a trainer process of their own) through the
+:class:`~tui.run_flow.RunFlow` (which follows the run in one async worker and announces its
+end), plot keys on the :class:`~tui.widgets.plot.LossPlot`, messages on the
+:class:`~tui.widgets.lines.TopBar` (one row) and in toasts, presets on :mod:`tui.preset_flow`,
+the other screens on :mod:`tui.open_screens`; the :class:`~tui.painter.Painter` draws. Those
+are plain functions and objects the app owns, knowing it only as a Textual ``App``: no mixins,
+and nothing imports this module but the CLI. torch is never imported here: the first frame
+paints first, then a child process says which devices exist (:mod:`tui.devices`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import gc
-import signal
 import sys
 from pathlib import Path
 
@@ -21,21 +20,19 @@ from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.css.query import NoMatches
 from textual.widgets import Footer, Input
 
 from engine.runs.store import runs_dir
-from tui.alerts import announce_end
 from tui.devices import available_devices
 from tui.keys import escape_then, key_after_escape
 from tui.messages import Note, PresetChosen, SettingsEdited, plain
+from tui.open_screens import help_allowed, open_help, open_lab, open_runs, open_sweep
 from tui.painter import Painter
 from tui.preset_flow import choose_preset, reset_preset, save_as_preset
-from tui.screens import DIALOGS, HelpScreen, QuitScreen, screen_keys
+from tui.run_flow import RunFlow
 from tui.session import Notice, RunSession
 from tui.spare import CHECK_S, SpareKeeper
 from tui.widgets.lines import TopBar
-from tui.widgets.panels import RunStatsPanel
 from tui.widgets.plot import LossPlot
 from tui.widgets.plot_keys import PLOT_NAV_KEYS
 from tui.widgets.run_panels import run_panels
@@ -98,10 +95,10 @@ class LinregApp(App[None]):
         self.frozen_clock = frozen_clock
         self.painter = Painter(self, self.session, frozen_clock=frozen_clock)
         self.torch_at_mount: bool | None = None
-        self.alerted: object = None
-        """The RunFinished the last alert (bell, notification) was for."""
         self.spare = SpareKeeper(self.session, lambda: self.settings.form.values())
         """Keeps a spare trainer while the dashboard is in use (see :mod:`tui.spare`)."""
+        self.run_flow = RunFlow(self, self.session, self.spare, self.tell)
+        """The run keys and the worker following the run (see :mod:`tui.run_flow`)."""
 
     @property
     def detached(self) -> Path | None:
@@ -133,27 +130,11 @@ class LinregApp(App[None]):
         self.query_one(TopBar).say("ready: s starts · ? help")
         self.painter.start()
         self.call_after_refresh(self._load_devices)
-        self.call_after_refresh(self._mount_session)
+        self.call_after_refresh(self.run_flow.mount)
         self.set_interval(CHECK_S, self.spare.idle)
-
-    def _mount_session(self) -> None:
-        """After the first frame: hangup handler, then the watched run, or a spare trainer."""
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hangup)
-        self.settings.disabled = self.session.watch_dir is not None
-        notice = self.session.open()
-        self.spare.prepare()
-        if self.session.watch_dir is not None:
-            self._follow()  # (a key may have started a run already: that one is followed)
-        elif notice is not None:
-            self.tell(notice)
 
     def on_unmount(self) -> None:
         self.session.close()
-
-    def _hangup(self) -> None:
-        self.session.hangup()
-        self.exit(return_code=128 + signal.SIGHUP)
 
     @work(group="devices", exit_on_error=False)
     async def _load_devices(self) -> None:
@@ -161,58 +142,20 @@ class LinregApp(App[None]):
         if devices is not None:
             self.settings.set_devices(devices)
 
-    # -- runs ---------------------------------------------------------------------------------
-    @work(exclusive=True, group="training", exit_on_error=False)
-    async def _follow(self) -> None:
-        """Show what the session says while it files the run's events into the history.
-
-        What the dashboard holds so far (Textual's widgets, the imported modules: ~90k objects)
-        lives as long as the app, so it is moved out of the cyclic garbage collector's reach
-        (``gc.freeze``): a full collection during a run then scans only what the run added,
-        where it paused the event loop 75-100 ms three times in a 20 s run before.
-        """
-        gc.freeze()
-        try:
-            async for notice in self.session.follow():
-                live = self.session.trainer is not None  # (not a finished run's replay)
-                fin = self.session.history.finished
-                ending = live and fin is not None and fin is not self.alerted
-                self.tell(notice, toast=not ending)  # the ending's toast is the alert's own
-                self._alert_end(live)
-        finally:
-            with contextlib.suppress(NoMatches):  # the app may be shutting down
-                self.settings.border_subtitle = ""
-                self.session.spare()  # (not while watching)
-                self.spare.prepare()
-
+    # -- runs (what the keys do: tui.run_flow) ----------------------------------------------
     def tell(self, notice: Notice, *, toast: bool = True) -> None:
         """Show the session's ``notice`` in the top bar (a failed start's also at its field)."""
         if notice.field is not None:
             self.settings.mark(*notice.field)
         self.say(notice.text, error=notice.error, toast=toast)
 
-    def _alert_end(self, live: bool) -> None:
-        """A run followed live has ended (completed, early-stopped, diverged, stopped): a toast,
-        and the bell and desktop notification of :mod:`tui.alerts` (LINREG_TUI_ALERT)."""
-        fin = self.session.history.finished
-        if fin is None or fin is self.alerted or not live:
-            return
-        self.alerted = fin
-        announce_end(self, fin, self.session.shown_run or "run")
-
     def action_start(self) -> None:
         """Start a run with the form's settings (refused, naming the field, if one is bad)."""
-        following = self.session.follower
-        notice = self.session.start(self.settings.build_config)
-        if self.session.follower is not following:
-            self.clear_notifications()  # the last run's toasts are stale now
-            self.settings.border_subtitle = ""
-            self._follow()
-        self.tell(notice)
+        self.run_flow.start()
 
     def action_start_refused(self) -> None:
         """s while a run goes or one is watched: not in the footer, but it says why."""
-        self.action_start()
+        self.run_flow.start()
 
     def action_stop(self) -> None:
         self.tell(self.session.stop())
@@ -224,25 +167,11 @@ class LinregApp(App[None]):
         self.tell(self.session.pause())  # p toggles: Resume shows while paused
 
     def action_attach(self) -> None:
-        following = self.session.follower
-        self.tell(self.session.attach())
-        if self.session.follower is not following:
-            self._follow()
+        self.run_flow.attach()
 
     async def action_quit(self) -> None:
         """Leave at once when no run is going; otherwise ask: stop it, or leave it running."""
-        trainer = self.session.trainer
-        if trainer is None or not trainer.alive():
-            self.session.close()
-            self.exit()
-            return
-
-        def chosen(choice: str | None) -> None:
-            if choice in ("stop", "leave"):
-                self.session.leave(stop=choice == "stop")
-                self.exit()
-
-        self.push_screen(QuitScreen(trainer.run_dir.name), chosen)
+        self.run_flow.quit()
 
     # -- the top bar and the plot's keys ------------------------------------------------------
     def say(self, text: str, *, error: bool = False, toast: bool = True) -> None:
@@ -313,47 +242,25 @@ class LinregApp(App[None]):
     def action_save(self) -> None:
         save_as_preset(self.settings)
 
-    # -- other screens and keys ---------------------------------------------------------------
+    # -- other screens (built in tui.open_screens) and keys -----------------------------------
     def action_help(self) -> None:
-        """The keys of the screen shown (as they act now), the run's warnings (the engine's at
-        its start, the fit's at its end), the formulas."""
-        fit = self.query_one("#stats", RunStatsPanel).warnings(self.session.history)
-        self.push_screen(HelpScreen(self.session.warnings + fit, screen_keys(self)))
+        open_help(self, self.session)
+
+    def action_runs(self) -> None:
+        open_runs(self, self.session, frozen_clock=self.frozen_clock)
+
+    def action_sweep(self) -> None:
+        open_sweep(self, self.session)
+
+    def action_lab(self) -> None:
+        open_lab(self, self.session)
 
     def action_leave_field(self) -> None:
         self.plot.focus()
 
-    def action_sweep(self) -> None:
-        """The sweep screen (Optuna is imported there, never at start-up)."""
-        from tui.sweep_screen import SettingsBridge, SweepScreen
-
-        self.push_screen(SweepScreen(SettingsBridge(self.settings), self.session.runs_root))
-
-    def action_runs(self) -> None:
-        """The runs screen: past runs to open, compare, or load settings from."""
-        from tui.runs_screen import RunsScreen
-
-        self.push_screen(
-            RunsScreen(
-                self.session.runs_root,
-                frozen_clock=self.frozen_clock,
-                read_only=self.session.watch_dir is not None,
-            )
-        )
-
-    def action_lab(self) -> None:
-        """The loss lab on the run shown, else on the settings' optimum (torch loads there)."""
-        from tui.lab.screen import LabScreen
-
-        shown = self.session.shown_run
-        run = self.session.watch_dir or (self.session.runs_root / shown if shown else None)
-        self.push_screen(LabScreen(run, self.settings.build_config))
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "help":  # on the runs and sweep screens too; a field types its "?"
-            focused = self.focused
-            typing = focused is not None and focused.check_consume_key("?", "?")
-            return not typing and not isinstance(self.screen, DIALOGS)
+            return help_allowed(self)
         return self.painter.offers(action)
 
     async def on_event(self, event: events.Event) -> None:
