@@ -18,8 +18,11 @@ from __future__ import annotations
 import bisect
 import math
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
+from engine.core.errors import RunError
 from engine.core.events import EpochEnded, Event, RunFinished, RunStarted, SystemSampled
 from engine.core.fit_warnings import LossRange
 from engine.core.report import latest
@@ -34,6 +37,7 @@ from tui.series import (
     window_points,
 )
 
+T = TypeVar("T")
 RAW_KEPT = 20_000
 """Epochs whose raw values the history keeps (the last ones): the z windows (up to 10,000) and
 a zoom into the run's end draw them exactly; older epochs come from the buckets or the disk."""
@@ -81,6 +85,8 @@ class RunHistory:
     """The first epoch filed here (after the seeded summary's, if any)."""
     base: Curve | None = None
     """The run's curve summary this history was seeded from (its epochs are not filed here)."""
+    damage: str | None = None  # why epochs were left out: the log's RunError (see _from_log)
+    damage_told: bool = False  # the screen has said so (tui.widgets.plot.tell_damage)
     min_positive: float = math.inf
     """Smallest positive finite loss seen, for the log-scale floor (kept incrementally)."""
     has_nonpositive: bool = False
@@ -316,7 +322,7 @@ class RunHistory:
         base_last = self.base.last_epoch if self.base is not None else 0
         if self.base is not None and lo <= base_last:
             share = max(8, round(max_points * (min(hi, base_last) - lo) / span))
-            out += self.base.points(name, lo, min(hi, base_last), share)
+            out += _from_log(self, lambda b: b.points(name, lo, min(hi, base_last), share), [])
         lo = max(lo, base_last + 1)
         if hi < lo:
             return out
@@ -350,11 +356,8 @@ class RunHistory:
             if k < len(self.rows) and self.rows[k][0] == epoch:
                 values.update(self.rows[k][1])
             return values
-        if self.base is not None:
-            event = self.base.epoch(epoch)
-            if event is not None:
-                return epoch_fields(event)
-        return None
+        event = _from_log(self, lambda b: b.epoch(epoch), None)
+        return epoch_fields(event) if event is not None else None
 
     def curve_points(self, window: int | None, max_points: int) -> tuple[list[Point], list[Point]]:
         """Train and val loss points of the whole run or of its last ``window`` epochs."""
@@ -382,3 +385,15 @@ class RunHistory:
     def log_floor(self) -> float:
         """A decade under the smallest positive loss: where zero and negatives go on log-y."""
         return self.min_positive / 10.0 if math.isfinite(self.min_positive) else 1e-12
+
+
+def _from_log(history: RunHistory, read: Callable[[Curve], T], empty: T) -> T:
+    """``read`` of the history's summary (which may read the run's log), else ``empty``: without
+    a summary, or where the log is damaged (``history.damage`` keeps the first RunError)."""
+    if history.base is None:
+        return empty
+    try:
+        return read(history.base)
+    except RunError as exc:
+        history.damage = history.damage or str(exc)
+        return empty

@@ -34,8 +34,10 @@ from engine.runs.compare import (
     run_labels,
 )
 from engine.runs.curve_read import load_curve
+from engine.runs.follow import RunFollower
 from engine.runs.log import RunLog
-from engine.runs.store import RunError, RunInfo, read_events, read_status, run_state
+from engine.runs.status import RunStatus
+from engine.runs.store import RunError, RunInfo
 from engine.runs.table import run_row
 from tui.history import RunHistory
 from tui.messages import Note, PresetChosen
@@ -99,15 +101,17 @@ def back_to_dashboard(app: App[Any]) -> None:
 
 
 def status_text(run: Path) -> tuple[str, str]:
-    """The run's state and its status as ``runs`` words it (``crashed at epoch 7``)."""
-    status = read_status(run)
-    state = run_state(status)
-    return state, str(run_row(RunInfo(run.name, run, status, state))["status"])
+    """The run's state by the runs table's rule (:attr:`RunStatus.run_state`: its writer lock,
+    else its pid), and its status as ``runs`` words it (``crashed at epoch 7``)."""
+    status = RunStatus.read(run)
+    state = status.run_state
+    return state, str(run_row(RunInfo(run.name, run, status.to_dict(), state))["status"])
 
 
 class RunScreen(RunsModal):
     """One run on the dashboard's panels, read from its directory; a run still going is
-    followed live (its new epochs every ``POLL_S``)."""
+    followed live by the engine's one follower (:class:`RunFollower`, polled every
+    ``POLL_S`` from where the curve summary left off)."""
 
     BINDINGS = [
         Binding("l", "log_y", "Log-y"),
@@ -122,7 +126,7 @@ class RunScreen(RunsModal):
         super().__init__(frozen_clock=frozen_clock, read_only=read_only)
         self.run_dir = run
         self.history = RunHistory()
-        self.log_offset = 0
+        self.follower = RunFollower(run)
         self.state = "running"
         self.status = ""
         self.done = False
@@ -152,7 +156,7 @@ class RunScreen(RunsModal):
         self.history.seed(curve)
         for event in curve.tail:
             self.history.add(event)
-        self.log_offset = curve.offset
+        self.follower.skip_to(curve.offset, curve.tail)
         self.query_one(TopBar).say("o loads its settings into the form · esc back")
         self.poll()
         if not self.done:
@@ -167,7 +171,7 @@ class RunScreen(RunsModal):
         if self.done:
             return
         try:
-            events, self.log_offset = read_events(self.run_dir, offset=self.log_offset)
+            events = self.follower.poll()
             for event in events:
                 self.history.add(event)
             self.state, self.status = status_text(self.run_dir)
@@ -175,7 +179,7 @@ class RunScreen(RunsModal):
             self.say(f"{exc} — nothing more to show", error=True)
             self.done = True
             return
-        if self.state != "running" or isinstance(self.history.finished, RunFinished):
+        if self.follower.ended and self.state != "running":  # (its status follows its end)
             self.done = True
             if self.state == "crashed":
                 self.say("its process died: the curve is what it logged · esc back", error=True)
@@ -225,9 +229,12 @@ class RunScreen(RunsModal):
         self.say(note or "the plot already shows every epoch (z windows runs over 100 epochs)")
 
     def on_note(self, message: Note) -> None:
-        """The plot's keys say what they did in this screen's top bar."""
+        """The plot's keys say what they did in this screen's top bar (an error stays)."""
         message.stop()
-        self.query_one(TopBar).flash(message.text)
+        if message.error:
+            self.say(message.text, error=True)
+        else:
+            self.query_one(TopBar).flash(message.text)
 
     def action_load(self) -> None:
         problem = self.load_settings(self.run_dir)
@@ -293,18 +300,19 @@ class CompareScreen(RunsModal):
         self.draw()
 
     def series(self) -> list[Series]:
-        """One series per run for the split shown (a run without a val split says so)."""
+        """One series per run for the split shown (a run without a val split says so, a run
+        whose log is damaged where its curve is read says so and why)."""
         out = []
         for i, (label, curves) in enumerate(zip(self.labels, self.curves)):
             missing = self.which == "val" and not curves.has_val
-            out.append(
-                Series(
-                    label,
-                    [] if missing else curves.series(self.which, self.metric),
-                    i,
-                    "no val split" if missing else "" if curves.epochs else "no epoch logged",
-                )
-            )
+            note = "no val split" if missing else "" if curves.epochs else "no epoch logged"
+            points: list[tuple[float, float]] = []
+            try:
+                points = [] if missing else curves.series(self.which, self.metric)
+            except RunError as exc:  # the log's one error naming the damaged line
+                note = "log damaged"
+                self.gone += [str(exc)] if str(exc) not in self.gone else []
+            out.append(Series(label, points, i, note))
         return out
 
     @property

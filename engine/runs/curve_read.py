@@ -13,7 +13,6 @@ line through the records' byte offsets. Torch-free.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 from array import array
 from collections.abc import Callable
@@ -36,7 +35,7 @@ from engine.runs.curve import (
     started_hash,
 )
 from engine.runs.files import atomic_write
-from engine.runs.log import LOG_NAME, TAIL_BYTES, RunLog, event_from_dict
+from engine.runs.log import LOG_NAME, TAIL_BYTES, LogLine, RunLog
 
 Point = tuple[float, float]
 Progress = Callable[[int, int], None]
@@ -110,13 +109,15 @@ class Curve:
         return out
 
     def _lines(self, a: int, b: int) -> list[dict[str, Any]]:
-        """The log's lines of records ``a..b`` as JSON mappings."""
+        """The log's epoch lines of records ``a..b`` as JSON mappings, read by the log's one
+        parser (:meth:`RunLog.lines`): a damaged line, or an epoch missing between them, is
+        a :class:`RunError` naming its line."""
+        return [line.data for line in self._log_lines(a, b) if line.data["type"] == "EpochEnded"]
+
+    def _log_lines(self, a: int, b: int) -> list[LogLine]:
         start, end = int(self.column("start", "")[a]), int(self.column("end", "")[b - 1])
-        with open(self.run / LOG_NAME, "rb") as fh:
-            fh.seek(start)
-            raw = fh.read(end - start)
-        prefix = b'{"type":"EpochEnded"'
-        return [json.loads(line) for line in raw.split(b"\n") if line.startswith(prefix)]
+        after = int(self.column("last", "")[a - 1]) if a > 0 else None
+        return list(RunLog(self.run).lines(start, end, after_epoch=after))
 
     def _raw(self, name: str, a: int, b: int) -> list[Point]:
         out = []
@@ -127,13 +128,15 @@ class Curve:
         return out
 
     def epoch(self, epoch: int) -> EpochEnded | None:
-        """That epoch's event as logged (its line found through the records), or None."""
+        """That epoch's event as logged (its line found through the records), or None; a
+        damaged line is a :class:`RunError` naming it."""
         a, b = self._span(epoch, epoch)
         if a >= b:
             return None
-        for data in self._lines(a, b):
-            if data.get("epoch") == epoch:
-                event = event_from_dict(data)
+        log = RunLog(self.run)
+        for line in self._log_lines(a, b):
+            if line.data["type"] == "EpochEnded" and line.data["epoch"] == epoch:
+                event = log.event(line)
                 return event if isinstance(event, EpochEnded) else None
         return None
 
@@ -205,26 +208,24 @@ def _matches(curve: Curve) -> bool:
 
 
 def rebuild(run: Path, progress: Progress | None = None) -> Curve:
-    """The summary built from the whole log (for a run without one, or a stale one)."""
+    """The summary built from the whole log (for a run without one, or a stale one); a
+    damaged line, or an epoch missing from the middle, is a :class:`RunError` naming it."""
     builder, records = CurveBuilder(), array("d")
-    path = run / LOG_NAME
-    total = path.stat().st_size if path.exists() else 0
+    log = RunLog(run)
+    total = log.path.stat().st_size if log.path.exists() else 0
     offset = 0
-    with contextlib.suppress(FileNotFoundError), open(path, "rb") as fh:
-        for i, line in enumerate(fh):
-            if not line.endswith(b"\n"):
-                break
-            if line.startswith(b'{"type":"RunStarted"'):
-                builder.start(line)
-                records = array("d")
-            elif line.startswith(b'{"type":"EpochEnded"'):
-                with contextlib.suppress(ValueError):
-                    builder.epoch(json.loads(line), offset, offset + len(line))
-                for record in builder.take():
-                    records.extend(record)
-            offset += len(line)
-            if progress is not None and i % PROGRESS_EVERY == PROGRESS_EVERY - 1:
-                progress(offset, total)
+    for i, line in enumerate(log.lines()):  # the log's one parser: damage is a RunError
+        kind = line.data["type"]
+        if kind == "RunStarted":
+            builder.start(line.raw)
+            records = array("d")
+        elif kind == "EpochEnded":
+            builder.epoch(line.data, line.start, line.end)
+            for record in builder.take():
+                records.extend(record)
+        offset = line.end
+        if progress is not None and i % PROGRESS_EVERY == PROGRESS_EVERY - 1:
+            progress(offset, total)
     if progress is not None:
         progress(offset, total)
     curve = Curve(run, builder.fields, records, rebuilt=True)
@@ -261,8 +262,8 @@ def load_curve(run: Path, progress: Progress | None = None, *, events_up_to: int
         del curve.records[-curve.size :]
     else:
         start, curve.records = 0, array("d")
-    if first:
-        started = event_from_dict(json.loads(first))
+    curve.tail, curve.offset = log.read(start, after_epoch=curve.last_epoch or None)
+    for line in log.lines(0, len(first)):
+        started = log.event(line)
         curve.started = started if isinstance(started, RunStarted) else None
-    curve.tail, curve.offset = log.read(start)
     return curve

@@ -4,31 +4,41 @@ The training process appends one line per event (the ``--json`` format, thinned 
 ``FULL_WEIGHT_EPOCHS``) and flushes it, so any number of readers see whole epochs as they come.
 A process killed mid-line leaves a torn last line: a reader leaves it (it may still be being
 written) and goes on from the last newline next time. :class:`RunLog` is that writer and every
-reader (the follower, ``runs``, the runs screen, resume, comparisons), so the lines are parsed in
-one place. Torch-free.
+reader (the follower, ``runs``, the runs screen, resume, comparisons, the curve summary's zooms
+and rebuilds: :meth:`RunLog.lines` reads any byte range), so the lines are parsed in one place
+and a damaged one is the same one-line :class:`RunError` naming its line wherever it is read.
+Losses are logged for every epoch, so an epoch that does not follow on from the one before it
+(a line lost from the middle) is damage too. Torch-free.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
-import types
-import typing
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from engine.core.errors import RunError
-from engine.core.events import (
-    CrossValidated,
-    EpochEnded,
-    Event,
-    FoldFinished,
-    RunFinished,
-    RunStarted,
-    SystemSampled,
-)
+from engine.core.events import EpochEnded, Event, RunStarted
 from engine.runs.files import atomic_write
+from engine.runs.log_lines import EVENT_CLASSES, LogLine, decode, event_from_dict, follows
+
+__all__ = [
+    "EVENT_CLASSES",
+    "FULL_WEIGHT_EPOCHS",
+    "LOG_NAME",
+    "TAIL_BYTES",
+    "WEIGHT_STRIDE",
+    "LogLine",
+    "RunLog",
+    "decode",
+    "epochs_until",
+    "event_from_dict",
+    "event_line",
+    "read_events",
+    "thin",
+]
 
 LOG_NAME = "events.jsonl"
 FULL_WEIGHT_EPOCHS = 1000
@@ -38,105 +48,6 @@ improving epochs keep them and the per-epoch metrics (losses are never thinned).
 WEIGHT_STRIDE = 10
 TAIL_BYTES = 1 << 16
 """How much of a log's end :meth:`RunLog.ends` reads for its latest event."""
-
-EVENT_CLASSES: dict[str, type[Event]] = {
-    c.__name__: c
-    for c in (RunStarted, EpochEnded, RunFinished, FoldFinished, CrossValidated, SystemSampled)
-}
-_TEXT_FIELDS = frozenset(
-    {
-        "config",
-        "message",
-        "reason",
-        "device",
-        "device_name",
-        "loss_formula",
-        "feature_names",
-        "warnings",
-    }
-)
-_THINNED = frozenset({"weights", "weights_original"})
-"""EpochEnded fields :func:`thin` writes as null past ``FULL_WEIGHT_EPOCHS``."""
-_NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
-
-
-def _numbers(value: Any) -> Any:
-    """Undo ``to_dict``'s strings for non-finite floats (in number fields only)."""
-    if isinstance(value, str):
-        return _NON_FINITE.get(value, value)
-    if isinstance(value, dict):
-        return {k: _numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_numbers(v) for v in value]
-    return value
-
-
-def _fits(value: Any, hint: Any) -> bool:
-    """Whether a value read from JSON has the type ``hint`` names (a float may be an int)."""
-    if hint is Any:
-        return True
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(_fits(value, a) for a in args)
-    if origin is typing.Literal:
-        return value in args
-    if hint is type(None):
-        return value is None
-    if isinstance(value, bool) or hint is bool:
-        return hint is bool and isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, (int, float))
-    if hint in (int, str):
-        return isinstance(value, hint)
-    if origin in (list, tuple):
-        return isinstance(value, (list, tuple)) and all(_fits(v, args[0]) for v in value)
-    if origin is dict:
-        return isinstance(value, dict) and all(
-            isinstance(k, str) and _fits(v, args[1]) for k, v in value.items()
-        )
-    return True
-
-
-_HINTS: dict[str, dict[str, Any]] = {}
-
-
-def _hints(cls: type[Event]) -> dict[str, Any]:
-    """The field types of an event class (resolved once)."""
-    if cls.__name__ not in _HINTS:
-        _HINTS[cls.__name__] = typing.get_type_hints(cls)
-    return _HINTS[cls.__name__]
-
-
-def event_from_dict(data: dict[str, Any]) -> Event:
-    """The event a JSON line holds: ``event_from_dict(e.to_dict())`` equals ``e``. A line that
-    is not one (unknown type, missing or unknown field, a value of the wrong type such as
-    ``"train_loss": "abc"``) raises ``ValueError`` naming the field."""
-    if not isinstance(data, dict) or data.get("type") not in EVENT_CLASSES:
-        kind = data.get("type") if isinstance(data, dict) else None
-        raise ValueError(
-            f"unknown event type {json.dumps(kind)[:30]}"
-            if kind is not None
-            else "not an event object"
-        )
-    cls = EVENT_CLASSES[data["type"]]
-    hints = _hints(cls)
-    kwargs = {k: (v if k in _TEXT_FIELDS else _numbers(v)) for k, v in data.items() if k != "type"}
-    for key, value in kwargs.items():
-        if key not in hints:
-            raise ValueError(f"{data['type']} has no field '{key[:40]}'")
-        hint = hints[key]
-        if key == "data_shape":
-            hint = list[int]
-        if cls is EpochEnded and key in _THINNED and value is None:
-            continue  # a thinned epoch (see thin): its weights are in a later event
-        if not _fits(value, hint):
-            raise ValueError(
-                f"{data['type']}.{key} is {str(json.dumps(value))[:30]}, "
-                f"not {str(hint).replace('typing.', '')[:40]}"
-            )
-    if "data_shape" in kwargs:
-        kwargs["data_shape"] = tuple(kwargs["data_shape"])
-    return cls(**kwargs)
 
 
 def thin(event: Event) -> dict[str, Any]:
@@ -172,9 +83,11 @@ class RunLog:
         self.path = run / LOG_NAME
         self._out: BinaryIO | None = None
         self._lines_at: tuple[int, int | None] = (0, 0)
+        """(byte offset, lines before it) after the last read: a damaged line's number."""
+        self._epoch_at: tuple[int, int | None] = (0, None)
+        """(byte offset, the epoch the log is at there) where the last read got to."""
         self.where = f"{run.name}/{LOG_NAME}"
         """The log as errors name it (run folder and file: fits one line)."""
-        """(byte offset, lines before it) after the last read: a damaged line's number."""
 
     # -- writing (the run's own process) ---------------------------------------------------------
 
@@ -213,12 +126,15 @@ class RunLog:
 
     # -- reading (anyone) ------------------------------------------------------------------------
 
-    def read(self, offset: int = 0) -> tuple[list[Event], int]:
+    def read(self, offset: int = 0, *, after_epoch: int | None = None) -> tuple[list[Event], int]:
         """The events from byte ``offset``, and the offset to go on from.
 
         A last line without its newline is a write in progress (or torn by a kill): it is left
-        for the next call. A complete line that is not an event is an error naming the line. No
-        log yet reads as no events; a run directory that is gone is an error.
+        for the next call. A complete line that is not an event, or an epoch that does not
+        follow on from the one before it (known when the read starts at the log's start or
+        where this reader's last read ended; ``after_epoch``: the epoch before ``offset``, when
+        the caller knows it), is an error naming the line. No log yet reads as no events; a run
+        directory that is gone is an error.
         """
         try:
             with open(self.path, "rb") as fh:
@@ -231,23 +147,71 @@ class RunLog:
         except OSError as exc:
             raise RunError(f"{self.path}: unreadable ({exc.strerror or exc})") from None
         end = data.rfind(b"\n") + 1
-        events = []
-        for i, line in enumerate(data[:end].split(b"\n")[:-1]):
-            if not line.strip():
-                continue
-            try:
-                events.append(event_from_dict(json.loads(line)))
-            except (ValueError, TypeError, KeyError, RecursionError) as exc:
-                raise RunError(
-                    f"{self.where}: bad event line {self._line_number(offset) + i + 1} "
-                    f"({str(exc)[:80]}): the log is damaged"
-                ) from None
+        after = self._epoch_at[1] if offset and self._epoch_at[0] == offset else after_epoch
+        events = [self.event(ln) for ln in self._parse(_whole_lines(data), offset, after)]
         before = self._known_lines(offset)  # counted only when known: a read from the middle
         self._lines_at = (  # of a long log (its curve summary's end) must not read all before
             offset + end,
             None if before is None else before + data[:end].count(b"\n"),
         )
         return events, offset + end
+
+    def lines(
+        self, start: int = 0, end: int | None = None, *, after_epoch: int | None = None
+    ) -> Iterator[LogLine]:
+        """Each whole line from byte ``start`` up to byte ``end`` (None: the log's end, read as
+        it streams; a torn last line is left) as a :class:`LogLine`, its JSON object checked by
+        :func:`decode` (every field: :meth:`event`). A line that is not an event, or an epoch
+        that does not follow on from the one before it (``after_epoch``: the epoch before
+        ``start``, when the caller knows it), raises :class:`RunError` naming the line by its
+        number in the whole file. No log yet reads as no lines."""
+        try:
+            fh = open(self.path, "rb")  # noqa: SIM115 - closed when the lines are done
+        except FileNotFoundError:
+            if not self.run.exists():
+                raise RunError(f"{self.run}: run directory is gone") from None
+            return
+        except OSError as exc:
+            raise RunError(f"{self.path}: unreadable ({exc.strerror or exc})") from None
+        with fh:
+            fh.seek(start)
+            raw: Iterable[bytes] = fh if end is None else _whole_lines(fh.read(max(0, end - start)))
+            yield from self._parse(raw, start, after_epoch)
+
+    def event(self, line: LogLine) -> Event:
+        """The event a line of :meth:`lines` holds, every field checked (a :class:`RunError`
+        naming the line when one is wrong)."""
+        try:
+            return event_from_dict(line.data)
+        except (ValueError, TypeError, KeyError, RecursionError) as exc:
+            raise self._damaged(self._line_number(line.start) + 1, exc) from None
+
+    def _parse(self, raw: Iterable[bytes], offset: int, after: int | None) -> Iterator[LogLine]:
+        """The log's one parser: the lines ``raw`` (each with its newline; one without is a
+        torn last line, the end) read from byte ``offset``, each as its JSON object, the
+        epochs checked to follow on from ``after`` (the epoch before ``offset``, None:
+        unknown). Where it got to is kept in :attr:`_epoch_at` (a next read goes on from it)."""
+        at, epoch = offset, after
+        for n, line in enumerate(raw, start=1):
+            if not line.endswith(b"\n"):
+                return
+            start, at = at, at + len(line)
+            if not line.strip():
+                self._epoch_at = (at, epoch)
+                continue
+            try:
+                data = decode(line)
+                epoch = follows(data, epoch)
+            except (ValueError, TypeError, KeyError, RecursionError) as exc:
+                raise self._damaged(self._line_number(offset) + n, exc) from None
+            self._epoch_at = (at, epoch)
+            yield LogLine(start, at, line, data)
+
+    def _damaged(self, number: int, why: BaseException | str) -> RunError:
+        """The one error a damaged line is: the log, the line's number, what is wrong."""
+        return RunError(
+            f"{self.where}: bad event line {number} ({str(why)[:80]}): the log is damaged"
+        )
 
     def _known_lines(self, offset: int) -> int | None:
         if offset == 0:
@@ -288,7 +252,7 @@ class RunLog:
         ends = [("first", first)] if first.endswith(b"\n") and first.strip() else []
         for where, raw in ends + [("last", ln) for ln in lines[-1:]]:
             try:
-                event = event_from_dict(json.loads(raw))
+                event = event_from_dict(decode(raw))
             except (ValueError, TypeError, KeyError, RecursionError) as exc:
                 if strict:
                     raise RunError(
@@ -306,20 +270,22 @@ class RunLog:
         """The ``EpochEnded`` lines up to ``epoch`` (what a resume from there keeps): not the
         RunStarted, any later epoch, an end, or a torn last line."""
         kept = []
-        self.read()  # a damaged line anywhere but a torn last one: RunError naming it
-        raw = self.path.read_bytes() if self.path.exists() else b""
-        for line in raw[: raw.rfind(b"\n") + 1].split(b"\n")[:-1]:
-            line += b"\n"
-            if not line.strip():
-                continue
-            data = json.loads(line)
-            if data.get("type") == "EpochEnded":
-                if data.get("epoch", 0) > epoch:
+        self.read()  # every field of every line checked: a damaged line is a RunError naming it
+        for line in self.lines():
+            kind = line.data["type"]
+            if kind == "EpochEnded":
+                if line.data["epoch"] > epoch:
                     break
-                kept.append(line)
-            elif data.get("type") == "RunFinished":
+                kept.append(line.raw)
+            elif kind == "RunFinished":
                 break
         return b"".join(kept)
+
+
+def _whole_lines(data: bytes) -> list[bytes]:
+    """The whole lines of ``data``, each with its newline (what follows the last newline, a
+    torn line, is left out)."""
+    return [ln + b"\n" for ln in data.split(b"\n")[:-1]]
 
 
 def read_events(run: Path, *, offset: int = 0) -> tuple[list[Event], int]:

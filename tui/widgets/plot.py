@@ -82,8 +82,7 @@ class LossPlot(PlotextPlot):
         """The view last drawn with (the plot's own keys redraw with it)."""
         self.clipped = False
         """Whether the last log-y draw clipped zero or negative values to the floor."""
-        self.next_plot_at = 0.0
-        self.pending = False
+        self.next_plot_at, self.pending = 0.0, False
         self.live = False
         """A run is going: frames are built in a worker thread (else in ``render``)."""
         self._calls: list[Call] = []
@@ -134,7 +133,7 @@ class LossPlot(PlotextPlot):
         for legend in self.screen.query(Legend):
             legend.nav = self.nav
             legend.render_history(self.history, self.view)
-        self.post_message(Note(note, passing=True))
+        tell_damage(self, passing=note)
 
     def action_log_x(self) -> None:
         self._moved(self.nav.toggle_log_x())
@@ -210,6 +209,7 @@ class LossPlot(PlotextPlot):
         plt = Recorder()
         self._record(plt)
         self._calls = plt.calls
+        tell_damage(self)
         self._generation += 1
         if self.live:
             if not self._building:
@@ -365,6 +365,18 @@ class LossPlot(PlotextPlot):
         if x_hi - ticks[-1] > step / 2:
             ticks.append(x_hi)
         plt.xticks(ticks)
+
+
+def tell_damage(plot: LossPlot, passing: str | None = None) -> None:
+    """Say once, as an error, that epochs the view reached are left out because the run's log
+    is damaged there (the engine's one line naming the line), never a traceback; then a key's
+    ``passing`` note."""
+    history = plot.history
+    if history.damage is not None and not history.damage_told:
+        history.damage_told = True
+        plot.post_message(Note(f"{history.damage} — those epochs are left out", error=True))
+    if passing is not None:
+        plot.post_message(Note(passing, passing=True))
 
 
 _NAV_ACTIONS = frozenset({"log_x", "zoom", "pan", "all_epochs", "cursor", "hide_cursor", "series"})
