@@ -23,6 +23,7 @@ from engine.config import (
     yaml_io,
 )
 from engine.config.presets import load_config
+from engine.optimizer_registry import builtin_optimizer_names
 
 
 def refused(raw: dict, where: str = "t") -> ConfigError:
@@ -308,6 +309,8 @@ def test_field_info_describes_every_documented_key():
         "optim.batch_size", "int", (), {"min": 1}, field_info("optim.batch_size").doc, None, True
     )
     assert field_info("loss.quantile").bounds == {"gt": 0.0, "lt": 1.0}
-    assert field_info("optim.name").choices == ("sgd", "adam", "adamw")
+    # every built-in optimizer, in the registry's order (a new one needs no edit here)
+    assert field_info("optim.name").choices == builtin_optimizer_names()
+    assert {"sgd", "adam", "adamw"} <= set(builtin_optimizer_names())
     assert field_info("loss.name").choices[-2:] == ("custom", "combined")
     assert field_info("loss.terms").kind == "terms" and field_info("loss.terms").optional

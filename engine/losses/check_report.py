@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from engine.core.numbers import fmt_number
+
 Status = Literal["PASS", "FAIL", "SKIP"]
 
 
@@ -105,8 +107,8 @@ class CheckReport:
         if self.symmetry:
             out.append(f"symmetry: {self.symmetry}")
         if self.table:
-            head = ["r = y - ŷ"] + [f"{r:g}" for r, _ in self.table]
-            vals = ["L"] + [f"{v:.4g}" for _, v in self.table]
+            head = ["r = y - ŷ"] + [fmt_number(r) for r, _ in self.table]
+            vals = ["L"] + [fmt_number(v) for _, v in self.table]
             widths = [max(len(a), len(b)) for a, b in zip(head, vals)]
             out.append(
                 "  ".join(

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from engine.config.yaml_io import QUOTE_CHARS, one_line
+from engine.core.numbers import fmt_number
 from engine.losses.check_report import Property
 from engine.losses.subject import Subject
 from engine.losses.user_code import UserCodeExit
@@ -47,9 +48,9 @@ def make_batch(
     return target - r, target, weights
 
 
-def fmt(v: float) -> str:
-    """A number for a report line (4 significant digits)."""
-    return f"{v + 0.0:.4g}"  # + 0.0 turns -0.0 into 0
+fmt = fmt_number
+"""A number in a report line: the project's one formatter, :func:`engine.core.numbers.fmt_number`
+(4 significant digits, ``1e-5`` not ``1e-05``, ``-0.0`` as ``0``), under its old name."""
 
 
 def scalar_problem(out: Any) -> str | None:
@@ -85,7 +86,7 @@ def check_finite(sub: Subject, gen: torch.Generator) -> Property:
         ("ŷ = y", target.clone(), target),
         ("residuals of ±10", target - 10.0 * away, target),
     ]
-    large = [(f"residuals of ±{r:g}", target - r * away, target) for r in LARGE_RESIDUALS]
+    large = [(f"residuals of ±{fmt(r)}", target - r * away, target) for r in LARGE_RESIDUALS]
     values: list[float] = []
     for what, p, t in cases + large:
         try:
@@ -112,7 +113,7 @@ def check_finite(sub: Subject, gen: torch.Generator) -> Property:
         for v, (what, _, _) in zip(values[len(cases) :], large)
         if not math.isfinite(v)
     ]
-    detail += f"; not NaN at ±{', ±'.join(f'{r:g}' for r in LARGE_RESIDUALS)}" + (
+    detail += f"; not NaN at ±{', ±'.join(fmt(r) for r in LARGE_RESIDUALS)}" + (
         f" (inf at {', '.join(overflow)})" if overflow else ""
     )
     return Property("finite", "PASS", detail)
@@ -289,7 +290,7 @@ def check_minimal(sub: Subject, gen: torch.Generator) -> Property:
         return Property(
             "minimal",
             "FAIL",
-            f"L(ŷ=y) = {fmt(at_y)} but L(ŷ = y + {worst[1]:g}·u) = "
+            f"L(ŷ=y) = {fmt(at_y)} but L(ŷ = y + {fmt(worst[1])}·u) = "
             f"{fmt(worst[0])} is lower (u: {dir_names[worst[2]]}): the loss is not "
             "smallest when predictions equal the targets",
         )
@@ -315,10 +316,10 @@ def symmetry(table: list[tuple[float, float]]) -> tuple[bool, str]:
             ea, eb = a - base, b - base
             more = "under" if ea > eb else "over"
             ratio = max(ea, eb) / min(ea, eb) if min(ea, eb) > 0 else math.inf
-            ratio_txt = f"{ratio:.3g}×" if math.isfinite(ratio) else "infinitely"
+            ratio_txt = f"{fmt(ratio, 3)}×" if math.isfinite(ratio) else "infinitely"
             return False, (
                 f"asymmetric — {more}-prediction costs {ratio_txt} more at |r| = "
-                f"{r:g} (L(r=+{r:g}) = {fmt(a)} with ŷ too low, L(r=-{r:g}) = "
+                f"{fmt(r)} (L(r=+{fmt(r)}) = {fmt(a)} with ŷ too low, L(r=-{fmt(r)}) = "
                 f"{fmt(b)} with ŷ too high; r = y - ŷ)"
             )
     return (

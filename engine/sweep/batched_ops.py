@@ -92,8 +92,11 @@ LOSS_OPS: dict[str, LossOps] = {
         "quantile",
     ),
 }
-"""The built-in losses the batched program can train, by registry name (a loss not here, a
-custom or a combined loss trains alone)."""
+"""The built-in losses the batched program can train, by registry name: exactly
+:data:`engine.sweep.batched_plan.BATCHED_LOSSES`, i.e. every built-in loss (:mod:`engine.registry`)
+not listed in :data:`~engine.sweep.batched_plan.NOT_BATCHED_LOSSES` with its reason
+(``tests/test_registry_batched.py`` holds them to that). A custom, combined or run-time
+registered loss trains alone."""
 
 
 class Penalty:

@@ -2,14 +2,20 @@
 
 Batched trials (:mod:`engine.sweep.batched`) share one dataset, one initial model and one row
 order, and differ only in what the program keeps per column: ``optim.lr``, ``optim.momentum``,
-``optim.weight_decay``, ``optim.name`` (sgd, adam, adamw), ``loss.name`` (a built-in loss with a
-batched derivative), ``loss.l1``, ``loss.l2``, ``loss.delta``, ``loss.quantile``,
+``optim.weight_decay``, ``optim.name`` (:data:`BATCHED_OPTIMIZERS`), ``loss.name``
+(:data:`BATCHED_LOSSES`), ``loss.l1``, ``loss.l2``, ``loss.delta``, ``loss.quantile``,
 ``train.epochs`` and the ``early_stopping`` section. A trial that changes anything else (the
 seed, a ``data.*`` or ``model.*`` key, the device, the minibatch size) or whose loss has no
 closed form here (custom, combined, a registered loss without batched arithmetic) is refused
 with the reason, so a caller trains it alone; so is a classification trial (``model.task``),
 one monitoring something other than a loss, and one whose values do not make a valid config.
 No torch import.
+
+Which losses and optimizers are batched is read from the registries: every built-in entry is,
+unless :data:`NOT_BATCHED_LOSSES` / :data:`NOT_BATCHED_OPTIMIZERS` says why not. So a new
+built-in is a decision in one visible place: its column arithmetic
+(:data:`engine.sweep.batched_ops.LOSS_OPS`, the update rules there) or a line here with the
+reason; ``tests/test_registry_batched.py`` fails until one is made.
 """
 
 from __future__ import annotations
@@ -19,12 +25,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.config import Config, ConfigError, parse_config
-from engine.registry import LOSSES
+from engine.optimizer_registry import builtin_optimizer_names
+from engine.registry import LOSSES, builtin_loss_names
 from engine.sweep.spec_params import with_values
 
-BATCHED_LOSSES = ("mse", "mae", "huber", "smooth_l1", "log_cosh", "quantile")
-"""Losses with batched arithmetic (:data:`engine.sweep.batched_ops.LOSS_OPS`)."""
-BATCHED_OPTIMIZERS = ("sgd", "adam", "adamw")
+NOT_BATCHED_LOSSES: dict[str, str] = {}
+"""Built-in regression losses the batched program has no arithmetic for, each with the reason a
+trial using one is refused (it then trains alone). Empty: every built-in loss is batched."""
+BATCHED_LOSSES = tuple(n for n in builtin_loss_names() if n not in NOT_BATCHED_LOSSES)
+"""The built-in losses with batched arithmetic, in registry order: each has its entry in
+:data:`engine.sweep.batched_ops.LOSS_OPS`, by its registry name. A loss registered at run time
+(:func:`engine.registry.register_loss`) is never batched."""
+NOT_BATCHED_OPTIMIZERS: dict[str, str] = {}
+"""Built-in optimizers without a batched update rule, each with the reason (as
+:data:`NOT_BATCHED_LOSSES`). Empty: every built-in optimizer is batched."""
+BATCHED_OPTIMIZERS = tuple(n for n in builtin_optimizer_names() if n not in NOT_BATCHED_OPTIMIZERS)
+"""The built-in optimizers the batched program steps (:class:`engine.sweep.batched_ops.ColumnSGD`
+for sgd, :class:`~engine.sweep.batched_ops.ColumnAdam` for every other). A new built-in is
+stepped as adam until it gets its own column rule or a line in :data:`NOT_BATCHED_OPTIMIZERS`:
+``tests/test_registry_batched.py`` compares each batched optimizer with its run alone."""
 MONITORS = ("val_loss", "train_loss")
 """Early-stopping monitors the batched program tracks (a loss, minimised)."""
 SHARED_SECTIONS = ("data", "model")
@@ -88,10 +107,18 @@ def refusal(cfg: Config, shared: Mapping[str, Any], n_train: int | None = None) 
         return "a custom loss trains through autograd: run it alone"
     if loss == "combined" or cfg.loss.terms:
         return "a combined loss has no batched derivative: run it alone"
+    if loss in NOT_BATCHED_LOSSES:
+        return f"loss {loss!r} has no batched derivative ({NOT_BATCHED_LOSSES[loss]}): run it alone"
     if loss not in BATCHED_LOSSES or loss not in LOSSES:
         return f"loss {loss!r} has no batched derivative: run it alone"
-    if cfg.optim.name not in BATCHED_OPTIMIZERS:
-        return f"optimizer {cfg.optim.name!r} has no batched update rule: run it alone"
+    optim = cfg.optim.name
+    if optim in NOT_BATCHED_OPTIMIZERS:
+        return (
+            f"optimizer {optim!r} has no batched update rule ({NOT_BATCHED_OPTIMIZERS[optim]}): "
+            "run it alone"
+        )
+    if optim not in BATCHED_OPTIMIZERS:
+        return f"optimizer {optim!r} has no batched update rule: run it alone"
     own = shared_settings(cfg, n_train)
     differ = [k for k, v in own.items() if shared.get(k) != v]
     if differ:
