@@ -256,3 +256,16 @@ def test_a_checkpoint_with_missing_keys_or_wrong_shapes_is_refused_in_one_line(
     with pytest.raises(RunError, match=reason) as err:
         load_checkpoint(path)
     assert "\n" not in str(err.value)
+
+
+def test_out_refuses_any_file_in_a_run_folder(diabetes_run: Path, tmp_path: Path) -> None:
+    """``--out RUN/model.pt`` once replaced the run's model with predictions; any file in a run
+    folder (an existing one or a new one, through a link to the folder too) is refused."""
+    before = {p.name: p.read_bytes() for p in diabetes_run.iterdir() if p.is_file()}
+    link = tmp_path / "run-link"
+    link.symlink_to(diabetes_run, target_is_directory=True)
+    for out in (diabetes_run / "model.pt", diabetes_run / "preds.csv", link / "config.yaml"):
+        proc = run(diabetes_run.parent, "predict", "latest", str(DIABETES), "--out", str(out))
+        one_line(proc, 2, "inside the run folder")
+    after = {p.name: p.read_bytes() for p in diabetes_run.iterdir() if p.is_file()}
+    assert after == before

@@ -24,18 +24,41 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.cli.main import main
-from tests.runs_hardening_kit import canary, copy_run, finished, make_canary, tree_hash  # noqa: F401 - fixtures
+from engine.runs.notes import change_tags, set_note
+from tests.runs_hardening_kit import canary, copy_run, make_canary, train_finished, tree_hash  # noqa: F401 - fixtures
 from tests.runs_helpers import run
 
-FILES = ("status.json", "config.yaml", "events.jsonl", "model.pt", "checkpoint.pt")
+FILES = (
+    "status.json",
+    "config.yaml",
+    "events.jsonl",
+    "model.pt",
+    "checkpoint.pt",
+    "curve.bin",
+    "notes.json",
+    "writer.lock",
+)
 KINDS = ("truncate", "random", "types", "delete")
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished run with every file a run can hold: 20 epochs (a ``curve.bin`` record is 16),
+    a note and a tag (``notes.json``), its ``writer.lock``."""
+    run_dir = train_finished(tmp_path_factory.mktemp("finished-runs"), "--set", "train.epochs=20")
+    set_note(run_dir, "a note")
+    change_tags(run_dir, add=("tagged",))
+    assert {p.name for p in run_dir.iterdir()} == set(FILES)
+    return run_dir
 
 
 def _wrong_types(path: Path, draw: st.DrawFn) -> None:
     """Rewrite ``path`` whole but with values of the wrong type where its reader expects others."""
     bad = draw(st.sampled_from(["abc", ["x"], {"k": 1}, None, True, -1, 1e308]))
     name = path.name
-    if name == "status.json":
+    if name in ("curve.bin", "writer.lock"):  # no types in them: bytes of another file
+        path.write_bytes(draw(st.sampled_from([b"{}", b"\x00" * 1024, b'{"series": 3}' * 99])))
+    elif name in ("status.json", "notes.json"):
         data = json.loads(path.read_text())
         key = draw(st.sampled_from(sorted(data)))
         data[key] = bad
@@ -85,7 +108,11 @@ def _commands(run_dir: Path, runs: Path, csv: Path) -> list[list[str]]:
         ["runs", "show", run_dir.name, *at],
         ["watch", run_dir.name, *at],
         ["predict", run_dir.name, str(csv), *at],
-        ["resume", run_dir.name, "--set", "train.epochs=8", *at],
+        ["resume", run_dir.name, "--set", "train.epochs=24", *at],
+        ["runs", "note", run_dir.name, *at],
+        ["runs", "note", run_dir.name, "checked", "again", *at],
+        ["runs", "tag", run_dir.name, "fuzzed", *at],
+        ["runs", "tag", run_dir.name, "tagged", "--remove", *at],
         ["runs", "rm", "-y", run_dir.name, *at],
     ]
 
@@ -162,3 +189,23 @@ def test_the_canary_is_not_a_run_to_any_command(tmp_path: Path, finished: Path) 
         proc = run(runs, *argv)
         check(proc.returncode, proc.stderr, argv)
     assert tree_hash(folder) == before
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_a_run_file_linked_outside_is_never_written_through(
+    tmp_path: Path, finished: Path, canary: Path, name: str
+) -> None:
+    """Each run file in turn a symbolic link into the canary folder (to a file there, or to a
+    name not there yet): every command works or refuses in one line, nothing is written through
+    the link (the canary fixture checks its bytes), and ``runs rm`` refuses the run rather than
+    deleting a link it did not make."""
+    runs = tmp_path / "runs"
+    run_dir = copy_run(finished, runs)
+    (run_dir / name).unlink()
+    (run_dir / name).symlink_to(canary / name)
+    csv = _rows_csv(tmp_path)
+    for argv in _commands(run_dir, runs, csv):
+        code, err = _in_process(argv)
+        check(code, err, argv)
+    assert (run_dir / name).is_symlink()
+    assert sorted(p.name for p in canary.iterdir()) == ["model.pt", "notes.txt", "status.json"]

@@ -71,6 +71,27 @@ def test_train_run_dir_accepts_a_new_an_empty_and_a_prepared_directory(tmp_path:
     assert status_of(prepared)["state"] == "finished"
 
 
+def test_train_run_dir_refuses_a_users_own_config_or_log(tmp_path: Path) -> None:
+    """Only the dashboard's prepared config.yaml (the preset being trained, as the engine
+    writes it) may sit in a --run-dir: a user's own config.yaml or trainer.log is kept."""
+    runs = tmp_path / "runs"
+    cases = {"config.yaml": "my: precious\n", "trainer.log": "my own log\n"}
+    for name, text in cases.items():
+        proj = tmp_path / f"proj-{name}"
+        proj.mkdir()
+        (proj / name).write_text(text)
+        refused(run(runs, "train", *SHORT, "--run-dir", str(proj)), "not empty", name)
+        assert [p.name for p in proj.iterdir()] == [name] and (proj / name).read_text() == text
+    own = tmp_path / "own"  # a preset the user wrote, trained from where it lies: still theirs
+    own.mkdir()
+    preset = "name: own\ntrain: {epochs: 3}\n"
+    (own / "config.yaml").write_text(preset)
+    proc = run(runs, "train", str(own / "config.yaml"), "--run-dir", str(own))
+    refused(proc, "not empty", "config.yaml")
+    assert [p.name for p in own.iterdir()] == ["config.yaml"]
+    assert (own / "config.yaml").read_text() == preset
+
+
 def test_a_second_resume_of_a_running_run_is_refused_at_once(tmp_path: Path, canary: Path) -> None:
     runs = tmp_path / "runs"
     first = start(runs, "train", *LONG, "--set", "train.epochs=4")

@@ -190,3 +190,81 @@ def test_a_folder_of_other_files_in_the_runs_folder_is_not_a_run(
     refused(run(runs, "runs", "rm", "-y", str(mine)), "not a run directory")
     assert "my-notes" not in run(runs, "runs").stdout
     assert (mine / "todo.txt").read_text() == "keep me\n"
+
+
+def test_a_name_deletes_only_a_folder_of_run_files(tmp_path: Path, finished: Path) -> None:
+    """By name as by path: a folder in the runs folder holding anything no run writes (a
+    thesis, even beside a copied status.json and config.yaml) is not deleted (issue 20 audit)."""
+    runs = tmp_path / "runs"
+    run_dir = copy_run(finished, runs)
+    mine = runs / "mystuff"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("x\n")
+    refused(run(runs, "runs", "rm", "-y", "mystuff"), "not a run directory", "thesis.tex")
+    refused(run(runs, "runs", "rm", "-y", "mystuf"), "not a run directory")  # a 6-char prefix
+    looks = copy_run(finished, runs, "20990101-000000-default-fafafa")
+    (looks / "thesis.tex").write_text("mine\n")
+    before = tree_hash(looks)
+    refused(run(runs, "runs", "rm", "-y", "fafafa"), "thesis.tex", "not deleting it")
+    refused(run(runs, "runs", "rm", "-y", str(looks)), "thesis.tex", "not deleting it")
+    assert tree_hash(looks) == before and (mine / "thesis.tex").read_text() == "x\n"
+    assert run(runs, "runs", "rm", "-y", run_dir.name).returncode == 0  # a real run still goes
+    assert _names(runs) == sorted([looks.name, "mystuff"])
+
+
+def test_outside_the_runs_folder_a_run_marker_beside_other_files_is_not_deleted(
+    tmp_path: Path, finished: Path
+) -> None:
+    runs = tmp_path / "runs"
+    copy_run(finished, runs)
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "main.py").write_text("print('mine')\n")
+    (project / "thesis.tex").write_text("mine\n")
+    for name in ("status.json", "config.yaml"):
+        (project / name).write_bytes((finished / name).read_bytes())
+    before = tree_hash(project)
+    refused(run(runs, "runs", "rm", "-y", str(project)), "not a run directory", "src")
+    assert tree_hash(project) == before
+
+
+def test_a_symlink_in_the_runs_folder_is_never_followed(
+    tmp_path: Path, finished: Path, canary: Path
+) -> None:
+    """A link to somebody's folder, and a link to a real run elsewhere: ``runs rm`` refuses both
+    (by name and by path) and deletes neither the link's target nor the link; nothing is
+    created in the target (once ``canary/writer.lock``)."""
+    runs = tmp_path / "runs"
+    copy_run(finished, runs)
+    elsewhere = copy_run(finished, tmp_path / "elsewhere", "20990101-000000-default-b0b0b0")
+    before = tree_hash(elsewhere)
+    (runs / "to-canary").symlink_to(canary, target_is_directory=True)
+    (runs / elsewhere.name).symlink_to(elsewhere, target_is_directory=True)
+    refused(run(runs, "runs", "rm", "-y", "to-canary"), "symbolic link")
+    refused(run(runs, "runs", "rm", "-y", str(runs / "to-canary")), "not a run directory")
+    refused(run(runs, "runs", "rm", "-y", str(runs / elsewhere.name)), "not a run directory")
+    refused(run(runs, "runs", "rm", "-y", "b0b0b0"), "unknown run")  # links are not runs
+    refused(run(runs, "runs", "note", "to-canary", "hi"), "symbolic link")
+    assert (runs / "to-canary").is_symlink() and (runs / elsewhere.name).is_symlink()
+    assert tree_hash(elsewhere) == before and not (canary / "writer.lock").exists()
+
+
+def test_a_symlinked_writer_lock_is_never_followed(
+    tmp_path: Path, finished: Path, canary: Path
+) -> None:
+    """``writer.lock`` a link to a file outside (absent or present): rm, resume and note refuse
+    in one line, and the link's target is neither created nor changed."""
+    runs = tmp_path / "runs"
+    for target in (canary / "writer.lock", canary / "notes.txt"):
+        run_dir = copy_run(finished, runs, f"20990101-000000-default-{target.stem[:6]:0>6}")
+        (run_dir / "writer.lock").unlink(missing_ok=True)
+        (run_dir / "writer.lock").symlink_to(target)
+        refused(run(runs, "runs", "rm", "-y", str(run_dir)), "writer.lock (a symbolic link)")
+        refused(run(runs, "runs", "rm", "-y", run_dir.name), "writer.lock (a symbolic link)")
+        refused(
+            run(runs, "resume", run_dir.name, "--set", "train.epochs=9"),
+            "writer.lock is a symbolic link",
+        )
+        refused(run(runs, "runs", "tag", run_dir.name, "t"), "symbolic link")
+        assert (run_dir / "writer.lock").is_symlink()
+    assert not (canary / "writer.lock").exists()

@@ -2,7 +2,8 @@
 
 Only a regular file is replaced: a device node, FIFO, socket, directory or symlink is refused
 (a symlink may point anywhere; replacing ``/dev/null`` with a file of predictions is not what
-anyone meant), and so is the input file itself (same inode: a hard link or a symlink to it too).
+anyone meant), and so is the input file itself (same inode: a hard link or a symlink to it too)
+and any file in a run folder (``RUN/model.pt`` is the run's model).
 The write streams into a temp file in the target's own folder (so the rename is atomic), is
 fsynced and renamed over the target; any failure (a full disk, a read-only folder, Ctrl-C)
 removes the temp file and names the target.
@@ -27,7 +28,9 @@ class WriteFailed(Exception):
 
 
 def check_target(out: Path, source: Path) -> None:
-    """Refuse ``--out`` when it is not a regular file (or absent) or is the input file."""
+    """Refuse ``--out`` when it is not a regular file (or absent), is the input file, or lies
+    in a run folder (:func:`_check_not_in_run`)."""
+    _check_not_in_run(out)
     try:
         st = os.lstat(out)
     except FileNotFoundError:
@@ -56,6 +59,21 @@ def check_target(out: Path, source: Path) -> None:
                 reason="is the input file",
                 where=str(out),
             )
+
+
+def _check_not_in_run(out: Path) -> None:
+    """Refuse an ``--out`` inside a run folder (one holding a ``status.json``, links resolved):
+    ``RUN/model.pt`` would replace the run's model, and any other file there would be
+    somebody's file in a run folder, which ``runs rm`` then refuses to delete."""
+    folder = Path(os.path.realpath(out.parent if str(out.parent) else "."))
+    if (folder / "status.json").exists():
+        raise ConfigError(
+            f"--out: {out} is inside the run folder {folder.name}; refusing to write there "
+            "(a run folder holds only what its run writes: write the predictions elsewhere)",
+            key="--out",
+            reason="inside a run folder",
+            where=str(out),
+        )
 
 
 def _mode_for(out: Path) -> int:

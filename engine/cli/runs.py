@@ -7,7 +7,8 @@ RUN is a run id, a unique prefix (or the short id at its end), a path to a run d
 the whole listing.
 
 ``runs rm`` deletes only what is a run: a folder in the runs folder, or a path named outside it
-that carries the run marker (:func:`engine.runs.store.resolve_run` with ``for_delete``). It
+that carries the run marker, holding only what a run writes and never a symbolic link
+(:func:`engine.runs.store.resolve_run` with ``for_delete``). It
 checks every run before deleting any, takes each one's writer lock so a run that trains is never
 deleted under its writer, and asks on a terminal (y/N) unless ``-y``; with no terminal it needs
 ``-y``.
@@ -39,7 +40,7 @@ from engine.runs import lock
 from engine.runs.log import RunLog
 from engine.runs.notes import change_tags, read_notes, set_note
 from engine.runs.status import RunStatus
-from engine.runs.store import list_runs, resolve_run, runs_dir
+from engine.runs.store import foreign_files, list_runs, resolve_run, runs_dir
 from engine.runs.table import differing_settings, render
 from engine.runs.table_query import DEFAULT_SORT
 
@@ -243,8 +244,19 @@ def _delete(run: Path) -> None:
         raise RunError(f"{run}: could not delete it all ({exc.strerror or exc})") from None
 
 
+def _check_ours(run: Path) -> None:
+    """Refuse to write notes into a symbolic link or a folder holding files no run writes (a
+    ``status.json`` alone does not make somebody's folder a run)."""
+    others = None if run.is_symlink() else foreign_files(run)
+    if others is None or others:
+        shown = f" (it holds {', '.join(o[:40] for o in others[:3])})" if others else ""
+        raise RunError(f"{run}: not a run directory{shown}; not writing notes there")
+
+
 def _annotate(action: str, run: Path, words: list[str], remove: bool) -> int:
     """``runs note RUN TEXT`` (``""`` clears it) or ``runs tag RUN TAG... [--remove]``."""
+    if action == "tag" or words:  # a write
+        _check_ours(run)
     if action == "note":
         if not words:
             note = read_notes(run).note

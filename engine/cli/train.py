@@ -24,6 +24,7 @@ from engine.cli.common import add_preset_args, add_runs_dir_arg
 from engine.cli.headless import run_headless
 from engine.cli.launch import add_nproc_arg, in_rank, launch, launched, nproc_overrides, run_rank
 from engine.cli.summary import summary_lines
+from engine.config import Config
 from engine.core.errors import RunError
 
 __all__ = ["HELP", "add_arguments", "run", "summary_lines"]  # summary_lines: its old home
@@ -67,9 +68,21 @@ def run(args: argparse.Namespace) -> int:
     elif (ranks and not _rank_zero()) or args.no_save:
         pass
     elif args.run_dir:
-        run_dir = fresh_run_dir(Path(args.run_dir).expanduser())
+        run_dir = fresh_run_dir(Path(args.run_dir).expanduser(), args.preset, cfg)
     else:
         run_dir = new_run_dir(runs_dir(args.runs_dir), cfg.name)
+        try:
+            return _train(args, cfg, overrides, ranks, run_dir)
+        except BaseException:  # a signal before the run wrote anything: no empty folder left
+            _remove_if_empty(run_dir)
+            raise
+    return _train(args, cfg, overrides, ranks, run_dir)
+
+
+def _train(
+    args: argparse.Namespace, cfg: Config, overrides: list[str], ranks: bool, run_dir: Path | None
+) -> int:
+    """Train ``cfg`` here (or as one rank), or launch its ranks."""
 
     def here() -> int:
         return run_headless(
@@ -107,21 +120,68 @@ PREPARED = frozenset({"config.yaml", "trainer.log", "writer.lock"})
 """What the dashboard puts in a run directory before its trainer starts (besides a status)."""
 
 
-def fresh_run_dir(path: Path) -> Path:
+def _remove_if_empty(run_dir: Path) -> None:
+    """Remove a run folder this process made if nothing was written into it yet (at most its
+    lock file or a temp file): a signal in the first seconds leaves no empty run behind."""
+    import contextlib
+    import os
+
+    from engine.runs.lock import LOCK_NAME
+
+    with contextlib.suppress(OSError):
+        names = os.listdir(run_dir)
+        if all(n == LOCK_NAME or (n.startswith(".") and n.endswith(".tmp")) for n in names):
+            for name in names:
+                os.unlink(run_dir / name)
+            os.rmdir(run_dir)
+
+
+def _prepared_for(path: Path, preset: str | None, cfg: Config | None) -> bool:
+    """Whether ``path/config.yaml`` is the one this process was told to train, as the engine
+    writes it (:func:`engine.cli.trainer_process.prepare_run_dir`): ``preset`` names that very
+    file and its bytes are exactly what the run will write there. A user's own config.yaml is
+    not (and one that is byte for byte the engine's loses nothing when rewritten)."""
+    import os
+
+    from engine.config.presets import portable_dict
+    from engine.runs.writer import preset_yaml
+
+    mine = path / "config.yaml"
+    if preset is None or cfg is None or mine.is_symlink() or not mine.is_file():
+        return False
+    try:
+        if not os.path.samefile(preset, mine):
+            return False
+        return mine.read_bytes() == preset_yaml(portable_dict(cfg, cfg.name)).encode()
+    except OSError:
+        return False
+
+
+def fresh_run_dir(path: Path, preset: str | None = None, cfg: Config | None = None) -> Path:
     """``path`` created, or checked to be empty or prepared for this process; one line when it
-    holds anything else (an earlier run, somebody's files) or cannot be made."""
+    holds anything else (an earlier run, somebody's files) or cannot be made.
+
+    Prepared means: the ``config.yaml`` the dashboard wrote for this run, which is the
+    ``preset`` being trained (:func:`_prepared_for`), and beside it only its ``trainer.log``,
+    a lock file and a status naming this process. Without that config, a ``config.yaml`` or a
+    ``trainer.log`` is somebody's file and the directory is refused. A symbolic link to a folder
+    is followed here, once (the caller named it), so the run never sits behind a link.
+    """
     import os
 
     from engine.runs.status import RunStatus
 
     if path.exists() and not path.is_dir():
         raise RunError(f"--run-dir {path.name}: not a directory")
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     try:
         path.mkdir(parents=True, exist_ok=True)
         names = {p.name for p in path.iterdir()}
     except OSError as exc:
         raise RunError(f"--run-dir {path}: {exc.strerror or exc}") from None
-    others = sorted(names - PREPARED - {"status.json"})
+    allowed = PREPARED if _prepared_for(path, preset, cfg) else {"writer.lock"}
+    others = sorted(names - allowed - {"status.json"})
     if not others and "status.json" in names:
         try:
             mine = RunStatus.read(path).pid == os.getpid()

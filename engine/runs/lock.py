@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import time
 from pathlib import Path
 
@@ -36,22 +37,41 @@ except ImportError:  # pragma: no cover - not POSIX: no locks, the pid check alo
     fcntl = None  # type: ignore[assignment]
 
 
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+"""Never open a lock file through a symbolic link (it could create a file anywhere), and never
+block opening one that is a FIFO."""
+
+
 def _key(run: Path) -> str:
-    return os.path.realpath(run / LOCK_NAME)
+    """The lock file's path: the run folder resolved, the lock file itself never followed."""
+    return os.path.join(os.path.realpath(run), LOCK_NAME)
 
 
 def acquire(run: Path) -> None:
     """Take ``run``'s writer lock for this process (again, if it holds it: counted), or raise
-    :class:`RunError` when another process holds it."""
+    :class:`RunError` when another process holds it.
+
+    A run folder that is a symbolic link, and a ``writer.lock`` that is a link or not a regular
+    file, are refused in one line: nothing is created or changed outside the run."""
+    if os.path.islink(run):
+        raise RunError(f"{run}: a symbolic link, not a run directory; not following it")
     key = _key(run)
     if key in _held:
         fd, count = _held[key]
         _held[key] = (fd, count + 1)
         return
     try:
-        fd = os.open(key, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = os.open(key, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | _NOFOLLOW, 0o644)
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise RunError(
+                f"{run}: its {LOCK_NAME} is a symbolic link; refusing to follow it (not a "
+                "run's own file)"
+            ) from None
         raise RunError(f"{run}: cannot lock the run ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise RunError(f"{run}: its {LOCK_NAME} is not a regular file; refusing to use it")
     if fcntl is not None:
         deadline = time.monotonic() + RETRY_S
         while True:
@@ -110,7 +130,7 @@ def held_elsewhere(run: Path) -> bool | None:
     if held_here(run):
         return False
     try:
-        fd = os.open(run / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(run / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC | _NOFOLLOW)
     except OSError:
         return None
     try:

@@ -16,6 +16,8 @@ a log damaged before its last line are refused here, before the run's writer tou
 
 from __future__ import annotations
 
+import copy
+import os
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,7 @@ def prepare_resume(run: Path, overrides: list[str]) -> tuple[Config, dict[str, A
     from engine.runs.checkpoint import load_checkpoint
     from engine.runs.log import RunLog
 
+    _check_no_links(run)
     status = RunStatus.read(run)
     if status.run_state == "running":
         raise RunError(
@@ -73,6 +76,20 @@ def prepare_resume(run: Path, overrides: list[str]) -> tuple[Config, dict[str, A
     return cfg, state
 
 
+def _check_no_links(run: Path) -> None:
+    """Refuse a run holding a symbolic link: resuming rewrites and appends to its files, and a
+    link would carry those writes to wherever it points."""
+    try:
+        links = sorted(p.name for p in run.iterdir() if p.is_symlink())
+    except OSError as exc:
+        raise RunError(f"{run}: cannot be read ({exc.strerror or exc})") from None
+    if links:
+        raise RunError(
+            f"run {run.name}: its {links[0][:60]} is a symbolic link; refusing to resume "
+            "(it would write through the link)"
+        )
+
+
 def _differences(old: Any, new: Any, key: str = "") -> list[str]:
     """The dotted keys where two config mappings differ (outside the resumable sections)."""
     if isinstance(old, dict) and isinstance(new, dict):
@@ -85,12 +102,62 @@ def _differences(old: Any, new: Any, key: str = "") -> list[str]:
     return [] if old == new else [key]
 
 
+def _same_file(saved: Any, written: Any) -> bool:
+    """Whether a file as the checkpoint names it (``saved``: as the preset gave it, maybe
+    relative to the preset's folder) is the file ``config.yaml`` names (``written``: made
+    absolute from that folder, :func:`engine.config.presets.portable_dict`).
+
+    The checkpoint does not hold the preset's folder, so a relative name matches the absolute
+    one that ends with it (``data/diabetes.csv`` and ``/…/presets/data/diabetes.csv``; leading
+    ``..`` dropped): an edit to another file of another name is still refused.
+    """
+    if not isinstance(saved, str) or not isinstance(written, str) or saved == written:
+        return bool(saved == written)
+    if os.path.isabs(saved) or not os.path.isabs(written):
+        return False
+    parts = Path(os.path.normpath(saved)).parts
+    while parts and parts[0] == "..":
+        parts = parts[1:]
+    return bool(parts) and Path(os.path.normpath(written)).parts[-len(parts) :] == parts
+
+
+def _as_written(saved: dict[str, Any], written: dict[str, Any]) -> dict[str, Any]:
+    """``saved`` (the checkpoint's config) with each file it names relative to the preset's
+    folder replaced by ``config.yaml``'s absolute name for the same file (:func:`_same_file`):
+    ``data.path``, ``loss.callable`` and each term's ``params.callable``."""
+    out = copy.deepcopy(saved)
+
+    def fix(old: Any, new: Any, key: str) -> None:
+        if (
+            isinstance(old, dict)
+            and isinstance(new, dict)
+            and _same_file(old.get(key), new.get(key))
+        ):
+            old[key] = new.get(key)
+
+    fix(out.get("data"), written.get("data"), "path")
+    loss, new_loss = out.get("loss"), written.get("loss")
+    fix(loss, new_loss, "callable")
+    terms = loss.get("terms") if isinstance(loss, dict) else None
+    new_terms = new_loss.get("terms") if isinstance(new_loss, dict) else None
+    if isinstance(terms, list) and isinstance(new_terms, list):
+        for term, new_term in zip(terms, new_terms, strict=False):
+            if isinstance(term, dict) and isinstance(new_term, dict):
+                fix(term.get("params"), new_term.get("params"), "callable")
+    return out
+
+
 def _check_same_run(run: Path, cfg: Config, state: dict[str, Any]) -> None:
-    """Refuse a config that is not the checkpoint's (``config.yaml`` edited since)."""
+    """Refuse a config that is not the checkpoint's (``config.yaml`` edited since).
+
+    Files are compared as the same file however each names it: the checkpoint holds the
+    config as the preset gave it (a bundled preset's ``data/diabetes.csv``, a user's
+    ``in.csv``), ``config.yaml`` the same names made absolute (:func:`_as_written`)."""
     saved = state.get("config")
     if not isinstance(saved, dict):
         raise RunError(f"{run / 'checkpoint.pt'}: not a linreg-tui checkpoint (no config)")
-    changed = _differences(saved, cfg.to_dict())
+    written = cfg.to_dict()
+    changed = _differences(_as_written(saved, written), written)
     if changed:
         key = changed[0]
         raise RunError(

@@ -70,6 +70,7 @@ __all__ = [
     "epochs_until",
     "event_from_dict",
     "first_line",
+    "foreign_files",
     "is_run_dir",
     "list_runs",
     "new_run_dir",
@@ -117,6 +118,7 @@ RUN_FILES = frozenset(
         "model.pt",
         "checkpoint.pt",
         "trainer.log",
+        "notes.json",
         LOCK_NAME,
     }
 )
@@ -169,14 +171,25 @@ class RunInfo:
         return str(self.status.get("started_at") or "")
 
 
+def foreign_files(path: Path) -> list[str] | None:
+    """The names in ``path`` that no run writes (sorted), a run file that is a symbolic link
+    included (a link may point anywhere); None when ``path`` cannot be read."""
+    try:
+        entries = list(path.iterdir())
+    except OSError:
+        return None
+    return sorted(
+        f"{p.name} (a symbolic link)" if p.is_symlink() else p.name
+        for p in entries
+        if p.is_symlink()
+        or not (p.name in RUN_FILES or (p.name.startswith(".") and p.name.endswith(".tmp")))
+    )
+
+
 def run_files_only(path: Path) -> bool:
     """Whether ``path`` holds only what a run directory holds (or nothing): a run killed before
     its status was written, not somebody's folder."""
-    try:
-        names = [p.name for p in path.iterdir()]
-    except OSError:
-        return False
-    return all(n in RUN_FILES or (n.startswith(".") and n.endswith(".tmp")) for n in names)
+    return foreign_files(path) == []
 
 
 def list_runs(root: Path) -> list[RunInfo]:
@@ -240,8 +253,11 @@ def resolve_run(spec: str, root: Path, *, for_delete: bool = False) -> Path:
 
     ``for_delete`` (``runs rm``): only a folder directly in the runs folder (a run, an
     unreadable one, or an empty one), or a path named outside it that carries the run marker
-    (:func:`is_run_dir`); never the working directory or a folder above it, and a name must be
-    the run's id, its short id, or a prefix of six characters or more — not a preset name.
+    (:func:`is_run_dir`); either way one that holds only what a run writes
+    (:func:`foreign_files`), named by path or by name alike. Never the working directory or a
+    folder above it, never a symbolic link (to a run or not: only a real folder is deleted),
+    and a name must be the run's id, its short id, or a prefix of six characters or more — not
+    a preset name. A symbolic link in the runs folder is no run by name, as in the listing.
     """
     if not spec.strip():
         raise RunError("empty run name: name a run by id, unique prefix, path or latest")
@@ -260,7 +276,8 @@ def resolve_run(spec: str, root: Path, *, for_delete: bool = False) -> Path:
     check_root(root)
     if not root.is_dir():
         raise RunError(f"unknown run '{spec[:80]}': no runs yet in {root}")
-    names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    entries = [p for p in root.iterdir() if not p.name.startswith(".")]
+    names = sorted(p.name for p in entries if p.is_dir() and not p.is_symlink())
     hits = (
         [n for n in names if n == spec]
         or [n for n in names if n.startswith(spec)]
@@ -269,6 +286,11 @@ def resolve_run(spec: str, root: Path, *, for_delete: bool = False) -> Path:
     loose = [n for n in names if n.endswith(spec) or f"-{spec}" in n]
     if not hits and loose and not for_delete:
         hits = loose
+    if not hits and any(p.name == spec and p.is_symlink() for p in entries):
+        raise RunError(
+            f"{spec[:80]}: a symbolic link in the runs folder {root}, not a run (links are "
+            "never followed; remove the link itself with rm)"
+        )
     if not hits:
         hint = f" ({len(loose)} runs have it in their name: name one by its id)" if loose else ""
         raise RunError(f"unknown run '{spec[:80]}' in {root}{hint} (see 'linreg-tui runs')")
@@ -280,7 +302,23 @@ def resolve_run(spec: str, root: Path, *, for_delete: bool = False) -> Path:
             f"run '{spec[:80]}': name a run to delete by its id, short id or a "
             "prefix of 6 characters or more (see 'linreg-tui runs')"
         )
+    if for_delete:
+        _only_run_files(spec, root / hits[0])
     return root / hits[0]
+
+
+def _only_run_files(spec: str, path: Path) -> None:
+    """Refuse to delete ``path`` unless it holds only what a run writes (a run, an unreadable
+    or an empty one): a folder of somebody's files is not a run, whatever else it holds."""
+    others = foreign_files(path)
+    if others is None:
+        raise RunError(f"{spec[:100]}: not a run directory (cannot be read): not deleting it")
+    if others:
+        shown = ", ".join(o[:40] for o in others[:3]) + (", …" if len(others) > 3 else "")
+        raise RunError(
+            f"{spec[:100]}: not a run directory (it holds {shown}, not a run's own files): "
+            "not deleting it"
+        )
 
 
 def _by_path(spec: str, as_path: Path, root: Path, for_delete: bool) -> Path:
@@ -303,14 +341,11 @@ def _by_path(spec: str, as_path: Path, root: Path, for_delete: bool) -> Path:
         )
     if as_path.is_symlink() or not as_path.is_dir():
         raise RunError(f"{spec[:100]}: not a run directory")
-    if _inside(as_path, root):
-        if (as_path / "status.json").exists() or run_files_only(as_path):
-            return as_path
-        raise RunError(f"{spec[:100]}: not a run directory (no status.json)")
-    if not is_run_dir(as_path):
+    if not _inside(as_path, root) and not is_run_dir(as_path):
         raise RunError(
             f"{spec[:100]}: outside the runs folder {root} and not a run directory "
             "(no status.json written by linreg-tui beside a config.yaml): not "
             "deleting it"
         )
+    _only_run_files(spec, as_path)
     return as_path
