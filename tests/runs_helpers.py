@@ -6,8 +6,9 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from tests.eventually import eventually
 
 ROOT = Path(__file__).resolve().parents[1]
 LONG = [
@@ -56,14 +57,13 @@ def run(runs: Path, *args: str, timeout: float = 120, **extra: str) -> subproces
 
 def only_run(runs: Path, timeout: float = 60) -> Path:
     """The single run directory under ``runs`` (waiting for it to appear)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = [p for p in runs.iterdir() if p.is_dir()] if runs.exists() else []
-        if found:
-            assert len(found) == 1, found
-            return found[0]
-        time.sleep(0.05)
-    raise AssertionError(f"no run directory appeared in {runs}")
+
+    def run_dirs() -> list[Path]:
+        return [p for p in runs.iterdir() if p.is_dir()] if runs.exists() else []
+
+    found = eventually(run_dirs, timeout, interval=0.05, message=f"a run directory in {runs}")
+    assert len(found) == 1, found
+    return found[0]
 
 
 def epochs_logged(run_dir: Path) -> int:
@@ -76,11 +76,17 @@ def epochs_logged(run_dir: Path) -> int:
 
 
 def wait_for_epochs(run_dir: Path, n: int, proc: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while epochs_logged(run_dir) < n:
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, f"fewer than {n} epochs after {timeout} s"
-        time.sleep(0.02)
+    """Wait until ``run_dir`` has logged ``n`` epochs; fail at once, with its output, if the
+    process ``proc`` ends before that."""
+
+    def reached() -> bool:
+        alive = proc.poll() is None  # asked first: a process that logged n, then ended, passes
+        if epochs_logged(run_dir) >= n:
+            return True
+        assert alive, proc.communicate()
+        return False
+
+    eventually(reached, timeout, message=f"{n} epochs logged in {run_dir}")
 
 
 def last_event(run_dir: Path) -> dict:

@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ import yaml
 
 from engine.data.dataset import read_table
 from engine.runs.model_file import load_model
+from tests.eventually import eventually
 from tests.runs_helpers import LONG, ROOT, only_run, run, start, wait_for_epochs
 
 DIABETES = ROOT / "presets" / "data" / "diabetes.csv"
@@ -30,13 +30,11 @@ def diabetes_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _new_run(runs: Path, known: set[Path]) -> Path:
     """The run directory that appears under ``runs`` besides ``known`` ones."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        new = {p for p in runs.iterdir() if p.is_dir()} - known
-        if new:
-            return new.pop()
-        time.sleep(0.05)
-    raise AssertionError("no new run directory appeared")
+
+    def new_dirs() -> set[Path]:
+        return {p for p in runs.iterdir() if p.is_dir()} - known
+
+    return eventually(new_dirs, 60, interval=0.05, message=f"a new run directory in {runs}").pop()
 
 
 def test_runs_lists_running_crashed_and_finished_runs_newest_first(tmp_path: Path) -> None:

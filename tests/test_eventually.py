@@ -66,3 +66,39 @@ async def test_the_async_twin_lets_the_loop_run_what_makes_it_true():
 async def test_the_async_twin_fails_naming_what_was_awaited():
     with pytest.raises(NeverHappened, match=r"after 0.1 s waiting for the first epoch"):
         await eventually_async(lambda: None, timeout=0.1, message="the first epoch")
+
+
+def test_a_message_function_is_asked_when_the_wait_fails_not_before():
+    polls: list[int] = []
+
+    def never() -> None:
+        polls.append(1)
+
+    with pytest.raises(NeverHappened) as info:
+        eventually(never, timeout=0.1, interval=0.01, message=lambda: f"{len(polls)} polls")
+    assert str(info.value).startswith(f"timed out after 0.1 s waiting for {len(polls)} polls ")
+    assert len(polls) > 1
+
+
+async def test_the_dashboards_wait_until_lets_the_app_run_and_names_its_top_bar_at_the_deadline(
+    tmp_path,
+):
+    """``wait_until`` (tests/tui/conftest.py) is this module's async wait with the app's
+    ``Pilot.pause`` between polls: a timer of the app fires while it waits, and a failure says
+    what the top bar showed at the deadline, which is how a CI failure is diagnosed."""
+    from tests.tui.conftest import text_of, wait_until
+    from tui.app import make_app
+
+    app = make_app("default", ["train.device=cpu"], runs_root=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.set_timer(0.05, lambda: app.say("late news", toast=False))
+        await wait_until(pilot, lambda: "late news" in text_of(app, "#topbar"), timeout=10)
+        app.set_timer(0.05, lambda: app.say("at the deadline", toast=False))
+        with pytest.raises(NeverHappened) as info:
+            await wait_until(pilot, lambda: False, timeout=1, what="nothing")
+        top = text_of(app, "#topbar")
+        assert "at the deadline" in top
+        assert str(info.value) == (
+            f"timed out after 1 s waiting for nothing (its top bar: {top!r}) "
+            "(the condition last returned False)"
+        )

@@ -11,6 +11,7 @@ import pytest
 import engine
 from engine.core.events import EpochEnded, RunFinished, RunStarted
 from tests.conftest import make_config
+from tests.eventually import eventually_async
 
 LONG = make_config(
     data={"n_samples": 2000, "n_features": 8},
@@ -22,6 +23,11 @@ LONG = make_config(
 
 def training_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "linreg-train"]
+
+
+def epochs_in(events: list) -> int:
+    """How many epochs a consumer has seen."""
+    return sum(isinstance(e, EpochEnded) for e in events)
 
 
 async def test_event_order_and_finish():
@@ -62,18 +68,19 @@ async def test_pause_holds_the_worker_and_resume_continues():
 
     wall_start = time.perf_counter()
     task = asyncio.create_task(consume())
-    while not any(isinstance(e, EpochEnded) for e in seen):
-        await asyncio.sleep(0.01)
+    await eventually_async(lambda: epochs_in(seen), message="the first epoch")
     run.pause()
     assert run.paused
-    await asyncio.sleep(0.3)  # an epoch in flight may still land
+    # Sleeps that are what the test proves: events already on their way may still land (the
+    # run has no "now held" signal to wait for), then a stretch of time in which a running
+    # worker would train on and a paused one does not.
+    await asyncio.sleep(0.3)
     held = len(seen)
     await asyncio.sleep(0.7)
     assert len(seen) == held  # nothing while paused
     assert run.thread.is_alive()
     run.resume()
-    while len(seen) < held + 2:
-        await asyncio.sleep(0.01)
+    await eventually_async(lambda: len(seen) >= held + 2, message="two events after resuming")
     run.stop()
     await task
     wall = time.perf_counter() - wall_start
@@ -87,24 +94,23 @@ async def test_abandoned_async_for_leaves_no_thread():
     async for ev in run:
         if isinstance(ev, EpochEnded):
             break
-    await asyncio.sleep(0)  # the generator is finalised and closed
-    for _ in range(100):
-        if not run.thread.is_alive():
-            break
-        await asyncio.sleep(0.01)
-    assert not run.thread.is_alive()
+    # the abandoned generator is closed on the event loop, which the wait lets run
+    await eventually_async(
+        lambda: not run.thread.is_alive(), timeout=10, message="the training thread to end"
+    )
     assert training_threads() == []
 
 
 async def test_cancelling_the_consumer_task_stops_the_worker():
     run = engine.train(LONG)
+    seen: list = []
 
     async def consume():
-        async for _ in run:
-            pass
+        async for ev in run:
+            seen.append(ev)
 
     task = asyncio.create_task(consume())
-    await asyncio.sleep(0.5)
+    await eventually_async(lambda: epochs_in(seen), message="the consumer to be mid-run")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -164,7 +170,7 @@ def test_stop_releases_a_paused_worker():
     waited: list[float] = []
     t = threading.Thread(target=lambda: waited.append(control.wait_if_paused()))
     t.start()
-    time.sleep(0.2)
+    time.sleep(0.2)  # what the test proves: a paused worker stays held while time passes
     assert t.is_alive()
     control.stop()
     t.join(2)

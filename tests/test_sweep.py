@@ -7,7 +7,6 @@ import json
 import math
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import optuna
@@ -15,10 +14,20 @@ import optuna
 from engine.runs.store import list_runs, read_status
 from engine.sweep.run import run_sweep
 from engine.sweep.spec import load_sweep
+from tests.eventually import eventually
+from tests.runs_helpers import epochs_logged
 from tests.test_sweep_spec import ROOT, spec_file, sweep_cmd
 
 SMALL = ["data.n_samples=200", "train.device=cpu", "train.epochs=30"]
 """A small, quick problem: 3 standardised features, full-batch SGD on MSE."""
+
+
+def trial_training(runs: Path, number: int) -> Path | None:
+    """The run directory of trial ``number`` once it has logged an epoch (it is training)."""
+    for run in list_runs(runs):
+        if run.status.get("trial") == number and epochs_logged(run.path) > 0:
+            return run.path
+    return None
 
 
 def sweep(tmp_path: Path, text: str, *overrides: str, runs: str = "runs", **kw):
@@ -145,7 +154,7 @@ def test_a_sweep_interrupted_by_sigint_continues_when_run_again(tmp_path):
     while not first.startswith("trial 0"):  # header lines, then the first finished trial
         assert first, proc.stderr.read()
         first = proc.stdout.readline()
-    time.sleep(0.3)  # trial 1 is training now
+    eventually(lambda: trial_training(tmp_path / "runs", 1), message="trial 1 to log an epoch")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

@@ -9,13 +9,11 @@ processes.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 import os
 import signal
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -28,6 +26,7 @@ from textual.widgets import Label, Select, Static
 
 from engine.core.events import Event
 from engine.runs.store import list_runs
+from tests.eventually import eventually, eventually_async
 
 SMALL = [
     "data.n_samples=200",
@@ -47,25 +46,26 @@ LONG = [
 """A run that goes on until stopped."""
 
 
-async def wait_until(pilot: Pilot, cond: Callable[[], bool], timeout: float = 20.0) -> None:
-    """Let the app run until ``cond()`` holds; fail the test after ``timeout`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            top = pilot.app.query("#topbar")
-            said = f" (its top bar: {str(top.first().render())!r})" if top else ""
-            raise AssertionError(f"timed out after {timeout:g} s waiting for the app{said}")
-        await pilot.pause(0.02)
+async def wait_until(
+    pilot: Pilot, cond: Callable[[], object], timeout: float = 20.0, what: str = "the app"
+) -> None:
+    """Let the app run until ``cond()`` holds; fail the test after ``timeout`` seconds, saying
+    what the app's top bar showed then (how a CI failure is diagnosed). :func:`eventually_async`
+    with ``Pilot.pause`` between polls, so the app's timers and screen updates run too."""
+
+    def failed_waiting_for() -> str:
+        top = pilot.app.query("#topbar")
+        return f"{what} (its top bar: {str(top.first().render())!r})" if top else what
+
+    await eventually_async(cond, timeout, message=failed_waiting_for, pause=pilot.pause)
 
 
-def wait_for(cond: Callable[[], bool], timeout: float = 30.0, what: str = "the condition") -> None:
-    """Outside an app: poll ``cond`` until it holds; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.02)
+def wait_for(
+    cond: Callable[[], object], timeout: float = 30.0, what: str = "the condition"
+) -> None:
+    """Outside an app: poll ``cond`` until it holds; fail the test after ``timeout`` seconds
+    (:func:`eventually` under the name these tests know)."""
+    eventually(cond, timeout, message=what)
 
 
 async def file_events(pilot: Pilot, *evts: Event, run_name: str | None = None) -> None:

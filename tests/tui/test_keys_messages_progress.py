@@ -183,6 +183,6 @@ async def test_a_diverged_run_gets_one_toast_not_two(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: app.session.history.finished is not None)
         assert app.session.history.finished.reason == "diverged"
         await wait_until(pilot, lambda: bool(toasts(app)))
-        await pilot.pause(0.3)
+        await pilot.pause(0.3)  # what the test proves: no second toast comes in that time
         shown = toasts(app)
         assert len(shown) == 1 and "diverged" in shown[0], shown

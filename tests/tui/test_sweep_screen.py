@@ -32,6 +32,21 @@ def column(table: DataTable, index: int) -> list[str]:
     return [str(table.get_row_at(i)[index]) for i in range(table.row_count)]
 
 
+async def wait_sweep(pilot, screen: SweepScreen, cond, timeout: float = 20.0) -> None:
+    """``wait_until`` that, when it times out, says what the sweep screen and its process said:
+    the screen's status line, whether the job's process lives, and the tail of its log."""
+    try:
+        await wait_until(pilot, cond, timeout=timeout)
+    except AssertionError as exc:
+        status = str(screen.query_one("#sweep-status").render())
+        job = screen.job
+        said = job.log.read_text(errors="replace")[-1500:] if job and job.log.exists() else ""
+        alive = job.running if job else None
+        raise AssertionError(
+            f"{exc}; sweep status {status!r}, process alive {alive}, log:\n{said}"
+        ) from None
+
+
 async def open_screen(pilot, app) -> SweepScreen:
     screen = SweepScreen(SettingsBridge(app.settings), app.session.runs_root)
     await app.push_screen(screen)
@@ -49,14 +64,15 @@ async def test_a_real_sweep_fills_the_table_live_sorts_and_loads_the_best_into_t
         await pilot.press("enter")
         assert screen.job is not None and not screen.query_one("#space-error").display
         table = screen.query_one(DataTable)
-        await wait_until(
+        await wait_sweep(
             pilot,
+            screen,
             lambda: table.row_count == 3 and column(table, 4).count("complete") == 3,
             timeout=120,
         )
         assert column(table, 0) == ["0", "1", "2"]  # by trial number first
         assert sorted(column(table, 1)) == ["0.001", "0.05", "0.5"]
-        await wait_until(pilot, lambda: not screen.job.running, timeout=30)
+        await wait_sweep(pilot, screen, lambda: not screen.job.running, timeout=30)
         # o: best first (lowest val_loss), then worst first
         await pilot.press("o")
         assert column(table, 1)[0] == "0.5" and column(table, 1)[-1] == "0.001"
@@ -77,7 +93,7 @@ async def test_a_real_sweep_fills_the_table_live_sorts_and_loads_the_best_into_t
         best_number = column(table, 0)[column(table, 1).index("0.5")]
         assert runs[0].status["trial"] == int(best_number)
         status = screen.query_one("#sweep-status")
-        await wait_until(pilot, lambda: "· 3/3 complete" in str(status.render()))
+        await wait_sweep(pilot, screen, lambda: "· 3/3 complete" in str(status.render()))
         study = optuna.load_study(
             study_name=screen.study_name, storage=f"sqlite:///{tmp_path / 'runs' / 'sweeps.db'}"
         )
@@ -86,7 +102,7 @@ async def test_a_real_sweep_fills_the_table_live_sorts_and_loads_the_best_into_t
         await pilot.press("escape")
         again = await open_screen(pilot, app)
         table = again.query_one(DataTable)
-        await wait_until(pilot, lambda: table.row_count == 3)
+        await wait_sweep(pilot, again, lambda: table.row_count == 3)
         assert again.study_name == screen.study_name
         # b: the best trial's lr lands in the form as an edit
         await pilot.press("b")
@@ -189,15 +205,15 @@ async def test_a_finished_sweep_reads_with_totals_base_importance_real_units_and
         await pilot.press("enter")
         table = screen.query_one(DataTable)
         status = screen.query_one("#sweep-status")
-        await wait_until(pilot, lambda: "8/8 complete" in str(status.render()), timeout=180)
-        await wait_until(pilot, lambda: not screen.job.running, timeout=30)
+        await wait_sweep(pilot, screen, lambda: "8/8 complete" in str(status.render()), timeout=180)
+        await wait_sweep(pilot, screen, lambda: not screen.job.running, timeout=30)
         assert table.row_count == 8
         # the base settings every trial shares (not the searched lr and momentum)
         base = str(screen.query_one("#sweep-base").render())
         assert base.startswith("base: mse · sgd") and "epochs 30" in base and "lr" not in base
         # importances from Optuna (fANOVA) once enough trials are complete, summing to 1
         shown = screen.query_one("#sweep-importance")  # computed in a worker of its own
-        await wait_until(pilot, lambda: " · " in str(shown.render()), timeout=60)
+        await wait_sweep(pilot, screen, lambda: " · " in str(shown.render()), timeout=60)
         importance = str(shown.render())
         assert importance.startswith("importance: ")
         shares = dict(part.rsplit(" ", 1) for part in importance.split(": ", 1)[1].split(" · "))
@@ -243,18 +259,18 @@ async def test_x_cancels_the_trials_in_flight_and_queues_their_values_again(tmp_
         space.focus()
         await pilot.press("enter")
         table = screen.query_one(DataTable)
-        await wait_until(pilot, lambda: column(table, 5).count("running") == 4, timeout=120)
+        await wait_sweep(pilot, screen, lambda: column(table, 5).count("running") == 4, timeout=120)
         assert "running 0/4" in str(screen.query_one("#sweep-status").render())
         running = sorted(column(table, 1))
         await pilot.press("x")
-        await wait_until(pilot, lambda: not screen.job.running, timeout=60)
-        await wait_until(pilot, lambda: column(table, 5).count("queued") == 4, timeout=30)
+        await wait_sweep(pilot, screen, lambda: not screen.job.running, timeout=60)
+        await wait_sweep(pilot, screen, lambda: column(table, 5).count("queued") == 4, timeout=30)
         states = column(table, 5)
         assert states.count("cancelled") == 4 and "failed" not in states
         queued = sorted(v for v, s in zip(column(table, 1), states, strict=True) if s == "queued")
         assert queued == running  # the same values, queued for the next run of the sweep
         status = screen.query_one("#sweep-status")
-        await wait_until(pilot, lambda: "stopped at 0/4 · 4 queued" in str(status.render()))
+        await wait_sweep(pilot, screen, lambda: "stopped at 0/4 · 4 queued" in str(status.render()))
 
 
 async def test_without_optuna_the_screen_says_how_to_install_it_and_starts_nothing(
