@@ -20,7 +20,7 @@ from typing import TextIO
 
 from engine.config.presets import DEFAULT_PRESET
 from engine.core.errors import ConfigError
-from engine.core.signals import Interrupted
+from engine.core.signals import Interrupted, note_arrival, take_arrival
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 """0 completed or early-stopped, 1 diverged or failed, 2 bad input, 130 Ctrl-C (128 + N when
@@ -129,19 +129,51 @@ def leave_on_signals(active: bool = True) -> Iterator[None]:
     """While a command runs: SIGTERM unwinds like Ctrl-C (:class:`Interrupted`, exit 143, temp
     files removed on the way) instead of killing the process where it stands. A run replaces
     this with its own clean stop (:class:`engine.core.signals.StopOnSignals`). Main thread
-    only (``signal`` allows no other)."""
+    only (``signal`` allows no other).
+
+    A signal that lands inside an import is only noted (an exception there may be swallowed by
+    C code, or abort it: :func:`engine.core.signals.note_arrival`): the run that starts next
+    stops at once, and a command that ends or fails without the exception leaves here as if
+    it had arrived.
+    """
     if not active or threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def leave(signum: int, frame: FrameType | None) -> None:
-        raise Left(signum)
+        if note_arrival(signum, frame):
+            raise Left(signum)
 
-    previous = signal.signal(signal.SIGTERM, leave)
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        if note_arrival(signum, frame):
+            raise KeyboardInterrupt
+
+    take_arrival()  # one noted by an earlier command in this process is not this one's
+    previous = {
+        signal.SIGTERM: signal.signal(signal.SIGTERM, leave),
+        signal.SIGINT: signal.signal(signal.SIGINT, interrupt),
+    }
     try:
         yield
+        _leave_if_swallowed()
+    except KeyboardInterrupt:
+        raise
+    except BaseException:
+        _leave_if_swallowed()
+        raise
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        take_arrival()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _leave_if_swallowed() -> None:
+    """Raise what the handler of a signal noted but never delivered raised."""
+    swallowed = take_arrival()
+    if swallowed == signal.SIGINT:
+        raise KeyboardInterrupt from None
+    if swallowed is not None:
+        raise Left(swallowed) from None
 
 
 def add_preset_args(p: argparse.ArgumentParser) -> None:

@@ -27,6 +27,41 @@ STOP_BY_YOU: int = getattr(signal, "SIGRTMIN", signal.SIGTERM)
 """The signal a dashboard sends for its stop key (SIGTERM where there are no real-time ones)."""
 
 
+_arrived: int | None = None
+"""The first stop signal seen by a command's start-up handler (:func:`note_arrival`)."""
+
+
+def note_arrival(signum: int, frame: FrameType | None) -> bool:
+    """Remember a stop signal; whether its handler may raise here (not inside an import).
+
+    An exception raised inside an import can land in C code that clears it (``torch._C``
+    imports numpy and drops any error: the signal is lost, numpy half-loaded) or cannot unwind
+    (torch's C++ set-up aborts the process). So a command's start-up handler only notes the
+    signal there, and the command acts on it at its next safe point (:func:`take_arrival`):
+    :class:`StopOnSignals` stops a run it finds one for at once.
+    """
+    global _arrived
+    if _arrived is None:
+        _arrived = signum
+    return not _in_import(frame)
+
+
+def _in_import(frame: FrameType | None) -> bool:
+    """Whether ``frame`` runs inside an import (a frame of importlib's bootstrap below it)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def take_arrival() -> int | None:
+    """The stop signal noted since the last call, if any (and forget it)."""
+    global _arrived
+    signum, _arrived = _arrived, None
+    return signum
+
+
 class Interrupted(KeyboardInterrupt):
     """A second signal: leave now. ``exit_code`` is 128 + the signal number."""
 
@@ -83,6 +118,9 @@ class StopOnSignals:
         stops = HANDLED + ((STOP_BY_YOU,) if STOP_BY_YOU not in HANDLED else ())
         self._previous = {s: signal.signal(s, self._handler) for s in stops}
         self._previous.update({s: signal.signal(s, self._pause) for s in (PAUSE, RESUME)})
+        early = take_arrival()  # a signal whose exception an import swallowed: stop now
+        if early is not None:
+            self._handler(early, None)
         return self
 
     def __exit__(self, *exc: object) -> None:
