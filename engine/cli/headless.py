@@ -70,8 +70,12 @@ def run_headless(
                     printer.out.write(f"warning: {line}\n")
 
     signals = StopOnSignals(control)
+    early = False
     try:
         with signals:
+            early = control.stopped  # a signal held while an import ran: nothing has started
+            if early:
+                raise Stopped()
             fin = run_training(cfg, emit, control, checkpoints=writer, resume_from=resume_from)
     except (ConfigError, Stopped) as exc:
         # Bad input found while loading, or a stop before the first epoch: nothing ran, so
@@ -83,7 +87,8 @@ def run_headless(
         elif writer is not None:
             writer.discard_if_empty(f"{type(exc).__name__}: {exc}")
         if isinstance(exc, Stopped):
-            printer.err.write(f"stopped by {control.stopped_by} while loading data; nothing ran\n")
+            when = "before the run started" if early else "while loading data"
+            printer.err.write(f"stopped by {control.stopped_by} {when}; nothing ran\n")
             return signals.exit_code
         raise
     except Exception as exc:

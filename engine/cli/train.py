@@ -73,8 +73,11 @@ def run(args: argparse.Namespace) -> int:
         run_dir = new_run_dir(runs_dir(args.runs_dir), cfg.name)
         try:
             return _train(args, cfg, overrides, ranks, run_dir)
-        except BaseException:  # a signal before the run wrote anything: no empty folder left
-            _remove_if_empty(run_dir)
+        except KeyboardInterrupt:  # a signal before the run's first event: no folder left
+            _remove_if_unstarted(run_dir, set_up_too=True)
+            raise
+        except BaseException:  # a failure: a crash the writer recorded stays to be read
+            _remove_if_unstarted(run_dir, set_up_too=False)
             raise
     return _train(args, cfg, overrides, ranks, run_dir)
 
@@ -120,17 +123,23 @@ PREPARED = frozenset({"config.yaml", "trainer.log", "writer.lock"})
 """What the dashboard puts in a run directory before its trainer starts (besides a status)."""
 
 
-def _remove_if_empty(run_dir: Path) -> None:
-    """Remove a run folder this process made if nothing was written into it yet (at most its
-    lock file or a temp file): a signal in the first seconds leaves no empty run behind."""
+def _remove_if_unstarted(run_dir: Path, *, set_up_too: bool) -> None:
+    """Remove a run folder this process made if no run started in it: it holds at most its
+    lock file or a temp file, or, with ``set_up_too`` (a signal stopped the command), also what
+    the run's writer writes before the first event (its config, a running status, an empty log).
+    A signal in the first seconds leaves no run behind that never ran."""
     import contextlib
     import os
 
     from engine.runs.lock import LOCK_NAME
+    from engine.runs.log import LOG_NAME
 
+    set_up = {"config.yaml", "status.json", LOG_NAME} if set_up_too else set()
     with contextlib.suppress(OSError):
         names = os.listdir(run_dir)
-        if all(n == LOCK_NAME or (n.startswith(".") and n.endswith(".tmp")) for n in names):
+        if LOG_NAME in names and os.path.getsize(run_dir / LOG_NAME) > 0:
+            return  # the run started: its log is kept, read as stopped or crashed
+        if all(n == LOCK_NAME or n in set_up or (n[0] == "." and n[-4:] == ".tmp") for n in names):
             for name in names:
                 os.unlink(run_dir / name)
             os.rmdir(run_dir)

@@ -23,6 +23,7 @@ the like keep working for the callers that use them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import time
@@ -143,11 +144,15 @@ def new_run_dir(root: Path, preset: str) -> Path:
         path = root / f"{stamp}-{_slug(preset)}-{secrets.token_hex(3)}"
         try:
             path.mkdir()
-            return path
         except FileExistsError:
             continue
         except OSError as exc:
             raise RunError(f"cannot create a run in {root}: {exc.strerror or exc}") from None
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM as the folder was made: none is left
+            with contextlib.suppress(OSError):
+                path.rmdir()
+            raise
+        return path
     raise RunError(f"{root}: cannot create a run directory")  # pragma: no cover
 
 
