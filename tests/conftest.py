@@ -41,6 +41,15 @@ def isolated_config_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     return home / "linreg-tui"
 
 
+@pytest.fixture(autouse=True)
+def no_terminal_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The terminal's size is not a test input: pytest-xdist's workers export ``COLUMNS=80``,
+    and a child process (``linreg-tui runs``) would fit its table to it. A test that wants a
+    width sets one."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.delenv("LINES", raising=False)
+
+
 @pytest.fixture
 def user_presets(isolated_config_home: Path) -> Path:
     """This test's user preset folder (the one ``isolated_config_home`` points at)."""
