@@ -10,7 +10,10 @@
 ``pytest -m "not e2e and not slow"`` is the quick tier; ``pytest`` runs everything. Record again
 after tests were added or sped up::
 
-    pytest -m "not e2e" --record-slow 1.5
+    pytest -n 0 -m "not e2e" --record-slow 1.5
+
+(``-n 0``: one test at a time, so a test's time is its own, not its share of a loaded machine;
+under pytest-xdist only the controlling process records, from every worker's reports.)
 
 Only the tests that ran and passed are re-measured: a quicker one leaves the list, a slower one
 joins; the others keep their entry (a stale name marks nothing).
@@ -85,7 +88,7 @@ class SlowRecorder:
                 slow.pop(nodeid, None)
         data = {
             "about": f"tests over {self.threshold:g} s (setup + call + teardown), marked "
-            "slow by tests/tiers.py; rewrite with: pytest -m 'not e2e' "
+            "slow by tests/tiers.py; rewrite with: pytest -n 0 -m 'not e2e' "
             f"--record-slow {self.threshold:g}",
             "recorded": f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, load "
             f"average {self.load_at_start:.1f} at the start, "
@@ -98,5 +101,5 @@ class SlowRecorder:
 def configure(config: pytest.Config, path: Path = SLOW_FILE) -> None:
     """Register the recorder when ``--record-slow`` is given."""
     threshold = config.getoption("--record-slow")
-    if threshold is not None:
+    if threshold is not None and not hasattr(config, "workerinput"):  # not an xdist worker
         config.pluginmanager.register(SlowRecorder(threshold, path), "slow-recorder")
