@@ -91,10 +91,8 @@ def _hints(cls: type[Event]) -> dict[str, Any]:
     return _HINTS[cls.__name__]
 
 
-def event_from_dict(data: dict[str, Any]) -> Event:
-    """The event a JSON line holds: ``event_from_dict(e.to_dict())`` equals ``e``. A line that
-    is not one (unknown type, missing or unknown field, a value of the wrong type such as
-    ``"train_loss": "abc"``) raises ``ValueError`` naming the field."""
+def _event_class(data: Any) -> type[Event]:
+    """The event class a line's JSON names; ``ValueError`` for anything else."""
     if not isinstance(data, dict) or data.get("type") not in EVENT_CLASSES:
         kind = data.get("type") if isinstance(data, dict) else None
         raise ValueError(
@@ -102,7 +100,14 @@ def event_from_dict(data: dict[str, Any]) -> Event:
             if kind is not None
             else "not an event object"
         )
-    cls = EVENT_CLASSES[data["type"]]
+    return EVENT_CLASSES[data["type"]]
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    """The event a JSON line holds: ``event_from_dict(e.to_dict())`` equals ``e``. A line that
+    is not one (unknown type, missing or unknown field, a value of the wrong type such as
+    ``"train_loss": "abc"``) raises ``ValueError`` naming the field."""
+    cls = _event_class(data)
     hints = _hints(cls)
     kwargs = {k: (v if k in _TEXT_FIELDS else _numbers(v)) for k, v in data.items() if k != "type"}
     for key, value in kwargs.items():
@@ -137,14 +142,8 @@ def decode(line: bytes) -> dict[str, Any]:
     """A line's JSON object, checked as far as a reader of its numbers relies on: an object of
     a known event type, an ``EpochEnded`` with an integer ``epoch``. Anything else raises
     ``ValueError`` saying what (:func:`event_from_dict` checks every field)."""
-    data = json.loads(line)
-    if not isinstance(data, dict) or data.get("type") not in EVENT_CLASSES:
-        kind = data.get("type") if isinstance(data, dict) else None
-        raise ValueError(
-            f"unknown event type {json.dumps(kind)[:30]}"
-            if kind is not None
-            else "not an event object"
-        )
+    data: dict[str, Any] = json.loads(line)
+    _event_class(data)  # an object of a known event type
     if data["type"] == "EpochEnded":
         epoch = data.get("epoch")
         if not isinstance(epoch, int) or isinstance(epoch, bool):
