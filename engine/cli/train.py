@@ -131,6 +131,7 @@ def _remove_if_unstarted(run_dir: Path, *, set_up_too: bool) -> None:
     import contextlib
     import os
 
+    from engine.runs.files import is_temp_name
     from engine.runs.lock import LOCK_NAME
     from engine.runs.log import LOG_NAME
 
@@ -139,7 +140,7 @@ def _remove_if_unstarted(run_dir: Path, *, set_up_too: bool) -> None:
         names = os.listdir(run_dir)
         if LOG_NAME in names and os.path.getsize(run_dir / LOG_NAME) > 0:
             return  # the run started: its log is kept, read as stopped or crashed
-        if all(n == LOCK_NAME or n in set_up or (n[0] == "." and n[-4:] == ".tmp") for n in names):
+        if all(n == LOCK_NAME or n in set_up or is_temp_name(n) for n in names):
             for name in names:
                 os.unlink(run_dir / name)
             os.rmdir(run_dir)

@@ -14,6 +14,12 @@ import time
 from pathlib import Path
 
 
+def is_temp_name(name: str) -> bool:
+    """Whether ``name`` is one of :func:`atomic_write`'s temp files (``.NAME.PID.tmp``), which a
+    writer killed mid-write leaves behind."""
+    return name.startswith(".") and name.endswith(".tmp")
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so a reader sees the old file or the new one, never a torn one."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.core.errors import RunError
-from engine.runs.files import atomic_write, first_line
+from engine.runs.files import atomic_write, first_line, is_temp_name
 from engine.runs.lock import LOCK_NAME
 from engine.runs.log import (
     EVENT_CLASSES,
@@ -186,8 +186,7 @@ def foreign_files(path: Path) -> list[str] | None:
     return sorted(
         f"{p.name} (a symbolic link)" if p.is_symlink() else p.name
         for p in entries
-        if p.is_symlink()
-        or not (p.name in RUN_FILES or (p.name.startswith(".") and p.name.endswith(".tmp")))
+        if p.is_symlink() or not (p.name in RUN_FILES or is_temp_name(p.name))
     )
 
 
