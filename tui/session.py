@@ -308,20 +308,16 @@ class RunSession:
         first epoch, or a crash (shown with the curve so far)."""
         status = follower.status
         if self.history.started is None and trainer is not None and trainer.popen is not None:
-            # nothing ran: say why, and remove the directory as a headless train does
+            # nothing ran: say why (read before the folder holding its log goes), and remove
+            # the directory as a headless train does
+            logged = trainer.log_tail().removeprefix("error: ")
             shutil.rmtree(follower.run_dir, ignore_errors=True)
             if status.get("error_text"):
                 reason, key = str(status["error_text"]), status.get("error_key")
             elif trainer.stop_requested:
                 return Notice("stopped before the first epoch")
             else:
-                reason, key = (
-                    (
-                        trainer.log_tail().removeprefix("error: ")
-                        or "the trainer process ended before its first epoch"
-                    ),
-                    None,
-                )
+                reason, key = logged or trainer.ended_how(), None
             return Notice(f"run failed — {reason}", error=True, field=(key, reason))
         last = self.history.last
         epoch = last.epoch if isinstance(last, EpochEnded) else 0

@@ -150,6 +150,19 @@ class TrainerProcess:
         if self.popen is not None:
             self.popen.poll()
 
+    def ended_how(self) -> str:
+        """How a trainer that wrote no reason ended, for the message that says it failed: its
+        exit code or the signal that killed it, where this process started it."""
+        self.reap()
+        code = self.popen.returncode if self.popen is not None else None
+        if code is None:
+            return "the trainer process ended before its first epoch"
+        how = f"ended with exit code {code}"
+        if code < 0:
+            with contextlib.suppress(ValueError):
+                how = f"was killed by {signal.Signals(-code).name}"
+        return f"the trainer process {how} before its first epoch"
+
     def log_tail(self, limit: int = 300) -> str:
         """The last non-empty line of the trainer's stderr (why a start failed), or ''."""
         try:

@@ -122,3 +122,39 @@ async def test_following_a_finished_run_replays_it_and_lets_go(tmp_path: Path) -
     assert session.follower is None and not session.busy
     assert session.state == f"finished ({history.finished.reason})"
     assert session.shown_run == run_dir.name
+
+
+@pytest.mark.parametrize(
+    ("module", "said"),
+    [
+        (
+            "import sys, os\nsys.stderr.write('custom loss exploded\\n')\nos._exit(3)\n",
+            "run failed — custom loss exploded",
+        ),
+        ("import os\nos._exit(3)\n", "run failed — the trainer process ended with exit code 3"),
+    ],
+    ids=["its-last-line", "its-exit-code"],
+)
+async def test_a_trainer_that_dies_before_its_first_epoch_says_why(
+    tmp_path: Path, module: str, said: str
+) -> None:
+    """A trainer process that ends before its first epoch (here: the user's loss file ends it
+    as it is imported) is reported with its last stderr line, read before its run folder is
+    removed, or else with how it ended."""
+    loss_file = tmp_path / "dies.py"
+    loss_file.write_text(module)
+    cfg = engine.load_config(
+        "default",
+        [
+            "data.n_samples=200",
+            "train.device=cpu",
+            "loss.name=custom",
+            f"loss.callable={loss_file}:loss",
+        ],
+    )
+    runs = tmp_path / "runs"
+    session = RunSession(runs)
+    assert not session.start(lambda: cfg).error
+    notices = [notice async for notice in session.follow()]
+    assert notices[-1].error and notices[-1].text.startswith(said)
+    assert not any(runs.iterdir())  # nothing ran: no run folder is left
