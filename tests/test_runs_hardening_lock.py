@@ -64,6 +64,7 @@ def test_train_run_dir_accepts_a_new_an_empty_and_a_prepared_directory(tmp_path:
     assert first.returncode == 0, first.stderr
     (prepared / "config.yaml").write_bytes((tmp_path / "src" / "config.yaml").read_bytes())
     (prepared / "trainer.log").touch()
+    (prepared / ".status.json.99999.tmp").touch()  # the dashboard's status, being written
     proc = run(
         tmp_path / "runs", "train", str(prepared / "config.yaml"), "--run-dir", str(prepared)
     )
@@ -162,6 +163,47 @@ def test_the_lock_tells_a_live_writer_from_a_dead_one(tmp_path: Path) -> None:
     assert RunStatus.read(run_dir).run_state == "crashed"
     with lock.holding(run_dir):
         assert RunStatus.read(run_dir).run_state == "running"  # this process is its writer
+
+
+PROBE = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+fcntl.flock(fd, fcntl.LOCK_SH)
+print("probing", flush=True)
+time.sleep(1.0)
+"""
+
+
+def test_a_writer_waits_out_a_readers_probe_and_refuses_a_writer_at_once(tmp_path: Path) -> None:
+    """A reader's probe (a shared lock: the dashboard following the run, ``runs``) that a loaded
+    machine stalls for a second does not refuse the writer starting then; a writer holding the
+    lock is refused without waiting."""
+    run_dir = tmp_path / "runs" / "20260101-000000-default-cccccc"
+    run_dir.mkdir(parents=True)
+    (run_dir / lock.LOCK_NAME).touch()
+    reader = subprocess.Popen(
+        [sys.executable, "-c", PROBE, str(run_dir / lock.LOCK_NAME)], stdout=subprocess.PIPE
+    )
+    assert reader.stdout is not None and reader.stdout.readline() == b"probing\n"
+    with lock.holding(run_dir):  # the writer waits for the reader to let go
+        assert reader.poll() is not None
+        assert lock.held_elsewhere(run_dir) is False
+    reader.wait(timeout=30)
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(run_dir / lock.LOCK_NAME)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        began = time.monotonic()
+        with pytest.raises(Exception, match="is still running"):
+            lock.acquire(run_dir)
+        assert time.monotonic() - began < lock.READERS_S / 2  # told apart, not waited out
+    finally:
+        holder.communicate("\n", timeout=30)
 
 
 def test_a_reused_pid_is_not_the_runs_process(tmp_path: Path) -> None:

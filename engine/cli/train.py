@@ -173,12 +173,14 @@ def fresh_run_dir(path: Path, preset: str | None = None, cfg: Config | None = No
 
     Prepared means: the ``config.yaml`` the dashboard wrote for this run, which is the
     ``preset`` being trained (:func:`_prepared_for`), and beside it only its ``trainer.log``,
-    a lock file and a status naming this process. Without that config, a ``config.yaml`` or a
-    ``trainer.log`` is somebody's file and the directory is refused. A symbolic link to a folder
-    is followed here, once (the caller named it), so the run never sits behind a link.
+    a lock file and a status naming this process (or that status being written: its temp
+    file). Without that config, a ``config.yaml`` or a ``trainer.log`` is somebody's file and
+    the directory is refused. A symbolic link to a folder is followed here, once (the caller
+    named it), so the run never sits behind a link.
     """
     import os
 
+    from engine.runs.files import is_temp_name
     from engine.runs.status import RunStatus
 
     if path.exists() and not path.is_dir():
@@ -190,8 +192,12 @@ def fresh_run_dir(path: Path, preset: str | None = None, cfg: Config | None = No
         names = {p.name for p in path.iterdir()}
     except OSError as exc:
         raise RunError(f"--run-dir {path}: {exc.strerror or exc}") from None
-    allowed = PREPARED if _prepared_for(path, preset, cfg) else {"writer.lock"}
-    others = sorted(names - allowed - {"status.json"})
+    prepared = _prepared_for(path, preset, cfg)
+    allowed = PREPARED if prepared else {"writer.lock"}
+    # the dashboard writes the status as its trainer starts: its temp file may be there a moment
+    others = sorted(
+        n for n in names - allowed - {"status.json"} if not prepared or not is_temp_name(n)
+    )
     if not others and "status.json" in names:
         try:
             mine = RunStatus.read(path).pid == os.getpid()

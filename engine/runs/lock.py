@@ -25,8 +25,10 @@ from pathlib import Path
 from engine.core.errors import RunError
 
 LOCK_NAME = "writer.lock"
-RETRY_S = 0.3
-"""How long taking the lock retries: a reader's probe holds it for microseconds."""
+READERS_S = 10.0
+"""How long taking the lock waits out readers: each probe holds a shared lock for microseconds,
+but a reader descheduled on a loaded machine may hold it for a good part of a second. A writer
+holding it is told apart at once (:func:`_writer_holds`)."""
 
 _held: dict[str, tuple[int, int]] = {}
 """The run locks this process holds: real path -> (fd, how many holders)."""
@@ -73,26 +75,36 @@ def acquire(run: Path) -> None:
         os.close(fd)
         raise RunError(f"{run}: its {LOCK_NAME} is not a regular file; refusing to use it")
     if fcntl is not None:
-        deadline = time.monotonic() + RETRY_S
+        deadline = time.monotonic() + READERS_S
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except OSError as exc:
-                if (
-                    exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN)
-                    or time.monotonic() >= deadline
-                ):
-                    os.close(fd)
-                    if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                        raise RunError(
-                            f"run {run.name} is still running (another process "
-                            f"holds its {LOCK_NAME}): stop it first, or watch "
-                            "it"
-                        ) from None
-                    raise RunError(f"{run}: cannot lock the run ({exc.strerror})") from None
-                time.sleep(0.01)
+                busy = exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN)
+                if busy and not _writer_holds(fd) and time.monotonic() < deadline:
+                    time.sleep(0.01)  # only readers' probes: they let go in a moment
+                    continue
+                os.close(fd)
+                if busy:
+                    raise RunError(
+                        f"run {run.name} is still running (another process holds its "
+                        f"{LOCK_NAME}): stop it first, or watch it"
+                    ) from None
+                raise RunError(f"{run}: cannot lock the run ({exc.strerror})") from None
     _held[key] = (fd, 1)
+
+
+def _writer_holds(fd: int) -> bool:
+    """Whether the lock ``fd`` could not take exclusively is held by a writer (exclusive: a
+    shared lock is refused too) rather than by readers' probes (shared: it is granted, and
+    given back at once)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    return False
 
 
 def release(run: Path) -> None:
