@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests import warm_process
 from tests.eventually import eventually
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,10 +33,13 @@ def env(runs: Path, **extra: str) -> dict[str, str]:
 
 
 def start(
-    runs: Path, *args: str, stdout: int | None = subprocess.PIPE, **extra: str
+    runs: Path, *args: str, stdout: int | None = subprocess.PIPE, fresh: bool = False, **extra: str
 ) -> subprocess.Popen:
-    return subprocess.Popen(
+    """``python -m engine ARGS`` going, forked warm (:mod:`tests.warm_process`) unless
+    ``fresh``: exec'd, where the test is about the command's start-up."""
+    return warm_process.popen(
         engine_cmd(*args),
+        fresh=fresh,
         cwd=ROOT,
         env=env(runs, **extra),
         text=True,
@@ -45,7 +49,8 @@ def start(
 
 
 def run(runs: Path, *args: str, timeout: float = 120, **extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    """``python -m engine ARGS`` to its end, forked warm (:mod:`tests.warm_process`)."""
+    return warm_process.run(
         engine_cmd(*args),
         cwd=ROOT,
         env=env(runs, **extra),

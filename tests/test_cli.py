@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli.main import main
+from tests import warm_process
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ["--set", "train.epochs=5", "--set", "data.n_samples=100"]
@@ -212,7 +213,7 @@ def test_ctrl_c_stops_cleanly_reports_and_exits_130(tmp_path):
 
 
 def test_bad_input_in_a_real_process_has_no_traceback(tmp_path):
-    proc = subprocess.run(
+    proc = warm_process.run(
         [sys.executable, "-m", "engine", "train", "--set", "optim.lr=-1"],
         cwd=ROOT,
         capture_output=True,

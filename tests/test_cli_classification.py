@@ -21,6 +21,7 @@ from sklearn.linear_model import LogisticRegression
 
 import engine
 from engine.data.dataset import load_dataset
+from tests import warm_process
 from tests.runs_helpers import only_run, run
 
 QUICK = ["--set", "train.epochs=40", "--set", "train.device=cpu"]
@@ -244,7 +245,7 @@ def test_the_readme_shows_what_train_logistic_and_predict_print(tmp_path: Path) 
 
     from tests.runs_helpers import ROOT, env
 
-    proc = subprocess.run(
+    proc = warm_process.run(
         [sys.executable, "-m", "engine", "train", "logistic"],
         cwd=ROOT,
         env=env(tmp_path),
@@ -291,13 +292,12 @@ def test_the_readme_shows_what_train_logistic_and_predict_print(tmp_path: Path) 
 
 
 def test_the_readme_shows_what_check_loss_task_binary_prints() -> None:
-    import subprocess
     import sys
 
     from tests.runs_helpers import ROOT
 
     command = "linreg-tui check-loss examples/weighted_log_loss.py:weighted_log_loss --task binary"
-    proc = subprocess.run(
+    proc = warm_process.run(
         [sys.executable, "-m", "engine", *command.split()[1:]],
         cwd=ROOT / "presets",
         capture_output=True,

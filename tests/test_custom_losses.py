@@ -14,6 +14,7 @@ from engine.config import ConfigError, LossConfig, parse_config
 from engine.config.presets import bundled_dir, load_config
 from engine.losses.functions import build_objective
 from engine.losses.user_loss import load_user_loss, wrap_loss
+from tests import warm_process
 
 EXAMPLES = bundled_dir() / "examples"
 
@@ -475,7 +476,6 @@ def test_a_trainer_that_fails_on_the_callable_records_its_key(tmp_path):
     """The dashboard's trainer process (``train --run-dir``) writes the key to status.json,
     where the dashboard reads which field to mark."""
     import json
-    import subprocess
     import sys
 
     (tmp_path / "mine.py").write_text(LOSS_FILE)
@@ -484,7 +484,7 @@ def test_a_trainer_that_fails_on_the_callable_records_its_key(tmp_path):
         "loss: {name: custom, callable: 'mine.py:nosuch'}\ntrain: {epochs: 2, device: cpu}\n"
     )
     run = tmp_path / "run"
-    proc = subprocess.run(
+    proc = warm_process.run(
         [sys.executable, "-m", "engine", "train", str(preset), "--run-dir", str(run)],
         capture_output=True,
         text=True,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import string
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from hypothesis import strategies as st
 from engine.config import Config, ConfigError, field_docs, validate_field
 from engine.config.presets import load_config
 from engine.data.dataset import Dataset, load_dataset
+from tests import warm_process
 from tests.conftest import make_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -367,7 +367,7 @@ def test_the_cli_exits_0_1_or_2_without_a_traceback(tmp_path, isolated_config_ho
         "XDG_CONFIG_HOME": str(isolated_config_home.parent),
         "LINREG_TUI_RUNS_DIR": str(tmp_path / "runs"),
     }
-    proc = subprocess.run(
+    proc = warm_process.run(
         [sys.executable, "-m", "engine", "train", str(path)],
         cwd=ROOT,
         env=env,

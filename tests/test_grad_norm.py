@@ -15,7 +15,6 @@ the blocked closed form, minibatch closed form and autograd.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from engine.data.dataset import load_dataset
 from engine.training.optimizers import make_optimizer
 from engine.training.run_setup import make_model
 from engine.training.strategy import STEPS_ENV
+from tests import warm_process
 
 ROOT = Path(__file__).resolve().parents[1]
 EPOCHS = 5
@@ -201,7 +201,7 @@ def test_minibatch_grad_norm_is_the_last_batchs_gradient(
 
 
 def test_the_headless_json_stream_carries_it_and_old_logs_read_as_none(tmp_path: Path) -> None:
-    done = subprocess.run(
+    done = warm_process.run(
         [sys.executable, "-m", "engine", "train", "default", "--json", "--no-save",
          "--set", "train.epochs=3", "--set", "train.device=cpu"],
         capture_output=True, text=True, timeout=120, cwd=ROOT,

@@ -21,13 +21,14 @@ from engine.config import ConfigError, apply_overrides, parse_config
 from engine.data.dataset import load_dataset
 from engine.losses.functions import build_objective
 from engine.training.optimum import condition_number, optimum_info
+from tests import warm_process
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def engine(*argv: str, tmp: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "LINREG_TUI_RUNS_DIR": str(tmp / "runs")}
-    return subprocess.run(
+    return warm_process.run(
         [sys.executable, "-m", "engine", *argv],
         capture_output=True,
         text=True,

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import warm_process
+
 ROOT = Path(__file__).resolve().parents[1]
 LINE_LIMIT = 300
 
@@ -38,7 +40,7 @@ ALIAS_BOMB = (
 def engine(*argv: str, home: Path, timeout: float = 60) -> subprocess.CompletedProcess:
     """``python -m engine ARGV`` with the user preset folder and the run store under ``home``."""
     env = {**os.environ, "XDG_CONFIG_HOME": str(home), "LINREG_TUI_RUNS_DIR": str(home / "runs")}
-    return subprocess.run(
+    return warm_process.run(
         [sys.executable, "-m", "engine", *argv],
         capture_output=True,
         text=True,

@@ -18,12 +18,13 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
+from tests import warm_process
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -107,7 +108,7 @@ def test_the_readme_shows_what_the_command_prints(command: str, tmp_path: Path) 
     expected, code = _blocks()[command]
     argv = shlex.split(command)[1:]
     env = {**os.environ, "LINREG_TUI_RUNS_DIR": str(tmp_path)}
-    proc = subprocess.run(
+    proc = warm_process.run(
         [sys.executable, "-m", "engine", *argv],
         cwd=CHECKED[command],
         capture_output=True,

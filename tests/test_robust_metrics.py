@@ -10,7 +10,6 @@ must show Huber winning, on real runs of the preset.
 from __future__ import annotations
 
 import math
-import subprocess
 import sys
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from engine.core.report import coefficient_table
 from engine.data.dataset import load_dataset
 from engine.runs.store import event_from_dict
 from engine.training.metrics import coef_rmse, evaluate, median_abs
+from tests import warm_process
 from tests.conftest import make_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,7 +132,7 @@ def test_on_huber_outliers_huber_wins_on_median_error_and_coefficients(huber_vs_
 
 
 def test_the_cli_summary_shows_medae_and_the_coefficient_error(huber_vs_mse):
-    proc = subprocess.run(
+    proc = warm_process.run(
         [
             sys.executable,
             "-m",

@@ -15,11 +15,12 @@ import pytest
 
 from engine.runs.status import write_status
 from engine.runs.table import short_id
+from tests import warm_process
 
 
 def _cli(*argv: str, runs: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "LINREG_TUI_RUNS_DIR": str(runs)}
-    return subprocess.run(
+    return warm_process.run(
         [sys.executable, "-m", "engine", *argv],
         capture_output=True,
         text=True,

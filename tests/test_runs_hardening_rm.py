@@ -12,6 +12,7 @@ import pty
 import subprocess
 from pathlib import Path
 
+from tests import warm_process
 from tests.runs_hardening_kit import canary, copy_run, finished, refused, train_finished, tree_hash  # noqa: F401 - fixtures
 from tests.runs_helpers import ROOT, engine_cmd, env, run
 
@@ -25,7 +26,7 @@ def test_rm_dot_is_refused_and_the_working_directory_is_kept(
 ) -> None:
     runs = tmp_path / "runs"
     copy_run(finished, runs)
-    proc = subprocess.run(
+    proc = warm_process.run(
         engine_cmd("runs", "rm", "-y", "."),
         cwd=canary,
         env=env(runs),
@@ -94,7 +95,7 @@ def test_an_ambiguous_or_too_short_prefix_is_refused(tmp_path: Path, finished: P
 def test_without_a_terminal_rm_needs_y(tmp_path: Path, finished: Path) -> None:
     runs = tmp_path / "runs"
     copy_run(finished, runs)
-    proc = subprocess.run(
+    proc = warm_process.run(
         engine_cmd("runs", "rm", finished.name),
         cwd=ROOT,
         env=env(runs),

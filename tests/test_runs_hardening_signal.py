@@ -19,7 +19,7 @@ from tests.runs_helpers import LONG, start
 def _signal_while_empty(runs: Path, signum: int) -> tuple[subprocess.Popen, bool]:
     """Start ``train``, signal it as soon as its run folder exists; whether the folder was still
     empty when the signal went (a loaded machine may have let it write its config first)."""
-    proc = start(runs, "train", *LONG)
+    proc = start(runs, "train", *LONG, fresh=True)  # its start-up is the subject
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         found = [p for p in runs.iterdir() if p.is_dir()] if runs.exists() else []

@@ -4,7 +4,6 @@ answers, and on a real study in SQLite read by a fresh storage, as the screen's 
 from __future__ import annotations
 
 import math
-import subprocess
 import sys
 
 from engine.sweep.monitor import (
@@ -18,6 +17,7 @@ from engine.sweep.monitor import (
     study_names,
 )
 from engine.sweep.study_table import Row
+from tests import warm_process
 from tests.test_sweep_spec import ROOT
 
 
@@ -64,7 +64,7 @@ def test_a_real_study_reads_back_with_its_metric_and_keys(tmp_path):
     runs = tmp_path / "runs"
     url = f"sqlite:///{runs / 'sweeps.db'}"
     assert not storage_exists(url)
-    subprocess.run(
+    warm_process.run(
         [
             sys.executable,
             "-m",

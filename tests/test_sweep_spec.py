@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 
 from engine.config import ConfigError
 from engine.sweep.spec import load_sweep
+from tests import warm_process
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -112,7 +112,7 @@ def test_a_preset_with_a_sweep_section_still_trains(tmp_path):
         "name: mine\noptim: {lr: 0.1}\nsweep:\n  params:\n    optim.lr: [0.01, 0.1]\n"
     )
     assert load_config(str(preset)).optim.lr == 0.1
-    proc = subprocess.run(
+    proc = warm_process.run(
         [
             sys.executable,
             "-m",
@@ -234,7 +234,7 @@ def sweep_cmd() -> list[str]:
 def test_the_command_refuses_bad_input_with_exit_2_and_one_line(tmp_path, args, expected):
     spec = spec_file(tmp_path, "params: {optim.lr: {low: -1, high: 1}}")
     args, expected = [a.replace("SPEC", spec) for a in args], expected.replace("SPEC", spec)
-    proc = subprocess.run(
+    proc = warm_process.run(
         [*sweep_cmd(), "default", *args, "--runs-dir", str(tmp_path / "runs")],
         cwd=ROOT,
         capture_output=True,

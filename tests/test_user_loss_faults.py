@@ -24,6 +24,7 @@ from engine.core.signals import StopOnSignals
 from engine.losses import user_code
 from engine.losses.check import check_loss, preflight
 from engine.losses.user_code import DEFAULT_TIMEOUT_S, TIMEOUT_ENV
+from tests import warm_process
 from tests.eventually import eventually
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,7 +56,7 @@ beside itself when it is called, so a test can wait for the loss to be running."
 
 def engine(*argv: str, cwd: Path, timeout: float = 90, **extra: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "LINREG_TUI_RUNS_DIR": str(cwd / "runs"), **extra}
-    return subprocess.run(
+    return warm_process.run(
         [sys.executable, "-m", "engine", *argv],
         capture_output=True,
         text=True,
