@@ -11,6 +11,7 @@ import json
 import math
 import types
 import typing
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from engine.core.events import (
@@ -46,49 +47,63 @@ _NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 def _numbers(value: Any) -> Any:
     """Undo ``to_dict``'s strings for non-finite floats (in number fields only)."""
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:
         return _NON_FINITE.get(value, value)
-    if isinstance(value, dict):
-        return {k: _numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if kind is list:
+        if all(type(v) in _PLAIN for v in value):
+            return value  # a list of numbers (weights): nothing to undo, nothing to copy
         return [_numbers(v) for v in value]
+    if kind is dict:
+        return {k: _numbers(v) for k, v in value.items()}
     return value
 
 
-def _fits(value: Any, hint: Any) -> bool:
-    """Whether a value read from JSON has the type ``hint`` names (a float may be an int)."""
+_PLAIN = (int, float)
+_Check = Callable[[Any], bool]
+
+
+def _check(hint: Any) -> _Check:
+    """A function telling whether a value read from JSON has the type ``hint`` names (a float
+    may be an int, a bool is never a number), built once per field: a dashboard following a
+    fast run decodes thousands of events a second."""
     if hint is Any:
-        return True
+        return lambda v: True
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        return any(_fits(value, a) for a in args)
+        alternatives = tuple(_check(a) for a in args)
+        return lambda v: any(c(v) for c in alternatives)
     if origin is typing.Literal:
-        return value in args
+        return lambda v: v in args
     if hint is type(None):
-        return value is None
-    if isinstance(value, bool) or hint is bool:
-        return hint is bool and isinstance(value, bool)
+        return lambda v: v is None
     if hint is float:
-        return isinstance(value, (int, float))
-    if hint in (int, str):
-        return isinstance(value, hint)
+        return lambda v: type(v) in _PLAIN
+    if hint in (bool, int, str):
+        return lambda v: type(v) is hint
     if origin in (list, tuple):
-        return isinstance(value, (list, tuple)) and all(_fits(v, args[0]) for v in value)
+        item = _check(args[0])
+        if args[0] is float:
+            return lambda v: type(v) in (list, tuple) and all(type(x) in _PLAIN for x in v)
+        return lambda v: type(v) in (list, tuple) and all(item(x) for x in v)
     if origin is dict:
-        return isinstance(value, dict) and all(
-            isinstance(k, str) and _fits(v, args[1]) for k, v in value.items()
-        )
-    return True
+        value = _check(args[1])
+        return lambda v: type(v) is dict and all(type(k) is str and value(x) for k, x in v.items())
+    return lambda v: True
 
 
-_HINTS: dict[str, dict[str, Any]] = {}
+_CHECKS: dict[type[Event], dict[str, tuple[Any, _Check]]] = {}
 
 
-def _hints(cls: type[Event]) -> dict[str, Any]:
-    """The field types of an event class (resolved once)."""
-    if cls.__name__ not in _HINTS:
-        _HINTS[cls.__name__] = typing.get_type_hints(cls)
-    return _HINTS[cls.__name__]
+def _checks(cls: type[Event]) -> dict[str, tuple[Any, _Check]]:
+    """Per field of an event class: its type and the check of a value for it (built once)."""
+    if cls not in _CHECKS:
+        hints = typing.get_type_hints(cls)
+        hints["data_shape"] = list[int]  # a tuple, written as a JSON list
+        _CHECKS[cls] = {
+            k: (h, _check(h)) for k, h in hints.items() if k in cls.__dataclass_fields__
+        }
+    return _CHECKS[cls]
 
 
 def _event_class(data: Any) -> type[Event]:
@@ -108,17 +123,15 @@ def event_from_dict(data: dict[str, Any]) -> Event:
     is not one (unknown type, missing or unknown field, a value of the wrong type such as
     ``"train_loss": "abc"``) raises ``ValueError`` naming the field."""
     cls = _event_class(data)
-    hints = _hints(cls)
+    checks = _checks(cls)
     kwargs = {k: (v if k in _TEXT_FIELDS else _numbers(v)) for k, v in data.items() if k != "type"}
     for key, value in kwargs.items():
-        if key not in hints:
+        if key not in checks:
             raise ValueError(f"{data['type']} has no field '{key[:40]}'")
-        hint = hints[key]
-        if key == "data_shape":
-            hint = list[int]
+        hint, fits = checks[key]
         if cls is EpochEnded and key in _THINNED and value is None:
             continue  # a thinned epoch (see thin): its weights are in a later event
-        if not _fits(value, hint):
+        if not fits(value):
             raise ValueError(
                 f"{data['type']}.{key} is {str(json.dumps(value))[:30]}, "
                 f"not {str(hint).replace('typing.', '')[:40]}"
