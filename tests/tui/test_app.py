@@ -390,12 +390,16 @@ def _terminal_keys(data: str) -> list:
 
 async def test_esc_and_a_letter_read_together_leave_the_field_then_act() -> None:
     """Esc then l arriving in one read is parsed as alt+l: it must leave the field and toggle
-    log-y, never type the l."""
+    log-y, never type the l. With a run on the screen, paused: a run flooding the app with
+    thousands of epochs a second keeps Pilot from ever seeing it idle between keys (the real
+    terminal's test, tests/e2e/test_tmux.py, presses them while the run trains)."""
     assert [(k.key, k.character) for k in _terminal_keys("\x1bl")] == [("alt+l", "l")]
     app = make_app("default", LONG)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")
         await wait_until(pilot, lambda: len(app.session.history.epochs) >= 3, timeout=60)
+        await pilot.press("p")
+        await wait_until(pilot, lambda: app.session.state == "paused")
         lr = app.query_one("#f-optim-lr", Input)
         for i in range(4):
             await tab_to(pilot, "f-optim-lr")
