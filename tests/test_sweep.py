@@ -14,6 +14,7 @@ import optuna
 from engine.runs.store import list_runs, read_status
 from engine.sweep.run import run_sweep
 from engine.sweep.spec import load_sweep
+from tests import warm_process
 from tests.eventually import eventually
 from tests.runs_helpers import epochs_logged
 from tests.test_sweep_spec import ROOT, spec_file, sweep_cmd
@@ -147,7 +148,7 @@ def test_a_sweep_interrupted_by_sigint_continues_when_run_again(tmp_path):
         "--batch",
         "1",
     ]  # one run per trial (batched trials: test_sweep_batched_study.py)
-    proc = subprocess.Popen(
+    proc = warm_process.popen(
         cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     first = proc.stdout.readline()

@@ -16,6 +16,7 @@ from optuna.trial import TrialState
 
 from engine.sweep.run import run_sweep
 from engine.sweep.spec import load_sweep
+from tests import warm_process
 from tests.eventually import eventually
 from tests.test_sweep_spec import ROOT, spec_file, sweep_cmd
 
@@ -41,7 +42,7 @@ def test_kill_9_mid_batch_keeps_the_finished_batch_and_a_rerun_redoes_the_killed
         *("--set", "data.n_samples=2000", "--set", "train.epochs=400"),
         *("--set", "optim.batch_size=16"),
     ]
-    proc = subprocess.Popen(
+    proc = warm_process.popen(
         cmd,
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -66,7 +67,9 @@ def test_kill_9_mid_batch_keeps_the_finished_batch_and_a_rerun_redoes_the_killed
     killed = [dict(kept[n].params) for n in (2, 3)]
     assert [kept[n].state for n in (2, 3)] == [TrialState.RUNNING] * 2  # nobody told them
 
-    again = subprocess.run([*cmd, "--json"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    again = warm_process.run(
+        [*cmd, "--json"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert again.returncode == 0, again.stderr
     events = [json.loads(line) for line in again.stdout.splitlines()]
     assert events[0]["done"] == 2  # the dead batch does not count

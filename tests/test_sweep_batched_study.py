@@ -22,6 +22,7 @@ from engine.sweep.spec import load_sweep
 from engine.sweep.spec_params import with_values
 from engine.sweep.study_table import Row
 from engine.training.run import fit
+from tests import warm_process
 from tests.eventually import eventually
 from tests.test_sweep_spec import ROOT, spec_file, sweep_cmd
 
@@ -175,7 +176,7 @@ def test_a_batched_sweep_interrupted_by_sigint_requeues_and_continues(tmp_path):
         "--batch",
         "2",
     ]
-    proc = subprocess.Popen(
+    proc = warm_process.popen(
         cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     name = proc.stdout.readline().split()[1].rstrip(":")  # "sweep <study>: …"
@@ -189,7 +190,9 @@ def test_a_batched_sweep_interrupted_by_sigint_requeues_and_continues(tmp_path):
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert "stopped at 2/6" in out
-    again = subprocess.run([*cmd, "--json"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    again = warm_process.run(
+        [*cmd, "--json"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert again.returncode == 0, again.stderr
     events = [json.loads(line) for line in again.stdout.splitlines()]
     assert events[0]["done"] == 2 and events[-1]["state"] == "6/6 complete"

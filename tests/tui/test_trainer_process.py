@@ -11,6 +11,7 @@ from pathlib import Path
 from engine.cli.trainer_process import WarmTrainer, start_trainer
 from engine.config.presets import load_config
 from engine.runs.store import read_status, resolve_run, run_state
+from tests import warm_process
 from tests.runs_helpers import LONG as LONG_ARGS
 from tests.runs_helpers import ROOT, engine_cmd, env, epochs_logged, only_run, wait_for_epochs
 from tests.tui.conftest import LONG, SMALL, text_of, wait_for, wait_until
@@ -20,7 +21,7 @@ from tui.cli import main as cli_main
 
 def _headless(runs: Path, *args: str) -> subprocess.Popen:
     """A headless trainer in its own session, as another login would have started it."""
-    return subprocess.Popen(
+    return warm_process.popen(
         engine_cmd("train", *args),
         cwd=ROOT,
         env=env(runs),
