@@ -8,11 +8,12 @@ CPU, most of the suite's time on a 2-core machine. Here a warm interpreter per t
 What stays real: the child is a process of its own with its pid (signals, ``kill -9``), its exit
 status, the pipes or files given as stdin/stdout/stderr, its own environment and working
 directory, and ``engine/__main__.py`` run as ``__main__`` with the engine imported fresh (see
-the server's docstring). What differs from an exec: torch was imported before the request's
-environment was set, so a command whose environment changes what torch's import reads (thread
-and allocator settings, the library path, Python's own variables) is exec'd as before, and so
-is every command a test marks ``fresh=True`` (start-up itself under test: imports, signals
-landing during them, the console script).
+the server's docstring). What differs from an exec: torch (and ``torch._dynamo``, which the
+first ``torch.optim`` step imports; tests of what a run imports start their own interpreter) was
+imported before the request's environment was set, so a command whose environment changes what
+torch's import reads (thread and allocator settings, the library path, Python's own variables)
+is exec'd as before, and so is every command a test marks ``fresh=True`` (start-up itself under
+test: imports, signals landing during them, the console script).
 
 :class:`WarmPopen` is :class:`subprocess.Popen` with the fork done by the server: ``communicate``,
 timeouts, text mode and the rest are Popen's own; waiting reads the exit status the server sends.

@@ -1,5 +1,6 @@
-"""The server behind :mod:`tests.warm_process`: an interpreter that has imported torch, forking a
-child per request to run ``python -m engine ARGS``.
+"""The server behind :mod:`tests.warm_process`: an interpreter that has imported torch (and
+``torch._dynamo``, which a ``torch.optim`` optimizer's first step imports), forking a child per
+request to run ``python -m engine ARGS``.
 
 Run as ``python tests/warm_server.py SOCKET``. It prints ``ready`` once torch is imported and it
 listens on the Unix socket ``SOCKET`` (``SOCK_SEQPACKET``: one message per request, file
@@ -27,7 +28,8 @@ import signal
 import socket
 import sys
 
-import torch  # noqa: F401 - the point of this process: the children start with it imported
+import torch  # the point of this process: the children start with it imported
+import torch._dynamo  # noqa: F401 - what torch.optim's first step imports (~1 s; L-BFGS optima)
 
 
 def _child(request: dict, fds: list[int], others: list[socket.socket]) -> None:
