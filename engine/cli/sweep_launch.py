@@ -131,6 +131,7 @@ def stop(job: SweepJob) -> bool:
 def main(argv: list[str]) -> int:
     """``python -m engine.cli.sweep_launch JOB RUNS``: run the job's sweep (exit codes as
     ``linreg-tui sweep``)."""
+    from engine.cli.common import guarded
     from engine.cli.sweep import run_setup
     from engine.config import ConfigError
 
@@ -142,11 +143,13 @@ def main(argv: list[str]) -> int:
         print(f"error: sweep job {path}: {exc}", file=sys.stderr)
         return 2
     batch = job.get("batch", 1)
-    return run_setup(
-        setup,
-        runs_root,
-        job.get("storage"),
-        batch=batch if isinstance(batch, int) and batch >= 0 else 1,
+    return guarded(  # one line in the job's log, as `linreg-tui sweep` prints, never a traceback
+        lambda: run_setup(
+            setup,
+            runs_root,
+            job.get("storage"),
+            batch=batch if isinstance(batch, int) and batch >= 0 else 1,
+        )
     )
 
 

@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import json
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -90,16 +91,36 @@ def open_storage(url: str, *, checked: bool = False) -> optuna.storages.RDBStora
     if url.startswith("sqlite"):
         _install_sqlite_pragmas()
         kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
-    try:
-        return optuna.storages.RDBStorage(
-            url, engine_kwargs=kwargs, skip_compatibility_check=checked, skip_table_creation=checked
-        )
-    except Exception as exc:  # noqa: BLE001 - sqlalchemy/driver errors of every kind
-        from engine.runs.store import first_line
+    for attempt in range(CREATE_ATTEMPTS):
+        try:
+            return optuna.storages.RDBStorage(
+                url,
+                engine_kwargs=kwargs,
+                skip_compatibility_check=checked,
+                skip_table_creation=checked,
+            )
+        except Exception as exc:  # noqa: BLE001 - sqlalchemy/driver errors of every kind
+            if _lost_creation_race(exc) and attempt + 1 < CREATE_ATTEMPTS:
+                time.sleep(0.1 * (attempt + 1))  # the other process is creating the tables
+                continue
+            from engine.runs.store import first_line
 
-        raise ConfigError(
-            f"--storage {url}: cannot open the study database ({first_line(exc, 120)})"
-        ) from None
+            raise ConfigError(
+                f"--storage {url}: cannot open the study database ({first_line(exc, 120)})"
+            ) from None
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+CREATE_ATTEMPTS = 5
+"""How often opening a new database is tried when another process is creating its tables."""
+
+
+def _lost_creation_race(exc: Exception) -> bool:
+    """Whether opening failed because another process (the dashboard watching a sweep it just
+    started, a second worker) created the same new database's tables at the same moment:
+    Alembic's version row or a table already there. Opening again finds them made."""
+    text = str(exc)
+    return "alembic_version" in text or "already exists" in text
 
 
 def open_study(storage: Any, name: str, spec: SweepSpec) -> optuna.Study:
