@@ -73,17 +73,8 @@ def test_a_sweep_started_from_the_dashboard_says_why_its_database_cannot_open(
         tmp_path / "runs",
         storage_url=f"sqlite:///{tmp_path / 'a-file' / 'sweeps.db'}",
     )
-    eventually(lambda: not _alive(job.pid), timeout=60, message="the sweep to end")
+    (proc,) = [p for p in sweep_launch._children if p.pid == job.pid]
+    assert proc.wait(timeout=60) == 2
     log = job.path.with_suffix(".log").read_text()
     assert "Traceback" not in log, log
     assert log.strip().splitlines() == [log.strip()] and "cannot open the study database" in log
-    (proc,) = [p for p in sweep_launch._children if p.pid == job.pid]
-    assert proc.returncode == 2
-
-
-def _alive(pid: int | None) -> bool:
-    from engine.cli.sweep_launch import reap
-    from engine.runs.status import pid_alive
-
-    reap()
-    return pid_alive(pid)
