@@ -424,6 +424,6 @@ async def test_the_processes_field_starts_a_data_parallel_run() -> None:
         assert app.session.trainer is not None
         run_dir = app.session.trainer.run_dir
         await wait_until(pilot, lambda: len(app.session.history.epochs) >= 3, timeout=60)
-        await app.session.stop_and_wait()
+        await app.session.stop_and_wait(timeout=60)  # every rank agrees to stop: seconds
         status = read_status(run_dir)
         assert status["processes"] == 2 and status["reason"] == "cancelled", status
