@@ -6,12 +6,14 @@ once, a free lock means a dead writer, and a reused pid is not the run's process
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -131,6 +133,22 @@ sys.stdin.readline()
 """
 
 
+@contextlib.contextmanager
+def _another_writer(run_dir: Path) -> Iterator[None]:
+    """While the block runs, another process holds ``run_dir``'s writer lock (exclusively)."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(run_dir / lock.LOCK_NAME)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        yield
+    finally:
+        holder.communicate("\n", timeout=30)
+
+
 def _status(run_dir: Path, **fields: object) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     data = {"format": 1, "state": "running", "host": socket.gethostname(), **fields}
@@ -142,21 +160,12 @@ def test_the_lock_tells_a_live_writer_from_a_dead_one(tmp_path: Path) -> None:
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     _status(run_dir, pid=gone.pid)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(run_dir / lock.LOCK_NAME)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+    with _another_writer(run_dir):
         # the pid in the status is gone, but a process holds the run's lock: a live writer
         assert RunStatus.read(run_dir).run_state == "running"
         assert lock.held_elsewhere(run_dir) is True
         with pytest.raises(Exception, match="is still running"):
             lock.acquire(run_dir)
-    finally:
-        holder.communicate("\n", timeout=30)
     # the lock is free now, though the status names a live process (this one): no writer
     _status(run_dir, pid=os.getpid())
     assert lock.held_elsewhere(run_dir) is False
@@ -190,20 +199,11 @@ def test_a_writer_waits_out_a_readers_probe_and_refuses_a_writer_at_once(tmp_pat
         assert lock.held_elsewhere(run_dir) is False
     reader.wait(timeout=30)
 
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(run_dir / lock.LOCK_NAME)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+    with _another_writer(run_dir):
         began = time.monotonic()
         with pytest.raises(Exception, match="is still running"):
             lock.acquire(run_dir)
         assert time.monotonic() - began < lock.READERS_S / 2  # told apart, not waited out
-    finally:
-        holder.communicate("\n", timeout=30)
 
 
 def test_a_reused_pid_is_not_the_runs_process(tmp_path: Path) -> None:
