@@ -82,9 +82,9 @@ def _check(hint: Any) -> _Check:
     if hint in (bool, int, str):
         return lambda v: type(v) is hint
     if origin in (list, tuple):
-        item = _check(args[0])
-        if args[0] is float:
+        if args[0] is float:  # weights: the common case, checked without a call per item
             return lambda v: type(v) in (list, tuple) and all(type(x) in _PLAIN for x in v)
+        item = _check(args[0])
         return lambda v: type(v) in (list, tuple) and all(item(x) for x in v)
     if origin is dict:
         value = _check(args[1])

@@ -91,7 +91,8 @@ def open_storage(url: str, *, checked: bool = False) -> optuna.storages.RDBStora
     if url.startswith("sqlite"):
         _install_sqlite_pragmas()
         kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
-    for attempt in range(CREATE_ATTEMPTS):
+    attempt = 1
+    while True:
         try:
             return optuna.storages.RDBStorage(
                 url,
@@ -100,15 +101,15 @@ def open_storage(url: str, *, checked: bool = False) -> optuna.storages.RDBStora
                 skip_table_creation=checked,
             )
         except Exception as exc:  # noqa: BLE001 - sqlalchemy/driver errors of every kind
-            if _lost_creation_race(exc) and attempt + 1 < CREATE_ATTEMPTS:
-                time.sleep(0.1 * (attempt + 1))  # the other process is creating the tables
+            if _lost_creation_race(exc) and attempt < CREATE_ATTEMPTS:
+                time.sleep(0.1 * attempt)  # the other process is creating the tables
+                attempt += 1
                 continue
             from engine.runs.store import first_line
 
             raise ConfigError(
                 f"--storage {url}: cannot open the study database ({first_line(exc, 120)})"
             ) from None
-    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
 CREATE_ATTEMPTS = 5
