@@ -151,7 +151,7 @@ class WarmPopen(subprocess.Popen):  # type: ignore[type-arg]
 
 def _warm_ok(args: Any, kwargs: dict[str, Any]) -> bool:
     """Whether ``args`` is ``python -m engine ...`` started in a way the server can do."""
-    if kwargs.pop("fresh", False) or sys.platform != "linux":
+    if sys.platform != "linux":
         return False
     if not isinstance(args, (list, tuple)) or list(args[:3]) != [sys.executable, "-m", "engine"]:
         return False
@@ -165,8 +165,8 @@ def _warm_ok(args: Any, kwargs: dict[str, Any]) -> bool:
 
 def popen(args: list[str], **kwargs: Any) -> subprocess.Popen:  # type: ignore[type-arg]
     """``subprocess.Popen(args, **kwargs)``, forked warm for ``python -m engine ...``."""
-    cls = WarmPopen if _warm_ok(args, kwargs) else subprocess.Popen
-    kwargs.pop("fresh", None)
+    fresh = kwargs.pop("fresh", False)
+    cls = subprocess.Popen if fresh or not _warm_ok(args, kwargs) else WarmPopen
     return cls(args, **kwargs)
 
 
