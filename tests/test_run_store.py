@@ -182,6 +182,22 @@ def test_resolve_run_by_id_prefix_short_id_path_and_latest(tmp_path: Path) -> No
         store.resolve_run("nope", tmp_path)
 
 
+def test_runs_started_within_one_second_list_and_resolve_newest_first(tmp_path: Path) -> None:
+    """Quick runs share their name's second; the list and ``latest`` still follow the order
+    they started in, whatever their presets are called (here against the alphabet)."""
+    for attempt in range(20):  # until three folders are made within one second (at once, mostly)
+        root = tmp_path / f"runs{attempt}"
+        made = [new_run_dir(root, name) for name in ("zeta", "alpha", "mid")]
+        if len({run.name[:15] for run in made}) == 1:
+            break
+    else:
+        pytest.fail("no three run folders were made within one second in 20 tries")
+    for run in made:
+        store.write_status(run, format=1, state="finished", started_at="x")
+    assert [info.path for info in store.list_runs(root)] == made[::-1]
+    assert store.resolve_run("latest", root) == made[-1]
+
+
 def test_a_run_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     store.write_status(tmp_path, format=store.FORMAT_VERSION + 1, state="finished")
     with pytest.raises(RunError, match="newer linreg-tui"):

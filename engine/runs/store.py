@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -132,16 +133,38 @@ def check_root(root: Path) -> None:
         raise RunError(f"runs folder {root} is not a directory (set --runs-dir or ${RUNS_ENV})")
 
 
+_RUN_NAME = re.compile(r"(\d{8}-\d{6})-.+-([0-9a-f]{6})")
+"""A run folder's name: its start (to the second), its preset, its id (:func:`_stamp_and_id`)."""
+
+
+def _stamp_and_id() -> tuple[str, str]:
+    """The start of a run's name (``YYYYmmdd-HHMMSS``, local time) and the id that ends it: the
+    microsecond within that second (5 hex digits), then a random hex digit. Runs started in one
+    second (quick runs, a script's train then predict) sort by the id in the order they
+    started, whatever their presets are called."""
+    now = time.time_ns()
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now // 1_000_000_000))
+    return stamp, f"{now // 1000 % 1_000_000:05x}{secrets.randbelow(16):x}"
+
+
+def newest_first(path: Path) -> tuple[str, str]:
+    """The sort key of a run folder (reversed: newest first): its start, then its id. A name of
+    another shape (``--run-dir`` elsewhere, a run made before ids kept time) sorts by itself."""
+    named = _RUN_NAME.fullmatch(path.name)
+    return (named[1], named[2]) if named else (path.name, "")
+
+
 def new_run_dir(root: Path, preset: str) -> Path:
-    """Create ``root/<YYYYmmdd-HHMMSS>-<preset>-<id>``: ``ls`` sorts runs by start time."""
+    """Create ``root/<YYYYmmdd-HHMMSS>-<preset>-<id>``; :func:`list_runs` orders runs by start
+    time (:func:`newest_first`)."""
     check_root(root)
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunError(f"cannot create the runs folder {root}: {exc.strerror or exc}") from None
-    stamp = time.strftime("%Y%m%d-%H%M%S")
     for _ in range(100):
-        path = root / f"{stamp}-{_slug(preset)}-{secrets.token_hex(3)}"
+        stamp, run_id = _stamp_and_id()
+        path = root / f"{stamp}-{_slug(preset)}-{run_id}"
         try:
             path.mkdir()
         except FileExistsError:
@@ -204,7 +227,7 @@ def list_runs(root: Path) -> list[RunInfo]:
         return []
     out = []
     try:
-        entries = sorted(root.iterdir(), reverse=True)
+        entries = sorted(root.iterdir(), key=newest_first, reverse=True)
     except OSError as exc:
         raise RunError(f"runs folder {root}: cannot be read ({exc.strerror or exc})") from None
     for path in entries:
