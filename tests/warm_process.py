@@ -1,5 +1,9 @@
 """``python -m engine ARGS`` as a real process that starts with torch already imported.
 
+Tests use :func:`popen` and :func:`run` in place of ``subprocess``'s, and the dashboard's tests
+have the product start its trainers and sweeps through :func:`popen` (``warm_trainers`` in
+``tests/tui/conftest.py``).
+
 Why: the tests start the command line as a process of its own a few hundred times (a run to
 kill, signals, exit codes, what a user sees on stderr), and each paid torch's import: ~1.5 s of
 CPU, most of the suite's time on a 2-core machine. Here a warm interpreter per test process
@@ -10,10 +14,12 @@ status, the pipes or files given as stdin/stdout/stderr, its own environment and
 directory, and ``engine/__main__.py`` run as ``__main__`` with the engine imported fresh (see
 the server's docstring). What differs from an exec: torch (and ``torch._dynamo``, which the
 first ``torch.optim`` step imports; tests of what a run imports start their own interpreter) was
-imported before the request's environment was set, so a command whose environment changes what
+imported before the request's environment was set, so each environment that changes what
 torch's import reads (thread and allocator settings, the library path, Python's own variables)
-is exec'd as before, and so is every command a test marks ``fresh=True`` (start-up itself under
-test: imports, signals landing during them, the console script).
+has a server of its own (the dashboard's trainers run one core short: ``OMP_NUM_THREADS``), up
+to :data:`MAX_SERVERS`; beyond that a command is exec'd as before, and so is every command a
+test marks ``fresh=True`` (start-up itself under test: imports, signals landing during them,
+the console script).
 
 :class:`WarmPopen` is :class:`subprocess.Popen` with the fork done by the server: ``communicate``,
 timeouts, text mode and the rest are Popen's own; waiting reads the exit status the server sends.
@@ -33,30 +39,41 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+MODULES = ("engine", "engine.cli.sweep_launch")
+"""What the server runs: the command line, and the detached sweep the dashboard starts."""
 IMPORT_ENV = ("OMP_", "MKL_", "KMP_", "GOMP_", "OPENBLAS_", "CUDA", "PYTORCH_", "TORCH_", "LD_")
 """Environment variables read while torch is imported: a child that changes one is exec'd."""
 PYTHON_ENV = "PYTHON"
 
-_server: tuple[subprocess.Popen[bytes], str, dict[str, str]] | None = None
+MAX_SERVERS = 3
+"""Warm servers per test process, one per environment torch's import reads: the test's own and
+the one the dashboard gives its trainers (``OMP_NUM_THREADS`` one core short)."""
+
+_servers: dict[frozenset[tuple[str, str]], tuple[subprocess.Popen[bytes], str]] = {}
 
 
-def _start_server() -> tuple[subprocess.Popen[bytes], str, dict[str, str]]:
-    global _server
-    if _server is None or _server[0].poll() is not None:
-        folder = tempfile.mkdtemp(prefix="linreg-warm-")
-        path = os.path.join(folder, "socket")
-        env = dict(os.environ)
-        server = subprocess.Popen(
-            [sys.executable, str(ROOT / "tests" / "warm_server.py"), path],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            cwd=ROOT,
-            env=env,
-        )
-        assert server.stdout is not None and server.stdout.readline() == b"ready\n"
-        _server = (server, path, env)
-        atexit.register(_stop_server, server)
-    return _server
+def _server_for(env: dict[str, str]) -> str | None:
+    """The socket of the warm server whose interpreter imported torch with ``env``'s import
+    variables (started on first use); None when there are already :data:`MAX_SERVERS`."""
+    key = frozenset(_import_env(env).items())
+    found = _servers.get(key)
+    if found is not None and found[0].poll() is None:
+        return found[1]
+    if found is None and len(_servers) >= MAX_SERVERS:
+        return None
+    folder = tempfile.mkdtemp(prefix="linreg-warm-")
+    path = os.path.join(folder, "socket")
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "warm_server.py"), path],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=ROOT,
+        env=env,
+    )
+    assert server.stdout is not None and server.stdout.readline() == b"ready\n"
+    _servers[key] = (server, path)
+    atexit.register(_stop_server, server)
+    return path
 
 
 def _stop_server(server: subprocess.Popen[bytes]) -> None:
@@ -101,8 +118,10 @@ class WarmPopen(subprocess.Popen):  # type: ignore[type-arg]
         *rest: Any,
     ) -> None:
         start_new_session = rest[-2]
-        _, path, _ = _start_server()
+        path = _server_for(dict(env if env is not None else os.environ))
+        assert path is not None, "popen() forks warm only where a server is (_warm_ok)"
         request = {
+            "module": args[2],
             "argv": list(args[3:]),
             "cwd": os.path.abspath(cwd if cwd is not None else os.getcwd()),
             "env": dict(env if env is not None else os.environ),
@@ -153,14 +172,14 @@ def _warm_ok(args: Any, kwargs: dict[str, Any]) -> bool:
     """Whether ``args`` is ``python -m engine ...`` started in a way the server can do."""
     if sys.platform != "linux":
         return False
-    if not isinstance(args, (list, tuple)) or list(args[:3]) != [sys.executable, "-m", "engine"]:
+    if not isinstance(args, (list, tuple)) or len(args) < 3:
+        return False
+    if list(args[:2]) != [sys.executable, "-m"] or args[2] not in MODULES:
         return False
     unsupported = ("executable", "preexec_fn", "pass_fds", "shell", "user", "group", "umask")
     if any(kwargs.get(k) for k in unsupported) or kwargs.get("close_fds") is False:
         return False
-    env = kwargs.get("env")
-    _, _, server_env = _start_server()
-    return env is None or _import_env(dict(env)) == _import_env(server_env)
+    return _server_for(dict(kwargs.get("env") or os.environ)) is not None
 
 
 def popen(args: list[str], **kwargs: Any) -> subprocess.Popen:  # type: ignore[type-arg]

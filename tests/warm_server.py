@@ -1,13 +1,13 @@
 """The server behind :mod:`tests.warm_process`: an interpreter that has imported torch (and
 ``torch._dynamo``, which a ``torch.optim`` optimizer's first step imports), forking a child per
-request to run ``python -m engine ARGS``.
+request to run ``python -m engine ARGS`` (or ``-m engine.cli.sweep_launch``).
 
 Run as ``python tests/warm_server.py SOCKET``. It prints ``ready`` once torch is imported and it
 listens on the Unix socket ``SOCKET`` (``SOCK_SEQPACKET``: one message per request, file
-descriptors passed with it). A request is JSON ``{"argv", "cwd", "env", "new_session"}`` with
-the child's stdin, stdout and stderr attached; the reply is ``{"pid"}`` at once and, on the same
-connection, ``{"status"}`` (the raw wait status) when the child ends. It exits when its stdin
-closes (the test process is gone).
+descriptors passed with it). A request is JSON ``{"module", "argv", "cwd", "env",
+"new_session"}`` with the child's stdin, stdout and stderr attached; the reply is ``{"pid"}`` at
+once and, on the same connection, ``{"status"}`` (the raw wait status) when the child ends. It
+exits when its stdin closes (the test process is gone).
 
 No thread runs here and torch has run no operation, so a fork copies a clean interpreter: the
 child's torch starts its thread pool with its first parallel operation, as a fresh process's
@@ -19,9 +19,10 @@ exec'd one 0.2 s).
 
 The child becomes what ``python -m engine`` is: its stdio on the given descriptors, the
 environment and working directory of the request, ``sys.path[0]`` that directory,
-``engine/__main__.py`` run as ``__main__``; it ends as the interpreter ends (an exit code, an
-uncaught exception's traceback, death by SIGINT on an unhandled Ctrl-C, threads waited for,
-atexit handlers), without the teardown of its modules (:func:`_run_as_main`).
+``engine/__main__.py`` (or the module asked for) run as ``__main__``; it ends as the
+interpreter ends (an exit code, an uncaught exception's traceback, death by SIGINT on an
+unhandled Ctrl-C, threads waited for, atexit handlers), without the teardown of its modules
+(:func:`_run_as_main`).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ import torch._dynamo  # noqa: F401 - what torch.optim's first step imports (~1 s
 
 
 def _child(request: dict, fds: list[int], others: list[socket.socket]) -> None:
-    """Become ``python -m engine ARGV`` (in the forked child; never returns normally).
+    """Become ``python -m MODULE ARGV`` (in the forked child; never returns normally).
     ``others``: the connections of other children, let go without closing what they hold."""
     for conn in others:
         conn.detach()
@@ -65,18 +66,19 @@ def _child(request: dict, fds: list[int], others: list[socket.socket]) -> None:
     # as the environment asks (PYTHONUNBUFFERED, PYTHONIOENCODING: the same here, or the request
     # would have been exec'd), empty (flushed before the fork), now on the child's descriptors
     sys.argv = ["-m", *request["argv"]]
-    _run_as_main()
+    _run_as_main(request["module"])
 
 
-def _run_as_main() -> NoReturn:
-    """Run ``engine/__main__.py`` and end as the interpreter does, less its teardown: the exit
-    status of ``sys.exit`` or an uncaught exception (its traceback printed by ``sys.excepthook``;
-    an unhandled Ctrl-C dies by SIGINT), non-daemon threads waited for, atexit handlers run,
-    stdio flushed (exit 120 if that fails). Tearing down the modules would write to every object
-    torch made, copying each page of the ~200 MB the fork shares (0.3 s more per child)."""
+def _run_as_main(module: str) -> NoReturn:
+    """Run ``module`` as ``__main__`` (``python -m module``) and end as the interpreter does,
+    less its teardown: the exit status of ``sys.exit`` or an uncaught exception (its traceback
+    printed by ``sys.excepthook``; an unhandled Ctrl-C dies by SIGINT), non-daemon threads
+    waited for, atexit handlers run, stdio flushed (exit 120 if that fails). Tearing down the
+    modules would write to every object torch made, copying each page of the ~200 MB the fork
+    shares (0.3 s more per child)."""
     code, interrupted = 0, False
     try:
-        runpy.run_module("engine", run_name="__main__", alter_sys=True)
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
     except SystemExit as exc:
         code = _exit_status(exc.code)
     except BaseException as exc:  # noqa: BLE001 - what the interpreter does with it, below

@@ -13,7 +13,9 @@ import contextlib
 import io
 import os
 import signal
+import subprocess
 import tempfile
+import types
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -24,8 +26,10 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Label, Select, Static
 
+from engine.cli import sweep_launch, trainer_process
 from engine.core.events import Event
 from engine.runs.store import list_runs
+from tests import warm_process
 from tests.eventually import eventually, eventually_async
 
 SMALL = [
@@ -44,6 +48,17 @@ LONG = [
     "early_stopping.enabled=false",
 ]
 """A run that goes on until stopped."""
+
+
+@pytest.fixture(autouse=True)
+def warm_trainers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trainers and sweeps the dashboard starts are forked warm (:mod:`tests.warm_process`):
+    real processes of the product's own command, environment, session, log file and signals,
+    each started without paying torch's import (~1.5 s of CPU, most of these tests' time).
+    ``test_trainer_process.py`` overrides this: it tests the start itself, an exec'd trainer."""
+    forked = types.SimpleNamespace(**{**vars(subprocess), "Popen": warm_process.popen})
+    for module in (trainer_process, sweep_launch):
+        monkeypatch.setattr(module, "subprocess", forked)
 
 
 async def wait_until(

@@ -8,6 +8,8 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from engine.cli.trainer_process import WarmTrainer, start_trainer
 from engine.config.presets import load_config
 from engine.runs.store import read_status, resolve_run, run_state
@@ -17,6 +19,12 @@ from tests.runs_helpers import ROOT, engine_cmd, env, epochs_logged, only_run, w
 from tests.tui.conftest import LONG, SMALL, text_of, wait_for, wait_until
 from tui.app import make_app
 from tui.cli import main as cli_main
+
+
+@pytest.fixture
+def warm_trainers() -> None:
+    """Not here (it is autouse in ``conftest.py``): these tests are about how the dashboard
+    starts its trainer, so each trainer is the product's own exec'd interpreter."""
 
 
 def _headless(runs: Path, *args: str) -> subprocess.Popen:
