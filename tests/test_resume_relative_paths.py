@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import warm_process
 from tests.runs_helpers import ROOT, engine_cmd, env, last_event, only_run
 
 PRESETS = ROOT / "presets"
@@ -22,8 +23,9 @@ FIXED = ["--set", "early_stopping.enabled=false", "--set", "train.device=cpu"]
 
 
 def _engine(runs: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    """``python -m engine ARGS`` run from ``cwd`` (where a relative preset path is relative)."""
-    return subprocess.run(
+    """``python -m engine ARGS`` run from ``cwd`` (where a relative preset path is relative),
+    forked warm (:mod:`tests.warm_process`)."""
+    return warm_process.run(
         engine_cmd(*args), cwd=cwd, env=env(runs), text=True, capture_output=True, timeout=120
     )
 
