@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MODULES = ("engine", "engine.cli.sweep_launch")
 """What the server runs: the command line, and the detached sweep the dashboard starts."""
 IMPORT_ENV = ("OMP_", "MKL_", "KMP_", "GOMP_", "OPENBLAS_", "CUDA", "PYTORCH_", "TORCH_", "LD_")
-"""Environment variables read while torch is imported: a child that changes one is exec'd."""
+"""Environment variables read while torch is imported: each set of their values has a server."""
 PYTHON_ENV = "PYTHON"
 
 MAX_SERVERS = 3
@@ -169,7 +169,8 @@ class WarmPopen(subprocess.Popen):  # type: ignore[type-arg]
 
 
 def _warm_ok(args: Any, kwargs: dict[str, Any]) -> bool:
-    """Whether ``args`` is ``python -m engine ...`` started in a way the server can do."""
+    """Whether ``args`` is ``python -m MODULE ...`` (:data:`MODULES`) started in a way the
+    server can do."""
     if sys.platform != "linux":
         return False
     if not isinstance(args, (list, tuple)) or len(args) < 3:
@@ -179,7 +180,8 @@ def _warm_ok(args: Any, kwargs: dict[str, Any]) -> bool:
     unsupported = ("executable", "preexec_fn", "pass_fds", "shell", "user", "group", "umask")
     if any(kwargs.get(k) for k in unsupported) or kwargs.get("close_fds") is False:
         return False
-    return _server_for(dict(kwargs.get("env") or os.environ)) is not None
+    env = kwargs.get("env")
+    return _server_for(dict(env if env is not None else os.environ)) is not None
 
 
 def popen(args: list[str], **kwargs: Any) -> subprocess.Popen:  # type: ignore[type-arg]
