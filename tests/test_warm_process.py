@@ -13,8 +13,6 @@ import pytest
 from tests import warm_process
 from tests.runs_helpers import engine_cmd, env
 
-pytestmark = pytest.mark.slow  # each case also execs a fresh interpreter (torch's import)
-
 LOSSES = {
     "exits-with-a-message": (
         "import atexit, sys\n"
