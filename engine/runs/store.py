@@ -147,7 +147,7 @@ def _stamp_and_id() -> tuple[str, str]:
     return stamp, f"{now // 1000 % 1_000_000:05x}{secrets.randbelow(16):x}"
 
 
-def newest_first(path: Path) -> tuple[str, str]:
+def _newest_first(path: Path) -> tuple[str, str]:
     """The sort key of a run folder (reversed: newest first): its start, then its id. A name of
     another shape (``--run-dir`` elsewhere, a run made before ids kept time) sorts by itself."""
     named = _RUN_NAME.fullmatch(path.name)
@@ -156,7 +156,7 @@ def newest_first(path: Path) -> tuple[str, str]:
 
 def new_run_dir(root: Path, preset: str) -> Path:
     """Create ``root/<YYYYmmdd-HHMMSS>-<preset>-<id>``; :func:`list_runs` orders runs by start
-    time (:func:`newest_first`)."""
+    time (:func:`_newest_first`)."""
     check_root(root)
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -227,7 +227,7 @@ def list_runs(root: Path) -> list[RunInfo]:
         return []
     out = []
     try:
-        entries = sorted(root.iterdir(), key=newest_first, reverse=True)
+        entries = sorted(root.iterdir(), key=_newest_first, reverse=True)
     except OSError as exc:
         raise RunError(f"runs folder {root}: cannot be read ({exc.strerror or exc})") from None
     for path in entries:

@@ -81,6 +81,10 @@ def preload_storage(url: str) -> None:
     import optuna.storages._rdb.models  # noqa: F401 - the tables, SQLAlchemy's ORM with them
 
 
+CREATE_ATTEMPTS = 5
+"""How often opening a new database is tried when another process is creating its tables."""
+
+
 def open_storage(url: str, *, checked: bool = False) -> optuna.storages.RDBStorage:
     """An Optuna RDB storage for ``url``; a bad URL or an unreachable database is one line.
 
@@ -110,10 +114,6 @@ def open_storage(url: str, *, checked: bool = False) -> optuna.storages.RDBStora
             raise ConfigError(
                 f"--storage {url}: cannot open the study database ({first_line(exc, 120)})"
             ) from None
-
-
-CREATE_ATTEMPTS = 5
-"""How often opening a new database is tried when another process is creating its tables."""
 
 
 def _lost_creation_race(exc: Exception) -> bool:
